@@ -1,0 +1,3 @@
+from auditplan.cli import main
+
+main()

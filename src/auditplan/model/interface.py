@@ -1,0 +1,50 @@
+"""Typed records of the model stage: per-host estimates, projections and the wave plan.
+
+estimate.py turns HostResult records (collect/interface.py, loaded from the store) into
+HostEstimate; project.py turns estimates + a SIEM profile into loads; plan.py into a Plan.
+emit/ reads Plan (or plan.json, its serialised form) and never the store directly.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class EstimateSource(enum.StrEnum):
+    """Where a host's 4688/day figure came from, best first."""
+
+    MEASURED_4688 = "measured_4688"
+    SYSMON_EID1 = "sysmon_eid1"
+    PROCESS_TRACE = "process_trace"
+    ROLE_PEERS = "role_peers"
+    ROLE_PRIOR = "role_prior"
+
+
+@dataclass(frozen=True)
+class Range:
+    """A quantity with its 10th, 50th and 90th percentile."""
+
+    p10: float
+    p50: float
+    p90: float
+
+
+@dataclass(frozen=True)
+class HostEstimate:
+    host: str
+    role: str | None
+    site: str | None
+    os_family: str | None  # "2008r2", "2012r2", "2016", "2019", "2022", "2025", "win10", "win11", ...
+    events_per_day: Range  # 4688 events/day once Process Creation (Success) is on
+    source: EstimateSource
+    peak_hour_factor: float  # peak hour rate / mean hour rate (>= 1)
+    hourly_shape: tuple[float, ...]  # 24 shares summing to 1, hour 0 = 00:00 UTC
+    bytes_per_event_xml: float  # with CommandLine
+    bytes_per_event_xml_no_cmdline: float
+    cmdline_length_p50: float | None
+    bytes_source: str  # "sampled" | "dev_set" | ...
+    already_on: bool  # Process Creation success is already audited
+    cmdline_already_on: bool
+    cmdline_supported: bool | None
+    notes: tuple[str, ...] = ()

@@ -1,0 +1,29 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# CI clones the repo into another folder with a copy of shared/ beside it; developers have
+# /work/shared beside /work/main. Both are "../shared" from the repo root.
+SHARED_DIR = (REPO_ROOT / ".." / "shared").resolve()
+REFERENCE_DIR = SHARED_DIR / "reference"
+EVTX_DEV_DIR = REFERENCE_DIR / "evtx-dev"
+DATA_DIR = REPO_ROOT / "tests" / "data"
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    if not REFERENCE_DIR.is_dir():
+        pytest.skip("../shared/reference is absent: it holds the GPL-3.0 and reference material read in place")
+    return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def evtx_dev_dir() -> Path:
+    if not EVTX_DEV_DIR.is_dir():
+        pytest.skip("../shared/reference/evtx-dev is absent: its GPL-3.0 EVTX files are read in place, not copied")
+    return EVTX_DEV_DIR

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"). Installs what the tests need, then runs
+# ruff, mypy and pytest. Safe to re-run: every step is idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: Samba's Python modules are the independent parser of the emitted GPO files
+# (GPL-3.0, used as a test oracle only, never vendored); Chromium renders the HTML report.
+APT_PACKAGES=(python3-samba chromium chromium-driver)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "tests/run.sh: missing Debian packages (${missing[*]}); tests that need them will skip" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+[[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+.venv/bin/ruff check src tests bench
+.venv/bin/mypy
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
