@@ -2,3 +2,4 @@
 
 One import line per module; keep them in data-flow order.
 """
+from auditplan.cli import gpo as _gpo  # noqa: F401

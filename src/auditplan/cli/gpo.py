@@ -1,0 +1,55 @@
+"""`auditplan gpo`: GPO backups and scripts per wave of a plan."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from auditplan.cli import main
+from auditplan.emit.gpo import GpoOptions, PlanError, read_plan, write_backups
+
+
+@main.command()
+@click.option("--plan", "plan_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="plan.json written by `auditplan plan`. Example: --plan auditplan-out/plan.json")
+@click.option("--out", "out_dir", default=Path("auditplan-out/gpo"), show_default=True,
+              type=click.Path(path_type=Path, file_okay=False), help="Folder for backups/, wave-NN/ and README.md.")
+@click.option("--domain", default="example.com", show_default=True,
+              help="DNS name of the AD domain the GPOs are imported into.")
+@click.option("--name-prefix", default="auditplan 4688", show_default=True,
+              help="Start of each GPO's display name and of each wave group's name.")
+@click.option("--log-max-size-mb", type=click.IntRange(20, 2097151), default=None,
+              help="Also set the Security log maximum size (EventLog policy, MB) in every wave's GPO.")
+@click.option("--recommended-log-size", is_flag=True,
+              help="Set the Security log maximum size each wave's plan recommends (largest host in the wave).")
+@click.option("--include-failure", is_flag=True,
+              help="Audit Process Creation Success and Failure (3) instead of Success (1). "
+                   "The subcategory has no failure events, so this only matters for audits that check the value.")
+@click.option("--preserve-local", is_flag=True,
+              help="Carry subcategories that the survey found set locally into each wave's audit.csv "
+                   "(a GPO with advanced audit policy replaces them otherwise).")
+def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_size_mb: int | None,
+        recommended_log_size: bool, include_failure: bool, preserve_local: bool) -> None:
+    """Write one Import-GPO-ready GPO backup per wave, with rollout, verify and rollback scripts.
+
+    \b
+    Example:
+      auditplan gpo --plan auditplan-out/plan.json --domain corp.example.com --out auditplan-out/gpo
+    """
+    try:
+        plan = read_plan(plan_path)
+        options = GpoOptions(domain=domain, name_prefix=name_prefix, include_failure=include_failure,
+                             preserve_local=preserve_local, log_max_size_mb=log_max_size_mb,
+                             use_plan_log_size=recommended_log_size)
+        outputs = write_backups(plan, out_dir, options)
+    except (PlanError, ValueError) as exc:
+        click.echo(f"auditplan gpo: {exc}", err=True)
+        sys.exit(2)
+    for o in outputs:
+        extra = ""
+        if o.hosts_losing_local_settings:
+            extra = f"; {len(o.hosts_losing_local_settings)} host(s) would lose local audit settings"
+        click.echo(f"wave {o.wave:>2}: {len(o.hosts):>4} hosts  {o.display_name}  backups/{o.backup_guid}{extra}")
+    click.echo(f"Wrote {len(outputs)} GPO backup(s) and scripts to {out_dir} (see {out_dir / 'README.md'})")
