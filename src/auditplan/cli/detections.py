@@ -1,0 +1,155 @@
+"""`auditplan detections`: the targeted Sigma rules, their alerts/day on the sample, and export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from auditplan.cli import main
+from auditplan.emit.detections import (
+    EXPORT_BACKENDS,
+    ExportUnavailable,
+    builtin_rules_dir,
+    evaluate,
+    export_queries,
+    exposure,
+    load_rules,
+)
+from auditplan.store import Store, StoreError
+
+DEFAULT_DB = Path("auditplan-out/auditplan.db")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@main.group()
+def detections() -> None:
+    """The five targeted detection families as Sigma rules: list, evaluate on the sample, export."""
+
+
+def _rules_option(f: Callable[P, R]) -> Callable[P, R]:
+    return click.option(
+        "--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path, exists=True),
+        help="A folder (or file) of your own Sigma rules, evaluated beside the built-in five. Repeatable. "
+             "Example: --rules sigma/rules/windows/process_creation",
+    )(f)
+
+
+def _load(rules_dirs: tuple[Path, ...], builtin: bool = True):  # type: ignore[no-untyped-def]
+    paths = ([builtin_rules_dir()] if builtin else []) + list(rules_dirs)
+    rules, problems = load_rules(paths)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+    return rules
+
+
+@detections.command("list")
+@_rules_option
+def list_rules(rules_dirs: tuple[Path, ...]) -> None:
+    """List the rules: id, family, level, title and the 4688 fields each reads.
+
+    \b
+    Example:
+      auditplan detections list
+    """
+    table = Table("family", "id", "level", "title", "fields")
+    for rule in _load(rules_dirs):
+        table.add_row(str(rule.family or "-"), rule.id, rule.level or "", rule.title, ", ".join(sorted(rule.fields)))
+    Console().print(table)
+
+
+@detections.command("evaluate")
+@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
+              help="The store written by `auditplan survey` / `auditplan ingest`.")
+@_rules_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per rule.")
+def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """Run the rules over every sampled or ingested 4688 event; project alerts/day per host and fleet.
+
+    Hits are scaled by each host's projected 4688/day (the p50 of `auditplan estimate`, else the
+    sampled rate). Command lines in the store are already redacted; secrets are counted, never shown.
+
+    \b
+    Example:
+      auditplan detections evaluate --db auditplan-out/auditplan.db --json
+    """
+    if not db.is_file():
+        raise click.UsageError(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
+    try:
+        with Store(db) as store:
+            events = store.events_frame()
+            estimates = store.load_estimates("latest")
+            hosts = store.hosts_frame()
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None
+    events = events[events["event_id"] == 4688] if len(events) else events
+    rates: dict[str, float] = {}
+    if len(hosts) and "sampled_4688_per_day" in hosts:
+        rates.update({str(h): float(r) for h, r in zip(hosts["host"], hosts["sampled_4688_per_day"], strict=False)
+                      if r == r and r is not None})
+    rates.update({e.host: e.events_per_day.p50 for e in estimates})
+    rules = _load(rules_dirs)
+    result = evaluate(rules, events, rates)
+    exposed = exposure(events)
+    for warning in result.warnings:
+        click.echo(f"WARNING: {warning}", err=True)
+    if as_json:
+        click.echo(json.dumps([
+            {"id": r.id, "title": r.title, "family": r.family, "level": r.level, "hits": r.hits,
+             "alerts_per_day": r.alerts_per_day, "hosts": r.hosts, "alerts_per_day_by_host": r.alerts_per_day_by_host,
+             "top_processes": [list(p) for p in r.top_processes], "notes": list(r.notes)}
+            for r in result.results
+        ], indent=2))
+        return
+    table = Table("family", "title", "hits", "alerts/day (fleet)", "hosts", "top processes", "notes")
+    for r in result.results:
+        per_day = "n/a" if r.alerts_per_day is None else f"{r.alerts_per_day:,.1f}"
+        top = ", ".join(f"{n} ({c})" for n, c in r.top_processes[:3])
+        table.add_row(str(r.family or "-"), r.title, str(r.hits), per_day, str(len(r.hosts)), top, "; ".join(r.notes))
+    console = Console()
+    console.print(table)
+    console.print(f"{result.events} sampled 4688 events from {result.hosts} hosts; "
+                  f"{exposed.events_with_secrets} command line(s) exposed a credential "
+                  f"(redacted in the store) on {len(exposed.by_host)} host(s).")
+
+
+@detections.command("export")
+@click.option("--format", "fmt", type=click.Choice(["sigma", *EXPORT_BACKENDS]), default="sigma", show_default=True,
+              help="sigma: the rule files; splunk / kusto / elastic: queries through the pySigma backend, "
+                   "if installed.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("auditplan-out/detections"),
+              show_default=True, help="Folder for the Sigma files, or the file for queries.")
+@_rules_option
+def export_rules(fmt: str, out_path: Path, rules_dirs: tuple[Path, ...]) -> None:
+    """Write the rules as Sigma YAML, or as SIEM queries.
+
+    \b
+    Examples:
+      auditplan detections export --out auditplan-out/detections
+      auditplan detections export --format splunk --out auditplan-out/detections.spl
+    """
+    files = sorted(builtin_rules_dir().glob("*.yml"))
+    for extra in rules_dirs:
+        files += sorted(extra.rglob("*.yml")) if extra.is_dir() else [extra]
+    if fmt == "sigma":
+        out_path.mkdir(parents=True, exist_ok=True)
+        for file in files:
+            shutil.copyfile(file, out_path / file.name)
+        click.echo(f"Wrote {len(files)} Sigma rule(s) to {out_path}")
+        return
+    try:
+        queries = export_queries(files, fmt)
+    except ExportUnavailable as exc:
+        click.echo(f"auditplan detections export: {exc}", err=True)
+        sys.exit(2)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text("".join(f"# {name}\n{query}\n\n" for name, query in queries), encoding="utf-8")
+    click.echo(f"Wrote {len(queries)} {fmt} quer{'y' if len(queries) == 1 else 'ies'} to {out_path}")
