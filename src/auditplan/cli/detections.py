@@ -23,6 +23,8 @@ from auditplan.emit.detections import (
     exposure,
     load_rules,
 )
+from auditplan.emit.gpo import PlanError, read_plan
+from auditplan.emit.scom import write_management_pack
 from auditplan.store import Store, StoreError
 
 DEFAULT_DB = Path("auditplan-out/auditplan.db")
@@ -122,18 +124,28 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
 
 
 @detections.command("export")
-@click.option("--format", "fmt", type=click.Choice(["sigma", *EXPORT_BACKENDS]), default="sigma", show_default=True,
-              help="sigma: the rule files; splunk / kusto / elastic: queries through the pySigma backend, "
-                   "if installed.")
+@click.option("--format", "fmt", type=click.Choice(["sigma", "scom", *EXPORT_BACKENDS]), default="sigma",
+              show_default=True,
+              help="sigma: the rule files; scom: an unsealed management pack; splunk / kusto / elastic: queries "
+                   "through the pySigma backend, if installed.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("auditplan-out/detections"),
               show_default=True, help="Folder for the Sigma files, or the file for queries.")
+@click.option("--mp-id", default="Auditplan.ProcessCreation.Detections", show_default=True,
+              help="scom: the management pack ID (letters, digits, '.', '_').")
+@click.option("--mp-version", default="1.0.0.0", show_default=True, help="scom: the management pack version.")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="scom: plan.json; the rules are enabled (by override) on the hosts of waves 0..--through-wave.")
+@click.option("--through-wave", type=click.IntRange(0), default=0, show_default=True,
+              help="scom: the last wave already rolled out (0 = the pilot only).")
 @_rules_option
-def export_rules(fmt: str, out_path: Path, rules_dirs: tuple[Path, ...]) -> None:
-    """Write the rules as Sigma YAML, or as SIEM queries.
+def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_path: Path | None, through_wave: int,
+                 rules_dirs: tuple[Path, ...]) -> None:
+    """Write the rules as Sigma YAML, a SCOM management pack, or SIEM queries.
 
     \b
     Examples:
       auditplan detections export --out auditplan-out/detections
+      auditplan detections export --format scom --plan auditplan-out/plan.json --through-wave 1 --out mp.xml
       auditplan detections export --format splunk --out auditplan-out/detections.spl
     """
     files = sorted(builtin_rules_dir().glob("*.yml"))
@@ -144,6 +156,24 @@ def export_rules(fmt: str, out_path: Path, rules_dirs: tuple[Path, ...]) -> None
         for file in files:
             shutil.copyfile(file, out_path / file.name)
         click.echo(f"Wrote {len(files)} Sigma rule(s) to {out_path}")
+        return
+    if fmt == "scom":
+        hosts: list[str] = []
+        if plan_path is not None:
+            try:
+                plan = read_plan(plan_path)
+            except PlanError as exc:
+                raise click.UsageError(str(exc)) from None
+            hosts = [h.host for w in plan.waves if w.number <= through_wave for h in w.hosts]
+        target = out_path if out_path.suffix == ".xml" else out_path / f"{mp_id}.xml"
+        try:
+            messages = write_management_pack(files, target, mp_id=mp_id, mp_version=mp_version, enabled_hosts=hosts)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        for message in messages:
+            click.echo(f"note: {message}", err=True)
+        click.echo(f"Wrote the management pack to {target}; rules are disabled except on the {len(hosts)} host(s) "
+                   "of rolled-out waves (override).")
         return
     try:
         queries = export_queries(files, fmt)

@@ -1,0 +1,217 @@
+"""SCOM management pack: structure, stable IDs, and equivalence with the Sigma evaluation.
+
+The evaluator of SCOM expression trees below is written here, independently of the Sigma path:
+it reads the emitted XML and applies SCOM's operators to an event's Params.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from detection_cases import CASES
+from evtx import PyEvtxParser
+
+from auditplan.cli import main
+from auditplan.emit.detections import builtin_rules_dir, evaluate, load_rules
+from auditplan.emit.scom import write_management_pack
+
+# Event 4688's EventData order from gpo-backup-format.md §A5 (typed here from the reference).
+EVENTDATA_ORDER = ["SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId", "NewProcessId",
+                   "NewProcessName", "TokenElevationType", "ProcessId", "CommandLine", "TargetUserSid",
+                   "TargetUserName", "TargetDomainName", "TargetLogonId", "ParentProcessName", "MandatoryLabel"]
+
+
+def _evaluate_expression(expr: ET.Element, event: dict[str, object]) -> bool:
+    (node,) = list(expr)
+    if node.tag == "And":
+        return all(_evaluate_expression(e, event) for e in node)
+    if node.tag == "Or":
+        return any(_evaluate_expression(e, event) for e in node)
+    if node.tag == "Not":
+        return not _evaluate_expression(node[0], event)
+    left_query = node.find("ValueExpression/XPathQuery")
+    assert left_query is not None and left_query.text
+    value = _xpath(left_query.text, event)
+    operator = node.findtext("Operator")
+    if node.tag == "SimpleExpression":
+        right = node.findall("ValueExpression")[1].findtext("Value")
+        if left_query.get("Type") == "UnsignedInteger":
+            a, b = int(str(value or 0)), int(str(right))
+        else:
+            a, b = str(value or ""), str(right)  # type: ignore[assignment]
+        return {"Equal": a == b, "NotEqual": a != b}[str(operator)]
+    if node.tag == "RegExExpression":
+        pattern = node.findtext("Pattern") or ""
+        text = str(value or "")
+        if operator == "MatchesRegularExpression":  # .NET Regex.IsMatch: a match anywhere
+            return re.search(pattern, text) is not None
+        if operator == "DoesNotMatchRegularExpression":
+            return re.search(pattern, text) is None
+        if operator == "ContainsSubstring":
+            return pattern in text
+        if operator == "DoesNotContainSubstring":
+            return pattern not in text
+    raise AssertionError(f"unexpected SCOM expression {node.tag}/{operator}")
+
+
+def _xpath(query: str, event: dict[str, object]) -> object:
+    if query == "EventDisplayNumber":
+        return event["EventDisplayNumber"]
+    m = re.fullmatch(r"Params/Param\[(\d+)\]", query)
+    assert m, query
+    params = event["Params"]
+    assert isinstance(params, list)
+    index = int(m.group(1)) - 1
+    return params[index] if index < len(params) else ""
+
+
+@pytest.fixture(scope="module")
+def mp(tmp_path_factory: pytest.TempPathFactory) -> ET.Element:
+    out = tmp_path_factory.mktemp("mp") / "mp.xml"
+    messages = write_management_pack(sorted(builtin_rules_dir().glob("*.yml")), out, mp_id="Test.MP",
+                                     mp_version="1.2.3.4", enabled_hosts=["dc01.corp.example", "web01"])
+    assert messages == []  # the five families translate without loss
+    return ET.parse(out).getroot()
+
+
+def _scom_rules(mp: ET.Element) -> dict[str, ET.Element]:
+    """Sigma rule id (from the SCOM rule ID) -> the data source's Expression."""
+    rules = {}
+    for rule in mp.iter("Rule"):
+        expr = rule.find("DataSources/DataSource/Expression")
+        assert expr is not None
+        rules[rule.get("ID", "")] = expr
+    return rules
+
+
+def _sigma_match(event_fields: dict[str, str | None]) -> dict[int, bool]:
+    rules, _ = load_rules([builtin_rules_dir()])
+    frame = pd.DataFrame([{"host": "h", "event_id": 4688, "new_process_name": event_fields.get("NewProcessName"),
+                           "parent_process_name": event_fields.get("ParentProcessName"),
+                           "subject_user_name": event_fields.get("SubjectUserName"),
+                           "command_line": event_fields.get("CommandLine")}])
+    return {int(r.family or 0): r.hits > 0 for r in evaluate(rules, frame, {}).results}
+
+
+def _scom_match(mp: ET.Element, event_fields: dict[str, str | None]) -> dict[int, bool]:
+    params = [event_fields.get(name) or "" for name in EVENTDATA_ORDER]
+    event = {"EventDisplayNumber": 4688, "Params": params}
+    families = {}
+    for rule in mp.iter("Rule"):
+        element_id = rule.get("ID", "")
+        family = int(element_id.rsplit(".", 1)[-1][-1])  # ...7e0f0b4a100N: the built-in ids end in the family
+        expr = rule.find("DataSources/DataSource/Expression")
+        assert expr is not None
+        families[family] = _evaluate_expression(expr, event)
+    return families
+
+
+@pytest.mark.parametrize(("family", "image", "parent", "cmdline", "fires"), CASES)
+def test_scom_rules_mean_what_the_sigma_rules_mean(mp: ET.Element, family: int, image: str, parent: str | None,
+                                                  cmdline: str | None, fires: bool) -> None:
+    fields = {"NewProcessName": image, "ParentProcessName": parent, "CommandLine": cmdline, "SubjectUserName": "alice"}
+    sigma = _sigma_match(fields)
+    scom = _scom_match(mp, fields)
+    assert scom == sigma
+    assert scom[family] is fires
+
+
+def test_scom_equals_sigma_on_every_dev_set_4688(mp: ET.Element, evtx_dev_dir: Path) -> None:
+    compared = 0
+    for path in sorted(evtx_dev_dir.glob("*.evtx")):
+        for record in PyEvtxParser(str(path)).records_json():
+            event = json.loads(record["data"])["Event"]
+            eid = event["System"]["EventID"]
+            eid = eid["#text"] if isinstance(eid, dict) else eid
+            if int(eid) != 4688:
+                continue
+            data = event.get("EventData") or {}
+            fields = {k: (str(v) if v is not None else None) for k, v in data.items()}
+            assert _scom_match(mp, fields) == _sigma_match(fields), (path.name, fields.get("CommandLine"))
+            compared += 1
+    assert compared == 169
+
+
+def test_structure_ids_and_display_strings(mp: ET.Element, tmp_path: Path) -> None:
+    assert mp.get("SchemaVersion") == "2.0"
+    refs = {r.get("Alias"): r.findtext("ID") for r in mp.iter("Reference")}
+    assert refs == {"System": "System.Library", "Windows": "Microsoft.Windows.Library",
+                    "Health": "System.Health.Library", "SC": "Microsoft.SystemCenter.Library"}
+    assert {r.findtext("PublicKeyToken") for r in mp.iter("Reference")} == {"31bf3856ad364e35"}
+    defined = {e.get("ID") for e in mp.iter() if e.get("ID") and e.tag not in ("LanguagePack",)}
+    text = ET.tostring(mp, encoding="unicode")
+    # Every $MPElement[Name="X"]$ resolves: to an element of this MP, or through a declared alias.
+    for name in re.findall(r'\$MPElement\[Name="([^"]+)"\]', text):
+        if "!" in name:
+            assert name.split("!")[0] in refs, name
+        else:
+            assert name in defined, name
+    for attr in ("Target", "TypeID", "Base", "Context", "Rule"):
+        for e in mp.iter():
+            value = e.get(attr)
+            if value and "!" in value:
+                assert value.split("!")[0] in refs
+            elif value and attr in ("Target", "Context", "Rule"):
+                assert value in defined, (attr, value)
+    display_ids = {d.get("ElementID") for d in mp.iter("DisplayString")}
+    rules = list(mp.iter("Rule"))
+    assert len(rules) == 5
+    for rule in rules:
+        assert rule.get("Enabled") == "false" and rule.get("ID") in display_ids
+        assert rule.find("DataSources/DataSource").get("TypeID") == "Windows!Microsoft.Windows.EventProvider"
+        assert rule.findtext("DataSources/DataSource/LogName") == "Security"
+        assert rule.findtext("WriteActions/WriteAction/Suppression/SuppressionValue") == "$Data/LoggingComputer$"
+        assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", rule.get("ID", ""))
+    overrides = list(mp.iter("RulePropertyOverride"))
+    assert sorted(o.get("Rule") for o in overrides) == sorted(r.get("ID") for r in rules)
+    assert all(o.get("Property") == "Enabled" and o.findtext("Value") == "true" for o in overrides)
+    patterns = [p.text for p in mp.iter("Pattern") if p.text and "(\\..*)?$" in p.text]
+    assert patterns == ["(?i)^dc01(\\..*)?$", "(?i)^web01(\\..*)?$"]
+
+
+def test_byte_identical_and_hostile_hosts_escaped(tmp_path: Path) -> None:
+    files = sorted(builtin_rules_dir().glob("*.yml"))
+    a, b = tmp_path / "a.xml", tmp_path / "b.xml"
+    hosts = ["web<&>01\"'", "x]]>y"]
+    write_management_pack(files, a, mp_id="T", mp_version="1.0.0.0", enabled_hosts=hosts)
+    write_management_pack(files, b, mp_id="T", mp_version="1.0.0.0", enabled_hosts=hosts)
+    assert a.read_bytes() == b.read_bytes()
+    root = ET.parse(a).getroot()
+    patterns = [p.text or "" for p in root.iter("Pattern") if "(\\..*)?$" in (p.text or "")]
+    assert any(re.fullmatch(p, "web<&>01\"'.corp") for p in patterns)
+
+
+def test_untranslatable_fields_are_reported(tmp_path: Path) -> None:
+    rule = tmp_path / "renamed.yml"
+    rule.write_text("title: Renamed FTP\nid: 277a4393-446c-449a-b0ed-7fdc7795244c\n"
+                    "logsource: {category: process_creation, product: windows}\n"
+                    "detection:\n  sel: {OriginalFileName: ftp.exe}\n  condition: sel\n", encoding="utf-8")
+    messages = write_management_pack([rule], tmp_path / "mp.xml", mp_id="T", mp_version="1.0.0.0", enabled_hosts=[])
+    assert any("OriginalFileName" in m and "never match" in m for m in messages)
+    root = ET.parse(tmp_path / "mp.xml").getroot()
+    description = [d.findtext("Description") or "" for d in root.iter("DisplayString")
+                   if d.findtext("Name") == "Renamed FTP"]
+    assert any("OriginalFileName" in d for d in description)
+
+
+def test_cli_scom_export(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"schema_version": 1, "plan_id": "p", "waves": [
+        {"wave": 0, "name": "pilot", "hosts": [{"host": "dc01"}]},
+        {"wave": 1, "name": "w1", "hosts": [{"host": "web01"}]}], "unplaced": []}), encoding="utf-8")
+    out = tmp_path / "mp.xml"
+    result = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--plan", str(plan),
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 host(s)" in result.output
+    patterns = [p.text for p in ET.parse(out).getroot().iter("Pattern") if "(\\..*)?$" in (p.text or "")]
+    assert patterns == ["(?i)^dc01(\\..*)?$"]  # only the pilot is rolled out by default
+    bad = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--mp-version", "1.0",
+                                    "--out", str(out)])
+    assert bad.exit_code == 2 and "four numbers" in bad.output
