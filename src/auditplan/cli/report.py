@@ -1,0 +1,85 @@
+"""`auditplan report`: the self-contained HTML capacity report for managers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from auditplan.cli import main
+from auditplan.cli.project import DEFAULT_DB, load_inputs, plan_setting, run_projection
+from auditplan.config import ConfigError
+from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
+from auditplan.emit.report import ReportInputs, write_report
+from auditplan.model.siem import pick_profile
+from auditplan.store import Store, StoreError
+
+
+def _read_plan(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.UsageError(f"{path}: cannot read the plan: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("schema_version") != 1:
+        raise click.UsageError(f"{path}: not a plan.json of schema version 1")
+    return doc
+
+
+def build_inputs(db: Path, plan_path: Path | None, siem: str | None, title: str, org: str | None,
+                 config_file: Path | None, now: datetime) -> ReportInputs:
+    """Everything the report reads, from the store (and plan.json); shared with `auditplan demo`."""
+    inputs = load_inputs(db, config_file)
+    plan = _read_plan(plan_path) if plan_path else None
+    name = siem or (plan.get("siem") if plan else None) or str(plan_setting(inputs.config, "default_siem", "splunk-xml"))
+    try:
+        profile = pick_profile(inputs.profiles, str(name))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    projection = run_projection(inputs, profile, retention_days=None, price_per_gb=None, currency=None,
+                                min_local_hours=None)
+    try:
+        with Store(db) as store:
+            events = store.events_frame()
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None
+    events = events[events["event_id"] == 4688] if len(events) else events
+    rules, _ = load_rules([builtin_rules_dir()])
+    rates = {e.host: e.events_per_day.p50 for e in inputs.estimates}
+    detections = evaluate(rules, events, rates) if len(events) else None
+    defaults_text = resources.files("auditplan").joinpath("defaults.toml").read_text(encoding="utf-8")
+    return ReportInputs(
+        hosts=inputs.survey, projection=projection, estimates=inputs.estimates, plan=plan, detections=detections,
+        exposure=exposure(events), defaults_text=defaults_text, title=title, org=org, generated_at=now,
+    )
+
+
+@main.command()
+@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
+              help="The store written by survey/ingest and `auditplan estimate`.")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="plan.json from `auditplan plan`, for the waves, the budget and the timeline.")
+@click.option("--siem", default=None, help="SIEM profile to cost (default: the plan's, else the config default). "
+                                           "Example: --siem sentinel")
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("auditplan-out/report.html"), show_default=True,
+              help="The HTML file; the per-host CSV is written beside it as <name>-hosts.csv.")
+@click.option("--title", default="Process creation auditing: capacity report", show_default=True,
+              help="Title on the first page.")
+@click.option("--org", default=None, help="Organisation name shown under the title.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A TOML file overriding the defaults.")
+def report(db: Path, plan_path: Path | None, siem: str | None, out_path: Path, title: str, org: str | None,
+           config_file: Path | None) -> None:
+    """Write the one-file HTML capacity report: the verdict first, then the evidence.
+
+    \b
+    Example:
+      auditplan report --plan auditplan-out/plan.json --siem splunk-xml --org "Example Corp"
+    """
+    inputs = build_inputs(db, plan_path, siem, title, org, config_file, datetime.now(UTC))
+    html, csv_path, _ = write_report(inputs, out_path)
+    click.echo(f"Wrote {html} and {csv_path}")

@@ -1,0 +1,120 @@
+"""Charts of the capacity report, drawn with matplotlib as self-contained inline SVG.
+
+Labels come from inventories and hosts, so they are reduced to a safe character set before
+plotting: matplotlib copies text into SVG comments, where "-->" would end the comment.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9 _.,:()+#/]")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+COLOURS = ("#1f4e79", "#6fa8dc", "#c00000", "#f4b183", "#70ad47", "#7f7f7f")
+
+matplotlib.rcParams.update(
+    {
+        "svg.fonttype": "path",  # glyphs as paths: no font files, no external references
+        "svg.hashsalt": "auditplan",  # deterministic element ids
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+)
+
+
+def safe_label(text: object, limit: int = 32) -> str:
+    cleaned = _UNSAFE.sub("_", str(text))
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "_"
+
+
+def _svg(fig: plt.Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]  # drop the XML declaration and DOCTYPE: the SVG is inlined in HTML
+    return _COMMENT.sub("", text)
+
+
+def cumulative_by_wave(
+    labels: Sequence[str], p50: Sequence[float], p90: Sequence[float], capacity: float | None, unit: str
+) -> str:
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    x = list(range(len(labels)))
+    ax.fill_between(x, p50, p90, color=COLOURS[1], alpha=0.45, label="p50 to p90", step="post" if len(x) == 1 else None)
+    ax.plot(x, p50, marker="o", color=COLOURS[0], label="p50")
+    ax.plot(x, p90, marker="o", linestyle="--", color=COLOURS[0], label="p90")
+    if capacity is not None and math.isfinite(capacity):
+        ax.axhline(capacity, color=COLOURS[2], linewidth=1.5, label="capacity (budget)")
+    ax.set_xticks(x, [safe_label(lbl, 16) for lbl in labels])
+    ax.set_ylabel(unit)
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.set_title("Cumulative added load by wave")
+    return _svg(fig)
+
+
+def bars_with_range(
+    labels: Sequence[str], p10: Sequence[float], p50: Sequence[float], p90: Sequence[float], title: str, unit: str
+) -> str:
+    fig, ax = plt.subplots(figsize=(6.4, max(1.6, 0.32 * len(labels) + 0.9)))
+    y = list(range(len(labels)))
+    lower = [max(0.0, m - lo) for m, lo in zip(p50, p10, strict=True)]
+    upper = [max(0.0, hi - m) for m, hi in zip(p50, p90, strict=True)]
+    ax.barh(y, p50, color=COLOURS[0], xerr=[lower, upper], error_kw={"ecolor": COLOURS[5], "capsize": 3})
+    ax.set_yticks(y, [safe_label(lbl) for lbl in labels])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{unit} (bar p50, whisker p10 to p90)")
+    ax.set_title(title)
+    return _svg(fig)
+
+
+def hour_of_day(events_per_hour: Sequence[float]) -> str:
+    fig, ax = plt.subplots(figsize=(6.4, 2.4))
+    ax.bar(range(24), events_per_hour, color=COLOURS[0])
+    ax.set_xticks(range(0, 24, 3))
+    ax.set_xlabel("hour of day (UTC)")
+    ax.set_ylabel("4688 events/hour")
+    ax.set_title("Fleet hour-of-day profile (p50)")
+    return _svg(fig)
+
+
+def readiness(categories: Sequence[tuple[str, int]]) -> str:
+    fig, ax = plt.subplots(figsize=(6.4, 1.5))
+    left = 0
+    total = sum(n for _, n in categories) or 1
+    for (label, n), colour in zip(categories, COLOURS[: len(categories)] + COLOURS[: max(0, len(categories) - 6)],
+                                  strict=False):
+        ax.barh([0], [n], left=left, color=colour, label=f"{safe_label(label, 40)} ({n})")
+        left += n
+    ax.set_xlim(0, total)
+    ax.set_yticks([])
+    ax.set_xlabel("hosts")
+    ax.legend(frameon=False, fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.55))
+    ax.set_title("Readiness of surveyed hosts")
+    return _svg(fig)
+
+
+def local_history(hours: Sequence[float], minimum: float) -> str:
+    fig, ax = plt.subplots(figsize=(6.4, 2.4))
+    finite = [h for h in hours if math.isfinite(h) and h > 0]
+    if finite:
+        low, high = max(min(finite), 0.1), max(max(finite), minimum * 2)
+        edges = [low * (high / low) ** (i / 20) for i in range(21)] if high > low else [low * 0.9, low * 1.1]
+        ax.hist(finite, bins=edges, color=COLOURS[0])
+        ax.set_xscale("log")
+    ax.axvline(minimum, color=COLOURS[2], linewidth=1.5, label=f"target {minimum:g} h")
+    ax.set_xlabel("hours of Security log history after enablement (p90 load)")
+    ax.set_ylabel("hosts")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title("Local log history after enablement")
+    return _svg(fig)

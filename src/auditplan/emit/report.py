@@ -1,0 +1,337 @@
+"""The HTML capacity report: one self-contained file, a verdict first, then the evidence.
+
+Everything from hosts (names, OS strings, reasons, command lines) is untrusted: the jinja2
+environment autoescapes, charts get sanitised labels, and the per-host CSV beside the HTML goes
+through export.neutralise_cell against formula injection.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from auditplan.emit import charts
+from auditplan.emit.detections import Evaluation, Exposure
+from auditplan.export import frame_to_csv
+from auditplan.model.interface import HostEstimate
+from auditplan.model.project import Projection
+
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=\s*(.+?)\s*(?:#\s*(.*))?$")
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    hosts: pd.DataFrame  # Store.hosts_frame()
+    projection: Projection | None
+    estimates: Sequence[HostEstimate]
+    plan: Mapping[str, Any] | None = None  # plan.json
+    detections: Evaluation | None = None
+    exposure: Exposure | None = None
+    defaults_text: str = ""
+    title: str = "Process creation auditing: capacity report"
+    org: str | None = None
+    generated_at: datetime = field(default_factory=lambda: datetime(2000, 1, 1))
+    wave_interval_days: int = 7
+    first_wave_date: datetime | None = None
+
+
+def defaults_table(text: str) -> list[dict[str, str]]:
+    """Every number in the defaults TOML with its section, value and the source comment beside it."""
+    rows: list[dict[str, str]] = []
+    section = ""
+    pending: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped.strip("[]")
+            pending = []
+            continue
+        if stripped.startswith("#"):
+            pending.append(stripped.lstrip("# ").strip())
+            continue
+        if not stripped:
+            pending = []
+            continue
+        m = _ASSIGNMENT.match(stripped)
+        if not m:
+            continue
+        key, value, comment = m.group(1), m.group(2), m.group(3)
+        if not re.match(r"^-?[0-9]", value):
+            continue  # only numbers need a source
+        source = (comment or " ".join(pending[-2:]) or "").strip()
+        rows.append({"name": f"{section}.{key}" if section else key, "value": value, "source": source or "(none)"})
+    return rows
+
+
+def _num(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Numbers for people: 3 significant digits, thousands separators, 'n/a' when unknown."""
+    x = _num(value)
+    if not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{max(0, digits - 1 - int(math.floor(math.log10(abs(x)))))}f}"
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.0f}%" if whole else "n/a"
+
+
+def _truthy(value: Any) -> bool:
+    return bool(value) if value is not None and value is not pd.NA and value == value else False
+
+
+def _readiness(hosts: pd.DataFrame) -> dict[str, Any]:
+    total = len(hosts)
+    ok = hosts[hosts["status"] == "ok"] if total else hosts
+    pc = ok["process_creation"].fillna("") if len(ok) else pd.Series(dtype=object)
+    on = int(pc.isin(["success", "success_and_failure"]).sum())
+    cmd = int(sum(_truthy(v) for v in ok["cmdline_enabled"])) if len(ok) else 0
+    unsupported = int(sum(1 for v in ok["cmdline_supported"] if v is False)) if len(ok) else 0
+    both = int(sum(1 for p, c in zip(pc, ok["cmdline_enabled"], strict=True)
+                   if p in ("success", "success_and_failure") and _truthy(c))) if len(ok) else 0
+    categories = [
+        ("4688 with command line on", both),
+        ("4688 on, command line off", on - both),
+        ("4688 off", len(ok) - on - unsupported if len(ok) - on - unsupported > 0 else 0),
+        ("cannot log the command line (OS)", unsupported),
+        ("not reachable / failed", total - len(ok)),
+    ]
+    return {
+        "surveyed": total, "reachable": len(ok), "process_creation_on": on, "cmdline_on": cmd,
+        "unsupported": unsupported, "process_creation_on_share": _share(on, len(ok)),
+        "cmdline_on_share": _share(cmd, len(ok)), "categories": categories,
+        "failures": Counter(str(s) for s in hosts["status"] if s != "ok") if total else Counter(),
+    }
+
+
+def _risks(ctx: dict[str, Any], inputs: ReportInputs) -> list[dict[str, Any]]:
+    """Every risk found, worst first; the verdict shows the top three."""
+    risks: list[dict[str, Any]] = []
+    r = ctx["readiness"]
+    budget = ctx.get("budget")
+    if budget and budget.get("share_p90") is not None and budget["share_p90"] > 1.0:
+        risks.append({"weight": 100, "text": f"At p90 the full rollout would use {budget['share_p90']:.0%} of the "
+                      f"SIEM budget: {ctx['unplaced_capacity']} host(s) do not fit and stay unplaced."})
+    if ctx["logs_short"]:
+        risks.append({"weight": 90, "text": f"{ctx['logs_short']} host(s) would keep less than "
+                      f"{fmt(ctx['min_local_hours'])} hours of Security log history after enablement; raise their "
+                      "log size first (the GPO can set it)."})
+    if r["unsupported"]:
+        risks.append({"weight": 80, "text": f"{r['unsupported']} host(s) run an OS that cannot log the command "
+                      "line (older than 2012 R2 / 8.1 without KB3004375)."})
+    failed = r["surveyed"] - r["reachable"]
+    if failed:
+        kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(r["failures"].items()))
+        risks.append({"weight": 70, "text": f"{failed} host(s) could not be surveyed ({kinds}): their load is a "
+                      "guess from role priors."})
+    if ctx["local_settings_hosts"]:
+        risks.append({"weight": 60, "text": f"{ctx['local_settings_hosts']} host(s) have audit subcategories set "
+                      "locally; a GPO with advanced audit policy would wipe them (use gpo --preserve-local)."})
+    if inputs.exposure and inputs.exposure.events_with_secrets:
+        e = inputs.exposure
+        risks.append({"weight": 85, "text": f"{e.events_with_secrets} of {e.events} sampled command lines carried a "
+                      f"credential on {len(e.by_host)} host(s); with command-line auditing everyone who can read "
+                      "the Security log would see such secrets."})
+    if inputs.detections and inputs.detections.cmdline_share is not None and inputs.detections.cmdline_share < 0.5:
+        risks.append({"weight": 40, "text": "Most sampled 4688 events carry no command line yet, so the detection "
+                      "estimates below are a floor, not a forecast."})
+    return sorted(risks, key=lambda x: -x["weight"])
+
+
+def _timeline(plan: Mapping[str, Any] | None, start: datetime, interval: int) -> list[dict[str, Any]]:
+    if not plan:
+        return []
+    out = []
+    for i, wave in enumerate(plan.get("waves", [])):
+        load = wave.get("load", {})
+        cumulative = wave.get("cumulative", {})
+        out.append({
+            "wave": wave.get("wave"), "name": wave.get("name", ""), "hosts": len(wave.get("hosts", [])),
+            "gb_day_p50": load.get("gb_day_p50"), "gb_day_p90": load.get("gb_day_p90"),
+            "eps_peak_p90": load.get("eps_peak_p90"), "cumulative_gb_day_p90": cumulative.get("gb_day_p90"),
+            "cumulative_p50": cumulative.get("gb_day_p50"), "cumulative_budget": cumulative.get("budget"),
+            "date": (start + timedelta(days=interval * i)).date().isoformat(),
+            "host_names": [h.get("host", "") for h in wave.get("hosts", [])][:12],
+            "more_hosts": max(0, len(wave.get("hosts", [])) - 12),
+        })
+    return out
+
+
+def _fleet_value(projection: Projection | None, column: str) -> float:
+    if projection is None or column not in projection.fleet.columns or not len(projection.fleet):
+        return math.nan
+    return float(projection.fleet[column].iloc[0])
+
+
+def build_context(inputs: ReportInputs) -> dict[str, Any]:
+    """All numbers the report shows, computed once (tests compare the rendered text with these)."""
+    hosts = inputs.hosts
+    projection = inputs.projection
+    ctx: dict[str, Any] = {"title": inputs.title, "org": inputs.org,
+                           "generated": inputs.generated_at.strftime("%Y-%m-%d %H:%M UTC")}
+    ctx["readiness"] = _readiness(hosts)
+    q = {name: _fleet_value(projection, name) for name in (
+        "added_eps_mean_p50", "added_eps_peak_p90", "added_gb_day_p10", "added_gb_day_p50", "added_gb_day_p90",
+        "added_cost_month_p10", "added_cost_month_p50", "added_cost_month_p90", "added_events_day_p50")}
+    ctx["fleet"] = q
+    ctx["siem"] = projection.profile.name if projection else None
+    ctx["currency"] = projection.currency if projection else ""
+    min_hours = projection.min_local_hours if projection else 168.0
+    ctx["min_local_hours"] = min_hours
+    local = projection.hosts if projection is not None else pd.DataFrame()
+    hours = [float(h) for h in local.get("local_hours_p90", pd.Series(dtype=float)).tolist() if h == h]
+    ctx["logs_short"] = sum(1 for h in hours if h < min_hours)
+    plan = inputs.plan
+    budget = None
+    if plan:
+        b = plan.get("budget", {})
+        kind, value = b.get("kind"), _num(b.get("value"))
+        total = sum(_num(w.get("load", {}).get("budget")) for w in plan.get("waves", []))
+        need = _num(q["added_gb_day_p90"]) if kind == "gb_day" else _num(q["added_eps_peak_p90"])
+        budget = {"kind": kind, "value": value, "unit": "GB/day" if kind == "gb_day" else "events/s",
+                  "planned": total, "share_planned": total / value if value else None,
+                  "share_p90": need / value if value and math.isfinite(need) else None}
+    ctx["budget"] = budget
+    unplaced = list(plan.get("unplaced", [])) if plan else []
+    ctx["unplaced"] = unplaced
+    ctx["unplaced_capacity"] = sum(1 for u in unplaced if "budget" in str(u.get("reason", "")) or
+                                   "capacity" in str(u.get("reason", "")) or "step" in str(u.get("reason", "")))
+    ctx["local_settings_hosts"] = sum(1 for w in (plan or {}).get("waves", []) for h in w.get("hosts", [])
+                                      if h.get("local_subcategories"))
+    start = inputs.first_wave_date or inputs.generated_at + timedelta(days=7)
+    ctx["waves"] = _timeline(plan, start, inputs.wave_interval_days)
+    ctx["risks"] = _risks(ctx, inputs)
+    ctx["sources"] = Counter(str(e.source) for e in inputs.estimates)
+    ctx["defaults"] = defaults_table(inputs.defaults_text)
+    ctx["detections"] = inputs.detections
+    ctx["exposure"] = inputs.exposure
+    ctx["by_role"] = _group_rows(projection.by_role if projection else None)
+    ctx["by_site"] = _group_rows(projection.by_site if projection else None)
+    ctx["top_hosts"] = _top_hosts(projection)
+    ctx["charts"] = _charts(ctx, inputs)
+    return ctx
+
+
+def _group_rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    if frame is None or not len(frame):
+        return []
+    rows = []
+    for name, row in frame.iterrows():
+        rows.append({"name": str(name), **{k: row.get(k) for k in (
+            "hosts", "added_eps_mean_p50", "added_gb_day_p10", "added_gb_day_p50", "added_gb_day_p90",
+            "added_cost_month_p50")}})
+    return rows
+
+
+def _top_hosts(projection: Projection | None, n: int = 20) -> list[dict[str, Any]]:
+    if projection is None or not len(projection.hosts):
+        return []
+    frame = projection.hosts.sort_values("added_gb_day_p50", ascending=False).head(n)
+    return [row for _, row in frame.iterrows()]
+
+
+def _charts(ctx: dict[str, Any], inputs: ReportInputs) -> dict[str, Markup]:
+    out: dict[str, str] = {}
+    waves = ctx["waves"]
+    budget = ctx["budget"]
+    if waves:
+        if budget and budget["kind"] != "gb_day":
+            out["cumulative"] = charts.cumulative_by_wave(
+                [f"wave {w['wave']}" for w in waves], [_num(w["cumulative_budget"]) for w in waves],
+                [_num(w["cumulative_budget"]) for w in waves], budget["value"], budget["unit"])
+        else:
+            out["cumulative"] = charts.cumulative_by_wave(
+                [f"wave {w['wave']}" for w in waves], [_num(w["cumulative_p50"]) for w in waves],
+                [_num(w["cumulative_gb_day_p90"]) for w in waves], budget["value"] if budget else None, "GB/day")
+    for key, rows, title in (("by_role", ctx["by_role"], "Added load by role"),
+                             ("by_site", ctx["by_site"], "Added load by site")):
+        if rows:
+            out[key] = charts.bars_with_range(
+                [r["name"] for r in rows], [_num(r["added_gb_day_p10"]) for r in rows],
+                [_num(r["added_gb_day_p50"]) for r in rows], [_num(r["added_gb_day_p90"]) for r in rows],
+                title, "GB/day")
+    if inputs.estimates:
+        per_hour = [0.0] * 24
+        for e in inputs.estimates:
+            shape = e.hourly_shape if len(e.hourly_shape) == 24 else (1 / 24,) * 24
+            for h in range(24):
+                per_hour[h] += e.events_per_day.p50 * shape[h]
+        out["hours"] = charts.hour_of_day(per_hour)
+    if ctx["readiness"]["surveyed"]:
+        out["readiness"] = charts.readiness(ctx["readiness"]["categories"])
+    if inputs.projection is not None and "local_hours_p90" in inputs.projection.hosts:
+        out["local"] = charts.local_history(
+            [float(h) for h in inputs.projection.hosts["local_hours_p90"].tolist() if h == h], ctx["min_local_hours"])
+    # Our own SVG from matplotlib, with sanitised labels and comments stripped: safe to inline.
+    return {k: Markup(v) for k, v in out.items()}  # noqa: S704
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("auditplan.reports", "."),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = fmt
+    env.filters["pct"] = lambda v: "n/a" if v is None or not math.isfinite(_num(v)) else f"{100 * _num(v):.0f}%"
+    return env
+
+
+def render(inputs: ReportInputs) -> tuple[str, dict[str, Any]]:
+    env = _environment()
+    ctx = build_context(inputs)
+    css = env.loader.get_source(env, "report.css")[0] if env.loader else ""
+    html = env.get_template("report.html.j2").render(ctx=ctx, css=Markup(css))  # noqa: S704 - our own stylesheet
+    return html, ctx
+
+
+def host_table(inputs: ReportInputs) -> pd.DataFrame:
+    """The per-host CSV written beside the HTML: survey facts joined with the projection."""
+    hosts = inputs.hosts.drop_duplicates("host", keep="last") if len(inputs.hosts) else inputs.hosts
+    if inputs.projection is None or not len(inputs.projection.hosts):
+        return hosts.reset_index(drop=True)
+    cols = [c for c in ("host", "source", "change", "p10", "p50", "p90", "added_gb_day_p50", "added_gb_day_p90",
+                        "added_eps_peak_p90", "local_hours_p90", "recommended_log_max_size_mb")
+            if c in inputs.projection.hosts.columns]
+    proj = inputs.projection.hosts[cols].rename(columns={"source": "estimate_source", "p10": "events_day_p10",
+                                                         "p50": "events_day_p50", "p90": "events_day_p90"})
+    merged = hosts.merge(proj, on="host", how="outer") if len(hosts) else proj
+    if inputs.plan:
+        wave_of = {h.get("host"): w.get("wave") for w in inputs.plan.get("waves", []) for h in w.get("hosts", [])}
+        reason_of = {u.get("host"): u.get("reason") for u in inputs.plan.get("unplaced", [])}
+        merged["wave"] = merged["host"].map(wave_of)
+        merged["unplaced_reason"] = merged["host"].map(reason_of)
+    return merged.sort_values("host").reset_index(drop=True)
+
+
+def write_report(inputs: ReportInputs, out: Path) -> tuple[Path, Path, dict[str, Any]]:
+    """Write the HTML and, beside it, the per-host CSV; return both paths and the context."""
+    html, ctx = render(inputs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    csv_path = out.with_name(out.stem + "-hosts.csv")
+    csv_path.write_text(frame_to_csv(host_table(inputs)), encoding="utf-8", newline="")
+    return out, csv_path, ctx

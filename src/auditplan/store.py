@@ -1,0 +1,563 @@
+"""The survey store: one SQLite file holding host results, sampled events, estimates and
+documents (plans, calibration history).
+
+Concurrency: one connection per Store, shared by all threads and guarded by a lock, because
+SQLite serialises writers anyway and one connection keeps WAL checkpoints simple. Other
+processes may open the same file (WAL lets readers run beside the writer).
+
+Durability: each save is one transaction (BEGIN IMMEDIATE … COMMIT). In WAL mode with
+synchronous=NORMAL a killed process never leaves a half-written host: the previous commit
+stays visible. (A power cut may lose the last commits, never corrupt; the survey resumes.)
+
+Privacy: the file is created 0600 (SQLite gives its -wal/-shm files the same mode);
+secure_delete overwrites replaced rows. There is no column for a credential; the store keeps
+what it is given, so collect must never put a secret into a reason or a command line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auditplan.collect.interface import HostResult, HostStatus, SampledEvent
+from auditplan.model.interface import HostEstimate
+from auditplan.store_codec import CodecError, decode_as, encode
+from auditplan.store_schema import MIGRATIONS, SCHEMA_VERSION_TABLE, current_version
+
+BUSY_TIMEOUT_SECONDS = 30.0
+FILE_MODE = 0o600
+HOURS_PER_DAY = 24
+
+# HostResult fields with a column of their own (JSON or plain); any other field, e.g. one a
+# later contract adds, is kept in extra_json so that nothing is dropped on a round trip.
+_RESULT_JSON_COLUMNS = {
+    "host": "host_json",
+    "os": "os_json",
+    "audit": "audit_json",
+    "security_log": "security_log_json",
+    "sysmon": "sysmon_json",
+    "volume": "volume_json",
+    "cost": "cost_json",
+    "caps": "caps_json",
+    "warnings": "warnings_json",
+}
+_RESULT_PLAIN_COLUMNS = ("status", "reason", "collected_at", "source", "computer_name")
+_EVENT_COLUMNS = (
+    "time",
+    "event_id",
+    "version",
+    "new_process_name",
+    "parent_process_name",
+    "subject_user_name",
+    "command_line",
+    "size_bytes",
+    "secrets_found",
+)
+
+
+_DELETE_RESULT = "DELETE FROM host_results WHERE host = ? AND source = ?"
+_INSERT_RESULT = (
+    "INSERT INTO host_results (host, status, reason, collected_at, collected_at_utc, source, computer_name, "
+    "host_json, os_json, audit_json, security_log_json, sysmon_json, volume_json, cost_json, caps_json, "
+    "warnings_json, extra_json) VALUES (:host, :status, :reason, :collected_at, :collected_at_utc, :source, "
+    ":computer_name, :host_json, :os_json, :audit_json, :security_log_json, :sysmon_json, :volume_json, "
+    ":cost_json, :caps_json, :warnings_json, :extra_json)"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (result_id, seq, time, time_utc, event_id, version, new_process_name, "
+    "parent_process_name, subject_user_name, command_line, size_bytes, secrets_found, extra_json) "
+    "VALUES (:result_id, :seq, :time, :time_utc, :event_id, :version, :new_process_name, "
+    ":parent_process_name, :subject_user_name, :command_line, :size_bytes, :secrets_found, :extra_json)"
+)
+
+
+class StoreError(Exception):
+    """The store cannot be opened, read or written; the message names the file."""
+
+
+def _utc(moment: datetime) -> datetime:
+    # Records carry tz-aware UTC; a naive time is taken to be UTC, never local time.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _create_private(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the store: {exc.strerror or exc}") from None
+    os.close(fd)
+
+
+class Store:
+    """Create or open the store at `path`. Use as a context manager, or call close()."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if path.is_dir():
+            raise StoreError(f"{path}: is a directory, not a store file")
+        _create_private(path)
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the store: {exc}") from None
+        try:
+            self._configure()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            if "not a database" in str(exc):
+                raise StoreError(f"{path}: not an auditplan store (not an SQLite database)") from None
+            raise StoreError(f"{path}: cannot open the store: {exc}") from None
+        except StoreError:
+            self._conn.close()
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _configure(self) -> None:
+        mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.path}: cannot switch the store to WAL mode (got {mode})")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA secure_delete=ON")
+
+    def _migrate(self) -> None:
+        # Each step re-reads the version inside its transaction, so two processes opening the
+        # same new store at once apply every migration exactly once.
+        while True:
+            with self._transaction():
+                version = self._read_version()
+                if version > current_version():
+                    raise StoreError(
+                        f"{self.path}: store schema version {version} is newer than this auditplan "
+                        f"supports ({current_version()}); upgrade auditplan"
+                    )
+                if version == current_version():
+                    return
+                MIGRATIONS[version](self._conn)
+                self._conn.execute("UPDATE schema_version SET version = ?", (version + 1,))
+
+    def _read_version(self) -> int:
+        """The stored schema version; creates the version table in an empty database."""
+        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if SCHEMA_VERSION_TABLE in tables:
+            row = self._conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            return int(row[0] or 0)
+        if tables:
+            raise StoreError(f"{self.path}: an SQLite database, but not an auditplan store")
+        self._conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        self._conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        return 0
+
+    def schema_version(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (disk full) leaves the transaction open: end it either way.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction whose sqlite errors become StoreError naming the file."""
+        try:
+            with self._transaction() as conn:
+                yield conn
+        except (sqlite3.Error, UnicodeEncodeError) as exc:
+            # UnicodeEncodeError: text with a lone surrogate has no UTF-8 form for SQLite.
+            raise StoreError(f"{self.path}: cannot save {what}: {exc}") from None
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                cursor = self._conn.execute(sql, params)
+                cursor.row_factory = sqlite3.Row
+                return cursor.fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: cannot read: {exc}") from None
+
+    # -- host results ----------------------------------------------------------------------
+
+    def save_result(self, result: HostResult) -> None:
+        """Replace this host's result of the same source, in one transaction."""
+        row: dict[str, Any] = {
+            "host": result.host.name,
+            "status": str(result.status.value),
+            "reason": result.reason,
+            "collected_at": result.collected_at.isoformat(),
+            "collected_at_utc": _utc(result.collected_at).isoformat(),
+            "source": result.source,
+            "computer_name": result.computer_name,
+        }
+        for name, column in _RESULT_JSON_COLUMNS.items():
+            value = getattr(result, name)
+            row[column] = None if value is None else _dumps(encode(value))
+        known = set(_RESULT_JSON_COLUMNS) | set(_RESULT_PLAIN_COLUMNS) | {"events"}
+        extra = {f.name: encode(getattr(result, f.name)) for f in fields(result) if f.name not in known}
+        row["extra_json"] = _dumps(extra) if extra else None
+        events = [self._event_row(i, event) for i, event in enumerate(result.events)]
+        with self._write(f"the result of {result.host.name}") as conn:
+            conn.execute(_DELETE_RESULT, (row["host"], row["source"]))
+            cursor = conn.execute(_INSERT_RESULT, row)
+            for event in events:
+                event["result_id"] = cursor.lastrowid
+            conn.executemany(_INSERT_EVENT, events)
+
+    @staticmethod
+    def _event_row(seq: int, event: SampledEvent) -> dict[str, Any]:
+        row: dict[str, Any] = {"seq": seq}
+        for name in _EVENT_COLUMNS:
+            value = getattr(event, name)
+            row[name] = value.isoformat() if isinstance(value, datetime) else value
+        row["time_utc"] = _utc(event.time).isoformat()
+        extra = {
+            f.name: encode(getattr(event, f.name)) for f in fields(event) if f.name not in _EVENT_COLUMNS
+        }
+        row["extra_json"] = _dumps(extra) if extra else None
+        return row
+
+    def _result_rows(self, source: str | None) -> list[sqlite3.Row]:
+        return self._read(
+            "SELECT * FROM host_results WHERE ?1 IS NULL OR source = ?1 ORDER BY host, source", (source,)
+        )
+
+    def _decode_result(self, row: sqlite3.Row, events: list[sqlite3.Row]) -> HostResult:
+        payload: dict[str, Any] = {name: row[name] for name in _RESULT_PLAIN_COLUMNS}
+        for name, column in _RESULT_JSON_COLUMNS.items():
+            payload[name] = None if row[column] is None else json.loads(row[column])
+        if row["extra_json"]:
+            payload.update(json.loads(row["extra_json"]))
+        try:
+            result = decode_as(HostResult, payload)
+            return replace(result, events=tuple(_decode_event(event) for event in events)) if events else result
+        except (CodecError, ValueError, TypeError, KeyError) as exc:
+            raise StoreError(
+                f"{self.path}: the stored result of {row['host']} is unreadable: {exc}"
+            ) from None
+
+    def load_results(self, source: str | None = None) -> list[HostResult]:
+        """Every stored result (of `source` if given), ordered by host name, with its events."""
+        return [result for _, result in self._iter_results(source, with_events=True)]
+
+    def _iter_results(self, source: str | None, *, with_events: bool) -> Iterator[tuple[int, HostResult]]:
+        """(row id, result) pairs ordered by host name; events only when asked for."""
+        rows = self._result_rows(source)
+        events: dict[int, list[sqlite3.Row]] = {}
+        if with_events:
+            for event in self._read(
+                "SELECT e.* FROM events e JOIN host_results r ON r.id = e.result_id "
+                "WHERE ?1 IS NULL OR r.source = ?1 ORDER BY e.result_id, e.seq",
+                (source,),
+            ):
+                events.setdefault(event["result_id"], []).append(event)
+        for row in rows:
+            yield row["id"], self._decode_result(row, events.get(row["id"], []))
+
+    def finished_hosts(self, source: str | None = "winrm") -> dict[str, HostStatus]:
+        """Host name -> how its last survey ended; for --resume. None: any source, newest wins."""
+        rows = self._read(
+            "SELECT host, status FROM host_results WHERE ?1 IS NULL OR source = ?1 ORDER BY collected_at_utc",
+            (source,),
+        )
+        finished: dict[str, HostStatus] = {}
+        by_key: dict[str, str] = {}
+        for row in rows:
+            key = row["host"].casefold()
+            finished.pop(by_key.get(key, ""), None)
+            by_key[key] = row["host"]
+            finished[row["host"]] = HostStatus(row["status"])
+        return finished
+
+    def delete_results(self, names: Iterable[str], source: str | None = None) -> int:
+        """Forget these hosts' results (of `source`, or all sources); for --refresh. Returns rows deleted."""
+        deleted = 0
+        with self._write("deletions") as conn:
+            for name in names:
+                if source is None:
+                    cursor = conn.execute("DELETE FROM host_results WHERE host = ?", (name,))
+                else:
+                    cursor = conn.execute(
+                        "DELETE FROM host_results WHERE host = ? AND source = ?", (name, source)
+                    )
+                deleted += cursor.rowcount
+        return deleted
+
+    # -- frames ----------------------------------------------------------------------------
+
+    def hosts_frame(self, source: str | None = None) -> pd.DataFrame:
+        """One row per stored result, flat columns (HOSTS_COLUMNS); a host surveyed over WinRM and
+        ingested from EVTX has a row per source unless `source` picks one."""
+        counts = {
+            row["result_id"]: row["n"]
+            for row in self._read("SELECT result_id, count(*) AS n FROM events GROUP BY result_id")
+        }
+        records = [
+            _flatten(result, counts.get(row_id, 0))
+            for row_id, result in self._iter_results(source, with_events=False)
+        ]
+        return _typed_frame(records, HOSTS_COLUMNS)
+
+    def events_frame(self, source: str | None = None) -> pd.DataFrame:
+        """One row per sampled event: host, source and the SampledEvent fields; times in UTC."""
+        rows = self._read(
+            "SELECT r.host AS host, r.source AS source, e.time_utc AS time, e.event_id, e.version, "
+            "e.new_process_name, e.parent_process_name, e.subject_user_name, e.command_line, "
+            "e.size_bytes, e.secrets_found "
+            "FROM events e JOIN host_results r ON r.id = e.result_id "
+            "WHERE ?1 IS NULL OR r.source = ?1 ORDER BY r.host, r.source, e.seq",
+            (source,),
+        )
+        records = [dict(row) for row in rows]
+        for record in records:
+            record["time"] = datetime.fromisoformat(record["time"])
+        return _typed_frame(records, EVENTS_COLUMNS)
+
+    # -- estimates and documents -----------------------------------------------------------
+
+    def save_estimates(self, run_label: str, estimates: Sequence[HostEstimate]) -> None:
+        """Replace the whole set of estimates stored under `run_label`."""
+        rows = [(run_label, seq, e.host, _dumps(encode(e))) for seq, e in enumerate(estimates)]
+        with self._write(f"estimates {run_label!r}") as conn:
+            conn.execute("DELETE FROM estimates WHERE run_label = ?", (run_label,))
+            conn.executemany(
+                "INSERT INTO estimates (run_label, seq, host, payload) VALUES (?, ?, ?, ?)", rows
+            )
+
+    def load_estimates(self, run_label: str) -> list[HostEstimate]:
+        """The estimates saved under `run_label`, in saved order; [] if there are none."""
+        rows = self._read(
+            "SELECT host, payload FROM estimates WHERE run_label = ? ORDER BY seq", (run_label,)
+        )
+        estimates = []
+        for row in rows:
+            try:
+                estimates.append(decode_as(HostEstimate, json.loads(row["payload"])))
+            except (CodecError, ValueError, TypeError, KeyError) as exc:
+                raise StoreError(
+                    f"{self.path}: the stored estimate of {row['host']} ({run_label!r}) is unreadable: {exc}"
+                ) from None
+        return estimates
+
+    def list_estimate_runs(self) -> list[str]:
+        return [row[0] for row in self._read("SELECT DISTINCT run_label FROM estimates ORDER BY run_label")]
+
+    def save_document(self, kind: str, key: str, payload: dict[str, Any]) -> None:
+        """Store a JSON document (strict JSON: no NaN) under (kind, key), replacing any previous one."""
+        try:
+            text = json.dumps(payload, ensure_ascii=False, allow_nan=False, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"{self.path}: document {kind}/{key} is not JSON-serialisable: {exc}") from None
+        saved_at = datetime.now(UTC).isoformat()
+        with self._write(f"document {kind}/{key}") as conn:
+            conn.execute("DELETE FROM documents WHERE kind = ? AND key = ?", (kind, key))
+            conn.execute(
+                "INSERT INTO documents (kind, key, saved_at, payload) VALUES (?, ?, ?, ?)",
+                (kind, key, saved_at, text),
+            )
+
+    def load_document(self, kind: str, key: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT payload FROM documents WHERE kind = ? AND key = ?", (kind, key))
+        if not rows:
+            return None
+        payload = json.loads(rows[0]["payload"])
+        if not isinstance(payload, dict):
+            raise StoreError(f"{self.path}: document {kind}/{key} is not a JSON object")
+        return payload
+
+    def list_documents(self, kind: str) -> list[str]:
+        """Keys of the documents of `kind`, oldest save first (the calibration history order)."""
+        return [row[0] for row in self._read("SELECT key FROM documents WHERE kind = ? ORDER BY id", (kind,))]
+
+
+def _decode_event(row: sqlite3.Row) -> SampledEvent:
+    if row["extra_json"]:
+        # Written by a newer contract with more fields: take the general (slower) path.
+        record = {name: row[name] for name in _EVENT_COLUMNS}
+        record.update(json.loads(row["extra_json"]))
+        return decode_as(SampledEvent, record)
+    # The hot path of load_results: events are flat, so build them directly.
+    return SampledEvent(
+        time=datetime.fromisoformat(row["time"]),
+        event_id=int(row["event_id"]),
+        version=row["version"],
+        new_process_name=row["new_process_name"],
+        parent_process_name=row["parent_process_name"],
+        subject_user_name=row["subject_user_name"],
+        command_line=row["command_line"],
+        size_bytes=int(row["size_bytes"]),
+        secrets_found=int(row["secrets_found"]),
+    )
+
+
+# -- flat frames ---------------------------------------------------------------------------
+
+# Column name -> pandas dtype. Nullable dtypes keep "unknown" apart from 0 / False.
+HOSTS_COLUMNS: dict[str, str] = {
+    "host": "object",
+    "address": "object",
+    "port": "Int64",
+    "computer_name": "object",
+    "status": "object",
+    "reason": "object",
+    "source": "object",
+    "collected_at": "datetime64[ns, UTC]",
+    "role": "object",
+    "site": "object",
+    "group": "object",
+    "tags": "object",
+    "product_name": "object",
+    "os_build": "Int64",
+    "ubr": "Int64",
+    "display_version": "object",
+    "product_type": "object",
+    "cmdline_supported": "boolean",
+    "process_creation": "object",
+    "cmdline_enabled": "boolean",
+    "sce_no_apply_legacy": "boolean",
+    "log_max_size_bytes": "Int64",
+    "log_retention": "object",
+    "log_file_size_bytes": "Int64",
+    "log_record_count": "Int64",
+    "log_history_hours": "float64",
+    "sysmon_installed": "boolean",
+    "sysmon_running": "boolean",
+    "sampled_hours": "Int64",
+    "sampled_4688_per_day": "float64",
+    "sampled_sysmon_eid1_per_day": "float64",
+    "security_events_per_hour": "float64",
+    "sample_capped": "boolean",
+    "boot_only": "boolean",
+    "events_sampled": "Int64",
+    "requests": "Int64",
+    "bytes_sent": "Int64",
+    "bytes_received": "Int64",
+    "seconds": "float64",
+    "truncated": "boolean",
+    "warnings": "Int64",
+}
+
+EVENTS_COLUMNS: dict[str, str] = {
+    "host": "object",
+    "source": "object",
+    "time": "datetime64[ns, UTC]",
+    "event_id": "Int64",
+    "version": "Int64",
+    "new_process_name": "object",
+    "parent_process_name": "object",
+    "subject_user_name": "object",
+    "command_line": "object",
+    "size_bytes": "Int64",
+    "secrets_found": "Int64",
+}
+
+
+def _per_day(hourly: tuple[int, ...] | None) -> float:
+    """Hourly counts scaled to 24 h; NaN when nothing was counted."""
+    if not hourly:
+        return math.nan
+    return sum(hourly) * HOURS_PER_DAY / len(hourly)
+
+
+def _value(value: Any) -> Any:
+    return str(value.value) if hasattr(value, "value") else value
+
+
+def _flatten(result: HostResult, events_sampled: int) -> dict[str, Any]:
+    host, os_info, audit, log = result.host, result.os, result.audit, result.security_log
+    volume, cost = result.volume, result.cost
+    return {
+        "host": host.name,
+        "address": host.address,
+        "port": host.port,
+        "computer_name": result.computer_name,
+        "status": _value(result.status),
+        "reason": result.reason,
+        "source": result.source,
+        "collected_at": _utc(result.collected_at),
+        "role": host.role,
+        "site": host.site,
+        "group": host.group,
+        "tags": ";".join(host.tags),
+        "product_name": os_info.product_name if os_info else None,
+        "os_build": os_info.current_build if os_info else None,
+        "ubr": os_info.ubr if os_info else None,
+        "display_version": os_info.display_version if os_info else None,
+        "product_type": _value(os_info.product_type) if os_info and os_info.product_type else None,
+        "cmdline_supported": os_info.cmdline_supported if os_info else None,
+        "process_creation": _value(audit.process_creation) if audit and audit.process_creation else None,
+        "cmdline_enabled": audit.cmdline_enabled if audit else None,
+        "sce_no_apply_legacy": audit.sce_no_apply_legacy if audit else None,
+        "log_max_size_bytes": log.max_size_bytes if log else None,
+        "log_retention": log.retention if log else None,
+        "log_file_size_bytes": log.file_size_bytes if log else None,
+        "log_record_count": log.record_count if log else None,
+        "log_history_hours": log.history_hours if log else None,
+        "sysmon_installed": result.sysmon.installed if result.sysmon else None,
+        "sysmon_running": result.sysmon.running if result.sysmon else None,
+        "sampled_hours": len(volume.hourly_4688) if volume else None,
+        "sampled_4688_per_day": _per_day(volume.hourly_4688) if volume else math.nan,
+        "sampled_sysmon_eid1_per_day": _per_day(volume.hourly_sysmon_eid1) if volume else math.nan,
+        "security_events_per_hour": volume.security_events_per_hour if volume else None,
+        "sample_capped": volume.capped if volume else None,
+        "boot_only": volume.boot_only if volume else None,
+        "events_sampled": events_sampled,
+        "requests": cost.requests if cost else None,
+        "bytes_sent": cost.bytes_sent if cost else None,
+        "bytes_received": cost.bytes_received if cost else None,
+        "seconds": cost.seconds if cost else None,
+        "truncated": cost.truncated if cost else None,
+        "warnings": len(result.warnings),
+    }
+
+
+def _typed_frame(records: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=list(columns))
+    for column, dtype in columns.items():
+        if dtype.startswith("datetime64"):
+            frame[column] = pd.to_datetime(frame[column], utc=True).dt.as_unit("ns")
+        elif dtype == "float64":
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        else:
+            frame[column] = frame[column].astype(dtype)  # type: ignore[call-overload]
+    return frame
