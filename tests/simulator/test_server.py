@@ -35,7 +35,7 @@ class EchoBackend:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[str, ...]]] = []
 
-    def run(self, command: str, arguments: tuple[str, ...]) -> CommandOutput:
+    def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
         self.calls.append((command, arguments))
         words = " ".join((command, *arguments)).split()
         if words and words[0] == "echo":

@@ -23,7 +23,7 @@ USER = Credentials("vagrant", "Passw0rd!")
 
 
 class Echo:
-    def run(self, command: str, arguments: tuple[str, ...]) -> CommandOutput:
+    def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
         return CommandOutput((" ".join(arguments) + "\r\n").encode("ascii"), b"", 0)
 
 

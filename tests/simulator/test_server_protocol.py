@@ -44,7 +44,7 @@ class Scripted:
         self.calls: list[tuple[str, tuple[str, ...]]] = []
         self.gate = threading.Event()
 
-    def run(self, command: str, arguments: tuple[str, ...]) -> CommandOutput:
+    def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
         self.calls.append((command, arguments))
         if command == "wait":
             self.gate.wait(10)

@@ -24,7 +24,9 @@ class CommandOutput:
 class CommandBackend(Protocol):
     """Runs one command line as `cmd.exe /c <line>` would on the simulated host."""
 
-    def run(self, command: str, arguments: tuple[str, ...]) -> CommandOutput: ...
+    def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
+        """`codepage` is the shell's WINRS_CODEPAGE (65001 = UTF-8); None = the host's console code page."""
+        ...
 
 
 class EventLogView(Protocol):

@@ -767,16 +767,18 @@ class FleetServer:
             )
         else:
             worker = threading.Thread(
-                target=self._run_backend, args=(host, cmd, body), name=f"backend-{host.sim.name}", daemon=True
+                target=self._run_backend, args=(host, cmd, body, shell.codepage), name=f"backend-{host.sim.name}",
+                daemon=True,
             )
             with self._lock:
                 self._workers.add(worker)
             worker.start()
         return 200, wsman.command_response(mid, cmd.command_id)
 
-    def _run_backend(self, host: _Host, cmd: _Command, body: wsman.RunCommand) -> None:
+    def _run_backend(self, host: _Host, cmd: _Command, body: wsman.RunCommand, codepage: int) -> None:
         try:
-            output = host.sim.backend.run(body.command, body.arguments)
+            # The client chose the output code page when it created the shell (WINRS_CODEPAGE).
+            output = host.sim.backend.run(body.command, body.arguments, codepage)
         except Exception as exc:  # a broken backend must look like a failed command, not a dead server
             output = CommandOutput(b"", f"simulator backend failed: {type(exc).__name__}\r\n".encode(), 1)
         finally:

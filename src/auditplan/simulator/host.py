@@ -1,0 +1,119 @@
+"""SimulatedHost: the CommandBackend of one simulated Windows host, built from its HostProfile.
+
+Each `run` is one `cmd.exe /c <line>`: a fresh Shell (environment, errorlevel) over the host's
+lasting state (its files, registry, event logs). Safe to call from several server threads at
+once: the file system locks itself, the logs are built once under a lock, the rest is read-only.
+
+Console code page: WinRS lets the client choose it when it opens the shell
+(windows-tool-outputs.md §0.1); the CommandBackend contract does not carry it, so `run` uses the
+profile's OEM code page (437 en-US, 850 de-DE) unless the caller passes `codepage=` (the server
+may pass the shell's WINRS_CODEPAGE; 65001 gives UTF-8).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from auditplan.simulator.cmd import FileSystem, Shell
+from auditplan.simulator.interface import CommandOutput, EventLogView
+from auditplan.simulator.profile import HostProfile
+from auditplan.simulator.tools import build_tools
+from auditplan.simulator.tools_wevtutil import SECURITY, SYSMON
+
+DEFAULT_USER = "auditor"
+WINRS_START_DIRECTORY = "C:\\Users\\{user}"  # WinRS starts in the user's profile folder
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SimulatedHost:
+    """Implements simulator.interface.CommandBackend for one HostProfile."""
+
+    def __init__(
+        self,
+        profile: HostProfile,
+        *,
+        now: datetime | Callable[[], datetime] | None = None,
+        username: str | None = None,
+    ) -> None:
+        self.profile = profile
+        if now is None:
+            self._clock: Callable[[], datetime] = _utc_now
+        elif isinstance(now, datetime):
+            fixed = now
+            self._clock = lambda: fixed
+        else:
+            self._clock = now
+        self.username = username or (profile.credentials.username if profile.credentials else DEFAULT_USER)
+        self.fs = FileSystem()
+        self._logs: dict[str, EventLogView | None] = {}
+        self._logs_lock = threading.Lock()
+        self.tools = build_tools(profile, self.event_log, self._clock)
+
+    # Each log is generated once, for the moment it is first read, and then stays fixed: the
+    # truth a test can know (a long-running `simulate` shows history up to that moment).
+    def event_log(self, name: str) -> EventLogView | None:
+        with self._logs_lock:
+            if name not in self._logs:
+                self._logs[name] = self._build_log(name)
+            return self._logs[name]
+
+    def _build_log(self, name: str) -> EventLogView | None:
+        # Imported here so this module imports even before simulator/eventlog.py exists.
+        from auditplan.simulator.eventlog import SimEventLog
+
+        if name == SECURITY:
+            return SimEventLog.for_security(self.profile, self._clock())
+        if name == SYSMON and self.profile.sysmon.installed:
+            return SimEventLog.for_sysmon(self.profile, self._clock())
+        return None
+
+    def environment(self) -> dict[str, str]:
+        user = self.username.split("\\")[-1]
+        profile_dir = WINRS_START_DIRECTORY.format(user=user)
+        domain = self.profile.computer_name.split(".", 1)[1] if "." in self.profile.computer_name else ""
+        return {
+            "ALLUSERSPROFILE": "C:\\ProgramData",
+            "APPDATA": profile_dir + "\\AppData\\Roaming",
+            "COMPUTERNAME": self.profile.netbios_name,
+            "ComSpec": "C:\\Windows\\system32\\cmd.exe",
+            "LOCALAPPDATA": profile_dir + "\\AppData\\Local",
+            "NUMBER_OF_PROCESSORS": "4",
+            "OS": "Windows_NT",
+            "Path": "C:\\Windows\\system32;C:\\Windows;C:\\Windows\\System32\\Wbem;"
+            "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\",
+            "PATHEXT": ".COM;.EXE;.BAT;.CMD;.VBS;.VBE;.JS;.JSE;.WSF;.WSH;.MSC",
+            "PROCESSOR_ARCHITECTURE": "AMD64",
+            "ProgramData": "C:\\ProgramData",
+            "ProgramFiles": "C:\\Program Files",
+            "ProgramFiles(x86)": "C:\\Program Files (x86)",
+            "PUBLIC": "C:\\Users\\Public",
+            "SystemDrive": "C:",
+            "SystemRoot": "C:\\Windows",
+            "TEMP": profile_dir + "\\AppData\\Local\\Temp",
+            "TMP": profile_dir + "\\AppData\\Local\\Temp",
+            "USERDNSDOMAIN": domain.upper(),
+            "USERDOMAIN": (domain.split(".")[0].upper() if domain else self.profile.netbios_name),
+            "USERNAME": user,
+            "USERPROFILE": profile_dir,
+            "windir": "C:\\Windows",
+        }
+
+    def shell(self, codepage: int | None = None) -> Shell:
+        user = self.username.split("\\")[-1]
+        return Shell(
+            env=self.environment(),
+            fs=self.fs,
+            tools=self.tools,
+            codepage=codepage if codepage is not None else self.profile.oem_codepage,
+            cwd=WINRS_START_DIRECTORY.format(user=user),
+        )
+
+    def run(self, command: str, arguments: tuple[str, ...] = (), codepage: int | None = None) -> CommandOutput:
+        """`cmd.exe /c` of the WinRS CommandLine: Command and Arguments joined by spaces."""
+        line = " ".join([command, *arguments]) if arguments else command
+        return self.shell(codepage).run_line(line)
