@@ -2,7 +2,9 @@
 
 Expectations come from the reference files (windows-tool-outputs.md §3-4, evtx-data.md §2.2,
 gpo-backup-format.md §A2/§A5), from the real EVTX dev set read with the `evtx` package, or from
-the profile's own rates (Poisson bounds), never from the module's output alone.
+the profile's own rates (Poisson bounds), never from the module's output alone. The process mix
+is judged by auditplan's own five detection rules (emit/sigma, evaluated with pySigma) and by an
+attack-like pattern list written here, against the band 0.1-0.5 % of process starts.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from auditplan.collect.interface import AuditSetting
-from auditplan.simulator.eventlog import SimEventLog
+from auditplan.emit.detections import Rule, builtin_rules_dir, evaluate, load_rules
+from auditplan.simulator.eventlog import KIND_PROCESS, Prepared, SimEventLog, process_draw_table, security_templates
 from auditplan.simulator.profile import (
     HOURLY_SHAPES,
     AuditProfile,
@@ -318,26 +323,64 @@ def test_templates_carry_only_cc0_and_mit_sources(evtx_dev_dir: Path) -> None:
     assert all(licences[f] in ("CC0-1.0", "MIT") for f in doc["sources"])
 
 
-def test_rendered_events_keep_the_real_fields(evtx_dev_dir: Path) -> None:
+def _real_4688s(evtx_dev_dir: Path) -> dict[tuple[str, int], ET.Element]:
+    """(file, record number) -> the real 4688 event, from the CC0/MIT files of the dev set."""
     import evtx
 
-    real: dict[tuple[str, str, str], ET.Element] = {}
+    real: dict[tuple[str, int], ET.Element] = {}
     licences = _licences(evtx_dev_dir / "SOURCES.md")
     for path in evtx_dev_dir.glob("*.evtx"):
         if licences.get(path.name) not in ("CC0-1.0", "MIT"):
             continue
         for rec in evtx.PyEvtxParser(str(path)).records():
             ev = ET.fromstring(rec["data"].split("?>", 1)[1])
-            d = data(ev)
             if sys_text(ev, "EventID") == "4688":
-                real[(d["NewProcessName"], d.get("CommandLine", ""), d["NewProcessId"])] = ev
-    log = SimEventLog.for_security(host(boots=1.0), NOW)
-    rendered = events(qe(log, "/q:*[System[(EventID=4688)]]", "/c:200", "/rd:true"))
-    assert len(rendered) == 200
+                real[(path.name, int(rec["event_record_id"]))] = ev
+    return real
+
+
+def _process_templates() -> list[dict[str, object]]:
+    doc = json.loads(TEMPLATES_JSON.read_text(encoding="utf-8"))
+    return [t for t in doc["templates"] if t["kind"] == "process"]
+
+
+def test_rendered_events_keep_the_real_fields(evtx_dev_dir: Path) -> None:
+    real = _real_4688s(evtx_dev_dir)
+    by_key: dict[tuple[str, str, str], dict[str, object]] = {}
+    derived = 0
+    for t in _process_templates():
+        d = dict(t["data"])  # type: ignore[call-overload]
+        src = t["source"]
+        assert isinstance(src, dict)
+        orig = data(real[(src["file"], src["record_number"])])
+        changed = src.get("fields_changed", [])
+        # only the process identity may change, and only where the attribution says so
+        assert set(changed) <= {"NewProcessName", "CommandLine", "ParentProcessName"}
+        assert list(d) == list(orig)
+        assert {k: v for k, v in d.items() if k not in changed} == {k: v for k, v in orig.items() if k not in changed}
+        assert all(d[f] != orig[f] for f in changed)
+        if changed:
+            derived += 1
+            assert src["derived"] == (f"derived from {src['file']}#{src['record_number']}, "
+                                      f"fields changed: {', '.join(changed)}")
+        else:
+            assert "derived" not in src
+        key = (d["NewProcessName"], d["CommandLine"], d["NewProcessId"])
+        assert key not in by_key  # a rendered event names its template
+        by_key[key] = t
+    assert derived >= 15
+    log = SimEventLog.for_security(host(boots=1.0, rate=20000.0), NOW)
+    rendered = events(qe(log, "/q:*[System[(EventID=4688)]]", "/c:3000", "/rd:true"))
+    assert len(rendered) == 3000
+    seen_derived = 0
     for ev in rendered:
         d = data(ev)
-        orig = real[(d["NewProcessName"], d["CommandLine"], d["NewProcessId"])]
-        assert d == data(orig)  # every EventData field as the real event had it
+        t = by_key[(d["NewProcessName"], d["CommandLine"], d["NewProcessId"])]
+        assert d == dict(t["data"])  # type: ignore[call-overload]
+        src = t["source"]
+        assert isinstance(src, dict)
+        seen_derived += "derived" in src
+        orig = real[(src["file"], src["record_number"])]
         for tag in ("EventID", "Version", "Level", "Task", "Opcode", "Keywords", "Channel"):
             assert sys_text(ev, tag) == sys_text(orig, tag), tag
         for el, attr in (("Execution", "ProcessID"), ("Execution", "ThreadID"), ("Provider", "Name")):
@@ -346,6 +389,110 @@ def test_rendered_events_keep_the_real_fields(evtx_dev_dir: Path) -> None:
         # re-stamped: Computer, time, record number
         assert sys_text(ev, "Computer") == "srv01.corp.example" != sys_text(orig, "Computer")
         assert ev.find(f"{NS}System/{NS}TimeCreated").get("SystemTime", "").startswith("2026-11-")  # type: ignore[union-attr]
+    assert seen_derived > 0
+
+
+# ------------------------------------------------------------------ the process mix
+
+# Attack-like command lines, written from the technique list of the task and SOURCES.md's
+# "attack-cmdline" kind (not from templates_build.ATTACK_PATTERNS), plus the five families' shapes.
+ATTACK_LIKE = [re.compile(p, re.IGNORECASE) for p in (
+    r"wevtutil(\.exe)?\"?\s+cl\b", r"auditpol(\.exe)?\"?\s+/clear", r"\breg(\.exe)?\"?\s+add\b",
+    r"certutil(\.exe)?\"?\s+-urlcache", r"\bnet1?(\.exe)?\"?\s+(user|group)\b", r"schtasks(\.exe)?\"?\s+/create",
+    r"\bsc(\.exe)?\"?\s+config\b", r"\btscon\b", r"sethc\.exe", r"\s-w(indowstyle)?\s+hidden", r"javascript:",
+    r"\bftp(\.exe)?\"?\s.*-s:", r"\\Users\\Public\\", r"\\AppData\\Local\\Temp\\", r"/enable-feature", r"\bwsl\.exe",
+)]
+
+
+def _frame(rows: list[dict[str, str]], hosts: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "host": hosts,
+        "new_process_name": [r.get("NewProcessName") for r in rows],
+        "parent_process_name": [r.get("ParentProcessName") for r in rows],
+        "subject_user_name": [r.get("SubjectUserName") for r in rows],
+        "command_line": [r.get("CommandLine") for r in rows],
+    })
+
+
+def _family_rules() -> list[Rule]:
+    rules, problems = load_rules([builtin_rules_dir()])
+    assert not problems
+    assert sorted(r.family for r in rules if r.family) == [1, 2, 3, 4, 5]
+    return rules
+
+
+def test_a_day_of_process_starts_is_mostly_benign() -> None:
+    """20,000 starts/day: the five families match 0.1-0.5 % of them (PROCESS_MIX says 0.2 %)."""
+    rate = 20000.0
+    log = SimEventLog.for_security(host(seed=21, rate=rate, other=0.0, max_size=256 * MB), NOW)
+    end = NOW.replace(minute=0, second=0, microsecond=0)
+    a = (end - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    b = end.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    q = f"/q:*[System[(EventID=4688) and TimeCreated[@SystemTime>='{a}' and @SystemTime<'{b}']]]"
+    rows = [data(e) for e in ET.fromstring(qe(log, q, "/c:1000000", "/f:xml", "/e:root"))]
+    n = len(rows)
+    assert abs(n - rate) < 5 * math.sqrt(rate)
+    result = evaluate(_family_rules(), _frame(rows, ["srv01"] * n), {"srv01": rate})
+    family_hits = sum(r.hits for r in result.results)
+    assert 0.001 <= family_hits / n <= 0.005, family_hits
+    assert all(r.hits > 0 for r in result.results), [(r.family, r.hits) for r in result.results]
+    attack_like = sum(1 for r in rows if any(p.search(r["CommandLine"] + "\n" + r["NewProcessName"])
+                                             for p in ATTACK_LIKE))
+    assert 0.001 <= attack_like / n <= 0.005, attack_like
+    # the old uniform draw made a quarter of all starts `wevtutil cl`
+    assert sum(1 for r in rows if " cl " in r["CommandLine"] and "wevtutil" in r["CommandLine"]) < 0.001 * n
+    assert len({r["NewProcessName"].lower() for r in rows}) >= 20  # the benign bulk is varied
+
+
+def test_sysmon_process_starts_follow_the_same_mix() -> None:
+    rate = 10000.0
+    log = SimEventLog.for_sysmon(host(sysmon=True, rate=rate), NOW)
+    assert log is not None
+    b = NOW.replace(minute=0, second=0, microsecond=0)
+    a = (b - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    q = f"/q:*[System[(EventID=1) and TimeCreated[@SystemTime>='{a}']]]"
+    rows = [data(e) for e in ET.fromstring(qe(log, q, "/c:1000000", "/f:xml", "/e:root"))]
+    assert abs(len(rows) - rate) < 5 * math.sqrt(rate) + rate / 24 * 2  # a day plus the current hour
+    like = sum(1 for r in rows if any(p.search(r["CommandLine"] + "\n" + r["Image"]) for p in ATTACK_LIKE))
+    assert 0.001 <= like / len(rows) <= 0.005, like
+    assert len({r["Image"].lower() for r in rows}) >= 20
+
+
+def test_class_shares_and_a_missing_class() -> None:
+    pool = [t for t in security_templates(2, True) if t.kind == KIND_PROCESS]
+
+    def shares(templates: list[Prepared]) -> dict[str, float]:
+        p = np.diff(process_draw_table(templates), prepend=0.0)
+        out: dict[str, float] = {}
+        for t, x in zip(templates, p, strict=True):
+            out[t.mix] = out.get(t.mix, 0.0) + float(x)
+        return out
+
+    assert shares(pool) == pytest.approx({"benign": 0.997, "attack": 0.001, "attack_family": 0.002})
+    # without the five-family templates, benign and attack keep their 997:1 ratio
+    rest = [t for t in pool if t.mix != "attack_family"]
+    assert shares(rest) == pytest.approx({"benign": 0.997 / 0.998, "attack": 0.001 / 0.998})
+    # within a class, an image's weight is shared by its templates: 14 `wevtutil cl` weigh as one image
+    p = dict(zip([t.data for t in pool], np.diff(process_draw_table(pool), prepend=0.0), strict=True))
+    wevtutil = [x for d, x in p.items() if dict(d)["NewProcessName"].lower().endswith("\\wevtutil.exe")]
+    auditpol = [x for d, x in p.items() if dict(d)["NewProcessName"].lower().endswith("\\auditpol.exe")]
+    assert len(wevtutil) == 14 and len(auditpol) == 1
+    assert sum(wevtutil) == pytest.approx(auditpol[0], rel=1e-4)  # weights are stored to 6 decimals
+
+
+def test_template_classes_agree_with_the_detection_rules() -> None:
+    """Exactly the attack_family templates match a family rule, and each family has one."""
+    process = _process_templates()
+    rows = [dict(t["data"]) for t in process]  # type: ignore[call-overload]
+    result = evaluate(_family_rules(), _frame(rows, [str(i) for i in range(len(rows))]), {})
+    matched = set().union(*(r.hosts for r in result.results))
+    assert matched == {str(i) for i, t in enumerate(process) if t["mix"] == "attack_family"}
+    assert all(r.hits >= 1 for r in result.results)
+    for t, row in zip(process, rows, strict=True):
+        like = any(p.search(row["CommandLine"] + "\n" + row["NewProcessName"]) for p in ATTACK_LIKE)
+        assert like == (t["mix"] != "benign"), row["CommandLine"]
+        weight = t["weight"]
+        assert isinstance(weight, float | int) and weight > 0
 
 
 def test_generator_rebuilds_the_packaged_json(evtx_dev_dir: Path, tmp_path: Path) -> None:

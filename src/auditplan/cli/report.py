@@ -30,16 +30,18 @@ def _read_plan(path: Path) -> dict[str, Any]:
 
 
 def build_inputs(db: Path, plan_path: Path | None, siem: str | None, title: str, org: str | None,
-                 config_file: Path | None, now: datetime) -> ReportInputs:
+                 config_file: Path | None, now: datetime, price_per_gb: float | None = None,
+                 currency: str | None = None) -> ReportInputs:
     """Everything the report reads, from the store (and plan.json); shared with `auditplan demo`."""
     inputs = load_inputs(db, config_file)
     plan = _read_plan(plan_path) if plan_path else None
-    name = siem or (plan.get("siem") if plan else None) or str(plan_setting(inputs.config, "default_siem", "splunk-xml"))
+    name = siem or (plan.get("siem") if plan else None) or str(
+        plan_setting(inputs.config, "default_siem", "splunk-xml"))
     try:
         profile = pick_profile(inputs.profiles, str(name))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    projection = run_projection(inputs, profile, retention_days=None, price_per_gb=None, currency=None,
+    projection = run_projection(inputs, profile, retention_days=None, price_per_gb=price_per_gb, currency=currency,
                                 min_local_hours=None)
     try:
         with Store(db) as store:
@@ -70,16 +72,20 @@ def build_inputs(db: Path, plan_path: Path | None, siem: str | None, title: str,
 @click.option("--title", default="Process creation auditing: capacity report", show_default=True,
               help="Title on the first page.")
 @click.option("--org", default=None, help="Organisation name shown under the title.")
+@click.option("--price-per-gb", type=click.FloatRange(min=0), default=None,
+              help="Price of one GB in the SIEM's unit, for the money figures (default: the profile's; 0 = unknown). "
+                   "Example: --price-per-gb 4.3")
+@click.option("--currency", default=None, help="Currency label for the money figures. Example: --currency EUR")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A TOML file overriding the defaults.")
 def report(db: Path, plan_path: Path | None, siem: str | None, out_path: Path, title: str, org: str | None,
-           config_file: Path | None) -> None:
+           price_per_gb: float | None, currency: str | None, config_file: Path | None) -> None:
     """Write the one-file HTML capacity report: the verdict first, then the evidence.
 
     \b
     Example:
       auditplan report --plan auditplan-out/plan.json --siem splunk-xml --org "Example Corp"
     """
-    inputs = build_inputs(db, plan_path, siem, title, org, config_file, datetime.now(UTC))
+    inputs = build_inputs(db, plan_path, siem, title, org, config_file, datetime.now(UTC), price_per_gb, currency)
     html, csv_path, _ = write_report(inputs, out_path)
     click.echo(f"Wrote {html} and {csv_path}")

@@ -14,10 +14,13 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9 _.,:()+#/]")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
+HOUR_TICKS = (1, 6, 24, 72, 168, 720, 2160, 8760)  # hour, quarter day, day, 3 days, week, month, quarter, year
 COLOURS = ("#1f4e79", "#6fa8dc", "#c00000", "#f4b183", "#70ad47", "#7f7f7f")
 
 matplotlib.rcParams.update(
@@ -36,7 +39,7 @@ def safe_label(text: object, limit: int = 32) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "_"
 
 
-def _svg(fig: plt.Figure) -> str:
+def _svg(fig: Figure) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
@@ -112,6 +115,11 @@ def local_history(hours: Sequence[float], minimum: float) -> str:
         edges = [low * (high / low) ** (i / 20) for i in range(21)] if high > low else [low * 0.9, low * 1.1]
         ax.hist(finite, bins=edges, color=COLOURS[0])
         ax.set_xscale("log")
+        # Hours people think in, instead of log-scale minor ticks that crowd each other.
+        ticks = [t for t in HOUR_TICKS if edges[0] <= t <= edges[-1]]
+        if len(ticks) >= 2:
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
     ax.axvline(minimum, color=COLOURS[2], linewidth=1.5, label=f"target {minimum:g} h")
     ax.set_xlabel("hours of Security log history after enablement (p90 load)")
     ax.set_ylabel("hosts")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,13 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
 from auditplan.emit import charts
 from auditplan.emit.detections import Evaluation, Exposure
+from auditplan.emit.gpo import GpoOptions
 from auditplan.export import frame_to_csv
 from auditplan.model.interface import HostEstimate
+from auditplan.model.plan import REASON_EXCEEDS_BUDGET, REASON_EXCEEDS_STEP, REASON_MAX_WAVES
 from auditplan.model.project import Projection
 
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=\s*(.+?)\s*(?:#\s*(.*))?$")
@@ -45,18 +49,54 @@ class ReportInputs:
     first_wave_date: datetime | None = None
 
 
+NO_SOURCE = "(no source given)"
+CAPACITY_REASONS = (REASON_EXCEEDS_BUDGET, REASON_EXCEEDS_STEP, REASON_MAX_WAVES)
+GROUP_LIMIT = 15  # roles/sites drawn and tabled; the rest are in the CSV
+
+
+def _source_tables(text: str) -> dict[str, str]:
+    """`[X.sources]` tables of the defaults: "X.key" -> the source text given for X.key."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return {}
+    found: dict[str, str] = {}
+
+    def walk(table: Mapping[str, Any], path: str) -> None:
+        for key, value in table.items():
+            if not isinstance(value, Mapping):
+                continue
+            here = f"{path}.{key}" if path else key
+            if key == "sources":
+                found.update({f"{path}.{k}": str(v) for k, v in value.items() if not isinstance(v, Mapping)})
+            else:
+                walk(value, here)
+
+    walk(doc, "")
+    return found
+
+
 def defaults_table(text: str) -> list[dict[str, str]]:
-    """Every number in the defaults TOML with its section, value and the source comment beside it."""
+    """Every number in the defaults TOML with its name, value and source.
+
+    The source is the comment on the line, else the entry of a sibling `[X.sources]` table
+    (the SIEM profiles keep theirs there), else the comment block above the assignment."""
     rows: list[dict[str, str]] = []
     section = ""
-    pending: list[str] = []
+    pending: list[str] = []  # the comment block that applies to the assignments below it
+    after_comment = False
+    tables = _source_tables(text)
     for line in text.splitlines():
         stripped = line.strip()
+        is_comment = stripped.startswith("#")
+        if is_comment and not after_comment:
+            pending = []  # a new block starts
+        after_comment = is_comment
         if stripped.startswith("["):
-            section = stripped.strip("[]")
+            section = stripped.strip("[]").strip()
             pending = []
             continue
-        if stripped.startswith("#"):
+        if is_comment:
             pending.append(stripped.lstrip("# ").strip())
             continue
         if not stripped:
@@ -65,11 +105,12 @@ def defaults_table(text: str) -> list[dict[str, str]]:
         m = _ASSIGNMENT.match(stripped)
         if not m:
             continue
-        key, value, comment = m.group(1), m.group(2), m.group(3)
+        key, value, comment = m.group(1).strip('"'), m.group(2), m.group(3)
         if not re.match(r"^-?[0-9]", value):
             continue  # only numbers need a source
-        source = (comment or " ".join(pending[-2:]) or "").strip()
-        rows.append({"name": f"{section}.{key}" if section else key, "value": value, "source": source or "(none)"})
+        name = f"{section}.{key}" if section else key
+        source = (comment or tables.get(name) or " ".join(pending) or "").strip()
+        rows.append({"name": name, "value": value, "source": source or NO_SOURCE})
     return rows
 
 
@@ -90,7 +131,7 @@ def fmt(value: Any, digits: int = 3) -> str:
         return "0"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
-    return f"{x:.{max(0, digits - 1 - int(math.floor(math.log10(abs(x)))))}f}"
+    return f"{x:.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
 
 
 def _share(part: int, whole: int) -> str:
@@ -101,20 +142,43 @@ def _truthy(value: Any) -> bool:
     return bool(value) if value is not None and value is not pd.NA and value == value else False
 
 
-def _readiness(hosts: pd.DataFrame) -> dict[str, Any]:
+def _is_false(value: Any) -> bool:
+    """False, numpy's False or pandas' False; unknown (None, NA, NaN) is not false."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return not bool(value)
+
+
+def one_row_per_host(hosts: pd.DataFrame) -> pd.DataFrame:
+    """Store.hosts_frame() has a row per source (WinRM, EVTX); keep one per host, a reachable one if any."""
+    if not len(hosts) or "host" not in hosts:
+        return hosts
+    ok = (hosts["status"] == "ok").fillna(False).astype(bool) if "status" in hosts else False
+    ranked = hosts.assign(_ok=ok).sort_values("_ok", kind="stable")
+    return ranked.drop_duplicates("host", keep="last").drop(columns="_ok").sort_index()
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    return frame[name].tolist() if name in frame else [None] * len(frame)
+
+
+def _readiness(all_rows: pd.DataFrame) -> dict[str, Any]:
+    hosts = one_row_per_host(all_rows)
     total = len(hosts)
-    ok = hosts[hosts["status"] == "ok"] if total else hosts
-    pc = ok["process_creation"].fillna("") if len(ok) else pd.Series(dtype=object)
-    on = int(pc.isin(["success", "success_and_failure"]).sum())
-    cmd = int(sum(_truthy(v) for v in ok["cmdline_enabled"])) if len(ok) else 0
-    unsupported = int(sum(1 for v in ok["cmdline_supported"] if v is False)) if len(ok) else 0
-    both = int(sum(1 for p, c in zip(pc, ok["cmdline_enabled"], strict=True)
-                   if p in ("success", "success_and_failure") and _truthy(c))) if len(ok) else 0
+    ok = hosts[(hosts["status"] == "ok").fillna(False).astype(bool)] if total else hosts
+    pc = [str(v) if isinstance(v, str) else "" for v in _column(ok, "process_creation")]
+    cmd_on = [_truthy(v) for v in _column(ok, "cmdline_enabled")]
+    on = sum(1 for p in pc if p in ("success", "success_and_failure"))
+    cmd = sum(cmd_on)
+    unsupported = sum(1 for v in _column(ok, "cmdline_supported") if _is_false(v))
+    both = sum(1 for p, c in zip(pc, cmd_on, strict=True) if p in ("success", "success_and_failure") and c)
+    off_supported = sum(1 for p, v in zip(pc, _column(ok, "cmdline_supported"), strict=True)
+                        if p not in ("success", "success_and_failure") and not _is_false(v))
     categories = [
         ("4688 with command line on", both),
         ("4688 on, command line off", on - both),
-        ("4688 off", len(ok) - on - unsupported if len(ok) - on - unsupported > 0 else 0),
-        ("cannot log the command line (OS)", unsupported),
+        ("4688 off", off_supported),
+        ("4688 off, OS cannot log the command line", len(ok) - on - off_supported),
         ("not reachable / failed", total - len(ok)),
     ]
     return {
@@ -159,6 +223,14 @@ def _risks(ctx: dict[str, Any], inputs: ReportInputs) -> list[dict[str, Any]]:
     return sorted(risks, key=lambda x: -x["weight"])
 
 
+def gpo_display_name(number: Any, name: Any, prefix: str = GpoOptions.name_prefix) -> str:
+    """The wave's GPO as `auditplan gpo` names it by default (emit/gpo.py write_backups)."""
+    try:
+        return f"{prefix} - wave {int(number):02d} ({name})"
+    except (TypeError, ValueError):
+        return f"{prefix} - wave {number} ({name})"
+
+
 def _timeline(plan: Mapping[str, Any] | None, start: datetime, interval: int) -> list[dict[str, Any]]:
     if not plan:
         return []
@@ -172,6 +244,7 @@ def _timeline(plan: Mapping[str, Any] | None, start: datetime, interval: int) ->
             "eps_peak_p90": load.get("eps_peak_p90"), "cumulative_gb_day_p90": cumulative.get("gb_day_p90"),
             "cumulative_p50": cumulative.get("gb_day_p50"), "cumulative_budget": cumulative.get("budget"),
             "date": (start + timedelta(days=interval * i)).date().isoformat(),
+            "gpo": gpo_display_name(wave.get("wave"), wave.get("name", "")),
             "host_names": [h.get("host", "") for h in wave.get("hosts", [])][:12],
             "more_hosts": max(0, len(wave.get("hosts", [])) - 12),
         })
@@ -197,6 +270,7 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["fleet"] = q
     ctx["siem"] = projection.profile.name if projection else None
     ctx["currency"] = projection.currency if projection else ""
+    ctx["price_per_gb"] = projection.price_per_gb if projection else None
     min_hours = projection.min_local_hours if projection else 168.0
     ctx["min_local_hours"] = min_hours
     local = projection.hosts if projection is not None else pd.DataFrame()
@@ -215,8 +289,7 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["budget"] = budget
     unplaced = list(plan.get("unplaced", [])) if plan else []
     ctx["unplaced"] = unplaced
-    ctx["unplaced_capacity"] = sum(1 for u in unplaced if "budget" in str(u.get("reason", "")) or
-                                   "capacity" in str(u.get("reason", "")) or "step" in str(u.get("reason", "")))
+    ctx["unplaced_capacity"] = sum(1 for u in unplaced if str(u.get("reason", "")).startswith(CAPACITY_REASONS))
     ctx["local_settings_hosts"] = sum(1 for w in (plan or {}).get("waves", []) for h in w.get("hosts", [])
                                       if h.get("local_subcategories"))
     start = inputs.first_wave_date or inputs.generated_at + timedelta(days=7)
@@ -226,29 +299,32 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["defaults"] = defaults_table(inputs.defaults_text)
     ctx["detections"] = inputs.detections
     ctx["exposure"] = inputs.exposure
-    ctx["by_role"] = _group_rows(projection.by_role if projection else None)
-    ctx["by_site"] = _group_rows(projection.by_site if projection else None)
+    ctx["by_role"], ctx["by_role_more"] = _group_rows(projection.by_role if projection else None)
+    ctx["by_site"], ctx["by_site_more"] = _group_rows(projection.by_site if projection else None)
     ctx["top_hosts"] = _top_hosts(projection)
     ctx["charts"] = _charts(ctx, inputs)
     return ctx
 
 
-def _group_rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+def _group_rows(frame: pd.DataFrame | None, limit: int = GROUP_LIMIT) -> tuple[list[dict[str, Any]], int]:
+    """The `limit` groups with the most added load (p50), and how many more there are."""
     if frame is None or not len(frame):
-        return []
+        return [], 0
+    if "added_gb_day_p50" in frame:
+        frame = frame.sort_values("added_gb_day_p50", ascending=False, kind="stable")
     rows = []
-    for name, row in frame.iterrows():
+    for name, row in frame.head(limit).iterrows():
         rows.append({"name": str(name), **{k: row.get(k) for k in (
             "hosts", "added_eps_mean_p50", "added_gb_day_p10", "added_gb_day_p50", "added_gb_day_p90",
             "added_cost_month_p50")}})
-    return rows
+    return rows, max(0, len(frame) - limit)
 
 
 def _top_hosts(projection: Projection | None, n: int = 20) -> list[dict[str, Any]]:
     if projection is None or not len(projection.hosts):
         return []
-    frame = projection.hosts.sort_values("added_gb_day_p50", ascending=False).head(n)
-    return [row for _, row in frame.iterrows()]
+    frame = projection.hosts.sort_values(["added_gb_day_p50", "host"], ascending=[False, True]).head(n)
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _charts(ctx: dict[str, Any], inputs: ReportInputs) -> dict[str, Markup]:
@@ -264,20 +340,21 @@ def _charts(ctx: dict[str, Any], inputs: ReportInputs) -> dict[str, Markup]:
             out["cumulative"] = charts.cumulative_by_wave(
                 [f"wave {w['wave']}" for w in waves], [_num(w["cumulative_p50"]) for w in waves],
                 [_num(w["cumulative_gb_day_p90"]) for w in waves], budget["value"] if budget else None, "GB/day")
-    for key, rows, title in (("by_role", ctx["by_role"], "Added load by role"),
-                             ("by_site", ctx["by_site"], "Added load by site")):
+    for key, what in (("by_role", "role"), ("by_site", "site")):
+        rows, more = ctx[key], ctx[f"{key}_more"]
+        title = f"Added load by {what}" + (f" (top {len(rows)} of {len(rows) + more})" if more else "")
         if rows:
             out[key] = charts.bars_with_range(
                 [r["name"] for r in rows], [_num(r["added_gb_day_p10"]) for r in rows],
                 [_num(r["added_gb_day_p50"]) for r in rows], [_num(r["added_gb_day_p90"]) for r in rows],
                 title, "GB/day")
     if inputs.estimates:
-        per_hour = [0.0] * 24
-        for e in inputs.estimates:
-            shape = e.hourly_shape if len(e.hourly_shape) == 24 else (1 / 24,) * 24
-            for h in range(24):
-                per_hour[h] += e.events_per_day.p50 * shape[h]
-        out["hours"] = charts.hour_of_day(per_hour)
+        flat = (1 / 24,) * 24
+        shapes = np.array([e.hourly_shape if len(e.hourly_shape) == 24 else flat for e in inputs.estimates],
+                          dtype=float)
+        p50 = np.array([e.events_per_day.p50 for e in inputs.estimates], dtype=float)
+        per_hour = np.nan_to_num(shapes * p50[:, None], nan=0.0, posinf=0.0, neginf=0.0).sum(axis=0)
+        out["hours"] = charts.hour_of_day([float(v) for v in per_hour])
     if ctx["readiness"]["surveyed"]:
         out["readiness"] = charts.readiness(ctx["readiness"]["categories"])
     if inputs.projection is not None and "local_hours_p90" in inputs.projection.hosts:
@@ -310,7 +387,7 @@ def render(inputs: ReportInputs) -> tuple[str, dict[str, Any]]:
 
 def host_table(inputs: ReportInputs) -> pd.DataFrame:
     """The per-host CSV written beside the HTML: survey facts joined with the projection."""
-    hosts = inputs.hosts.drop_duplicates("host", keep="last") if len(inputs.hosts) else inputs.hosts
+    hosts = one_row_per_host(inputs.hosts)
     if inputs.projection is None or not len(inputs.projection.hosts):
         return hosts.reset_index(drop=True)
     cols = [c for c in ("host", "source", "change", "p10", "p50", "p90", "added_gb_day_p50", "added_gb_day_p90",

@@ -15,6 +15,17 @@ Windows facts used (reference files under ../shared/reference/):
 - EVTX layout (4 KiB header, 64 KiB chunks with a 512-byte header) and record sizes measured on
   the dev set: see templates_build.py.
 
+Process mix: which real template a process start uses is drawn by weight, not uniformly, so a
+simulated host looks like a fleet member rather than an attack capture. Each process template
+carries a class and a relative weight (templates_build.py); PROCESS_MIX gives each class its
+share of process starts. These shares are an ASSUMPTION (every public EVTX with 4688 is an attack
+capture or an audit-off log, evtx-data.md §5 item 1, so no measured benign/attack mix exists),
+chosen so detections have a little to find:
+attack-like command lines 0.3 % of process starts, of which 0.2 % match one of auditplan's five
+detection families (emit/sigma) and 0.1 % are other techniques of the captures (wevtutil cl,
+auditpol /clear, sc config, ...). A class absent from a host's pool (v1 originals are skipped
+on v2 hosts) gives its share to the others in proportion.
+
 UNVERIFIED (coded defensively): the CRLF placement of `/f:xml` output (one CRLF after the last
 event); the exact text of `qe` errors other than those quoted in §4.3; whether record numbers
 restart after an autobackup (they continue here); v0/v1 4688 message text for `/f:text` and
@@ -85,6 +96,9 @@ MSG_OPEN_QUERY_FAILED = "Failed to open event query."
 CRLF = "\r\n"
 
 KIND_PROCESS, KIND_OTHER, KIND_BOOT = 0, 1, 2
+# Share of process starts per template class (ASSUMPTION, see the module docstring).
+MIX_BENIGN, MIX_ATTACK, MIX_ATTACK_FAMILY = "benign", "attack", "attack_family"
+PROCESS_MIX: dict[str, float] = {MIX_BENIGN: 0.997, MIX_ATTACK: 0.001, MIX_ATTACK_FAMILY: 0.002}
 RETENTION_MODES = ("overwrite", "archive", "do_not_overwrite")  # as simulator/profile.py names them
 
 # /f:text header fields per event id (Task name, Keyword), §4.2 layout.
@@ -217,6 +231,8 @@ class Prepared:
     data: tuple[tuple[str, str], ...]
     source: dict[str, Any]
     boot_offset_ticks: int = 0
+    mix: str = MIX_BENIGN  # class of a process template (PROCESS_MIX)
+    weight: float = 1.0  # relative weight within its class
 
 
 def _adapt_4688(data: list[tuple[str, str]], version: int, cmdline: bool) -> tuple[list[tuple[str, str]], int]:
@@ -289,6 +305,7 @@ def _prepare(t: dict[str, Any], kind: int, version: int | None, cmdline: bool) -
         channel=s["channel"], pieces=pieces, slots=slots, root=EvNode("Event", children=[system, event_data]),
         record_size=size, data=tuple(data), source=t["source"],
         boot_offset_ticks=int(t.get("boot_offset_ticks", 0)),
+        mix=str(t.get("mix", MIX_BENIGN)), weight=float(t.get("weight", 1.0)),
     )
 
 
@@ -309,6 +326,23 @@ def security_templates(version: int, cmdline: bool) -> list[Prepared]:
 @cache
 def sysmon_templates() -> list[Prepared]:
     return [_prepare(t, KIND_PROCESS, None, True) for t in load_templates()["templates"] if t["kind"] == "sysmon"]
+
+
+def process_draw_table(pool: list[Prepared]) -> np.ndarray:
+    """Cumulative draw probabilities of a process pool: PROCESS_MIX over the classes present, then weight."""
+    class_weight: dict[str, float] = {}
+    for t in pool:
+        class_weight[t.mix] = class_weight.get(t.mix, 0.0) + max(t.weight, 0.0)
+    # an unknown class or one whose templates all weigh 0 gets no share; if none is left, draw uniformly
+    share = {m: PROCESS_MIX.get(m, 0.0) for m, w in class_weight.items() if w > 0}
+    total = sum(share.values())
+    if not pool or total <= 0:
+        return np.linspace(1.0 / max(len(pool), 1), 1.0, len(pool))
+    p = np.array([share.get(t.mix, 0.0) / total * max(t.weight, 0.0) / class_weight[t.mix]
+                  if class_weight[t.mix] > 0 else 0.0 for t in pool])
+    cum = np.cumsum(p)
+    cum[-1] = 1.0  # rounding must not leave a gap that searchsorted would map past the end
+    return cum
 
 
 # ------------------------------------------------------------------ the log
@@ -369,6 +403,7 @@ class SimEventLog:
         self.boots_per_day = boots_per_day
         self._pool = {k: np.array([i for i, t in enumerate(templates) if t.kind == k], dtype=np.int64)
                       for k in (KIND_PROCESS, KIND_OTHER, KIND_BOOT)}
+        self._process_cum = process_draw_table([templates[i] for i in self._pool[KIND_PROCESS]])
         self._boot_seq = sorted(self._pool[KIND_BOOT].tolist(), key=lambda i: templates[i].boot_offset_ticks)
         self._boot_span = (templates[self._boot_seq[-1]].boot_offset_ticks + 1) if self._boot_seq else 0
         self._computer_xml = _xml_text(computer)
@@ -439,7 +474,12 @@ class SimEventLog:
 
     def _mean_size(self, kind: int) -> float:
         pool = self._pool[kind]
-        return float(np.mean([self.templates[i].record_size for i in pool])) if pool.size else 0.0
+        if not pool.size:
+            return 0.0
+        sizes = np.array([self.templates[i].record_size for i in pool], dtype=float)
+        if kind == KIND_PROCESS:
+            return float(np.dot(sizes, np.diff(self._process_cum, prepend=0.0)))
+        return float(sizes.mean())
 
     @property
     def capacity_bytes(self) -> int:
@@ -515,7 +555,11 @@ class SimEventLog:
             if count:
                 pool = self._pool[kind]
                 parts_t.append(rng.integers(0, span, int(count)))
-                parts_k.append(pool[rng.integers(0, pool.size, int(count))])
+                if kind == KIND_PROCESS:
+                    picks = np.searchsorted(self._process_cum, rng.random(int(count)), side="right")
+                    parts_k.append(pool[np.minimum(picks, pool.size - 1)])
+                else:
+                    parts_k.append(pool[rng.integers(0, pool.size, int(count))])
         if self.n_boots[h]:
             seq = np.array(self._boot_seq, dtype=np.int64)
             offs = np.array([self.templates[i].boot_offset_ticks for i in self._boot_seq], dtype=np.int64)

@@ -35,7 +35,7 @@ class FleetFiles:
 
 @dataclass
 class RunningFleet:
-    """A started fleet. `password` is the fleet account's (random) password."""
+    """A started fleet. `credentials` is the fleet account (random password unless given)."""
 
     server: FleetServer
     profiles: tuple[HostProfile, ...]
@@ -71,11 +71,11 @@ def write_hosts_file(path: Path, fleet: RunningFleet) -> None:
 
 
 def credentials_document(fleet: RunningFleet) -> dict[str, str | None]:
-    transport = "certificate" if fleet.auth == "certificate" else fleet.auth
+    """What `survey --credentials` reads; the auth mode names match survey's --transport."""
     document: dict[str, str | None] = {
         "username": fleet.credentials.username,
         "password": fleet.credentials.password,
-        "transport": transport,
+        "transport": fleet.auth,
         "scheme": fleet.scheme,
         "ca_bundle": str(fleet.tls.ca_cert.resolve()) if fleet.tls else None,
     }
@@ -99,7 +99,8 @@ def run_fleet(
 ) -> Iterator[RunningFleet]:
     """Start `profiles` on loopback, write the hosts and credentials files, stop on exit.
 
-    Basic over HTTP is served with AllowUnencrypted on (the survey still refuses it unless told).
+    Basic over HTTP is served with AllowUnencrypted on (the survey still refuses it unless told
+    to); NTLM and CredSSP over HTTP must encrypt the message, as on a default Windows listener.
     """
     if auth not in AUTH_MODES:
         raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}")
@@ -118,7 +119,8 @@ def run_fleet(
         users=[credentials],
         auth={auth},
         tls=tls,
-        allow_unencrypted=not https,
+        # AllowUnencrypted only where Basic over HTTP needs it; NTLM/CredSSP must still encrypt.
+        allow_unencrypted=not https and auth == "basic",
         operation_timeout_cap=operation_timeout_cap,
     )
     files = FleetFiles(

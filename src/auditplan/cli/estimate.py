@@ -1,0 +1,133 @@
+"""`auditplan estimate`: per-host 4688/day with a range and a source, and the fleet total."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from auditplan.cli import main
+from auditplan.cli.ingest import printable
+from auditplan.config import ConfigError, load_config
+from auditplan.export import frame_to_csv
+from auditplan.model.estimate import estimate_hosts, fleet_total
+from auditplan.model.interface import HostEstimate, Range
+from auditplan.model.priors import load_priors
+from auditplan.store import Store, StoreError
+
+DEFAULT_DB = Path("auditplan-out/auditplan.db")  # the same default as `auditplan survey`
+RUN_LABEL = "latest"
+FLEET_ROW = "(fleet total)"
+TABLE_WIDTH = 110
+
+
+def _row(e: HostEstimate) -> dict[str, Any]:
+    return {
+        "host": e.host,
+        "role": e.role,
+        "site": e.site,
+        "os_family": e.os_family,
+        "source": e.source.value,
+        "events_per_day_p10": round(e.events_per_day.p10, 1),
+        "events_per_day_p50": round(e.events_per_day.p50, 1),
+        "events_per_day_p90": round(e.events_per_day.p90, 1),
+        "peak_hour_factor": round(e.peak_hour_factor, 3),
+        "bytes_per_event_xml": round(e.bytes_per_event_xml, 1),
+        "bytes_per_event_xml_no_cmdline": round(e.bytes_per_event_xml_no_cmdline, 1),
+        "cmdline_length_p50": e.cmdline_length_p50,
+        "bytes_source": e.bytes_source,
+        "already_on": e.already_on,
+        "cmdline_already_on": e.cmdline_already_on,
+        "cmdline_supported": e.cmdline_supported,
+        "notes": "; ".join(e.notes),
+    }
+
+
+def _fleet(total: Range, hosts: int, draws: int, seed: int) -> dict[str, Any]:
+    return {"hosts": hosts, "events_per_day_p10": round(total.p10, 1), "events_per_day_p50": round(total.p50, 1),
+            "events_per_day_p90": round(total.p90, 1), "method": "monte_carlo", "draws": draws, "seed": seed,
+            "assumes": "hosts independent"}
+
+
+@main.command()
+@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
+              help="The store holding surveyed and ingested hosts; estimates are saved back as 'latest'.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A TOML file overriding [priors] / [event_size] (and other) defaults.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {hosts: [...], fleet: {...}}.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per host, then a fleet-total row.")
+def estimate(db: Path, config_file: Path | None, as_json: bool, as_csv: bool) -> None:
+    """Estimate 4688 events/day per host (p10/p50/p90) and name the source of each estimate.
+
+    Sources, best first: measured_4688, sysmon_eid1, process_trace, role_peers, role_prior.
+    The fleet total's range is a seeded Monte Carlo over the hosts (independent log-normals).
+    """
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    try:
+        config = load_config(config_file)
+        priors = load_priors(config)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not db.is_file():
+        raise click.UsageError(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
+    try:
+        with Store(db) as store:
+            results = store.load_results()
+            estimates = estimate_hosts(results, config)
+            store.save_estimates(RUN_LABEL, estimates)
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not estimates:
+        click.echo(f"{db}: no hosts in the store", err=True)
+        sys.exit(1)
+    total = fleet_total(estimates, priors.fleet_draws, priors.fleet_seed)
+    rows = [_row(e) for e in estimates]
+    fleet = _fleet(total, len(estimates), priors.fleet_draws, priors.fleet_seed)
+    if as_json:
+        click.echo(json.dumps({"hosts": rows, "fleet": fleet}, indent=2))
+    elif as_csv:
+        fleet_row: dict[str, Any] = dict.fromkeys(rows[0])
+        fleet_row.update(host=FLEET_ROW, source="monte_carlo",
+                         events_per_day_p10=fleet["events_per_day_p10"],
+                         events_per_day_p50=fleet["events_per_day_p50"],
+                         events_per_day_p90=fleet["events_per_day_p90"])
+        sys.stdout.write(frame_to_csv(pd.DataFrame([*rows, fleet_row])))
+    else:
+        _print_text(rows, fleet)
+    click.echo(f"{len(estimates)} estimate(s) saved in {db} as {RUN_LABEL!r}", err=True)
+
+
+def _table(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> Table:
+    table = Table(title="4688 events/day per host (notes below)")
+    for name in ("host", "role", "source", "p10", "p50", "p90", "peak x", "B/event"):
+        right = name in ("p10", "p50", "p90", "peak x", "B/event")
+        table.add_column(name, justify="right" if right else "left", overflow="fold")
+    for r in rows:
+        # Text() cells: host-supplied names must not be read as rich markup.
+        table.add_row(Text(printable(r["host"])), Text(printable(r["role"])), r["source"],
+                      f"{r['events_per_day_p10']:,.0f}", f"{r['events_per_day_p50']:,.0f}",
+                      f"{r['events_per_day_p90']:,.0f}",
+                      f"{r['peak_hour_factor']:.2f}", f"{r['bytes_per_event_xml']:,.0f}")
+    table.add_section()
+    table.add_row(FLEET_ROW, "", f"{fleet['hosts']} hosts", f"{fleet['events_per_day_p10']:,.0f}",
+                  f"{fleet['events_per_day_p50']:,.0f}", f"{fleet['events_per_day_p90']:,.0f}", "", "")
+    return table
+
+
+def _print_text(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> None:
+    console = Console()
+    console.width = max(console.width, TABLE_WIDTH)  # not squeezed to 80 columns when piped
+    console.print(_table(rows, fleet))
+    console.print(Text(f"fleet range: seeded Monte Carlo, {fleet['draws']} draws, seed {fleet['seed']}, "
+                       "hosts independent"))
+    for r in rows:
+        if r["notes"]:
+            console.print(Text(printable(f"{r['host']}: {r['notes']}")))

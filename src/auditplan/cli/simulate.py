@@ -1,0 +1,233 @@
+"""`auditplan simulate` (a simulated fleet in the foreground) and `auditplan demo` (the whole
+pipeline against the built-in demo fleet, in one process)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from auditplan.cli import main
+from auditplan.simulator.profile import HostProfile
+from auditplan.simulator.runner import AUTH_MODES, RunningFleet, run_fleet
+
+
+def _load_profiles(fleet_file: Path | None) -> list[HostProfile]:
+    from auditplan.simulator import fleet as fleet_module
+
+    try:
+        loaded = fleet_module.load_fleet(fleet_file) if fleet_file is not None else fleet_module.demo_fleet()
+    except fleet_module.FleetError as exc:
+        raise click.UsageError(str(exc)) from None
+    return list(loaded.profiles)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@main.command()
+@click.option("--fleet", "fleet_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Fleet TOML (docs/fleet-toml.md). Default: the built-in demo fleet.")
+@click.option("--hosts-out", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("auditplan-out/sim-hosts.csv"), show_default=True,
+              help="Where to write the hosts CSV (host,address,port,role,site) that `survey` accepts as is.")
+@click.option("--credentials-out", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("auditplan-out/sim-credentials.json"), show_default=True,
+              help="Where to write the JSON with username, password, transport, scheme, ca_bundle (mode 0600); "
+                   "pass it to `survey --credentials`.")
+@click.option("--auth", type=click.Choice(AUTH_MODES), default="ntlm", show_default=True,
+              help="Authentication the simulated hosts accept.")
+@click.option("--http", "http", is_flag=True,
+              help="Serve plain HTTP instead of HTTPS (Basic then needs `survey --allow-basic-over-http`).")
+@click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where the generated CA and certificates go. Default: a temporary directory.")
+@click.option("--password-env", metavar="VAR",
+              help="Use the password in this environment variable for the fleet account instead of a random one.")
+def simulate(
+    fleet_file: Path | None,
+    hosts_out: Path,
+    credentials_out: Path,
+    auth: str,
+    http: bool,
+    work_dir: Path | None,
+    password_env: str | None,
+) -> None:
+    """Run a simulated Windows fleet on loopback until Ctrl-C (or SIGTERM).
+
+    Each host listens on its own 127.0.0.x address. Survey it from another shell with:
+
+    \b
+      auditplan survey auditplan-out/sim-hosts.csv --credentials auditplan-out/sim-credentials.json
+    """
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        if password is None:
+            raise click.UsageError(f"--password-env {password_env}: that environment variable is not set")
+    if auth == "certificate" and http:
+        raise click.UsageError("certificate auth needs HTTPS; drop --http")
+    profiles = _load_profiles(fleet_file)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    with tempfile.TemporaryDirectory(prefix="auditplan-sim-") as tmp:
+        try:
+            with run_fleet(
+                profiles, work_dir or Path(tmp), auth=auth, https=not http, hosts_out=hosts_out,
+                credentials_out=credentials_out, password=password,
+            ) as fleet:
+                click.echo(
+                    f"serving {len(fleet.profiles)} simulated hosts ({auth} over {fleet.scheme}); "
+                    f"hosts: {hosts_out}; credentials: {credentials_out}",
+                    err=True,
+                )
+                click.echo("ready", err=True)
+                threading.Event().wait()
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+
+
+@dataclass
+class DemoContext:
+    """What the demo steps share. Later stages read `db` and write under `out`."""
+
+    out: Path
+    fleet: RunningFleet
+    db: Path
+    messages: list[str] = field(default_factory=list)
+
+
+DemoStep = Callable[[DemoContext], None]
+
+
+def demo_survey(ctx: DemoContext) -> None:
+    """Survey the demo fleet with HTTPS + NTLM against the generated CA."""
+    from auditplan.collect import probe
+    from auditplan.collect.survey import run_survey
+    from auditplan.collect.transport import AuthTransport, Secret, TransportSettings
+    from auditplan.inventory import load_inventory
+    from auditplan.store import Store
+
+    fleet = ctx.fleet
+    inventory = load_inventory(fleet.files.hosts)
+    settings = TransportSettings(
+        username=fleet.credentials.username,
+        password=Secret(fleet.credentials.password),
+        transport=AuthTransport(fleet.auth),
+        scheme=fleet.scheme,
+        ca_bundle=fleet.tls.ca_cert if fleet.tls else None,
+        client_cert=fleet.tls.client_cert if fleet.tls else None,
+        client_key=fleet.tls.client_key if fleet.tls else None,
+        # The hanging demo host costs one read timeout (5 s); the deadline leaves room for the
+        # busiest simulated hosts, whose event logs take the simulator seconds of CPU to query.
+        operation_timeout=2,
+        read_timeout=5,
+        deadline=30.0,
+    )
+    with Store(ctx.db) as store:
+        outcome = run_survey(
+            inventory.hosts, settings, store, concurrency=16, probe_options=probe.ProbeOptions(), refresh=True
+        )
+    counts = ", ".join(f"{status}: {n}" for status, n in sorted(outcome.counts.items()))
+    ctx.messages.append(f"survey: {len(outcome.results)} hosts ({counts}) -> {ctx.db}")
+
+
+def _quietly(ctx: DemoContext, name: str, command: click.Command, **params: Any) -> None:
+    """Run a stage's own command as `auditplan <stage>` would, its tables going to a log file."""
+    log = ctx.out / "logs" / f"{name}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as handle, contextlib.redirect_stdout(handle):
+        click.get_current_context().invoke(command, **params)
+
+
+def demo_estimate(ctx: DemoContext) -> None:
+    from auditplan.cli.estimate import estimate
+
+    _quietly(ctx, "estimate", estimate, db=ctx.db)
+    ctx.messages.append(f"estimate: per-host 4688/day with ranges -> {ctx.out / 'logs' / 'estimate.txt'}")
+
+
+def demo_plan(ctx: DemoContext) -> None:
+    from auditplan.cli.plan import plan_command
+    from auditplan.cli.project import load_inputs, plan_setting, run_projection
+    from auditplan.model.siem import pick_profile
+
+    inputs = load_inputs(ctx.db, None)
+    profile = pick_profile(inputs.profiles, str(plan_setting(inputs.config, "default_siem", "splunk-xml")))
+    projection = run_projection(inputs, profile, retention_days=None, price_per_gb=None, currency=None,
+                                min_local_hours=None)
+    need = float(projection.fleet["added_gb_day_p90"].iloc[0])
+    # The demo SIEM has 50 % headroom over the whole rollout's p90, rounded up to two significant digits.
+    budget = float(f"{need * 1.5:.2g}") if need > 0 else 1.0
+    while budget < need * 1.5:
+        budget = float(f"{budget * 1.05:.2g}")
+    _quietly(ctx, "plan", plan_command, db=ctx.db, budget_gb_day=budget, out_dir=ctx.out)
+    ctx.messages.append(f"plan: budget {budget:g} GB/day ({profile.name}) -> {ctx.out / 'plan.json'}, "
+                        f"{ctx.out / 'plan.csv'}")
+
+
+def demo_gpo(ctx: DemoContext) -> None:
+    from auditplan.cli.gpo import gpo
+
+    _quietly(ctx, "gpo", gpo, plan_path=ctx.out / "plan.json", out_dir=ctx.out / "gpo", domain="corp.example.com")
+    ctx.messages.append(f"gpo: one GPO backup per wave with rollout/verify/rollback scripts -> {ctx.out / 'gpo'}")
+
+
+def demo_detections(ctx: DemoContext) -> None:
+    from auditplan.cli.detections import evaluate_rules, export_rules
+
+    _quietly(ctx, "detections", evaluate_rules, db=ctx.db, as_json=True)
+    mp = ctx.out / "scom" / "Auditplan.ProcessCreation.Detections.xml"
+    _quietly(ctx, "scom", export_rules, fmt="scom", out_path=mp, plan_path=ctx.out / "plan.json", through_wave=0)
+    ctx.messages.append(f"detections: alerts/day per rule -> {ctx.out / 'logs' / 'detections.txt'}; "
+                        f"SCOM management pack -> {mp}")
+
+
+DEMO_PRICE_PER_GB = 2.5  # assumption: an illustrative figure for the demo, not a vendor's price
+
+
+def demo_report(ctx: DemoContext) -> None:
+    from auditplan.cli.report import build_inputs
+    from auditplan.emit.report import write_report
+
+    # No public price list is in the reference, so the demo's price per GB is illustrative only.
+    inputs = build_inputs(ctx.db, ctx.out / "plan.json", None, "Process creation auditing: capacity report",
+                          "Demo fleet (illustrative price)", None, datetime.now(UTC), DEMO_PRICE_PER_GB, "USD")
+    html, csv_path, _ = write_report(inputs, ctx.out / "report.html")
+    ctx.messages.append(f"report: {html.resolve()} (per-host CSV: {csv_path})")
+
+
+# The demo is these steps in order: collect, model, emit.
+DEMO_STEPS: list[DemoStep] = [demo_survey]
+OFFLINE_STEPS: list[DemoStep] = [demo_estimate, demo_plan, demo_gpo, demo_detections, demo_report]
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("auditplan-out/demo"),
+              show_default=True, help="Folder for the store and everything later stages produce.")
+@click.option("--auth", type=click.Choice(AUTH_MODES), default="ntlm", show_default=True,
+              help="Authentication of the demo fleet (HTTPS with a generated CA in every case).")
+def demo(out: Path, auth: str) -> None:
+    """Start the built-in demo fleet in this process, survey it, and say where the results are."""
+    profiles = _load_profiles(None)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="auditplan-demo-") as tmp, run_fleet(
+        profiles, Path(tmp), auth=auth, https=True
+    ) as fleet:
+        ctx = DemoContext(out=out, fleet=fleet, db=out / "auditplan.db")
+        for step in DEMO_STEPS:
+            step(ctx)
+    # Everything after the survey reads only the store: the simulated fleet is already stopped.
+    for step in OFFLINE_STEPS:
+        step(ctx)
+    for message in ctx.messages:
+        click.echo(message)

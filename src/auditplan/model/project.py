@@ -1,0 +1,517 @@
+"""Fleet projection: what enabling 4688 (with command line) costs a SIEM and each host's own log.
+
+Per host every quantity is linear in the host's 4688 events/day, so its p10/p50/p90 are the
+events/day Range times a per-host coefficient (exact). Groups (role, site, fleet) add hosts up:
+their p10/p50/p90 come from a seeded Monte Carlo over per-host log-normals fitted to each Range
+(mu = ln p50, sigma = (ln p90 - ln p10) / (2 * z90)). Hosts measured or traced are drawn
+independently; hosts whose figure is a role prior or a peer fit share one draw per role, since
+such a figure is wrong for all of them together. The planner (plan.py) adds per-host quantiles
+instead: the all-wrong-together bound.
+See docs/projection.md.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditplan.config import ConfigError
+from auditplan.model.interface import EstimateSource, HostEstimate
+from auditplan.model.siem import SiemProfile
+
+QUANTILES = ("p10", "p50", "p90")
+Z90 = NormalDist().inv_cdf(0.9)
+SECONDS_PER_DAY = 86400.0
+HOURS_PER_DAY = 24.0
+DAYS_PER_MONTH = 365.25 / 12.0
+MB = 2**20
+KB = 1024
+NO_GROUP = "(none)"
+
+CHANGE_ENABLE = "enable_4688"  # Process Creation off: every 4688 is new load
+CHANGE_CMDLINE = "cmdline_only"  # 4688 already on, command line not: only the CommandLine bytes are new
+CHANGE_NONE = "none"  # both already on
+
+# Metrics per host and group; each gets _p10/_p50/_p90 columns. "added_" = the change's increment.
+METRICS = ("events_day", "eps_mean", "eps_peak", "gb_day", "gb_held", "cost_month")
+ADDED_METRICS = tuple(f"added_{m}" for m in METRICS)
+_CHUNK = 4096
+# Estimates from these sources share one error per role (the same prior or peer fit).
+SHARED_ERROR_SOURCES = (str(EstimateSource.ROLE_PRIOR), str(EstimateSource.ROLE_PEERS))
+
+
+@dataclass(frozen=True)
+class LocalLogSettings:
+    """[local_log] of the config: local Security log sizing (gpo-backup-format.md §A4 limits)."""
+
+    min_local_hours: float = 168.0
+    disk_factor_no_cmdline: float = 1.0
+    disk_bytes_per_cmdline_char: float = 2.0
+    round_to_mb: int = 64
+    max_size_kb: int = 4194240
+    min_size_kb: int = 20480
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], min_local_hours: float | None = None) -> LocalLogSettings:
+        section = config.get("local_log", {})
+        values: dict[str, float] = {}
+        for key, default in (
+            ("min_local_hours", cls.min_local_hours),
+            ("disk_factor_no_cmdline", cls.disk_factor_no_cmdline),
+            ("disk_bytes_per_cmdline_char", cls.disk_bytes_per_cmdline_char),
+            ("round_to_mb", cls.round_to_mb),
+            ("max_size_kb", cls.max_size_kb),
+            ("min_size_kb", cls.min_size_kb),
+        ):
+            value = section.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"local_log.{key}: expected a number > 0, got {value!r}")
+            values[key] = float(value)
+        if min_local_hours is not None:
+            if not math.isfinite(min_local_hours) or min_local_hours <= 0:
+                raise ConfigError(f"--min-local-hours: expected a number > 0, got {min_local_hours!r}")
+            values["min_local_hours"] = min_local_hours
+        return cls(
+            min_local_hours=values["min_local_hours"],
+            disk_factor_no_cmdline=values["disk_factor_no_cmdline"],
+            disk_bytes_per_cmdline_char=values["disk_bytes_per_cmdline_char"],
+            round_to_mb=int(values["round_to_mb"]),
+            max_size_kb=int(values["max_size_kb"]),
+            min_size_kb=int(values["min_size_kb"]),
+        )
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Per-host and per-group loads for one SIEM profile. Frames are indexed by host / group."""
+
+    profile: SiemProfile
+    retention_days: float
+    price_per_gb: float | None  # None: unknown, costs are NaN
+    currency: str
+    seed: int
+    draws: int
+    min_local_hours: float
+    hosts: pd.DataFrame
+    fleet: pd.DataFrame  # one row, index "fleet"
+    by_role: pd.DataFrame
+    by_site: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building per-host records in bulk.
+
+    These loops create no reference cycles, but 100,000 hosts' worth of new objects trigger
+    repeated full collections that walk every live object: measured 2-3x slower at 100k hosts
+    (bench/plan.py). The previous state is restored on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def change_of(estimate: HostEstimate) -> str:
+    """What enabling the policy changes on this host (see CHANGE_*)."""
+    if not estimate.already_on:
+        return CHANGE_ENABLE
+    if not estimate.cmdline_already_on:
+        return CHANGE_CMDLINE
+    return CHANGE_NONE
+
+
+def lognormal_params(p10: float, p50: float, p90: float) -> tuple[float, float]:
+    """(mu, sigma) of a log-normal through the Range; sigma 0 for a point. p50 <= 0 gives (-inf, 0)."""
+    if not (p50 > 0 and math.isfinite(p50)):
+        return -math.inf, 0.0
+    mu = math.log(p50)
+    if p10 > 0 and p90 > 0 and math.isfinite(p90):
+        sigma = (math.log(p90) - math.log(p10)) / (2.0 * Z90)
+    elif p90 > 0 and math.isfinite(p90):
+        sigma = (math.log(p90) - mu) / Z90
+    else:
+        sigma = 0.0
+    return mu, max(0.0, sigma)
+
+
+def _lognormal_arrays(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lognormal_params over arrays (same rules, vectorised)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok50 = np.isfinite(p50) & (p50 > 0)
+        ok90 = np.isfinite(p90) & (p90 > 0)
+        ok10 = np.isfinite(p10) & (p10 > 0)
+        mu = np.where(ok50, np.log(np.where(ok50, p50, 1.0)), -np.inf)
+        log90 = np.log(np.where(ok90, p90, 1.0))
+        log10 = np.log(np.where(ok10, p10, 1.0))
+        sigma = np.where(
+            ok50 & ok10 & ok90, (log90 - log10) / (2.0 * Z90), np.where(ok50 & ok90, (log90 - mu) / Z90, 0.0)
+        )
+    return mu, np.maximum(np.where(np.isfinite(sigma), sigma, 0.0), 0.0)
+
+
+def _shapes(estimates: Sequence[HostEstimate]) -> tuple[np.ndarray, np.ndarray]:
+    """Hourly shapes as an (n, 24) array and a mask of the valid ones (24 shares summing to 1)."""
+    n = len(estimates)
+    shapes = np.zeros((n, 24))
+    lengths = np.fromiter((len(e.hourly_shape) for e in estimates), dtype=np.int64, count=n)
+    full = np.flatnonzero(lengths == 24)
+    if len(full):
+        shapes[full] = np.array([estimates[int(i)].hourly_shape for i in full], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = (
+            (lengths == 24)
+            & np.isfinite(shapes).all(axis=1)
+            & (shapes >= 0).all(axis=1)
+            & (np.abs(shapes.sum(axis=1) - 1.0) < 1e-3)
+        )
+    shapes[~ok] = 0.0
+    return shapes, ok
+
+
+def _host_frame(
+    estimates: Sequence[HostEstimate],
+    profile: SiemProfile,
+    retention_days: float,
+    price: float | None,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Per-host coefficients and exact per-host quantiles; also the hourly shapes and a validity mask."""
+    es = estimates
+    xml = np.array([e.bytes_per_event_xml for e in es], dtype=float)
+    xml_no = np.array([e.bytes_per_event_xml_no_cmdline for e in es], dtype=float)
+    cmd_xml = np.clip(xml - xml_no, 0.0, None)
+    full = profile.add_bytes + profile.size_factor * xml_no + profile.cmdline_factor * cmd_xml
+    cmd = profile.cmdline_factor * cmd_xml
+    change = np.array([change_of(e) for e in es], dtype=object)
+    added = np.where(change == CHANGE_ENABLE, full, np.where(change == CHANGE_CMDLINE, cmd, 0.0))
+    lengths = np.array([math.nan if e.cmdline_length_p50 is None else e.cmdline_length_p50 for e in es], dtype=float)
+    peak = np.array([e.peak_hour_factor for e in es], dtype=float)
+    peak = np.where(np.isfinite(peak), np.maximum(peak, 1.0), 1.0)
+    frame = pd.DataFrame(
+        {
+            "host": [e.host for e in es],
+            "role": [e.role or NO_GROUP for e in es],
+            "site": [e.site or NO_GROUP for e in es],
+            "os_family": [e.os_family or NO_GROUP for e in es],
+            "source": [str(e.source) for e in es],
+            "change": change,
+            "cmdline_supported": pd.Series([e.cmdline_supported for e in es], dtype=object),
+            "p10": np.array([e.events_per_day.p10 for e in es], dtype=float),
+            "p50": np.array([e.events_per_day.p50 for e in es], dtype=float),
+            "p90": np.array([e.events_per_day.p90 for e in es], dtype=float),
+            "peak_hour_factor": peak,
+            "bytes_per_event": full,
+            "added_bytes_per_event": added,
+            "cmdline_bytes_per_event": cmd,
+            "xml_bytes": xml,
+            "xml_no_cmdline_bytes": xml_no,
+            "cmdline_chars": np.where(np.isfinite(lengths), lengths, cmd_xml),
+        }
+    )
+    shapes, shape_ok = _shapes(es)
+    frame["added_events"] = (frame["change"] == CHANGE_ENABLE).astype(float)
+    gb = float(profile.gb_bytes)
+    held = retention_days * profile.storage_factor
+    for q in QUANTILES:
+        ev = frame[q].clip(lower=0.0)
+        frame[f"events_day_{q}"] = ev
+        frame[f"eps_mean_{q}"] = ev / SECONDS_PER_DAY
+        frame[f"eps_peak_{q}"] = ev / SECONDS_PER_DAY * frame["peak_hour_factor"]
+        frame[f"gb_day_{q}"] = ev * frame["bytes_per_event"] / gb
+        frame[f"gb_held_{q}"] = frame[f"gb_day_{q}"] * held
+        frame[f"cost_month_{q}"] = frame[f"gb_day_{q}"] * DAYS_PER_MONTH * price if price else math.nan
+        added_ev = ev * frame["added_events"]
+        frame[f"added_events_day_{q}"] = added_ev
+        frame[f"added_eps_mean_{q}"] = added_ev / SECONDS_PER_DAY
+        frame[f"added_eps_peak_{q}"] = added_ev / SECONDS_PER_DAY * frame["peak_hour_factor"]
+        frame[f"added_gb_day_{q}"] = ev * frame["added_bytes_per_event"] / gb
+        frame[f"added_gb_held_{q}"] = frame[f"added_gb_day_{q}"] * held
+        frame[f"added_cost_month_{q}"] = (
+            frame[f"added_gb_day_{q}"] * DAYS_PER_MONTH * price if price else math.nan
+        )
+    return frame, shapes, shape_ok
+
+
+def _group_peak_factors(
+    group: np.ndarray, n_groups: int, weights: np.ndarray, shapes: np.ndarray, shape_ok: np.ndarray, factors: np.ndarray
+) -> list[float]:
+    """Peak-hour factor of each group's summed load, from its hosts' weighted hourly shapes.
+
+    Hosts without a valid shape are assumed to peak in the group's peak hour (conservative)."""
+    total = np.bincount(group, weights=weights, minlength=n_groups)
+    shaped = np.where(shape_ok, weights, 0.0)
+    hourly = np.zeros((n_groups, 24))
+    np.add.at(hourly, group, shaped[:, None] * shapes)
+    unshaped = np.bincount(group, weights=np.where(shape_ok, 0.0, weights * factors), minlength=n_groups)
+    peak = (hourly.max(axis=1) + unshaped / HOURS_PER_DAY) * HOURS_PER_DAY
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(total > 0, peak / np.where(total > 0, total, 1.0), 1.0)
+    return [float(v) for v in np.maximum(factor, 1.0)]
+
+
+def _monte_carlo_cells(
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    coeffs: np.ndarray,
+    cell: np.ndarray,
+    n_cells: int,
+    draws: int,
+    seed: int,
+    shared: np.ndarray,
+    shared_group: np.ndarray,
+) -> np.ndarray:
+    """Sum over hosts of coeff * events/day draws, per cell: array (n_cells, n_coeffs, draws).
+
+    Hosts must be sorted by cell. Hosts with `shared` set take the normal draw of their
+    `shared_group` (one per role): a prior that is wrong is wrong for every host it covers.
+    Draws come in fixed chunks of hosts in that order, so the result depends only on the seed
+    and the sorted hosts.
+    """
+    rng = np.random.default_rng(seed)
+    n_groups = int(shared_group.max(initial=-1)) + 1
+    group_z = rng.standard_normal((n_groups, draws), dtype=np.float32)
+    n_coeffs = coeffs.shape[1]
+    mu32, sigma32, coeffs32 = mu.astype(np.float32), sigma.astype(np.float32), coeffs.astype(np.float32)
+    out = np.zeros((n_cells, n_coeffs, draws))
+    for start in range(0, len(mu), _CHUNK):
+        stop = min(start + _CHUNK, len(mu))
+        # float32 halves the time of the draws; only hosts with their own error draw at all.
+        own = ~shared[start:stop]
+        z = np.empty((stop - start, draws), dtype=np.float32)
+        z[own] = rng.standard_normal((int(own.sum()), draws), dtype=np.float32)
+        z[~own] = group_z[shared_group[start:stop][~own]]
+        x = np.exp(mu32[start:stop, None] + sigma32[start:stop, None] * z)  # exp(-inf) = 0 for zero hosts
+        chunk_cells = cell[start:stop]
+        starts = np.flatnonzero(np.r_[True, chunk_cells[1:] != chunk_cells[:-1]])
+        ids = chunk_cells[starts]
+        for k in range(n_coeffs):
+            out[ids, k, :] += np.add.reduceat(coeffs32[start:stop, k, None] * x, starts, axis=0)
+    return out
+
+
+def _group_table(
+    sums: np.ndarray,
+    names: Sequence[str],
+    counts: Sequence[int],
+    peak: Sequence[float],
+    added_peak: Sequence[float],
+    gb: float,
+    held: float,
+    price: float | None,
+) -> pd.DataFrame:
+    """Quantiles of group sums (coeff order: events, bytes, added events, added bytes)."""
+    qs = np.percentile(sums, [10.0, 50.0, 90.0], axis=2)  # (3, groups, coeffs)
+    data: dict[str, Any] = {"hosts": list(counts)}
+    for qi, q in enumerate(QUANTILES):
+        for prefix, ev_k, by_k, pk in (("", 0, 1, peak), ("added_", 2, 3, added_peak)):
+            ev = qs[qi, :, ev_k]
+            gbd = qs[qi, :, by_k] / gb
+            data[f"{prefix}events_day_{q}"] = ev
+            data[f"{prefix}eps_mean_{q}"] = ev / SECONDS_PER_DAY
+            data[f"{prefix}eps_peak_{q}"] = ev / SECONDS_PER_DAY * np.asarray(pk)
+            data[f"{prefix}gb_day_{q}"] = gbd
+            data[f"{prefix}gb_held_{q}"] = gbd * held
+            data[f"{prefix}cost_month_{q}"] = gbd * DAYS_PER_MONTH * price if price else np.full(len(names), math.nan)
+    data["peak_hour_factor"] = list(peak)
+    return pd.DataFrame(data, index=pd.Index(list(names), name="group"))
+
+
+def local_log_frame(hosts: pd.DataFrame, survey: pd.DataFrame | None, settings: LocalLogSettings) -> pd.DataFrame:
+    """Hours of local Security log history after enablement, and the MaxSize that keeps
+    `settings.min_local_hours`. `survey` is Store.hosts_frame() (host, log_max_size_bytes,
+    log_file_size_bytes, log_history_hours); hosts missing from it get NaN."""
+    frame = hosts[["host", "change", "p50", "p90", "xml_no_cmdline_bytes", "cmdline_chars"]].copy()
+    cols = ["log_max_size_bytes", "log_file_size_bytes", "log_history_hours"]
+    if survey is not None and len(survey) and "host" in survey.columns:
+        # A host may have several results (survey, EVTX ingest): prefer one that has log facts.
+        has_log = survey["log_max_size_bytes"].notna() if "log_max_size_bytes" in survey.columns else False
+        ranked = survey.assign(_has_log=has_log).sort_values("_has_log", kind="stable")
+        facts = ranked.drop_duplicates("host", keep="last").set_index("host")
+        for col in cols:
+            values = frame["host"].map(facts[col]) if col in facts.columns else pd.Series(math.nan, index=frame.index)
+            frame[col] = pd.to_numeric(values, errors="coerce").astype("float64")
+    else:
+        for col in cols:
+            frame[col] = math.nan
+    disk_cmd = frame["cmdline_chars"] * settings.disk_bytes_per_cmdline_char
+    per_event = np.where(
+        frame["change"] == CHANGE_ENABLE,
+        frame["xml_no_cmdline_bytes"] * settings.disk_factor_no_cmdline + disk_cmd,
+        np.where(frame["change"] == CHANGE_CMDLINE, disk_cmd, 0.0),
+    )
+    history = frame["log_history_hours"]
+    current = (frame["log_file_size_bytes"] / history).where(history > 0)
+    frame["current_bytes_per_hour"] = current
+    for q in ("p50", "p90"):
+        added = frame[q].clip(lower=0.0) / HOURS_PER_DAY * per_event
+        frame[f"added_bytes_per_hour_{q}"] = added
+        rate = current.fillna(0.0) + added
+        frame[f"local_hours_{q}"] = (frame["log_max_size_bytes"] / rate).where(rate > 0, math.inf)
+    frame.loc[frame["log_max_size_bytes"].isna(), ["local_hours_p50", "local_hours_p90"]] = math.nan
+    need_rate = current.fillna(0.0) + frame["added_bytes_per_hour_p90"]
+    need_mb = need_rate * settings.min_local_hours / MB
+    step = settings.round_to_mb
+    cap_mb = (settings.max_size_kb * KB // MB) // step * step
+    floor_mb = math.ceil(settings.min_size_kb * KB / MB / step) * step
+    rec = np.ceil(need_mb / step) * step
+    rec = np.clip(rec, floor_mb, cap_mb)
+    meets = frame["local_hours_p90"] >= settings.min_local_hours
+    current_mb = frame["log_max_size_bytes"] / MB
+    frame["meets_min_local_hours"] = meets
+    # Recommend only growth: a host that meets the target keeps its MaxSize (null in plan.json).
+    frame["recommended_log_max_size_mb"] = pd.Series(rec, index=frame.index).where(
+        ~meets & ~(current_mb >= rec), math.nan
+    )
+    frame["log_size_capped"] = (need_mb > cap_mb) & ~meets
+    frame["current_rate_known"] = current.notna()
+    return frame.drop(columns=["p50", "p90", "xml_no_cmdline_bytes", "cmdline_chars", "change"])
+
+
+def project(
+    estimates: Sequence[HostEstimate],
+    profile: SiemProfile,
+    *,
+    retention_days: float,
+    price_per_gb: float | None,
+    currency: str | None,
+    seed: int,
+    draws: int = 1000,
+    survey: pd.DataFrame | None = None,
+    local_log: LocalLogSettings | None = None,
+) -> Projection:
+    """Project 4688 load for `profile`: per host (exact quantiles) and per role, site and fleet
+    (Monte Carlo, `draws` draws from `seed`). `price_per_gb` None or 0 falls back to the profile's
+    price; 0 there means unknown (costs NaN). `survey` (Store.hosts_frame()) feeds local log sizing."""
+    with gc_paused():
+        return _project(
+            estimates, profile, retention_days=retention_days, price_per_gb=price_per_gb, currency=currency,
+            seed=seed, draws=draws, survey=survey, local_log=local_log,
+        )
+
+
+def _project(
+    estimates: Sequence[HostEstimate],
+    profile: SiemProfile,
+    *,
+    retention_days: float,
+    price_per_gb: float | None,
+    currency: str | None,
+    seed: int,
+    draws: int = 1000,
+    survey: pd.DataFrame | None = None,
+    local_log: LocalLogSettings | None = None,
+) -> Projection:
+    if retention_days < 0 or not math.isfinite(retention_days):
+        raise ConfigError(f"retention days must be >= 0, got {retention_days!r}")
+    if draws < 10:
+        raise ConfigError(f"draws must be >= 10, got {draws}")
+    settings = local_log or LocalLogSettings()
+    price = price_per_gb if price_per_gb else (profile.price_per_gb or None)
+    warnings: list[str] = []
+    seen: set[str] = set()
+    unique: list[HostEstimate] = []
+    for e in sorted(estimates, key=lambda e: (e.role or NO_GROUP, e.site or NO_GROUP, e.host)):
+        key = e.host.lower()
+        if key in seen:
+            warnings.append(f"{e.host}: duplicate estimate ignored")
+            continue
+        seen.add(key)
+        unique.append(e)
+    frame, shapes, shape_ok = _host_frame(unique, profile, retention_days, price)
+    frame = pd.concat([frame, local_log_frame(frame, survey, settings).drop(columns=["host"])], axis=1)
+
+    gb = float(profile.gb_bytes)
+    held = retention_days * profile.storage_factor
+    mu, sigma = _lognormal_arrays(
+        frame["p10"].to_numpy(dtype=float), frame["p50"].to_numpy(dtype=float), frame["p90"].to_numpy(dtype=float)
+    )
+    added_ev = frame["added_events"].to_numpy(dtype=float)
+    coeffs = np.stack(
+        [
+            np.ones(len(frame)),
+            frame["bytes_per_event"].to_numpy(dtype=float),
+            added_ev,
+            frame["added_bytes_per_event"].to_numpy(dtype=float),
+        ],
+        axis=1,
+    )
+    # An estimate with NaN/inf/negative numbers would poison every sum: keep it out of the group
+    # totals (its own row stays NaN, and the planner lists it as unusable) and say so.
+    values = frame[["p10", "p50", "p90", "xml_bytes", "xml_no_cmdline_bytes"]].to_numpy(dtype=float)
+    bad = ~(np.isfinite(values).all(axis=1) & (values >= 0).all(axis=1) & np.isfinite(coeffs).all(axis=1))
+    if bad.any():
+        mu[bad], sigma[bad], coeffs[bad] = -math.inf, 0.0, 0.0
+        names = frame.loc[bad, "host"].tolist()
+        warnings.append(
+            f"{len(names)} estimate(s) with missing or negative numbers left out of the totals: "
+            + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        )
+        for col in [c for c in frame.columns if c.startswith(("added_", "events_day_", "eps_", "gb_", "cost_"))]:
+            frame.loc[bad, col] = math.nan
+    roles = frame["role"].to_numpy(dtype=object)
+    sites = frame["site"].to_numpy(dtype=object)
+    cell_keys = pd.MultiIndex.from_arrays([roles, sites])
+    cell_codes, cell_uniques = pd.factorize(cell_keys, sort=True)
+    n_cells = len(cell_uniques)
+    if len(frame):
+        shared = frame["source"].isin(SHARED_ERROR_SOURCES).to_numpy()
+        role_codes, _ = pd.factorize(frame["role"], sort=True)
+        cells = _monte_carlo_cells(
+            mu, sigma, coeffs, cell_codes, n_cells, draws, seed, shared, np.asarray(role_codes)
+        )
+    else:
+        cells = np.zeros((0, 4, draws))
+    cell_role = np.array([c[0] for c in cell_uniques], dtype=object)
+    cell_site = np.array([c[1] for c in cell_uniques], dtype=object)
+    p50 = np.where(bad, 0.0, frame["p50"].clip(lower=0.0).to_numpy(dtype=float))
+    factors = frame["peak_hour_factor"].to_numpy(dtype=float)
+
+    def table(labels_of_cells: np.ndarray, labels_of_hosts: np.ndarray) -> pd.DataFrame:
+        names = sorted(set(labels_of_cells.tolist()))
+        index = {n: i for i, n in enumerate(names)}
+        cell_group = np.array([index[n] for n in labels_of_cells.tolist()], dtype=np.int64)
+        host_group = np.array([index[n] for n in labels_of_hosts.tolist()], dtype=np.int64)
+        g = len(names)
+        sums = np.zeros((g, 4, draws))
+        np.add.at(sums, cell_group, cells)
+        counts = np.bincount(host_group, minlength=g).tolist()
+        peaks = _group_peak_factors(host_group, g, p50, shapes, shape_ok, factors)
+        added_peaks = _group_peak_factors(host_group, g, p50 * added_ev, shapes, shape_ok, factors)
+        return _group_table(sums, names, counts, peaks, added_peaks, gb, held, price)
+
+    by_role = table(cell_role, roles)
+    by_site = table(cell_site, sites)
+    fleet = table(np.array(["fleet"] * n_cells, dtype=object), np.array(["fleet"] * len(frame), dtype=object))
+    if fleet.empty:
+        fleet = _group_table(np.zeros((1, 4, draws)), ["fleet"], [0], [1.0], [1.0], gb, held, price)
+    unknown_rate = int((~frame["current_rate_known"]).sum())
+    if unknown_rate:
+        warnings.append(
+            f"{unknown_rate} host(s) without a current Security log rate: local hours count the added 4688s only"
+        )
+    return Projection(
+        profile=profile,
+        retention_days=retention_days,
+        price_per_gb=price,
+        currency=currency or profile.currency,
+        seed=seed,
+        draws=draws,
+        min_local_hours=settings.min_local_hours,
+        hosts=frame.set_index("host", drop=False).rename_axis("host_key"),
+        fleet=fleet,
+        by_role=by_role,
+        by_site=by_site,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,285 @@
+"""Offline EVTX ingest against the dev set's independent facts (reference/evtx-dev/facts.csv)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+
+import evtx
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from auditplan.cli import main
+from auditplan.collect.evtx import EVENT_NS, ingest_file, is_boot_only, merge_results
+from auditplan.collect.interface import AuditSetting, HostStatus
+from auditplan.collect.secrets import redact
+from auditplan.store import Store
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+CLEAR_LOG = DATA_DIR / "mdec__ID4688-Clear_event_log_attempt_native.evtx"  # CC0, copied
+AUDIT_POLICY_CLEAR = DATA_DIR / "mdec__ID4688-Audit_policy_clear_attempt.evtx"  # CC0, same host as CLEAR_LOG
+AUDIT_OFF = DATA_DIR / "dfirmuseum__APTSimulatorVM_EventLogs_Server2022__Security.evtx"  # MIT, copied
+SYSMON_ONLY = ("sbou__exec_sysmon_lobin_regsvr32_sct.evtx", "sbou__exec_sysmon_1_ftp.evtx")
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _facts(evtx_dev_dir: Path) -> list[dict[str, str]]:
+    with (evtx_dev_dir / "facts.csv").open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_dev_set_counts_and_times_match_facts(evtx_dev_dir: Path) -> None:
+    facts = _facts(evtx_dev_dir)
+    assert len(facts) == 20
+    for row in facts:
+        outcome = ingest_file(evtx_dev_dir / row["file"])
+        s = outcome.summary
+        assert s.error is None, row["file"]
+        assert s.events_total == int(row["events_total"]), row["file"]
+        assert s.events_4688 == int(row["events_4688"]), row["file"]
+        assert s.first_time == _utc(row["first_time"]), row["file"]
+        assert s.last_time == _utc(row["last_time"]), row["file"]
+        assert s.cmdline_populated == (row["cmdline_populated(y/n)"] == "y"), row["file"]
+        assert s.audit_off == row["label"].startswith("baseline:audit-off"), row["file"]
+        assert outcome.result is not None
+        assert outcome.result.status is HostStatus.OK
+        assert outcome.result.source == "evtx"
+        assert outcome.result.volume is not None
+        assert sum(outcome.result.volume.hourly_4688) == int(row["events_4688"]), row["file"]
+
+
+def test_dev_set_sizes_match_published_stats(evtx_dev_dir: Path) -> None:
+    """evtx-data.md §4: all 169 dev 4688s, XML p50 1,477 / p90 1,635 / p99 3,368 / max 3,633 B;
+    110 populated command lines, max 2,435 characters (measured independently of this code)."""
+    sizes: list[int] = []
+    cmdlines = 0
+    max_cmd = 0.0
+    for path in sorted(evtx_dev_dir.glob("*.evtx")):
+        outcome = ingest_file(path, sample_size=1000)  # large enough to keep every 4688
+        assert outcome.result is not None
+        sizes.extend(e.size_bytes for e in outcome.result.events)
+        assert outcome.summary.event_size_xml.n == len(outcome.result.events)
+        cmdlines += outcome.summary.cmdline_length.n
+        max_cmd = max(max_cmd, outcome.summary.cmdline_length.max or 0.0)
+    assert len(sizes) == 169
+    q = np.percentile(sizes, [50, 90, 99])  # linear interpolation, as in §4
+    assert (round(q[0]), round(q[1]), round(q[2]), max(sizes)) == (1477, 1635, 3368, 3633)
+    assert cmdlines == 110
+    assert max_cmd == 2435
+
+
+def test_versions_and_computer_name(evtx_dev_dir: Path) -> None:
+    """SOURCES.md table: Computer and 4688 versions per file."""
+    s = ingest_file(evtx_dev_dir / "dbcli__powersploit-security.evtx").summary
+    assert s.versions == {1: 26}
+    assert s.computer_name == "IE10Win7"
+    assert s.host == "IE10Win7"
+    s = ingest_file(evtx_dev_dir / "mdec__ID4688_4778_4779_RDP_hijack_direct.evtx", "jump-host").summary
+    assert s.versions == {2: 12}
+    assert s.computer_name == "fs01.offsec.lan"
+    assert s.host == "jump-host"
+
+
+@pytest.mark.parametrize("name", SYSMON_ONLY)
+def test_sysmon_only_files_have_no_4688(evtx_dev_dir: Path, name: str) -> None:
+    outcome = ingest_file(evtx_dev_dir / name)
+    s = outcome.summary
+    assert s.events_4688 == 0
+    assert s.sysmon_eid1 > 0  # facts.csv label: "Sysmon EID 1 only"
+    assert not s.audit_off
+    assert outcome.result is not None and outcome.result.volume is not None
+    assert sum(outcome.result.volume.hourly_4688) == 0
+    assert outcome.result.volume.hourly_sysmon_eid1 is not None
+    assert sum(outcome.result.volume.hourly_sysmon_eid1) == s.sysmon_eid1
+    assert outcome.result.audit is None  # nothing to infer the policy from
+
+
+def test_audit_off_baseline_is_flagged() -> None:
+    """SOURCES.md: Server 2022 VM, process auditing off, 34 boot-time 4688s over 3 boots."""
+    outcome = ingest_file(AUDIT_OFF)
+    s = outcome.summary
+    assert (s.events_total, s.events_4688) == (583, 34)
+    assert s.audit_off
+    assert s.boots == 3
+    assert not s.cmdline_populated
+    assert outcome.result is not None and outcome.result.volume is not None
+    assert outcome.result.volume.boot_only
+    assert outcome.result.audit is not None and outcome.result.audit.process_creation is None
+    # Hour-aligned window 02:00..06:00 UTC holding the three boots (facts.csv times).
+    assert outcome.result.volume.window_start == datetime(2023, 10, 18, 2, tzinfo=UTC)
+    assert outcome.result.volume.window_end == datetime(2023, 10, 18, 6, tzinfo=UTC)
+    assert sum(outcome.result.volume.hourly_4688) == 34
+
+
+def test_boot_only_rule() -> None:
+    boot = ["Registry", r"C:\Windows\System32\smss.exe", r"C:\Windows\System32\autochk.exe",
+            r"C:\Windows\System32\smss.exe", r"C:\Windows\System32\csrss.exe", r"C:\Windows\System32\smss.exe",
+            r"C:\Windows\System32\wininit.exe", r"C:\Windows\System32\csrss.exe",
+            r"C:\Windows\System32\winlogon.exe", r"C:\Windows\System32\services.exe",
+            r"C:\Windows\System32\lsass.exe"]
+    assert is_boot_only(boot, [0] * 11) == (True, 1)
+    # One populated command line means the command-line policy is on: not an audit-off log.
+    assert is_boot_only(boot, [0] * 10 + [5])[0] is False
+    # LogonUI.exe is an interactive-logon process, not an early-boot one (sbou RDP file).
+    assert is_boot_only([*boot, r"C:\Windows\System32\LogonUI.exe"], [0] * 12)[0] is False
+    # 24 boot-process 4688s cannot come from one boot (11, 12 with setupcl.exe).
+    extra = [r"C:\Windows\System32\csrss.exe"] * 13
+    assert is_boot_only(boot + extra, [0] * 24) == (False, 1)
+    # Two boots: two Registry processes and two autochk.exe runs allow up to 24.
+    assert is_boot_only(boot + boot, [0] * 22) == (True, 2)
+    assert is_boot_only([], [])[0] is False
+
+
+def test_sampled_command_lines_are_redacted_and_complete() -> None:
+    outcome = ingest_file(CLEAR_LOG, sample_size=1000)
+    assert outcome.result is not None
+    events = outcome.result.events
+    assert len(events) == 28  # facts.csv: 28 4688s, all kept when the sample is large enough
+    raw: list[str] = []
+    for record in evtx.PyEvtxParser(str(CLEAR_LOG)).records():
+        root = ET.fromstring(record["data"].encode("utf-8"))
+        for d in root.iter(f"{EVENT_NS}Data"):
+            if d.get("Name") == "CommandLine":
+                raw.append(d.text or "")
+    assert sorted(e.command_line or "" for e in events) == sorted(redact(c)[0] for c in raw)
+    assert all(e.event_id == 4688 and e.version == 2 for e in events)
+    assert any("wevtutil" in (e.command_line or "").lower() for e in events)  # facts label: wevtutil cl
+    assert all(e.time.tzinfo is not None for e in events)
+    small = ingest_file(CLEAR_LOG, sample_size=5)
+    assert small.result is not None and len(small.result.events) == 5
+    assert small.summary.events_4688 == 28  # sampling never changes the counts
+    assert outcome.result.audit is not None
+    assert outcome.result.audit.process_creation is AuditSetting.SUCCESS
+    assert outcome.result.audit.cmdline_enabled is True
+
+
+def _bad_files(tmp_path: Path) -> dict[str, Path]:
+    good = CLEAR_LOG.read_bytes()
+    files = {
+        "empty": tmp_path / "empty.evtx",
+        "text": tmp_path / "notes.evtx",
+        "truncated": tmp_path / "cut.evtx",
+        "damaged": tmp_path / "damaged.evtx",
+        "directory": tmp_path / "dir.evtx",
+    }
+    files["empty"].write_bytes(b"")
+    files["text"].write_text("this is not an event log\n", encoding="utf-8")
+    files["truncated"].write_bytes(good[:30_000])
+    damaged = bytearray(good)
+    damaged[4096 + 512:4096 + 600] = b"\xab" * 88  # the first record of the only chunk
+    files["damaged"].write_bytes(bytes(damaged))
+    files["directory"].mkdir()
+    return files
+
+
+def test_bad_files_give_per_file_errors(tmp_path: Path) -> None:
+    files = _bad_files(tmp_path)
+    expected = {"empty": "empty", "text": "not an EVTX", "truncated": "truncated", "damaged": "damaged",
+                "directory": "directory"}
+    for kind, path in files.items():
+        outcome = ingest_file(path)
+        assert outcome.result is None, kind
+        assert outcome.summary.error is not None and expected[kind] in outcome.summary.error, kind
+    missing = ingest_file(tmp_path / "missing.evtx")
+    assert missing.summary.error == "no such file"
+    huge = ingest_file(CLEAR_LOG, max_file_bytes=65_536)
+    assert huge.summary.error is not None and "limit" in huge.summary.error
+
+
+def test_damaged_chunk_is_skipped_and_the_rest_ingests(tmp_path: Path) -> None:
+    good = CLEAR_LOG.read_bytes()
+    header, chunk = good[:4096], good[4096:]
+    damaged = bytearray(chunk)
+    damaged[512:600] = b"\xab" * 88
+    path = tmp_path / "two-chunks.evtx"
+    path.write_bytes(header + bytes(damaged) + chunk)
+    outcome = ingest_file(path)
+    assert outcome.summary.error is None
+    assert outcome.summary.events_4688 == 28  # the intact chunk (facts.csv: 28)
+    assert outcome.summary.record_errors >= 1
+    assert any("damaged" in w for w in outcome.summary.warnings)
+    assert outcome.result is not None
+
+
+def test_cli_ingest_json_and_store(tmp_path: Path) -> None:
+    files = _bad_files(tmp_path)
+    db = tmp_path / "store.db"
+    runner = CliRunner()
+    args = ["ingest", str(CLEAR_LOG), str(files["truncated"]), str(AUDIT_OFF), "--db", str(db), "--json"]
+    res = runner.invoke(main, args)
+    assert res.exit_code == 1, res.output  # one file failed
+    rows = json.loads(res.stdout)
+    assert [Path(r["file"]).name for r in rows] == [CLEAR_LOG.name, "cut.evtx", AUDIT_OFF.name]
+    for r in rows:
+        assert {"file", "host", "events_total", "events_4688", "first_time", "last_time", "cmdline_populated",
+                "audit_off", "error"} <= set(r)
+    clear, cut, off = rows
+    assert clear["host"] == "fs02.offsec.lan"
+    assert (clear["events_total"], clear["events_4688"]) == (28, 28)
+    assert clear["first_time"] == "2020-07-09T19:07:25.659137Z"
+    assert clear["last_time"] == "2020-07-09T19:07:26.143525Z"
+    assert clear["cmdline_populated"] is True and clear["audit_off"] is False and clear["error"] is None
+    assert cut["error"].startswith("truncated")
+    assert off["audit_off"] is True and off["host"] == "WIN-FUDU2CKJOE8"
+    with Store(db) as store:
+        results = store.load_results()
+    assert {r.host.name for r in results} == {"fs02.offsec.lan", "WIN-FUDU2CKJOE8"}
+    assert all(r.source == "evtx" for r in results)
+
+    ok = runner.invoke(main, ["ingest", str(CLEAR_LOG), "--host", "srv01", "--role", "file", "--db", str(db)])
+    assert ok.exit_code == 0, ok.output
+    assert "srv01" in ok.stdout and "28 x 4688" in ok.stdout
+    with Store(db) as store:
+        named = [r for r in store.load_results() if r.host.name == "srv01"]
+    assert len(named) == 1 and named[0].host.role == "file"
+
+
+
+def test_cli_ingest_shows_control_characters_escaped(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["ingest", str(CLEAR_LOG), "--host", "evil\x1b[2Jhost", "--db",
+                                    str(tmp_path / "s.db")])
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.output
+    assert "evil\\x1b[2Jhost" in res.output
+
+
+def test_files_of_one_host_merge() -> None:
+    """facts.csv: both files are fs02.offsec.lan; 28 4688s at 19:07 and 2 at 20:09 on 2020-07-09."""
+    per_file = []
+    for path in (CLEAR_LOG, AUDIT_POLICY_CLEAR):
+        outcome = ingest_file(path)
+        assert outcome.result is not None
+        per_file.append(outcome.result)
+    merged = merge_results(per_file)
+    assert merged.host.name == "fs02.offsec.lan"
+    assert merged.volume is not None
+    assert merged.volume.window_start == datetime(2020, 7, 9, 19, tzinfo=UTC)
+    assert merged.volume.window_end == datetime(2020, 7, 9, 21, tzinfo=UTC)
+    assert merged.volume.hourly_4688 == (28, 2)
+    assert len(merged.events) == 30
+    assert "merged from 2 files" in merged.warnings
+    assert not any("overlap" in w for w in merged.warnings)
+    # The same log exported twice: hours are not double counted, duplicate events dropped.
+    twice = merge_results([per_file[0], per_file[0]])
+    assert twice.volume is not None and twice.volume.hourly_4688 == (28,)
+    assert len(twice.events) == 28
+    assert any("overlap" in w for w in twice.warnings)
+    assert len(merge_results(per_file, sample_size=10).events) == 10
+
+
+def test_cli_ingest_merges_files_of_one_host(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    res = CliRunner().invoke(main, ["ingest", str(CLEAR_LOG), str(AUDIT_POLICY_CLEAR), "--db", str(db), "--json"])
+    assert res.exit_code == 0, res.output
+    assert [r["events_4688"] for r in json.loads(res.stdout)] == [28, 2]  # still one object per file
+    with Store(db) as store:
+        results = store.load_results()
+    assert len(results) == 1
+    assert results[0].volume is not None and results[0].volume.hourly_4688 == (28, 2)

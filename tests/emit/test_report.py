@@ -1,0 +1,519 @@
+"""The HTML capacity report (issue 6), rendered by a real headless Chromium.
+
+One Chromium run serves the report from a loopback server that also acts as the browser's
+proxy, and records: every request, console messages, the DOM, a screenshot and A4 / Letter PDFs.
+Expected figures are derived from the hand-built fleet (report_fixtures) or straight from the
+Projection frames, and formatted by this file's own formatter.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import math
+import re
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import report_fixtures as rf  # tests/emit/, on sys.path under pytest's default import mode
+from click.testing import CliRunner
+
+from auditplan.cli import main
+from auditplan.cli.project import RUN_LABEL
+from auditplan.emit import charts
+from auditplan.emit.report import (
+    NO_SOURCE,
+    ReportInputs,
+    build_context,
+    defaults_table,
+    render,
+    write_report,
+)
+from auditplan.model.plan import BUDGET_EPS, PlanOptions, plan, plan_document
+from auditplan.model.project import DAYS_PER_MONTH, SECONDS_PER_DAY
+from auditplan.store import Store
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "auditplan-out" / "test-artifacts"
+VIEWPORT = (1280, 900)  # a laptop's first screen
+# (name, width in, height in) of the paper sizes the print CSS must handle.
+PAPERS = (("a4", 8.27, 11.69), ("letter", 8.5, 11.0))
+PAGE_MARGIN_MM = (14, 12)  # report.css @page margin: 14mm 12mm
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def people(x: float) -> str:
+    """The report's number style, written independently: 3 significant digits, 1,234 above 1000."""
+    if not math.isfinite(x):
+        return "n/a"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:#.3g}".rstrip(".")
+
+
+# -- one render, one browser run -------------------------------------------------------------
+
+
+@dataclass
+class Rendered:
+    inputs: ReportInputs
+    html_path: Path
+    csv_path: Path
+    html: str
+    ctx: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    inputs = rf.report_inputs()
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    html_path, csv_path, ctx = write_report(inputs, out)
+    return Rendered(inputs, html_path, csv_path, html_path.read_text(encoding="utf-8"), ctx)
+
+
+@dataclass
+class PageRun:
+    dom: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+@dataclass
+class BrowserRun:
+    pages: dict[str, PageRun] = field(default_factory=dict)
+    direct: list[tuple[str, str]] = field(default_factory=list)  # requests for the loopback server itself
+    proxied: list[tuple[str, str]] = field(default_factory=list)  # requests for anywhere else
+    screenshot: Path | None = None
+    pdfs: dict[str, bytes] = field(default_factory=dict)
+    print_dom: dict[str, dict[str, Any]] = field(default_factory=dict)  # paper -> PRINT_PROBE
+
+
+DOM_PROBE = """(() => {
+  const all = [...document.querySelectorAll('*')];
+  const verdict = document.getElementById('verdict');
+  return {
+    ids: Object.fromEntries([...document.querySelectorAll('[id^="v-"]')].map(e => [e.id, e.textContent.trim()])),
+    tags: [...new Set(all.map(e => e.localName))].sort(),
+    handlers: all.flatMap(e => [...e.attributes].filter(a => a.name.toLowerCase().startsWith('on'))
+                                              .map(a => e.localName + '@' + a.name)),
+    text: document.body.innerText,
+    title: document.title,
+    risks: [...document.querySelectorAll('#v-risks li')].map(li => li.textContent.trim()),
+    firstInMain: [...document.querySelector('main').children].slice(0, 3).map(e => e.localName + '#' + e.id),
+    verdictBottom: verdict ? verdict.getBoundingClientRect().bottom : NaN,
+    viewportHeight: window.innerHeight,
+    charts: document.querySelectorAll('.chart > svg').length,
+    headings: [...document.querySelectorAll('h2')].map(h => h.textContent.trim()),
+  };
+})()"""
+
+PRINT_PROBE = """(() => {
+  const style = sel => { const e = document.querySelector(sel); return e ? getComputedStyle(e) : {}; };
+  const verdict = document.getElementById('verdict');
+  const v = verdict ? verdict.getBoundingClientRect() : {height: NaN, width: NaN};
+  return {
+    appendixBreak: style('.appendix').breakBefore,
+    sectionInside: style('section').breakInside,
+    verdictInside: style('#verdict').breakInside,
+    chartInside: style('.chart').breakInside,
+    rowInside: style('tbody tr').breakInside,
+    theadDisplay: style('thead').display,
+    h2After: style('h2').breakAfter,
+    verdictHeight: v.height, verdictWidth: v.width,
+  };
+})()"""
+
+SETTLE = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => r(1), 50))))"
+
+
+def _usable(width_in: float, height_in: float) -> tuple[float, float]:
+    """Printable (width, height) in CSS px (1/96 in) inside report.css's @page margins."""
+    return ((width_in - 2 * PAGE_MARGIN_MM[1] / 25.4) * 96, (height_in - 2 * PAGE_MARGIN_MM[0] / 25.4) * 96)
+
+
+def _load(cdp: rf.Cdp, url: str) -> PageRun:
+    start = len(cdp.events)
+    cdp.call("Page.navigate", url=url)
+    cdp.wait_for("Page.loadEventFired", after=start)
+    cdp.evaluate(SETTLE)
+    dom = cdp.evaluate(DOM_PROBE)
+    return PageRun(dom, cdp.events[start:])
+
+
+@pytest.fixture(scope="module")
+def browser(rendered: Rendered, tmp_path_factory: pytest.TempPathFactory) -> BrowserRun:
+    if rf.chromium_path() is None:
+        pytest.skip("chromium is not installed (tests/run.sh installs Debian's chromium)")
+    work = tmp_path_factory.mktemp("chromium")
+    run = BrowserRun()
+    html = rendered.html.encode("utf-8")
+    # The same report without its Content-Security-Policy: it must need no network by itself,
+    # not merely have its requests blocked.
+    no_csp = re.sub(rb'<meta http-equiv="Content-Security-Policy"[^>]*>', b"", html)
+    assert no_csp != html, "the report lost its CSP meta tag"
+    with rf.recording_server() as (base, recorder):
+        recorder.pages["/report.html"] = html
+        recorder.pages["/no-csp.html"] = no_csp
+        with rf.chromium(work / "profile", base) as cdp:
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                cdp.call(f"{domain}.enable")
+            cdp.call("Emulation.setDeviceMetricsOverride", width=VIEWPORT[0], height=VIEWPORT[1],
+                     deviceScaleFactor=1, mobile=False)
+            run.pages["/no-csp.html"] = _load(cdp, base + "/no-csp.html")
+            run.pages["/report.html"] = _load(cdp, base + "/report.html")
+            shot = cdp.call("Page.captureScreenshot", format="png")
+            run.screenshot = work / "report.png"
+            run.screenshot.write_bytes(base64.b64decode(shot["data"]))
+            cdp.call("Emulation.setEmulatedMedia", media="print")
+            for name, width, height in PAPERS:
+                # Lay the page out at the paper's printable size to measure it as printed.
+                cdp.call("Emulation.setDeviceMetricsOverride", width=round(_usable(width, height)[0]),
+                         height=round(_usable(width, height)[1]), deviceScaleFactor=1, mobile=False)
+                cdp.evaluate(SETTLE)
+                run.print_dom[name] = cdp.evaluate(PRINT_PROBE)
+            cdp.call("Emulation.clearDeviceMetricsOverride")
+            for name, width, height in PAPERS:
+                pdf = cdp.call("Page.printToPDF", paperWidth=width, paperHeight=height, printBackground=True)
+                run.pdfs[name] = base64.b64decode(pdf["data"])
+                (work / f"report-{name}.pdf").write_bytes(run.pdfs[name])
+        with recorder.lock:
+            requests = list(recorder.requests)
+    # Chromium's own background traffic (time sync, updates) goes through the proxy with an
+    # absolute URL; the page's requests would too, so both lists are kept and checked below.
+    run.direct = [r for r in requests if r[1].startswith("/")]
+    run.proxied = [r for r in requests if not r[1].startswith("/")]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run.screenshot, ARTIFACTS / "report.png")
+    for name, _, _ in PAPERS:
+        shutil.copy(work / f"report-{name}.pdf", ARTIFACTS / f"report-{name}.pdf")
+    print(f"\nreport screenshot: {run.screenshot} (copied to {ARTIFACTS / 'report.png'})")
+    return run
+
+
+# -- self-contained, no network ----------------------------------------------------------------
+
+
+def test_report_is_one_self_contained_file(rendered: Rendered) -> None:
+    html = rendered.html
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<script" not in html.lower()
+    # One <link>, the empty data: favicon that stops the browser asking for /favicon.ico.
+    assert re.findall(r"<link\b[^>]*>", html) == ['<link rel="icon" href="data:,">']
+    assert "@import" not in html
+    assert re.search(r'<meta http-equiv="Content-Security-Policy" content="default-src \'none\';', html)
+    # Every reference is inside the document: fragment ids of the inline SVG, or data: URLs.
+    refs = re.findall(r'(?:\bsrc|\bhref|xlink:href)\s*=\s*"([^"]*)"', html)
+    assert refs, "the charts' glyphs should be <use xlink:href='#...'>"
+    assert all(r.startswith(("#", "data:")) for r in refs), [r for r in refs if not r.startswith("#")][:5]
+    urls = re.findall(r"url\(([^)]*)\)", html)
+    assert all(u.strip("'\"").startswith("#") for u in urls), urls[:5]
+    assert rendered.csv_path == rendered.html_path.with_name("report-hosts.csv")
+    assert rendered.csv_path.is_file()
+
+
+def test_page_makes_no_network_request(browser: BrowserRun) -> None:
+    # The loopback server saw exactly the two documents, nothing else (no favicon, no assets).
+    assert browser.direct == [("GET", "/no-csp.html"), ("GET", "/report.html")]
+    for path, page in browser.pages.items():
+        sent = [e["params"]["request"]["url"] for e in page.events if e["method"] == "Network.requestWillBeSent"]
+        assert len(sent) == 1 and sent[0].endswith(path), (path, sent)
+        failed = [e["params"] for e in page.events if e["method"] == "Network.loadingFailed"]
+        assert failed == [], failed
+    # Anything the page asked of another host would reach the proxy with the page as referrer;
+    # what did reach it is the browser's own background traffic, not a page URL.
+    assert not any("127.0.0.1" in target for _, target in browser.proxied), browser.proxied
+
+
+def test_no_console_errors(browser: BrowserRun) -> None:
+    for path, page in browser.pages.items():
+        problems = [e["params"] for e in page.events
+                    if e["method"] in ("Runtime.exceptionThrown", "Page.javascriptDialogOpening")]
+        problems += [e["params"] for e in page.events if e["method"] == "Runtime.consoleAPICalled"
+                     and e["params"]["type"] in ("error", "warning", "assert")]
+        problems += [e["params"]["entry"] for e in page.events if e["method"] == "Log.entryAdded"
+                     and e["params"]["entry"]["level"] in ("error", "warning")]
+        assert problems == [], (path, problems)
+
+
+# -- the first screen: the verdict ----------------------------------------------------------
+
+
+def test_screenshot_and_verdict_on_the_first_screen(browser: BrowserRun) -> None:
+    assert browser.screenshot is not None
+    png = browser.screenshot.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    assert (ARTIFACTS / "report.png").read_bytes() == png
+    dom = browser.pages["/report.html"].dom
+    assert dom["firstInMain"][:3] == ["h1#", "p#", "div#verdict"]
+    assert dom["viewportHeight"] == VIEWPORT[1]
+    assert dom["verdictBottom"] <= VIEWPORT[1], "the verdict does not fit on the first screen"
+
+
+def test_verdict_numbers_are_the_projection_numbers(rendered: Rendered, browser: BrowserRun) -> None:
+    ids = browser.pages["/report.html"].dom["ids"]
+    projection = rendered.inputs.projection
+    assert projection is not None
+    fleet = projection.fleet.iloc[0]
+    plan = rendered.inputs.plan
+    assert plan is not None
+    # Survey facts, counted by hand in report_fixtures.
+    assert ids["v-surveyed"] == str(rf.SURVEYED)
+    assert ids["v-reachable"] == str(rf.REACHABLE)
+    assert ids["v-pc-on"] == f"{round(100 * rf.PROCESS_CREATION_ON / rf.REACHABLE)}%" == "32%"
+    assert ids["v-cmd-on"] == f"{round(100 * rf.CMDLINE_ON / rf.REACHABLE)}%" == "16%"
+    assert ids["v-unsupported"] == str(rf.UNSUPPORTED)
+    assert ids["v-secrets"] == str(rf.SECRETS_FOUND)
+    # Load and money: the Projection's fleet row, and its internal consistency.
+    assert ids["v-gb"] == people(fleet["added_gb_day_p50"])
+    assert ids["v-gb-range"] == f"{people(fleet['added_gb_day_p10'])} – {people(fleet['added_gb_day_p90'])}"
+    assert ids["v-eps"] == people(fleet["added_eps_mean_p50"])
+    assert ids["v-eps-peak"] == people(fleet["added_eps_peak_p90"])
+    assert ids["v-cost"] == people(fleet["added_cost_month_p50"])
+    assert fleet["added_cost_month_p50"] == pytest.approx(fleet["added_gb_day_p50"] * DAYS_PER_MONTH * rf.PRICE_PER_GB,
+                                                          rel=1e-4)
+    assert fleet["added_eps_mean_p50"] == pytest.approx(fleet["added_events_day_p50"] / SECONDS_PER_DAY, rel=1e-4)
+    # The fleet p50 lies between the sum of per-host p10s and p90s (it is a sum of those hosts).
+    hosts = projection.hosts
+    assert hosts["added_gb_day_p10"].sum() < fleet["added_gb_day_p50"] < hosts["added_gb_day_p90"].sum()
+    # Headroom and waves: against the plan's budget.
+    assert ids["v-headroom"] == f"{100 * fleet['added_gb_day_p90'] / rf.BUDGET_GB_DAY:.0f}%"
+    assert ids["v-budget"] == people(rf.BUDGET_GB_DAY)
+    assert ids["v-waves"] == str(len(plan["waves"])) and len(plan["waves"]) >= 2
+
+
+def test_top_three_risks_in_plain_words(rendered: Rendered, browser: BrowserRun) -> None:
+    risks = browser.pages["/report.html"].dom["risks"]
+    projection = rendered.inputs.projection
+    assert projection is not None
+    short = int((projection.hosts["local_hours_p90"] < projection.min_local_hours).sum())
+    assert short > 0
+    assert len(risks) == 3
+    assert risks[0].startswith(f"{short} host(s) would keep less than 168 hours")
+    assert risks[1].startswith(f"{rf.SECRETS_FOUND} of 24 sampled command lines carried a credential")
+    assert risks[2].startswith(f"{rf.UNSUPPORTED} host(s) run an OS that cannot log the command line")
+    text = browser.pages["/report.html"].dom["text"]
+    # The others are in the Risks section: unreachable hosts and local settings a GPO would wipe.
+    assert f"{rf.SURVEYED - rf.REACHABLE} host(s) could not be surveyed (1 auth failed, 2 timeout)" in text
+    assert f"{len(rf.LOCAL_SETTINGS)} host(s) have audit subcategories set locally" in text
+
+
+def test_sections_and_charts(browser: BrowserRun) -> None:
+    dom = browser.pages["/report.html"].dom
+    assert dom["headings"] == ["Rollout waves", "Load", "Readiness", "Local Security logs after enablement", "Risks",
+                               "Detection value", "Method and assumptions", "Appendix: top hosts by added load"]
+    # cumulative by wave, by role, by site, hour of day, readiness, local history
+    assert dom["charts"] == 6
+    assert "auditplan 4688 - wave 00 (pilot)" in dom["text"]
+
+
+# -- hostile host data -------------------------------------------------------------------------
+
+
+def test_hostile_text_is_text_not_markup(rendered: Rendered, browser: BrowserRun) -> None:
+    for path, page in browser.pages.items():
+        dom = page.dom
+        injected = {"script", "img", "iframe", "object", "embed", "foreignobject", "b-evil", "a"} & set(dom["tags"])
+        assert not injected, (path, injected)
+        assert dom["handlers"] == [], (path, dom["handlers"][:5])
+        for hostile in rf.HOSTILE_STRINGS:
+            assert hostile in dom["text"], (path, hostile)
+        assert dom["title"] == "Process creation auditing: capacity report"
+        assert 'Example <Corp> & "Sons"' in dom["text"]
+    # The hostile process name is in the detection table, where rule family 4 caught it.
+    assert f"{rf.HOSTILE_IMAGE} (12)" in browser.pages["/report.html"].dom["text"]
+
+
+def test_secrets_and_command_lines_never_shown(rendered: Rendered) -> None:
+    csv_text = rendered.csv_path.read_text(encoding="utf-8")
+    for text in (rendered.html, csv_text):
+        assert rf.SECRET not in text
+        assert "net user admin" not in text
+
+
+def _svgs(html: str) -> list[str]:
+    return re.findall(r"<svg\b.*?</svg>", html, flags=re.S)
+
+
+def test_chart_markup_is_safe(rendered: Rendered) -> None:
+    svgs = _svgs(rendered.html)
+    assert len(svgs) == 6
+    for svg in svgs:
+        assert "<!--" not in svg and "-->" not in svg
+        lowered = svg.lower()
+        assert "<script" not in lowered and "onload" not in lowered and "onerror" not in lowered
+        assert "<img" not in lowered and "<foreignobject" not in lowered
+    assert not re.search(r"<!--|-->", rendered.html.split("<main>", 1)[1])
+
+
+@pytest.mark.parametrize("label", [rf.HOSTILE_SITE, rf.HOSTILE_ROLE, "a-->b", "x</svg><script>y</script>"])
+def test_chart_labels_cannot_break_out(label: str) -> None:
+    cleaned = charts.safe_label(label)
+    assert not set(cleaned) & set("<>&\"'-!=")
+    svg = charts.bars_with_range([label, "plain"], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0], f"title {label}", "GB/day")
+    assert "-->" not in svg and "<!--" not in svg and "<script" not in svg
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+
+
+def test_csv_neutralises_formulas(rendered: Rendered) -> None:
+    rows = list(csv.DictReader(io.StringIO(rendered.csv_path.read_text(encoding="utf-8"), newline="")))
+    by_host = {r["host"]: r for r in rows}
+    assert len(rows) == rf.SURVEYED  # the host surveyed twice is one row
+    assert "'" + rf.FORMULA_HOST in by_host and rf.FORMULA_HOST not in by_host
+    assert rf.HOSTILE_HOST in by_host and rf.QUOTE_HOST in by_host
+    sites = {r["site"] for r in rows}
+    assert "'" + rf.HOSTILE_SITE in sites
+    for row in rows:
+        for column, cell in row.items():
+            if cell.startswith(FORMULA_START):
+                float(cell)  # only a negative number may start with "-"; anything else fails here
+                assert column not in ("host", "role", "site", "reason"), (column, cell)
+
+
+# -- print ----------------------------------------------------------------------------------------
+
+
+def _pdf_pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
+
+
+def test_print_layout_a4_and_letter(browser: BrowserRun) -> None:
+    for name, width, height in PAPERS:
+        p = browser.print_dom[name]
+        assert p["appendixBreak"] == "page"
+        # Long sections flow on; the verdict, charts and rows stay whole; table headers repeat.
+        assert p["sectionInside"] == "auto"
+        assert p["verdictInside"] == p["chartInside"] == p["rowInside"] == "avoid"
+        assert p["theadDisplay"] == "table-header-group"
+        assert p["h2After"] == "avoid"
+        usable_w, usable_h = _usable(width, height)
+        # Laid out at the printable width, the verdict fits that width and one page's height.
+        assert p["verdictWidth"] <= usable_w + 1, (name, p)
+        assert p["verdictHeight"] < usable_h, (name, p)
+        pdf = browser.pdfs[name]
+        assert pdf.startswith(b"%PDF-")
+        assert 2 <= _pdf_pages(pdf) <= 30, (name, _pdf_pages(pdf))
+    assert browser.pdfs["a4"] != browser.pdfs["letter"]
+
+
+# -- without a browser -------------------------------------------------------------------------------
+
+
+def test_ten_thousand_hosts_under_3_mb(tmp_path: Path) -> None:
+    inputs = rf.synthetic_inputs(10_000, sites=300)
+    html_path, csv_path, ctx = write_report(inputs, tmp_path / "big.html")
+    size = html_path.stat().st_size
+    assert size < 3 * 2**20, size
+    assert len(ctx["by_site"]) == 15 and ctx["by_site_more"] == 285
+    assert "285 more sites with less load are in the CSV" in html_path.read_text(encoding="utf-8")
+    assert sum(1 for _ in csv_path.open(encoding="utf-8")) == 10_001
+
+
+def test_survey_booleans_in_any_dtype() -> None:
+    estimates, survey = rf.fleet()
+    for dtype in ("boolean", "object"):
+        frame = survey.copy()
+        for column in ("cmdline_enabled", "cmdline_supported"):
+            values = [None if v is pd.NA else bool(v) for v in survey[column]]
+            frame[column] = pd.Series(values, dtype=dtype) if dtype == "object" else survey[column]
+        ready = build_context(ReportInputs(hosts=frame, projection=None, estimates=estimates))["readiness"]
+        assert (ready["surveyed"], ready["reachable"], ready["unsupported"]) == (rf.SURVEYED, rf.REACHABLE,
+                                                                                   rf.UNSUPPORTED)
+        assert sum(n for _, n in ready["categories"]) == rf.SURVEYED
+    numpy_bools = survey.dropna(subset=["cmdline_supported"]).astype({"cmdline_supported": bool})
+    ready = build_context(ReportInputs(hosts=numpy_bools, projection=None, estimates=[]))["readiness"]
+    assert ready["unsupported"] == rf.UNSUPPORTED
+
+
+def test_report_without_plan_projection_or_detections() -> None:
+    estimates, survey = rf.fleet()
+    html, ctx = render(ReportInputs(hosts=survey, projection=None, estimates=estimates))
+    assert "No plan given" in html and "No detection data" in html
+    assert ctx["waves"] == [] and ctx["budget"] is None
+    empty, _ = render(ReportInputs(hosts=survey.iloc[0:0], projection=None, estimates=[]))
+    assert "<h1>" in empty
+
+
+def test_every_default_has_a_source(rendered: Rendered) -> None:
+    rows = {r["name"]: r for r in defaults_table(rendered.inputs.defaults_text)}
+    assert len(rows) > 50
+    assert [n for n, r in rows.items() if r["source"] == NO_SOURCE] == []
+    # A comment on the line, and an entry of a [siem.X.sources] table.
+    assert rows["priors.fleet_draws"]["source"].startswith("assumption")
+    assert "billed twice" in rows["siem.sentinel.cmdline_factor"]["source"]
+    assert rows["priors.fleet_seed"]["source"].startswith("Fleet total interval")  # the block above both
+    assert rows["priors.min_sampled_events"]["source"].startswith("Fewest sampled")
+    table = defaults_table('[a]\n# from the manual\n# page 2\nx = 1\ny = 2  # measured\nz = 3\n# new block\n'
+                           'w = 4\n\nv = 5\n\n[a.sources]\nz = "paper"\n')
+    assert [(r["name"], r["source"]) for r in table] == [
+        ("a.x", "from the manual page 2"), ("a.y", "measured"), ("a.z", "paper"), ("a.w", "new block"),
+        ("a.v", NO_SOURCE)]
+
+
+def test_estimate_source_mix_is_shown(rendered: Rendered) -> None:
+    assert "measured_4688 37, role_prior 3" in re.sub(r"\s+", " ", rendered.html)
+
+
+def test_cli_report_missing_store_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "none.db"), "--out",
+                                       str(tmp_path / "r.html")])
+    assert result.exit_code != 0
+    assert "none.db" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_same_inputs_same_report(rendered: Rendered) -> None:
+    again, _ = render(replace(rendered.inputs))
+    assert again == rendered.html
+
+
+def test_cli_report_from_a_store_and_plan(tmp_path: Path) -> None:
+    inputs = rf.report_inputs(with_detections=False)
+    db = tmp_path / "auditplan.db"
+    with Store(db) as store:
+        store.save_estimates(RUN_LABEL, inputs.estimates)
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(inputs.plan), encoding="utf-8")
+    out = tmp_path / "out" / "capacity.html"
+    result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out", str(out),
+                                       "--title", "<b>T</b>", "--org", "=HYPERLINK(1)"])
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {out} and {out.with_name('capacity-hosts.csv')}" in result.output
+    html = out.read_text(encoding="utf-8")
+    assert "<title>&lt;b&gt;T&lt;/b&gt;</title>" in html and "=HYPERLINK(1)" in html
+    assert f'<span class="value" id="v-waves">{len(inputs.plan["waves"]) if inputs.plan else 0}</span>' in html
+    hosts = list(csv.DictReader(io.StringIO(out.with_name("capacity-hosts.csv").read_text(encoding="utf-8"))))
+    assert len(hosts) == rf.SURVEYED and "'" + rf.FORMULA_HOST in {h["host"] for h in hosts}
+
+
+def test_cli_report_bad_plan_names_the_file(tmp_path: Path) -> None:
+    inputs = rf.report_inputs(with_detections=False)
+    db = tmp_path / "auditplan.db"
+    with Store(db) as store:
+        store.save_estimates(RUN_LABEL, inputs.estimates)
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text("{not json", encoding="utf-8")
+    result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out",
+                                       str(tmp_path / "r.html")])
+    assert result.exit_code == 2
+    assert "plan.json: cannot read the plan" in result.output and "Traceback" not in result.output
+
+
+def test_events_per_second_budget(rendered: Rendered) -> None:
+    projection = rendered.inputs.projection
+    assert projection is not None
+    peak = float(projection.fleet["added_eps_peak_p90"].iloc[0])
+    budget = round(peak * 2, 3)  # twice the fleet's p90 peak: fits, at about 50 %
+    survey = rf.fleet()[1]
+    planned = plan(projection, PlanOptions(budget_kind=BUDGET_EPS, budget=budget, max_step=budget / 2), survey=survey)
+    inputs = replace(rendered.inputs, plan=plan_document(planned), detections=None, exposure=None)
+    html, ctx = render(inputs)
+    assert ctx["budget"]["unit"] == "events/s"
+    assert f'<span id="v-headroom">{100 * peak / budget:.0f}%</span>' in html
+    assert f'<span class="value" id="v-budget">{people(budget)}</span>' in html
+    assert "events/s budget for the rollout" in html and "cumulative" in ctx["charts"]

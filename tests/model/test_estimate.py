@@ -1,0 +1,270 @@
+"""Per-host estimates: hand-computed cases, calibration on a synthetic fleet, named sources."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from auditplan.cli import main
+from auditplan.collect.interface import (
+    AuditPolicy,
+    AuditSetting,
+    Host,
+    HostResult,
+    HostStatus,
+    SampledEvent,
+    VolumeSample,
+)
+from auditplan.config import load_config
+from auditplan.model.calibrate import measured_range, shrink_to_peers
+from auditplan.model.estimate import estimate_hosts, fleet_total
+from auditplan.model.interface import EstimateSource, HostEstimate, Range
+from auditplan.store import Store
+
+T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+Z90 = 1.2815515655446004
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+
+
+def _config(**roles: tuple[float, float]) -> dict[str, Any]:
+    config = load_config()
+    for role, (median, sigma) in roles.items():
+        config["priors"]["roles"][role] = {"median_per_day": median, "sigma": sigma, "shape": "flat"}
+    return config
+
+
+def _result(name: str, role: str | None = "workstation", hourly: tuple[int, ...] | None = None,
+            audit: AuditSetting | None = AuditSetting.SUCCESS, status: HostStatus = HostStatus.OK,
+            sysmon: tuple[int, ...] | None = None, boot_only: bool = False,
+            events: tuple[SampledEvent, ...] = ()) -> HostResult:
+    volume = None
+    if hourly is not None or sysmon is not None:
+        n = len(hourly if hourly is not None else sysmon or ())
+        volume = VolumeSample(window_start=T0, window_end=T0 + timedelta(hours=n), hourly_4688=hourly or (),
+                              hourly_sysmon_eid1=sysmon, boot_only=boot_only)
+    return HostResult(
+        host=Host(name=name, address=name, role=role),
+        status=status,
+        reason="" if status is HostStatus.OK else "401 from WinRM",
+        collected_at=T0,
+        audit=AuditPolicy(process_creation=audit, cmdline_enabled=None, sce_no_apply_legacy=None),
+        volume=volume,
+        events=events,
+    )
+
+
+def _by_host(estimates: list[HostEstimate]) -> dict[str, HostEstimate]:
+    return {e.host: e for e in estimates}
+
+
+def test_measured_hourly_counts_hand_computed() -> None:
+    # 12 hours of 10, then 12 hours of 30. By hand:
+    #   m = 20; sample variance = 24 * 10^2 / 23 = 104.3478 (> m, so over-dispersed)
+    #   E[day] = 24 * 20 = 480; Var[day] = 24 * 104.3478 + 24^2 * 104.3478 / 24 = 5008.696
+    #   log-normal by moments: p50 = 480 / sqrt(1 + 5008.696 / 480^2) = 474.87
+    hourly = (10,) * 12 + (30,) * 12
+    var_day = 24 * 2400 / 23 + 24 * 2400 / 23
+    p50 = 480 / math.sqrt(1 + var_day / 480**2)
+    assert p50 == pytest.approx(474.87, abs=0.01)
+    sigma = math.sqrt(math.log(1 + var_day / 480**2))
+    est = _by_host(estimate_hosts([_result("ws1", hourly=hourly)], load_config()))["ws1"]
+    assert est.source is EstimateSource.MEASURED_4688
+    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-9)
+    assert est.events_per_day.p10 == pytest.approx(p50 * math.exp(-Z90 * sigma), rel=1e-9)
+    assert est.events_per_day.p90 == pytest.approx(p50 * math.exp(Z90 * sigma), rel=1e-9)
+    # Shape: hours 12..23 hold 30/480 each, so the peak hour is 24 * 30 / 480 = 1.5x the mean hour.
+    assert est.peak_hour_factor == pytest.approx(1.5)
+    assert sum(est.hourly_shape) == pytest.approx(1.0)
+    assert est.hourly_shape[13] == pytest.approx(30 / 480)
+    assert est.already_on
+
+
+def test_poisson_floor_and_zero_counts() -> None:
+    # Constant counts have sample variance 0 < m: the Poisson floor v = m applies.
+    # m = 5, E[day] = 120, Var[day] = 24*5 + 576*5/48 = 180, p50 = 120 / sqrt(1 + 180/14400).
+    r = measured_range((5,) * 48)
+    assert r.p50 == pytest.approx(120 / math.sqrt(1.0125))
+    # Auditing on, nothing in 48 h: 90 % upper bound of a Poisson mean is ln(10)/48 per hour.
+    zero = measured_range((0,) * 48)
+    assert (zero.p10, zero.p50) == (0.0, 0.0)
+    assert zero.p90 == pytest.approx(24 * math.log(10) / 48)
+
+
+def test_calibration_worked_example_from_docs() -> None:
+    """docs/estimation.md, worked example: prior median 2,000/day, sigma 1.2; peers' log rates 6.0, 6.5, 7.0."""
+    mu0, s0 = math.log(2000), 1.2
+    ybar, s2 = 6.5, (0.25 + 0 + 0.25) / 2
+    sw2 = (1.44 + 2 * s2) / 3  # 0.646667
+    precision = 1 / 1.44 + 3 / sw2  # 5.333621
+    mu_post = (mu0 / 1.44 + 3 * ybar / sw2) / precision
+    assert mu_post == pytest.approx(6.64334, abs=1e-5)
+    fit = shrink_to_peers(mu0, s0, [6.0, 6.5, 7.0])
+    assert fit.mu == pytest.approx(mu_post, rel=1e-12)
+    assert fit.sigma == pytest.approx(math.sqrt(sw2 + 1 / precision), rel=1e-12)
+    assert math.exp(fit.mu) == pytest.approx(767.65, abs=0.01)
+    # No peers: the prior is returned unchanged.
+    assert shrink_to_peers(mu0, s0, []).mu == mu0
+
+
+def test_sources_named_best_first() -> None:
+    results = [
+        _result("measured", hourly=(4,) * 24),
+        _result("sysmon-only", hourly=(), audit=AuditSetting.NONE, sysmon=(3,) * 24),
+        _result("boot-only", role="file_server", hourly=(11, 0, 0, 0), audit=None, boot_only=True),
+        _result("failed", role="file_server", status=HostStatus.AUTH_FAILED, audit=None),
+        _result("peer-calibrated", hourly=None, audit=AuditSetting.NONE),
+        _result("unknown-role", role="quantum-box", audit=None),
+    ]
+    est = _by_host(estimate_hosts(results, load_config()))
+    assert est["measured"].source is EstimateSource.MEASURED_4688
+    assert est["sysmon-only"].source is EstimateSource.SYSMON_EID1
+    # Sysmon: same arithmetic as 4688 counts (ratio 1.0): m = 3 -> E[day] = 72.
+    assert est["sysmon-only"].events_per_day.p50 == pytest.approx(measured_range((3,) * 24).p50)
+    assert not est["sysmon-only"].already_on
+    # file_server has no measured peer: the role prior (median 1,000/day, sigma 1.2 in defaults.toml).
+    assert est["boot-only"].source is EstimateSource.ROLE_PRIOR
+    assert est["boot-only"].events_per_day.p50 == pytest.approx(1000.0)
+    assert est["boot-only"].events_per_day.p90 == pytest.approx(1000.0 * math.exp(Z90 * 1.2))
+    assert not est["boot-only"].already_on
+    assert any("boot-time" in n for n in est["boot-only"].notes)
+    assert est["failed"].source is EstimateSource.ROLE_PRIOR
+    assert any("auth_failed" in n for n in est["failed"].notes)
+    # workstation has one measured peer ("measured"), so the other workstation is role_peers.
+    assert est["peer-calibrated"].source is EstimateSource.ROLE_PEERS
+    assert est["unknown-role"].source is EstimateSource.ROLE_PRIOR
+    assert any("quantum-box" in n for n in est["unknown-role"].notes)
+    assert est["unknown-role"].events_per_day.p50 == pytest.approx(2000.0)  # [priors.roles.default]
+
+
+def test_event_sizes_from_samples_or_dev_set() -> None:
+    events = tuple(
+        SampledEvent(time=T0, event_id=4688, version=2, new_process_name="C:\\x.exe", parent_process_name=None,
+                     subject_user_name="u", command_line="abcd" if i % 2 else "ab", size_bytes=1400 + i % 2 * 2)
+        for i in range(30)
+    )
+    est = _by_host(estimate_hosts([_result("sampled", hourly=(1,) * 24, events=events),
+                                   _result("few", hourly=(1,) * 24, events=events[:5])], load_config()))
+    # 15 events of 1,400 B with "ab", 15 of 1,402 B with "abcd": mean 1,401; minus the
+    # command line: 1,398 for both; command-line length median of 2,...,2,4,...,4 = 3.
+    assert est["sampled"].bytes_source == "sampled"
+    assert est["sampled"].bytes_per_event_xml == pytest.approx(1401.0)
+    assert est["sampled"].bytes_per_event_xml_no_cmdline == pytest.approx(1398.0)
+    assert est["sampled"].cmdline_length_p50 == 3.0
+    # Fewer than [priors] min_sampled_events (20): evtx-data.md §2.1 means 1,574 B and 1,574 - 187.
+    assert est["few"].bytes_source == "dev_set"
+    assert est["few"].bytes_per_event_xml == 1574.0
+    assert est["few"].bytes_per_event_xml_no_cmdline == 1387.0
+
+
+def test_calibration_beats_prior_on_synthetic_fleet() -> None:
+    """True role medians are 4x off the prior; a 5-host pilot per role must pull the rest closer."""
+    rng = np.random.default_rng(7)
+    truth_median = {"workstation": 500.0, "domain_controller": 8000.0}
+    config = _config(workstation=(2000.0, 1.2), domain_controller=(2000.0, 1.2))
+    truth: dict[str, float] = {}
+    pilot: list[HostResult] = []
+    rest: list[HostResult] = []
+    for role, median in truth_median.items():
+        for i in range(40):
+            name = f"{role}-{i}"
+            rate = median * math.exp(0.4 * rng.standard_normal())
+            truth[name] = rate
+            if i < 5:
+                hourly = tuple(int(c) for c in rng.poisson(rate / 24, size=72))
+                pilot.append(_result(name, role=role, hourly=hourly))
+            else:
+                rest.append(_result(name, role=role, audit=AuditSetting.NONE))
+
+    def male(estimates: list[HostEstimate]) -> float:
+        errors = [abs(math.log(e.events_per_day.p50 / truth[e.host])) for e in estimates if e.host in truth]
+        return sum(errors) / len(errors)
+
+    prior_only = estimate_hosts(rest, config)
+    assert {e.source for e in prior_only} == {EstimateSource.ROLE_PRIOR}
+    with_pilot = estimate_hosts(pilot + rest, config)
+    unmeasured = [e for e in with_pilot if e.source is EstimateSource.ROLE_PEERS]
+    measured = [e for e in with_pilot if e.source is EstimateSource.MEASURED_4688]
+    assert len(unmeasured) == 70 and len(measured) == 10
+    # Prior alone is ~ln 4 = 1.39 off on average; calibrated must be far closer.
+    assert male(prior_only) > 1.0
+    assert male(unmeasured) < 0.6 * male(prior_only)
+    assert male(measured) < 0.1  # 72 h of Poisson counts pin a host's own rate
+    # Calibrated intervals cover the truth for most hosts (nominal 80 %).
+    covered = sum(e.events_per_day.p10 <= truth[e.host] <= e.events_per_day.p90 for e in unmeasured)
+    assert covered / len(unmeasured) > 0.7
+
+
+def test_fleet_total_monte_carlo() -> None:
+    fixed = [HostEstimate(host=f"h{i}", role=None, site=None, os_family=None, events_per_day=Range(v, v, v),
+                          source=EstimateSource.ROLE_PRIOR, peak_hour_factor=1.0, hourly_shape=(1 / 24,) * 24,
+                          bytes_per_event_xml=1.0, bytes_per_event_xml_no_cmdline=1.0, cmdline_length_p50=None,
+                          bytes_source="dev_set", already_on=False, cmdline_already_on=False, cmdline_supported=None)
+             for i, v in enumerate((100.0, 200.0))]
+    exact = fleet_total(fixed, 1000, 1)
+    assert (exact.p10, exact.p50, exact.p90) == pytest.approx((300.0, 300.0, 300.0))
+    # One log-normal host: the fleet quantiles are the host's (Monte Carlo error < 2 % at 20,000 draws).
+    one = [replace(fixed[0], events_per_day=Range(1000 / math.exp(Z90), 1000.0, 1000 * math.exp(Z90)))]
+    total = fleet_total(one, 20_000, 4688)
+    assert total.p50 == pytest.approx(1000.0, rel=0.02)
+    assert total.p90 == pytest.approx(1000 * math.exp(Z90), rel=0.03)
+    assert fleet_total(one, 20_000, 4688) == total  # seeded
+
+
+def test_cli_estimate_json_csv_and_store(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    runner = CliRunner()
+    ingest = runner.invoke(main, ["ingest", str(DATA_DIR / "mdec__ID4688-Clear_event_log_attempt_native.evtx"),
+                                  str(DATA_DIR / "dfirmuseum__APTSimulatorVM_EventLogs_Server2022__Security.evtx"),
+                                  "--role", "member_server", "--db", str(db)])
+    assert ingest.exit_code == 0, ingest.output
+    res = runner.invoke(main, ["estimate", "--db", str(db), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    hosts = {h["host"]: h for h in out["hosts"]}
+    # facts.csv: 28 4688s between 19:07:25 and 19:07:26 -> one hour-aligned hour of 28.
+    assert hosts["fs02.offsec.lan"]["source"] == "measured_4688"
+    assert hosts["fs02.offsec.lan"]["events_per_day_p50"] == pytest.approx(
+        round(24 * 28 / math.sqrt(1 + (24 * 28 + 576 * 28) / (24 * 28) ** 2), 1))
+    # The audit-off baseline is calibrated from its one measured member_server peer.
+    assert hosts["WIN-FUDU2CKJOE8"]["source"] == "role_peers"
+    assert out["fleet"]["method"] == "monte_carlo" and out["fleet"]["hosts"] == 2
+    assert out["fleet"]["events_per_day_p10"] <= out["fleet"]["events_per_day_p50"] <= out["fleet"][
+        "events_per_day_p90"]
+    with Store(db) as store:
+        saved = store.load_estimates("latest")
+    assert sorted(e.host for e in saved) == sorted(hosts)
+    csv_out = runner.invoke(main, ["estimate", "--db", str(db), "--csv"])
+    assert csv_out.exit_code == 0, csv_out.output
+    lines = csv_out.stdout.strip().splitlines()
+    assert lines[0].startswith("host,role,site,os_family,source,events_per_day_p10")
+    assert lines[-1].startswith("(fleet total),")
+    assert len(lines) == 4
+
+
+def test_cli_estimate_bad_config(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[priors.roles.workstation]\nmedian_per_day = -5\n", encoding="utf-8")
+    db = tmp_path / "s.db"
+    Store(db).close()
+    res = CliRunner().invoke(main, ["estimate", "--db", str(db), "--config", str(bad)])
+    assert res.exit_code == 2
+    assert "priors.roles.workstation.median_per_day" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_survey_and_ingest_of_one_host_use_the_measurement() -> None:
+    surveyed = _result("SRV01", audit=AuditSetting.NONE)  # WinRM: auditing off, nothing to count
+    ingested = replace(_result("srv01", hourly=(2,) * 24), source="evtx",
+                       collected_at=T0 - timedelta(days=30))  # older, but it holds counts
+    estimates = estimate_hosts([surveyed, ingested], load_config())
+    assert len(estimates) == 1
+    assert estimates[0].source is EstimateSource.MEASURED_4688
+    assert estimates[0].events_per_day.p50 == pytest.approx(measured_range((2,) * 24).p50)
