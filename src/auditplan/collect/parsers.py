@@ -1,0 +1,478 @@
+"""Probe output -> typed records: `interpret(sections, probe)`.
+
+The per-tool parsers live in parsers_tools.py (auditpol, reg, wevtutil gl/gli, sc, ver, hostname,
+find /c) and parsers_events.py (event XML); they are re-exported here. `interpret` never raises on
+host output: every problem becomes a warning, and `unparseable` is set only when nothing at all could
+be read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from auditplan.collect.interface import (
+    PROCESS_CREATION_GUID,
+    AuditPolicy,
+    OSInfo,
+    SampledEvent,
+    SecurityLog,
+    SysmonInfo,
+    VolumeSample,
+)
+from auditplan.collect.parsers_events import (
+    EventSummary,
+    SampledEvents,
+    parse_event_time,
+    parse_sampled_4688,
+    parse_system_time,
+    split_events,
+    summarize_event,
+)
+from auditplan.collect.parsers_tools import (
+    AuditpolBackup,
+    AuditpolReport,
+    LogConfig,
+    LogStatus,
+    ParseError,
+    RegValue,
+    ServiceState,
+    WindowsVersion,
+    cmdline_supported,
+    parse_auditpol_backup,
+    parse_auditpol_report,
+    parse_find_counts,
+    parse_hostname,
+    parse_kb_present,
+    parse_product_type,
+    parse_reg_values,
+    parse_sc_query,
+    parse_ver,
+    parse_wevtutil_gl,
+    parse_wevtutil_gli,
+    reg_value,
+    registry_retention,
+    retention_mode,
+)
+from auditplan.collect.probe import (
+    BUILD_KB_CHECK,
+    S_AUDITPOL_BACKUP,
+    S_AUDITPOL_CSV,
+    S_AUDITPOL_GET,
+    S_COUNT_4688,
+    S_COUNT_SYSMON,
+    S_EVENTS,
+    S_HOSTNAME,
+    S_KB3004375,
+    S_NEWEST,
+    S_OLDEST,
+    S_REG_CMDLINE,
+    S_REG_CURRENT_VERSION,
+    S_REG_EVENTLOG,
+    S_REG_PRODUCT_TYPE,
+    S_REG_SCE,
+    S_SC_SYSMON,
+    S_SC_SYSMON64,
+    S_SYSMON_GLI,
+    S_VER,
+    S_WEVTUTIL_GL,
+    S_WEVTUTIL_GLI,
+    SYSMON_SERVICES,
+    ProbeCommand,
+    Section,
+)
+
+__all__ = [
+    "AuditpolBackup",
+    "AuditpolReport",
+    "EventSummary",
+    "Interpretation",
+    "LogConfig",
+    "LogStatus",
+    "ParseError",
+    "RegValue",
+    "SampledEvents",
+    "ServiceState",
+    "WindowsVersion",
+    "cmdline_supported",
+    "interpret",
+    "parse_auditpol_backup",
+    "parse_auditpol_report",
+    "parse_event_time",
+    "parse_find_counts",
+    "parse_hostname",
+    "parse_kb_present",
+    "parse_product_type",
+    "parse_reg_values",
+    "parse_sampled_4688",
+    "parse_sc_query",
+    "parse_system_time",
+    "parse_ver",
+    "parse_wevtutil_gl",
+    "parse_wevtutil_gli",
+    "reg_value",
+    "registry_retention",
+    "retention_mode",
+    "split_events",
+    "summarize_event",
+]
+
+MAX_EVENT_WARNINGS = 5
+
+_LABELS = {
+    S_AUDITPOL_BACKUP: "auditpol",
+    S_AUDITPOL_CSV: "auditpol",
+    S_AUDITPOL_GET: "auditpol",
+}
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    computer_name: str | None = None
+    os: OSInfo | None = None
+    audit: AuditPolicy | None = None
+    security_log: SecurityLog | None = None
+    sysmon: SysmonInfo | None = None
+    volume: VolumeSample | None = None
+    events: tuple[SampledEvent, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    unparseable: bool = False  # no section could be read at all
+    access_denied: bool = False  # auditpol and the Security log both refused: the account is not an admin
+
+
+class _Reader:
+    """Collects warnings and counts successful sections while interpreting."""
+
+    def __init__(self, sections: dict[str, Section], probe: ProbeCommand) -> None:
+        self.sections = sections
+        self.probe = probe
+        self.warnings: list[str] = []
+        self.parsed = 0
+
+    def get(self, name: str) -> Section | None:
+        return self.sections.get(name)
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def error(self, err: ParseError) -> None:
+        label = _LABELS.get(err.section, err.section)
+        self.warn(f"{label}: {err.message}")
+
+    def ok(self) -> None:
+        self.parsed += 1
+
+
+def _missing_warnings(r: _Reader) -> None:
+    names = r.probe.sections
+    present = [n in r.sections for n in names]
+    last_present = max((i for i, p in enumerate(present) if p), default=-1)
+    for i, name in enumerate(names):
+        if present[i]:
+            if r.sections[name].truncated:
+                r.warn(f"section {name} truncated: output hit the byte cap")
+            continue
+        reason = "output truncated" if i > last_present else "marker not found"
+        r.warn(f"section {name} missing: {reason}")
+
+
+def _reg(r: _Reader, name: str) -> dict[str, RegValue] | ParseError | None:
+    sec = r.get(name)
+    if sec is None:
+        return ParseError(name, "absent", "absent")
+    result = parse_reg_values(sec.text, sec.exit_code, name)
+    if isinstance(result, ParseError):
+        r.error(result)
+    else:
+        r.ok()
+    return result
+
+
+def _os(r: _Reader) -> OSInfo | None:
+    ver: WindowsVersion | None = None
+    if (sec := r.get(S_VER)) is not None:
+        parsed = parse_ver(sec.text, S_VER)
+        if isinstance(parsed, ParseError):
+            r.error(parsed)
+        else:
+            ver = parsed
+            r.ok()
+    cv = _reg(r, S_REG_CURRENT_VERSION)
+    values = cv if isinstance(cv, dict) else None
+    if cv is None:
+        r.warn(f"{S_REG_CURRENT_VERSION}: key not found")
+
+    def text(name: str) -> str | None:
+        v = reg_value(values, name)
+        return str(v.data) if v is not None and str(v.data).strip() else None
+
+    build: int | None = None
+    for name in ("CurrentBuild", "CurrentBuildNumber"):
+        raw = text(name)
+        if raw is not None and raw.strip().isdigit():
+            build = int(raw.strip())
+            break
+    if build is None and ver is not None:
+        build = ver.build
+    ubr_v = reg_value(values, "UBR")
+    ubr = ubr_v.data if ubr_v is not None and isinstance(ubr_v.data, int) else (ver.ubr if ver else None)
+    product_type = None
+    pt = _reg(r, S_REG_PRODUCT_TYPE)
+    if isinstance(pt, dict):
+        v = reg_value(pt, "ProductType")
+        if v is not None:
+            product_type = parse_product_type(str(v.data))
+            if product_type is None:
+                r.warn(f"{S_REG_PRODUCT_TYPE}: unknown ProductType")
+    kb: bool | None = None
+    if build in BUILD_KB_CHECK and (sec := r.get(S_KB3004375)) is not None:
+        kb = parse_kb_present(sec.text)
+    if values is None and ver is None and product_type is None:
+        return None
+    return OSInfo(
+        product_name=text("ProductName"),
+        current_build=build,
+        ubr=ubr,
+        product_type=product_type,
+        display_version=text("DisplayVersion"),
+        cmdline_supported=cmdline_supported(build, kb),
+    )
+
+
+def _dword_flag(r: _Reader, name: str, value_name: str) -> bool | None:
+    """A policy DWORD: 1 -> True, anything else or absent -> False; unreadable -> None."""
+    values = _reg(r, name)
+    if isinstance(values, ParseError):
+        return None
+    v = reg_value(values, value_name)
+    return v is not None and v.data == 1
+
+
+def _audit(r: _Reader) -> tuple[AuditPolicy | None, bool]:
+    denied = False
+    backup: AuditpolBackup | None = None
+    if (sec := r.get(S_AUDITPOL_CSV)) is not None:
+        parsed = parse_auditpol_backup(sec.text, S_AUDITPOL_CSV)
+        if isinstance(parsed, ParseError):
+            # The /backup step's own output says why there is no file (e.g. 0x522), so prefer it.
+            step = r.get(S_AUDITPOL_BACKUP)
+            step_err = parse_auditpol_backup(step.text, S_AUDITPOL_BACKUP) if step is not None else None
+            if isinstance(step_err, ParseError) and step_err.kind == "access_denied":
+                parsed = step_err
+            denied = denied or parsed.kind == "access_denied"
+            r.error(parsed)
+        else:
+            backup = parsed
+            r.ok()
+    report: AuditpolReport | None = None
+    if (sec := r.get(S_AUDITPOL_GET)) is not None:
+        got = parse_auditpol_report(sec.text, S_AUDITPOL_GET)
+        if isinstance(got, ParseError):
+            denied = denied or got.kind == "access_denied"
+            r.error(got)
+        else:
+            report = got
+            r.ok()
+            for guid, text in got.unrecognised:
+                r.warn(f"auditpol: unrecognised inclusion setting {text!r} for {guid}")
+    process_creation = backup.process_creation if backup is not None else None
+    if report is not None:
+        cross = report.setting_for(PROCESS_CREATION_GUID)
+        if process_creation is None:
+            process_creation = cross
+        elif cross is not None and cross != process_creation:
+            r.warn(f"auditpol: /backup says {process_creation} but /get /r says {cross} for Process Creation")
+    if backup is not None and backup.process_creation is None:
+        r.warn("auditpol: no Process Creation row in the backup")
+    policy = AuditPolicy(
+        process_creation=process_creation,
+        cmdline_enabled=_dword_flag(r, S_REG_CMDLINE, "ProcessCreationIncludeCmdLine_Enabled"),
+        sce_no_apply_legacy=_dword_flag(r, S_REG_SCE, "SCENoApplyLegacyAuditPolicy"),
+        subcategories=backup.subcategories if backup is not None else (),
+    )
+    if policy == AuditPolicy(None, None, None):
+        return None, denied
+    return policy, denied
+
+
+def _security_log(r: _Reader) -> tuple[SecurityLog | None, bool]:
+    denied = False
+    config: LogConfig | None = None
+    status: LogStatus | None = None
+    if (sec := r.get(S_WEVTUTIL_GL)) is not None:
+        gl = parse_wevtutil_gl(sec.text, sec.exit_code, S_WEVTUTIL_GL)
+        if isinstance(gl, ParseError):
+            denied = denied or gl.kind == "access_denied"
+            r.error(gl)
+        else:
+            config = gl
+            r.ok()
+    if (sec := r.get(S_WEVTUTIL_GLI)) is not None:
+        gli = parse_wevtutil_gli(sec.text, sec.exit_code, S_WEVTUTIL_GLI)
+        if isinstance(gli, ParseError):
+            denied = denied or gli.kind == "access_denied"
+            r.error(gli)
+        else:
+            status = gli
+            r.ok()
+    reg = _reg(r, S_REG_EVENTLOG)
+    reg_values = reg if isinstance(reg, dict) else None
+    times = []
+    for name in (S_OLDEST, S_NEWEST):
+        t = None
+        if (sec := r.get(name)) is not None:
+            parsed = parse_event_time(sec.text, sec.exit_code, name)
+            if isinstance(parsed, ParseError):
+                denied = denied or parsed.kind == "access_denied"
+                r.error(parsed)
+            else:
+                t = parsed
+                r.ok()
+        times.append(t)
+    max_size = config.max_size_bytes if config is not None else None
+    if max_size is None:
+        v = reg_value(reg_values, "MaxSize")
+        max_size = v.data if v is not None and isinstance(v.data, int) else None
+    retention = config.retention if config is not None else None
+    if retention is None:
+        retention = registry_retention(reg_values)
+    if config is None and status is None and reg_values is None and times == [None, None]:
+        return None, denied
+    return (
+        SecurityLog(
+            max_size_bytes=max_size,
+            retention=retention,
+            file_size_bytes=status.file_size_bytes if status else None,
+            record_count=status.record_count if status else None,
+            oldest_record_number=status.oldest_record_number if status else None,
+            oldest_time=times[0],
+            newest_time=times[1],
+        ),
+        denied,
+    )
+
+
+def _sysmon(r: _Reader) -> tuple[SysmonInfo | None, bool | None]:
+    """SysmonInfo, and whether its Operational log exists (None when unknown)."""
+    found: list[tuple[str, ServiceState]] = []
+    known = False
+    for name, service in ((S_SC_SYSMON64, SYSMON_SERVICES[0]), (S_SC_SYSMON, SYSMON_SERVICES[1])):
+        if (sec := r.get(name)) is None:
+            continue
+        state = parse_sc_query(sec.text, sec.exit_code, name)
+        if isinstance(state, ParseError):
+            r.error(state)
+            continue
+        r.ok()
+        known = True
+        if state.present:
+            found.append((service, state))
+    log_exists: bool | None = None
+    if (sec := r.get(S_SYSMON_GLI)) is not None:
+        gli = parse_wevtutil_gli(sec.text, sec.exit_code, S_SYSMON_GLI)
+        if isinstance(gli, ParseError):
+            if gli.kind == "not_found":
+                log_exists = False  # the missing-channel error means Sysmon is not installed
+                r.ok()
+            else:
+                r.error(gli)
+        else:
+            log_exists = True
+            r.ok()
+    if found:
+        service, state = found[0]
+        return SysmonInfo(installed=True, service_name=service, running=state.running), log_exists
+    if known:
+        return SysmonInfo(installed=False), log_exists
+    if log_exists is not None:
+        return SysmonInfo(installed=log_exists), log_exists
+    return None, log_exists
+
+
+def _volume(r: _Reader, security_log: SecurityLog | None, sysmon_log: bool | None, log_denied: bool) -> VolumeSample:
+    probe = r.probe
+    hourly: tuple[int, ...] = ()
+    capped = False
+    if (sec := r.get(S_COUNT_4688)) is not None:
+        if log_denied:
+            # The counting pipe hides wevtutil's error; zeros would be a lie.
+            r.warn(f"{S_COUNT_4688}: Security log not readable, hourly counts dropped")
+        else:
+            counts = parse_find_counts(sec.text, probe.window_hours, S_COUNT_4688)
+            if isinstance(counts, ParseError):
+                r.error(counts)
+            else:
+                hourly = counts
+                r.ok()
+                capped = sum(counts) >= probe.caps.max_events
+    sysmon_hourly: tuple[int, ...] | None = None
+    if sysmon_log and (sec := r.get(S_COUNT_SYSMON)) is not None:
+        counts = parse_find_counts(sec.text, probe.window_hours, S_COUNT_SYSMON)
+        if isinstance(counts, ParseError):
+            r.error(counts)
+        else:
+            sysmon_hourly = counts
+            r.ok()
+            capped = capped or sum(counts) >= probe.caps.max_events
+    rate: float | None = None
+    if security_log is not None and security_log.record_count is not None:
+        hours = security_log.history_hours
+        if hours is not None and hours > 0:
+            rate = security_log.record_count / hours
+    return VolumeSample(
+        window_start=probe.window_start,
+        window_end=probe.window_end,
+        hourly_4688=hourly,
+        hourly_sysmon_eid1=sysmon_hourly,
+        security_events_per_hour=rate,
+        capped=capped,
+    )
+
+
+def _events(r: _Reader) -> tuple[tuple[SampledEvent, ...], bool]:
+    sec = r.get(S_EVENTS)
+    if sec is None:
+        return (), False
+    parsed = parse_sampled_4688(sec.text, sec.exit_code, S_EVENTS)
+    if isinstance(parsed, ParseError):
+        r.error(parsed)
+        return (), parsed.kind == "access_denied"
+    r.ok()
+    for problem in parsed.problems[:MAX_EVENT_WARNINGS]:
+        r.error(problem)
+    if len(parsed.problems) > MAX_EVENT_WARNINGS:
+        r.warn(f"{S_EVENTS}: {len(parsed.problems) - MAX_EVENT_WARNINGS} more event problems")
+    return parsed.events, False
+
+
+def interpret(sections: dict[str, Section], probe: ProbeCommand) -> Interpretation:
+    """All records the probe output holds, plus warnings; never raises on host output."""
+    r = _Reader(sections, probe)
+    _missing_warnings(r)
+    computer_name: str | None = None
+    if (sec := r.get(S_HOSTNAME)) is not None:
+        name = parse_hostname(sec.text, S_HOSTNAME)
+        if isinstance(name, ParseError):
+            r.error(name)
+        else:
+            computer_name = name
+            r.ok()
+    os_info = _os(r)
+    audit, audit_denied = _audit(r)
+    security_log, log_denied = _security_log(r)
+    events, events_denied = _events(r)
+    sysmon, sysmon_log = _sysmon(r)
+    volume = _volume(r, security_log, sysmon_log, log_denied or events_denied)
+    access_denied = audit_denied and (log_denied or events_denied)
+    return Interpretation(
+        computer_name=computer_name,
+        os=os_info,
+        audit=audit,
+        security_log=security_log,
+        sysmon=sysmon,
+        volume=volume,
+        events=events,
+        warnings=tuple(r.warnings),
+        unparseable=r.parsed == 0,
+        access_denied=access_denied,
+    )

@@ -1,0 +1,221 @@
+"""Pure parsers for `wevtutil qe ... /f:xml` output: event XML -> times and SampledEvent records.
+
+Events arrive back to back with no separator and no root element (windows-tool-outputs.md §4.1), so
+the text is cut at `<Event ...>...</Event>` boundaries first and each event is parsed on its own.
+
+Hardened parsing (defusedxml is not installed): every event is size-capped (MAX_EVENT_BYTES) and
+rejected before parsing if it holds any markup declaration (`<!` - DOCTYPE, ENTITY, CDATA; wevtutil
+never writes one) or processing instruction (`<?`). With no DTD there are no entities to expand, so
+xml.etree (expat) only sees plain elements; the five predefined entities and character references are
+all it resolves. Event fields come from the 4688 schema (gpo-backup-format.md §A5).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from auditplan.collect.interface import SampledEvent
+from auditplan.collect.parsers_tools import ParseError, looks_access_denied, printable_excerpt
+from auditplan.collect.secrets import redact
+
+MAX_EVENT_BYTES = 256 * 1024  # a 4688 is ~1.5 KB, at most ~64 KB with a 32K-character command line
+MAX_EVENTS_TEXT_CHARS = 64 * 1024 * 1024
+SECURITY_AUDITING_PROVIDER = "Microsoft-Windows-Security-Auditing"
+PROCESS_CREATION_EVENT_ID = 4688
+
+_EVENT_START = re.compile(r"<Event[\s>]")
+_EVENT_END = "</Event>"
+_SYSTEM_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:00)?$")
+
+
+def parse_system_time(value: str) -> datetime | None:
+    """`2026-08-14T20:10:49.4173297Z` (7 fractional digits, tool-outputs §4.1) -> aware UTC datetime."""
+    m = _SYSTEM_TIME.match(value.strip())
+    if not m:
+        return None
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    try:
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def split_events(text: str, limit: int | None = None) -> tuple[list[str], bool]:
+    """The `<Event>` elements in order (at most `limit`), and whether a partial event was left over.
+
+    A linear scan with str.find: a regex with a lazy `.*?` goes quadratic on junk full of `<Event `.
+    """
+    events: list[str] = []
+    pos = 0
+    while limit is None or len(events) < limit:
+        start = _EVENT_START.search(text, pos)
+        if start is None:
+            return events, False
+        end = text.find(_EVENT_END, start.start())
+        if end < 0:
+            return events, True
+        pos = end + len(_EVENT_END)
+        events.append(text[start.start() : pos])
+    return events, False
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _parse_event_xml(xml_text: str, section: str) -> ET.Element | ParseError:
+    size = len(xml_text.encode("utf-8", errors="replace"))
+    if size > MAX_EVENT_BYTES:
+        return ParseError(section, f"event XML of {size} bytes exceeds {MAX_EVENT_BYTES}", "too_large")
+    if "<!" in xml_text or "<?" in xml_text:
+        return ParseError(section, "event XML holds a declaration or processing instruction; refused")
+    if "\x00" in xml_text:
+        return ParseError(section, "event XML holds NUL characters")
+    try:
+        return ET.fromstring(xml_text)  # noqa: S314 - no DTD possible (checked above), size-capped
+    except ET.ParseError as exc:
+        return ParseError(section, f"event XML does not parse: {exc}")
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    """System fields of one event plus its EventData as {Name: text or None}."""
+
+    event_id: int | None
+    version: int | None
+    provider: str | None
+    time: datetime | None
+    record_id: int | None
+    computer: str | None
+    data: dict[str, str]  # Data Name -> text ("" for an empty element); absent names are absent
+    size_bytes: int
+
+
+def _int_or_none(text: str | None) -> int | None:
+    if text is None:
+        return None
+    text = text.strip()
+    return int(text) if text.isdigit() and len(text) < 20 else None
+
+
+def summarize_event(xml_text: str, section: str = "events") -> EventSummary | ParseError:
+    root = _parse_event_xml(xml_text, section)
+    if isinstance(root, ParseError):
+        return root
+    if _local(root.tag) != "Event":
+        return ParseError(section, f"root element is {_local(root.tag)!r}, not Event")
+    system = next((c for c in root if _local(c.tag) == "System"), None)
+    if system is None:
+        return ParseError(section, "event has no System element")
+    fields = {_local(c.tag): c for c in system}
+    provider = fields["Provider"].get("Name") if "Provider" in fields else None
+    time = parse_system_time(fields["TimeCreated"].get("SystemTime", "")) if "TimeCreated" in fields else None
+    data: dict[str, str] = {}
+    for child in root:
+        if _local(child.tag) != "EventData":
+            continue
+        for item in child:
+            name = item.get("Name")
+            if _local(item.tag) == "Data" and name is not None and name not in data:
+                data[name] = item.text or ""
+    return EventSummary(
+        event_id=_int_or_none(fields["EventID"].text) if "EventID" in fields else None,
+        version=_int_or_none(fields["Version"].text) if "Version" in fields else None,
+        provider=provider,
+        time=time,
+        record_id=_int_or_none(fields["EventRecordID"].text) if "EventRecordID" in fields else None,
+        computer=(fields["Computer"].text or None) if "Computer" in fields else None,
+        data=data,
+        size_bytes=len(xml_text.encode("utf-8", errors="replace")),
+    )
+
+
+def _events_error(section: str, text: str, exit_code: int | None) -> ParseError | None:
+    if len(text) > MAX_EVENTS_TEXT_CHARS:
+        return ParseError(section, f"output is {len(text)} characters, more than {MAX_EVENTS_TEXT_CHARS}", "too_large")
+    if "<!" in text:
+        # wevtutil escapes "<" in data as "&lt;", so a raw markup declaration (DOCTYPE, ENTITY) is never real.
+        return ParseError(section, "output holds a markup declaration (DOCTYPE/ENTITY); refused")
+    if "<Event" in text:
+        return None
+    head = text[:4096]
+    if exit_code == 15007 or re.search(r"(?i)channel could not be found", head):
+        return ParseError(section, "log not found (15007)", "not_found")
+    if looks_access_denied(head, exit_code):
+        return ParseError(section, "access denied", "access_denied")
+    if exit_code not in (0, None) or head.strip():
+        return ParseError(section, f"no events (exit code {exit_code}): {printable_excerpt(head)}")
+    return None
+
+
+def parse_event_time(text: str, exit_code: int | None = None, section: str = "event") -> datetime | ParseError | None:
+    """The TimeCreated of the one event a `/c:1` query returned; None for an empty log (0 bytes, exit 0)."""
+    if err := _events_error(section, text, exit_code):
+        return err
+    events, _ = split_events(text, limit=1)
+    if not events:
+        return None
+    summary = summarize_event(events[0], section)
+    if isinstance(summary, ParseError):
+        return summary
+    if summary.time is None:
+        return ParseError(section, "event has no readable TimeCreated/@SystemTime")
+    return summary.time
+
+
+@dataclass(frozen=True)
+class SampledEvents:
+    events: tuple[SampledEvent, ...]
+    problems: tuple[ParseError, ...]  # per-event problems; the good events are still returned
+
+
+def parse_sampled_4688(
+    text: str, exit_code: int | None = None, section: str = "events_4688"
+) -> SampledEvents | ParseError:
+    """Newest-first 4688 events (`/rd:true /f:xml`) -> records. CommandLine is None when the event has
+    no such Data element (version 0, or 7601 without KB3004375), "" when present but empty (policy off,
+    evtx-data.md §2.1), otherwise redacted (collect.secrets). ParentProcessName exists from version 2.
+    """
+    if err := _events_error(section, text, exit_code):
+        return err
+    chunks, partial = split_events(text)
+    problems: list[ParseError] = []
+    if partial:
+        problems.append(ParseError(section, "output ends inside an event (truncated)", "truncated"))
+    records: list[SampledEvent] = []
+    for chunk in chunks:
+        summary = summarize_event(chunk, section)
+        if isinstance(summary, ParseError):
+            problems.append(summary)
+            continue
+        if summary.event_id != PROCESS_CREATION_EVENT_ID or summary.provider != SECURITY_AUDITING_PROVIDER:
+            problems.append(ParseError(section, f"skipped event {summary.event_id} from {summary.provider!r}"))
+            continue
+        if summary.time is None:
+            problems.append(ParseError(section, "skipped event without TimeCreated/@SystemTime"))
+            continue
+        raw_cmd = summary.data.get("CommandLine")
+        if raw_cmd is None:
+            command_line, found = None, 0
+        else:
+            command_line, found = redact(raw_cmd)
+        records.append(
+            SampledEvent(
+                time=summary.time,
+                event_id=summary.event_id,
+                version=summary.version,
+                new_process_name=summary.data.get("NewProcessName"),
+                parent_process_name=summary.data.get("ParentProcessName"),
+                subject_user_name=summary.data.get("SubjectUserName"),
+                command_line=command_line,
+                size_bytes=summary.size_bytes,
+                secrets_found=found,
+            )
+        )
+    if not records and problems and not partial:
+        return problems[0]
+    return SampledEvents(events=tuple(records), problems=tuple(problems))

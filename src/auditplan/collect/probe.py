@@ -1,0 +1,351 @@
+"""The one cmd.exe command line run on each host, and the splitting of its output into sections.
+
+Shape (DESIGN.md "Collect"): `echo <marker>name& tool ...& echo <marker>next& ...`. Facts relied on,
+from /work/shared/reference/windows-tool-outputs.md (cited as "tool-outputs §n"):
+
+- §9.2: `echo` prints the text up to `&` verbatim, so markers are written as `echo X& ...` with no space
+  before `&`; the splitter also strips trailing blanks from marker lines in case a shell adds one.
+- Exit codes: `%ERRORLEVEL%` in a `cmd /c` line expands once, when the whole line is parsed, so every
+  section would report the same stale value. Each tool is therefore followed by
+  `&& echo <marker>rc:0|| call echo <marker>rc:%^ERRORLEVEL%`: `&&`/`||` act on the tool's own exit code
+  (tool-outputs §9.2 "exit status is that of the last command"); on failure, `call` expands the line a
+  second time at run time. In command-line (not batch) mode cmd leaves `%^ERRORLEVEL%` alone in the first
+  pass because no variable `^ERRORLEVEL` exists, the caret is then removed, and `call` sees
+  `%ERRORLEVEL%`. This `call` idiom is standard cmd behaviour but is NOT in the reference captures
+  (UNVERIFIED there): a shell that lacks `call` simply produces no rc line, and every parser works from
+  the text alone, so an unknown exit code costs nothing but the figure.
+- Every tool runs with `2>&1` so its error text (reg §5.2, wevtutil §3.4/§4.3, auditpol §2.4: stderr or
+  stream unknown) lands inside its own section.
+- Counting 4688s per hour ON THE HOST: `wevtutil qe /f:xml` writes events back to back with no separator
+  and no line breaks (tool-outputs §4.1: 3 events in 2 lines), so `| find /c "<Event "` would count
+  lines, not events. `/f:text` starts every event with an `Event[N]` header and exactly one
+  `  Date: <UTC ISO>Z` line (§4.2, Windows 10 / Server 2016 and later; field names are not localised).
+  One query over the whole window writes only the Date lines to a temp file (~40 bytes per event), then
+  one `find /c ": YYYY-MM-DDTHH" file` per hour prints `---------- <PATH>: n` (§7, the VERBATIM file
+  form). With /rd:true a capped query keeps the newest events, so when `capped` is set the newest hours
+  are exact and the oldest counted hour is partial. Hours before the log's oldest event read 0 because
+  the log no longer holds them (compare SecurityLog.oldest_time). One XPath per log instead of one per
+  hour is also what lets 48 hours x 2 logs fit under cmd's 8191-character limit (winrm-protocol.md §3.3). UNVERIFIED:
+  the 2020-era capture `Date: 2020-12-14T17:09:08.940` (no `Z`) suggests older builds may print local
+  time; on such hosts the hourly bins would be shifted by the UTC offset (totals stay right).
+- Markers carry a random per-run nonce (`##AP3f9c2a:name`): sampled events hold command lines that an
+  attacker on the host controls, and a fixed marker inside one could split the output. The first marker
+  is written by our own `echo` before any tool runs, so `split_sections` learns the nonce from it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from auditplan.collect.interface import PROCESS_CREATION_GUID, ProbeCaps
+
+MARKER_PREFIX = "##AP"
+RC_NAME = "rc"
+END_SECTION = "end"
+CMD_LINE_LIMIT = 8191  # cmd.exe's maximum command line (winrm-protocol.md §3.3)
+
+SECURITY_LOG = "Security"
+SYSMON_LOG = "Microsoft-Windows-Sysmon/Operational"
+SECURITY_AUDITING_PROVIDER = "Microsoft-Windows-Security-Auditing"
+PROCESS_CREATION_EVENT_ID = 4688
+SYSMON_PROCESS_CREATE_EVENT_ID = 1
+SYSMON_SERVICES = ("Sysmon64", "Sysmon")
+
+KEY_CURRENT_VERSION = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+KEY_PRODUCT_OPTIONS = r"HKLM\SYSTEM\CurrentControlSet\Control\ProductOptions"
+KEY_AUDIT_POLICY = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System\Audit"
+KEY_LSA = r"HKLM\SYSTEM\CurrentControlSet\Control\Lsa"
+KEY_EVENTLOG_SECURITY = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Security"
+VALUE_CMDLINE = "ProcessCreationIncludeCmdLine_Enabled"  # gpo-backup-format.md §A2
+VALUE_SCE_NO_APPLY_LEGACY = "SCENoApplyLegacyAuditPolicy"  # gpo-backup-format.md §A3
+VALUE_PRODUCT_TYPE = "ProductType"
+KB_CMDLINE = "KB3004375"  # gpo-backup-format.md §A2
+BUILD_KB_CHECK = (7601, 9200)  # builds where KB_CMDLINE decides command-line support (§A2)
+
+# The text-format line every event carries once (tool-outputs §4.2).
+DATE_LINE_LABEL = "Date: "
+
+# Section names, in the order they appear. Small, host-configuration sections come first and
+# sections holding attacker-influenced event text come last, so a byte cap cuts the least useful.
+S_HOSTNAME = "hostname"
+S_VER = "ver"
+S_REG_CURRENT_VERSION = "reg_current_version"
+S_REG_PRODUCT_TYPE = "reg_product_type"
+S_REG_CMDLINE = "reg_cmdline"
+S_REG_SCE = "reg_sce_no_apply_legacy"
+S_REG_EVENTLOG = "reg_eventlog_security"
+S_KB3004375 = "kb3004375"
+S_AUDITPOL_BACKUP = "auditpol_backup"
+S_AUDITPOL_CSV = "auditpol_csv"
+S_AUDITPOL_GET = "auditpol_get"
+S_WEVTUTIL_GL = "wevtutil_gl"
+S_WEVTUTIL_GLI = "wevtutil_gli"
+S_SC_SYSMON64 = "sc_sysmon64"
+S_SC_SYSMON = "sc_sysmon"
+S_SYSMON_GLI = "sysmon_gli"
+S_COUNT_4688 = "count_4688"
+S_COUNT_SYSMON = "count_sysmon_eid1"
+S_OLDEST = "security_oldest"
+S_NEWEST = "security_newest"
+S_EVENTS = "events_4688"
+
+SECTION_ORDER: tuple[str, ...] = (
+    S_HOSTNAME,
+    S_VER,
+    S_REG_CURRENT_VERSION,
+    S_REG_PRODUCT_TYPE,
+    S_REG_CMDLINE,
+    S_REG_SCE,
+    S_REG_EVENTLOG,
+    S_KB3004375,
+    S_AUDITPOL_BACKUP,
+    S_AUDITPOL_CSV,
+    S_AUDITPOL_GET,
+    S_WEVTUTIL_GL,
+    S_WEVTUTIL_GLI,
+    S_SC_SYSMON64,
+    S_SC_SYSMON,
+    S_SYSMON_GLI,
+    S_COUNT_4688,
+    S_COUNT_SYSMON,
+    S_OLDEST,
+    S_NEWEST,
+    S_EVENTS,
+)
+
+_NONCE_RE = re.compile(r"[0-9a-f]{6}")
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    window_hours: int = 24
+    sample_events: int = 100
+    max_events: int = 20_000  # per wevtutil query (/c:); bounds host work and the temp file
+    max_bytes: int = 4 * 1024 * 1024  # enforced by the transport; recorded in ProbeCaps
+    deadline_seconds: float = 120.0
+    nonce: str | None = None  # 6 lower-case hex digits; random when None (tests pass one)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.window_hours <= 168:
+            raise ValueError(f"window_hours must be 1..168, got {self.window_hours}")
+        if not 0 <= self.sample_events <= 10_000:
+            raise ValueError(f"sample_events must be 0..10000, got {self.sample_events}")
+        if self.max_events < 1:
+            raise ValueError(f"max_events must be >= 1, got {self.max_events}")
+        if self.max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {self.max_bytes}")
+        if self.deadline_seconds <= 0:
+            raise ValueError(f"deadline_seconds must be > 0, got {self.deadline_seconds}")
+        if self.nonce is not None and not _NONCE_RE.fullmatch(self.nonce):
+            raise ValueError("nonce must be 6 lower-case hex digits")
+
+
+@dataclass(frozen=True)
+class ProbeCommand:
+    command_line: str
+    sections: tuple[str, ...]  # in output order, without the closing END_SECTION
+    window_start: datetime  # inclusive, UTC, on the hour
+    window_end: datetime  # exclusive, UTC, on the hour (the current partial hour is left out)
+    window_hours: int
+    caps: ProbeCaps
+    nonce: str
+    sample_events: int = 100
+    hour_starts: tuple[datetime, ...] = field(default_factory=tuple)  # oldest first
+
+    @property
+    def marker(self) -> str:
+        return marker_for(self.nonce)
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    text: str  # decoded, rc and marker lines removed
+    exit_code: int | None  # None when the shell printed no rc line for it
+    truncated: bool = False  # output ended inside this section (byte cap)
+
+
+def marker_for(nonce: str) -> str:
+    return f"{MARKER_PREFIX}{nonce}:"
+
+
+def xpath_time(t: datetime) -> str:
+    """UTC ISO form used in XPath bounds: 2026-11-28T06:00:00.000Z."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _date_hour_prefix(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
+    """The single cmd.exe command line for one host, plus what is needed to read its output."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    nonce = options.nonce if options.nonce is not None else secrets.token_hex(3)
+    mark = marker_for(nonce)
+    window_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    window_start = window_end - timedelta(hours=options.window_hours)
+    hour_starts = tuple(window_start + timedelta(hours=i) for i in range(options.window_hours))
+    rc = f" 2>&1 && echo {mark}{RC_NAME}:0|| call echo {mark}{RC_NAME}:%^ERRORLEVEL%"
+    tmp = f'"%TEMP%\\ap{nonce}'
+    csv_file = f'{tmp}.csv"'
+    sec_dates = f'{tmp}s"'
+    sysmon_dates = f'{tmp}y"'
+    bounds = f"TimeCreated[@SystemTime>='{xpath_time(window_start)}' and @SystemTime<'{xpath_time(window_end)}']"
+    q_4688_window = (
+        f"*[System[Provider[@Name='{SECURITY_AUDITING_PROVIDER}'] and EventID={PROCESS_CREATION_EVENT_ID}"
+        f" and {bounds}]]"
+    )
+    q_sysmon_window = f"*[System[EventID={SYSMON_PROCESS_CREATE_EVENT_ID} and {bounds}]]"
+    q_4688 = f"*[System[Provider[@Name='{SECURITY_AUDITING_PROVIDER}'] and EventID={PROCESS_CREATION_EVENT_ID}]]"
+
+    def hourly_finds(path: str) -> str:
+        # The file holds only Date lines, so ": <hour>" is enough to pick an hour and keeps the line short.
+        return "".join(f'&find /c ": {_date_hour_prefix(h)}" {path}' for h in hour_starts)
+
+    parts: list[tuple[str, str]] = [
+        (S_HOSTNAME, "hostname"),
+        (S_VER, "ver"),
+        (S_REG_CURRENT_VERSION, f'reg query "{KEY_CURRENT_VERSION}"{rc}'),
+        (S_REG_PRODUCT_TYPE, f'reg query "{KEY_PRODUCT_OPTIONS}" /v {VALUE_PRODUCT_TYPE}{rc}'),
+        (S_REG_CMDLINE, f'reg query "{KEY_AUDIT_POLICY}" /v {VALUE_CMDLINE}{rc}'),
+        (S_REG_SCE, f'reg query "{KEY_LSA}" /v {VALUE_SCE_NO_APPLY_LEGACY}{rc}'),
+        (S_REG_EVENTLOG, f'reg query "{KEY_EVENTLOG_SECURITY}"{rc}'),
+        # wmic is absent on the newest builds (9009, filtered away by find); it only matters on 7601/9200.
+        (S_KB3004375, f'wmic qfe get HotFixID 2>&1|find "{KB_CMDLINE}"'),
+        # auditpol will not overwrite an existing backup file (tool-outputs §1.2), so delete first.
+        (S_AUDITPOL_BACKUP, f"del {csv_file} 2>nul&auditpol /backup /file:{csv_file}{rc}"),
+        (S_AUDITPOL_CSV, f"type {csv_file}{rc}&del {csv_file} 2>nul"),
+        (S_AUDITPOL_GET, f"auditpol /get /subcategory:{PROCESS_CREATION_GUID.upper()} /r{rc}"),
+        (S_WEVTUTIL_GL, f"wevtutil gl {SECURITY_LOG}{rc}"),
+        (S_WEVTUTIL_GLI, f"wevtutil gli {SECURITY_LOG}{rc}"),
+        (S_SC_SYSMON64, f"sc query {SYSMON_SERVICES[0]}{rc}"),
+        (S_SC_SYSMON, f"sc query {SYSMON_SERVICES[1]}{rc}"),
+        (S_SYSMON_GLI, f"wevtutil gli {SYSMON_LOG}{rc}"),
+        (
+            S_COUNT_4688,
+            f'wevtutil qe {SECURITY_LOG} /q:"{q_4688_window}" /c:{options.max_events} /rd:true /f:text'
+            f'|find "{DATE_LINE_LABEL}">{sec_dates}{hourly_finds(sec_dates)}&del {sec_dates}',
+        ),
+        (
+            S_COUNT_SYSMON,
+            f'wevtutil qe {SYSMON_LOG} /q:"{q_sysmon_window}" /c:{options.max_events} /rd:true /f:text'
+            f'|find "{DATE_LINE_LABEL}">{sysmon_dates}{hourly_finds(sysmon_dates)}&del {sysmon_dates}',
+        ),
+        (S_OLDEST, f"wevtutil qe {SECURITY_LOG} /c:1 /f:xml{rc}"),
+        (S_NEWEST, f"wevtutil qe {SECURITY_LOG} /c:1 /rd:true /f:xml{rc}"),
+    ]
+    if options.sample_events > 0:
+        parts.append(
+            (S_EVENTS, f'wevtutil qe {SECURITY_LOG} /q:"{q_4688}" /c:{options.sample_events} /rd:true /f:xml{rc}')
+        )
+    line = "&".join(f"echo {mark}{name}&{cmd}" for name, cmd in parts) + f"&echo {mark}{END_SECTION}"
+    caps = ProbeCaps(
+        max_events=options.max_events, max_bytes=options.max_bytes, deadline_seconds=options.deadline_seconds
+    )
+    return ProbeCommand(
+        command_line=line,
+        sections=tuple(name for name, _ in parts),
+        window_start=window_start,
+        window_end=window_end,
+        window_hours=options.window_hours,
+        caps=caps,
+        nonce=nonce,
+        sample_events=options.sample_events,
+        hour_starts=hour_starts,
+    )
+
+
+_CODEC_BY_CODEPAGE = {65001: "utf-8", 1200: "utf-16-le", 20127: "ascii", 28591: "latin-1"}
+_MARKER_RE = re.compile(rb"##AP([0-9a-f]{6}):([a-z0-9_]+)(?::(-?[0-9]*))?[ \t]*(?:\r?\n)?")
+
+
+def _codec(codepage: int) -> str:
+    import codecs
+
+    name = _CODEC_BY_CODEPAGE.get(codepage, f"cp{codepage}")
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return "utf-8"
+    return name
+
+
+def decode(data: bytes, codepage: int) -> str:
+    """Console bytes to text; never raises (undecodable bytes become U+FFFD)."""
+    return data.decode(_codec(codepage), errors="replace")
+
+
+def split_sections(stdout: bytes, codepage: int) -> dict[str, Section]:
+    """Split probe output at its markers. Missing sections are absent; nothing here raises.
+
+    A marker counts only if it carries the nonce of the first marker and names a section later in
+    SECTION_ORDER than the current one, so marker-like text inside tool output (e.g. a command line in
+    a sampled event) cannot forge or reorder sections. Markers are found anywhere in a line, because a
+    tool's output may lack its final newline (`type` of a file without one). The rc line of a section is
+    the last one in it: it is echoed after the tool's output.
+    """
+    order = {name: i for i, name in enumerate((*SECTION_ORDER, END_SECTION))}
+    nonce: bytes | None = None
+    current: str | None = None
+    current_pos = -1
+    start = 0
+    rc: int | None = None
+    chunks: list[tuple[str, int, int, int | None]] = []  # name, start, end, rc
+    saw_end = False
+    for m in _MARKER_RE.finditer(stdout):
+        m_nonce, name_b, rc_b = m.group(1), m.group(2), m.group(3)
+        if nonce is None:
+            if name_b.decode() not in order or rc_b is not None:
+                continue
+            nonce = m_nonce
+        elif m_nonce != nonce:
+            continue
+        name = name_b.decode()
+        if name == RC_NAME and rc_b is not None:
+            if current is not None:
+                chunks_end = m.start()
+                # Keep the text up to the rc line; anything after it (rare) stays in the section too.
+                rc = int(rc_b) if rc_b not in (b"", b"-") else None
+                chunks.append((current, start, chunks_end, rc))
+                start = m.end()
+            continue
+        if rc_b is not None or name not in order or order[name] <= current_pos:
+            continue
+        if current is not None:
+            chunks.append((current, start, m.start(), None))
+        if name == END_SECTION:
+            saw_end = True
+            current = None
+            break
+        current, current_pos, start, rc = name, order[name], m.end(), None
+    if current is not None:
+        chunks.append((current, start, len(stdout), None))
+    return _assemble(stdout, chunks, codepage, truncated_last=not saw_end)
+
+
+def _assemble(
+    stdout: bytes, chunks: list[tuple[str, int, int, int | None]], codepage: int, *, truncated_last: bool
+) -> dict[str, Section]:
+    texts: dict[str, list[bytes]] = {}
+    codes: dict[str, int | None] = {}
+    for name, a, b, rc in chunks:
+        texts.setdefault(name, []).append(stdout[a:b])
+        if rc is not None:
+            codes[name] = rc
+        else:
+            codes.setdefault(name, None)
+    out: dict[str, Section] = {}
+    last = chunks[-1][0] if chunks else None
+    for name, parts in texts.items():
+        out[name] = Section(
+            name=name,
+            text=decode(b"".join(parts), codepage),
+            exit_code=codes.get(name),
+            truncated=truncated_last and name == last,
+        )
+    return out

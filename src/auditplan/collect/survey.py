@@ -1,0 +1,221 @@
+"""Survey many hosts at once: bounded concurrent fan-out, one store transaction per host.
+
+Each worker thread owns the whole conversation with one host (its own pywinrm Protocol, see
+transport.py), parses the output and saves the HostResult before taking the next host, so a
+killed survey loses at most the hosts in flight. Re-running skips hosts already saved.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from auditplan.collect import parsers, probe
+from auditplan.collect.interface import Host, HostResult, HostStatus
+from auditplan.collect.transport import CODEPAGE_UTF8, TransportSettings, run_command_line
+
+
+class ResultStore(Protocol):
+    """What the survey needs from store.Store (thread-safe, one transaction per save)."""
+
+    def save_result(self, result: HostResult) -> None: ...
+    def finished_hosts(self) -> dict[str, HostStatus]: ...
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Sent to `on_progress` after each host ends."""
+
+    result: HostResult
+    done: int
+    failed: int
+    total: int
+
+
+@dataclass
+class SurveyOutcome:
+    """What one run did. `results` holds the hosts surveyed in this run, in finishing order."""
+
+    results: list[HostResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already in the store, not re-surveyed
+    not_started: list[str] = field(default_factory=list)  # left when interrupted
+    interrupted: bool = False
+
+    @property
+    def counts(self) -> Counter[HostStatus]:
+        return Counter(r.status for r in self.results)
+
+
+def select_hosts(
+    hosts: Iterable[Host], finished: dict[str, HostStatus], *, refresh: bool, retry_failed: bool
+) -> tuple[list[Host], list[str]]:
+    """(hosts to survey, names skipped). Resume skips saved hosts; `retry_failed` re-runs only
+    the saved hosts that did not end ok; `refresh` re-runs everything."""
+    to_run: list[Host] = []
+    skipped: list[str] = []
+    # The store compares names case-insensitively, as Windows does.
+    saved = {name.casefold(): status for name, status in finished.items()}
+    for host in hosts:
+        status = saved.get(host.name.casefold())
+        if refresh or status is None or (retry_failed and status is not HostStatus.OK):
+            to_run.append(host)
+        else:
+            skipped.append(host.name)
+    return to_run, skipped
+
+
+def survey_host(host: Host, settings: TransportSettings, command: probe.ProbeCommand) -> HostResult:
+    """Run the probe on one host and turn its output into a HostResult. Never raises for
+    anything the host sends."""
+    caps = command.caps
+    run = run_command_line(host, settings, command.command_line)
+    collected_at = datetime.now(UTC)
+    if run.status is not HostStatus.OK:
+        return HostResult(
+            host=host,
+            status=run.status,
+            reason=run.reason,
+            collected_at=collected_at,
+            cost=run.cost,
+            caps=caps,
+            warnings=run.warnings,
+        )
+    try:
+        sections = probe.split_sections(run.stdout, CODEPAGE_UTF8)
+        parsed = parsers.interpret(sections, command)
+    except Exception as exc:  # the parsers are meant to be total; a bug must not sink the survey
+        return HostResult(
+            host=host,
+            status=HostStatus.UNPARSEABLE,
+            reason=f"output could not be parsed ({type(exc).__name__}: {str(exc)[:200]})",
+            collected_at=collected_at,
+            cost=run.cost,
+            caps=caps,
+            warnings=run.warnings,
+        )
+    warnings = run.warnings + tuple(parsed.warnings)
+    if run.cost.truncated:
+        warnings += (f"output cut at {settings.max_output_bytes} bytes",)
+    status, reason = HostStatus.OK, ""
+    if parsed.unparseable:
+        status = HostStatus.UNPARSEABLE
+        reason = "no section of the probe's output could be read" + (
+            f" (output cut at {settings.max_output_bytes} bytes)" if run.cost.truncated else ""
+        )
+    elif parsed.access_denied:
+        status = HostStatus.ACCESS_DENIED
+        reason = "the account lacks rights on the host: auditpol and the Security log both refused"
+    return HostResult(
+        host=host,
+        status=status,
+        reason=reason,
+        collected_at=collected_at,
+        computer_name=parsed.computer_name,
+        os=parsed.os,
+        audit=parsed.audit,
+        security_log=parsed.security_log,
+        sysmon=parsed.sysmon,
+        volume=parsed.volume,
+        events=tuple(parsed.events),
+        cost=run.cost,
+        caps=caps,
+        warnings=warnings,
+    )
+
+
+def run_survey(
+    hosts: Iterable[Host],
+    settings: TransportSettings,
+    store: ResultStore,
+    *,
+    concurrency: int,
+    probe_options: probe.ProbeOptions | None = None,
+    refresh: bool = False,
+    retry_failed: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> SurveyOutcome:
+    """Survey `hosts` with at most `concurrency` conversations at a time.
+
+    Results are saved as each host ends. On KeyboardInterrupt no more hosts start, hosts in
+    flight finish (each bounded by its own deadline) and are saved, and the outcome is
+    returned with `interrupted` set. `on_start(to_run, skipped)` is called once before work.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    to_run, skipped = select_hosts(hosts, store.finished_hosts(), refresh=refresh, retry_failed=retry_failed)
+    outcome = SurveyOutcome(skipped=skipped)
+    if on_start is not None:
+        on_start(len(to_run), len(skipped))
+    if not to_run:
+        return outcome
+    # The caps recorded with each result are the ones the transport enforces.
+    options = replace(
+        probe_options or probe.ProbeOptions(), max_bytes=settings.max_output_bytes, deadline_seconds=settings.deadline
+    )
+    command = probe.build_probe(options, datetime.now(UTC))
+    lock = threading.Lock()
+    total = len(to_run)
+
+    def work(host: Host) -> HostResult:
+        result = survey_host(host, settings, command)
+        store.save_result(result)
+        return result
+
+    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="survey")
+    pending = iter(to_run)
+    in_flight: dict[Future[HostResult], Host] = {}
+
+    def submit_more() -> None:
+        # Keep only `concurrency` hosts queued, so an interrupt leaves the rest unstarted.
+        while len(in_flight) < concurrency:
+            host = next(pending, None)
+            if host is None:
+                return
+            in_flight[executor.submit(work, host)] = host
+
+    failed = 0
+    try:
+        submit_more()
+        while in_flight:
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                host = in_flight.pop(future)
+                result = _result_of(future, host)
+                with lock:
+                    outcome.results.append(result)
+                    if result.status is not HostStatus.OK:
+                        failed += 1
+                if on_progress is not None:
+                    on_progress(Progress(result, len(outcome.results), failed, total))
+            submit_more()
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        outcome.not_started = [h.name for h in pending]
+        # Hosts in flight finish within their own deadline and save themselves.
+        for future, host in list(in_flight.items()):
+            try:
+                outcome.results.append(_result_of(future, host))
+            except KeyboardInterrupt:
+                break
+    finally:
+        executor.shutdown(wait=not outcome.interrupted, cancel_futures=True)
+    return outcome
+
+
+def _result_of(future: Future[HostResult], host: Host) -> HostResult:
+    exc = future.exception()
+    if exc is None:
+        return future.result()
+    # Only a bug (or a failing store) gets here; the host is reported, not saved.
+    return HostResult(
+        host=host,
+        status=HostStatus.PROTOCOL_ERROR,
+        reason=f"internal error: {type(exc).__name__}: {str(exc)[:200]}",
+        collected_at=datetime.now(UTC),
+    )

@@ -1,0 +1,384 @@
+"""The probe command line, the section splitter, and interpret() on composed and simulated output."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from auditplan.collect.interface import AuditSetting, ProductType
+from auditplan.collect.parsers import interpret
+from auditplan.collect.probe import (
+    CMD_LINE_LIMIT,
+    SECTION_ORDER,
+    ProbeOptions,
+    Section,
+    build_probe,
+    split_sections,
+)
+
+CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
+NOW = datetime(2026, 11, 28, 7, 3, 12, tzinfo=UTC)
+NONCE = "abcdef"
+M = "##APabcdef:"
+
+
+def cap(name: str) -> bytes:
+    return (CAPTURES / name).read_bytes()
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hours", [1, 6, 24, 36, 48])
+def test_command_line_fits_cmd_limit(hours: int) -> None:
+    # winrm-protocol.md §3.3: cmd.exe caps a command line at 8191 characters.
+    for options in (
+        ProbeOptions(window_hours=hours),
+        ProbeOptions(window_hours=hours, max_events=9_999_999, sample_events=10_000),
+    ):
+        assert len(build_probe(options, NOW).command_line) < CMD_LINE_LIMIT
+
+
+def test_window_is_whole_utc_hours_before_now() -> None:
+    probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
+    assert probe.window_end == datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    assert probe.window_start == datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    assert probe.hour_starts[0] == probe.window_start
+    assert probe.hour_starts[-1] == datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+    assert len(probe.hour_starts) == 24
+
+
+def test_counting_query_matches_4688_provider_and_absolute_utc_bounds() -> None:
+    line = build_probe(ProbeOptions(nonce=NONCE, max_events=5000), NOW).command_line
+    assert (
+        "wevtutil qe Security /q:\"*[System[Provider[@Name='Microsoft-Windows-Security-Auditing'] and EventID=4688"
+        " and TimeCreated[@SystemTime>='2026-11-27T07:00:00.000Z' and @SystemTime<'2026-11-28T07:00:00.000Z']]]\""
+        " /c:5000 /rd:true /f:text" in line
+    )
+    finds = re.findall(r'find /c ": (\d{4}-\d\d-\d\dT\d\d)" "%TEMP%\\apabcdefs"', line)
+    assert finds[0] == "2026-11-27T07" and finds[-1] == "2026-11-28T06" and len(finds) == 24
+    assert "/c:100 /rd:true /f:xml" in line  # the newest sample_events, as XML
+
+
+def test_markers_in_order_and_no_space_before_ampersand() -> None:
+    probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
+    names = re.findall(r"echo ##APabcdef:([a-z0-9_]+)(?:&|$)", probe.command_line)
+    assert names == [*probe.sections, "end"]
+    assert list(probe.sections) == list(SECTION_ORDER)
+    # windows-tool-outputs.md §9.2: "echo abc & ..." would print "abc " with a trailing space.
+    assert not re.search(r"echo [^&|]* [&|]", probe.command_line)
+
+
+def _outside_quotes(line: str) -> str:
+    """The command line with every double-quoted run blanked: what cmd sees as operators."""
+    out, quoted = [], False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+            out.append('"')
+        else:
+            out.append(" " if quoted else ch)
+    assert not quoted, "unbalanced double quotes"
+    return "".join(out)
+
+
+def test_xpath_operators_are_quoted_from_cmd() -> None:
+    """`<`, `>` in XPath would be redirections and `[`/`'` harmless; only our own redirections and
+    pipes may appear outside quotes."""
+    bare = _outside_quotes(build_probe(ProbeOptions(nonce=NONCE), NOW).command_line)
+    assert "<" not in bare
+    redirections = re.findall(r"\S*>\S*", bare)
+    # 2>&1 per tool, 2>nul around del, and `find "Date: ">"file"` (quotes blanked to '">"').
+    assert set(redirections) == {"2>&1", "2>&1|find", "2>nul&auditpol", "2>nul&echo", '">"'}
+    assert bare.count("|") == len(re.findall(r"\|\|", bare)) * 2 + 3  # 3 pipes: wmic, two count pipes
+
+
+def test_nonce_is_random_when_not_given() -> None:
+    nonces = {build_probe(ProbeOptions(), NOW).nonce for _ in range(8)}
+    assert all(re.fullmatch(r"[0-9a-f]{6}", n) for n in nonces)
+    assert len(nonces) > 1  # 8 draws of 24 random bits: all equal has probability 2**-168
+
+
+@pytest.mark.parametrize(
+    "bad", [{"window_hours": 0}, {"window_hours": 169}, {"max_events": 0}, {"sample_events": -1}, {"nonce": "ZZZ"}]
+)
+def test_bad_options_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        ProbeOptions(**bad)  # type: ignore[arg-type]
+
+
+def test_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError):
+        build_probe(ProbeOptions(), datetime(2026, 11, 28, 7, 0))
+
+
+# --- composed output, as Windows would print it for this command line ------------------------------
+
+NS = "http://schemas.microsoft.com/win/2004/08/events/event"
+
+
+def event_4688(time: str, cmd: str | None, version: int = 2) -> bytes:
+    cmd_xml = "" if cmd is None else f"<Data Name='CommandLine'>{cmd}</Data>"
+    return (
+        f"<Event xmlns='{NS}'><System><Provider Name='Microsoft-Windows-Security-Auditing' "
+        "Guid='{54849625-5478-4994-a5ba-3e3b0328c30d}'/><EventID>4688</EventID>"
+        f"<Version>{version}</Version><TimeCreated SystemTime='{time}'/><EventRecordID>9</EventRecordID>"
+        "<Channel>Security</Channel><Computer>WIN-HOST</Computer></System><EventData>"
+        "<Data Name='SubjectUserName'>alice</Data><Data Name='NewProcessName'>C:\\Windows\\System32\\net.exe</Data>"
+        f"{cmd_xml}<Data Name='ParentProcessName'>C:\\Windows\\System32\\cmd.exe</Data></EventData></Event>"
+    ).encode()
+
+
+def finds(counts: list[int], path: str) -> bytes:
+    # windows-tool-outputs.md §7: "---------- <PATH IN UPPER CASE>: <n>"
+    return b"".join(f"\r\n---------- {path.upper()}: {n}\r\n".encode() for n in counts)
+
+
+HOURLY = list(range(24))  # 0..23, oldest hour first
+OLDEST_4624 = cap("wevtutil-qe-security-4624-xml-partial.xml").split(b"</Event>")[0] + b"</Event>\r\n"
+NEWEST = event_4688("2026-11-28T06:59:01.1234567Z", "net user eve Hunter2Secret /add")
+TEMP = "C:\\Users\\Admin\\AppData\\Local\\Temp"
+
+
+def composed_output() -> bytes:
+    rc0 = f"{M}rc:0\r\n".encode()
+    parts: list[bytes] = [
+        f"{M}hostname\r\n".encode(),
+        cap("hostname-winrs.txt"),
+        f"{M}ver\r\n".encode(),
+        cap("ver-win11-26200.txt"),
+        f"{M}reg_current_version\r\n".encode(),
+        b"\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\r\n"
+        b"    ProductName    REG_SZ    Windows Server 2022 Datacenter\r\n"
+        b"    CurrentBuild    REG_SZ    20348\r\n"
+        b"    UBR    REG_DWORD    0xa4f\r\n"
+        b"    DisplayVersion    REG_SZ    21H2\r\n\r\n",
+        rc0,
+        f"{M}reg_product_type\r\n".encode(),
+        b"\r\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\ProductOptions\r\n"
+        b"    ProductType    REG_SZ    ServerNT\r\n\r\n",
+        rc0,
+        f"{M}reg_cmdline\r\n".encode(),
+        cap("reg-query-audit-cmdline-dword.txt"),
+        rc0,
+        f"{M}reg_sce_no_apply_legacy\r\n".encode(),
+        cap("reg-query-not-found.txt"),
+        f"{M}rc:1\r\n".encode(),
+        f"{M}reg_eventlog_security\r\n".encode(),
+        b"\r\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Security\r\n"
+        b"    MaxSize    REG_DWORD    0x1400000\r\n    Retention    REG_DWORD    0x0\r\n\r\n",
+        rc0,
+        f"{M}kb3004375\r\n".encode(),
+        f"{M}auditpol_backup\r\n".encode(),
+        b"The command was successfully executed.\r\n",
+        rc0,
+        # `type` of a file without a final newline: the rc marker lands on the same line (tool-outputs §1.2).
+        f"{M}auditpol_csv\r\n".encode(),
+        cap("auditpol-backup-birdsofpray.csv").rstrip(b"\r\n"),
+        rc0,
+        f"{M}auditpol_get\r\n".encode(),
+        b"Machine Name,Policy Target,Subcategory,Subcategory GUID,Inclusion Setting,Exclusion Setting\r\n\r\n"
+        b"BIRDSOFPRAY,System,Process Creation,{0CCE922B-69AE-11D9-BED3-505054503030},Success and Failure,\r\n",
+        rc0,
+        f"{M}wevtutil_gl\r\n".encode(),
+        cap("wevtutil-gl-security.txt"),
+        rc0,
+        f"{M}wevtutil_gli\r\n".encode(),
+        cap("wevtutil-gli-windows-powershell.txt"),
+        rc0,
+        f"{M}sc_sysmon64\r\n".encode(),
+        cap("sc-query-sysmon64-running.txt"),
+        rc0,
+        f"{M}sc_sysmon\r\n".encode(),
+        cap("sc-query-missing-1060.txt"),
+        f"{M}rc:1060\r\n".encode(),
+        f"{M}sysmon_gli\r\n".encode(),
+        b"creationTime: 2026-01-01T00:00:00.000Z\r\nfileSize: 69632\r\nattributes: 32\r\n"
+        b"numberOfLogRecords: 500\r\noldestRecordNumber: 1\r\n",
+        rc0,
+        f"{M}count_4688\r\n".encode(),
+        finds(HOURLY, TEMP + "\\apabcdefs"),
+        f"{M}count_sysmon_eid1\r\n".encode(),
+        finds([5] * 24, TEMP + "\\apabcdefy"),
+        f"{M}security_oldest\r\n".encode(),
+        OLDEST_4624,
+        rc0,
+        f"{M}security_newest\r\n".encode(),
+        NEWEST + b"\r\n",
+        rc0,
+        f"{M}events_4688\r\n".encode(),
+        NEWEST + event_4688("2026-11-28T06:58:00.0000000Z", "", 1) + b"\r\n",
+        rc0,
+        f"{M}end\r\n".encode(),
+    ]
+    return b"".join(parts)
+
+
+def test_split_sections_texts_and_exit_codes() -> None:
+    sections = split_sections(composed_output(), 65001)
+    assert set(sections) == set(SECTION_ORDER)
+    assert sections["hostname"] == Section("hostname", "WIN-HOST\r\n", None, False)
+    assert sections["reg_sce_no_apply_legacy"].exit_code == 1
+    assert sections["sc_sysmon"].exit_code == 1060
+    csv = sections["auditpol_csv"]
+    assert csv.exit_code == 0
+    assert csv.text.endswith("BIRDSOFPRAY,,RegistryGlobalSacl,,,,")  # marker found mid-line, text kept whole
+    assert "##AP" not in "".join(s.text for s in sections.values())
+    assert not any(s.truncated for s in sections.values())
+
+
+def test_interpret_composed_output() -> None:
+    probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
+    it = interpret(split_sections(composed_output(), 65001), probe)
+    assert it.warnings == ()
+    assert not it.unparseable and not it.access_denied
+    assert it.computer_name == "WIN-HOST"
+    assert it.os is not None
+    assert (it.os.product_name, it.os.current_build, it.os.ubr) == ("Windows Server 2022 Datacenter", 20348, 2639)
+    assert (it.os.product_type, it.os.display_version, it.os.cmdline_supported) == (ProductType.SERVER, "21H2", True)
+    assert it.audit is not None
+    assert it.audit.process_creation is AuditSetting.SUCCESS_AND_FAILURE
+    assert it.audit.cmdline_enabled is True  # REG_DWORD 0x1
+    assert it.audit.sce_no_apply_legacy is False  # value absent
+    assert len(it.audit.subcategories) == 59
+    log = it.security_log
+    assert log is not None
+    assert (log.max_size_bytes, log.retention, log.file_size_bytes, log.record_count) == (
+        20971520,
+        "overwrite",
+        11603968,
+        9496,
+    )
+    assert log.oldest_time == datetime(2026, 8, 14, 20, 10, 49, 417329, tzinfo=UTC)
+    assert log.newest_time == datetime(2026, 11, 28, 6, 59, 1, 123456, tzinfo=UTC)
+    assert it.sysmon is not None
+    assert (it.sysmon.installed, it.sysmon.service_name, it.sysmon.running) == (True, "Sysmon64", True)
+    vol = it.volume
+    assert vol is not None
+    assert vol.hourly_4688 == tuple(range(24))
+    assert vol.hourly_sysmon_eid1 == (5,) * 24
+    assert not vol.capped
+    # 2026-08-14T20:10:49.417329 .. 2026-11-28T06:59:01.123456 = 106 days - 13:11:48.293873 = 2530.803248 h
+    assert vol.security_events_per_hour == pytest.approx(9496 / 2530.803248, rel=1e-6)
+    assert len(it.events) == 2
+    first, second = it.events
+    assert first.command_line is not None and "Hunter2Secret" not in first.command_line
+    assert first.secrets_found == 1
+    assert second.command_line == "" and second.version == 1
+
+
+def test_truncated_output_drops_later_sections_with_warnings() -> None:
+    data = composed_output()
+    cut = data.index(b"\r\n---------- ", data.index(f"{M}count_4688".encode())) + 200
+    probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
+    sections = split_sections(data[:cut], 65001)
+    assert "count_4688" in sections and sections["count_4688"].truncated
+    assert "security_oldest" not in sections and "events_4688" not in sections
+    it = interpret(sections, probe)
+    assert "section events_4688 missing: output truncated" in it.warnings
+    assert "section count_4688 truncated: output hit the byte cap" in it.warnings
+    assert it.volume is not None and it.volume.hourly_4688 == ()  # a partial count list is not used
+    assert it.audit is not None and it.audit.process_creation is AuditSetting.SUCCESS_AND_FAILURE
+    assert not it.unparseable
+
+
+def test_forged_markers_in_event_text_are_ignored() -> None:
+    data = composed_output()
+    # A command line holding marker-like text: wrong nonce, or the right nonce naming an earlier section.
+    forged = event_4688("2026-11-28T06:57:00Z", "x ##APffffff:hostname ##APabcdef:hostname ##APabcdef:rc:7")
+    data = data.replace(f"{M}events_4688\r\n".encode(), f"{M}events_4688\r\n".encode() + forged)
+    sections = split_sections(data, 65001)
+    assert sections["hostname"].text == "WIN-HOST\r\n"
+    assert sections["events_4688"].exit_code == 0  # the real rc line is the last one
+    assert "##APffffff:hostname" in sections["events_4688"].text
+
+
+def test_utf8_decoding_replaces_bad_bytes_and_keeps_markers() -> None:
+    data = f"{M}hostname\r\nWIN\xff\r\n{M}ver\r\n".encode("latin-1")
+    sections = split_sections(data, 65001)
+    assert sections["hostname"].text == "WIN\ufffd\r\n"
+    assert "ver" in sections and sections["ver"].truncated
+
+
+def test_oem_codepage_decoding() -> None:
+    # "Keine Überwachung" in cp850 (a Western European OEM page, windows-tool-outputs.md §0.1)
+    data = f"{M}auditpol_get\r\nKeine Überwachung\r\n{M}end\r\n".encode("cp850")
+    assert split_sections(data, 850)["auditpol_get"].text == "Keine Überwachung\r\n"
+
+
+def test_no_markers_at_all() -> None:
+    probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
+    sections = split_sections(b"\x00garbage\r\n" * 1000, 65001)
+    assert sections == {}
+    it = interpret(sections, probe)
+    assert it.unparseable
+    assert "section hostname missing: output truncated" in it.warnings
+
+
+def test_wrong_tool_output_in_every_section_is_unparseable_not_a_crash() -> None:
+    probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
+    junk = "'x' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
+    sections = {name: Section(name, junk, 9009) for name in probe.sections}
+    it = interpret(sections, probe)
+    assert it.unparseable
+    assert it.warnings  # each section says what was wrong
+
+
+# --- the simulator's cmd.exe emulator (a real backend, not a mock) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo() -> object:
+    fleet_mod = pytest.importorskip("auditplan.simulator.fleet")
+    return fleet_mod.demo_fleet()
+
+
+@pytest.mark.parametrize("host", ["rds01", "legacy-erp01", "web03", "fs-muc01"])
+def test_probe_through_simulated_host_matches_its_event_log_truth(demo: object, host: str) -> None:
+    """Run the real command line through the simulator's cmd.exe + tool emulation; the hourly counts must
+    equal the simulated log's own truth (SimEventLog.true_hourly_counts), hour by hour."""
+    from auditplan.simulator.fleet import sim_host
+
+    now = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
+    profile = demo.profile(host)  # type: ignore[attr-defined]
+    backend = sim_host(profile, now=now).backend
+    probe = build_probe(ProbeOptions(nonce=NONCE), now)
+    out = backend.run(probe.command_line, ())
+    it = interpret(split_sections(out.stdout, 65001), probe)
+    assert not it.unparseable
+    assert it.warnings == ()
+    truth_log = backend.event_log("Security")  # type: ignore[attr-defined]
+    truth = dict(truth_log.true_hourly_counts(4688))
+    expected = tuple(truth.get(probe.window_start + timedelta(hours=i), 0) for i in range(24))
+    assert it.volume is not None
+    assert it.volume.hourly_4688 == expected
+    if profile.sysmon.installed:
+        sysmon = backend.event_log("Microsoft-Windows-Sysmon/Operational")  # type: ignore[attr-defined]
+        truth_s = dict(sysmon.true_hourly_counts(1))
+        expected_s = tuple(truth_s.get(probe.window_start + timedelta(hours=i), 0) for i in range(24))
+        assert it.volume.hourly_sysmon_eid1 == expected_s
+        assert it.sysmon is not None and it.sysmon.installed
+    else:
+        assert it.volume.hourly_sysmon_eid1 is None
+    assert it.os is not None and it.os.current_build == profile.os.build
+    assert it.audit is not None and it.audit.process_creation == profile.audit.process_creation
+
+
+def test_capped_count_through_simulated_host(demo: object) -> None:
+    """With /c:N smaller than the window's events, /rd:true keeps the newest N: the sum equals the cap,
+    the flag is set, and the newest hours still match the truth."""
+    from auditplan.simulator.fleet import sim_host
+
+    now = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
+    backend = sim_host(demo.profile("rds01"), now=now).backend  # type: ignore[attr-defined]
+    probe = build_probe(ProbeOptions(nonce=NONCE, max_events=1500), now)
+    it = interpret(split_sections(backend.run(probe.command_line, ()).stdout, 65001), probe)
+    assert it.volume is not None and it.volume.capped
+    assert sum(it.volume.hourly_4688) == 1500
+    truth = dict(backend.event_log("Security").true_hourly_counts(4688))  # type: ignore[attr-defined]
+    newest_hour = probe.window_end - timedelta(hours=1)
+    assert truth[newest_hour] < 1500  # so the newest hour is complete
+    assert it.volume.hourly_4688[-1] == truth[newest_hour]

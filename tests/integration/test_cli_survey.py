@@ -1,0 +1,155 @@
+"""`auditplan survey` through click's CliRunner against the simulator: output shapes, exit
+codes, inventory errors, the security defaults, and no password anywhere it could leak."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from integration_fleet import PASSWORD, USERNAME, profile, serving, write_hosts_csv
+
+from auditplan.cli import main
+from auditplan.collect.interface import AuditSetting
+from auditplan.simulator.certs import TlsMaterial
+from auditplan.simulator.interface import FaultSpec
+from auditplan.simulator.profile import AuditProfile, OSProfile
+
+REQUIRED_KEYS = {"host", "status", "reason", "process_creation", "cmdline_enabled", "os_build", "product_type"}
+
+
+def _run(args: list[str], env: dict[str, str] | None = None, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, args, env=env, input=stdin, catch_exceptions=False)
+
+
+def _all_output(result) -> str:  # type: ignore[no-untyped-def]
+    return result.stdout + result.stderr
+
+
+def test_json_output_exit_codes_and_inventory_errors(tmp_path: Path, tls: TlsMaterial) -> None:
+    on = profile(
+        "web01",
+        audit=AuditProfile(process_creation=AuditSetting.SUCCESS, cmdline_enabled=True),
+        os=OSProfile(product_name="Windows Server 2019 Standard", build=17763, ubr=5458),
+    )
+    off = profile("web02")
+    bad = profile("badcreds", FaultSpec(reject_credentials=True))
+    with serving([on, off, bad], auth="ntlm", tls=tls) as server:
+        hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["web01", "web02", "badcreds"])
+        with hosts.open("a", encoding="utf-8") as handle:
+            handle.write("bad host!,127.0.0.1,5986,member\r\n")  # line 5: not a host name
+        db = tmp_path / "out" / "a.db"
+        result = _run(
+            ["survey", str(hosts), "--db", str(db), "--username", USERNAME, "--password-env", "AP_PW",
+             "--ca-bundle", str(tls.ca_cert), "--timeout", "5", "--json", "--no-progress"],
+            env={"AP_PW": PASSWORD},
+        )
+    assert result.exit_code == 1, _all_output(result)
+    assert f"{hosts}:5:" in result.stderr  # file:line: reason, and the survey went on
+    rows = json.loads(result.stdout)
+    by_host = {row["host"]: row for row in rows}
+    assert set(by_host) == {"web01", "web02", "badcreds"}
+    assert all(REQUIRED_KEYS <= row.keys() for row in rows)
+    # Expected values are the profiles' settings above (and HostProfile's defaults for web02).
+    assert (by_host["web01"]["status"], by_host["web01"]["process_creation"], by_host["web01"]["cmdline_enabled"],
+            by_host["web01"]["os_build"], by_host["web01"]["product_type"]) == ("ok", "success", True, 17763, "server")
+    assert (by_host["web02"]["process_creation"], by_host["web02"]["cmdline_enabled"],
+            by_host["web02"]["os_build"]) == ("none", False, 20348)
+    assert by_host["badcreds"]["status"] == "auth_failed"
+    assert PASSWORD not in _all_output(result)
+    assert PASSWORD.encode() not in b"".join(p.read_bytes() for p in db.parent.iterdir())
+
+
+def test_all_ok_exits_zero_and_prompts_hidden_without_a_password_source(tmp_path: Path, tls: TlsMaterial) -> None:
+    with serving([profile("web01")], auth="basic", tls=tls) as server:
+        hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["web01"])
+        result = _run(
+            ["survey", str(hosts), "--db", str(tmp_path / "a.db"), "--username", USERNAME, "--transport", "basic",
+             "--ca-bundle", str(tls.ca_cert), "--csv"],  # with the progress bar, which goes to stderr
+            env={"AUDITPLAN_PASSWORD": None},  # type: ignore[dict-item]
+            stdin=PASSWORD + "\n",
+        )
+    assert result.exit_code == 0, _all_output(result)
+    assert "Password for auditor" in result.stderr
+    assert PASSWORD not in _all_output(result)  # hidden input is not echoed
+    header, row = result.stdout.splitlines()[:2]
+    assert header.startswith("host,status,reason,")
+    assert row.startswith("web01,ok,,")
+
+
+def test_basic_over_http_is_a_usage_error_without_the_flag(tmp_path: Path) -> None:
+    with serving([profile("web01")], auth="basic") as server:
+        hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["web01"])
+        args = ["survey", str(hosts), "--db", str(tmp_path / "a.db"), "--username", USERNAME,
+                "--password-env", "AP_PW", "--transport", "basic", "--http", "--no-progress", "--json"]
+        refused = _run(args, env={"AP_PW": PASSWORD})
+        assert refused.exit_code == 2
+        assert "--allow-basic-over-http" in refused.stderr
+        assert server.stats("web01").requests == 0
+        allowed = _run([*args, "--allow-basic-over-http"], env={"AP_PW": PASSWORD})
+    assert allowed.exit_code == 0, _all_output(allowed)
+    assert json.loads(allowed.stdout)[0]["status"] == "ok"
+
+
+def test_unreadable_inputs_are_usage_errors_without_traceback(tmp_path: Path) -> None:
+    missing = _run(["survey", str(tmp_path / "nope.txt"), "--username", "u", "--password-env", "X"],
+                   env={"X": "x"})
+    assert missing.exit_code == 2
+    assert "nope.txt: no such file" in missing.stderr
+    assert "Traceback" not in _all_output(missing)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing here\n", encoding="utf-8")
+    result = _run(["survey", str(empty), "--username", "u", "--password-env", "X"], env={"X": "x"})
+    assert result.exit_code == 2
+    assert "no hosts" in result.stderr
+    unset = tmp_path / "one.txt"
+    unset.write_text("web01\n", encoding="utf-8")
+    result = _run(["survey", str(unset), "--username", "u", "--password-env", "AP_UNSET_VAR"],
+                  env={"AP_UNSET_VAR": None})  # type: ignore[dict-item]
+    assert result.exit_code == 2
+    assert "AP_UNSET_VAR" in result.stderr
+
+
+def test_help_documents_exit_codes() -> None:
+    result = _run(["survey", "--help"])
+    assert result.exit_code == 0
+    for text in ("Exit status", "0  every host ended ok", "1  some hosts failed", "2  usage or input error"):
+        assert text in result.stdout
+
+
+def test_insecure_warns_loudly_and_skips_verification(tmp_path: Path, tls: TlsMaterial) -> None:
+    with serving([profile("web01")], auth="ntlm", tls=tls) as server:
+        hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["web01"])
+        base = ["survey", str(hosts), "--db", str(tmp_path / "a.db"), "--username", USERNAME,
+                "--password-env", "AP_PW", "--json", "--refresh"]
+        # Without the CA the simulator's certificate cannot be verified...
+        strict = _run(base, env={"AP_PW": PASSWORD})
+        insecure = _run([*base, "--insecure"], env={"AP_PW": PASSWORD})
+    assert strict.exit_code == 1
+    assert json.loads(strict.stdout)[0]["status"] == "tls_error"
+    # ...and --insecure connects anyway, after a warning that cannot be missed.
+    assert insecure.exit_code == 0, _all_output(insecure)
+    assert "WARNING: --insecure" in insecure.stderr
+    assert json.loads(insecure.stdout)[0]["status"] == "ok"
+
+
+def test_per_host_transport_and_scheme_from_the_csv(tmp_path: Path, tls: TlsMaterial) -> None:
+    from auditplan.simulator.fleet import sim_host
+    from auditplan.simulator.interface import Credentials
+    from auditplan.simulator.server import FleetServer
+
+    web01, web02 = profile("web01"), profile("web02")
+    server = FleetServer([sim_host(web01), sim_host(web02)], users=[Credentials(USERNAME, PASSWORD)],
+                         auth={"basic", "ntlm"}, tls=tls)
+    with server:
+        (a1, p1), (a2, p2) = server.endpoint("web01"), server.endpoint("web02")
+        hosts = tmp_path / "hosts.csv"
+        hosts.write_text(f"host,address,port,transport\nweb01,{a1},{p1},basic\nweb02,{a2},{p2},\n", encoding="utf-8")
+        result = _run(["survey", str(hosts), "--db", str(tmp_path / "a.db"), "--username", USERNAME,
+                       "--password-env", "AP_PW", "--ca-bundle", str(tls.ca_cert), "--json"],
+                      env={"AP_PW": PASSWORD})
+        basic, ntlm = server.stats("web01"), server.stats("web02")
+    assert result.exit_code == 0, _all_output(result)
+    # Basic is pre-emptive (4 requests); NTLM over HTTPS adds two 401 legs (reference §4).
+    assert basic.requests == 4 and "(401)" not in basic.actions
+    assert ntlm.requests == 6 and ntlm.actions[:2] == ("(401)", "(401)")

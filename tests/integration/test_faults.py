@@ -1,0 +1,68 @@
+"""Every way a host can fail ends in its classification (DESIGN "Collect"; reference §1.6),
+with a one-line reason that never holds the password."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from integration_fleet import PASSWORD, inventory_host, profile, serving, settings_for
+
+from auditplan.collect.interface import Host, HostStatus
+from auditplan.collect.transport import run_command_line
+from auditplan.simulator.certs import TlsMaterial
+from auditplan.simulator.interface import FaultSpec
+
+FAULTS = [
+    # (fault, auth, https, expected status, a word the reason must hold)
+    (FaultSpec(reject_credentials=True), "ntlm", True, HostStatus.AUTH_FAILED, "401"),
+    (FaultSpec(reject_credentials=True), "basic", True, HostStatus.AUTH_FAILED, "401"),
+    (FaultSpec(access_denied=True), "ntlm", True, HostStatus.ACCESS_DENIED, "AccessDenied"),
+    (FaultSpec(http_500_fault="w:InternalError"), "basic", True, HostStatus.PROTOCOL_ERROR, "InternalError"),
+    (FaultSpec(malformed_xml=True), "ntlm", False, HostStatus.PROTOCOL_ERROR, "XML"),
+    (FaultSpec(reset_connection=True), "basic", True, HostStatus.PROTOCOL_ERROR, "closed the connection"),
+    (FaultSpec(tls_broken=True), "ntlm", True, HostStatus.TLS_ERROR, "certificate"),
+    (FaultSpec(hang=True), "basic", True, HostStatus.TIMEOUT, "timeout"),
+    # Latency above the read timeout: the socket timeout fires.
+    (FaultSpec(latency_ms=2500), "basic", True, HostStatus.TIMEOUT, "timeout"),
+    # A body dripped slower than the deadline allows: each read succeeds, only our deadline ends it.
+    (FaultSpec(drip_bytes_per_second=1000), "basic", True, HostStatus.TIMEOUT, "deadline"),
+]
+
+
+@pytest.mark.parametrize(("faults", "auth", "https", "status", "word"), FAULTS)
+def test_fault_is_classified(
+    faults: FaultSpec, auth: str, https: bool, status: HostStatus, word: str, tls: TlsMaterial
+) -> None:
+    material = tls if https else None
+    with serving([profile("bad", faults), profile("good")], auth=auth, tls=material) as server:
+        settings = settings_for(auth, material, operation_timeout=1, read_timeout=2, deadline=2.0)
+        run = run_command_line(inventory_host(server, "bad"), settings, "hostname")
+        # The server keeps serving the other host meanwhile.
+        good = run_command_line(inventory_host(server, "good"), settings, "hostname")
+    assert run.status is status, run.reason
+    assert word.lower() in run.reason.lower()
+    assert "\n" not in run.reason and PASSWORD not in run.reason
+    assert run.stdout == b""
+    assert good.status is HostStatus.OK
+
+
+def test_receive_timeouts_are_retried_within_the_deadline() -> None:
+    # Three w:TimedOut answers (reference §1.4), then the output: each costs one more Receive.
+    with serving([profile("slow", FaultSpec(receive_timeouts=3))], operation_timeout_cap=0.2) as server:
+        run = run_command_line(inventory_host(server, "slow"), settings_for("basic", None, deadline=8.0), "hostname")
+        stats = server.stats("slow")
+    assert run.status is HostStatus.OK, run.reason
+    assert run.stdout == b"slow\r\n"
+    assert stats.actions == ("Create", "Command") + ("Receive",) * 4 + ("Delete",)
+    assert run.cost is not None and run.cost.requests == 7
+
+
+def test_refused_port_is_unreachable() -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago and has no listener
+        sock.bind(("127.0.1.99", 0))
+        port = sock.getsockname()[1]
+    host = Host(name="gone", address="127.0.1.99", port=port)
+    run = run_command_line(host, settings_for("basic", None), "hostname")
+    assert run.status is HostStatus.UNREACHABLE
+    assert "refused" in run.reason

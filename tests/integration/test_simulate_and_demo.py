@@ -1,0 +1,100 @@
+"""`auditplan simulate` in a subprocess (the files it writes are what `survey` takes as is), and
+`auditplan demo` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from auditplan.cli import main
+
+FLEET = """
+[defaults]
+role = "member_server"
+
+[[hosts]]
+name = "srv{n:02}"
+count = 3
+
+[[hosts]]
+name = "locked"
+faults = { reject_credentials = true }
+"""
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        time.sleep(0.05)
+    assert path.exists()
+
+
+@pytest.mark.slow
+def test_simulate_writes_files_survey_accepts(tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(FLEET, encoding="utf-8")
+    hosts, creds = tmp_path / "hosts.csv", tmp_path / "creds.json"
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "auditplan", "simulate", "--fleet", str(fleet), "--hosts-out", str(hosts),
+         "--credentials-out", str(creds), "--work-dir", str(tmp_path / "tls")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(creds, sim)
+        time.sleep(0.2)  # both files are written before the server reports ready; give the write a moment
+        assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+        document = json.loads(creds.read_text(encoding="utf-8"))
+        assert document["transport"] == "ntlm" and document["scheme"] == "https"
+        assert Path(document["ca_bundle"]).is_file()
+        password = document["password"]
+        assert hosts.read_text(encoding="utf-8").splitlines()[0] == "host,address,port,role,site"
+
+        result = CliRunner().invoke(
+            main,
+            ["survey", str(hosts), "--credentials", str(creds), "--db", str(tmp_path / "a.db"), "--json",
+             "--no-progress", "--timeout", "10"],
+            catch_exceptions=False,
+        )
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim_out, sim_err = sim.communicate(timeout=30)
+    assert sim.returncode == 0, sim_err.decode(errors="replace")
+    assert b"stopped" in sim_err
+    assert result.exit_code == 1, result.stdout + result.stderr  # the locked host fails
+    statuses = {row["host"]: row["status"] for row in json.loads(result.stdout)}
+    assert statuses == {"srv01": "ok", "srv02": "ok", "srv03": "ok", "locked": "auth_failed"}
+    for blob in (result.stdout, result.stderr, sim_out.decode(), sim_err.decode()):
+        assert password not in blob
+    assert password.encode() not in (tmp_path / "a.db").read_bytes()
+
+
+@pytest.mark.slow
+def test_demo_surveys_the_demo_fleet(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(main, ["demo", "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert str(out / "auditplan.db") in result.stdout
+    # The demo fleet (simulator/demo_fleet.toml) has one host per transport fault; each ends
+    # in its classification and everything else is ok.
+    from auditplan.store import Store
+
+    with Store(out / "auditplan.db") as store:
+        statuses = store.finished_hosts()
+    assert statuses["app-badcreds"] == "auth_failed"
+    assert statuses["app-hang"] == "timeout"
+    assert statuses["app-reset"] == "protocol_error"
+    assert statuses["app-badxml"] == "protocol_error"
+    assert statuses["app-denied"] == "access_denied"
+    assert statuses["dc01"] == "ok"
+    assert sum(1 for s in statuses.values() if s == "ok") >= 40
+    assert os.stat(out / "auditplan.db").st_mode & 0o077 == 0

@@ -1,0 +1,150 @@
+"""run_survey: bounded fan-out, every host classified and saved once, resume, retry, Ctrl-C."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from integration_fleet import PASSWORD, USERNAME, inventory_host, profile, serving, settings_for
+
+from auditplan.collect.interface import HostStatus
+from auditplan.collect.survey import Progress, run_survey
+from auditplan.simulator.fleet import sim_host
+from auditplan.simulator.interface import CommandOutput, Credentials, FaultSpec, SimHost
+from auditplan.simulator.server import FleetServer
+from auditplan.store import Store
+
+EXPECTED = {
+    "ok1": HostStatus.OK,
+    "ok2": HostStatus.OK,
+    "ok3": HostStatus.OK,
+    "badcreds": HostStatus.AUTH_FAILED,
+    "hang": HostStatus.TIMEOUT,
+    "reset": HostStatus.PROTOCOL_ERROR,
+}
+FAULTS = {
+    "badcreds": FaultSpec(reject_credentials=True),
+    "hang": FaultSpec(hang=True),
+    "reset": FaultSpec(reset_connection=True),
+}
+
+
+def _profiles() -> list:  # type: ignore[type-arg]
+    return [profile(name, FAULTS.get(name)) for name in EXPECTED]
+
+
+def test_every_host_classified_saved_once_and_resumable(tmp_path: Path) -> None:
+    settings = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=1.2)
+    progress: list[Progress] = []
+    with serving(_profiles()) as server, Store(tmp_path / "s.db") as store:
+        hosts = [inventory_host(server, name) for name in EXPECTED]
+        outcome = run_survey(hosts, settings, store, concurrency=3, on_progress=progress.append)
+
+        assert {r.host.name: r.status for r in outcome.results} == EXPECTED
+        assert store.finished_hosts() == {name: status for name, status in EXPECTED.items()}
+        saved = store.load_results()
+        assert sorted(r.host.name for r in saved) == sorted(EXPECTED)  # each exactly once
+        assert [p.done for p in progress] == list(range(1, len(EXPECTED) + 1))
+        assert progress[-1].failed == 3 and progress[-1].total == len(EXPECTED)
+        ok = next(r for r in saved if r.host.name == "ok1")
+        assert ok.computer_name == "ok1" and ok.os is not None and ok.audit is not None
+        assert ok.cost is not None and ok.cost.requests == 4
+
+        # Resume: nothing left to do, nothing sent.
+        server.reset_stats()
+        again = run_survey(hosts, settings, store, concurrency=3)
+        assert again.results == [] and sorted(again.skipped) == sorted(EXPECTED)
+        assert all(server.stats(name).requests == 0 for name in EXPECTED)
+
+        # --retry-failed: only the hosts that did not end ok talk to the server again.
+        retried = run_survey(hosts, settings, store, concurrency=3, retry_failed=True)
+        assert sorted(r.host.name for r in retried.results) == ["badcreds", "hang", "reset"]
+        assert all(server.stats(name).requests == 0 for name in ("ok1", "ok2", "ok3"))
+
+        # --refresh: everyone again, still one saved result per host.
+        refreshed = run_survey(hosts, settings, store, concurrency=6, refresh=True)
+        assert len(refreshed.results) == len(EXPECTED)
+        assert len(store.load_results()) == len(EXPECTED)
+    saved_text = (tmp_path / "s.db").read_bytes()
+    assert PASSWORD.encode() not in saved_text
+
+
+class _SlowCounting:
+    """A CommandBackend that takes a while and records how many run at once (a real backend,
+    served by the real server; it stands in for a host that is slow to answer)."""
+
+    def __init__(self, inner: object, gauge: dict[str, int], lock: threading.Lock) -> None:
+        self.inner = inner
+        self.gauge = gauge
+        self.lock = lock
+
+    def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
+        with self.lock:
+            self.gauge["now"] += 1
+            self.gauge["max"] = max(self.gauge["max"], self.gauge["now"])
+        try:
+            time.sleep(0.15)
+            return self.inner.run(command, arguments)  # type: ignore[attr-defined,no-any-return]
+        finally:
+            with self.lock:
+                self.gauge["now"] -= 1
+
+
+def test_concurrency_is_bounded(tmp_path: Path) -> None:
+    gauge = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    sims: list[SimHost] = []
+    for i in range(8):
+        base = sim_host(profile(f"h{i}"))
+        sims.append(SimHost(base.name, base.address, 0, _SlowCounting(base.backend, gauge, lock)))
+    server = FleetServer(sims, users=[Credentials(USERNAME, PASSWORD)], auth={"basic"}, tls=None,
+                         allow_unencrypted=True)
+    with server, Store(tmp_path / "s.db") as store:
+        hosts = [inventory_host(server, s.name) for s in sims]
+        outcome = run_survey(hosts, settings_for("basic", None), store, concurrency=3)
+    assert all(r.status is HostStatus.OK for r in outcome.results)
+    assert 2 <= gauge["max"] <= 3
+
+
+def test_interrupt_stops_starting_hosts_and_keeps_what_was_saved(tmp_path: Path) -> None:
+    names = [f"h{i}" for i in range(10)]
+    with serving([profile(n) for n in names]) as server, Store(tmp_path / "s.db") as store:
+        hosts = [inventory_host(server, n) for n in names]
+
+        def ctrl_c(event: Progress) -> None:
+            if event.done == 2:
+                raise KeyboardInterrupt
+
+        outcome = run_survey(hosts, settings_for("basic", None), store, concurrency=2, on_progress=ctrl_c)
+        assert outcome.interrupted
+        assert outcome.not_started  # the rest were never started
+        started = {r.host.name for r in outcome.results}
+        assert started.isdisjoint(outcome.not_started)
+        assert set(store.finished_hosts()) == started
+        for name in outcome.not_started:
+            assert server.stats(name).requests == 0
+        # A second run picks up exactly the rest.
+        rest = run_survey(hosts, settings_for("basic", None), store, concurrency=4)
+        assert sorted(r.host.name for r in rest.results) == sorted(set(names) - started)
+        assert sorted(store.finished_hosts()) == sorted(names)
+
+
+def test_bad_concurrency_is_refused(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store, pytest.raises(ValueError, match="concurrency"):
+        run_survey([], settings_for("basic", None), store, concurrency=0)
+
+
+def test_a_hanging_host_holds_only_its_own_worker(tmp_path: Path) -> None:
+    # Two workers, one stuck on a host that never answers: the other worker surveys every
+    # other host meanwhile, so the hanging host is the last to finish, after its deadline.
+    names = ["hang", "a", "b", "c", "d"]
+    with serving([profile("hang", FaultSpec(hang=True)), *(profile(n) for n in names[1:])]) as server, \
+            Store(tmp_path / "s.db") as store:
+        hosts = [inventory_host(server, n) for n in names]
+        order: list[str] = []
+        settings = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=1.5)
+        run_survey(hosts, settings, store, concurrency=2, on_progress=lambda p: order.append(p.result.host.name))
+    assert order[-1] == "hang"
+    assert sorted(order[:-1]) == ["a", "b", "c", "d"]
