@@ -11,8 +11,13 @@ Printed per auth mode:
   ratio 2: hosts/s vs a naive baseline: a sequential loop of pywinrm Session.run_cmd, one call
            per tool of the probe, over --baseline-hosts hosts, extrapolated per host.
 
+Then a sampling-on scenario (issue 3): hosts where 4688 auditing is on at a realistic rate (5,000/day,
+command lines on, a 20 MB Security log), surveyed with --sample-events 0, the default and 100; it
+prints bytes on the wire and requests per host for each (target: <= 64 KB per host at the defaults,
+and sampling adds no request).
+
 Usage: .venv/bin/python bench/survey.py [--hosts 500] [--concurrency 64] [--latency-ms 20]
-       [--auth basic,ntlm] [--baseline-hosts 3] [--in-process]
+       [--auth basic,ntlm] [--baseline-hosts 3] [--in-process] [--sampling-hosts 30]
 """
 
 from __future__ import annotations
@@ -57,6 +62,24 @@ name = "b{{n:04}}"
 count = {hosts}
 """
 
+# Sampling on: Server 2022 with Process Creation (and its command line) audited, 5,000 starts a day,
+# the documented default 20 MB Security log (gpo-backup-format.md §A4), 20,000 other events a day.
+SAMPLING_FLEET_TOML = """
+seed = 2
+[defaults]
+role = "member_server"
+os = {{ product_name = "Windows Server 2022 Standard", build = 20348, ubr = 2655, product_type = "server", display_version = "21H2", edition_id = "ServerStandard" }}
+audit = {{ process_creation = "success", cmdline = true }}
+rates = {{ process_starts_per_day = 5000.0, other_security_events_per_day = 20000.0 }}
+security_log = {{ max_size_bytes = 20971520 }}
+faults = {{ latency_ms = {latency_ms} }}
+
+[[hosts]]
+name = "b{{n:04}}"
+count = {hosts}
+"""
+WIRE_TARGET_BYTES = 64 * 1024
+
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc), for the simulator's share of the work."""
@@ -69,7 +92,8 @@ def process_cpu_seconds(pid: int) -> float:
 
 @contextmanager
 def simulator_process(
-    work: Path, hosts: int, latency_ms: float, auth: str, password: str, shards: int = 1
+    work: Path, hosts: int, latency_ms: float, auth: str, password: str, shards: int = 1,
+    template: str = FLEET_TOML,
 ) -> Iterator[tuple[Path, list[int]]]:
     """Start `shards` `auditplan simulate` processes over plain HTTP, each serving a share of
     the hosts; yield one hosts CSV for all of them and the processes' pids."""
@@ -81,7 +105,7 @@ def simulator_process(
             if count == 0:
                 continue
             fleet = work / f"fleet-{auth}-{shard}.toml"
-            text = FLEET_TOML.format(hosts=count, latency_ms=latency_ms).replace('"b{n:04}"', f'"s{shard}b{{n:04}}"')
+            text = template.format(hosts=count, latency_ms=latency_ms).replace('"b{n:04}"', f'"s{shard}b{{n:04}}"')
             fleet.write_text(text, encoding="utf-8")
             part = work / f"hosts-{auth}-{shard}.csv"
             parts.append(part)
@@ -115,13 +139,14 @@ def simulator_process(
 
 @contextmanager
 def simulator_in_process(
-    work: Path, hosts: int, latency_ms: float, auth: str, password: str, shards: int = 1
+    work: Path, hosts: int, latency_ms: float, auth: str, password: str, shards: int = 1,
+    template: str = FLEET_TOML,
 ) -> Iterator[tuple[Path, list[int]]]:
     from auditplan.simulator.fleet import parse_fleet
     from auditplan.simulator.runner import run_fleet
 
-    fleet = parse_fleet(FLEET_TOML.format(hosts=hosts, latency_ms=latency_ms), "bench")
-    with run_fleet(fleet.profiles, work / f"sim-{auth}", auth=auth, https=False, password=password) as running:
+    fleet = parse_fleet(template.format(hosts=hosts, latency_ms=latency_ms), "bench")
+    with run_fleet(fleet.profiles, work / f"sim-{auth}-{abs(hash(template)) % 10_000}", auth=auth, https=False, password=password) as running:
         yield running.files.hosts, []
 
 
@@ -212,6 +237,39 @@ def bench(auth: str, args: argparse.Namespace, work: Path) -> None:
     )
 
 
+def bench_sampling(auth: str, args: argparse.Namespace, work: Path) -> None:
+    """Bytes on the wire and requests per host on 4688-on hosts, at several sample sizes."""
+    password = secrets.token_urlsafe(18)
+    start = simulator_in_process if args.in_process else simulator_process
+    hosts_n = args.sampling_hosts
+    sizes = sorted({0, probe.DEFAULT_SAMPLE_EVENTS, 100})
+    print(f"{auth} over http, sampling on: {hosts_n} hosts with 4688 on (5,000/day, command lines, 20 MB log)")
+    with start(work, hosts_n, args.latency_ms, auth, password, 1, SAMPLING_FLEET_TOML) as (hosts_csv, _):
+        hosts = list(load_inventory(hosts_csv).hosts)
+        settings = settings_for(auth, password)
+        for size in sizes:
+            with Store(work / f"bench-sampling-{auth}-{size}.db") as store:
+                t0 = time.perf_counter()
+                outcome = run_survey(hosts, settings, store, concurrency=args.concurrency, refresh=True,
+                                     probe_options=probe.ProbeOptions(sample_events=size))
+                elapsed = time.perf_counter() - t0
+            ok = [r for r in outcome.results if r.status is HostStatus.OK and r.cost is not None]
+            if not ok:
+                print(f"  sample {size:4d}: no host ok, e.g. {outcome.results[0].reason if outcome.results else '-'}")
+                continue
+            requests = mean(r.cost.requests for r in ok if r.cost)
+            sent = mean(r.cost.bytes_sent for r in ok if r.cost)
+            received = mean(r.cost.bytes_received for r in ok if r.cost)
+            events = mean(len(r.events) for r in ok)
+            wire = sent + received
+            default = " (default)" if size == probe.DEFAULT_SAMPLE_EVENTS else ""
+            print(
+                f"  sample {size:4d}{default:10s}: {events:5.1f} events, requests {requests:5.2f} per host, "
+                f"bytes {sent:,.0f} sent + {received:,.0f} received = {wire / 1024:6.1f} KB per host "
+                f"(vs 64 KB target: {wire / WIRE_TARGET_BYTES:.2f}); {len(ok) / elapsed:.1f} hosts/s"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=500, help="simulated hosts (default 500)")
@@ -222,6 +280,8 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true", help="run the simulator in this process")
     parser.add_argument("--sim-processes", type=int, default=1,
                         help="split the fleet over this many simulator processes (default 1)")
+    parser.add_argument("--sampling-hosts", type=int, default=30,
+                        help="4688-on hosts in the sampling-on scenario (default 30; 0 skips it)")
     args = parser.parse_args()
     where = (
         "in this process" if args.in_process
@@ -232,6 +292,9 @@ def main() -> None:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="auditplan-bench-")))
         for auth in args.auth.split(","):
             bench(auth.strip(), args, work)
+        if args.sampling_hosts > 0:
+            for auth in args.auth.split(","):
+                bench_sampling(auth.strip(), args, work)
 
 
 if __name__ == "__main__":

@@ -558,3 +558,43 @@ def test_pathological_input_finishes(text: str) -> None:
     hang, not fail, if a regex went quadratic."""
     for parser in TEXT_PARSERS:
         parser(text)
+
+
+# --- task T12: the probe's own processes are dropped from the sample --------------------------------
+
+_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
+
+
+def _own_4688(minute: int, new_pid: str, creator_pid: str, image: str, cmd: str) -> str:
+    # Field names and the 0x-hex process ids: the 4688 schema (gpo-backup-format.md §A5).
+    return (
+        f"<Event xmlns='{_NS}'><System><Provider Name='Microsoft-Windows-Security-Auditing'/>"
+        f"<EventID>4688</EventID><Version>2</Version><TimeCreated SystemTime='2026-11-28T06:{minute:02d}:00.0000000Z'/>"
+        "<Computer>WIN-HOST</Computer></System><EventData>"
+        f"<Data Name='NewProcessId'>{new_pid}</Data><Data Name='NewProcessName'>{image}</Data>"
+        f"<Data Name='ProcessId'>{creator_pid}</Data><Data Name='CommandLine'>{cmd}</Data></EventData></Event>"
+    )
+
+
+def test_sample_drops_the_probes_own_process_tree() -> None:
+    """Newest first, as /rd:true returns them. The probe's cmd.exe (nonce in its CommandLine, pid 0x100)
+    started wevtutil (0x200) and find (0x300); wevtutil started conhost (0x400, a grandchild). An older
+    process with creator pid 0x100 (recycled id, before cmd.exe started) and unrelated processes stay."""
+    nonce = "c0ffee"
+    events = [
+        _own_4688(50, "0x400", "0x200", "C:\\Windows\\System32\\conhost.exe", "conhost.exe 0xffffffff"),
+        _own_4688(49, "0x300", "0x100", "C:\\Windows\\System32\\find.exe", 'find /c ": 2026"'),
+        _own_4688(48, "0x999", "0x555", "C:\\Windows\\System32\\svchost.exe", "svchost.exe -k netsvcs"),
+        _own_4688(47, "0x200", "0x100", "C:\\Windows\\System32\\wevtutil.exe", "wevtutil qe Security /c:1"),
+        _own_4688(46, "0x100", "0x50", "C:\\Windows\\System32\\cmd.exe", f"cmd /c echo ##AP{nonce}:hostname"),
+        _own_4688(10, "0x700", "0x100", "C:\\Windows\\System32\\net.exe", "net use"),  # before cmd.exe: kept
+    ]
+    parsed = parse_sampled_4688("".join(events), 0, nonce=nonce)
+    assert not isinstance(parsed, ParseError)
+    assert [e.new_process_name.rsplit("\\", 1)[-1] for e in parsed.events if e.new_process_name] == [
+        "svchost.exe", "net.exe"
+    ]
+    assert parsed.own_dropped == 4 and parsed.problems == ()
+    # Without the nonce nothing can be told apart, so nothing is dropped.
+    plain = parse_sampled_4688("".join(events), 0)
+    assert not isinstance(plain, ParseError) and len(plain.events) == 6 and plain.own_dropped == 0

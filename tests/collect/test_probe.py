@@ -60,14 +60,19 @@ def test_counting_query_matches_4688_provider_and_absolute_utc_bounds() -> None:
     )
     finds = re.findall(r'find /c ": (\d{4}-\d\d-\d\dT\d\d)" "%TEMP%\\apabcdefs"', line)
     assert finds[0] == "2026-11-27T07" and finds[-1] == "2026-11-28T06" and len(finds) == 24
-    assert "/c:100 /rd:true /f:xml" in line  # the newest sample_events, as XML
+    # The newest sample_events, as XML, from before the window's end only: the probe's own processes
+    # start in the current hour (task point 2).
+    assert (
+        "wevtutil qe Security /q:\"*[System[Provider[@Name='Microsoft-Windows-Security-Auditing'] and EventID=4688"
+        " and TimeCreated[@SystemTime<'2026-11-28T07:00:00.000Z']]]\" /c:12 /rd:true /f:xml" in line
+    )
 
 
 def test_markers_in_order_and_no_space_before_ampersand() -> None:
     probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
     names = re.findall(r"echo ##APabcdef:([a-z0-9_]+)(?:&|$)", probe.command_line)
     assert names == [*probe.sections, "end"]
-    assert list(probe.sections) == list(SECTION_ORDER)
+    assert list(probe.sections) == [s for s in SECTION_ORDER if s != "trace"]  # no trace unless asked
     # windows-tool-outputs.md §9.2: "echo abc & ..." would print "abc " with a trailing space.
     assert not re.search(r"echo [^&|]* [&|]", probe.command_line)
 
@@ -219,7 +224,7 @@ def composed_output() -> bytes:
 
 def test_split_sections_texts_and_exit_codes() -> None:
     sections = split_sections(composed_output(), 65001)
-    assert set(sections) == set(SECTION_ORDER)
+    assert set(sections) == set(SECTION_ORDER) - {"trace"}
     assert sections["hostname"] == Section("hostname", "WIN-HOST\r\n", None, False)
     assert sections["reg_sce_no_apply_legacy"].exit_code == 1
     assert sections["sc_sysmon"].exit_code == 1060
@@ -382,3 +387,175 @@ def test_capped_count_through_simulated_host(demo: object) -> None:
     newest_hour = probe.window_end - timedelta(hours=1)
     assert truth[newest_hour] < 1500  # so the newest hour is complete
     assert it.volume.hourly_4688[-1] == truth[newest_hour]
+
+
+# --- task T12: markers only as whole echo lines, never inside an event ------------------------------
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _with_events(data: bytes, events: bytes) -> bytes:
+    """composed_output() with the events_4688 section's events replaced by `events`."""
+    head, _, tail = data.partition(f"{M}events_4688\r\n".encode())
+    _, _, rest = tail.partition(f"{M}rc:0\r\n".encode())
+    return head + f"{M}events_4688\r\n".encode() + events + f"{M}rc:0\r\n".encode() + rest
+
+
+FORGED_CMD = f"cmd /c echo {M}end&echo {M}rc:0"  # the probe's own cmd.exe, as command-line auditing logs it
+
+
+@pytest.mark.parametrize("layout", ["one_line", "line_per_event", "crlf_inside_commandline"])
+def test_markers_inside_sampled_events_do_not_split(layout: str) -> None:
+    """An event whose CommandLine holds `##AP<nonce>:end` and `##AP<nonce>:rc:0` (the survey's own cmd.exe)
+    must stay inside events_4688: all 3 events read, the real rc (0) kept, the real end seen."""
+    cmd = FORGED_CMD if layout != "crlf_inside_commandline" else f"x\r\n{M}rc:5\r\n{M}end\r\ny"
+    evs = [
+        event_4688("2026-11-28T06:59:00.0000000Z", "net use"),
+        event_4688("2026-11-28T06:58:00.0000000Z", _xml_escape(cmd)),
+        event_4688("2026-11-28T06:57:00.0000000Z", "whoami"),
+    ]
+    sep = b"\r\n" if layout == "line_per_event" else b""
+    data = _with_events(composed_output(), sep.join(evs) + b"\r\n")
+    sections = split_sections(data, 65001)
+    events = sections["events_4688"]
+    assert not events.truncated and events.exit_code == 0
+    assert events.text.count("</Event>") == 3
+    probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
+    it = interpret(sections, probe)
+    # The forged event carries the nonce, so it is the probe's own and the sample filter drops it.
+    assert [e.time.minute for e in it.events] == [59, 57] and it.own_events_dropped == 1
+    assert it.warnings == ()
+
+
+def test_probe_own_cmd_event_as_newest_security_event() -> None:
+    """With command-line auditing on, the newest Security event can be the probe's own cmd.exe 4688,
+    whose CommandLine is the whole probe line: every marker of every later section, in order."""
+    probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
+    own = event_4688("2026-11-28T07:03:12.0000000Z", _xml_escape(f'cmd.exe /c "{probe.command_line}"'))
+    data = composed_output().replace(NEWEST + b"\r\n", own + b"\r\n", 1)
+    sections = split_sections(data, 65001)
+    assert set(sections) == set(SECTION_ORDER) - {"trace"}
+    assert sections["security_newest"].exit_code == 0
+    assert sections["events_4688"].text.count("</Event>") == 2
+    it = interpret(sections, probe)
+    assert it.security_log is not None
+    assert it.security_log.newest_time == datetime(2026, 11, 28, 7, 3, 12, tzinfo=UTC)
+    assert len(it.events) == 2 and it.warnings == ()
+
+
+def test_marker_must_end_its_line() -> None:
+    # Marker text followed by more text on the same line is not our echo (echo prints marker + CRLF).
+    data = f"{M}hostname\r\nWIN {M}ver tail\r\n{M}ver\r\nMicrosoft Windows\r\n{M}end\r\n".encode()
+    sections = split_sections(data, 65001)
+    assert sections["hostname"].text == f"WIN {M}ver tail\r\n"
+    assert sections["ver"].text == "Microsoft Windows\r\n" and not sections["ver"].truncated
+
+
+def test_marker_directly_after_event_close_is_recognised() -> None:
+    # Where wevtutil's final CRLF falls after XML events is UNVERIFIED (tool-outputs §4.1): without it,
+    # our rc and section markers follow `</Event>` on the same line.
+    data = _with_events(composed_output(), NEWEST)
+    sections = split_sections(data, 65001)
+    assert sections["events_4688"].exit_code == 0 and not sections["events_4688"].truncated
+
+
+# --- task T12: sampling only before the window's end, boot-only, trace ------------------------------
+
+
+def test_sample_through_simulated_host_excludes_the_current_hour(demo: object) -> None:
+    """The simulated rds01 logs 4688s in the current hour (where the probe's own processes would be);
+    the sample must hold only events before window_end."""
+    from auditplan.simulator.fleet import sim_host
+
+    now = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
+    backend = sim_host(demo.profile("rds01"), now=now).backend  # type: ignore[attr-defined]
+    truth = dict(backend.event_log("Security").true_hourly_counts(4688))  # type: ignore[attr-defined]
+    assert truth[datetime(2026, 11, 28, 7, tzinfo=UTC)] > 0  # so the bound matters
+    probe = build_probe(ProbeOptions(nonce=NONCE, sample_events=30), now)
+    it = interpret(split_sections(backend.run(probe.command_line, ()).stdout, 65001), probe)
+    assert len(it.events) == 30
+    assert all(e.time < probe.window_end for e in it.events)
+
+
+BOOT_FLEET = """
+seed = 7
+[defaults]
+os = { product_name = "Windows Server 2022 Standard", build = 20348, ubr = 2655, product_type = "server", display_version = "21H2", edition_id = "ServerStandard" }
+audit = { process_creation = "none" }
+rates = { process_starts_per_day = 3000.0, other_security_events_per_day = 5000.0, boots_per_day = 0.5 }
+[[hosts]]
+name = "boot01"
+"""
+
+
+def test_boot_only_set_when_the_sample_holds_only_boot_processes() -> None:
+    """Auditing off but the simulated host rebooted: its only 4688s are the early-boot ones
+    (evtx-data.md §2.2), so the whole set fits in the sample and is_boot_only decides."""
+    from auditplan.simulator.fleet import parse_fleet, sim_host
+
+    now = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
+    backend = sim_host(parse_fleet(BOOT_FLEET, "t").profiles[0], now=now).backend
+    probe = build_probe(ProbeOptions(nonce=NONCE, sample_events=100), now)
+    it = interpret(split_sections(backend.run(probe.command_line, ()).stdout, 65001), probe)
+    assert 0 < len(it.events) < 100
+    assert {e.new_process_name.rsplit("\\", 1)[-1].lower() for e in it.events if e.new_process_name} <= {
+        "registry", "smss.exe", "autochk.exe", "csrss.exe", "wininit.exe", "winlogon.exe", "services.exe",
+        "lsass.exe", "setupcl.exe",
+    }
+    assert it.volume is not None and it.volume.boot_only
+    # A sample that came back full cannot tell: the rest of the log may hold other processes.
+    full = build_probe(ProbeOptions(nonce=NONCE, sample_events=len(it.events)), now)
+    it_full = interpret(split_sections(backend.run(full.command_line, ()).stdout, 65001), full)
+    assert it_full.volume is not None and not it_full.volume.boot_only
+
+
+def test_boot_only_not_set_for_ordinary_processes() -> None:
+    probe = build_probe(ProbeOptions(nonce=NONCE), NOW)
+    it = interpret(split_sections(composed_output(), 65001), probe)
+    assert it.volume is not None and not it.volume.boot_only  # net.exe is no boot process
+
+
+def test_trace_section_is_built_and_read() -> None:
+    from auditplan.collect.interface import ProcessTrace
+
+    probe = build_probe(ProbeOptions(nonce=NONCE, trace_seconds=30), NOW)
+    assert probe.sections[-2:] == ("trace", "events_4688")
+    assert f"echo {M}trace&powershell.exe " in probe.command_line
+    assert len(probe.command_line) <= CMD_LINE_LIMIT
+    trace_out = (
+        f"{M}trace\r\nauditplan-trace seconds=30.0 starts=42 started=2026-11-28T07:03:14Z\r\n{M}rc:0\r\n"
+    ).encode()
+    data = composed_output().replace(f"{M}events_4688\r\n".encode(), trace_out + f"{M}events_4688\r\n".encode())
+    it = interpret(split_sections(data, 65001), probe)
+    assert it.trace == ProcessTrace(seconds=30.0, process_starts=42,
+                                    started_at=datetime(2026, 11, 28, 7, 3, 14, tzinfo=UTC))
+    assert it.warnings == ()
+    # Without the section (e.g. output cut) the trace is absent and the gap is named.
+    it2 = interpret(split_sections(composed_output(), 65001), probe)
+    assert it2.trace is None and "section trace missing: marker not found" in it2.warnings
+
+
+def test_a_line_cmd_exe_would_refuse_is_refused_before_any_host_is_contacted(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    import pytest
+    from click.testing import CliRunner
+
+    from auditplan.cli import main
+    from auditplan.collect.probe import CMD_LINE_LIMIT, ProbeOptions, build_probe
+
+    now = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
+    fits = build_probe(ProbeOptions(window_hours=24, trace_seconds=900), now)
+    assert len(fits.command_line) <= CMD_LINE_LIMIT
+    with pytest.raises(ValueError, match="8191"):
+        build_probe(ProbeOptions(window_hours=48, trace_seconds=900), now)
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("127.0.0.1\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["survey", str(hosts), "--window-hours", "48", "--trace-seconds", "900",
+                                       "--username", "x", "--password-env", "AP_TEST_PW", "--db", str(tmp_path / "s.db")],
+                                env={"AP_TEST_PW": "not-used"})
+    assert result.exit_code == 2
+    assert "8191" in result.output and "--window-hours" in result.output
+    assert not (tmp_path / "s.db").exists()  # refused before the store or any host

@@ -148,3 +148,21 @@ def test_a_hanging_host_holds_only_its_own_worker(tmp_path: Path) -> None:
         run_survey(hosts, settings, store, concurrency=2, on_progress=lambda p: order.append(p.result.host.name))
     assert order[-1] == "hang"
     assert sorted(order[:-1]) == ["a", "b", "c", "d"]
+
+
+def test_trace_reaches_the_host_result_over_winrm(tmp_path: Path) -> None:
+    """--trace-seconds through the real engine: the simulator's powershell.exe answers the trace script
+    with a Poisson count over the simulated 60 s, and the HostResult carries it."""
+    from auditplan.collect import probe
+    from auditplan.collect.interface import AuditSetting
+    from auditplan.simulator.profile import AuditProfile
+
+    off = profile("ws-trace", audit=AuditProfile(process_creation=AuditSetting.NONE))
+    with serving([off], auth="basic") as server, Store(tmp_path / "t.db") as store:
+        outcome = run_survey([inventory_host(server, "ws-trace")], settings_for("basic", None), store,
+                             concurrency=1, probe_options=probe.ProbeOptions(trace_seconds=60))
+    (result,) = outcome.results
+    assert result.status is HostStatus.OK, result.reason
+    assert result.trace is not None and result.trace.seconds == pytest.approx(60.0, abs=1.0)
+    assert result.trace.process_starts >= 0
+    assert not any("trace" in w for w in result.warnings)

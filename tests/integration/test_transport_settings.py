@@ -115,3 +115,23 @@ def test_kerberos_without_pykerberos_is_a_settings_error() -> None:
 def test_missing_ca_bundle_is_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="no such file"):
         settings(ca_bundle=tmp_path / "nope.pem").check()
+
+
+def test_kerberos_needs_no_password_or_username(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pywinrm's Kerberos auth takes its ticket from the caller's cache (kinit), so the settings check
+    must not demand a password (nor a username). Only the flag pywinrm exports is switched here, so the
+    check can be seen past the pykerberos test on a machine without it."""
+    monkeypatch.setattr(winrm.transport, "HAVE_KERBEROS", True)
+    TransportSettings(username="", password=None, transport=AuthTransport.KERBEROS).check()
+    TransportSettings(username="auditor@CORP.EXAMPLE", password=None, transport=AuthTransport.KERBEROS).check()
+    # The other password-based transports still refuse to run without one.
+    for transport in (AuthTransport.NTLM, AuthTransport.CREDSSP):
+        with pytest.raises(SettingsError, match="needs a password"):
+            TransportSettings(username="auditor", password=None, transport=transport).check()
+
+
+@pytest.mark.skipif(winrm.transport.HAVE_KERBEROS, reason="pykerberos is installed here")
+def test_kerberos_without_password_reports_the_missing_module_not_a_password() -> None:
+    with pytest.raises(SettingsError, match="pykerberos") as info:
+        TransportSettings(username="", password=None, transport=AuthTransport.KERBEROS).check()
+    assert "password" not in str(info.value)

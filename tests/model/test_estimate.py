@@ -268,3 +268,99 @@ def test_survey_and_ingest_of_one_host_use_the_measurement() -> None:
     assert len(estimates) == 1
     assert estimates[0].source is EstimateSource.MEASURED_4688
     assert estimates[0].events_per_day.p50 == pytest.approx(measured_range((2,) * 24).p50)
+
+
+# --- task T12: only hours the log really covers -----------------------------------------------------
+
+
+def _lognormal_by_moments(mean_day: float, var_day: float) -> tuple[float, float]:
+    """(median, log-sd) of the log-normal with this mean and variance (docs/estimation.md)."""
+    sigma2 = math.log(1 + var_day / mean_day**2)
+    return mean_day * math.exp(-sigma2 / 2), math.sqrt(sigma2)
+
+
+def _surveyed(hourly: tuple[int, ...], oldest: datetime | None = None, capped: bool = False,
+              max_events: int = 20_000) -> HostResult:
+    from auditplan.collect.interface import ProbeCaps, SecurityLog
+
+    base = _result("ws1", hourly=hourly)
+    assert base.volume is not None
+    log = SecurityLog(max_size_bytes=20971520, retention="overwrite", file_size_bytes=None, record_count=None,
+                      oldest_record_number=None, oldest_time=oldest, newest_time=None)
+    return replace(base, security_log=log, volume=replace(base.volume, capped=capped),
+                   caps=ProbeCaps(max_events=max_events, max_bytes=1 << 22, deadline_seconds=120.0))
+
+
+def test_hours_before_the_logs_oldest_event_are_left_out() -> None:
+    # 24 h window from T0; the log wrapped and its oldest event is at T0 + 6 h 30 min. Hours 0-5 read 0
+    # (not held), hour 6 holds 5 events (partial), hours 7-23 hold 20 each. Usable: 17 hours of 20.
+    # By hand: m = 20, sample variance 0 -> v = m = 20; E = 480; Var = 24*20 + 24^2*20/17 = 1157.647.
+    hourly = (0,) * 6 + (5,) + (20,) * 17
+    p50, _ = _lognormal_by_moments(480.0, 24 * 20 + 24**2 * 20 / 17)
+    assert p50 == pytest.approx(478.80, abs=0.01)
+    est = _by_host(estimate_hosts([_surveyed(hourly, oldest=T0 + timedelta(hours=6, minutes=30))],
+                                  load_config()))["ws1"]
+    assert est.source is EstimateSource.MEASURED_4688
+    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-9)
+    assert any("7 h of the window precede the Security log's oldest event" in n for n in est.notes)
+
+
+def test_capped_count_drops_its_partial_oldest_hour() -> None:
+    # The cap (1,000) kept the newest events: hours 0-2 read 0, hour 3 holds the 40 left (partial),
+    # hours 4-23 hold 48 each (20 * 48 + 40 = 1000). Usable: 20 hours of 48.
+    # By hand: m = 48, v = 48; E = 1152; Var = 24*48 + 24^2*48/20 = 2534.4.
+    hourly = (0, 0, 0, 40) + (48,) * 20
+    assert sum(hourly) == 1000
+    p50, _ = _lognormal_by_moments(1152.0, 24 * 48 + 24**2 * 48 / 20)
+    est = _by_host(estimate_hosts([_surveyed(hourly, capped=True, max_events=1000)], load_config()))["ws1"]
+    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-9)
+    assert any("event cap: its oldest 4 h" in n for n in est.notes)
+
+
+def test_few_usable_hours_widen_the_range() -> None:
+    # Only the last 4 hours are held (oldest event at T0 + 19 h 10 min, so hours 0-19 go): 4 hours of 10.
+    # By hand: m = 10, v = 10; E = 240; Var = 24*10 + 24^2*10/4 = 1680 -> (p50, s) by moments; fewer
+    # than 12 usable hours adds ln(2)/z90 in quadrature (docs: short-window widening), p50 unchanged.
+    hourly = (0,) * 19 + (3,) + (10,) * 4
+    p50, s = _lognormal_by_moments(240.0, 24 * 10 + 24**2 * 10 / 4)
+    widened = math.sqrt(s**2 + (math.log(2) / Z90) ** 2)
+    est = _by_host(estimate_hosts([_surveyed(hourly, oldest=T0 + timedelta(hours=19, minutes=10))],
+                                  load_config()))["ws1"]
+    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-9)
+    assert est.events_per_day.p90 == pytest.approx(p50 * math.exp(Z90 * widened), rel=1e-9)
+    assert est.events_per_day.p10 == pytest.approx(p50 * math.exp(-Z90 * widened), rel=1e-9)
+    assert any("4 usable h only" in n for n in est.notes)
+
+
+def test_window_entirely_before_the_log_gives_no_measured_rate() -> None:
+    est = _by_host(estimate_hosts([_surveyed((0,) * 24, oldest=T0 + timedelta(hours=30))],
+                                  load_config()))["ws1"]
+    assert est.source in (EstimateSource.ROLE_PRIOR, EstimateSource.ROLE_PEERS)
+    assert any("no hour of the window is fully held" in n for n in est.notes)
+
+
+def _gamma_quantile(q: float, k: int) -> float:
+    """Independent of model/trace_rate.py: P(Gamma(k, 1) <= x) = P(Poisson(x) >= k), by bisection."""
+    def cdf(x: float) -> float:
+        return 1 - sum(math.exp(-x) * x**i / math.factorial(i) for i in range(k))
+    lo, hi = 0.0, 10.0 * k + 10
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_process_trace_scaled_to_a_day_hand_computed() -> None:
+    from auditplan.collect.interface import ProcessTrace
+
+    # 12 starts in 60 s on a flat-shaped role: one day = 1440 such windows. p50 = 12 * 1440 = 17280;
+    # p90 before widening = G(0.90; 13) * 1440 (Garwood); then ln(2)/z90 is added in quadrature to the
+    # log-sd, since a minute says nothing about the day's cycle (the sub-12-hour rule).
+    r = replace(_result("ws1", role="flatrole", audit=AuditSetting.NONE), trace=ProcessTrace(60.0, 12, T0))
+    est = _by_host(estimate_hosts([r], _config(flatrole=(1000.0, 1.0))))["ws1"]
+    assert est.source is EstimateSource.PROCESS_TRACE
+    assert est.events_per_day.p50 == pytest.approx(17280.0, rel=1e-9)
+    raw_sigma = math.log(_gamma_quantile(0.90, 13) * 1440 / 17280) / Z90
+    sigma = math.sqrt(raw_sigma**2 + (math.log(2) / Z90) ** 2)
+    assert est.events_per_day.p90 == pytest.approx(17280 * math.exp(Z90 * sigma), rel=1e-6)
+    assert any("live process-start trace: 12 starts in 60 s" in n for n in est.notes)

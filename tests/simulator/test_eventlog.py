@@ -294,6 +294,19 @@ def test_sysmon_log() -> None:
     assert d["Image"].lower().endswith(".exe")
 
 
+def test_stopped_sysmon_writes_no_process_starts() -> None:
+    import dataclasses
+
+    running = host(sysmon=True, rate=3000.0)
+    stopped = dataclasses.replace(running, sysmon=SysmonProfile(installed=True, running=False))
+    log = SimEventLog.for_sysmon(stopped, NOW)
+    assert log is not None  # the channel exists (wevtutil gli works) ...
+    assert sum(n for _, n in log.true_hourly_counts(1)) == 0  # ... but nothing was logged
+    assert qe(log, "/c:5") == b""
+    busy = SimEventLog.for_sysmon(running, NOW)
+    assert busy is not None and sum(n for _, n in busy.true_hourly_counts(1)) > 0
+
+
 # ------------------------------------------------------------------ the templates and their sources
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from rich.table import Table
 from auditplan.cli import main
 from auditplan.collect import probe
 from auditplan.collect.interface import Host, HostResult, HostStatus
+from auditplan.collect.probe import ProbeOptions, build_probe
 from auditplan.collect.survey import Progress as HostProgress
 from auditplan.collect.survey import SurveyOutcome, run_survey
 from auditplan.collect.transport import AuthTransport, Secret, SettingsError, TransportSettings
@@ -29,6 +31,8 @@ from auditplan.inventory import InventoryError, load_inventory
 from auditplan.store import Store, StoreError
 
 DEFAULT_DB = Path("auditplan-out/auditplan.db")
+_TRANSPORTS = frozenset(t.value for t in AuthTransport)
+TRACE_DEADLINE_MARGIN = 30.0  # PowerShell start-up and the trace's last WMI wait, on top of --trace-seconds
 PASSWORD_ENV_DEFAULT = "AUDITPLAN_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 EXIT_OK = 0
 EXIT_HOSTS_FAILED = 1
@@ -223,6 +227,23 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
               help="Per-host deadline in seconds for the whole conversation, from connect to the shell's deletion.")
 @click.option("--max-output", "max_output_mb", type=click.FloatRange(0.01, 1024.0), default=4.0,
               show_default=True, help="Stop reading a host's output after this many MiB (marked truncated).")
+@click.option("--window-hours", type=click.IntRange(1, 168), default=24, show_default=True,
+              help="Count 4688s (and Sysmon EID 1) per hour over this many whole UTC hours before now "
+                   "(e.g. --window-hours 72 for three days). Longer windows need fewer peak-day guesses "
+                   "but more host work.")
+@click.option("--sample-events", type=click.IntRange(0, 10_000), default=probe.DEFAULT_SAMPLE_EVENTS,
+              show_default=True,
+              help="Read this many of the newest 4688s as XML (event size, version, command-line "
+                   "lengths, process names); 0 = none. Each costs ~1.35 KB of output, ~1.75 KB on the wire: "
+                   "the default keeps a host under 64 KB (e.g. --sample-events 0 on slow links).")
+@click.option("--max-events", type=click.IntRange(1, 10_000_000), default=ProbeOptions().max_events,
+              show_default=True,
+              help="Cap on events each counting query reads on the host; a capped count is marked and "
+                   "its oldest hour dropped from the rate (e.g. --max-events 100000 for busy DCs).")
+@click.option("--trace-seconds", type=click.IntRange(0, probe.MAX_TRACE_SECONDS), default=0, show_default=True,
+              help="Opt-in: count live process starts for this many seconds with PowerShell + "
+                   "Win32_ProcessStartTrace (for hosts where 4688 is off); 0 = off. Adds the same time "
+                   "plus 30 s to each host's deadline (e.g. --trace-seconds 60).")
 @click.option("--refresh", is_flag=True, help="Survey every host again, even those already in the store.")
 @click.option("--retry-failed", is_flag=True,
               help="Survey again only the hosts whose saved result is not ok.")
@@ -247,6 +268,10 @@ def survey(
     concurrency: int,
     timeout: float,
     max_output_mb: float,
+    window_hours: int,
+    sample_events: int,
+    max_events: int,
+    trace_seconds: int,
     refresh: bool,
     retry_failed: bool,
     as_json: bool,
@@ -259,6 +284,12 @@ def survey(
     HOSTS is a hosts file (one name, name:port or address per line) or a CSV with a `host`
     column (and optional address, port, role, site, group, transport, scheme, tags).
     Results go to --db as each host finishes; running again skips hosts already saved.
+
+    \b
+    Examples:
+      auditplan survey hosts.txt --username 'CORP\auditor'
+      auditplan survey hosts.csv --transport kerberos --window-hours 72 --sample-events 10
+      auditplan survey hosts.csv --trace-seconds 60 --max-events 100000 --json
 
     \b
     Exit status:
@@ -286,9 +317,11 @@ def survey(
     chosen_transport = AuthTransport(transport or (from_file and from_file.transport) or AuthTransport.NTLM)
     scheme = ("https" if https else "http") if https is not None else ((from_file and from_file.scheme) or "https")
     user = username or (from_file.username if from_file else None) or ""
-    needs_password = chosen_transport is not AuthTransport.CERTIFICATE or any(
-        (h.transport or "") not in ("", AuthTransport.CERTIFICATE.value) for h in inventory.hosts
-    )
+    # Certificate auth uses the client key, Kerberos the caller's ticket cache (kinit): neither takes a
+    # password, and Kerberos needs no username either (collect/transport.py check_auth).
+    effective = {AuthTransport(h.transport) if h.transport in _TRANSPORTS else chosen_transport
+                 for h in inventory.hosts}
+    needs_password = bool(effective - {AuthTransport.CERTIFICATE, AuthTransport.KERBEROS})
     if needs_password and not user:
         raise click.UsageError("--username is required (or AUDITPLAN_USERNAME, or the credentials file)")
     password = _resolve_password(password_env, from_file.password if from_file else None, user) if needs_password \
@@ -307,7 +340,7 @@ def survey(
         client_key=client_key or (from_file.client_key if from_file else None),
         operation_timeout=operation_timeout,
         read_timeout=operation_timeout + 5,
-        deadline=timeout,
+        deadline=timeout + (trace_seconds + TRACE_DEADLINE_MARGIN if trace_seconds else 0.0),
         max_output_bytes=int(max_output_mb * 1024 * 1024),
     )
     try:
@@ -321,15 +354,25 @@ def survey(
             fg="red", bold=True, err=True,
         )
 
+    options = ProbeOptions(
+        window_hours=window_hours, sample_events=sample_events, max_events=max_events, trace_seconds=trace_seconds
+    )
+    try:
+        build_probe(options, datetime.now(UTC))  # the same line every host gets: refuse it here if cmd.exe would
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
         store = Store(db)
-    except (OSError, StoreError) as exc:
-        raise click.UsageError(f"{db}: cannot open the store: {exc}") from None
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None  # names the store already
+    except OSError as exc:
+        raise click.UsageError(f"{db}: cannot open the store: {exc.strerror or exc}") from None
     try:
         code = _survey_and_report(
             store, inventory.hosts, settings, db=db, concurrency=concurrency, refresh=refresh,
             retry_failed=retry_failed, as_json=as_json, as_csv=as_csv, progress=not no_progress,
+            probe_options=options,
         )
     finally:
         store.close()
@@ -348,6 +391,7 @@ def _survey_and_report(
     as_json: bool,
     as_csv: bool,
     progress: bool,
+    probe_options: ProbeOptions,
 ) -> int:
     """Run the survey with a progress bar on stderr, print the results; return the exit status."""
     err = Console(stderr=True)
@@ -366,7 +410,7 @@ def _survey_and_report(
                 bar.update(task_id, completed=event.done, failed=event.failed)
 
         outcome = run_survey(
-            hosts, settings, store, concurrency=concurrency, probe_options=probe.ProbeOptions(),
+            hosts, settings, store, concurrency=concurrency, probe_options=probe_options,
             refresh=refresh, retry_failed=retry_failed, on_progress=on_progress, on_start=on_start,
         )
 

@@ -172,6 +172,15 @@ class ProbeCost:
 
 
 @dataclass(frozen=True)
+class ProcessTrace:
+    """A short live Win32_ProcessStartTrace count (collect/trace.py): `process_starts` in `seconds`."""
+
+    seconds: float
+    process_starts: int
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class HostResult:
     """Everything known about one host after one survey (or one EVTX ingest)."""
 
@@ -190,6 +199,7 @@ class HostResult:
     cost: ProbeCost | None = None
     caps: ProbeCaps | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)  # per-section parse problems
+    trace: ProcessTrace | None = None  # only with --trace-seconds
 
 
 # The GUID of Process Creation (auditpol subcategory). Lower case, braces, as stored.

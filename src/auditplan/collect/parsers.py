@@ -8,12 +8,14 @@ be read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from auditplan.collect.evtx import is_boot_only
 from auditplan.collect.interface import (
     PROCESS_CREATION_GUID,
     AuditPolicy,
     OSInfo,
+    ProcessTrace,
     SampledEvent,
     SecurityLog,
     SysmonInfo,
@@ -73,6 +75,7 @@ from auditplan.collect.probe import (
     S_SC_SYSMON,
     S_SC_SYSMON64,
     S_SYSMON_GLI,
+    S_TRACE,
     S_VER,
     S_WEVTUTIL_GL,
     S_WEVTUTIL_GLI,
@@ -80,6 +83,7 @@ from auditplan.collect.probe import (
     ProbeCommand,
     Section,
 )
+from auditplan.collect.trace import parse_trace
 
 __all__ = [
     "AuditpolBackup",
@@ -137,6 +141,8 @@ class Interpretation:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     unparseable: bool = False  # no section could be read at all
     access_denied: bool = False  # auditpol and the Security log both refused: the account is not an admin
+    trace: ProcessTrace | None = None
+    own_events_dropped: int = 0  # sampled events that were the probe's own processes
 
 
 class _Reader:
@@ -429,20 +435,48 @@ def _volume(r: _Reader, security_log: SecurityLog | None, sysmon_log: bool | Non
     )
 
 
-def _events(r: _Reader) -> tuple[tuple[SampledEvent, ...], bool]:
+def _events(r: _Reader) -> tuple[SampledEvents | None, bool]:
     sec = r.get(S_EVENTS)
     if sec is None:
-        return (), False
-    parsed = parse_sampled_4688(sec.text, sec.exit_code, S_EVENTS)
+        return None, False
+    parsed = parse_sampled_4688(sec.text, sec.exit_code, S_EVENTS, nonce=r.probe.nonce)
     if isinstance(parsed, ParseError):
         r.error(parsed)
-        return (), parsed.kind == "access_denied"
+        return None, parsed.kind == "access_denied"
     r.ok()
     for problem in parsed.problems[:MAX_EVENT_WARNINGS]:
         r.error(problem)
     if len(parsed.problems) > MAX_EVENT_WARNINGS:
         r.warn(f"{S_EVENTS}: {len(parsed.problems) - MAX_EVENT_WARNINGS} more event problems")
-    return parsed.events, False
+    if sec.truncated:
+        return replace(parsed, complete=False), False
+    return parsed, False
+
+
+def sample_boot_only(sample: SampledEvents | None, sample_events: int) -> bool:
+    """Whether the sampled 4688s show that auditing is effectively off (only early-boot events).
+
+    The sample can tell only when it holds every 4688 before the window's end: fewer events than asked
+    for, none unreadable, output not cut. The rule itself is collect.evtx.is_boot_only.
+    """
+    if sample is None or not sample.complete or not sample.events or len(sample.events) >= sample_events:
+        return False
+    names = [e.new_process_name or "" for e in sample.events]
+    lengths = [len(e.command_line or "") for e in sample.events]
+    return is_boot_only(names, lengths)[0]
+
+
+def _trace(r: _Reader) -> ProcessTrace | None:
+    """The live process-start trace (collect/trace.py parses its section)."""
+    sec = r.get(S_TRACE)
+    if sec is None:
+        return None
+    result = parse_trace(sec.text, sec.exit_code)
+    if isinstance(result, ParseError):
+        r.error(result)
+        return None
+    r.ok()
+    return result
 
 
 def interpret(sections: dict[str, Section], probe: ProbeCommand) -> Interpretation:
@@ -460,9 +494,12 @@ def interpret(sections: dict[str, Section], probe: ProbeCommand) -> Interpretati
     os_info = _os(r)
     audit, audit_denied = _audit(r)
     security_log, log_denied = _security_log(r)
-    events, events_denied = _events(r)
+    sample, events_denied = _events(r)
     sysmon, sysmon_log = _sysmon(r)
     volume = _volume(r, security_log, sysmon_log, log_denied or events_denied)
+    if sample_boot_only(sample, probe.sample_events):
+        volume = replace(volume, boot_only=True)
+    trace = _trace(r)
     access_denied = audit_denied and (log_denied or events_denied)
     return Interpretation(
         computer_name=computer_name,
@@ -471,8 +508,10 @@ def interpret(sections: dict[str, Section], probe: ProbeCommand) -> Interpretati
         security_log=security_log,
         sysmon=sysmon,
         volume=volume,
-        events=events,
+        events=sample.events if sample is not None else (),
         warnings=tuple(r.warnings),
         unparseable=r.parsed == 0,
         access_denied=access_denied,
+        trace=trace,
+        own_events_dropped=sample.own_dropped if sample is not None else 0,
     )

@@ -171,14 +171,60 @@ def parse_event_time(text: str, exit_code: int | None = None, section: str = "ev
 class SampledEvents:
     events: tuple[SampledEvent, ...]
     problems: tuple[ParseError, ...]  # per-event problems; the good events are still returned
+    own_dropped: int = 0  # the probe's own processes, left out (see own_process_events)
+    complete: bool = False  # every event of the output was read and kept or knowingly dropped
+
+
+def _process_id(text: str | None) -> int | None:
+    """4688 NewProcessId / ProcessId: hex with 0x (`0x1a2c`, gpo-backup-format.md §A5); decimal accepted."""
+    if text is None:
+        return None
+    text = text.strip().lower()
+    try:
+        return int(text, 16) if text.startswith("0x") else int(text)
+    except ValueError:
+        return None
+
+
+def own_process_events(summaries: list[EventSummary], nonce: str) -> set[int]:
+    """Indexes of the events the probe itself caused: CommandLine holds the nonce (its cmd.exe), or the
+    creator ProcessId is the NewProcessId of such an event, recursively (wevtutil, find, reg ... and
+    their children). A descendant must not start before its root, which keeps a recycled process id of
+    an older, unrelated process out. Without CommandLine in the events (policy off) no root is known and
+    nothing is dropped; the sample's `@SystemTime < window_end` bound is then the only guard.
+    """
+    own: set[int] = set()
+    pids: dict[int, datetime] = {}  # own NewProcessId -> when that process started
+    for i, s in enumerate(summaries):
+        if nonce in (s.data.get("CommandLine") or ""):
+            own.add(i)
+            pid = _process_id(s.data.get("NewProcessId"))
+            if pid is not None and s.time is not None:
+                pids[pid] = min(s.time, pids.get(pid, s.time))
+    grew = bool(pids)
+    while grew:
+        grew = False
+        for i, s in enumerate(summaries):
+            if i in own:
+                continue
+            parent = _process_id(s.data.get("ProcessId"))
+            if parent is None or parent not in pids or s.time is None or s.time < pids[parent]:
+                continue
+            own.add(i)
+            grew = True
+            pid = _process_id(s.data.get("NewProcessId"))
+            if pid is not None:
+                pids[pid] = min(s.time, pids.get(pid, s.time))
+    return own
 
 
 def parse_sampled_4688(
-    text: str, exit_code: int | None = None, section: str = "events_4688"
+    text: str, exit_code: int | None = None, section: str = "events_4688", nonce: str | None = None
 ) -> SampledEvents | ParseError:
     """Newest-first 4688 events (`/rd:true /f:xml`) -> records. CommandLine is None when the event has
     no such Data element (version 0, or 7601 without KB3004375), "" when present but empty (policy off,
     evtx-data.md §2.1), otherwise redacted (collect.secrets). ParentProcessName exists from version 2.
+    With `nonce`, the probe's own processes are dropped (own_process_events).
     """
     if err := _events_error(section, text, exit_code):
         return err
@@ -187,10 +233,16 @@ def parse_sampled_4688(
     if partial:
         problems.append(ParseError(section, "output ends inside an event (truncated)", "truncated"))
     records: list[SampledEvent] = []
+    summaries: list[EventSummary] = []
     for chunk in chunks:
         summary = summarize_event(chunk, section)
         if isinstance(summary, ParseError):
             problems.append(summary)
+            continue
+        summaries.append(summary)
+    own = own_process_events(summaries, nonce) if nonce else set()
+    for index, summary in enumerate(summaries):
+        if index in own:
             continue
         if summary.event_id != PROCESS_CREATION_EVENT_ID or summary.provider != SECURITY_AUDITING_PROVIDER:
             problems.append(ParseError(section, f"skipped event {summary.event_id} from {summary.provider!r}"))
@@ -218,4 +270,6 @@ def parse_sampled_4688(
         )
     if not records and problems and not partial:
         return problems[0]
-    return SampledEvents(events=tuple(records), problems=tuple(problems))
+    return SampledEvents(
+        events=tuple(records), problems=tuple(problems), own_dropped=len(own), complete=not problems
+    )

@@ -31,15 +31,35 @@ from /work/shared/reference/windows-tool-outputs.md (cited as "tool-outputs §n"
 - Markers carry a random per-run nonce (`##AP3f9c2a:name`): sampled events hold command lines that an
   attacker on the host controls, and a fixed marker inside one could split the output. The first marker
   is written by our own `echo` before any tool runs, so `split_sections` learns the nonce from it.
+  Where command-line auditing is on, the probe's own cmd.exe is logged (4688) with this whole command
+  line, nonce and markers included, and that event can be the newest Security event (`security_newest`)
+  or land in a sample; `split_sections` therefore takes a marker only as a whole line of echo output and
+  never inside an `<Event>...</Event>` element (see its docstring).
+- Sample pollution: up to ~70 of the newest 4688s are the probe's own processes (docs/real-fleet.md §1).
+  They all start in the current hour, so the sample is bounded by `@SystemTime < window_end` like the
+  counts; parsers_events.parse_sampled_4688 also drops any event carrying the nonce and its descendants.
+- Sample size and the wire (issue 3: <= 64 KB per host at the defaults, no extra round trips): the
+  sample rides in the same command, so it adds no request while the output fits one Receive envelope
+  (pywinrm asks for MaxEnvelopeSize 153600, winrm-protocol.md §1.2). A realistic 4688-on host
+  (bench/survey.py sampling-on scenario: Server 2022, 5,000 4688/day, command lines on, 20 MB log)
+  costs 37.7 KB (Basic) / 41.6 KB (NTLM) on the wire with no sample, and each sampled event ~1.35 KB
+  of XML, ~1.75 KB on the wire (base64 adds a third). Measured: 20 events -> 72.7 / 76.7 KB; the old
+  default of 100 -> 214.5 / 219.0 KB and one extra Receive (5 / 8 requests instead of 4 / 7).
+  DEFAULT_SAMPLE_EVENTS = 12 leaves ~59 / ~63 KB. No cmd built-in can cut a section at a byte count,
+  and the transport's --max-output cap acts per Receive envelope, so the event count is the lever; the
+  events section comes last, so --max-output cuts it first. A sample of long command lines (a
+  32K-character line is ~64 KB) still exceeds the target; --max-output is the hard bound.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from auditplan.collect import trace
 from auditplan.collect.interface import PROCESS_CREATION_GUID, ProbeCaps
 
 MARKER_PREFIX = "##AP"
@@ -90,7 +110,11 @@ S_COUNT_4688 = "count_4688"
 S_COUNT_SYSMON = "count_sysmon_eid1"
 S_OLDEST = "security_oldest"
 S_NEWEST = "security_newest"
+S_TRACE = trace.SECTION  # collect/trace.py's fragment echoes its own marker
 S_EVENTS = "events_4688"
+
+DEFAULT_SAMPLE_EVENTS = 12  # see "Sample size and the wire" above
+MAX_TRACE_SECONDS = trace.MAX_TRACE_SECONDS
 
 SECTION_ORDER: tuple[str, ...] = (
     S_HOSTNAME,
@@ -113,6 +137,7 @@ SECTION_ORDER: tuple[str, ...] = (
     S_COUNT_SYSMON,
     S_OLDEST,
     S_NEWEST,
+    S_TRACE,
     S_EVENTS,
 )
 
@@ -122,11 +147,12 @@ _NONCE_RE = re.compile(r"[0-9a-f]{6}")
 @dataclass(frozen=True)
 class ProbeOptions:
     window_hours: int = 24
-    sample_events: int = 100
+    sample_events: int = DEFAULT_SAMPLE_EVENTS
     max_events: int = 20_000  # per wevtutil query (/c:); bounds host work and the temp file
     max_bytes: int = 4 * 1024 * 1024  # enforced by the transport; recorded in ProbeCaps
     deadline_seconds: float = 120.0
     nonce: str | None = None  # 6 lower-case hex digits; random when None (tests pass one)
+    trace_seconds: int = 0  # > 0: append collect/trace.py's live process-start trace (PowerShell)
 
     def __post_init__(self) -> None:
         if not 1 <= self.window_hours <= 168:
@@ -141,6 +167,8 @@ class ProbeOptions:
             raise ValueError(f"deadline_seconds must be > 0, got {self.deadline_seconds}")
         if self.nonce is not None and not _NONCE_RE.fullmatch(self.nonce):
             raise ValueError("nonce must be 6 lower-case hex digits")
+        if not 0 <= self.trace_seconds <= MAX_TRACE_SECONDS:
+            raise ValueError(f"trace_seconds must be 0..{MAX_TRACE_SECONDS}, got {self.trace_seconds}")
 
 
 @dataclass(frozen=True)
@@ -152,8 +180,9 @@ class ProbeCommand:
     window_hours: int
     caps: ProbeCaps
     nonce: str
-    sample_events: int = 100
+    sample_events: int = DEFAULT_SAMPLE_EVENTS
     hour_starts: tuple[datetime, ...] = field(default_factory=tuple)  # oldest first
+    trace_seconds: int = 0
 
     @property
     def marker(self) -> str:
@@ -201,7 +230,11 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
         f" and {bounds}]]"
     )
     q_sysmon_window = f"*[System[EventID={SYSMON_PROCESS_CREATE_EVENT_ID} and {bounds}]]"
-    q_4688 = f"*[System[Provider[@Name='{SECURITY_AUDITING_PROVIDER}'] and EventID={PROCESS_CREATION_EVENT_ID}]]"
+    # Before window_end only: the probe's own processes all start in the current, uncounted hour.
+    q_4688 = (
+        f"*[System[Provider[@Name='{SECURITY_AUDITING_PROVIDER}'] and EventID={PROCESS_CREATION_EVENT_ID}"
+        f" and TimeCreated[@SystemTime<'{xpath_time(window_end)}']]]"
+    )
 
     def hourly_finds(path: str) -> str:
         # The file holds only Date lines, so ": <hour>" is enough to pick an hour and keeps the line short.
@@ -239,17 +272,33 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
         (S_OLDEST, f"wevtutil qe {SECURITY_LOG} /c:1 /f:xml{rc}"),
         (S_NEWEST, f"wevtutil qe {SECURITY_LOG} /c:1 /rd:true /f:xml{rc}"),
     ]
+    pieces = [f"echo {mark}{name}&{cmd}" for name, cmd in parts]
+    names = [name for name, _ in parts]
+    if options.trace_seconds > 0:
+        # Before the sample: where 4688 is off (the trace's use) the sample is empty anyway.
+        pieces.append(trace.trace_section(options.trace_seconds, mark))
+        names.append(S_TRACE)
     if options.sample_events > 0:
-        parts.append(
-            (S_EVENTS, f'wevtutil qe {SECURITY_LOG} /q:"{q_4688}" /c:{options.sample_events} /rd:true /f:xml{rc}')
+        pieces.append(
+            f"echo {mark}{S_EVENTS}&"
+            f'wevtutil qe {SECURITY_LOG} /q:"{q_4688}" /c:{options.sample_events} /rd:true /f:xml{rc}'
         )
-    line = "&".join(f"echo {mark}{name}&{cmd}" for name, cmd in parts) + f"&echo {mark}{END_SECTION}"
+        names.append(S_EVENTS)
+    line = "&".join(pieces) + f"&echo {mark}{END_SECTION}"
+    if len(line) > CMD_LINE_LIMIT:
+        # cmd.exe would refuse the whole line ("The command line is too long."): say which options to shrink.
+        raise ValueError(
+            f"the probe command line would be {len(line)} characters, over cmd.exe's {CMD_LINE_LIMIT}: "
+            f"use a shorter --window-hours (now {options.window_hours})"
+            + (f" or no --trace-seconds (adds {len(pieces[-2 if options.sample_events else -1])} characters)"
+               if options.trace_seconds else "")
+        )
     caps = ProbeCaps(
         max_events=options.max_events, max_bytes=options.max_bytes, deadline_seconds=options.deadline_seconds
     )
     return ProbeCommand(
         command_line=line,
-        sections=tuple(name for name, _ in parts),
+        sections=tuple(names),
         window_start=window_start,
         window_end=window_end,
         window_hours=options.window_hours,
@@ -257,11 +306,15 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
         nonce=nonce,
         sample_events=options.sample_events,
         hour_starts=hour_starts,
+        trace_seconds=options.trace_seconds,
     )
 
 
 _CODEC_BY_CODEPAGE = {65001: "utf-8", 1200: "utf-16-le", 20127: "ascii", 28591: "latin-1"}
-_MARKER_RE = re.compile(rb"##AP([0-9a-f]{6}):([a-z0-9_]+)(?::(-?[0-9]*))?[ \t]*(?:\r?\n)?")
+# A marker, then optional blanks (tool-outputs §9.2), then the line's end (CRLF, §0.2) or the output's end.
+_MARKER_RE = re.compile(rb"##AP([0-9a-f]{6}):([a-z0-9_]+)(?::(-?[0-9]*))?[ \t]*(?:\r?\n|\Z)")
+_EVENT_OPEN_RE = re.compile(rb"<Event[\s>]")
+_EVENT_CLOSE = b"</Event>"
 
 
 def _codec(codepage: int) -> str:
@@ -280,38 +333,78 @@ def decode(data: bytes, codepage: int) -> str:
     return data.decode(_codec(codepage), errors="replace")
 
 
+def _event_spans(stdout: bytes) -> list[tuple[int, int]]:
+    """[start, end) of every complete `<Event ...>...</Event>` element, in order (linear scan).
+
+    Event data cannot hold a raw `</Event>` (wevtutil escapes `<` as `&lt;`, tool-outputs §4.1), so
+    the first close after an open is that event's own end. An open without a close (output cut) hides
+    nothing: no later marker exists to hide.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while (m := _EVENT_OPEN_RE.search(stdout, pos)) is not None:
+        close = stdout.find(_EVENT_CLOSE, m.start())
+        if close < 0:
+            break
+        pos = close + len(_EVENT_CLOSE)
+        spans.append((m.start(), pos))
+    return spans
+
+
+def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
+    i = bisect.bisect_right(spans, (pos, _NO_END)) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
+
+
+_NO_END = 1 << 62
+
+
+def _at_line_start(stdout: bytes, pos: int) -> bool:
+    # After `</Event>` too: where wevtutil puts its final CRLF after XML events is UNVERIFIED (tool-outputs §4.1).
+    return pos == 0 or stdout[pos - 1 : pos] == b"\n" or stdout.endswith(_EVENT_CLOSE, 0, pos)
+
+
 def split_sections(stdout: bytes, codepage: int) -> dict[str, Section]:
     """Split probe output at its markers. Missing sections are absent; nothing here raises.
 
-    A marker counts only if it carries the nonce of the first marker and names a section later in
-    SECTION_ORDER than the current one, so marker-like text inside tool output (e.g. a command line in
-    a sampled event) cannot forge or reorder sections. Markers are found anywhere in a line, because a
-    tool's output may lack its final newline (`type` of a file without one). The rc line of a section is
-    the last one in it: it is echoed after the tool's output.
+    A marker counts only where our own `echo` could have printed it:
+    - it ends its line (optional trailing blanks, then CRLF or the end of the output);
+    - a section marker also starts its line (or directly follows `</Event>`); an rc marker may follow
+      other text on its line, because the tool before it may not end with a newline (`type` of a file
+      without one: auditpol /backup's line endings are UNVERIFIED, tool-outputs §1.2);
+    - it is never inside an `<Event>...</Event>` element: with command-line auditing on, the probe's
+      own cmd.exe 4688 (nonce and markers in its CommandLine) can be the newest event or be sampled;
+    - it carries the nonce of the first marker and names a section later in SECTION_ORDER than the
+      current one, so marker-like text elsewhere cannot forge or reorder sections.
+    The rc line of a section is the last one in it: it is echoed after the tool's output.
     """
     order = {name: i for i, name in enumerate((*SECTION_ORDER, END_SECTION))}
+    spans = _event_spans(stdout)
     nonce: bytes | None = None
     current: str | None = None
     current_pos = -1
     start = 0
-    rc: int | None = None
     chunks: list[tuple[str, int, int, int | None]] = []  # name, start, end, rc
     saw_end = False
     for m in _MARKER_RE.finditer(stdout):
         m_nonce, name_b, rc_b = m.group(1), m.group(2), m.group(3)
+        name = name_b.decode()
+        is_rc = name == RC_NAME and rc_b is not None
+        if not is_rc and not _at_line_start(stdout, m.start()):
+            continue
+        if spans and _inside(spans, m.start()):
+            continue
         if nonce is None:
-            if name_b.decode() not in order or rc_b is not None:
+            if name not in order or rc_b is not None:
                 continue
             nonce = m_nonce
         elif m_nonce != nonce:
             continue
-        name = name_b.decode()
-        if name == RC_NAME and rc_b is not None:
+        if is_rc:
             if current is not None:
-                chunks_end = m.start()
                 # Keep the text up to the rc line; anything after it (rare) stays in the section too.
                 rc = int(rc_b) if rc_b not in (b"", b"-") else None
-                chunks.append((current, start, chunks_end, rc))
+                chunks.append((current, start, m.start(), rc))
                 start = m.end()
             continue
         if rc_b is not None or name not in order or order[name] <= current_pos:
@@ -322,7 +415,7 @@ def split_sections(stdout: bytes, codepage: int) -> dict[str, Section]:
             saw_end = True
             current = None
             break
-        current, current_pos, start, rc = name, order[name], m.end(), None
+        current, current_pos, start = name, order[name], m.end()
     if current is not None:
         chunks.append((current, start, len(stdout), None))
     return _assemble(stdout, chunks, codepage, truncated_last=not saw_end)

@@ -125,6 +125,7 @@ def survey_host(host: Host, settings: TransportSettings, command: probe.ProbeCom
         cost=run.cost,
         caps=caps,
         warnings=warnings,
+        trace=parsed.trace,
     )
 
 

@@ -152,6 +152,11 @@ class TransportSettings:
                 raise SettingsError("certificate auth needs HTTPS")
             if self.client_cert is None or self.client_key is None:
                 raise SettingsError("certificate auth needs --client-cert and --client-key")
+        elif transport is AuthTransport.KERBEROS:
+            # pywinrm 0.5.0 (winrm/transport.py) skips its credential checks for kerberos and builds
+            # HTTPKerberosAuth(principal=username) without the password: the ticket comes from the
+            # caller's cache (kinit). A username only picks the principal; neither is required.
+            pass
         elif not self.username:
             raise SettingsError(f"{transport} auth needs a username")
         elif self.password is None:

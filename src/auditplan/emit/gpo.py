@@ -329,6 +329,8 @@ def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions) -> list[Wav
 
 
 def _index(outputs: Sequence[WaveOutput], plan: PlanDoc, domain: str) -> str:
+    # An example link target in the domain the GPOs are for: OU=Servers,DC=corp,DC=example,DC=com.
+    dn = "OU=Servers," + ",".join(f"DC={part}" for part in domain.split(".") if part)
     lines = [
         f"# GPO backups for plan {plan.plan_id}",
         "",
@@ -346,12 +348,12 @@ def _index(outputs: Sequence[WaveOutput], plan: PlanDoc, domain: str) -> str:
         "",
         "```powershell",
         "cd wave-00",
-        ".\\rollout.ps1 -LinkTarget 'OU=Servers,DC=example,DC=com' -WhatIf",
-        ".\\rollout.ps1 -LinkTarget 'OU=Servers,DC=example,DC=com'",
+        f".\\rollout.ps1 -LinkTarget '{dn}' -WhatIf",
+        f".\\rollout.ps1 -LinkTarget '{dn}'",
         "# after the hosts have rebooted (group membership) and refreshed policy:",
         ".\\verify.ps1",
         "# if it must be undone:",
-        ".\\rollback.ps1 -LinkTarget 'OU=Servers,DC=example,DC=com'",
+        f".\\rollback.ps1 -LinkTarget '{dn}'",
         "```",
         "",
     ]

@@ -11,16 +11,31 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 
-from auditplan.collect.interface import HostResult, HostStatus, OSInfo, ProductType
+from auditplan.collect.interface import (
+    HostResult,
+    HostStatus,
+    OSInfo,
+    ProductType,
+    SecurityLog,
+    VolumeSample,
+)
 from auditplan.model.calibrate import PeerFit, lognormal_range, measured_range, shrink_to_peers
 from auditplan.model.interface import EstimateSource, HostEstimate, Range
-from auditplan.model.priors import Priors, load_priors, lognormal_sigma
+from auditplan.model.priors import Z90, Priors, load_priors, lognormal_sigma
+from auditplan.model.trace_rate import trace_range
 
 HOURS_PER_DAY = 24
+# Fewer usable hours than this do not span enough of the day for the hour-of-day cycle to average out:
+# a handful of hours may all sit in the night trough or the day peak. Half a day is the cut-off.
+MIN_USABLE_HOURS = 12
+# Extra log-sd for such short windows: day/peak vs night/trough ratios of about 2 either way (the role
+# shapes' peak-hour factors, docs/estimation.md) put the hours-to-day factor's p90 at 2x. An assumption.
+SHORT_WINDOW_LOG_SD = math.log(2.0) / Z90
 
 
 @dataclass(frozen=True)
@@ -62,39 +77,120 @@ def _auditing_on(result: HostResult) -> bool | None:
     return None
 
 
-def _own_measurement(result: HostResult, priors: Priors) -> _Measured | None:
-    """measured_4688, then sysmon_eid1, then process_trace from the host's own data."""
-    volume = result.volume
-    if result.status is not HostStatus.OK or volume is None:
-        return None
+def usable_hours(
+    volume: VolumeSample,
+    counts: tuple[int, ...],
+    security_log: SecurityLog | None,
+    *,
+    capped: bool,
+    log_oldest_partial: bool,
+) -> tuple[int, tuple[str, ...]]:
+    """How many leading (oldest) hours of `counts` to leave out of the rate, and why.
+
+    - Hours that end before the log's oldest event read 0 only because the log no longer holds them
+      (collect/probe.py). With `log_oldest_partial` (a survey: the log wrapped inside the window) the
+      hour holding the oldest event is partial and goes too; an .evtx file's window starts at its first
+      event's hour on purpose (collect/evtx.py), so there it stays.
+    - With `capped`, /rd:true kept the newest events: the oldest hour with any count is partial and
+      the hours before it read 0 for the same reason, so all of them go.
+    """
+    skip = 0
     notes: list[str] = []
-    if volume.capped:
-        notes.append("sample hit the event cap: counts are a lower bound")
-    start_hour = volume.window_start.hour
+    oldest = security_log.oldest_time if security_log is not None else None
+    if oldest is not None and counts:
+        hour = timedelta(hours=1)
+        starts = [volume.window_start + i * hour for i in range(len(counts))]
+        before = sum(1 for h in starts if h + hour <= oldest or (log_oldest_partial and h < oldest))
+        if before:
+            skip = before
+            notes.append(
+                f"{before} h of the window precede the Security log's oldest event "
+                f"({oldest:%Y-%m-%d %H:%M} UTC) and read 0: left out of the rate"
+            )
+    if capped and counts:
+        first = next((i for i, c in enumerate(counts) if c > 0), len(counts))
+        if first + 1 > skip:
+            notes.append(f"count hit the event cap: its oldest {first + 1} h (the last one partial) "
+                         "left out of the rate")
+            skip = first + 1
+    return min(skip, len(counts)), tuple(notes)
+
+
+def _series_capped(result: HostResult, counts: tuple[int, ...] | None) -> bool:
+    """Whether this series hit the cap (VolumeSample.capped covers both series; caps tell which)."""
+    if result.volume is None or not result.volume.capped or not counts:
+        return False
+    return result.caps is None or sum(counts) >= result.caps.max_events
+
+
+def _widen_short(rate: Range, hours: int) -> Range:
+    """Same median, log-sd grown by SHORT_WINDOW_LOG_SD when fewer than MIN_USABLE_HOURS hours remain."""
+    if hours >= MIN_USABLE_HOURS or rate.p50 <= 0:
+        return rate
+    sigma = math.sqrt(lognormal_sigma(rate.p50, rate.p90) ** 2 + SHORT_WINDOW_LOG_SD**2)
+    return lognormal_range(math.log(rate.p50), sigma)
+
+
+def _rate(counts: tuple[int, ...], notes: list[str]) -> tuple[Range, list[str]]:
+    rate = measured_range(counts)
+    if len(counts) < MIN_USABLE_HOURS:
+        rate = _widen_short(rate, len(counts))
+        notes.append(f"measured over {len(counts)} usable h only (< {MIN_USABLE_HOURS}): range widened")
+    elif len(counts) < HOURS_PER_DAY:
+        notes.append(f"measured over {len(counts)} h only (< 1 day)")
+    return rate, notes
+
+
+def _own_measurement(result: HostResult, priors: Priors) -> tuple[_Measured | None, tuple[str, ...]]:
+    """measured_4688, then sysmon_eid1, then process_trace from the host's own data; with no
+    measurement, the notes that say why the host's own counts were not used."""
+    if result.status is not HostStatus.OK:
+        return None, ()
+    notes: list[str] = []
+    volume = result.volume
+    if volume is None:
+        return _traced(result, priors, 0, notes), tuple(notes)
     on = _auditing_on(result)
-    counts = volume.hourly_4688
+    winrm = result.source == "winrm"
+    skip, skip_notes = usable_hours(volume, volume.hourly_4688, result.security_log,
+                                    capped=_series_capped(result, volume.hourly_4688), log_oldest_partial=winrm)
+    counts = volume.hourly_4688[skip:]
+    start_hour = (volume.window_start + timedelta(hours=skip)).hour
     if counts and not volume.boot_only and (on is True or (on is None and sum(counts) > 0)):
-        if len(counts) < HOURS_PER_DAY:
-            notes.append(f"measured over {len(counts)} h only (< 1 day)")
-        return _Measured(measured_range(counts), EstimateSource.MEASURED_4688, counts, start_hour, tuple(notes))
+        notes.extend(skip_notes)
+        rate, notes = _rate(counts, notes)
+        return _Measured(rate, EstimateSource.MEASURED_4688, counts, start_hour, tuple(notes)), ()
+    if volume.hourly_4688 and not counts and on is not False:
+        notes.extend(skip_notes)
+        notes.append("no hour of the window is fully held by the Security log: no measured rate")
     if volume.boot_only:
         notes.append("only boot-time 4688s: process creation auditing is off")
-    sysmon = volume.hourly_sysmon_eid1
+    sysmon = volume.hourly_sysmon_eid1 or ()
+    # The Sysmon log's own oldest event is not collected; only the cap can be accounted for.
+    skip, skip_notes = usable_hours(volume, sysmon, None, capped=_series_capped(result, sysmon),
+                                    log_oldest_partial=False)
+    sysmon = sysmon[skip:]
     if sysmon and sum(sysmon) > 0:
-        raw = measured_range(sysmon)
+        notes.extend(skip_notes)
+        raw, notes = _rate(sysmon, notes)
         k = priors.sysmon_eid1_per_4688
         notes.append(f"Sysmon EID 1 as a proxy for 4688 (x{1 / k:g})")
         return _Measured(Range(raw.p10 / k, raw.p50 / k, raw.p90 / k), EstimateSource.SYSMON_EID1,
-                         sysmon, start_hour, tuple(notes))
-    # process_trace: a short live Win32_ProcessStartTrace count (a later feature). When
-    # HostResult grows a trace field, convert it here; until then there is nothing to read.
-    trace = getattr(result, "process_trace", None)
-    if trace is not None:
-        hourly = tuple(getattr(trace, "hourly", ()) or ())
-        if hourly:
-            return _Measured(measured_range(hourly), EstimateSource.PROCESS_TRACE, hourly, start_hour,
-                             tuple(notes))
-    return None
+                         sysmon, (volume.window_start + timedelta(hours=skip)).hour, tuple(notes)), ()
+    return _traced(result, priors, start_hour, notes), tuple(notes)
+
+
+def _traced(result: HostResult, priors: Priors, start_hour: int, notes: list[str]) -> _Measured | None:
+    """process_trace: model/trace_rate.py scales the count to a day with the role's hourly shape; its
+    range leaves out day-to-day variation, so it is widened like any window under MIN_USABLE_HOURS."""
+    trace = result.trace
+    if trace is None or not trace.seconds > 0:
+        return None
+    shape = priors.roles[_role_key(result, priors)].shape
+    rate = _widen_short(trace_range(trace, shape), 0)
+    notes.append(f"live process-start trace: {trace.process_starts} starts in {trace.seconds:g} s, "
+                 "scaled to a day by the role's hourly shape (range widened for the short window)")
+    return _Measured(rate, EstimateSource.PROCESS_TRACE, (), start_hour, tuple(notes))
 
 
 def _shape_from_counts(hourly: Sequence[int], start_hour: int) -> tuple[float, ...] | None:
@@ -148,10 +244,12 @@ def estimate_hosts(results: Sequence[HostResult], config: dict[str, Any]) -> lis
     chosen = [_best_result(rs) for rs in by_host.values()]
 
     measured: dict[str, _Measured] = {}
+    why_not: dict[str, tuple[str, ...]] = {}
     peer_logs: dict[str, list[float]] = defaultdict(list)
     for r in chosen:
-        m = _own_measurement(r, priors)
+        m, unmeasured_notes = _own_measurement(r, priors)
         if m is None:
+            why_not[r.host.name] = unmeasured_notes
             continue
         measured[r.host.name] = m
         if m.rate.p50 > 0:
@@ -161,7 +259,8 @@ def estimate_hosts(results: Sequence[HostResult], config: dict[str, Any]) -> lis
     for key, prior in priors.roles.items():
         fits[key] = shrink_to_peers(math.log(prior.median_per_day), prior.sigma, peer_logs.get(key, []))
 
-    estimates = [_estimate_one(r, measured.get(r.host.name), fits, priors) for r in chosen]
+    estimates = [_estimate_one(r, measured.get(r.host.name), fits, priors, why_not.get(r.host.name, ()))
+                 for r in chosen]
     return sorted(estimates, key=lambda e: e.host.lower())
 
 
@@ -169,10 +268,11 @@ def _role_key(r: HostResult, priors: Priors) -> str:
     return priors.role_key(r.host.role, r.os.product_type if r.os else None)
 
 
-def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], priors: Priors) -> HostEstimate:
+def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], priors: Priors,
+                  unmeasured_notes: tuple[str, ...] = ()) -> HostEstimate:
     key = _role_key(r, priors)
     prior = priors.roles[key]
-    notes: list[str] = []
+    notes: list[str] = list(unmeasured_notes)
     if r.status is not HostStatus.OK:
         notes.append(f"survey {r.status.value}: {r.reason or 'no detail'}; estimate from the role prior")
     if r.host.role and priors.role_key(r.host.role) == priors.default_role and key == priors.default_role:

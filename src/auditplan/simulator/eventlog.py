@@ -440,7 +440,9 @@ class SimEventLog:
         return cls(
             log_name=SYSMON_LOG, seed=profile.seed ^ 0x5E5E, now=now, computer=profile.computer_name or profile.name,
             max_size_bytes=int(getattr(profile.sysmon, "max_size_bytes", SYSMON_DEFAULT_MAX_SIZE)),
-            retention="overwrite", templates=sysmon_templates(), process_rate=profile.rates.process_starts_per_day,
+            retention="overwrite", templates=sysmon_templates(),
+            # A stopped Sysmon service writes nothing: the log exists but holds no process starts.
+            process_rate=profile.rates.process_starts_per_day if getattr(profile.sysmon, "running", True) else 0.0,
             other_rate=0.0, boots_per_day=0.0, hourly_shape=tuple(profile.rates.hourly_shape),
             codepage=int(getattr(profile, "oem_codepage", 437)),
             text_header_colon=profile.os.build < BUILD_TEXT_HEADER_NO_COLON,

@@ -20,6 +20,7 @@ from auditplan.simulator.cmd import CRLF, Tool, ToolContext, find_tool
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
 from auditplan.simulator.tools_auditpol import Auditpol
+from auditplan.simulator.tools_powershell import PowerShell
 from auditplan.simulator.tools_reg import Reg
 from auditplan.simulator.tools_wevtutil import LogProvider, Wevtutil
 
@@ -143,6 +144,7 @@ def build_tools(profile: HostProfile, logs: LogProvider, now: Callable[[], datet
         "auditpol": Auditpol(profile),
         "reg": Reg(profile),
         "wevtutil": Wevtutil(profile, logs, now),
+        "powershell": PowerShell(profile, now),
     }
     wmic = wmic_tool(profile)
     if wmic is not None:

@@ -1,0 +1,47 @@
+"""The README documents every option of every command with an example (sqlite-utils style)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from auditplan.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _commands() -> list[tuple[str, click.Command]]:
+    out: list[tuple[str, click.Command]] = []
+    for name, command in sorted(main.commands.items()):
+        if isinstance(command, click.Group):
+            out += [(name, sub) for _, sub in sorted(command.commands.items())]
+        else:
+            out.append((name, command))
+    return out
+
+
+def _section(top: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    heading = re.search(rf"^### .*`auditplan {re.escape(top)}\b.*$", text, re.M)
+    assert heading, f"README has no '### `auditplan {top}`' section"
+    rest = text[heading.end():]
+    following = re.search(r"^#{2,3} ", rest, re.M)
+    return rest[: following.start()] if following else rest
+
+
+@pytest.mark.parametrize(("top", "command"), _commands(), ids=lambda v: v if isinstance(v, str) else v.name)
+def test_every_option_has_an_example_in_the_readme(top: str, command: click.Command) -> None:
+    section = _section(top)
+    examples = "\n".join(line for line in section.splitlines() if line.lstrip().startswith("auditplan ")
+                         or line.startswith("    --"))
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.hidden or param.name == "help":
+            continue
+        spelled = [o for o in param.opts + param.secondary_opts if o.startswith("-")]
+        assert any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", examples) for o in spelled), (
+            f"auditplan {top} {command.name}: no README example uses {'/'.join(spelled)}"
+        )
+        assert param.help, f"auditplan {top} {command.name}: {spelled[0]} has no help text"
