@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from auditplan import __version__
+
+# The store every stage reads and writes unless --db says otherwise.
+DEFAULT_DB = Path("auditplan-out/auditplan.db")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -1,6 +1,6 @@
 """Imports every command module so that each registers on the `main` group.
 
-One import line per module; keep them in data-flow order.
+One import line per module (sorted; the group's help lists the stages in data-flow order).
 """
 from auditplan.cli import detections as _detections  # noqa: F401
 from auditplan.cli import estimate as _estimate  # noqa: F401

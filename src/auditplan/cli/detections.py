@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from auditplan.cli import main
+from auditplan.cli import DEFAULT_DB, main
 from auditplan.emit.detections import (
     EXPORT_BACKENDS,
     ExportUnavailable,
@@ -27,7 +27,6 @@ from auditplan.emit.gpo import PlanError, read_plan
 from auditplan.emit.scom import write_management_pack
 from auditplan.store import Store, StoreError
 
-DEFAULT_DB = Path("auditplan-out/auditplan.db")
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import main
+from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.ingest import printable
 from auditplan.config import ConfigError, load_config
 from auditplan.export import frame_to_csv
@@ -22,7 +22,6 @@ from auditplan.model.interface import HostEstimate, Range
 from auditplan.model.priors import load_priors
 from auditplan.store import Store, StoreError
 
-DEFAULT_DB = Path("auditplan-out/auditplan.db")  # the same default as `auditplan survey`
 RUN_LABEL = "latest"
 FLEET_ROW = "(fleet total)"
 TABLE_WIDTH = 110

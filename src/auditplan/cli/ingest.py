@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from auditplan.cli import main
+from auditplan.cli import DEFAULT_DB, main
 from auditplan.collect.evtx import (
     DEFAULT_MAX_FILE_BYTES,
     DEFAULT_SAMPLE_SIZE,
@@ -21,7 +21,6 @@ from auditplan.collect.evtx import (
 from auditplan.collect.interface import HostResult
 from auditplan.store import Store, StoreError
 
-DEFAULT_DB = Path("auditplan-out/auditplan.db")  # the same default as `auditplan survey`
 EXIT_OK = 0
 EXIT_FILES_FAILED = 1
 

@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import main
-from auditplan.cli.project import DEFAULT_DB, load_inputs, plan_setting, run_projection
+from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.project import load_inputs, plan_setting, run_projection
 from auditplan.config import ConfigError
 from auditplan.model.interface import EstimateSource
 from auditplan.model.plan import (

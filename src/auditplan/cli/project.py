@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import main
+from auditplan.cli import DEFAULT_DB, main
 from auditplan.config import ConfigError, load_config
 from auditplan.export import frame_records, frame_to_csv
 from auditplan.model.interface import HostEstimate
@@ -24,7 +24,6 @@ from auditplan.model.project import LocalLogSettings, Projection, project
 from auditplan.model.siem import SiemProfile, load_siem_profiles, pick_profile
 from auditplan.store import Store, StoreError
 
-DEFAULT_DB = Path("auditplan-out/auditplan.db")  # the same default as `auditplan survey`
 RUN_LABEL = "latest"  # what `auditplan estimate` saves
 
 # Columns of the per-host machine output (a projection has many more; these are the useful ones).

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from auditplan.cli import main
-from auditplan.cli.project import DEFAULT_DB, load_inputs, plan_setting, run_projection
+from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.project import load_inputs, plan_setting, run_projection
 from auditplan.config import ConfigError
 from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
 from auditplan.emit.report import ReportInputs, write_report

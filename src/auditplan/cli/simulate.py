@@ -225,9 +225,15 @@ def demo(out: Path, auth: str) -> None:
     ) as fleet:
         ctx = DemoContext(out=out, fleet=fleet, db=out / "auditplan.db")
         for step in DEMO_STEPS:
-            step(ctx)
+            _run_step(ctx, step)
     # Everything after the survey reads only the store: the simulated fleet is already stopped.
     for step in OFFLINE_STEPS:
-        step(ctx)
-    for message in ctx.messages:
+        _run_step(ctx, step)
+
+
+def _run_step(ctx: DemoContext, step: DemoStep) -> None:
+    """Run one stage and print what it produced as soon as it is done."""
+    seen = len(ctx.messages)
+    step(ctx)
+    for message in ctx.messages[seen:]:
         click.echo(message)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from auditplan.cli import main
+from auditplan.cli import DEFAULT_DB, main
 from auditplan.collect import probe
 from auditplan.collect.interface import Host, HostResult, HostStatus
 from auditplan.collect.probe import ProbeOptions, build_probe
@@ -30,7 +30,6 @@ from auditplan.collect.transport import AuthTransport, Secret, SettingsError, Tr
 from auditplan.inventory import InventoryError, load_inventory
 from auditplan.store import Store, StoreError
 
-DEFAULT_DB = Path("auditplan-out/auditplan.db")
 _TRANSPORTS = frozenset(t.value for t in AuthTransport)
 TRACE_DEADLINE_MARGIN = 30.0  # PowerShell start-up and the trace's last WMI wait, on top of --trace-seconds
 PASSWORD_ENV_DEFAULT = "AUDITPLAN_PASSWORD"  # noqa: S105 - the name of a variable, not a password
