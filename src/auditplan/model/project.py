@@ -379,6 +379,7 @@ def local_log_frame(hosts: pd.DataFrame, survey: pd.DataFrame | None, settings: 
     return frame.drop(columns=["p50", "p90", "xml_no_cmdline_bytes", "cmdline_chars", "change"])
 
 
+@gc_paused()
 def project(
     estimates: Sequence[HostEstimate],
     profile: SiemProfile,
@@ -394,25 +395,6 @@ def project(
     """Project 4688 load for `profile`: per host (exact quantiles) and per role, site and fleet
     (Monte Carlo, `draws` draws from `seed`). `price_per_gb` None or 0 falls back to the profile's
     price; 0 there means unknown (costs NaN). `survey` (Store.hosts_frame()) feeds local log sizing."""
-    with gc_paused():
-        return _project(
-            estimates, profile, retention_days=retention_days, price_per_gb=price_per_gb, currency=currency,
-            seed=seed, draws=draws, survey=survey, local_log=local_log,
-        )
-
-
-def _project(
-    estimates: Sequence[HostEstimate],
-    profile: SiemProfile,
-    *,
-    retention_days: float,
-    price_per_gb: float | None,
-    currency: str | None,
-    seed: int,
-    draws: int = 1000,
-    survey: pd.DataFrame | None = None,
-    local_log: LocalLogSettings | None = None,
-) -> Projection:
     if retention_days < 0 or not math.isfinite(retention_days):
         raise ConfigError(f"retention days must be >= 0, got {retention_days!r}")
     if draws < 10:
