@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,7 +44,7 @@ class CountingBackend:
     inner: object
     event_elements: int = 0
     stdout_bytes: int = 0
-    lock: threading.Lock = threading.Lock()
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
         out: CommandOutput = self.inner.run(command, arguments, codepage)  # type: ignore[attr-defined]
