@@ -215,3 +215,27 @@ def test_cli_scom_export(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--mp-version", "1.0",
                                     "--out", str(out)])
     assert bad.exit_code == 2 and "four numbers" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("title: cidr\nlogsource: {category: process_creation, product: windows}\n"
+         "detection:\n  sel: {CommandLine|cidr: 10.0.0.0/8}\n  condition: sel\n", "SigmaCIDRExpression"),
+        ("title: kw\nlogsource: {category: process_creation, product: windows}\n"
+         "detection:\n  keywords: [mimikatz]\n  condition: keywords\n", "keyword"),
+        ("title: ex\nlogsource: {category: process_creation, product: windows}\n"
+         "detection:\n  sel: {CommandLine|exists: true}\n  condition: sel\n", "SigmaExists"),
+        ("title: null\nlogsource: {category: process_creation, product: windows}\n"
+         "detection:\n  sel: {CommandLine: x}\n  condition: sel\n", "not a usable Sigma rule"),
+        ("title: [broken\n", "not a usable Sigma rule"),
+    ],
+)
+def test_constructs_without_a_scom_equivalent_are_reported_not_guessed(tmp_path: Path, body: str, message: str) -> None:
+    rule = tmp_path / "user.yml"
+    rule.write_text(body, encoding="utf-8")
+    good = sorted(builtin_rules_dir().glob("*.yml"))[:1]
+    messages = write_management_pack([*good, rule], tmp_path / "mp.xml", mp_id="T", mp_version="1.0.0.0",
+                                      enabled_hosts=[])
+    assert any("user.yml: not exported" in m and message in m for m in messages), messages
+    assert len(list(ET.parse(tmp_path / "mp.xml").getroot().iter("Rule"))) == 1  # the good rule is still there

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import yaml
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -24,6 +25,7 @@ from sigma.conditions import (
     ConditionOR,
     ConditionValueExpression,
 )
+from sigma.exceptions import SigmaError
 from sigma.pipelines.windows.windows import windows_audit_pipeline
 from sigma.rule import SigmaRule
 from sigma.types import SigmaExpansion, SigmaNumber, SigmaRegularExpression, SigmaString, SpecialChars
@@ -327,6 +329,10 @@ def write_management_pack(rule_files: Sequence[Path], out: Path, *, mp_id: str, 
             converted = convert_rule(file)
         except ScomConversionError as exc:
             messages.append(f"{file.name}: not exported: {exc}")
+            continue
+        except (SigmaError, yaml.YAMLError, OSError, UnicodeDecodeError, ValueError) as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            messages.append(f"{file.name}: not exported: not a usable Sigma rule: {first_line}")
             continue
         for rule in converted:
             messages += [f"{file.name}: {note}" for note in rule.notes]
