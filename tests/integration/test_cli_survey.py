@@ -197,3 +197,12 @@ def test_kerberos_asks_for_no_password(tmp_path: Path) -> None:
         return  # with pykerberos the survey itself runs (and fails to reach web01): not this test's point
     assert result.exit_code == 2
     assert "pykerberos" in result.stderr and "password" not in result.stderr.lower()
+
+
+def test_cmdline_cell_says_when_the_os_cannot_log_the_command_line() -> None:
+    from auditplan.cli.survey import _cmdline_cell
+
+    assert _cmdline_cell(True, True) == "on"
+    assert _cmdline_cell(True, False) == "on (unsupported OS)"
+    assert _cmdline_cell(False, None) == "off"
+    assert _cmdline_cell(None, None) == "-"

@@ -174,6 +174,13 @@ def _progress_bar(console: Console, enabled: bool) -> Iterator[Any]:
         yield bar
 
 
+def _cmdline_cell(enabled: bool | None, supported: bool | None) -> str:
+    # The registry value alone says nothing on a build that cannot log the command line (2008 R2
+    # without KB3004375): say so rather than "on".
+    cell = {True: "on", False: "off", None: "-"}[enabled]
+    return f"{cell} (unsupported OS)" if supported is False else cell
+
+
 def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Table:
     table = Table(title="survey summary", title_justify="left")
     for column in ("host", "status", "4688", "cmdline", "build", "type", "reason"):
@@ -183,7 +190,7 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
             row["host"],
             row["status"],
             str(row["process_creation"] or "-"),
-            {True: "on", False: "off", None: "-"}[row["cmdline_enabled"]],
+            _cmdline_cell(row["cmdline_enabled"], row.get("cmdline_supported")),
             str(row["os_build"] or "-"),
             str(row["product_type"] or "-"),
             row["reason"],
