@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.errors import require_store, usage_error_on
 from auditplan.emit.detections import (
     EXPORT_BACKENDS,
     ExportUnavailable,
@@ -82,15 +83,11 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
     Example:
       auditplan detections evaluate --db auditplan-out/auditplan.db --json
     """
-    if not db.is_file():
-        raise click.UsageError(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
-    try:
-        with Store(db) as store:
-            events = store.events_frame()
-            estimates = store.load_estimates("latest")
-            hosts = store.hosts_frame()
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
+    require_store(db, "`auditplan survey` or `auditplan ingest`")
+    with usage_error_on(StoreError), Store(db) as store:
+        events = store.events_frame()
+        estimates = store.load_estimates("latest")
+        hosts = store.hosts_frame()
     events = events[events["event_id"] == 4688] if len(events) else events
     rates: dict[str, float] = {}
     if len(hosts) and "sampled_4688_per_day" in hosts:

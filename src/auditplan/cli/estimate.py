@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.errors import require_store, usage_error_on
 from auditplan.cli.ingest import printable
 from auditplan.config import ConfigError, load_config
 from auditplan.export import frame_to_csv
@@ -70,20 +71,14 @@ def estimate(db: Path, config_file: Path | None, as_json: bool, as_csv: bool) ->
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
-    try:
+    with usage_error_on(ConfigError):
         config = load_config(config_file)
         priors = load_priors(config)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
-    if not db.is_file():
-        raise click.UsageError(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
-    try:
-        with Store(db) as store:
-            results = store.load_results()
-            estimates = estimate_hosts(results, config)
-            store.save_estimates(RUN_LABEL, estimates)
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
+    require_store(db, "`auditplan survey` or `auditplan ingest`")
+    with usage_error_on(StoreError), Store(db) as store:
+        results = store.load_results()
+        estimates = estimate_hosts(results, config)
+        store.save_estimates(RUN_LABEL, estimates)
     if not estimates:
         click.echo(f"{db}: no hosts in the store", err=True)
         sys.exit(1)

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.errors import require_store, usage_error_on
 from auditplan.config import ConfigError, load_config
 from auditplan.export import frame_records, frame_to_csv
 from auditplan.model.interface import HostEstimate
@@ -51,21 +52,13 @@ class Inputs:
 
 def load_inputs(db: Path, config_file: Path | None) -> Inputs:
     """Config + profiles + the store's latest estimates; UsageError (no traceback) on bad input."""
-    try:
+    with usage_error_on(ConfigError):
         config = load_config(config_file)
         profiles = load_siem_profiles(config)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
-    if not db.is_file():
-        raise click.UsageError(
-            f"{db}: no store here; run `auditplan survey` (or ingest) and `auditplan estimate` first"
-        )
-    try:
-        with Store(db) as store:
-            estimates = store.load_estimates(RUN_LABEL)
-            survey = store.hosts_frame()
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
+    require_store(db, "`auditplan survey` (or ingest) and `auditplan estimate`")
+    with usage_error_on(StoreError), Store(db) as store:
+        estimates = store.load_estimates(RUN_LABEL)
+        survey = store.hosts_frame()
     if not estimates:
         raise click.UsageError(f"{db}: no estimates saved; run `auditplan estimate --db {db}` first")
     return Inputs(config, profiles, estimates, survey, db)
@@ -96,7 +89,7 @@ def run_projection(
     config = inputs.config
     if retention_days is None:
         retention_days = plan_number(config, "retention_days", 90.0)
-    try:
+    with usage_error_on(ConfigError):
         settings = LocalLogSettings.from_config(config, min_local_hours)
         return project(
             inputs.estimates,
@@ -109,8 +102,6 @@ def run_projection(
             survey=inputs.survey,
             local_log=settings,
         )
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _g(value: float, digits: int = 3) -> str:
@@ -244,10 +235,8 @@ def project_command(db: Path, siems: tuple[str, ...], price_per_gb: float | None
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     inputs = load_inputs(db, config_file)
-    try:
+    with usage_error_on(ConfigError):
         chosen = [pick_profile(inputs.profiles, name) for name in siems] if siems else list(inputs.profiles.values())
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
     projections = [
         run_projection(inputs, prof, retention_days=retention_days, price_per_gb=price_per_gb, currency=currency,
                        min_local_hours=min_local_hours)

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.errors import usage_error_on
 from auditplan.cli.project import load_inputs, plan_setting, run_projection
 from auditplan.config import ConfigError
 from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
@@ -37,17 +38,12 @@ def build_inputs(db: Path, plan_path: Path | None, siem: str | None, title: str,
     plan = _read_plan(plan_path) if plan_path else None
     name = siem or (plan.get("siem") if plan else None) or str(
         plan_setting(inputs.config, "default_siem", "splunk-xml"))
-    try:
+    with usage_error_on(ConfigError):
         profile = pick_profile(inputs.profiles, str(name))
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
     projection = run_projection(inputs, profile, retention_days=None, price_per_gb=price_per_gb, currency=currency,
                                 min_local_hours=None)
-    try:
-        with Store(db) as store:
-            events = store.events_frame()
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
+    with usage_error_on(StoreError), Store(db) as store:
+        events = store.events_frame()
     events = events[events["event_id"] == 4688] if len(events) else events
     rules, _ = load_rules([builtin_rules_dir()])
     rates = {e.host: e.events_per_day.p50 for e in inputs.estimates}

@@ -9,6 +9,7 @@ be read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from auditplan.collect.evtx import is_boot_only
 from auditplan.collect.interface import (
@@ -122,6 +123,8 @@ __all__ = [
 
 MAX_EVENT_WARNINGS = 5
 
+_T = TypeVar("_T")
+
 _LABELS = {
     S_AUDITPOL_BACKUP: "auditpol",
     S_AUDITPOL_CSV: "auditpol",
@@ -168,6 +171,18 @@ class _Reader:
     def ok(self) -> None:
         self.parsed += 1
 
+    def take(self, result: _T | ParseError) -> _T | None:
+        """The parsed value, counted as read; or None once the error is recorded."""
+        if isinstance(result, ParseError):
+            self.error(result)
+            return None
+        self.ok()
+        return result
+
+
+def _is_denied(result: object) -> bool:
+    return isinstance(result, ParseError) and result.kind == "access_denied"
+
 
 def _missing_warnings(r: _Reader) -> None:
     names = r.probe.sections
@@ -197,12 +212,7 @@ def _reg(r: _Reader, name: str) -> dict[str, RegValue] | ParseError | None:
 def _os(r: _Reader) -> OSInfo | None:
     ver: WindowsVersion | None = None
     if (sec := r.get(S_VER)) is not None:
-        parsed = parse_ver(sec.text, S_VER)
-        if isinstance(parsed, ParseError):
-            r.error(parsed)
-        else:
-            ver = parsed
-            r.ok()
+        ver = r.take(parse_ver(sec.text, S_VER))
     cv = _reg(r, S_REG_CURRENT_VERSION)
     values = cv if isinstance(cv, dict) else None
     if cv is None:
@@ -273,13 +283,10 @@ def _audit(r: _Reader) -> tuple[AuditPolicy | None, bool]:
     report: AuditpolReport | None = None
     if (sec := r.get(S_AUDITPOL_GET)) is not None:
         got = parse_auditpol_report(sec.text, S_AUDITPOL_GET)
-        if isinstance(got, ParseError):
-            denied = denied or got.kind == "access_denied"
-            r.error(got)
-        else:
-            report = got
-            r.ok()
-            for guid, text in got.unrecognised:
+        denied = denied or _is_denied(got)
+        report = r.take(got)
+        if report is not None:
+            for guid, text in report.unrecognised:
                 r.warn(f"auditpol: unrecognised inclusion setting {text!r} for {guid}")
     process_creation = backup.process_creation if backup is not None else None
     if report is not None:
@@ -307,20 +314,12 @@ def _security_log(r: _Reader) -> tuple[SecurityLog | None, bool]:
     status: LogStatus | None = None
     if (sec := r.get(S_WEVTUTIL_GL)) is not None:
         gl = parse_wevtutil_gl(sec.text, sec.exit_code, S_WEVTUTIL_GL)
-        if isinstance(gl, ParseError):
-            denied = denied or gl.kind == "access_denied"
-            r.error(gl)
-        else:
-            config = gl
-            r.ok()
+        denied = denied or _is_denied(gl)
+        config = r.take(gl)
     if (sec := r.get(S_WEVTUTIL_GLI)) is not None:
         gli = parse_wevtutil_gli(sec.text, sec.exit_code, S_WEVTUTIL_GLI)
-        if isinstance(gli, ParseError):
-            denied = denied or gli.kind == "access_denied"
-            r.error(gli)
-        else:
-            status = gli
-            r.ok()
+        denied = denied or _is_denied(gli)
+        status = r.take(gli)
     reg = _reg(r, S_REG_EVENTLOG)
     reg_values = reg if isinstance(reg, dict) else None
     times = []
@@ -328,12 +327,8 @@ def _security_log(r: _Reader) -> tuple[SecurityLog | None, bool]:
         t = None
         if (sec := r.get(name)) is not None:
             parsed = parse_event_time(sec.text, sec.exit_code, name)
-            if isinstance(parsed, ParseError):
-                denied = denied or parsed.kind == "access_denied"
-                r.error(parsed)
-            else:
-                t = parsed
-                r.ok()
+            denied = denied or _is_denied(parsed)
+            t = r.take(parsed)
         times.append(t)
     max_size = config.max_size_bytes if config is not None else None
     if max_size is None:
@@ -365,11 +360,9 @@ def _sysmon(r: _Reader) -> tuple[SysmonInfo | None, bool | None]:
     for name, service in ((S_SC_SYSMON64, SYSMON_SERVICES[0]), (S_SC_SYSMON, SYSMON_SERVICES[1])):
         if (sec := r.get(name)) is None:
             continue
-        state = parse_sc_query(sec.text, sec.exit_code, name)
-        if isinstance(state, ParseError):
-            r.error(state)
+        state = r.take(parse_sc_query(sec.text, sec.exit_code, name))
+        if state is None:
             continue
-        r.ok()
         known = True
         if state.present:
             found.append((service, state))
@@ -404,22 +397,15 @@ def _volume(r: _Reader, security_log: SecurityLog | None, sysmon_log: bool | Non
             # The counting pipe hides wevtutil's error; zeros would be a lie.
             r.warn(f"{S_COUNT_4688}: Security log not readable, hourly counts dropped")
         else:
-            counts = parse_find_counts(sec.text, probe.window_hours, S_COUNT_4688)
-            if isinstance(counts, ParseError):
-                r.error(counts)
-            else:
+            counts = r.take(parse_find_counts(sec.text, probe.window_hours, S_COUNT_4688))
+            if counts is not None:
                 hourly = counts
-                r.ok()
                 capped = sum(counts) >= probe.caps.max_events
     sysmon_hourly: tuple[int, ...] | None = None
     if sysmon_log and (sec := r.get(S_COUNT_SYSMON)) is not None:
-        counts = parse_find_counts(sec.text, probe.window_hours, S_COUNT_SYSMON)
-        if isinstance(counts, ParseError):
-            r.error(counts)
-        else:
-            sysmon_hourly = counts
-            r.ok()
-            capped = capped or sum(counts) >= probe.caps.max_events
+        sysmon_hourly = r.take(parse_find_counts(sec.text, probe.window_hours, S_COUNT_SYSMON))
+        if sysmon_hourly is not None:
+            capped = capped or sum(sysmon_hourly) >= probe.caps.max_events
     rate: float | None = None
     if security_log is not None and security_log.record_count is not None:
         hours = security_log.history_hours
@@ -471,12 +457,7 @@ def _trace(r: _Reader) -> ProcessTrace | None:
     sec = r.get(S_TRACE)
     if sec is None:
         return None
-    result = parse_trace(sec.text, sec.exit_code)
-    if isinstance(result, ParseError):
-        r.error(result)
-        return None
-    r.ok()
-    return result
+    return r.take(parse_trace(sec.text, sec.exit_code))
 
 
 def interpret(sections: dict[str, Section], probe: ProbeCommand) -> Interpretation:
@@ -485,12 +466,7 @@ def interpret(sections: dict[str, Section], probe: ProbeCommand) -> Interpretati
     _missing_warnings(r)
     computer_name: str | None = None
     if (sec := r.get(S_HOSTNAME)) is not None:
-        name = parse_hostname(sec.text, S_HOSTNAME)
-        if isinstance(name, ParseError):
-            r.error(name)
-        else:
-            computer_name = name
-            r.ok()
+        computer_name = r.take(parse_hostname(sec.text, S_HOSTNAME))
     os_info = _os(r)
     audit, audit_denied = _audit(r)
     security_log, log_denied = _security_log(r)

@@ -95,22 +95,28 @@ class AuditpolBackup:
     process_creation: AuditSetting | None
 
 
-def parse_auditpol_backup(text: str, section: str = "auditpol_csv") -> AuditpolBackup | ParseError:
-    """`auditpol /backup` CSV (tool-outputs §1, gpo §A1 option 1): 7 columns, the last the numeric
-    Setting Value 0-3. Header and names are localised, so rows are picked by the GUID in column 4 and
-    Policy Target "System" (not localised, gpo §A1); per-user (SID) rows are skipped.
-    """
+def _auditpol_subcategory_rows(section: str, text: str, columns: int) -> list[list[str]] | ParseError:
+    """The CSV rows with at least `columns` columns and a GUID in column 4, or the error auditpol printed."""
     if err := _too_large(section, text):
         return err
     if not text.strip():
         return ParseError(section, "empty output", "empty")
     if err := _auditpol_error(section, text):
         return err
+    return [row for row in _csv_rows(text) if len(row) >= columns and _GUID.match(row[3].strip())]
+
+
+def parse_auditpol_backup(text: str, section: str = "auditpol_csv") -> AuditpolBackup | ParseError:
+    """`auditpol /backup` CSV (tool-outputs §1, gpo §A1 option 1): 7 columns, the last the numeric
+    Setting Value 0-3. Header and names are localised, so rows are picked by the GUID in column 4 and
+    Policy Target "System" (not localised, gpo §A1); per-user (SID) rows are skipped.
+    """
+    rows = _auditpol_subcategory_rows(section, text, 7)
+    if isinstance(rows, ParseError):
+        return rows
     settings: list[SubcategorySetting] = []
     bad = 0
-    for row in _csv_rows(text):
-        if len(row) < 7 or not _GUID.match(row[3].strip()):
-            continue
+    for row in rows:
         if row[1].strip() != "System":
             continue
         value = row[6].strip()
@@ -172,17 +178,12 @@ def parse_auditpol_report(text: str, section: str = "auditpol_get") -> AuditpolR
     header and blank second line; rows picked by GUID (column 4), the localised Inclusion Setting
     (column 5) mapped through INCLUSION_TEXTS. There is no numeric column in this form.
     """
-    if err := _too_large(section, text):
-        return err
-    if not text.strip():
-        return ParseError(section, "empty output", "empty")
-    if err := _auditpol_error(section, text):
-        return err
+    rows = _auditpol_subcategory_rows(section, text, 5)
+    if isinstance(rows, ParseError):
+        return rows
     settings: list[SubcategorySetting] = []
     unknown: list[tuple[str, str]] = []
-    for row in _csv_rows(text):
-        if len(row) < 5 or not _GUID.match(row[3].strip()):
-            continue
+    for row in rows:
         guid = row[3].strip().lower()
         inclusion = row[4].strip()
         setting = INCLUSION_TEXTS.get(inclusion.casefold())
@@ -349,6 +350,15 @@ def _wevtutil_error(section: str, text: str, exit_code: int | None) -> ParseErro
     return None
 
 
+def _wevtutil_key_values(section: str, text: str, exit_code: int | None) -> dict[str, str] | ParseError:
+    """The `key: value` lines of `wevtutil gl`/`gli`, or the error the output or exit code shows."""
+    if err := _too_large(section, text):
+        return err
+    if err := _wevtutil_error(section, text, exit_code):
+        return err
+    return _key_values(text)
+
+
 @dataclass(frozen=True)
 class LogConfig:
     max_size_bytes: int | None
@@ -385,11 +395,9 @@ def _int(value: str | None) -> int | None:
 def parse_wevtutil_gl(text: str, exit_code: int | None = None, section: str = "wevtutil_gl") -> LogConfig | ParseError:
     """`wevtutil gl <log>` (tool-outputs §3.1): `name:`, `enabled:`, `logging:` { `retention:`,
     `autoBackup:`, `maxSize:` bytes }."""
-    if err := _too_large(section, text):
-        return err
-    if err := _wevtutil_error(section, text, exit_code):
-        return err
-    kv = _key_values(text)
+    kv = _wevtutil_key_values(section, text, exit_code)
+    if isinstance(kv, ParseError):
+        return kv
     if "maxSize" not in kv and "retention" not in kv:
         return ParseError(section, f"no maxSize/retention lines: {printable_excerpt(text)}")
     return LogConfig(
@@ -410,11 +418,9 @@ def parse_wevtutil_gli(
     text: str, exit_code: int | None = None, section: str = "wevtutil_gli"
 ) -> LogStatus | ParseError:
     """`wevtutil gli <log>` (tool-outputs §3.3): fileSize, numberOfLogRecords, oldestRecordNumber."""
-    if err := _too_large(section, text):
-        return err
-    if err := _wevtutil_error(section, text, exit_code):
-        return err
-    kv = _key_values(text)
+    kv = _wevtutil_key_values(section, text, exit_code)
+    if isinstance(kv, ParseError):
+        return kv
     if "numberOfLogRecords" not in kv and "fileSize" not in kv:
         return ParseError(section, f"no numberOfLogRecords/fileSize lines: {printable_excerpt(text)}")
     return LogStatus(

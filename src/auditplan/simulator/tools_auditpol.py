@@ -241,6 +241,20 @@ def effective_settings(profile: HostProfile) -> dict[str, AuditSetting]:
     return settings
 
 
+def _locale_index(locale: str) -> int:
+    """Which of a name pair (English, German) the host's UI language shows."""
+    return 1 if locale == "de-DE" else 0
+
+
+def _subcategory_name(sub: Subcategory, locale: str) -> str:
+    return sub.de if _locale_index(locale) else sub.en
+
+
+def _subcategory_row(machine: str, sub: Subcategory, locale: str, setting_text: str) -> str:
+    """The columns `/backup` and `/get /r` rows share (§2.1): machine, target, name, GUID, inclusion."""
+    return f"{machine},System,{_subcategory_name(sub, locale)},{sub.guid},{setting_text}"
+
+
 def backup_csv(profile: HostProfile) -> bytes:
     """The file `auditpol /backup` writes: ANSI code page, CRLF (see module docstring)."""
     texts = TEXTS.get(profile.locale, TEXTS["en-US"])
@@ -249,8 +263,7 @@ def backup_csv(profile: HostProfile) -> bytes:
     rows = [texts.header_backup]
     for sub in texts.backup_order:
         value = settings[sub.guid]
-        name = sub.de if profile.locale == "de-DE" else sub.en
-        rows.append(f"{machine},System,{name},{sub.guid},{texts.settings[value]},,{value.setting_value}")
+        rows.append(_subcategory_row(machine, sub, profile.locale, texts.settings[value]) + f",,{value.setting_value}")
     rows.extend(f"{machine},,Option:{opt},,{texts.option_disabled},,0" for opt in OPTIONS)
     if texts.backup_sacl_rows:
         rows.append(f"{machine},,FileGlobalSacl,,,,")
@@ -266,7 +279,7 @@ class Auditpol:
         self.texts = TEXTS.get(profile.locale, TEXTS["en-US"])
 
     def _name(self, sub: Subcategory) -> str:
-        return sub.de if self.profile.locale == "de-DE" else sub.en
+        return _subcategory_name(sub, self.profile.locale)
 
     def _error(self, ctx: ToolContext, code: int, msg: str, *, usage: bool = False) -> CommandOutput:
         text = self.texts.error_prefix.format(code=code, msg=msg)
@@ -338,7 +351,7 @@ class Auditpol:
         return None
 
     def _lookup_category(self, item: str) -> str | None:
-        index = 1 if self.profile.locale == "de-DE" else 0
+        index = _locale_index(self.profile.locale)
         for key, names in CATEGORIES.items():
             if names[index].lower() == item.lower():
                 return key
@@ -357,13 +370,14 @@ class Auditpol:
             # Header, an empty line, then one row per subcategory ending in "," (§2.1, §2.2).
             machine = self.profile.netbios_name
             rows = [self.texts.header_r, ""]
+            locale = self.profile.locale
             rows.extend(
-                f"{machine},System,{self._name(s)},{s.guid},{self.texts.settings[settings[s.guid]]}," for s in selected
+                _subcategory_row(machine, s, locale, self.texts.settings[settings[s.guid]]) + "," for s in selected
             )
             return ctx.out(CRLF.join(rows) + CRLF)
         lines = [self.texts.title, self.texts.column_left.ljust(SETTING_COLUMN) + self.texts.column_right]
         current = None
-        index = 1 if self.profile.locale == "de-DE" else 0
+        index = _locale_index(self.profile.locale)
         for sub in selected:
             if sub.category != current:
                 current = sub.category

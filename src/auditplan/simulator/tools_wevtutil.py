@@ -152,21 +152,27 @@ class Wevtutil:
             ]
         return ctx.out(CRLF.join(lines) + CRLF)
 
-    def _gli(self, ctx: ToolContext, args: list[str]) -> CommandOutput:
+    def _readable_log(
+        self, ctx: ToolContext, args: list[str], failure: Callable[[str, str], str]
+    ) -> str | CommandOutput:
+        """The canonical name of the log args[0] names, or wevtutil's error when it is missing, unknown or
+        not readable by this account; `failure(typed, message)` lays out the verb's error text."""
         if not args or args[0].startswith("/"):
             return ctx.err(f"{MSG_REQUIRED_ARGS}{CRLF}", exit_code=ERROR_INVALID_PARAMETER)
         typed = args[0]
         name = self.canonical(typed)
         if name is None:
-            return ctx.err(
-                f"Failed to read log status information for log {typed}.{CRLF}{MSG_CHANNEL_NOT_FOUND}{CRLF}",
-                exit_code=ERROR_EVT_CHANNEL_NOT_FOUND,
-            )
+            return ctx.err(failure(typed, MSG_CHANNEL_NOT_FOUND), exit_code=ERROR_EVT_CHANNEL_NOT_FOUND)
         if not self.profile.admin:
-            return ctx.err(
-                f"Failed to read log status information for log {typed}.{CRLF}{MSG_ACCESS_DENIED}{CRLF}",
-                exit_code=ERROR_ACCESS_DENIED,
-            )
+            return ctx.err(failure(typed, MSG_ACCESS_DENIED), exit_code=ERROR_ACCESS_DENIED)
+        return name
+
+    def _gli(self, ctx: ToolContext, args: list[str]) -> CommandOutput:
+        name = self._readable_log(
+            ctx, args, lambda typed, msg: f"Failed to read log status information for log {typed}.{CRLF}{msg}{CRLF}"
+        )
+        if isinstance(name, CommandOutput):
+            return name
         log = self.logs(name)
         now = self.now()
         if log is None:  # the log exists but nothing feeds it: an empty, freshly created file
@@ -189,17 +195,9 @@ class Wevtutil:
         return ctx.out(CRLF.join(lines) + CRLF)
 
     def _qe(self, ctx: ToolContext, args: list[str]) -> CommandOutput:
-        if not args or args[0].startswith("/"):
-            return ctx.err(f"{MSG_REQUIRED_ARGS}{CRLF}", exit_code=ERROR_INVALID_PARAMETER)
-        typed = args[0]
-        name = self.canonical(typed)
-        if name is None:
-            return ctx.err(
-                f"{MSG_CHANNEL_NOT_FOUND}{CRLF}Failed to open event query.{CRLF}",
-                exit_code=ERROR_EVT_CHANNEL_NOT_FOUND,
-            )
-        if not self.profile.admin:
-            return ctx.err(f"{MSG_ACCESS_DENIED}{CRLF}Failed to open event query.{CRLF}", exit_code=ERROR_ACCESS_DENIED)
+        name = self._readable_log(ctx, args, lambda _typed, msg: f"{msg}{CRLF}Failed to open event query.{CRLF}")
+        if isinstance(name, CommandOutput):
+            return name
         log = self.logs(name)
         if log is None:
             return CommandOutput(b"", b"", 0)  # an empty log: no events, exit 0 (§4.1)
