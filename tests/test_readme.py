@@ -15,7 +15,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def _commands() -> list[tuple[str, click.Command]]:
     out: list[tuple[str, click.Command]] = []
-    for name, command in sorted(main.commands.items()):
+    ctx = click.Context(main)
+    for name in main.list_commands(ctx):
+        command = main.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             out += [(name, sub) for _, sub in sorted(command.commands.items())]
         else:
@@ -45,3 +48,15 @@ def test_every_option_has_an_example_in_the_readme(top: str, command: click.Comm
             f"auditplan {top} {command.name}: no README example uses {'/'.join(spelled)}"
         )
         assert param.help, f"auditplan {top} {command.name}: {spelled[0]} has no help text"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    setup = README.read_text(encoding="utf-8").split("## Set-up", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.strip() for line in setup.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert len(commands) == 2, commands  # one installs and runs the demo, one runs the tests
+    install, test = commands
+    assert install.endswith("auditplan demo") and "pytest" in test
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert test in ci, f".ci/run does not run the README's test command {test!r}"
+    assert ci[-1] == test  # last, so its exit status is CI's
+    assert install.split(" && ")[0] in ci  # and CI installs the same way

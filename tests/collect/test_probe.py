@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from auditplan.cli import main
 from auditplan.collect.interface import AuditSetting, ProductType
 from auditplan.collect.parsers import interpret
 from auditplan.collect.probe import (
@@ -538,19 +540,10 @@ def test_trace_section_is_built_and_read() -> None:
 
 
 def test_a_line_cmd_exe_would_refuse_is_refused_before_any_host_is_contacted(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
-
-    import pytest
-    from click.testing import CliRunner
-
-    from auditplan.cli import main
-    from auditplan.collect.probe import CMD_LINE_LIMIT, ProbeOptions, build_probe
-
-    now = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
-    fits = build_probe(ProbeOptions(window_hours=24, trace_seconds=900), now)
+    fits = build_probe(ProbeOptions(window_hours=24, trace_seconds=900), NOW)
     assert len(fits.command_line) <= CMD_LINE_LIMIT
     with pytest.raises(ValueError, match="8191"):
-        build_probe(ProbeOptions(window_hours=48, trace_seconds=900), now)
+        build_probe(ProbeOptions(window_hours=48, trace_seconds=900), NOW)
     hosts = tmp_path / "hosts.txt"
     hosts.write_text("127.0.0.1\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["survey", str(hosts), "--window-hours", "48", "--trace-seconds", "900",

@@ -52,8 +52,8 @@ def _samba(backup_dir: Path) -> dict[str, object]:
         [str(SYSTEM_PYTHON), "-c", "import samba.gp_parse.gp_csv"], capture_output=True
     ).returncode:
         if os.environ.get("CI"):
-            pytest.fail("python3-samba is not installed: tests/run.sh installs it; the GPO oracle must run in CI")
-        pytest.skip("Debian's python3-samba is not installed (tests/run.sh installs it when run as root)")
+            pytest.fail("python3-samba is not installed: tests/setup.sh installs it; the GPO oracle must run in CI")
+        pytest.skip("Debian's python3-samba is not installed (tests/setup.sh installs it when run as root)")
     out = subprocess.run(
         [str(SYSTEM_PYTHON), str(ORACLE), str(backup_dir.joinpath(*POL_REL)),
          str(backup_dir.joinpath(*AUDIT_REL)), str(backup_dir.joinpath(*INF_REL))],

@@ -43,6 +43,15 @@ def _survey(hosts: Path, db: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _start_until_saved(hosts: Path, db: Path, saved: int) -> subprocess.Popen[bytes]:
+    """Start a survey and return once it has saved `saved` hosts (or ended)."""
+    proc = _survey(hosts, db)
+    deadline = time.monotonic() + 60
+    while _saved(db) < saved and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    return proc
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill(tmp_path: Path) -> None:
     # 100 ms per response: a host takes about 0.4 s, so the kill lands mid-run.
@@ -50,10 +59,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     with serving([profile(n, slow) for n in NAMES]) as server:
         hosts = write_hosts_csv(tmp_path / "hosts.csv", server, NAMES)
         db = tmp_path / "survey.db"
-        first = _survey(hosts, db)
-        deadline = time.monotonic() + 60
-        while _saved(db) < 3 and time.monotonic() < deadline and first.poll() is None:
-            time.sleep(0.05)
+        first = _start_until_saved(hosts, db, 3)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         assert first.returncode == -signal.SIGKILL
@@ -81,10 +87,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path: Path) -> None:
     with serving([profile(n, slow) for n in NAMES]) as server:
         hosts = write_hosts_csv(tmp_path / "hosts.csv", server, NAMES)
         db = tmp_path / "survey.db"
-        proc = _survey(hosts, db)
-        deadline = time.monotonic() + 60
-        while _saved(db) < 2 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+        proc = _start_until_saved(hosts, db, 2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         started = {n for n in NAMES if server.stats(n).requests}

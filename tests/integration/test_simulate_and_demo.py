@@ -98,3 +98,11 @@ def test_demo_surveys_the_demo_fleet(tmp_path: Path) -> None:
     assert statuses["dc01"] == "ok"
     assert sum(1 for s in statuses.values() if s == "ok") >= 40
     assert os.stat(out / "auditplan.db").st_mode & 0o077 == 0
+
+
+def test_demo_budget_rounds_up_to_two_significant_digits() -> None:
+    from auditplan.cli.simulate import _round_up_2sig
+
+    # Worked by hand; 101 and 99.01 used to loop forever with string rounding.
+    assert [_round_up_2sig(v) for v in (0.4712, 0.5, 0.0333, 99.01, 101.0, 12345.0)] == [
+        0.48, 0.5, 0.034, 100.0, 110.0, 13000.0]

@@ -279,32 +279,21 @@ def test_certificate_auth_maps_the_client_cert_to_a_user(tls: TlsMaterial) -> No
             no_cert.open_shell()
 
 
+def _cert_protocol(url: str, client: TlsMaterial, tls: TlsMaterial) -> Protocol:
+    return Protocol(url, transport="certificate", cert_pem=str(client.client_cert),
+                    cert_key_pem=str(client.client_key), ca_trust_path=str(tls.ca_cert), proxy=None)
+
+
 def test_certificate_for_an_unknown_account_is_rejected(tmp_path: Path, tls: TlsMaterial) -> None:
     stranger = generate_tls_material(tmp_path, [ADDRESS], client_username="stranger")
     # Same server CA for trust of the server, but the client cert is from another CA -> handshake fails,
     # and a trusted cert for an unknown account gets a 401.
     with serve(auth={"certificate"}, tls=tls) as server:
-        p = Protocol(
-            server.url("web01"),
-            transport="certificate",
-            cert_pem=str(stranger.client_cert),
-            cert_key_pem=str(stranger.client_key),
-            ca_trust_path=str(tls.ca_cert),
-            proxy=None,
-        )
         with pytest.raises(requests.exceptions.RequestException):
-            p.open_shell()
+            _cert_protocol(server.url("web01"), stranger, tls).open_shell()
     with serve(auth={"certificate"}, tls=tls, users=[OTHER]) as server:
-        p = Protocol(
-            server.url("web01"),
-            transport="certificate",
-            cert_pem=str(tls.client_cert),
-            cert_key_pem=str(tls.client_key),
-            ca_trust_path=str(tls.ca_cert),
-            proxy=None,
-        )
         with pytest.raises(winrm.exceptions.InvalidCredentialsError):
-            p.open_shell()
+            _cert_protocol(server.url("web01"), tls, tls).open_shell()
 
 
 # --- pypsrp ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
@@ -12,7 +13,27 @@ from auditplan import __version__
 DEFAULT_DB = Path("auditplan-out/auditplan.db")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or help lists it).
+
+    The stages pull in pandas, matplotlib, pySigma and the simulator; `auditplan survey` should not
+    pay for the report's or the detections' imports at start-up.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from auditplan.cli.commands import COMMAND_MODULES
+
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from auditplan.cli.commands import COMMAND_MODULES
+
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(COMMAND_MODULES[cmd_name])  # registers itself on `main`
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="auditplan")
 def main() -> None:
     """Plan process-creation auditing (Security event 4688 with command line) on a Windows fleet.
@@ -26,6 +47,3 @@ def main() -> None:
       demo / simulate   the built-in simulated fleet
     """
 
-
-# Each command module registers itself on `main` when imported.
-from auditplan.cli import commands as _commands  # noqa: E402,F401

@@ -1,13 +1,17 @@
-"""Imports every command module so that each registers on the `main` group.
+"""Which module defines each command; LazyGroup (cli/__init__.py) imports it when the command runs.
 
-One import line per module (sorted; the group's help lists the stages in data-flow order).
+Each module registers its command on `main` when imported.
 """
-from auditplan.cli import detections as _detections  # noqa: F401
-from auditplan.cli import estimate as _estimate  # noqa: F401
-from auditplan.cli import gpo as _gpo  # noqa: F401
-from auditplan.cli import ingest as _ingest  # noqa: F401
-from auditplan.cli import plan as _plan  # noqa: F401
-from auditplan.cli import project as _project  # noqa: F401
-from auditplan.cli import report as _report  # noqa: F401
-from auditplan.cli import simulate as _simulate  # noqa: F401
-from auditplan.cli import survey as _survey  # noqa: F401
+
+COMMAND_MODULES: dict[str, str] = {
+    "demo": "auditplan.cli.simulate",
+    "detections": "auditplan.cli.detections",
+    "estimate": "auditplan.cli.estimate",
+    "gpo": "auditplan.cli.gpo",
+    "ingest": "auditplan.cli.ingest",
+    "plan": "auditplan.cli.plan",
+    "project": "auditplan.cli.project",
+    "report": "auditplan.cli.report",
+    "simulate": "auditplan.cli.simulate",
+    "survey": "auditplan.cli.survey",
+}

@@ -4,6 +4,7 @@ pipeline against the built-in demo fleet, in one process)."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import tempfile
@@ -156,6 +157,12 @@ def demo_estimate(ctx: DemoContext) -> None:
     ctx.messages.append(f"estimate: per-host 4688/day with ranges -> {ctx.out / 'logs' / 'estimate.txt'}")
 
 
+def _round_up_2sig(value: float) -> float:
+    """`value` rounded up to two significant digits (0.4712 -> 0.48, 101 -> 110)."""
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return round(math.ceil(value / step - 1e-9) * step, 12)
+
+
 def demo_plan(ctx: DemoContext) -> None:
     from auditplan.cli.plan import plan_command
     from auditplan.cli.project import load_inputs, plan_setting, run_projection
@@ -167,9 +174,7 @@ def demo_plan(ctx: DemoContext) -> None:
                                 min_local_hours=None)
     need = float(projection.fleet["added_gb_day_p90"].iloc[0])
     # The demo SIEM has 50 % headroom over the whole rollout's p90, rounded up to two significant digits.
-    budget = float(f"{need * 1.5:.2g}") if need > 0 else 1.0
-    while budget < need * 1.5:
-        budget = float(f"{budget * 1.05:.2g}")
+    budget = _round_up_2sig(need * 1.5) if need > 0 else 1.0
     _quietly(ctx, "plan", plan_command, db=ctx.db, budget_gb_day=budget, out_dir=ctx.out)
     ctx.messages.append(f"plan: budget {budget:g} GB/day ({profile.name}) -> {ctx.out / 'plan.json'}, "
                         f"{ctx.out / 'plan.csv'}")

@@ -95,8 +95,8 @@ def readiness(categories: Sequence[tuple[str, int]]) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 1.5))
     left = 0
     total = sum(n for _, n in categories) or 1
-    for (label, n), colour in zip(categories, COLOURS[: len(categories)] + COLOURS[: max(0, len(categories) - 6)],
-                                  strict=False):
+    for i, (label, n) in enumerate(categories):
+        colour = COLOURS[i % len(COLOURS)]
         ax.barh([0], [n], left=left, color=colour, label=f"{safe_label(label, 40)} ({n})")
         left += n
     ax.set_xlim(0, total)

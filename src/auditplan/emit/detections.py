@@ -52,10 +52,6 @@ WINDOWS_AUDIT_FIELD_MAP: Final = {
 MIN_CMDLINE_SHARE: Final = 0.5
 
 
-class RuleLoadError(ValueError):
-    """A rule file could not be read or converted; the message names the file."""
-
-
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -198,19 +194,19 @@ def _regexp(pattern: str | None, value: str | None) -> int:
 
 
 def _load_events(con: sqlite3.Connection, events: pd.DataFrame, extra_fields: Iterable[str]) -> None:
-    columns = ["NewProcessName", "ParentProcessName", "SubjectUserName", "CommandLine"]
+    columns = list(SAMPLED_COLUMNS)
+    # Fields only a rule reads get NULL columns, so its query runs (and a NULL never matches).
     extras = sorted(set(extra_fields) - set(columns) - {"EventID", "host"})
     ddl = ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in [*columns, *extras])
     con.execute(f'CREATE TABLE logs (row_id INTEGER PRIMARY KEY, host TEXT, EventID INTEGER, {ddl})')
     frame = events.reindex(columns=["host", "event_id", *SAMPLED_COLUMNS.values()])
-    rows = (
-        (i, h, int(e) if e == e and e is not None else 4688, n, p, u, c)
-        for i, (h, e, n, p, u, c) in enumerate(frame.itertuples(index=False, name=None))
-    )
+    names = ", ".join(columns)
     con.executemany(
-        "INSERT INTO logs (row_id, host, EventID, NewProcessName, ParentProcessName, SubjectUserName, CommandLine) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        ((i, h, e, _text(n), _text(p), _text(u), _text(c)) for i, h, e, n, p, u, c in rows),
+        f"INSERT INTO logs (row_id, host, EventID, {names}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        (
+            (i, host, int(eid) if eid == eid and eid is not None else 4688, *(_text(v) for v in values))
+            for i, (host, eid, *values) in enumerate(frame.itertuples(index=False, name=None))
+        ),
     )
 
 

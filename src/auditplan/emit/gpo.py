@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -99,7 +99,6 @@ class WaveOutput:
     hosts: tuple[str, ...]
     hosts_losing_local_settings: tuple[str, ...] = ()
     preserved_subcategories: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 _SETTING_VALUES: Final = {"none": 4, "success": 1, "failure": 2, "success_and_failure": 3}

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from auditplan.collect.interface import AuditSetting
 from auditplan.emit import charts
 from auditplan.emit.detections import Evaluation, Exposure
 from auditplan.emit.gpo import GpoOptions
@@ -162,18 +163,20 @@ def _column(frame: pd.DataFrame, name: str) -> list[Any]:
     return frame[name].tolist() if name in frame else [None] * len(frame)
 
 
+_SUCCESS_SETTINGS = frozenset(str(s) for s in AuditSetting if s.includes_success)
+
+
 def _readiness(all_rows: pd.DataFrame) -> dict[str, Any]:
     hosts = one_row_per_host(all_rows)
     total = len(hosts)
     ok = hosts[(hosts["status"] == "ok").fillna(False).astype(bool)] if total else hosts
-    pc = [str(v) if isinstance(v, str) else "" for v in _column(ok, "process_creation")]
+    # Process Creation audits successes (collect/interface.py AuditSetting.includes_success).
+    pc_on = [isinstance(v, str) and v in _SUCCESS_SETTINGS for v in _column(ok, "process_creation")]
     cmd_on = [_truthy(v) for v in _column(ok, "cmdline_enabled")]
-    on = sum(1 for p in pc if p in ("success", "success_and_failure"))
-    cmd = sum(cmd_on)
-    unsupported = sum(1 for v in _column(ok, "cmdline_supported") if _is_false(v))
-    both = sum(1 for p, c in zip(pc, cmd_on, strict=True) if p in ("success", "success_and_failure") and c)
-    off_supported = sum(1 for p, v in zip(pc, _column(ok, "cmdline_supported"), strict=True)
-                        if p not in ("success", "success_and_failure") and not _is_false(v))
+    cannot = [_is_false(v) for v in _column(ok, "cmdline_supported")]
+    on, cmd, unsupported = sum(pc_on), sum(cmd_on), sum(cannot)
+    both = sum(p and c for p, c in zip(pc_on, cmd_on, strict=True))
+    off_supported = sum(not p and not u for p, u in zip(pc_on, cannot, strict=True))
     categories = [
         ("4688 with command line on", both),
         ("4688 on, command line off", on - both),

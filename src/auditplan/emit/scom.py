@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -47,10 +47,9 @@ REFERENCES: Final = (
 EVENT_PROVIDER: Final = "Windows!Microsoft.Windows.EventProvider"
 GENERATE_ALERT: Final = "Health!System.Health.GenerateAlert"
 COMPUTER: Final = "Windows!Microsoft.Windows.Computer"
-# An expression no 4688 event satisfies / every 4688 event satisfies, for Sigma branches on fields 4688
-# lacks (a NULL field never matches in Sigma).
+# An expression no 4688 event satisfies, for Sigma conditions on fields 4688 lacks (a NULL field never
+# matches in Sigma; a `not` around it then matches every event, in both).
 NEVER: Final = ("EventDisplayNumber", "Equal", "0")
-ALWAYS: Final = ("EventDisplayNumber", "NotEqual", "0")
 SEVERITY: Final = {"critical": "2", "high": "2", "medium": "1", "low": "0", "informational": "0"}
 PRIORITY: Final = {"critical": "2", "high": "2", "medium": "1", "low": "0", "informational": "0"}
 _ID_SAFE = re.compile(r"[^A-Za-z0-9_]")
@@ -58,12 +57,6 @@ _ID_SAFE = re.compile(r"[^A-Za-z0-9_]")
 
 class ScomConversionError(ValueError):
     """A Sigma construct has no SCOM expression; the message says which."""
-
-
-@dataclass
-class Conversion:
-    expression: ET.Element
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -122,8 +115,8 @@ def _regex(param: int, operator: str, pattern: str) -> ET.Element:
     return expr
 
 
-def _constant(always: bool) -> ET.Element:
-    query, operator, value = ALWAYS if always else NEVER
+def _never() -> ET.Element:
+    query, operator, value = NEVER
     return _simple(query, "UnsignedInteger", operator, value, "UnsignedInteger")
 
 
@@ -153,7 +146,7 @@ def _convert(node: object, notes: list[str]) -> ET.Element:
         if name not in PARAM_OF_FIELD:
             notes.append(f"field {name} is not in event 4688: its conditions never match "
                          "(as in Sigma, where it is NULL)")
-            return _constant(always=False)
+            return _never()
         param = PARAM_OF_FIELD[name]
         if isinstance(value, SigmaExpansion):
             return _group("Or", [_convert(ConditionFieldEqualsValueExpression(name, v), notes) for v in value.values])

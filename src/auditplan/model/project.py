@@ -42,7 +42,6 @@ CHANGE_NONE = "none"  # both already on
 
 # Metrics per host and group; each gets _p10/_p50/_p90 columns. "added_" = the change's increment.
 METRICS = ("events_day", "eps_mean", "eps_peak", "gb_day", "gb_held", "cost_month")
-ADDED_METRICS = tuple(f"added_{m}" for m in METRICS)
 _CHUNK = 4096
 # Estimates from these sources share one error per role (the same prior or peer fit).
 SHARED_ERROR_SOURCES = (str(EstimateSource.ROLE_PRIOR), str(EstimateSource.ROLE_PEERS))

@@ -175,6 +175,7 @@ class Wevtutil:
             return name
         log = self.logs(name)
         now = self.now()
+        created = now - timedelta(days=400 + self.profile.seed % 600)
         if log is None:  # the log exists but nothing feeds it: an empty, freshly created file
             size, count, oldest = 69632, 0, 0
             newest = now
@@ -182,7 +183,9 @@ class Wevtutil:
             size, count, oldest = log.file_size_bytes, log.record_count, log.oldest_record_number
             newest_attr = getattr(log, "newest_time", None)
             newest = newest_attr if isinstance(newest_attr, datetime) else now
-        created = now - timedelta(days=400 + self.profile.seed % 600)
+            # The simulated file began with its history: gli must not claim a creation after its oldest event.
+            created_attr = getattr(log, "creation_time", None)
+            created = created_attr if isinstance(created_attr, datetime) else created
         lines = [
             f"creationTime: {_iso_ms(created)}",
             f"lastAccessTime: {_iso_ms(now)}",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README "Run the tests"). Installs what the tests need, then runs
-# ruff, mypy and pytest. Safe to re-run: every step is idempotent.
+# Set-up for the demo and the tests (README "Set-up"): the Debian packages the tests use, a virtualenv,
+# and the project with its dev extras. Safe to re-run: every step is idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,14 +17,11 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "tests/run.sh: missing Debian packages (${missing[*]}); tests that need them will skip" >&2
+    echo "tests/setup.sh: missing Debian packages (${missing[*]}); run as root to install them," \
+         "or the tests that need them skip" >&2
   fi
 fi
 
 PY=${PYTHON:-python3}
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
-
-.venv/bin/ruff check src tests bench
-.venv/bin/mypy
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

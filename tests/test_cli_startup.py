@@ -1,0 +1,35 @@
+"""Commands load lazily: running one stage does not import the others' heavy dependencies."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+
+from auditplan.cli import main
+from auditplan.cli.commands import COMMAND_MODULES
+
+PROBE = """
+import sys
+from click.testing import CliRunner
+from auditplan.cli import main
+result = CliRunner().invoke(main, ["gpo", "--help"])
+assert result.exit_code == 0, result.output
+print(",".join(m for m in ("matplotlib", "sigma", "pandas", "winrm") if m in sys.modules))
+"""
+
+
+def test_a_command_imports_only_its_own_stage() -> None:
+    # A fresh interpreter: this test process has imported everything already.
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == ""  # gpo needs none of the report's, detections' or survey's libraries
+
+
+def test_every_listed_command_resolves_to_its_module() -> None:
+    ctx = click.Context(main)
+    assert main.list_commands(ctx) == sorted(COMMAND_MODULES)
+    for name, module in COMMAND_MODULES.items():
+        command = main.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert sys.modules[module].__name__ == module
