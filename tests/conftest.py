@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,19 @@ SHARED_DIR = (REPO_ROOT / ".." / "shared").resolve()
 REFERENCE_DIR = SHARED_DIR / "reference"
 EVTX_DEV_DIR = REFERENCE_DIR / "evtx-dev"
 DATA_DIR = REPO_ROOT / "tests" / "data"
+
+
+# Tests must not depend on the runner's CA-bundle variables: pywinrm clients built with its
+# defaults fall back to them (and warn), while the product always names its trust.
+RUNNER_TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_runner_ca_bundle() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in RUNNER_TRUST_VARIABLES:
+            patch.delenv(name, raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")

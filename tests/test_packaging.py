@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,16 +11,26 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+CACHES = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
 
 
 @pytest.mark.slow
 def test_wheel_ships_templates_rules_and_data(tmp_path: Path) -> None:
+    # Build from a copy: setuptools writes build/ and *.egg-info into the tree it builds, and two
+    # runs in one checkout would otherwise share (and break) them.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    for name in ("src", "gpo_templates", "reports"):
+        shutil.copytree(REPO / name, source / name, ignore=CACHES)
+    wheels = tmp_path / "wheels"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(source)],
         capture_output=True, text=True, timeout=600,
     )
     assert build.returncode == 0, build.stderr[-2000:]
-    (wheel,) = tmp_path.glob("auditplan-*.whl")
+    (wheel,) = wheels.glob("auditplan-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {
         "auditplan/defaults.toml",

@@ -40,7 +40,14 @@ def _survey(hosts: Path, db: Path) -> subprocess.Popen[bytes]:
         env={**os.environ, "AP_PW": PASSWORD},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # A shell's background job inherits SIGINT ignored, and Python keeps it ignored;
+        # the Ctrl-C test must not depend on how pytest itself was started.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _start_until_saved(hosts: Path, db: Path, saved: int) -> subprocess.Popen[bytes]:
