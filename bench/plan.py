@@ -34,8 +34,10 @@ def synthetic_fleet(n: int, seed: int = 1) -> tuple[list[HostEstimate], pd.DataF
     shape = tuple([0.02] * 6 + [0.06] * 12 + [0.02] * 6)
     shape = tuple(s / sum(shape) for s in shape)
     estimates = []
-    survey = {"host": [], "status": [], "reason": [], "group": [], "log_max_size_bytes": [],
-              "log_file_size_bytes": [], "log_history_hours": []}
+    survey: dict[str, list[str | int | float | None]] = {
+        "host": [], "status": [], "reason": [], "group": [], "log_max_size_bytes": [],
+        "log_file_size_bytes": [], "log_history_hours": [],
+    }
     for i in range(n):
         p50 = rng.lognormvariate(7.5, 1.0)
         spread = rng.uniform(1.5, 4.0)

@@ -44,7 +44,9 @@ def _sample_frame() -> pd.DataFrame:
             "rate": [1.5, float("nan")],
             "flag": pd.array([True, None], dtype="boolean"),
             "when": pd.to_datetime(
-                [datetime(2026, 11, 28, 8, 0, tzinfo=timezone(timedelta(hours=2))), None], utc=True
+                # pandas-stubs' list overload omits None, which pandas itself turns into NaT
+                [datetime(2026, 11, 28, 8, 0, tzinfo=timezone(timedelta(hours=2))), None],  # type: ignore[arg-type]
+                utc=True,
             ),
             "cmd": ['powershell -enc "AAA",x', "@calc\r\nline2"],
         }

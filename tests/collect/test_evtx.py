@@ -144,6 +144,7 @@ def test_sampled_command_lines_are_redacted_and_complete() -> None:
     assert len(events) == 28  # facts.csv: 28 4688s, all kept when the sample is large enough
     raw: list[str] = []
     for record in evtx.PyEvtxParser(str(CLEAR_LOG)).records():
+        assert record is not None  # evtx's stub types __next__ as Optional; it never yields None
         root = ET.fromstring(record["data"].encode("utf-8"))
         for d in root.iter(f"{EVENT_NS}Data"):
             if d.get("Name") == "CommandLine":

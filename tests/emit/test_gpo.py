@@ -204,15 +204,21 @@ def _ps_parser() -> Parser:
     return Parser(Language(tree_sitter_powershell.language()))
 
 
+def _text(node: Node, errors: str = "strict") -> str:
+    # Node.text is None only for a tree parsed without its source; these trees come from bytes.
+    assert node.text is not None
+    return node.text.decode(errors=errors)
+
+
 def _errors(node: Node) -> list[str]:
-    found = [node.text.decode(errors="replace")[:80]] if node.type == "ERROR" or node.is_missing else []
+    found = [_text(node, errors="replace")[:80]] if node.type == "ERROR" or node.is_missing else []
     for child in node.children:
         found += _errors(child)
     return found
 
 
 def _string_literals(node: Node) -> list[str]:
-    found = [node.text.decode()] if node.type == "verbatim_string_characters" else []
+    found = [_text(node)] if node.type == "verbatim_string_characters" else []
     for child in node.children:
         found += _string_literals(child)
     return found
@@ -240,7 +246,7 @@ def test_hostile_names_are_escaped_in_xml_and_powershell(tmp_path: Path) -> None
         decoded = [lit[1:-1].replace("''", "'").replace("\u2019\u2019", "\u2019") for lit in literals]
         assert HOSTILE in decoded, script
         # Nothing from the plan escaped into code: no command named Remove-Item or calc appears.
-        commands = [n.text.decode() for n in _walk(tree.root_node) if n.type == "command_name"]
+        commands = [_text(n) for n in _walk(tree.root_node) if n.type == "command_name"]
         assert "Remove-Item" not in commands or script == "verify.ps1"
         assert "calc" not in " ".join(commands)
 

@@ -126,6 +126,7 @@ def test_scom_equals_sigma_on_every_dev_set_4688(mp: ET.Element, evtx_dev_dir: P
     compared = 0
     for path in sorted(evtx_dev_dir.glob("*.evtx")):
         for record in PyEvtxParser(str(path)).records_json():
+            assert record is not None  # evtx's stub types __next__ as Optional; it never yields None
             event = json.loads(record["data"])["Event"]
             eid = event["System"]["EventID"]
             eid = eid["#text"] if isinstance(eid, dict) else eid
@@ -164,12 +165,15 @@ def test_structure_ids_and_display_strings(mp: ET.Element, tmp_path: Path) -> No
     assert len(rules) == 5
     for rule in rules:
         assert rule.get("Enabled") == "false" and rule.get("ID") in display_ids
-        assert rule.find("DataSources/DataSource").get("TypeID") == "Windows!Microsoft.Windows.EventProvider"
+        source = rule.find("DataSources/DataSource")
+        assert source is not None
+        assert source.get("TypeID") == "Windows!Microsoft.Windows.EventProvider"
         assert rule.findtext("DataSources/DataSource/LogName") == "Security"
         assert rule.findtext("WriteActions/WriteAction/Suppression/SuppressionValue") == "$Data/LoggingComputer$"
         assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", rule.get("ID", ""))
     overrides = list(mp.iter("RulePropertyOverride"))
-    assert sorted(o.get("Rule") for o in overrides) == sorted(r.get("ID") for r in rules)
+    # .get(..., ""): every rule ID was matched against a non-empty pattern above, so "" cannot pair up
+    assert sorted(o.get("Rule", "") for o in overrides) == sorted(r.get("ID", "") for r in rules)
     assert all(o.get("Property") == "Enabled" and o.findtext("Value") == "true" for o in overrides)
     patterns = [p.text for p in mp.iter("Pattern") if p.text and "(\\..*)?$" in p.text]
     assert patterns == ["(?i)^dc01(\\..*)?$", "(?i)^web01(\\..*)?$"]

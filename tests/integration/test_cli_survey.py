@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from integration_fleet import PASSWORD, USERNAME, profile, serving, write_hosts_csv
 
 from auditplan.cli import main
@@ -18,11 +18,11 @@ from auditplan.simulator.profile import AuditProfile, OSProfile
 REQUIRED_KEYS = {"host", "status", "reason", "process_creation", "cmdline_enabled", "os_build", "product_type"}
 
 
-def _run(args: list[str], env: dict[str, str] | None = None, stdin: str | None = None):  # type: ignore[no-untyped-def]
+def _run(args: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
     return CliRunner().invoke(main, args, env=env, input=stdin, catch_exceptions=False)
 
 
-def _all_output(result) -> str:  # type: ignore[no-untyped-def]
+def _all_output(result: Result) -> str:
     return result.stdout + result.stderr
 
 
@@ -122,15 +122,34 @@ def test_insecure_warns_loudly_and_skips_verification(tmp_path: Path, tls: TlsMa
         hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["web01"])
         base = ["survey", str(hosts), "--db", str(tmp_path / "a.db"), "--username", USERNAME,
                 "--password-env", "AP_PW", "--json", "--refresh"]
-        # Without the CA the simulator's certificate cannot be verified...
-        strict = _run(base, env={"AP_PW": PASSWORD})
+        # Without --ca-bundle the simulator's certificate cannot be verified, even with its CA in
+        # REQUESTS_CA_BUNDLE (the README says the survey ignores that variable)...
+        strict = _run(base, env={"AP_PW": PASSWORD, "REQUESTS_CA_BUNDLE": str(tls.ca_cert)})
         insecure = _run([*base, "--insecure"], env={"AP_PW": PASSWORD})
     assert strict.exit_code == 1
     assert json.loads(strict.stdout)[0]["status"] == "tls_error"
+    # ...and the admin is told why (certifi, not the OS store) and what to pass.
+    assert "1 host(s) failed certificate verification" in strict.stderr
+    assert "--ca-bundle FILE" in strict.stderr
     # ...and --insecure connects anyway, after a warning that cannot be missed.
     assert insecure.exit_code == 0, _all_output(insecure)
     assert "WARNING: --insecure" in insecure.stderr
     assert json.loads(insecure.stdout)[0]["status"] == "ok"
+
+
+def test_a_named_ca_that_does_not_match_gets_no_certifi_hint(tmp_path: Path, tls: TlsMaterial) -> None:
+    from auditplan.simulator.certs import generate_tls_material
+
+    other = generate_tls_material(tmp_path / "other-ca", ["127.0.0.9"])
+    with serving([profile("web01")], auth="ntlm", tls=tls) as server:
+        hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["web01"])
+        result = _run(["survey", str(hosts), "--db", str(tmp_path / "a.db"), "--username", USERNAME,
+                       "--password-env", "AP_PW", "--json", "--ca-bundle", str(other.ca_cert)],
+                      env={"AP_PW": PASSWORD})
+    assert result.exit_code == 1
+    row = json.loads(result.stdout)[0]
+    assert row["status"] == "tls_error" and "certificate verification failed" in row["reason"]
+    assert "certifi" not in result.stderr  # the admin named a CA: the hint about the default bundle is wrong here
 
 
 def test_per_host_transport_and_scheme_from_the_csv(tmp_path: Path, tls: TlsMaterial) -> None:

@@ -27,7 +27,7 @@ from auditplan.config import load_config
 from auditplan.model.estimate import estimate_hosts
 from auditplan.model.interface import EstimateSource
 from auditplan.simulator.fleet import sim_host
-from auditplan.simulator.interface import CommandOutput, Credentials
+from auditplan.simulator.interface import CommandBackend, CommandOutput, Credentials
 from auditplan.simulator.profile import AuditProfile, HostProfile, RateProfile, SecurityLogProfile
 from auditplan.simulator.server import FleetServer
 from auditplan.store import Store
@@ -63,7 +63,7 @@ def _profile(name: str, rate: float) -> HostProfile:
     )
 
 
-def _serve(profiles: list[HostProfile]) -> tuple[FleetServer, dict[str, CountingBackend], dict[str, object]]:
+def _serve(profiles: list[HostProfile]) -> tuple[FleetServer, dict[str, CountingBackend], dict[str, CommandBackend]]:
     sims = [sim_host(p) for p in profiles]
     counters = {s.name: CountingBackend(s.backend) for s in sims}
     backends = {s.name: s.backend for s in sims}

@@ -204,6 +204,13 @@ def test_local_log_recommendation_is_capped_at_the_policy_maximum() -> None:
     assert h["log_size_capped"]
 
 
+def _float_at(frame: pd.DataFrame, row: str, column: str) -> float:
+    """One cell of a float64 column (pandas-stubs types .loc[row, column] as any scalar)."""
+    value = frame.loc[row, column]
+    assert isinstance(value, float), (row, column, type(value))  # numpy.float64 subclasses float
+    return value
+
+
 def test_host_meeting_the_target_keeps_its_size_and_unsurveyed_host_is_unknown() -> None:
     quiet = est("quiet", 24)
     ghost = est("ghost", 24)
@@ -213,8 +220,8 @@ def test_host_meeting_the_target_keeps_its_size_and_unsurveyed_host_is_unknown()
                 seed=1, survey=survey, local_log=LocalLogSettings(min_local_hours=24.0))
     h = p.hosts.set_index("host")
     assert h.loc["quiet", "meets_min_local_hours"]
-    assert math.isnan(h.loc["quiet", "recommended_log_max_size_mb"])
-    assert math.isnan(h.loc["ghost", "local_hours_p90"])
+    assert math.isnan(_float_at(h, "quiet", "recommended_log_max_size_mb"))
+    assert math.isnan(_float_at(h, "ghost", "local_hours_p90"))
     assert any("without a current Security log rate" in w for w in p.warnings)
 
 

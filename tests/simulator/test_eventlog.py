@@ -72,6 +72,14 @@ def sys_text(ev: ET.Element, tag: str) -> str:
     return el.text or ""
 
 
+def sys_attr(ev: ET.Element, tag: str, attr: str) -> str:
+    el = ev.find(f"{NS}System/{NS}{tag}")
+    assert el is not None
+    value = el.get(attr)
+    assert value is not None, (tag, attr)
+    return value
+
+
 def data(ev: ET.Element) -> dict[str, str]:
     return {d.get("Name", ""): d.text or "" for d in ev.iter(f"{NS}Data")}
 
@@ -141,7 +149,7 @@ def test_count_caps_and_direction() -> None:
     assert len(newest) == 7 and len(oldest) == 7
     rids = [int(sys_text(e, "EventRecordID")) for e in newest]
     assert rids == sorted(rids, reverse=True) and len(set(rids)) == 7
-    times = [e.find(f"{NS}System/{NS}TimeCreated").get("SystemTime") for e in newest]  # type: ignore[union-attr]
+    times = [sys_attr(e, "TimeCreated", "SystemTime") for e in newest]
     assert times == sorted(times, reverse=True)
     assert int(sys_text(oldest[0], "EventRecordID")) < int(sys_text(newest[-1], "EventRecordID"))
     assert all(sys_text(e, "EventID") == "4688" for e in newest + oldest)
@@ -204,8 +212,8 @@ def test_log_figures_agree_with_the_events() -> None:
     assert int(sys_text(first, "EventRecordID")) == log.oldest_record_number
     assert int(sys_text(last, "EventRecordID")) == log.oldest_record_number + log.record_count - 1
     assert log.oldest_time is not None and log.newest_time is not None
-    t_first = first.find(f"{NS}System/{NS}TimeCreated").get("SystemTime")  # type: ignore[union-attr]
-    t_last = last.find(f"{NS}System/{NS}TimeCreated").get("SystemTime")  # type: ignore[union-attr]
+    t_first = sys_attr(first, "TimeCreated", "SystemTime")
+    t_last = sys_attr(last, "TimeCreated", "SystemTime")
     assert t_first[:26] == log.oldest_time.strftime("%Y-%m-%dT%H:%M:%S.%f")
     assert t_last[:26] == log.newest_time.strftime("%Y-%m-%dT%H:%M:%S.%f")
     # overwrite: full, newest event within the last minutes; file = 4 KiB header + 64 KiB chunks
@@ -289,7 +297,7 @@ def test_sysmon_log() -> None:
     ev = events(qe(log, "/c:1", "/rd:true"))[0]
     assert ev.find(f"{NS}System/{NS}Provider").get("Name") == "Microsoft-Windows-Sysmon"  # type: ignore[union-attr]
     d = data(ev)
-    st = ev.find(f"{NS}System/{NS}TimeCreated").get("SystemTime")  # type: ignore[union-attr]
+    st = sys_attr(ev, "TimeCreated", "SystemTime")
     assert d["UtcTime"] == st[:10] + " " + st[11:23]  # re-stamped with the event
     assert d["Image"].lower().endswith(".exe")
 
@@ -311,7 +319,7 @@ def test_stopped_sysmon_writes_no_process_starts() -> None:
 
 
 def _licences(sources_md: Path) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for line in sources_md.read_text(encoding="utf-8").splitlines():
         # the per-file table: | `file` | origin | licence | ... (a later table lists checksums)
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -346,6 +354,7 @@ def _real_4688s(evtx_dev_dir: Path) -> dict[tuple[str, int], ET.Element]:
         if licences.get(path.name) not in ("CC0-1.0", "MIT"):
             continue
         for rec in evtx.PyEvtxParser(str(path)).records():
+            assert rec is not None  # evtx's stub types __next__ as Optional; it never yields None
             ev = ET.fromstring(rec["data"].split("?>", 1)[1])
             if sys_text(ev, "EventID") == "4688":
                 real[(path.name, int(rec["event_record_id"]))] = ev
@@ -393,15 +402,14 @@ def test_rendered_events_keep_the_real_fields(evtx_dev_dir: Path) -> None:
         src = t["source"]
         assert isinstance(src, dict)
         seen_derived += "derived" in src
-        orig = real[(src["file"], src["record_number"])]
+        orig_ev = real[(src["file"], src["record_number"])]
         for tag in ("EventID", "Version", "Level", "Task", "Opcode", "Keywords", "Channel"):
-            assert sys_text(ev, tag) == sys_text(orig, tag), tag
+            assert sys_text(ev, tag) == sys_text(orig_ev, tag), tag
         for el, attr in (("Execution", "ProcessID"), ("Execution", "ThreadID"), ("Provider", "Name")):
-            assert ev.find(f"{NS}System/{NS}{el}").get(attr) == orig.find(  # type: ignore[union-attr]
-                f"{NS}System/{NS}{el}").get(attr)
+            assert sys_attr(ev, el, attr) == sys_attr(orig_ev, el, attr), (el, attr)  # both present, equal
         # re-stamped: Computer, time, record number
-        assert sys_text(ev, "Computer") == "srv01.corp.example" != sys_text(orig, "Computer")
-        assert ev.find(f"{NS}System/{NS}TimeCreated").get("SystemTime", "").startswith("2026-11-")  # type: ignore[union-attr]
+        assert sys_text(ev, "Computer") == "srv01.corp.example" != sys_text(orig_ev, "Computer")
+        assert sys_attr(ev, "TimeCreated", "SystemTime").startswith("2026-11-")
     assert seen_derived > 0
 
 

@@ -11,7 +11,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import requests
@@ -27,6 +27,8 @@ from auditplan.simulator.server import FleetServer
 USER = Credentials("vagrant", "Passw0rd!")
 OTHER = Credentials("operator", "S3cond-pass", domain="LAB")
 ADDRESS = "127.0.0.21"
+# pywinrm's Protocol(transport=...) is typed with this Literal; a plain str parameter would not do.
+WinrmTransport = Literal["auto", "basic", "certificate", "ntlm", "kerberos", "credssp", "plaintext", "ssl"]
 
 
 class EchoBackend:
@@ -60,7 +62,7 @@ def run_once(p: Protocol, command: str, args: tuple[str, ...] = ()) -> tuple[byt
     return out, err, rc
 
 
-def protocol(url: str, transport: str, user: Credentials = USER, **kw: Any) -> Protocol:
+def protocol(url: str, transport: WinrmTransport, user: Credentials = USER, **kw: Any) -> Protocol:
     kw.setdefault("operation_timeout_sec", 2)
     kw.setdefault("read_timeout_sec", 5)
     username = f"{user.domain}\\{user.username}" if user.domain else user.username
@@ -145,7 +147,9 @@ def test_ntlm_over_http_encrypts_every_message(basic_http: FleetServer) -> None:
     p = protocol(basic_http.url("web01"), "ntlm", OTHER)
     seen: list[requests.Response] = []
     shell = p.open_shell()
-    p.transport.session.hooks["response"].append(lambda r, *a, **k: seen.append(r))
+    session = p.transport.session
+    assert session is not None  # open_shell() built it
+    session.hooks["response"].append(lambda r, *a, **k: seen.append(r))
     cid = p.run_command(shell, "echo", ("secret-marker",))
     out, _err, rc, _done = p.get_command_output_raw(shell, cid)
     p.close_shell(shell)
@@ -234,7 +238,9 @@ def test_credssp_with_encryption_including_multi_part_messages() -> None:
         p = protocol(server.url("web01"), "credssp")
         seen: list[requests.Response] = []
         shell = p.open_shell()
-        p.transport.session.hooks["response"].append(lambda r, *a, **k: seen.append(r))
+        session = p.transport.session
+        assert session is not None  # open_shell() built it
+        session.hooks["response"].append(lambda r, *a, **k: seen.append(r))
         cid = p.run_command(shell, "big", ("40000",))
         out, _err, rc, _done = p.get_command_output_raw(shell, cid)
         # A request over 16 KiB goes as multipart/x-multi-encrypted (20 000-character command line).

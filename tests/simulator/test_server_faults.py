@@ -8,7 +8,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import fields
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import requests
@@ -20,6 +20,8 @@ from auditplan.simulator.interface import CommandOutput, Credentials, FaultSpec,
 from auditplan.simulator.server import FAULT_SYMPTOMS, FleetServer
 
 USER = Credentials("vagrant", "Passw0rd!")
+# pywinrm's Protocol(transport=...) is typed with this Literal; a plain str parameter would not do.
+WinrmTransport = Literal["auto", "basic", "certificate", "ntlm", "kerberos", "credssp", "plaintext", "ssl"]
 
 
 class Echo:
@@ -67,7 +69,7 @@ def tls_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FleetS
         yield server, material
 
 
-def client(server: FleetServer, name: str, transport: str = "basic", **kw: Any) -> Protocol:
+def client(server: FleetServer, name: str, transport: WinrmTransport = "basic", **kw: Any) -> Protocol:
     kw.setdefault("operation_timeout_sec", 1)
     kw.setdefault("read_timeout_sec", 2)
     return Protocol(
@@ -149,7 +151,7 @@ def test_http_500_fault_on_create(fleet: FleetServer) -> None:
 
 
 @pytest.mark.parametrize("transport", ["basic", "ntlm"])
-def test_reject_credentials_is_invalid_credentials(fleet: FleetServer, transport: str) -> None:
+def test_reject_credentials_is_invalid_credentials(fleet: FleetServer, transport: WinrmTransport) -> None:
     with pytest.raises(winrm.exceptions.InvalidCredentialsError):
         client(fleet, "reject", transport).open_shell()
 

@@ -227,7 +227,9 @@ def test_five_megabytes_arrive_intact_across_several_receives(server: FleetServe
     p = client(server)
     shell = p.open_shell()
     sizes: list[int] = []
-    p.transport.session.hooks["response"].append(lambda r, *a, **k: sizes.append(len(r.content)))
+    session = p.transport.session
+    assert session is not None  # open_shell() built it
+    session.hooks["response"].append(lambda r, *a, **k: sizes.append(len(r.content)))
     cid = p.run_command(shell, "big", (str(size),))
     out, err = bytearray(), bytearray()
     receives = 0

@@ -26,7 +26,13 @@ from auditplan.collect.interface import Host, HostResult, HostStatus
 from auditplan.collect.probe import ProbeOptions, build_probe
 from auditplan.collect.survey import Progress as HostProgress
 from auditplan.collect.survey import SurveyOutcome, run_survey
-from auditplan.collect.transport import AuthTransport, Secret, SettingsError, TransportSettings
+from auditplan.collect.transport import (
+    CERT_VERIFY_FAILED,
+    AuthTransport,
+    Secret,
+    SettingsError,
+    TransportSettings,
+)
 from auditplan.inventory import InventoryError, load_inventory
 from auditplan.store import Store, StoreError
 
@@ -438,11 +444,29 @@ def _survey_and_report(
             out = Console(width=200)  # piped to a file: no terminal width to fit, keep rows on one line
         out.print(_summary_table(rows, counts))
     click.echo(f"results in {db}", err=True)
+    hint = _trust_hint(rows, settings)
+    if hint:
+        click.echo(hint, err=True)
     if outcome.interrupted:
         click.echo(f"interrupted: {len(outcome.not_started)} host(s) not started; run again to resume", err=True)
         return EXIT_HOSTS_FAILED
     all_ok = len(rows) == len(hosts) and all(row["status"] == HostStatus.OK.value for row in rows)
     return EXIT_OK if all_ok else EXIT_HOSTS_FAILED
+
+def _trust_hint(rows: Sequence[dict[str, Any]], settings: TransportSettings) -> str | None:
+    """Say where the trust came from when certificates failed to verify and no CA was named:
+    requests verifies against certifi's public bundle, not the OS store (an AD CS root
+    installed there does not count), and pywinrm stops it reading REQUESTS_CA_BUNDLE."""
+    if settings.ca_bundle is not None or settings.insecure:
+        return None
+    failed = sum(1 for row in rows if row["status"] == HostStatus.TLS_ERROR.value
+                 and CERT_VERIFY_FAILED in str(row.get("reason") or ""))
+    if not failed:
+        return None
+    return (f"{failed} host(s) failed certificate verification. Without --ca-bundle the survey trusts only "
+            "the public CAs bundled with Python requests (certifi), not this machine's certificate store: "
+            "give the CA that issued the WinRM certificates with --ca-bundle FILE (PEM).")
+
 
 def _rows_for_inventory(hosts: Sequence[Host], outcome: SurveyOutcome, store: Store) -> list[dict[str, Any]]:
     """One row per inventory host, in inventory order: this run's result, else the saved one."""

@@ -554,10 +554,14 @@ def _innermost(exc: BaseException) -> str:
     return _first_line(_chain(exc)[-1])
 
 
+# The start of a TLS_ERROR reason when the server's certificate did not verify (the CLI keys a hint on it).
+CERT_VERIFY_FAILED = "certificate verification failed"
+
+
 def _tls_reason(exc: BaseException) -> str:
     for e in _chain(exc):
         if isinstance(e, ssl.SSLCertVerificationError):
-            return f"certificate verification failed ({e.verify_message})"
+            return f"{CERT_VERIFY_FAILED} ({e.verify_message})"
     return _innermost(exc)
 
 

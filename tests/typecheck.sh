@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Strict mypy (the [tool.mypy] config in pyproject.toml) over the test and bench code.
+# Why a loop: tests import helper modules by folder (pytest's default "prepend" import mode) and
+# tests/ and tests/integration/ each have a conftest.py, so one mypy run over everything would see
+# two modules named conftest. Each folder is checked on its own, with itself and tests/ on the path.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+for dir in tests tests/collect tests/emit tests/integration tests/model tests/simulator bench; do
+  path="src:$dir:tests"
+  # bench/report.py puts tests/emit on sys.path itself to import report_fixtures
+  if [ "$dir" = bench ]; then path="$path:tests/emit"; fi
+  MYPYPATH="$path" .venv/bin/mypy "$dir"/*.py
+done
