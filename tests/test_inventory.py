@@ -221,6 +221,55 @@ def test_csv_duplicates_merge_fields(tmp_path: Path) -> None:
     assert "site lon (ignored par)" in inv.warnings[0]
 
 
+def test_semicolon_csv_as_excel_writes_it_on_german_and_french_systems(tmp_path: Path) -> None:
+    # Excel's "CSV (Trennzeichen-getrennt)" uses the list separator ';' where ',' is the decimal mark.
+    path = _write(tmp_path, b"\xef\xbb\xbfHost;Role;Site;Tags\r\ndc01;dc;fra;\"a;b\"\r\nweb01;iis;par;\r\n", "hosts.csv")
+    inv = load_inventory(path)
+    assert inv.errors == () and inv.warnings == ()
+    assert inv.hosts == (
+        Host(name="dc01", address="dc01", role="dc", site="fra", tags=("a", "b"), source=f"{path}:2"),
+        Host(name="web01", address="web01", role="iis", site="par", source=f"{path}:3"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "separator"),
+    [
+        ("name,role\nweb01,iis\ndc01,dc\n", "','"),  # a header without a host column
+        ("name;role;site\nweb01;iis;par\n", "';'"),
+        ("# CMDB export\nweb01,10.0.0.1,iis\ndc01,10.0.0.2,dc\n", "','"),  # a CSV without a header row
+    ],
+)
+def test_csv_without_a_host_column_is_one_clear_error(tmp_path: Path, content: str, separator: str) -> None:
+    path = _write(tmp_path, content, "hosts.csv")
+    inv = load_inventory(path)
+    assert inv.hosts == ()
+    first = inv.errors[0]
+    header_line = 2 if content.startswith("#") else 1
+    assert str(first).startswith(f"{path}:{header_line}: ")
+    assert "looks like a CSV header row" in first.reason and separator in first.reason
+    assert "'host' column" in first.reason
+    # Not one "has the character" error per line: the rows are not read as host names.
+    assert [e.line for e in inv.errors] == [header_line, None]
+    assert not any("has the character" in e.reason for e in inv.errors)
+
+
+def test_a_comment_with_commas_does_not_make_a_plain_list_csv(tmp_path: Path) -> None:
+    inv = _load(tmp_path, "web01  # IIS, SQL; Paris\ndc01\n")
+    assert inv.errors == () and _names(inv) == ["web01", "dc01"]
+
+
+def test_a_first_host_named_host_is_not_lost_silently(tmp_path: Path) -> None:
+    path = _write(tmp_path, "host\nweb01\n")
+    inv = load_inventory(path)
+    # One column headed "host" is a valid CSV, so the line stays a header, but the user is told...
+    assert _names(inv) == ["web01"]
+    assert len(inv.warnings) == 1 and inv.warnings[0].startswith(f"{path}:1: 'host' read as the header")
+    # ...and how to list a computer named host: with the trailing dot of an absolute name.
+    inv2 = _load(tmp_path, "host.\nweb01\n")
+    assert _names(inv2) == ["host", "web01"] and inv2.warnings == () and inv2.errors == ()
+
+
 # -- hostile files -------------------------------------------------------------------------
 
 

@@ -2,7 +2,10 @@
 
 hosts.txt: one entry per line: `name`, `name:port`, an IPv4 address (optionally `:port`),
 `[IPv6]` or `[IPv6]:port`; `#` starts a comment at the start of a line or after whitespace.
-CSV: detected by a first line whose cells include `host` (any case); see CSV_COLUMNS.
+CSV: detected by a first line whose cells include `host` (any case); see CSV_COLUMNS. Cells are
+separated by `,` or, as Excel writes CSV on German and French systems, by `;`. A first line with
+either separator but no `host` cell is neither a plain entry (names cannot hold them) nor a usable
+header: it is reported once at its line and the file is not read further.
 
 The file is untrusted input. Every line is checked on its own; a bad line becomes an
 InventoryError naming file and line, and the rest of the file is still read. Lines longer
@@ -39,7 +42,8 @@ MAX_PORT = 65535
 TRANSPORTS = ("ntlm", "basic", "kerberos", "credssp", "certificate")
 SCHEMES = ("http", "https")
 CSV_COLUMNS = ("host", "address", "role", "site", "group", "port", "transport", "scheme", "tags")
-TAG_SEPARATOR = ";"
+TAG_SEPARATOR = ";"  # inside the tags cell (quote the cell in a ;-separated file)
+CSV_DELIMITERS = (",", ";")
 COMMENT = "#"
 
 _UTF8_BOM = codecs.BOM_UTF8
@@ -317,15 +321,33 @@ def _decode(raw: bytes) -> str:
     return text
 
 
-def _is_csv_header(text: str) -> bool:
-    return any(cell.strip().casefold() == "host" for cell in next(csv.reader([text]), []))
+def _csv_header_delimiter(text: str) -> str | None:
+    """The separator of a CSV header row (one of its cells is `host`), else None."""
+    for delimiter in CSV_DELIMITERS:
+        if any(cell.strip().casefold() == "host" for cell in next(csv.reader([text], delimiter=delimiter), [])):
+            return delimiter
+    return None
+
+
+def _headerless_csv_reason(entry: str) -> str | None:
+    """Why a first entry holding `,` or `;` (never part of a host entry) cannot start the file."""
+    found = [d for d in CSV_DELIMITERS if d in entry]
+    if not found:
+        return None
+    delimiter = max(found, key=entry.count)
+    return (
+        f"{_shown(entry)} looks like a CSV header row (cells separated by {delimiter!r}) but has no 'host' "
+        f"column: name the column of host names 'host' (columns: {', '.join(CSV_COLUMNS)}), e.g. "
+        f"host{delimiter}role{delimiter}site; a plain hosts file has one host per line. File not read further"
+    )
 
 
 class _CsvReader:
-    def __init__(self, builder: _Builder, header_line: int, header: str) -> None:
+    def __init__(self, builder: _Builder, header_line: int, header: str, delimiter: str = ",") -> None:
         self.builder = builder
+        self.delimiter = delimiter
         self.columns: dict[str, int] = {}
-        for index, cell in enumerate(next(csv.reader([header]))):
+        for index, cell in enumerate(next(csv.reader([header], delimiter=delimiter))):
             column = cell.strip().casefold()
             if column in self.columns:
                 builder.warn(header_line, f"column {_shown(column)} appears twice; using the first")
@@ -333,11 +355,18 @@ class _CsvReader:
                 builder.warn(header_line, f"unknown column {_shown(cell.strip())} ignored")
             else:
                 self.columns[column] = index
-        self.width = len(next(csv.reader([header])))
+        self.width = len(next(csv.reader([header], delimiter=delimiter)))
+        if self.width == 1:
+            # A lone "host" is also what a plain list whose first computer is named host looks like.
+            builder.warn(
+                header_line,
+                "'host' read as the header of a one-column CSV; if it is a computer named host, "
+                "write it as 'host.' (a trailing dot is allowed)",
+            )
 
     def row(self, line: int, text: str) -> Host:
         try:
-            cells = next(csv.reader([text], strict=True))
+            cells = next(csv.reader([text], delimiter=self.delimiter, strict=True))
         except csv.Error as exc:
             raise _LineError(f"bad CSV: {exc}") from None
         if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
@@ -428,9 +457,14 @@ def load_inventory(path: Path) -> Inventory:
                         continue
                     if not seen_content:
                         seen_content = True
-                        if _is_csv_header(text):
-                            csv_reader = _CsvReader(builder, line, text)
+                        delimiter = _csv_header_delimiter(text)
+                        if delimiter is not None:
+                            csv_reader = _CsvReader(builder, line, text, delimiter)
                             continue
+                        reason = _headerless_csv_reason(_strip_comment(text).strip())
+                        if reason is not None:
+                            builder.error(line, reason)
+                            break  # every further line would fail the same way: one clear error instead
                     if csv_reader is not None:
                         builder.add(line, csv_reader.row(line, text))
                         continue

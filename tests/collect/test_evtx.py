@@ -284,3 +284,67 @@ def test_cli_ingest_merges_files_of_one_host(tmp_path: Path) -> None:
         results = store.load_results()
     assert len(results) == 1
     assert results[0].volume is not None and results[0].volume.hourly_4688 == (28, 2)
+
+
+def _no_record_files(tmp_path: Path) -> dict[str, Path]:
+    """Files with the EVTX signature but no event record: a real log's 4,096-byte file header
+    alone (what a cut-short copy or an export of nothing leaves), and the signature then zeros,
+    without and with a zeroed chunk."""
+    real = AUDIT_OFF.read_bytes()
+    files = {
+        "header-only": tmp_path / "header-only.evtx",
+        "header-and-empty-chunk": tmp_path / "header-and-empty-chunk.evtx",
+        "signature-zeros": tmp_path / "signature-zeros.evtx",
+        "signature-zeros-chunk": tmp_path / "signature-zeros-chunk.evtx",
+    }
+    files["header-only"].write_bytes(real[:4096])
+    files["header-and-empty-chunk"].write_bytes(real[:4096] + bytes(65536))
+    files["signature-zeros"].write_bytes(b"ElfFile\x00" + bytes(4096 - 8))
+    files["signature-zeros-chunk"].write_bytes(b"ElfFile\x00" + bytes(4096 - 8 + 65536))
+    return files
+
+
+def test_file_without_event_records_is_an_error(tmp_path: Path) -> None:
+    for kind, path in _no_record_files(tmp_path).items():
+        outcome = ingest_file(path)
+        assert outcome.result is None, kind  # no phantom host with no data
+        assert outcome.summary.error == "no event records (header only, or an empty log)", kind
+        assert outcome.summary.file == str(path)
+        assert outcome.summary.events_total == 0
+
+
+def test_records_without_4688_stay_a_measurement(tmp_path: Path) -> None:
+    """The audit-off log's third chunk (bytes 4096 + 2 * 65536 onwards) holds only other events:
+    a valid file that measured 0 process creations, not an error."""
+    real = AUDIT_OFF.read_bytes()
+    path = tmp_path / "no-4688.evtx"
+    path.write_bytes(real[:4096] + real[4096 + 2 * 65536:4096 + 3 * 65536])
+    # Independent count: every record's XML parsed with ElementTree.
+    ids: list[tuple[str | None, str | None]] = []
+    for record in evtx.PyEvtxParser(str(path)).records():
+        assert record is not None
+        root = ET.fromstring(record["data"].encode("utf-8"))
+        provider = root.find(f"{EVENT_NS}System/{EVENT_NS}Provider")
+        ids.append((root.findtext(f"{EVENT_NS}System/{EVENT_NS}EventID"),
+                    provider.get("Name") if provider is not None else None))
+    assert ids and ("4688", "Microsoft-Windows-Security-Auditing") not in ids
+    outcome = ingest_file(path)
+    assert outcome.summary.error is None
+    assert (outcome.summary.events_total, outcome.summary.events_4688) == (len(ids), 0)
+    assert outcome.result is not None and outcome.result.volume is not None
+    assert sum(outcome.result.volume.hourly_4688) == 0
+
+
+def test_cli_ingest_skips_files_without_records(tmp_path: Path) -> None:
+    files = _no_record_files(tmp_path)
+    db = tmp_path / "s.db"
+    res = CliRunner().invoke(main, ["ingest", str(files["header-only"]), str(CLEAR_LOG),
+                                    str(files["signature-zeros"]), "--db", str(db)])
+    assert res.exit_code == 1, res.output  # two files failed; the good one in between still ingests
+    lines = res.stdout.splitlines()
+    assert lines[0] == f"{files['header-only']}: ERROR no event records (header only, or an empty log)"
+    assert lines[2] == f"{files['signature-zeros']}: ERROR no event records (header only, or an empty log)"
+    assert "28 x 4688" in lines[1]
+    assert "1 of 3 file(s) ingested" in res.stderr
+    with Store(db) as store:
+        assert [r.host.name for r in store.load_results()] == ["fs02.offsec.lan"]

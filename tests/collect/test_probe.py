@@ -34,14 +34,42 @@ def cap(name: str) -> bytes:
 # --- the command line ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hours", [1, 6, 24, 36, 48])
+@pytest.mark.parametrize("hours", [1, 6, 24, 36, 48, 72, 167, 168])
 def test_command_line_fits_cmd_limit(hours: int) -> None:
-    # winrm-protocol.md §3.3: cmd.exe caps a command line at 8191 characters.
+    # winrm-protocol.md §3.3: cmd.exe caps a command line at 8191 characters, KB 830473 after %VAR%
+    # expansion: with the longest TEMP (MAX_PATH, 260 with its NUL) the expanded line still fits, at
+    # every window the CLI accepts, with the longest trace and the widest caps.
+    longest_temp = "C:\\" + "t" * 256
+    assert len(longest_temp) == 259
     for options in (
         ProbeOptions(window_hours=hours),
-        ProbeOptions(window_hours=hours, max_events=9_999_999, sample_events=10_000),
+        ProbeOptions(window_hours=hours, max_events=10_000_000, sample_events=10_000, trace_seconds=900),
     ):
-        assert len(build_probe(options, NOW).command_line) < CMD_LINE_LIMIT
+        line = build_probe(options, NOW).command_line
+        assert line.count("%TEMP%") == 1
+        assert len(line.replace("%TEMP%", longest_temp)) <= CMD_LINE_LIMIT
+
+
+def test_expanded_length_does_not_grow_with_the_window() -> None:
+    # Each extra hour in an already-covered day costs 3 characters ("06 ") in each of the two counting
+    # loops (Security, Sysmon), not a find command per hour; and still only one %TEMP% to expand.
+    lines = [build_probe(ProbeOptions(window_hours=h, nonce=NONCE), NOW).command_line for h in (24, 25)]
+    assert len(lines[1]) - len(lines[0]) == 2 * 3
+    assert lines[1].count("%TEMP%") == 1
+
+
+def test_hourly_counts_loop_once_per_utc_day() -> None:
+    line = build_probe(ProbeOptions(nonce=NONCE), NOW).command_line
+    assert line.startswith('cd /d "%TEMP%" 2>nul&echo ##APabcdef:hostname&')
+    # NOW is 2026-11-28 07:03 UTC: the window is 11-27 07:00 .. 11-28 07:00, written by hand here.
+    day1 = " ".join(f"{h:02d}" for h in range(7, 24))
+    day2 = "00 01 02 03 04 05 06"
+    assert (
+        '|find "Date: ">apabcdefs'
+        f'&(for %h in ({day1}) do @find /c ": 2026-11-27T%h" apabcdefs)'
+        f'&(for %h in ({day2}) do @find /c ": 2026-11-28T%h" apabcdefs)'
+        "&del apabcdefs&"
+    ) in line
 
 
 def test_window_is_whole_utc_hours_before_now() -> None:
@@ -60,8 +88,9 @@ def test_counting_query_matches_4688_provider_and_absolute_utc_bounds() -> None:
         " and TimeCreated[@SystemTime>='2026-11-27T07:00:00.000Z' and @SystemTime<'2026-11-28T07:00:00.000Z']]]\""
         " /c:5000 /rd:true /f:text" in line
     )
-    finds = re.findall(r'find /c ": (\d{4}-\d\d-\d\dT\d\d)" "%TEMP%\\apabcdefs"', line)
-    assert finds[0] == "2026-11-27T07" and finds[-1] == "2026-11-28T06" and len(finds) == 24
+    loops = re.findall(r'for %h in \(([0-9 ]+)\) do @find /c ": (\d{4}-\d\d-\d\d)T%h" apabcdefs\)', line)
+    hours = [f"{day}T{hour}" for hour_list, day in loops for hour in hour_list.split()]
+    assert hours[0] == "2026-11-27T07" and hours[-1] == "2026-11-28T06" and len(hours) == 24
     # The newest sample_events, as XML, from before the window's end only: the probe's own processes
     # start in the current hour (task point 2).
     assert (
@@ -98,8 +127,10 @@ def test_xpath_operators_are_quoted_from_cmd() -> None:
     bare = _outside_quotes(build_probe(ProbeOptions(nonce=NONCE), NOW).command_line)
     assert "<" not in bare
     redirections = re.findall(r"\S*>\S*", bare)
-    # 2>&1 per tool, 2>nul around del, and `find "Date: ">"file"` (quotes blanked to '">"').
-    assert set(redirections) == {"2>&1", "2>&1|find", "2>nul&auditpol", "2>nul&echo", '">"'}
+    # 2>&1 per tool, 2>nul after cd and around del, and `find "Date: ">file` (quotes blanked to '"').
+    assert set(redirections) == {
+        "2>&1", "2>&1|find", "2>nul&auditpol", "2>nul&echo", '">apabcdefs&(for', '">apabcdefy&(for'
+    }
     assert bare.count("|") == len(re.findall(r"\|\|", bare)) * 2 + 3  # 3 pipes: wmic, two count pipes
 
 
@@ -539,16 +570,23 @@ def test_trace_section_is_built_and_read() -> None:
     assert it2.trace is None and "section trace missing: marker not found" in it2.warnings
 
 
-def test_a_line_cmd_exe_would_refuse_is_refused_before_any_host_is_contacted(tmp_path: Path) -> None:
+def test_a_line_cmd_exe_would_refuse_is_refused_before_any_host_is_contacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditplan.collect import probe as probe_module
+
+    # Every option value the CLI accepts now fits (test_command_line_fits_cmd_limit), so the guard is
+    # exercised with a smaller budget: the line must never reach a host once it could be too long.
     fits = build_probe(ProbeOptions(window_hours=24, trace_seconds=900), NOW)
-    assert len(fits.command_line) <= CMD_LINE_LIMIT
+    monkeypatch.setattr(probe_module, "PROBE_LINE_BUDGET", len(fits.command_line))
+    build_probe(ProbeOptions(window_hours=24, trace_seconds=900), NOW)
     with pytest.raises(ValueError, match="8191"):
-        build_probe(ProbeOptions(window_hours=48, trace_seconds=900), NOW)
+        build_probe(ProbeOptions(window_hours=25, trace_seconds=900), NOW)
     hosts = tmp_path / "hosts.txt"
     hosts.write_text("127.0.0.1\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["survey", str(hosts), "--window-hours", "48", "--trace-seconds", "900",
                                        "--username", "x", "--password-env", "AP_TEST_PW", "--db", str(tmp_path / "s.db")],
                                 env={"AP_TEST_PW": "not-used"})
     assert result.exit_code == 2
-    assert "8191" in result.output and "--window-hours" in result.output
+    assert "8191" in result.output and "--window-hours" in result.output and "--trace-seconds" in result.output
     assert not (tmp_path / "s.db").exists()  # refused before the store or any host

@@ -353,3 +353,11 @@ def test_end_to_end_through_the_real_probe_and_interpret(server_for: list[FleetS
     assert found is not None and found.seconds == seconds
     expected = per_day * seconds / 86400
     assert abs(found.process_starts - expected) < 4 * math.sqrt(expected)
+
+
+@pytest.mark.parametrize("message", ["The command line is too long.", "The input line is too long."])
+def test_cmd_length_refusals_are_named(message: str) -> None:
+    # Both of cmd.exe's refusals (raw length, and length after %VAR% expansion) get the same reason.
+    result = parse_trace(message + "\r\n", 1)
+    assert isinstance(result, ParseError)
+    assert "too long for cmd.exe" in result.message

@@ -187,8 +187,11 @@ def test_cli_evaluate_json_and_exports(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["detections", "evaluate", "--db", str(db), "--json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    rows = doc["rules"]
     assert {r["family"] for r in rows} == {1, 2, 3, 4, 5}
+    # event 5 of _store_with_events has secrets_found=1 (counted at collection)
+    assert doc["exposure"] == {"events_with_secrets": 1, "events": 10, "by_host": {"web01": 1}}
     hidden = next(r for r in rows if r["family"] == 3)
     assert set(hidden) >= {"id", "title", "family", "hits", "alerts_per_day", "hosts"}
     assert hidden["hits"] == 3 and hidden["hosts"] == {"web01": 3}
@@ -206,3 +209,193 @@ def test_cli_evaluate_json_and_exports(tmp_path: Path) -> None:
     assert text.count("EventCode=4688") == 5 and 'NewProcessName="*\\\\reg.exe"' in text
     missing = runner.invoke(main, ["detections", "evaluate", "--db", str(tmp_path / "none.db")])
     assert missing.exit_code == 2 and "none.db" in missing.output
+
+
+_USER_HEAD = "logsource: {category: process_creation, product: windows}\nlevel: medium\ndetection:\n"
+
+
+def test_cli_export_skips_broken_rules_with_a_warning_and_takes_yaml(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from auditplan.cli import main
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "broken.yml").write_text("title: [unclosed\n", encoding="utf-8")
+    (rules / "mine.yaml").write_text(f"title: Mine\nid: 31111111-2222-4333-8444-555555555555\n{_USER_HEAD}"
+                                     "  sel: {CommandLine|contains: zzmimizz}\n  condition: sel\n", encoding="utf-8")
+    runner = CliRunner()
+    spl = tmp_path / "q.spl"
+    result = runner.invoke(main, ["detections", "export", "--format", "splunk", "--rules", str(rules),
+                                  "--out", str(spl)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and result.exception is None
+    assert "broken.yml" in result.stderr and "skipped" in result.stderr
+    text = spl.read_text(encoding="utf-8")
+    assert text.count("EventCode=4688") == 6 and "zzmimizz" in text
+    sigma_out = tmp_path / "sigma"
+    result = runner.invoke(main, ["detections", "export", "--rules", str(rules), "--out", str(sigma_out)])
+    assert result.exit_code == 0 and "broken.yml" in result.stderr
+    assert sorted(p.name for p in sigma_out.iterdir() if not p.name.startswith("family")) == ["mine.yaml"]
+
+
+# Original authors of the SigmaHQ rules the built-in families derive from, typed by hand from the SigmaHQ
+# rule files (reference detections-and-peers.md 1.1, 1.2, 1.5 names the ids). DRL 1.1 requires the credit.
+SIGMAHQ_AUTHORS = {
+    "8e2b24c9-4add-46a0-b4bb-0057b4e6187d": "Florian Roth",
+    "67f113fa-e23d-4271-befa-30113b3e08b1": "E.M. Anhaus",
+    "06b401f4-107c-4ff9-947f-9ec1e7649f1e": "Victor Sergeev",
+    "de587dce-915e-4218-aac4-835ca6af6f70": "Swachchhanda Shrawan Poudel",
+}
+
+
+@pytest.mark.parametrize("family", [1, 2, 5])
+def test_rules_derived_from_sigmahq_credit_the_authors(family: int) -> None:
+    import yaml
+
+    (path,) = builtin_rules_dir().glob(f"family{family}_*.yml")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    derived = [r["id"] for r in doc.get("related", []) if r["type"] == "derived"]
+    assert derived, path.name
+    for source in derived:
+        assert SIGMAHQ_AUTHORS[source] in doc["author"], (path.name, source)
+        assert source[:8] in doc["author"] and source[:8] in doc["description"]
+    assert doc["license"] == "DRL-1.1"
+    assert any("SigmaHQ/sigma" in ref for ref in doc["references"])
+
+
+PS = r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"
+
+
+def test_hosts_without_command_line_are_named_and_not_scored(rules) -> None:  # type: ignore[no-untyped-def]
+    # "seen" samples command lines; "blind" (100,000 4688/day) has none. 30 of 40 sampled events carry a
+    # CommandLine (75 %), above the fleet-wide threshold, so only a per-host check can notice "blind".
+    rows = ([("seen", PS, None, "powershell -w hidden -c x")] * 3 + [("seen", r"C:\x\svc.exe", None, "svc")] * 27
+            + [("blind", PS, None, None)] * 9 + [("blind", r"C:\Users\Public\p.exe", None, None)])
+    result = evaluate(rules, _events(rows), {"seen": 1_000.0, "blind": 100_000.0})
+    assert result.hosts_without_command_line == ("blind",)
+    (warning,) = [w for w in result.warnings if "blind" in w]
+    assert "seen" not in warning and "cannot be evaluated" in warning
+    hidden = next(r for r in result.results if r.family == 3)
+    assert hidden.hosts_not_evaluated == ("blind",)
+    assert any("blind" in n and "cannot be evaluated" in n for n in hidden.notes)
+    # seen only: 3/30 of 1,000/day = 100 (by hand); blind's volume is not folded in as zero hits
+    assert hidden.alerts_per_day == pytest.approx(100.0) and set(hidden.alerts_per_day_by_host) == {"seen"}
+    # An image-only rule still reads blind: 1/10 of 100,000/day = 10,000 (by hand)
+    folder = next(r for r in result.results if r.family == 4)
+    assert folder.hosts_not_evaluated == () and folder.alerts_per_day == pytest.approx(10_000.0)
+
+
+def test_only_hosts_without_command_line_give_no_alerts_per_day(rules) -> None:  # type: ignore[no-untyped-def]
+    result = evaluate(rules, _events([("blind", PS, None, None)] * 5), {"blind": 50_000.0})
+    hidden = next(r for r in result.results if r.family == 3)
+    assert hidden.alerts_per_day is None and hidden.hosts_not_evaluated == ("blind",)
+
+
+def test_exposure_counts_the_redaction_marker() -> None:
+    from auditplan.collect.secrets import REDACTED
+
+    events = _events([("a", "net.exe", None, f"net user bob {REDACTED} /add"), ("a", "y.exe", None, "y"),
+                      ("b", "sqlcmd.exe", None, f"sqlcmd -S db -U sa -P {REDACTED}"), ("b", "z.exe", None, None)])
+    got = exposure(events)  # no secrets_found column: e.g. events redacted before auditplan saw them
+    assert (got.events_with_secrets, got.events, got.by_host) == (2, 4, {"a": 1, "b": 1})
+
+
+def test_cli_evaluate_json_names_hosts_without_command_line_and_exposure(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from click.testing import CliRunner
+
+    from auditplan.cli import main
+    from auditplan.collect.interface import Host, HostResult, HostStatus, SampledEvent, VolumeSample
+    from auditplan.collect.secrets import REDACTED
+    from auditplan.store import Store
+
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    Row = tuple[str, str | None, int]  # image, redacted command line, secrets_found
+    seen: list[Row] = [(PS, "powershell -w hidden -c x", 0), (PS, f"powershell -c $p = '{REDACTED}'", 1)]
+    blind: list[Row] = [(PS, None, 0)] * 10
+    samples = {"seen01": seen + [(r"C:\x\svc.exe", "svc", 0)] * 8, "blind01": blind}
+    db = tmp_path / "store.db"
+    with Store(db) as store:
+        for name, rows in samples.items():
+            events = tuple(SampledEvent(time=now, event_id=4688, version=2, new_process_name=image,
+                                        parent_process_name=None, subject_user_name="alice", command_line=cmd,
+                                        size_bytes=1500, secrets_found=found) for image, cmd, found in rows)
+            volume = VolumeSample(window_start=now.replace(hour=0), window_end=now.replace(hour=23),
+                                  hourly_4688=(100,) * 24)
+            store.save_result(HostResult(host=Host(name=name, address=name), status=HostStatus.OK, reason="",
+                                         collected_at=now, events=events, volume=volume))
+    result = CliRunner().invoke(main, ["detections", "evaluate", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["hosts_without_command_line"] == ["blind01"]
+    assert doc["exposure"] == {"events_with_secrets": 1, "events": 20, "by_host": {"seen01": 1}}
+    hidden = next(r for r in doc["rules"] if r["family"] == 3)
+    assert hidden["hosts_not_evaluated"] == ["blind01"]
+    # seen01: 1 of 10 sampled at 2,400/day = 240 (by hand); blind01 is not in it
+    assert hidden["alerts_per_day"] == pytest.approx(240.0)
+    assert "blind01" in result.stderr
+    table = CliRunner().invoke(main, ["detections", "evaluate", "--db", str(db)])
+    assert "could not be evaluated on 1 host(s)" in table.stdout and "blind01" in table.stdout
+    assert "seen01 1" in table.stdout
+
+
+def test_simulator_secret_templates_are_fake_redacted_and_rare() -> None:
+    """The demo's credential-bearing command lines: obviously fake, redacted by the collector, ~1 % of starts."""
+    from importlib import resources
+
+    from auditplan.collect.secrets import REDACTED, redact
+
+    doc = json.loads(resources.files("auditplan.simulator").joinpath("data/event_templates.json")
+                     .read_text(encoding="utf-8"))
+    process = [t for t in doc["templates"] if t["kind"] == "process"]
+    with_secret = [t for t in process if "Example-Not-A-Real" in dict(t["data"])["CommandLine"]]
+    assert len(with_secret) >= 5
+    for t in with_secret:
+        cmd = dict(t["data"])["CommandLine"]
+        redacted, found = redact(cmd)
+        assert found >= 1 and "Example-Not-A-Real" not in redacted and REDACTED in redacted
+    # every other credential-looking value in the templates is absent (only the fake ones are planted)
+    assert not any("Password=" in dict(t["data"])["CommandLine"] for t in process if t not in with_secret)
+    benign = [t for t in process if t["mix"] == "benign"]
+    share = sum(t["weight"] for t in benign if t in with_secret) / sum(t["weight"] for t in benign)
+    assert 0.005 <= share <= 0.02  # "about 1 % of process starts" (templates_build.DERIVED_BENIGN_SECRETS)
+
+
+def test_exposure_trusts_the_collectors_count_where_known() -> None:
+    from auditplan.collect.secrets import REDACTED
+
+    events = _events([("a", "net.exe", None, f"net user bob {REDACTED} /add"),
+                      ("a", "x.exe", None, f"x {REDACTED}"), ("b", "y.exe", None, f"y {REDACTED}")])
+    events["secrets_found"] = pd.array([1, 0, None], dtype="Int64")  # b's count is unknown: the marker decides
+    got = exposure(events)
+    assert (got.events_with_secrets, got.by_host) == (2, {"a": 1, "b": 1})
+
+
+@pytest.mark.parametrize(
+    ("detection", "fires", "expected", "not_expected"),
+    [
+        ("  sel: {Image|endswith: '\\x.exe', OriginalFileName: X.EXE}\n  condition: sel\n",
+         False, "can never match", "alternatives"),
+        ("  sel:\n    - Image|endswith: '\\x.exe'\n    - OriginalFileName: X.EXE\n  condition: sel\n",
+         True, "only in alternatives (OR)", "never match on 4688"),
+        ("  sel: {Image|endswith: '\\x.exe'}\n  filter: {ParentCommandLine|contains: updater}\n"
+         "  condition: sel and not filter\n", True, "noisier on 4688", "can never match"),
+        # a `null` filter on a field 4688 lacks always applies: the rule is dead, not noisier
+        ("  sel: {Image|endswith: '\\x.exe'}\n  filter: {CurrentDirectory: null}\n  condition: sel and not filter\n",
+         False, "can never match", "noisier"),
+    ],
+    ids=["and", "or", "filter", "null-filter"],
+)
+def test_fields_4688_lacks_are_classified_by_use(tmp_path: Path, detection: str, fires: bool, expected: str,
+                                                 not_expected: str) -> None:
+    rule = tmp_path / "user.yml"
+    rule.write_text(f"title: user\n{_USER_HEAD}{detection}", encoding="utf-8")
+    loaded, problems = load_rules([rule])
+    assert problems == []
+    (result,) = evaluate(loaded, _events([("h", r"C:\x\x.exe", None, "x.exe")]), {}).results
+    assert (result.hits > 0) is fires  # what Sigma itself says on a 4688 event (the field is NULL)
+    notes = " ".join(result.notes)
+    assert expected in notes and not_expected not in notes, notes
+    assert "AND-ed" not in notes or not fires

@@ -189,13 +189,14 @@ def _tree_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def test_same_plan_gives_identical_bytes_and_other_plan_other_guids(tmp_path: Path) -> None:
+def test_same_plan_gives_identical_bytes_and_other_waves_other_guids(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     first = _write(a, _plan())
     _write(b, _plan())
     assert _tree_digest(a) == _tree_digest(b)
-    other = _plan()
-    other["plan_id"] = "test-plan-2"
+    # GUIDs follow what each wave's GPO holds, not the plan id (test_gpo_rerun.py): other hosts, other GUIDs.
+    other = _plan(host="dc02.corp.example")
+    other["waves"][1]["hosts"] = [{"host": "web02"}]  # type: ignore[index]
     third = _write(c, other)
     assert {o.backup_guid for o in first}.isdisjoint({o.backup_guid for o in third})
 

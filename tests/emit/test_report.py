@@ -16,6 +16,7 @@ import math
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,50 @@ def people(x: float) -> str:
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     return f"{x:#.3g}".rstrip(".")
+
+
+CAPACITY_CODES = ("exceeds_step", "exceeds_budget", "max_waves")  # docs/plan-json.md, unplaced reasons
+
+
+def _planned_from_hosts(plan: Mapping[str, Any]) -> float:
+    """The plan's total load at p90 in GB/day, summed from its hosts (not its wave totals)."""
+    assert plan["budget"]["kind"] == "gb_day" and plan["budget"]["quantile"] == "p90"
+    total = math.fsum(h["gb_day_p90"] for w in plan["waves"] for h in w["hosts"])
+    # plan.json rounds each number to six significant digits.
+    assert total == pytest.approx(plan["waves"][-1]["cumulative"]["budget"], rel=1e-4)
+    return total
+
+
+def _capacity_unplaced(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [u for u in plan["unplaced"] if u["reason"].split(":")[0] in CAPACITY_CODES]
+
+
+def _line_points(svg: str, gid: str) -> list[tuple[float, float]]:
+    """The (x, y) vertices of the first path in matplotlib's <g id=gid>."""
+    match = re.search(rf'<g id="{gid}">\s*<path d="([^"]*)"', svg)
+    assert match, f"no line {gid} in the chart"
+    numbers = [float(n) for n in re.findall(r"-?[0-9.]+", match.group(1))]
+    return list(zip(numbers[::2], numbers[1::2], strict=True))
+
+
+def chart_share(svg: str, values: list[float]) -> float:
+    """The last point of the chart's p90 line as a share of its capacity line, read off the SVG.
+
+    `values` are the plotted data of the p90 line; their screen heights fix the y-axis scale
+    (least squares), which then places the capacity line's height back in data units."""
+    ys = [y for _, y in _line_points(svg, "cumulative-p90")]
+    assert len(ys) == len(values) >= 2
+    n = len(values)
+    mean_v, mean_y = sum(values) / n, sum(ys) / n
+    slope = sum((v - mean_v) * (y - mean_y) for v, y in zip(values, ys, strict=True)) / sum(
+        (v - mean_v) ** 2 for v in values)
+    zero = mean_y - slope * mean_v
+    for v, y in zip(values, ys, strict=True):  # a linear axis through every point
+        assert zero + slope * v == pytest.approx(y, abs=0.05)
+    capacity_ys = {y for _, y in _line_points(svg, "capacity")}
+    assert len(capacity_ys) == 1, "the capacity line is not horizontal"
+    capacity = (capacity_ys.pop() - zero) / slope
+    return values[-1] / capacity
 
 
 # -- one render, one browser run -------------------------------------------------------------
@@ -110,6 +155,10 @@ DOM_PROBE = """(() => {
     viewportHeight: window.innerHeight,
     charts: document.querySelectorAll('.chart > svg').length,
     headings: [...document.querySelectorAll('h2')].map(h => h.textContent.trim()),
+    waveRows: [...document.querySelectorAll('#t-waves tr')].map(tr => [...tr.cells].map(c => c.textContent.trim())),
+    waveLast: (document.getElementById('w-last') || {}).textContent || '',
+    headline: document.querySelector('#verdict .headline').textContent.replace(/\\s+/g, ' ').trim(),
+    fleetLine: (document.querySelector('#verdict .fleet') || {}).textContent || '',
   };
 })()"""
 
@@ -283,10 +332,46 @@ def test_verdict_numbers_are_the_projection_numbers(rendered: Rendered, browser:
     # The fleet p50 lies between the sum of per-host p10s and p90s (it is a sum of those hosts).
     hosts = projection.hosts
     assert hosts["added_gb_day_p10"].sum() < fleet["added_gb_day_p50"] < hosts["added_gb_day_p90"].sum()
-    # Headroom and waves: against the plan's budget.
-    assert ids["v-headroom"] == f"{100 * fleet['added_gb_day_p90'] / rf.BUDGET_GB_DAY:.0f}%"
+    # Headroom and waves: the plan's load against its budget (issue 6 review: the headline once
+    # divided the simulated whole-fleet p90 by the budget, 58 %, while the waves held 75 %).
+    planned = _planned_from_hosts(plan)
+    assert ids["v-headroom"] == f"{100 * planned / rf.BUDGET_GB_DAY:.0f}%" == "75%"
+    assert ids["v-planned"] == people(planned)
+    assert "v-capacity-unplaced" not in ids  # every host that could be placed was
+    # The simulated whole-fleet figure is context, labelled as such.
+    assert ids["v-headroom-fleet"] == f"{100 * fleet['added_gb_day_p90'] / rf.BUDGET_GB_DAY:.0f}%" == "58%"
+    dom = browser.pages["/report.html"].dom
+    assert dom["fleetLine"].startswith("Whole fleet, if everything were enabled")
+    assert dom["text"].count("whole fleet, if everything were enabled") == 3  # the three load/money KPIs
     assert ids["v-budget"] == people(rf.BUDGET_GB_DAY)
     assert ids["v-waves"] == str(len(plan["waves"])) and len(plan["waves"]) >= 2
+
+
+def test_headline_chart_and_table_show_the_same_share(rendered: Rendered, browser: BrowserRun) -> None:
+    plan = rendered.inputs.plan
+    assert plan is not None
+    budget = plan["budget"]["value"]
+    expected = f"{100 * _planned_from_hosts(plan) / budget:.0f}%"
+    dom = browser.pages["/report.html"].dom
+    assert dom["ids"]["v-headroom"] == expected
+    assert f"using {expected} of the headroom" in dom["headline"]
+    # The wave table: its last row's cumulative share, and its cumulative GB/day p90 column.
+    header, *rows = dom["waveRows"]
+    share_col, cum_col = header.index("cumulative, share of budget"), header.index("cumulative GB/day p90")
+    assert [r[0] for r in rows] == [str(w["wave"]) for w in plan["waves"]]
+    assert rows[-1][share_col] == expected
+    running = 0.0
+    for row, wave in zip(rows, plan["waves"], strict=True):
+        running += math.fsum(h["gb_day_p90"] for h in wave["hosts"])
+        assert row[cum_col] == people(running)
+        assert row[share_col] == f"{100 * running / budget:.0f}%"
+    assert dom["waveLast"].startswith(f"After the last wave (wave {plan['waves'][-1]['wave']}): "
+                                      f"{people(_planned_from_hosts(plan))} GB/day at p90, {expected} of the")
+    # The chart: its last p90 point against its capacity line, measured in the SVG.
+    cumulative = [w["cumulative"]["gb_day_p90"] for w in plan["waves"]]
+    svg = next(x for x in _svgs(rendered.html) if 'id="capacity"' in x)
+    assert f"{100 * chart_share(svg, cumulative):.0f}%" == expected
+    assert chart_share(svg, cumulative) == pytest.approx(_planned_from_hosts(plan) / budget, rel=1e-3)
 
 
 def test_top_three_risks_in_plain_words(rendered: Rendered, browser: BrowserRun) -> None:
@@ -446,9 +531,10 @@ def test_every_default_has_a_source(rendered: Rendered) -> None:
     assert len(rows) > 50
     assert [n for n, r in rows.items() if r["source"] == NO_SOURCE] == []
     # A comment on the line, and an entry of a [siem.X.sources] table.
-    assert rows["priors.fleet_draws"]["source"].startswith("assumption")
+    # (Keys present in defaults.toml before and after the fleet_draws/fleet_seed merge into [plan].)
+    assert rows["priors.roles.default.median_per_day"]["source"].startswith("assumption")
     assert "billed twice" in rows["siem.sentinel.cmdline_factor"]["source"]
-    assert rows["priors.fleet_seed"]["source"].startswith("Fleet total interval")  # the block above both
+    assert rows["plan.draws"]["source"].startswith("Monte Carlo draws for")  # the block above
     assert rows["priors.min_sampled_events"]["source"].startswith("Fewest sampled")
     table = defaults_table('[a]\n# from the manual\n# page 2\nx = 1\ny = 2  # measured\nz = 3\n# new block\n'
                            'w = 4\n\nv = 5\n\n[a.sources]\nz = "paper"\n')
@@ -517,6 +603,217 @@ def test_events_per_second_budget(rendered: Rendered) -> None:
     inputs = replace(rendered.inputs, plan=plan_document(planned), detections=None, exposure=None)
     html, ctx = render(inputs)
     assert ctx["budget"]["unit"] == "events/s"
-    assert f'<span id="v-headroom">{100 * peak / budget:.0f}%</span>' in html
+    # The headline's share is the plan's: its waves' loads (in the budget's unit) over the budget.
+    doc = plan_document(planned)
+    held = math.fsum(w["load"]["budget"] for w in doc["waves"])
+    assert f'<span id="v-headroom">{100 * held / budget:.0f}%</span>' in html
+    assert f"{100 * held / budget:.0f}% of the {people(budget)} events/s budget" in html
+    # The simulated whole fleet, at the rate the profile's licence counts (splunk-xml: mean).
+    assert projection.profile.eps_basis == "mean"
+    whole = float(projection.fleet["added_eps_mean_p90"].iloc[0])
+    assert f'<span id="v-headroom-fleet">{100 * whole / budget:.0f}%</span>' in html
     assert f'<span class="value" id="v-budget">{people(budget)}</span>' in html
     assert "events/s budget for the rollout" in html and "cumulative" in ctx["charts"]
+
+
+def _tight_plan(rendered: Rendered) -> dict[str, Any]:
+    """The fixture fleet planned under a step smaller than its largest hosts and a budget smaller
+    than the rest: capacity leaves hosts unplaced beside the unreachable and already-enabled ones."""
+    projection = rendered.inputs.projection
+    assert projection is not None and rendered.inputs.plan is not None
+    loads = sorted(h["gb_day_p90"] for w in rendered.inputs.plan["waves"] for h in w["hosts"])
+    step = loads[-4]  # the three largest placeable hosts exceed one step
+    planned = plan(projection, PlanOptions(budget_kind="gb_day", budget=10 * step, max_step=step),
+                   survey=rf.fleet()[1])
+    return plan_document(planned)
+
+
+def test_capacity_unplaced_hosts_lead_the_risks_and_the_headline(rendered: Rendered) -> None:
+    doc = _tight_plan(rendered)
+    capacity = _capacity_unplaced(doc)
+    codes = {u["reason"].split(":")[0] for u in capacity}
+    assert codes == {"exceeds_step", "exceeds_budget"}
+    others = [u for u in doc["unplaced"] if u not in capacity]
+    assert {u["reason"].split(":")[0] for u in others} >= {"already_enabled", "unreachable"}
+    html, ctx = render(replace(rendered.inputs, plan=doc))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    # The headline counts only hosts capacity left out, with the plan's own share of the budget.
+    expected = f"{100 * _planned_from_hosts(doc) / doc['budget']['value']:.0f}%"
+    assert f'<span id="v-capacity-unplaced">{len(capacity)}</span> host(s) do not fit' in html
+    assert f'<span id="v-headroom">{expected}</span>' in html
+    assert "Not every host fits the SIEM budget and wave step" in text
+    # The top risk names the count, why, and the hosts.
+    step = sum(1 for u in capacity if u["reason"].startswith("exceeds_step"))
+    over = len(capacity) - step
+    first = sorted(capacity, key=lambda u: u["host"].lower())[:3]
+    top = ctx["risks"][0]["text"]
+    assert top.startswith(f"{len(capacity)} host(s) are in no wave for lack of SIEM capacity "
+                          f"({step} larger than one wave's step, {over} over the budget left): "
+                          + ", ".join(u["host"] for u in first))
+    verdict_risks = re.search(r'<ol class="risks" id="v-risks">(.*?)</ol>', html, re.S)
+    assert verdict_risks and verdict_risks.group(1).count("<li>") == 3
+    assert "lack of SIEM capacity" in verdict_risks.group(1).split("</li>")[0]
+    # ...and the hosts it points at head the unplaced table under Risks.
+    table = re.search(r"<h3>Hosts not placed in a wave</h3>\s*<table>(.*?)</table>", html, re.S)
+    assert table
+    hosts = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", table.group(1))
+    assert [reason.split(":")[0] for _, reason in hosts[:len(capacity)]] == [
+        u["reason"].split(":")[0] for u in capacity]
+
+
+def test_no_capacity_risk_when_every_placeable_host_is_placed(rendered: Rendered) -> None:
+    doc = rendered.inputs.plan
+    assert doc is not None and doc["unplaced"] and _capacity_unplaced(doc) == []
+    assert not any("lack of SIEM capacity" in r["text"] for r in rendered.ctx["risks"])
+    assert "v-capacity-unplaced" not in rendered.html
+
+
+# -- plan.json read by `auditplan report` ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store_and_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Mapping[str, Any]]:
+    """A store holding the fixture fleet's estimates, and its plan.json document."""
+    inputs = rf.report_inputs(with_detections=False)
+    db = tmp_path_factory.mktemp("cli-store") / "auditplan.db"
+    with Store(db) as store:
+        store.save_estimates(RUN_LABEL, inputs.estimates)
+    assert inputs.plan is not None
+    return db, inputs.plan
+
+
+def _bad(doc: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A deep copy of `doc` with the value at `path` ("a.0.b") replaced."""
+    out: dict[str, Any] = json.loads(json.dumps(doc))
+    *parents, last = path.split(".")
+    target = out
+    for key in parents:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    target[int(last) if isinstance(target, list) else last] = value
+    return out
+
+
+@pytest.mark.parametrize(("path", "value", "field"), [
+    ("waves", "abc", "waves: expected a list"),
+    ("waves.0.load", None, "waves[0].load: expected an object, got null"),
+    ("waves.1.cumulative", [], "waves[1].cumulative: expected an object, got a list"),
+    ("waves.0.cumulative.gb_day_p90", "abc", "waves[0].cumulative.gb_day_p90: expected a number or null"),
+    ("budget", [], "budget: expected an object, got a list"),
+    ("budget.value", "0.5", "budget.value: expected a number > 0"),
+    ("budget.kind", "tb_day", "budget.kind: expected 'gb_day' or 'eps'"),
+    ("unplaced", {"host": "x"}, "unplaced: expected a list, got an object"),
+    ("unplaced.0.reason", 7, "unplaced[0].reason: expected a string, got a number"),
+    ("waves.0.hosts.0", "dc01", "waves[0].hosts[0]: expected an object"),
+    ("schema_version", 2, "schema_version 2 is not 1"),
+])
+def test_cli_report_malformed_plan_names_file_and_field(
+        store_and_plan: tuple[Path, Mapping[str, Any]], tmp_path: Path, path: str, value: Any, field: str) -> None:
+    db, doc = store_and_plan
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(_bad(doc, path, value)), encoding="utf-8")
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # click's usage error, not an exception escaping
+    # The file, then the field (emit/gpo.parse_plan, shared with `auditplan gpo`, may name the wave first).
+    error = result.output.split("Error: ", 1)[1]
+    assert error.startswith(f"{plan_path}: ") and field in error, error
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_cli_report_reads_a_plan_without_optional_fields(
+        store_and_plan: tuple[Path, Mapping[str, Any]], tmp_path: Path) -> None:
+    # docs/plan-json.md's first example: no cumulative.budget; absent unplaced and siem are fine too.
+    db, doc = store_and_plan
+    lean = json.loads(json.dumps(doc))
+    for wave in lean["waves"]:
+        del wave["cumulative"]["budget"]
+    del lean["unplaced"], lean["siem"]
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(lean), encoding="utf-8")
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    expected = f"{100 * _planned_from_hosts(doc) / doc['budget']['value']:.0f}%"
+    assert f'<span id="v-headroom">{expected}</span>' in out.read_text(encoding="utf-8")
+
+
+# -- GPO names in the waves table -------------------------------------------------------------------
+
+
+def _gpo_cell_names(html: str) -> list[str]:
+    table = re.search(r'<table id="t-waves">(.*?)</table>', html, re.S)
+    assert table
+    return re.findall(r'<td class="small">(.*?)</td>', table.group(1))
+
+
+def test_gpo_names_are_the_ones_gpo_wrote(store_and_plan: tuple[Path, Mapping[str, Any]], tmp_path: Path) -> None:
+    db, doc = store_and_plan
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(doc), encoding="utf-8")
+    gpo = CliRunner().invoke(main, ["gpo", "--plan", str(plan_path), "--out", str(tmp_path / "gpo"),
+                                    "--name-prefix", "Contoso Audit"])
+    assert gpo.exit_code == 0, gpo.output
+    # The names `auditplan gpo` printed, one line per wave: "wave  N:  H hosts  <name>  backups/{...}".
+    printed = re.findall(r"^wave\s+\d+:\s+\d+ hosts\s+(.+?)\s+backups/", gpo.output, re.M)
+    assert len(printed) == len(doc["waves"]) and all(n.startswith("Contoso Audit") for n in printed)
+    # Found beside plan.json without being told, and from --gpo-dir anywhere else.
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path / "gpo", moved)
+    for extra in ([], ["--gpo-dir", str(moved)]):
+        out = tmp_path / f"r{len(extra)}.html"
+        result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out", str(out),
+                                           *extra])
+        assert result.exit_code == 0, result.output
+        html = out.read_text(encoding="utf-8")
+        assert _gpo_cell_names(html) == printed
+        assert "auditplan 4688 - wave" not in html and "(default name)" not in html
+
+
+def test_gpo_names_of_another_plan_are_not_shown(store_and_plan: tuple[Path, Mapping[str, Any]],
+                                                 tmp_path: Path) -> None:
+    db, doc = store_and_plan
+    other = json.loads(json.dumps(doc))
+    other["waves"][0]["hosts"] = other["waves"][0]["hosts"][:-1]  # another plan: the pilot lost a host
+    (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
+    gpo = CliRunner().invoke(main, ["gpo", "--plan", str(tmp_path / "other.json"), "--out", str(tmp_path / "gpo"),
+                                    "--name-prefix", "Contoso Audit"])
+    assert gpo.exit_code == 0, gpo.output
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    names = _gpo_cell_names(out.read_text(encoding="utf-8"))
+    # Wave 0's hosts differ: its default name, marked; the other waves match and show Contoso's.
+    assert names[0] == "auditplan 4688 - wave 00 (pilot) (default name)"
+    assert all(n.startswith("Contoso Audit - wave") for n in names[1:])
+
+
+def test_without_gpo_output_the_column_says_default_and_how_to_change(rendered: Rendered) -> None:
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", rendered.html))
+    assert "GPO (default name)" in text
+    assert 'default --name-prefix "auditplan 4688"' in text and "--gpo-dir" in text
+    plan = rendered.inputs.plan
+    assert plan is not None
+    assert _gpo_cell_names(rendered.html) == [f"auditplan 4688 - wave {w['wave']:02d} ({w['name']})"
+                                              for w in plan["waves"]]
+
+
+def test_cli_report_bad_gpo_dir_is_a_clear_error(store_and_plan: tuple[Path, Mapping[str, Any]], tmp_path: Path) -> None:
+    db, doc = store_and_plan
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(doc), encoding="utf-8")
+    (tmp_path / "gpo" / "backups").mkdir(parents=True)
+    (tmp_path / "gpo" / "backups" / "manifest.xml").write_text("<Backups", encoding="utf-8")
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out", str(out),
+                                       "--gpo-dir", str(tmp_path / "gpo")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "manifest.xml: not a GPO backup manifest" in result.output
+    # Found by itself beside plan.json, the same file only warns: the report goes on with default names.
+    result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "warning" in result.output and "showing default GPO names" in result.output
+    assert "GPO (default name)" in out.read_text(encoding="utf-8")

@@ -243,3 +243,127 @@ def test_constructs_without_a_scom_equivalent_are_reported_not_guessed(tmp_path:
                                       enabled_hosts=[])
     assert any("user.yml: not exported" in m and message in m for m in messages), messages
     assert len(list(ET.parse(tmp_path / "mp.xml").getroot().iter("Rule"))) == 1  # the good rule is still there
+
+
+_HEAD = "logsource: {category: process_creation, product: windows}\nlevel: medium\ndetection:\n"
+
+
+def _both_paths(tmp_path: Path, detection: str, events: list[dict[str, str | None]]) -> list[tuple[bool, bool]]:
+    """(Sigma says it fires, the SCOM expression says it fires) for each event, for one hand-written rule."""
+    rule = tmp_path / "user.yml"
+    rule.write_text(f"title: user rule\nid: 0f0e0d0c-0b0a-4009-8807-060504030201\n{_HEAD}{detection}", encoding="utf-8")
+    loaded, problems = load_rules([rule])
+    assert problems == [] and len(loaded) == 1
+    write_management_pack([rule], tmp_path / "mp.xml", mp_id="T", mp_version="1.0.0.0", enabled_hosts=[])
+    (scom_rule,) = ET.parse(tmp_path / "mp.xml").getroot().iter("Rule")
+    expr = scom_rule.find("DataSources/DataSource/Expression")
+    assert expr is not None
+    out = []
+    for fields in events:
+        frame = pd.DataFrame([{"host": "h", "event_id": 4688, "new_process_name": fields.get("NewProcessName"),
+                               "parent_process_name": fields.get("ParentProcessName"),
+                               "subject_user_name": fields.get("SubjectUserName"),
+                               "command_line": fields.get("CommandLine")}])
+        sigma = evaluate(loaded, frame, {}).results[0].hits > 0
+        params = [fields.get(name) or "" for name in EVENTDATA_ORDER]
+        out.append((sigma, _evaluate_expression(expr, {"EventDisplayNumber": 4688, "Params": params})))
+    return out
+
+
+X_EXE = {"NewProcessName": r"C:\x\x.exe", "CommandLine": "x.exe run"}
+Y_EXE = {"NewProcessName": r"C:\y\y.exe", "CommandLine": "y.exe run"}
+
+
+@pytest.mark.parametrize(
+    ("detection", "events", "expected"),
+    [
+        # SigmaHQ d4ca7c59 / d2b7a134 style: a filter on a Sysmon-only field that is null. On 4688 the
+        # field is always missing, i.e. null, so the filter always applies and the rule never fires.
+        ("  sel: {Image|endswith: '\\x.exe'}\n  filter: {CurrentDirectory: null}\n  condition: sel and not filter\n",
+         [X_EXE, Y_EXE], [False, False]),
+        ("  sel: {Image|endswith: '\\x.exe'}\n  filter: {CurrentDirectory: null}\n  condition: sel and filter\n",
+         [X_EXE, Y_EXE], [True, False]),
+        # null on a field 4688 has: an empty command line (NULL in the store) is null.
+        ("  sel: {Image|endswith: '\\x.exe', CommandLine: null}\n  condition: sel\n",
+         [{"NewProcessName": r"C:\x\x.exe", "CommandLine": None}, X_EXE], [True, False]),
+        # |cased stays case-sensitive.
+        ("  sel: {CommandLine|contains|cased: 'Invoke-Mimikatz'}\n  condition: sel\n",
+         [{"CommandLine": "powershell invoke-mimikatz"}, {"CommandLine": "powershell Invoke-Mimikatz -x"}],
+         [False, True]),
+        ("  sel: {CommandLine|cased: 'RUN'}\n  condition: sel\n",
+         [{"CommandLine": "run"}, {"CommandLine": "RUN"}], [False, True]),
+        # |re|s: '.' also matches a newline; |re|m: '^' matches after one; |re|i ignores case.
+        ("  sel: {CommandLine|re|s: 'alpha.beta'}\n  condition: sel\n",
+         [{"CommandLine": "alpha\nbeta"}, {"CommandLine": "alphabeta"}], [True, False]),
+        ("  sel: {CommandLine|re|m: '^beta$'}\n  condition: sel\n",
+         [{"CommandLine": "alpha\nbeta\ngamma"}, {"CommandLine": "alpha beta"}], [True, False]),
+        ("  sel: {CommandLine|re|i: 'BETA'}\n  condition: sel\n",
+         [{"CommandLine": "alpha beta"}, {"CommandLine": "alpha"}], [True, False]),
+        ("  sel: {CommandLine|re: 'BETA'}\n  condition: sel\n",
+         [{"CommandLine": "alpha beta"}, {"CommandLine": "alpha BETA"}], [False, True]),
+    ],
+    ids=["null-filter-missing-field", "null-selection-missing-field", "null-4688-field", "cased-contains",
+         "cased-equals", "re-s", "re-m", "re-i", "re-case-sensitive"],
+)
+def test_user_rule_constructs_mean_the_same_in_scom_and_sigma(
+    tmp_path: Path, detection: str, events: list[dict[str, str | None]], expected: list[bool]
+) -> None:
+    got = _both_paths(tmp_path, detection, events)
+    assert [sigma for sigma, _ in got] == expected  # expected written by hand from the Sigma spec
+    assert [scom for _, scom in got] == expected
+
+
+def test_control_character_in_a_value_keeps_its_meaning(tmp_path: Path) -> None:
+    got = _both_paths(tmp_path, '  sel: {CommandLine|contains: "a\\x01b"}\n  condition: sel\n',
+                      [{"CommandLine": "x a\x01b y"}, {"CommandLine": "x ab y"}])
+    assert got == [(True, True), (False, False)]
+
+
+def test_cli_scom_title_with_a_control_character_gives_parsable_xml(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "ctl.yml").write_text('title: "evil\\x01title"\nid: 11111111-2222-4333-8444-555555555555\n'
+                                   f"{_HEAD}  sel: {{CommandLine|contains: mimikatz}}\n  condition: sel\n",
+                                   encoding="utf-8")
+    out = tmp_path / "ctl.xml"
+    result = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--rules", str(rules),
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    root = ET.parse(out).getroot()  # raised "not well-formed (invalid token)" before the fix
+    names = [d.findtext("Name") for d in root.iter("DisplayString")]
+    assert "evil\ufffdtitle" in names
+    assert "\x01" not in out.read_text(encoding="utf-8")
+
+
+def test_cli_scom_reports_failure_when_the_xml_does_not_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditplan.emit.scom as scom
+
+    # Stand-in for a future escaping bug: the writer must read its output back and refuse to report success.
+    monkeypatch.setattr(scom, "build_management_pack", lambda *a, **k: b"<ManagementPack>\x01</ManagementPack>")
+    out = tmp_path / "mp.xml"
+    result = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--out", str(out)])
+    assert result.exit_code == 1
+    assert "not well-formed" in result.output and str(out) in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_cli_scom_mp_id_cannot_escape_the_out_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "a" / "b"
+    result = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--mp-id",
+                                       "9 lives/../../tmp/x/evil", "--out", str(folder)])
+    assert result.exit_code == 0, result.output
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) == 1 and written[0].parent == folder, written
+    ET.parse(written[0])
+
+
+def test_cli_scom_exports_yaml_suffix_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "mine.yaml").write_text(f"title: My yaml rule\nid: 21111111-2222-4333-8444-555555555555\n{_HEAD}"
+                                     "  sel: {CommandLine|contains: mimikatz}\n  condition: sel\n", encoding="utf-8")
+    out = tmp_path / "mp.xml"
+    result = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--rules", str(rules),
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(list(ET.parse(out).getroot().iter("Rule"))) == 6

@@ -4,8 +4,12 @@ codes, inventory errors, the security defaults, and no password anywhere it coul
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 from integration_fleet import PASSWORD, USERNAME, profile, serving, write_hosts_csv
 
@@ -60,7 +64,11 @@ def test_json_output_exit_codes_and_inventory_errors(tmp_path: Path, tls: TlsMat
     assert PASSWORD.encode() not in b"".join(p.read_bytes() for p in db.parent.iterdir())
 
 
-def test_all_ok_exits_zero_and_prompts_hidden_without_a_password_source(tmp_path: Path, tls: TlsMaterial) -> None:
+def test_all_ok_exits_zero_and_prompts_hidden_without_a_password_source(
+    tmp_path: Path, tls: TlsMaterial, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CliRunner's stdin is a pipe; the prompt is only offered on a terminal (see the /dev/null test).
+    monkeypatch.setattr("auditplan.cli.survey._stdin_is_terminal", lambda: True)
     with serving([profile("web01")], auth="basic", tls=tls) as server:
         hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["web01"])
         result = _run(
@@ -115,6 +123,15 @@ def test_help_documents_exit_codes() -> None:
     assert result.exit_code == 0
     for text in ("Exit status", "0  every host ended ok", "1  some hosts failed", "2  usage or input error"):
         assert text in result.stdout
+
+
+def test_help_shows_the_domain_backslash() -> None:
+    # "\a" in the docstring was the BEL character: help printed 'CORP<BEL>uditor'.
+    result = _run(["survey", "--help"])
+    assert "--username 'CORP\\auditor'" in result.stdout
+    assert "\x07" not in result.stdout
+    # The example block is still printed as written (click's \b marker kept working).
+    assert "\n    auditplan survey hosts.csv --transport kerberos --window-hours 72 --sample-events 10\n" in result.stdout
 
 
 def test_insecure_warns_loudly_and_skips_verification(tmp_path: Path, tls: TlsMaterial) -> None:
@@ -225,3 +242,185 @@ def test_cmdline_cell_says_when_the_os_cannot_log_the_command_line() -> None:
     assert _cmdline_cell(True, False) == "on (unsupported OS)"
     assert _cmdline_cell(False, None) == "off"
     assert _cmdline_cell(None, None) == "-"
+
+
+# --- cmd.exe's limit after %TEMP% expansion, and the longest window (KB 830473) ---------------------
+
+# The longest folder the classic Win32 API creates (MAX_PATH - 12 = 248): a TEMP as long as Windows
+# allows, under an RDS-style per-session subfolder of a domain account's duplicate profile.
+LONG_TEMP = "C:\\Users\\svc-auditplan.CORP.000\\AppData\\Local\\Temp\\2\\"
+LONG_TEMP += "x" * (248 - len(LONG_TEMP))
+
+
+class _LongTempHost:
+    """A SimulatedHost whose account has LONG_TEMP as TEMP/TMP (built lazily: imports stay local)."""
+
+    @staticmethod
+    def sim_host(host_profile: object) -> object:
+        from auditplan.simulator.host import SimulatedHost
+        from auditplan.simulator.interface import SimHost
+        from auditplan.simulator.profile import HostProfile
+
+        class LongTemp(SimulatedHost):
+            def environment(self) -> dict[str, str]:
+                env = super().environment()
+                env["TEMP"] = env["TMP"] = LONG_TEMP
+                return env
+
+        assert isinstance(host_profile, HostProfile)
+        return SimHost(host_profile.name, host_profile.address, host_profile.port, LongTemp(host_profile))
+
+
+def _survey_long_temp_host(tmp_path: Path, extra: list[str]) -> tuple[Result, object, object]:
+    """Survey one 4688-on host with LONG_TEMP through the CLI; (result, stored result, its backend)."""
+    from auditplan.simulator.fleet import sim_host
+    from auditplan.simulator.interface import Credentials, SimHost
+    from auditplan.simulator.server import FleetServer
+    from auditplan.store import Store
+
+    on = profile("longtemp01", audit=AuditProfile(process_creation=AuditSetting.SUCCESS, cmdline_enabled=True))
+    assert sim_host(on).backend.environment()["TEMP"] != LONG_TEMP  # type: ignore[attr-defined]
+    host = _LongTempHost.sim_host(on)
+    assert isinstance(host, SimHost)
+    server = FleetServer([host], users=[Credentials(USERNAME, PASSWORD)], auth={"basic"}, tls=None,
+                         allow_unencrypted=True, operation_timeout_cap=1.0)
+    with server:
+        hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["longtemp01"])
+        db = tmp_path / "a.db"
+        result = _run(
+            ["survey", str(hosts), "--db", str(db), "--username", USERNAME, "--password-env", "AP_PW",
+             "--transport", "basic", "--http", "--allow-basic-over-http", "--timeout", "60", "--no-progress",
+             "--json", *extra],
+            env={"AP_PW": PASSWORD},
+        )
+    with Store(db) as store:
+        saved = store.load_results(source="winrm")
+    return result, (saved[0] if saved else None), host.backend
+
+
+def _expected_hourly(backend: object, saved: object, hours: int) -> tuple[int, ...]:
+    from auditplan.collect.interface import HostResult
+
+    assert isinstance(saved, HostResult) and saved.volume is not None
+    truth = dict(backend.event_log("Security").true_hourly_counts(4688))  # type: ignore[attr-defined]
+    start = saved.volume.window_start
+    assert saved.volume.window_end - start == timedelta(hours=hours)
+    return tuple(truth.get(start + timedelta(hours=i), 0) for i in range(hours))
+
+
+def test_default_probe_runs_on_a_host_whose_temp_is_as_long_as_windows_allows(tmp_path: Path) -> None:
+    """The old probe named %TEMP% ~56 times; cmd refuses a line longer than 8191 characters after
+    expansion. The probe now expands it once (cd /d) and the host answers ok."""
+    from auditplan.collect.interface import HostResult
+    from auditplan.collect.probe import ProbeOptions, build_probe
+
+    result, saved, backend = _survey_long_temp_host(tmp_path, [])
+    assert result.exit_code == 0, _all_output(result)
+    assert json.loads(result.stdout)[0]["status"] == "ok"
+    assert isinstance(saved, HostResult) and saved.volume is not None
+    assert saved.warnings == ()
+    assert saved.volume.hourly_4688 == _expected_hourly(backend, saved, 24)
+    assert sum(saved.volume.hourly_4688) > 0
+    # The same line with every temp file named "%TEMP%\..." again (the old shape) is refused by the
+    # simulated cmd.exe on this host, as KB 830473 says Windows does: the host really is a test of it.
+    line = build_probe(ProbeOptions(nonce="abcdef"), datetime.now(UTC)).command_line
+    old_shape = re.sub(r"\bapabcdef(\.csv|s|y)\b", lambda m: f'"%TEMP%\\\\{m.group(0)}"', line)
+    old_shape = re.sub(  # and one find per hour instead of one loop per day
+        r'\(for %h in \(([0-9 ]+)\) do @find /c ": ([0-9-]+T)%h" ("[^"]+")\)',
+        lambda m: "&".join(f'find /c ": {m.group(2)}{h}" {m.group(3)}' for h in m.group(1).split()),
+        old_shape,
+    )
+    assert old_shape.count("%TEMP%") == 56 + 1 and len(old_shape) <= 8191  # + the cd
+    refused = backend.run(old_shape, ())  # type: ignore[attr-defined]
+    assert (refused.stdout, refused.stderr) == (b"", b"The input line is too long.\r\n")
+
+
+def test_the_longest_window_the_cli_accepts_runs_end_to_end(tmp_path: Path) -> None:
+    """--window-hours 168 (the IntRange maximum) with the longest trace and the widest cap, on the
+    long-TEMP host: 168 hourly counts, each equal to the simulated log's own truth."""
+    from auditplan.collect.interface import HostResult
+
+    result, saved, backend = _survey_long_temp_host(
+        tmp_path, ["--window-hours", "168", "--trace-seconds", "900", "--max-events", "10000000"]
+    )
+    assert result.exit_code == 0, _all_output(result)
+    assert isinstance(saved, HostResult) and saved.volume is not None
+    assert saved.warnings == ()
+    assert len(saved.volume.hourly_4688) == 168
+    assert saved.volume.hourly_4688 == _expected_hourly(backend, saved, 168)
+    assert saved.trace is not None and saved.trace.seconds == 900
+
+
+# --- host text on the terminal ------------------------------------------------------------------------
+
+
+def test_fault_text_with_rich_markup_is_shown_as_text(tmp_path: Path) -> None:
+    """A host's fault subcode is host-controlled: "[/x]" is a closing Rich tag with no opening one,
+    which made the summary table raise rich.errors.MarkupError instead of printing."""
+    with serving([profile("odd01", FaultSpec(http_500_fault="w:Internal[/x]")), profile("web01")]) as server:
+        hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["odd01", "web01"])
+        result = CliRunner().invoke(
+            main,
+            ["survey", str(hosts), "--db", str(tmp_path / "a.db"), "--username", USERNAME, "--password-env",
+             "AP_PW", "--transport", "basic", "--http", "--allow-basic-over-http", "--no-progress"],
+            env={"AP_PW": PASSWORD},
+        )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1, _all_output(result)
+    assert "survey summary" in result.stdout
+    assert "w:Internal[/x]" in result.stdout  # shown verbatim, not eaten as markup
+    assert "web01" in result.stdout and "protocol_error" in result.stdout
+
+
+def test_terminal_text_drops_escape_sequences_and_controls() -> None:
+    from rich.console import Console
+
+    from auditplan.cli.survey import _summary_table, terminal_safe
+
+    # CSI colour, OSC 8 hyperlink / window title, a bare ESC form, C1 CSI, BEL, CR, bidi override.
+    hostile = "a\x1b[31mred\x1b[0m b\x1b]0;pwned\x07c \x1b]8;;http://x\x1b\\d\x1bce\x9b2Jf\x07g\rh\u202ei"
+    assert terminal_safe(hostile) == "ared bc def g h i"
+    assert terminal_safe("w:Internal[/x] plain") == "w:Internal[/x] plain"
+    row = {"host": "web01", "status": "protocol_error", "process_creation": None, "cmdline_enabled": None,
+           "cmdline_supported": None, "os_build": None, "product_type": None, "reason": hostile + " [bold]x[/]"}
+    console = Console(width=300, record=True, force_terminal=True)
+    console.print(_summary_table([row], Counter({"protocol_error": 1})))
+    shown = console.export_text(styles=False)
+    assert "ared bc def g h i [bold]x[/]" in shown
+    assert "\x1b]" not in console.export_text(styles=True) and "\x07" not in shown
+
+
+def test_no_password_source_and_no_terminal_is_a_usage_error(tmp_path: Path) -> None:
+    """`auditplan survey hosts < /dev/null` (cron, CI): a real process whose stdin is not a terminal
+    gets exit 2 and the ways to give a password, not GetPassWarning and "Aborted!" with exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("web01\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("AUDITPLAN_PASSWORD", "AUDITPLAN_USERNAME")}
+    with open(os.devnull, "rb") as devnull:
+        done = subprocess.run(
+            [sys.executable, "-m", "auditplan", "survey", str(hosts), "--db", str(tmp_path / "a.db"),
+             "--username", USERNAME, "--no-progress"],
+            stdin=devnull, capture_output=True, text=True, env=env, timeout=60, check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    for way in ("--password-env", "AUDITPLAN_PASSWORD", "--credentials"):
+        assert way in done.stderr
+    assert "Aborted" not in done.stderr and "GetPassWarning" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_csv_without_a_host_column_stops_with_file_line_and_what_was_expected(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.csv"
+    hosts.write_text("name,role\nweb01,iis\ndc01,dc\n", encoding="utf-8")
+    result = _run(["survey", str(hosts), "--db", str(tmp_path / "a.db"), "--username", "u", "--password-env", "X"],
+                  env={"X": "x"})
+    assert result.exit_code == 2
+    assert f"{hosts}:1: 'name,role' looks like a CSV header row" in result.stderr
+    assert "'host' column" in result.stderr
+    assert "has the character" not in result.stderr  # not one complaint per data line
+    assert not (tmp_path / "a.db").exists()

@@ -13,38 +13,52 @@ from auditplan.collect.transport import run_command_line
 from auditplan.simulator.certs import TlsMaterial
 from auditplan.simulator.interface import FaultSpec
 
+AUTH_MODES = ("basic", "ntlm", "credssp", "certificate")  # every mode the simulator serves
+SHORT_DEADLINE = 1.2  # for the timing faults: each read is cut to what remains of it, so the table stays fast
+
 FAULTS = [
-    # (fault, auth, https, expected status, a word the reason must hold)
-    (FaultSpec(reject_credentials=True), "ntlm", True, HostStatus.AUTH_FAILED, "401"),
-    (FaultSpec(reject_credentials=True), "basic", True, HostStatus.AUTH_FAILED, "401"),
-    (FaultSpec(access_denied=True), "ntlm", True, HostStatus.ACCESS_DENIED, "AccessDenied"),
-    (FaultSpec(http_500_fault="w:InternalError"), "basic", True, HostStatus.PROTOCOL_ERROR, "InternalError"),
-    (FaultSpec(malformed_xml=True), "ntlm", False, HostStatus.PROTOCOL_ERROR, "XML"),
-    (FaultSpec(reset_connection=True), "basic", True, HostStatus.PROTOCOL_ERROR, "closed the connection"),
-    (FaultSpec(tls_broken=True), "ntlm", True, HostStatus.TLS_ERROR, "certificate"),
-    (FaultSpec(hang=True), "basic", True, HostStatus.TIMEOUT, "timeout"),
-    # Latency above the read timeout: the socket timeout fires.
-    (FaultSpec(latency_ms=2500), "basic", True, HostStatus.TIMEOUT, "timeout"),
+    # (name, fault, https, expected status, a word the reason must hold); each runs under every auth
+    # mode, except that certificate auth exists only over HTTPS.
+    ("bad-credentials", FaultSpec(reject_credentials=True), True, HostStatus.AUTH_FAILED, "401"),
+    # CredSSP over HTTPS: the fault answers the handshake's last leg (the auth library's error must
+    # not hide it as auth_failed).
+    ("access-denied", FaultSpec(access_denied=True), True, HostStatus.ACCESS_DENIED, "AccessDenied"),
+    ("access-denied", FaultSpec(access_denied=True), False, HostStatus.ACCESS_DENIED, "AccessDenied"),
+    ("500-fault", FaultSpec(http_500_fault="w:InternalError"), True, HostStatus.PROTOCOL_ERROR, "InternalError"),
+    ("malformed-xml", FaultSpec(malformed_xml=True), False, HostStatus.PROTOCOL_ERROR, "XML"),
+    ("malformed-xml", FaultSpec(malformed_xml=True), True, HostStatus.PROTOCOL_ERROR, "XML"),
+    ("reset", FaultSpec(reset_connection=True), True, HostStatus.PROTOCOL_ERROR, "closed the connection"),
+    ("tls-broken", FaultSpec(tls_broken=True), True, HostStatus.TLS_ERROR, "certificate"),
+    ("hang", FaultSpec(hang=True), True, HostStatus.TIMEOUT, "timeout"),
+    # Latency above what remains of the deadline: the socket timeout fires.
+    ("latency", FaultSpec(latency_ms=1500), True, HostStatus.TIMEOUT, "timeout"),
     # A body dripped slower than the deadline allows: each read succeeds, only our deadline ends it.
-    (FaultSpec(drip_bytes_per_second=1000), "basic", True, HostStatus.TIMEOUT, "deadline"),
+    ("drip", FaultSpec(drip_bytes_per_second=1000), True, HostStatus.TIMEOUT, "deadline"),
+]
+CASES = [
+    pytest.param(faults, auth, https, status, word, id=f"{name}-{auth}-{'https' if https else 'http'}")
+    for name, faults, https, status, word in FAULTS
+    for auth in AUTH_MODES
+    if https or auth != "certificate"
 ]
 
 
-@pytest.mark.parametrize(("faults", "auth", "https", "status", "word"), FAULTS)
+@pytest.mark.parametrize(("faults", "auth", "https", "status", "word"), CASES)
 def test_fault_is_classified(
     faults: FaultSpec, auth: str, https: bool, status: HostStatus, word: str, tls: TlsMaterial
 ) -> None:
     material = tls if https else None
+    deadline = SHORT_DEADLINE if status is HostStatus.TIMEOUT else 8.0
     with serving([profile("bad", faults), profile("good")], auth=auth, tls=material) as server:
-        settings = settings_for(auth, material, operation_timeout=1, read_timeout=2, deadline=2.0)
+        settings = settings_for(auth, material, operation_timeout=1, read_timeout=2, deadline=deadline)
         run = run_command_line(inventory_host(server, "bad"), settings, "hostname")
         # The server keeps serving the other host meanwhile.
-        good = run_command_line(inventory_host(server, "good"), settings, "hostname")
+        good = run_command_line(inventory_host(server, "good"), settings_for(auth, material), "hostname")
     assert run.status is status, run.reason
-    assert word.lower() in run.reason.lower()
+    assert word.lower() in run.reason.lower(), run.reason
     assert "\n" not in run.reason and PASSWORD not in run.reason
     assert run.stdout == b""
-    assert good.status is HostStatus.OK
+    assert good.status is HostStatus.OK, good.reason
 
 
 def test_receive_timeouts_are_retried_within_the_deadline() -> None:

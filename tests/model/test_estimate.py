@@ -158,7 +158,7 @@ def test_event_sizes_from_samples_or_dev_set() -> None:
     assert est["sampled"].bytes_per_event_xml == pytest.approx(1401.0)
     assert est["sampled"].bytes_per_event_xml_no_cmdline == pytest.approx(1398.0)
     assert est["sampled"].cmdline_length_p50 == 3.0
-    # Fewer than [priors] min_sampled_events (20): evtx-data.md §2.1 means 1,574 B and 1,574 - 187.
+    # Fewer than [priors] min_sampled_events (10): evtx-data.md §2.1 means 1,574 B and 1,574 - 187.
     assert est["few"].bytes_source == "dev_set"
     assert est["few"].bytes_per_event_xml == 1574.0
     assert est["few"].bytes_per_event_xml_no_cmdline == 1387.0
@@ -233,8 +233,13 @@ def test_cli_estimate_json_csv_and_store(tmp_path: Path) -> None:
     assert hosts["fs02.offsec.lan"]["source"] == "measured_4688"
     assert hosts["fs02.offsec.lan"]["events_per_day_p50"] == pytest.approx(
         round(24 * 28 / math.sqrt(1 + (24 * 28 + 576 * 28) / (24 * 28) ** 2), 1))
-    # The audit-off baseline is calibrated from its one measured member_server peer.
-    assert hosts["WIN-FUDU2CKJOE8"]["source"] == "role_peers"
+    # The audit-off baseline does not take its role from that 1-second capture (one usable hour,
+    # < MIN_USABLE_HOURS): it keeps the member_server prior (median 1,500/day in defaults.toml) and says why.
+    baseline = hosts["WIN-FUDU2CKJOE8"]
+    assert baseline["source"] == "role_prior"
+    assert baseline["events_per_day_p50"] == pytest.approx(1500.0)
+    assert "1 measured host(s) of role 'member_server' left out of its calibration: < 12 usable h" in baseline[
+        "notes"]
     assert out["fleet"]["method"] == "monte_carlo" and out["fleet"]["hosts"] == 2
     assert out["fleet"]["events_per_day_p10"] <= out["fleet"]["events_per_day_p50"] <= out["fleet"][
         "events_per_day_p90"]
@@ -364,3 +369,98 @@ def test_process_trace_scaled_to_a_day_hand_computed() -> None:
     sigma = math.sqrt(raw_sigma**2 + (math.log(2) / Z90) ** 2)
     assert est.events_per_day.p90 == pytest.approx(17280 * math.exp(Z90 * sigma), rel=1e-6)
     assert any("live process-start trace: 12 starts in 60 s" in n for n in est.notes)
+
+
+def test_short_capture_does_not_calibrate_its_role() -> None:
+    """A one-hour window (a seconds-long EVTX capture with one 4688) is not a peer; 12 hours is."""
+    one_event = _result("capture", hourly=(1,))
+    unmeasured = _result("ws-other", audit=AuditSetting.NONE)
+    est = _by_host(estimate_hosts([one_event, unmeasured], load_config()))
+    assert est["capture"].source is EstimateSource.MEASURED_4688  # its own figure stays, widened
+    assert est["ws-other"].source is EstimateSource.ROLE_PRIOR
+    assert est["ws-other"].events_per_day.p50 == pytest.approx(2000.0)  # [priors.roles.workstation]
+    assert any("left out of its calibration" in n for n in est["ws-other"].notes)
+    # Eleven busy hours are still too short; twelve count. With one peer (k = 1, s_w = sigma0) the
+    # posterior log-median is the mean of the prior's and the peer's: p50 = sqrt(2000 * peer p50).
+    eleven = _by_host(estimate_hosts([_result("busy", hourly=(200,) * 11), unmeasured], load_config()))
+    assert eleven["ws-other"].source is EstimateSource.ROLE_PRIOR
+    twelve = _by_host(estimate_hosts([_result("busy", hourly=(200,) * 12), unmeasured], load_config()))
+    assert twelve["ws-other"].source is EstimateSource.ROLE_PEERS
+    # m = 200, v = 200 (Poisson floor), E = 4,800, Var = 24*200 + 576*200/12 = 14,400.
+    peer_p50 = 4800 / math.sqrt(1 + 14400 / 4800**2)
+    assert twelve["ws-other"].events_per_day.p50 == pytest.approx(math.sqrt(2000 * peer_p50), rel=1e-9)
+
+
+def test_zero_rate_peer_lowers_its_role() -> None:
+    """A peer with auditing on and no 4688 in 24 h counts as half an event over its window."""
+    busy = [_result(f"ws{i}", hourly=(100,) * 24) for i in range(2)]
+    quiet = _result("ws-quiet", hourly=(0,) * 24)
+    unmeasured = _result("ws-other", audit=AuditSetting.NONE)
+    without = _by_host(estimate_hosts([*busy, unmeasured], load_config()))["ws-other"]
+    with_zero = _by_host(estimate_hosts([*busy, quiet, unmeasured], load_config()))["ws-other"]
+    assert any("3 measured peer(s)" in n for n in with_zero.notes)
+    assert with_zero.events_per_day.p50 < without.events_per_day.p50
+    # By hand (docs/estimation.md "Role peers"): busy peers at m = 100, v = 100:
+    # E = 2,400, Var = 2,400 + 576*100/24 = 4,800; the quiet one at ln(24 * 0.5 / 24) = ln 0.5.
+    busy_log = math.log(2400 / math.sqrt(1 + 4800 / 2400**2))
+    ys = [busy_log, busy_log, math.log(0.5)]
+    ybar = sum(ys) / 3
+    s2 = sum((y - ybar) ** 2 for y in ys) / 2
+    mu0, s0 = math.log(2000), 1.2
+    sw2 = (s0**2 + 2 * s2) / 3
+    precision = 1 / s0**2 + 3 / sw2
+    mu = (mu0 / s0**2 + 3 * ybar / sw2) / precision
+    assert with_zero.events_per_day.p50 == pytest.approx(math.exp(mu), rel=1e-9)
+    assert with_zero.events_per_day.p90 == pytest.approx(math.exp(mu + Z90 * math.sqrt(sw2 + 1 / precision)),
+                                                         rel=1e-9)
+
+
+def test_failed_host_note_names_the_source_used() -> None:
+    results = [
+        _result("ws-measured", hourly=(50,) * 24),
+        _result("ws-down", status=HostStatus.AUTH_FAILED, audit=None),
+        _result("dc-down", role="domain_controller", status=HostStatus.AUTH_FAILED, audit=None),
+    ]
+    est = _by_host(estimate_hosts(results, load_config()))
+    assert est["ws-down"].source is EstimateSource.ROLE_PEERS
+    assert est["ws-down"].notes[0] == "survey auth_failed: 401 from WinRM; estimate from role peers"
+    assert est["dc-down"].source is EstimateSource.ROLE_PRIOR
+    assert est["dc-down"].notes[0] == "survey auth_failed: 401 from WinRM; estimate from the role prior"
+
+
+def test_estimate_and_project_print_the_same_fleet_range(tmp_path: Path) -> None:
+    """One store: `estimate` and `project` give the same fleet 4688/day range, and it is the
+    shared-error one: 40 hosts on one role prior move together."""
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        for i in range(40):
+            store.save_result(_result(f"dc{i:02d}", role="domain_controller", audit=AuditSetting.NONE))
+        for i in range(5):
+            store.save_result(_result(f"web{i}", role="web_server", hourly=(40 + i,) * 24))
+    runner = CliRunner()
+    est = runner.invoke(main, ["estimate", "--db", str(db), "--json"])
+    assert est.exit_code == 0, est.output
+    fleet = json.loads(est.stdout)["fleet"]
+    proj = runner.invoke(main, ["project", "--db", str(db), "--siem", "splunk-xml", "--json"])
+    assert proj.exit_code == 0, proj.output
+    pfleet = json.loads(proj.stdout)["siem"]["splunk-xml"]["fleet"]
+    for q in ("p10", "p50", "p90"):
+        assert fleet[f"events_per_day_{q}"] == pytest.approx(round(pfleet[f"events_day_{q}"], 1), abs=0.051)
+    assert fleet["shared_error"] == json.loads(proj.stdout)["siem"]["splunk-xml"]["method"]["shared_error"]
+    # The DC prior is median 2,000, sigma 1.2: sharing one draw, 40 DCs span 40 x (p10..p90) of one
+    # host, p90/p50 = e^(1.2816 * 1.2) = 4.66; drawn independently it would be ~1.2.
+    assert fleet["events_per_day_p90"] / fleet["events_per_day_p50"] > 3.0
+    assert fleet["events_per_day_p90"] == pytest.approx(40 * 2000 * math.exp(Z90 * 1.2), rel=0.2)
+
+
+def test_cli_estimate_warns_about_retired_fleet_settings(tmp_path: Path) -> None:
+    old = tmp_path / "old.toml"
+    old.write_text("[priors]\nfleet_draws = 50000\nfleet_seed = 1\n", encoding="utf-8")
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        store.save_result(_result("ws1", hourly=(5,) * 24))
+    res = CliRunner().invoke(main, ["estimate", "--db", str(db), "--config", str(old), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "[priors] fleet_draws, fleet_seed no longer read" in res.stderr
+    fleet = json.loads(res.stdout)["fleet"]
+    assert (fleet["draws"], fleet["seed"]) == (1000, 4688)  # [plan] draws and seed

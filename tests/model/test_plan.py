@@ -469,3 +469,70 @@ def test_bad_plan_config_is_named(store_db: Path, tmp_path: Path) -> None:
     bad.write_text("[local_log]\nmin_local_hours = 0\n", encoding="utf-8")
     res = CliRunner().invoke(main, ["project", "--db", str(store_db), "--config", str(bad)])
     assert res.exit_code == 2 and "local_log.min_local_hours: expected a number > 0" in res.output
+
+
+def test_project_command_host_rows_have_every_metric_at_every_quantile(store_db: Path) -> None:
+    """Per host: events/day, mean and peak EPS, GB/day, GB held and cost/month as p10/p50/p90, for the
+    whole 4688 stream and for the added load (the issue's per-host p10/p50/p90)."""
+    runner = CliRunner()
+    res = runner.invoke(main, ["project", "--db", str(store_db), "--siem", "splunk-xml", "--price-per-gb", "2",
+                               "--retention-days", "30", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["host"]: r for r in json.loads(res.output)["siem"]["splunk-xml"]["hosts"]}
+    metrics = ("events_day", "eps_mean", "eps_peak", "gb_day", "gb_held", "cost_month")
+    wanted = {f"{prefix}{m}_{q}" for prefix in ("", "added_") for m in metrics for q in ("p10", "p50", "p90")}
+    assert wanted <= set(rows["web01"])
+    # web01: 0.2e6 events/day (a point range) of 2^30/10^6 B, splunk-xml (GB = 2^30, storage x1),
+    # not yet audited so all of it is added; flat shape -> peak factor 1.
+    for prefix in ("", "added_"):
+        for q in ("p10", "p50", "p90"):
+            r = rows["web01"]
+            assert r[f"{prefix}events_day_{q}"] == pytest.approx(0.2e6)
+            assert r[f"{prefix}eps_mean_{q}"] == pytest.approx(0.2e6 / 86400)
+            assert r[f"{prefix}eps_peak_{q}"] == pytest.approx(0.2e6 / 86400)
+            assert r[f"{prefix}gb_day_{q}"] == pytest.approx(0.2)
+            assert r[f"{prefix}gb_held_{q}"] == pytest.approx(0.2 * 30)
+            assert r[f"{prefix}cost_month_{q}"] == pytest.approx(0.2 * 365.25 / 12 * 2)
+    as_csv = runner.invoke(main, ["project", "--db", str(store_db), "--siem", "splunk-xml", "--csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    header = as_csv.output.splitlines()[0].split(",")
+    assert wanted <= set(header)
+
+
+def test_replan_after_a_wave_says_what_the_enabled_hosts_carry(tmp_path: Path) -> None:
+    """Plan 1 (budget 1.0) puts web01 + sql01 (0.2 + 0.3) in the pilot and web02 (0.5) in wave 1.
+    The pilot is enabled and re-surveyed at 0.3 + 0.3; plan 2 with the same budget places web02
+    from 0 again, so the SIEM would carry 0.6 + 0.5 = 1.1 > 1.0. The command must say so and give
+    the budget that is left: 1.0 - 0.6 = 0.4."""
+    from auditplan.store import Store
+
+    db = tmp_path / "ap.db"
+    with Store(db) as store:
+        for r in (result("web01"), result("web02"), result("sql01", role="sql")):
+            store.save_result(r)
+        store.save_estimates("latest", [host("web01", 0.2), host("web02", 0.5), host("sql01", 0.3, role="sql")])
+    runner = CliRunner()
+    args = ["plan", "--db", str(db), "--budget-gb-day", "1.0", "--max-step-gb-day", "0.5", "--out", str(tmp_path)]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "Already auditing 4688" not in first.output  # nothing enabled yet: nothing to say
+    doc = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    assert {w["wave"]: sorted(h["host"] for h in w["hosts"]) for w in doc["waves"]} == {
+        0: ["sql01", "web01"], 1: ["web02"]}
+    with Store(db) as store:  # the pilot ran and was re-surveyed: both measure 0.3 GB/day
+        store.save_estimates("latest", [host("web01", 0.3, on=True, cmd_on=True), host("web02", 0.5),
+                                        host("sql01", 0.3, role="sql", on=True, cmd_on=True)])
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0, again.output
+    text = " ".join(again.output.split())  # rich wraps long lines
+    assert "Already auditing 4688: 2 host(s) (2 measured), 0.6 GB/day (p90) today." in text
+    assert "--budget-gb-day is headroom for the ADDED load only" in text
+    assert "2 of them were placed in waves by earlier plans and now carry 0.6 GB/day (p90)" in text
+    assert "give --budget-gb-day 0.4 now (1 - 0.6)" in text
+    assert "warning: earlier waves 0.6 + this plan 0.5 = 1.1 GB/day > the first plan's budget 1" in text
+    # Following the advice keeps the SIEM within the first headroom: web02 (0.5) no longer fits.
+    fixed = runner.invoke(main, [*args[:4], "0.4", *args[5:]])
+    assert fixed.exit_code == 0, fixed.output
+    doc = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    assert doc["waves"] == [] and {h["host"] for h in doc["unplaced"]} == {"web01", "web02", "sql01"}
+    assert "warning: earlier waves" not in " ".join(fixed.output.split())

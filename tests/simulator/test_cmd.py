@@ -298,3 +298,115 @@ def test_percent_pairs_match_like_the_command_line_parser() -> None:
     sh = shell()
     sh.set_var("b", "a")
     assert sh.run_line("echo %a %b% c%").stdout == b"%a a c%\r\n"
+
+
+# --- the 8191 limit before and after %VAR% expansion (winrm §1.5, KB 830473) ----------------------
+
+
+def test_the_limit_holds_for_the_line_as_typed() -> None:
+    fits = "echo " + "x" * (8191 - 5)
+    assert run(fits).stdout == b"x" * 8186 + b"\r\n"
+    # winrm-protocol.md §1.5: stderr "The command line is too long." and exit code 1; nothing runs.
+    over = run("echo " + "x" * (8192 - 5))
+    assert (over.stdout, over.stderr, over.exit_code) == (b"", b"The command line is too long.\r\n", 1)
+
+
+def test_the_limit_holds_again_after_expansion() -> None:
+    # KB 830473: the limit covers "all environment variable expansions". TEMP is 35 characters, so
+    # each %TEMP% (6 typed) grows the line by 29: 8000 typed + 7 x 29 = 8203 > 8191.
+    assert len(TEMP) == 35
+    line = "echo " + "%TEMP%" * 7 + "x" * (8000 - 5 - 42)
+    assert len(line) == 8000
+    fs = FileSystem()
+    out = run(line + ">%TEMP%\\never.txt", fs)
+    assert (out.stdout, out.stderr, out.exit_code) == (b"", b"The input line is too long.\r\n", 1)
+    assert fs.paths() == []  # refused before anything ran
+    shorter = "echo " + "%TEMP%" * 6 + "x" * (8000 - 5 - 36)  # 8000 + 6 x 29 = 8174: fits
+    assert run(shorter).stdout == (TEMP * 6 + "x" * 7959 + "\r\n").encode()
+
+
+# --- FOR (command-line mode: %X) -------------------------------------------------------------------
+
+
+def test_for_runs_its_body_once_per_item() -> None:
+    assert run("for %h in (07 08 09) do @echo x%h").stdout == b"x07\r\nx08\r\nx09\r\n"
+    # Items split on blanks, commas, semicolons and `=`; quoted items keep their quotes.
+    assert run('for %a in (a,b;c=d "e f") do @echo %a').stdout == b'a\r\nb\r\nc\r\nd\r\n"e f"\r\n'
+    # The variable is case-sensitive: %H is not %h.
+    assert run("for %h in (1) do @echo %h%H").stdout == b"1%H\r\n"
+
+
+def test_for_body_runs_to_the_end_of_the_line_unless_parenthesised() -> None:
+    # cmd's FOR grammar: the body is the rest of the statement, `&` included.
+    assert run("for %h in (1 2) do @echo a%h& echo b").stdout == b"a1\r\nb\r\na2\r\nb\r\n"
+    assert run("(for %h in (1 2) do @echo a%h)& echo b").stdout == b"a1\r\na2\r\nb\r\n"
+
+
+def test_for_l_counts() -> None:
+    assert run("for /l %i in (1,1,3) do @echo %i").stdout == b"1\r\n2\r\n3\r\n"
+    assert run("for /L %i in (5,-2,1) do @echo %i").stdout == b"5\r\n3\r\n1\r\n"
+    assert run("for /l %i in (3,1,1) do @echo %i").stdout == b""
+
+
+def test_for_without_at_echoes_each_iteration_after_the_prompt() -> None:
+    # cmd /c runs with echo on: every iteration's command is shown after a blank line and the prompt
+    # (documented behaviour; the exact layout is UNVERIFIED, see Shell._run_for). The probe uses `@`.
+    out = run("for %h in (1 2) do echo %h").stdout
+    assert out == b"\r\nC:\\Users\\auditor>echo 1\r\n1\r\n\r\nC:\\Users\\auditor>echo 2\r\n2\r\n"
+
+
+def test_for_substitutes_after_the_percent_pass() -> None:
+    # The line's %-pass finds no variable "h in (1) do @echo " and leaves %h for FOR; an item is
+    # substituted into the parsed command, so `&` inside a quoted item does not split it.
+    assert run('for %h in ("a&b") do @echo %h').stdout == b'"a&b"\r\n'
+    assert run("for %h in (TEMP) do @echo %h %TEMP%").stdout == f"TEMP {TEMP}\r\n".encode()
+
+
+def test_for_counts_per_hour_like_the_probe() -> None:
+    fs = FileSystem()
+    fs.write(
+        f"{TEMP}\\d.txt",
+        b"  Date: 2026-11-27T23:10:00.000Z\r\n  Date: 2026-11-28T00:01:00.000Z\r\n  Date: 2026-11-28T00:59:00.000Z\r\n",
+    )
+    out = run(
+        'cd /d "%TEMP%"&(for %h in (22 23) do @find /c ": 2026-11-27T%h" d.txt)'
+        '&(for %h in (00 01) do @find /c ": 2026-11-28T%h" d.txt)',
+        fs,
+    )
+    # §7 file form, the name as given in upper case: one count per hour, in order.
+    assert out.stdout == b"".join(f"\r\n---------- D.TXT: {n}\r\n".encode() for n in (0, 1, 2, 0))
+
+
+def test_for_batch_syntax_and_unsupported_switches_are_errors() -> None:
+    out = run("for %%h in (1) do echo %%h")
+    assert (out.stderr, out.exit_code) == (b"%%h was unexpected at this time.\r\n", 255)
+    assert run('for /f "tokens=1" %h in (x) do echo %h').exit_code == 255
+
+
+def test_for_over_wildcards_lists_matching_files() -> None:
+    fs = FileSystem()
+    run("echo a>b.txt& echo c>a.txt& echo d>c.log", fs)
+    assert run("for %f in (*.txt) do @echo %f", fs).stdout == b"a.txt\r\nb.txt\r\n"
+
+
+# --- cd ---------------------------------------------------------------------------------------------
+
+
+def test_cd_changes_the_folder_relative_names_use() -> None:
+    fs = FileSystem()
+    out = run('cd /d "%TEMP%" 2>nul&echo x>rel.txt&cd', fs)
+    assert out.stdout == f"{TEMP}\r\n".encode()
+    assert fs.read(f"{TEMP}\\rel.txt") == b"x\r\n"
+    assert run("cd ..& cd", fs).stdout == b"C:\\Users\r\n"
+
+
+def test_cd_to_a_missing_folder_fails_and_stays() -> None:
+    out = run("cd /d C:\\nowhere& cd")
+    assert out.stderr == b"The system cannot find the path specified.\r\n"
+    assert out.stdout == b"C:\\Users\\auditor\r\n"
+    assert run("cd C:\\nowhere || echo failed").stdout == b"failed\r\n"
+
+
+def test_cd_without_d_does_not_switch_drives() -> None:
+    assert run("cd D:\\& cd").stdout == b"C:\\Users\\auditor\r\n"
+    assert run("cd /d D:\\& cd").stdout == b"D:\\\r\n"

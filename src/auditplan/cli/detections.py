@@ -23,9 +23,10 @@ from auditplan.emit.detections import (
     export_queries,
     exposure,
     load_rules,
+    rule_files,
 )
 from auditplan.emit.gpo import PlanError, read_plan
-from auditplan.emit.scom import write_management_pack
+from auditplan.emit.scom import ManagementPackInvalid, mp_identifier, write_management_pack
 from auditplan.store import Store, StoreError
 
 P = ParamSpec("P")
@@ -72,12 +73,15 @@ def list_rules(rules_dirs: tuple[Path, ...]) -> None:
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
               help="The store written by `auditplan survey` / `auditplan ingest`.")
 @_rules_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per rule.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print JSON: fleet figures, per-host and fleet secret exposure, one object per rule under "rules".')
 def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Run the rules over every sampled or ingested 4688 event; project alerts/day per host and fleet.
 
     Hits are scaled by each host's projected 4688/day (the p50 of `auditplan estimate`, else the
-    sampled rate). Command lines in the store are already redacted; secrets are counted, never shown.
+    sampled rate). Hosts whose sample has no CommandLine are named, and left out of the alerts/day of
+    rules that read it. Command lines in the store are already redacted; secrets are counted, never shown.
+    --json prints one object: fleet figures, "exposure" and "rules" (one object per rule).
 
     \b
     Example:
@@ -100,12 +104,23 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
     for warning in result.warnings:
         click.echo(f"WARNING: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps([
-            {"id": r.id, "title": r.title, "family": r.family, "level": r.level, "hits": r.hits,
-             "alerts_per_day": r.alerts_per_day, "hosts": r.hosts, "alerts_per_day_by_host": r.alerts_per_day_by_host,
-             "top_processes": [list(p) for p in r.top_processes], "notes": list(r.notes)}
-            for r in result.results
-        ], indent=2))
+        click.echo(json.dumps({
+            "events": result.events,
+            "hosts": result.hosts,
+            "cmdline_share": result.cmdline_share,
+            "hosts_without_command_line": list(result.hosts_without_command_line),
+            "warnings": list(result.warnings),
+            "exposure": {"events_with_secrets": exposed.events_with_secrets, "events": exposed.events,
+                         "by_host": exposed.by_host},
+            "rules": [
+                {"id": r.id, "title": r.title, "family": r.family, "level": r.level, "hits": r.hits,
+                 "alerts_per_day": r.alerts_per_day, "hosts": r.hosts,
+                 "alerts_per_day_by_host": r.alerts_per_day_by_host,
+                 "hosts_not_evaluated": list(r.hosts_not_evaluated),
+                 "top_processes": [list(p) for p in r.top_processes], "notes": list(r.notes)}
+                for r in result.results
+            ],
+        }, indent=2))
         return
     table = Table("family", "title", "hits", "alerts/day (fleet)", "hosts", "top processes", "notes")
     for r in result.results:
@@ -117,6 +132,14 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
     console.print(f"{result.events} sampled 4688 events from {result.hosts} hosts; "
                   f"{exposed.events_with_secrets} command line(s) exposed a credential "
                   f"(redacted in the store) on {len(exposed.by_host)} host(s).")
+    if exposed.by_host:
+        console.print("Exposed command lines per host: "
+                      + ", ".join(f"{h} {n}" for h, n in sorted(exposed.by_host.items(), key=lambda x: (-x[1], x[0]))),
+                      markup=False)
+    if result.hosts_without_command_line:
+        console.print(f"Command-line rules could not be evaluated on {len(result.hosts_without_command_line)} "
+                      "host(s) whose sample has no CommandLine: " + ", ".join(result.hosts_without_command_line),
+                      markup=False)
 
 
 @detections.command("export")
@@ -144,9 +167,16 @@ def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_pat
       auditplan detections export --format scom --plan auditplan-out/plan.json --through-wave 1 --out mp.xml
       auditplan detections export --format splunk --out auditplan-out/detections.spl
     """
-    files = sorted(builtin_rules_dir().glob("*.yml"))
-    for extra in rules_dirs:
-        files += sorted(extra.rglob("*.yml")) if extra.is_dir() else [extra]
+    files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
+    if fmt != "scom":
+        # Only files that load as rules auditplan evaluates are exported (a broken one is skipped with a
+        # warning, as `evaluate` does); the SCOM writer reports its own per-file problems below.
+        loaded, load_problems = load_rules(files)
+        problems += load_problems
+        usable = {Path(r.path) for r in loaded}
+        files = [f for f in files if f in usable]
+    for problem in problems:
+        click.echo(f"warning: {problem}; skipped", err=True)
     if fmt == "sigma":
         out_path.mkdir(parents=True, exist_ok=True)
         for file in files:
@@ -161,9 +191,13 @@ def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_pat
             except PlanError as exc:
                 raise click.UsageError(str(exc)) from None
             hosts = [h.host for w in plan.waves if w.number <= through_wave for h in w.hosts]
-        target = out_path if out_path.suffix == ".xml" else out_path / f"{mp_id}.xml"
+        # The file name uses the sanitised ID (as the XML does), so --mp-id cannot point outside --out.
+        target = out_path if out_path.suffix.lower() == ".xml" else out_path / f"{mp_identifier(mp_id)}.xml"
         try:
             messages = write_management_pack(files, target, mp_id=mp_id, mp_version=mp_version, enabled_hosts=hosts)
+        except ManagementPackInvalid as exc:
+            click.echo(f"auditplan detections export: {exc}", err=True)
+            sys.exit(1)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         for message in messages:
@@ -172,10 +206,12 @@ def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_pat
                    "of rolled-out waves (override).")
         return
     try:
-        queries = export_queries(files, fmt)
+        queries, query_problems = export_queries(files, fmt)
     except ExportUnavailable as exc:
         click.echo(f"auditplan detections export: {exc}", err=True)
         sys.exit(2)
+    for problem in query_problems:
+        click.echo(f"warning: {problem}; skipped", err=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("".join(f"# {name}\n{query}\n\n" for name, query in queries), encoding="utf-8")
     click.echo(f"Wrote {len(queries)} {fmt} quer{'y' if len(queries) == 1 else 'ies'} to {out_path}")

@@ -16,14 +16,18 @@ from rich.text import Text
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.errors import require_store, usage_error_on
 from auditplan.cli.ingest import printable
+from auditplan.cli.project import monte_carlo_settings
 from auditplan.config import ConfigError, load_config
 from auditplan.export import frame_to_csv
 from auditplan.model.estimate import estimate_hosts, fleet_total
 from auditplan.model.interface import HostEstimate, Range
 from auditplan.model.priors import load_priors
+from auditplan.model.project import SHARED_ERROR_TEXT
 from auditplan.store import Store, StoreError
 
 RUN_LABEL = "latest"
+# Settings of the old independent-hosts fleet total, replaced by [plan] draws / seed.
+RETIRED_PRIORS_KEYS = frozenset({"fleet_draws", "fleet_seed"})
 FLEET_ROW = "(fleet total)"
 TABLE_WIDTH = 110
 
@@ -53,7 +57,7 @@ def _row(e: HostEstimate) -> dict[str, Any]:
 def _fleet(total: Range, hosts: int, draws: int, seed: int) -> dict[str, Any]:
     return {"hosts": hosts, "events_per_day_p10": round(total.p10, 1), "events_per_day_p50": round(total.p50, 1),
             "events_per_day_p90": round(total.p90, 1), "method": "monte_carlo", "draws": draws, "seed": seed,
-            "assumes": "hosts independent"}
+            "shared_error": SHARED_ERROR_TEXT}
 
 
 @main.command()
@@ -67,13 +71,19 @@ def estimate(db: Path, config_file: Path | None, as_json: bool, as_csv: bool) ->
     """Estimate 4688 events/day per host (p10/p50/p90) and name the source of each estimate.
 
     Sources, best first: measured_4688, sysmon_eid1, process_trace, role_peers, role_prior.
-    The fleet total's range is a seeded Monte Carlo over the hosts (independent log-normals).
+    The fleet total's range is the seeded Monte Carlo of `auditplan project` ([plan] draws and
+    seed): hosts on a role prior or peer fit share one draw per role, so both commands agree.
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     with usage_error_on(ConfigError):
         config = load_config(config_file)
-        priors = load_priors(config)
+        load_priors(config)
+    draws, seed = monte_carlo_settings(config)
+    retired = sorted(set(config.get("priors", {})) & RETIRED_PRIORS_KEYS)
+    if retired:
+        click.echo(f"warning: [priors] {', '.join(retired)} no longer read: the fleet range uses [plan] draws "
+                   "and seed, as `auditplan project` does", err=True)
     require_store(db, "`auditplan survey` or `auditplan ingest`")
     with usage_error_on(StoreError), Store(db) as store:
         results = store.load_results()
@@ -82,9 +92,10 @@ def estimate(db: Path, config_file: Path | None, as_json: bool, as_csv: bool) ->
     if not estimates:
         click.echo(f"{db}: no hosts in the store", err=True)
         sys.exit(1)
-    total = fleet_total(estimates, priors.fleet_draws, priors.fleet_seed)
+    with usage_error_on(ConfigError):
+        total = fleet_total(estimates, draws, seed)
     rows = [_row(e) for e in estimates]
-    fleet = _fleet(total, len(estimates), priors.fleet_draws, priors.fleet_seed)
+    fleet = _fleet(total, len(estimates), draws, seed)
     if as_json:
         click.echo(json.dumps({"hosts": rows, "fleet": fleet}, indent=2))
     elif as_csv:
@@ -120,8 +131,8 @@ def _print_text(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> None:
     console = Console()
     console.width = max(console.width, TABLE_WIDTH)  # not squeezed to 80 columns when piped
     console.print(_table(rows, fleet))
-    console.print(Text(f"fleet range: seeded Monte Carlo, {fleet['draws']} draws, seed {fleet['seed']}, "
-                       "hosts independent"))
+    console.print(Text(f"fleet range: seeded Monte Carlo as in `auditplan project`, {fleet['draws']} draws, "
+                       f"seed {fleet['seed']}; {fleet['shared_error']}"))
     for r in rows:
         if r["notes"]:
             console.print(Text(printable(f"{r['host']}: {r['notes']}")))

@@ -17,7 +17,7 @@ from auditplan.emit.gpo import GpoOptions, PlanError, read_plan, write_backups
 @click.option("--out", "out_dir", default=Path("auditplan-out/gpo"), show_default=True,
               type=click.Path(path_type=Path, file_okay=False), help="Folder for backups/, wave-NN/ and README.md.")
 @click.option("--domain", default="example.com", show_default=True,
-              help="DNS name of the AD domain the GPOs are imported into.")
+              help="DNS name of the AD domain the GPOs are imported into (letters, digits, hyphens and dots).")
 @click.option("--name-prefix", default="auditplan 4688", show_default=True,
               help="Start of each GPO's display name and of each wave group's name.")
 @click.option("--log-max-size-mb", type=click.IntRange(20, 2097151), default=None,
@@ -34,6 +34,9 @@ def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_s
         recommended_log_size: bool, include_failure: bool, preserve_local: bool) -> None:
     """Write one Import-GPO-ready GPO backup per wave, with rollout, verify and rollback scripts.
 
+    Re-running into the same --out replaces the backups and scripts an earlier run wrote there
+    (listed in .auditplan-gpo.json); files it did not write are left alone.
+
     \b
     Example:
       auditplan gpo --plan auditplan-out/plan.json --domain corp.example.com --out auditplan-out/gpo
@@ -46,6 +49,9 @@ def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_s
         outputs = write_backups(plan, out_dir, options)
     except (PlanError, ValueError) as exc:
         click.echo(f"auditplan gpo: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"auditplan gpo: cannot write {exc.filename or out_dir}: {exc.strerror or exc}", err=True)
         sys.exit(2)
     for o in outputs:
         extra = ""

@@ -67,7 +67,8 @@ def ingest(files: tuple[Path, ...], host_name: str | None, role: str | None, db:
     profile and event sizes; flags logs whose only 4688s are the boot-time ones (auditing off).
     Files naming the same host (Security.evtx and its archives) are merged into one result;
     give all of a host's files in one run (a later run replaces that host's ingested result).
-    A bad file gets an error line; the others still ingest. Exit 1 if any file failed.
+    A bad file (not EVTX, truncated, or with no event records at all) gets an error line and is
+    not stored; the others still ingest. Exit 1 if any file failed.
     """
     try:
         db.parent.mkdir(parents=True, exist_ok=True)

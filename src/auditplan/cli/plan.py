@@ -23,9 +23,11 @@ from auditplan.model.plan import (
     BUDGET_EPS,
     BUDGET_GB_DAY,
     QUANTILE_CHOICES,
+    EnabledLoad,
     Plan,
     PlanError,
     PlanOptions,
+    enabled_load,
     plan,
     plan_csv_text,
     plan_document,
@@ -129,6 +131,43 @@ def _print(console: Console, p: Plan, doc: dict[str, Any], unit: str) -> None:
         console.print(Text(f"warning: {warning}", style="yellow"))
 
 
+def _earlier_plans(db: Path, current_id: str) -> list[dict[str, Any]]:
+    """Plans saved in the store before this one, oldest first."""
+    with Store(db) as store:
+        keys = [k for k in store.list_documents(DOC_KIND) if k not in (DOC_LATEST, current_id)]
+        docs = [store.load_document(DOC_KIND, k) for k in keys]
+    return [d for d in docs if d is not None]
+
+
+def _print_enabled(console: Console, e: EnabledLoad, p: Plan, flag: str, unit: str, added: float) -> None:
+    """Hosts already auditing 4688 are outside the budget: say what they carry and what that
+    means for --budget-* on a re-plan (docs/projection.md "Recalibration")."""
+    if not e.hosts:
+        return
+    q = p.options.quantile
+    console.print(Text(
+        f"Already auditing 4688: {e.hosts} host(s) ({e.measured} measured), {_fmt(e.load)} {unit} ({q}) today. "
+        f"{flag} is headroom for the ADDED load only: this plan's cumulative starts at 0 and does not count them.",
+        style="yellow"))
+    if e.rollout_hosts and e.first_budget is not None:
+        left = e.first_budget - e.rollout_load
+        advice = (f"give {flag} {_fmt(left)} now ({_fmt(e.first_budget)} - {_fmt(e.rollout_load)})" if left > 0
+                  else f"no headroom is left for more waves ({_fmt(e.first_budget)} - {_fmt(e.rollout_load)})")
+        console.print(Text(
+            f"{e.rollout_hosts} of them were placed in waves by earlier plans and now carry {_fmt(e.rollout_load)} "
+            f"{unit} ({q}). The first plan in this store had {flag} {_fmt(e.first_budget)}: if that was the "
+            f"SIEM's headroom before the rollout, {advice}.", style="yellow"))
+        total = e.rollout_load + added
+        if total > e.first_budget * (1 + 1e-9):
+            console.print(Text(
+                f"warning: earlier waves {_fmt(e.rollout_load)} + this plan {_fmt(added)} = {_fmt(total)} {unit} "
+                f"> the first plan's budget {_fmt(e.first_budget)}", style="bold yellow"))
+    else:
+        console.print(Text(
+            f"If waves of this rollout enabled some of them, lower {flag} by the load those waves added.",
+            style="yellow"))
+
+
 def _print_recalibration(console: Console, recal: dict[str, Any]) -> None:
     console.print(Text(f"Changes since plan {recal['previous_plan_id']}:", style="bold"))  # noqa: RUF100
     if recal["enabled"]:
@@ -161,9 +200,11 @@ def _print_recalibration(console: Console, recal: dict[str, Any]) -> None:
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
               help="The store with the estimates `auditplan estimate` saved.")
 @click.option("--budget-gb-day", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="SIEM headroom for the added load, GB/day in the profile's GB.")
+              help="SIEM headroom for the ADDED load, GB/day in the profile's GB. Hosts already auditing 4688 "
+                   "(earlier waves too) are not counted: lower it by what earlier waves added.")
 @click.option("--budget-eps", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="SIEM headroom for the added load, events/s (peak hour for EPS-licensed profiles, else mean).")
+              help="SIEM headroom for the ADDED load, events/s (peak hour for EPS-licensed profiles, else mean). "
+                   "Hosts already auditing 4688 are not counted: lower it by what earlier waves added.")
 @click.option("--siem", default=None, metavar="NAME", help="SIEM profile (default: [plan] default_siem, splunk-xml).")
 @click.option("--max-step-gb-day", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Largest added GB/day one wave may bring (default: [plan] default_step_fraction of the budget).")
@@ -193,6 +234,9 @@ def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None
     waves whose cumulative added load stays under the budget and whose increment stays under
     the step. Unreachable, excluded, unsupported and non-fitting hosts are listed with the
     reason. Writes plan.json (docs/plan-json.md) and plan.csv; same inputs, same bytes.
+
+    The budget is headroom for the added load: on a re-plan, hosts earlier waves enabled add
+    nothing, so the command prints what they carry and the budget that is left.
     """
     if (budget_gb_day is None) == (budget_eps is None):
         raise click.UsageError("give exactly one of --budget-gb-day and --budget-eps")
@@ -240,6 +284,13 @@ def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None
     console = Console()
     unit = "GB/day" if kind == BUDGET_GB_DAY else "EPS"
     _print(console, result, doc, unit)
+    try:
+        earlier = _earlier_plans(db, doc["plan_id"])
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None
+    added = sum(w.total("load") for w in result.waves)
+    flag = "--budget-gb-day" if kind == BUDGET_GB_DAY else "--budget-eps"
+    _print_enabled(console, enabled_load(projection, options, earlier), result, flag, unit, added)
     try:
         with Store(db) as store:
             previous = store.load_document(DOC_KIND, DOC_LATEST)

@@ -21,22 +21,31 @@ from auditplan.cli.errors import require_store, usage_error_on
 from auditplan.config import ConfigError, load_config
 from auditplan.export import frame_records, frame_to_csv
 from auditplan.model.interface import HostEstimate
-from auditplan.model.project import LocalLogSettings, Projection, project
+from auditplan.model.project import (
+    METRICS,
+    QUANTILES,
+    SHARED_ERROR_TEXT,
+    LocalLogSettings,
+    Projection,
+    project,
+)
 from auditplan.model.siem import SiemProfile, load_siem_profiles, pick_profile
 from auditplan.store import Store, StoreError
 
 RUN_LABEL = "latest"  # what `auditplan estimate` saves
 
-# Columns of the per-host machine output (a projection has many more; these are the useful ones).
+# Columns of the per-host machine output: every METRICS x QUANTILES figure, for the whole 4688
+# stream after enablement and for the added load ("added_"), then byte and local-log columns.
 HOST_COLUMNS = (
     "host", "role", "site", "os_family", "source", "change",
-    "events_day_p10", "events_day_p50", "events_day_p90",
-    "added_eps_mean_p50", "added_eps_peak_p90",
-    "added_gb_day_p10", "added_gb_day_p50", "added_gb_day_p90",
-    "added_cost_month_p50", "bytes_per_event", "added_bytes_per_event",
+    *(f"{metric}_{q}" for metric in METRICS for q in QUANTILES),
+    *(f"added_{metric}_{q}" for metric in METRICS for q in QUANTILES),
+    "peak_hour_factor", "bytes_per_event", "added_bytes_per_event",
     "log_max_size_bytes", "current_bytes_per_hour", "local_hours_p50", "local_hours_p90",
     "meets_min_local_hours", "recommended_log_max_size_mb", "log_size_capped",
 )
+DEFAULT_SEED = 4688
+DEFAULT_DRAWS = 1000
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,11 @@ def plan_number(config: dict[str, Any], key: str, default: float, *, minimum: fl
     return float(value)
 
 
+def monte_carlo_settings(config: dict[str, Any]) -> tuple[int, int]:
+    """(draws, seed) of the fleet Monte Carlo, [plan] draws and seed: `project` and `estimate` share them."""
+    return int(plan_number(config, "draws", DEFAULT_DRAWS, minimum=10)), int(plan_number(config, "seed", DEFAULT_SEED))
+
+
 def run_projection(
     inputs: Inputs,
     profile: SiemProfile,
@@ -89,6 +103,7 @@ def run_projection(
     config = inputs.config
     if retention_days is None:
         retention_days = plan_number(config, "retention_days", 90.0)
+    draws, seed = monte_carlo_settings(config)
     with usage_error_on(ConfigError):
         settings = LocalLogSettings.from_config(config, min_local_hours)
         return project(
@@ -97,8 +112,8 @@ def run_projection(
             retention_days=retention_days,
             price_per_gb=price_per_gb,
             currency=currency,
-            seed=int(plan_number(config, "seed", 4688)),
-            draws=int(plan_number(config, "draws", 1000, minimum=10)),
+            seed=seed,
+            draws=draws,
             survey=inputs.survey,
             local_log=settings,
         )
@@ -194,8 +209,7 @@ def _json_doc(projections: list[Projection]) -> dict[str, Any]:
                         "licence": p.profile.licence, "eps_basis": p.profile.eps_basis,
                         "eps_capacity": p.profile.eps_capacity, "sources": dict(p.profile.sources)},
             "retention_days": p.retention_days, "price_per_gb": p.price_per_gb, "currency": p.currency,
-            "method": {"kind": "monte_carlo", "draws": p.draws, "seed": p.seed,
-                       "shared_error": "role_prior and role_peers estimates share one draw per role"},
+            "method": {"kind": "monte_carlo", "draws": p.draws, "seed": p.seed, "shared_error": SHARED_ERROR_TEXT},
             "min_local_hours": p.min_local_hours,
             "changes": change_summary(p),
             "fleet": frame_records(p.fleet.reset_index())[0],

@@ -142,6 +142,43 @@ def demo_survey(ctx: DemoContext) -> None:
     ctx.messages.append(f"survey: {len(outcome.results)} hosts ({counts}) -> {ctx.db}")
 
 
+# The demo's offline-collected host: a whole Security.evtx of a Windows Server 2022 VM shipped as
+# package data (MIT; simulator/data/SOURCES.md). Its name fits the inventory's DNS-label rules and
+# says how it was collected; its Computer field (WIN-FUDU2CKJOE8) stays in the result.
+DEMO_EVTX_RESOURCE = "data/dfirmuseum__APTSimulatorVM_EventLogs_Server2022__Security.evtx"
+DEMO_EVTX_HOST = "aptsim-srv2022-evtx"
+DEMO_EVTX_ROLE = "member_server"
+
+
+def demo_ingest(ctx: DemoContext) -> None:
+    """Ingest the shipped Security.evtx into the same store, as an offline-collected host."""
+    from importlib import resources
+
+    from auditplan.collect.evtx import ingest_file
+    from auditplan.store import Store
+
+    resource = resources.files("auditplan.simulator").joinpath(DEMO_EVTX_RESOURCE)
+    with resources.as_file(resource) as path:
+        outcome = ingest_file(path, DEMO_EVTX_HOST, role=DEMO_EVTX_ROLE)
+    s = outcome.summary
+    if outcome.result is None:
+        raise click.ClickException(f"{s.file}: {s.error}")
+    with Store(ctx.db) as store:
+        store.save_result(outcome.result)
+    window = ""
+    if s.first_time is not None and s.last_time is not None:
+        hours = (s.last_time - s.first_time).total_seconds() / 3600
+        window = f" over {s.first_time:%Y-%m-%d %H:%M}..{s.last_time:%H:%M} UTC ({hours:.1f} h)"
+        if s.audit_off:
+            window += f"; boot-time 4688s only ({s.boots} boots): auditing off, no rate"
+        elif hours > 0:
+            window += f"; {s.events_4688 / hours:,.1f} x 4688/h"
+    ctx.messages.append(
+        f"ingest: {DEMO_EVTX_HOST} ({DEMO_EVTX_ROLE}), offline Security.evtx of {s.computer_name}: "
+        f"{s.events_total} events, {s.events_4688} x 4688{window} -> {ctx.db}"
+    )
+
+
 def _quietly(ctx: DemoContext, name: str, command: click.Command, **params: Any) -> None:
     """Run a stage's own command as `auditplan <stage>` would, its tables going to a log file."""
     log = ctx.out / "logs" / f"{name}.txt"
@@ -213,7 +250,7 @@ def demo_report(ctx: DemoContext) -> None:
 
 # The demo is these steps in order: collect, model, emit.
 DEMO_STEPS: list[DemoStep] = [demo_survey]
-OFFLINE_STEPS: list[DemoStep] = [demo_estimate, demo_plan, demo_gpo, demo_detections, demo_report]
+OFFLINE_STEPS: list[DemoStep] = [demo_ingest, demo_estimate, demo_plan, demo_gpo, demo_detections, demo_report]
 
 
 @main.command()
@@ -222,7 +259,8 @@ OFFLINE_STEPS: list[DemoStep] = [demo_estimate, demo_plan, demo_gpo, demo_detect
 @click.option("--auth", type=click.Choice(AUTH_MODES), default="ntlm", show_default=True,
               help="Authentication of the demo fleet (HTTPS with a generated CA in every case).")
 def demo(out: Path, auth: str) -> None:
-    """Start the built-in demo fleet in this process, survey it, and say where the results are."""
+    """Start the built-in demo fleet in this process, survey it, ingest a shipped Security.evtx as an
+    offline-collected host, and run every later stage, saying where the results are."""
     profiles = _load_profiles(None)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="auditplan-demo-") as tmp, run_fleet(

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.collect import probe
@@ -158,8 +160,22 @@ def _resolve_password(password_env: str | None, from_file: Secret | None, userna
     value = os.environ.get(PASSWORD_ENV_DEFAULT)
     if value is not None:
         return Secret(value)
+    if not _stdin_is_terminal():
+        # A hidden prompt on a pipe or /dev/null only warns (GetPassWarning) and aborts with exit 1,
+        # which would read as "some hosts failed".
+        raise click.UsageError(
+            "no password given and stdin is not a terminal to ask on: use --password-env VAR, "
+            f"set ${PASSWORD_ENV_DEFAULT}, or --credentials FILE with a password"
+        )
     prompt: str = click.prompt(f"Password for {username}", hide_input=True, err=True)
     return Secret(prompt)
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced stdin
+        return False
 
 
 @contextmanager
@@ -187,19 +203,41 @@ def _cmdline_cell(enabled: bool | None, supported: bool | None) -> str:
     return f"{cell} (unsupported OS)" if supported is False else cell
 
 
+# Terminal escape sequences (CSI, OSC, and two-character ESC forms), then any other C0/C1 control
+# character, and the Unicode bidi overrides/isolates that reorder what a terminal shows.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI (colours, cursor, erase)
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC (window title, hyperlinks)
+    r"|\x1b[ -/]*[0-~]"  # the other ESC forms (ESC c resets the terminal)
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # C1 CSI
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """Host-controlled text made harmless for a terminal: escape sequences dropped, other control
+    characters (line breaks included: a reason is one line) shown as a space."""
+    return _CONTROL.sub(" ", _ESCAPE_SEQUENCE.sub("", text))
+
+
+def _cell(value: object) -> Text:
+    # A plain Text is never read as Rich markup: "[/x]" in a host's fault text is just text.
+    return Text(terminal_safe(str(value)))
+
+
 def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Table:
     table = Table(title="survey summary", title_justify="left")
     for column in ("host", "status", "4688", "cmdline", "build", "type", "reason"):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
-            row["host"],
-            row["status"],
-            str(row["process_creation"] or "-"),
-            _cmdline_cell(row["cmdline_enabled"], row.get("cmdline_supported")),
-            str(row["os_build"] or "-"),
-            str(row["product_type"] or "-"),
-            row["reason"],
+            _cell(row["host"]),
+            _cell(row["status"]),
+            _cell(row["process_creation"] or "-"),
+            _cell(_cmdline_cell(row["cmdline_enabled"], row.get("cmdline_supported"))),
+            _cell(row["os_build"] or "-"),
+            _cell(row["product_type"] or "-"),
+            _cell(row["reason"]),
         )
     table.caption = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()))
     return table
@@ -263,6 +301,8 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
               help="Print one JSON object per inventory host (a list) on stdout.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per inventory host on stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+# Not a raw docstring: click's keep-as-is marker is the backspace character that `\b` makes, so the
+# docstring keeps escapes and doubles the backslash a Windows account name needs.
 def survey(
     hosts: Path,
     db: Path,
@@ -299,7 +339,7 @@ def survey(
 
     \b
     Examples:
-      auditplan survey hosts.txt --username 'CORP\auditor'
+      auditplan survey hosts.txt --username 'CORP\\auditor'
       auditplan survey hosts.csv --transport kerberos --window-hours 72 --sample-events 10
       auditplan survey hosts.csv --trace-seconds 60 --max-events 100000 --json
 

@@ -79,6 +79,9 @@ MAX_CONSECUTIVE_RECORD_ERRORS = 10_000
 _CANONICAL_TIME_LEN = len("2021-11-02T14:15:24.567327Z")
 
 
+NO_RECORDS_ERROR = "no event records (header only, or an empty log)"
+
+
 class EvtxIngestError(Exception):
     """A file could not be read as EVTX; the message says why."""
 
@@ -465,6 +468,11 @@ def _outcome(
     if s.events_total == 0 and s.error_count:
         return _failed(path, host_name, file_bytes,
                        f"no readable records ({s.error_count} damaged; first: {s.first_error})")
+    if s.events_total == 0:
+        # Nothing was measured: stored, it would be a host with no data that estimate and plan
+        # treat as real. A file with records but no 4688 is different: it measured 0 process
+        # creations, and stays valid.
+        return _failed(path, host_name, file_bytes, NO_RECORDS_ERROR)
 
     computer = s.computers.most_common(1)[0][0] if s.computers else s.first_computer
     host = host_name or computer or path.stem

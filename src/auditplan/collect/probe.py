@@ -21,13 +21,24 @@ from /work/shared/reference/windows-tool-outputs.md (cited as "tool-outputs §n"
   lines, not events. `/f:text` starts every event with an `Event[N]` header and exactly one
   `  Date: <UTC ISO>Z` line (§4.2, Windows 10 / Server 2016 and later; field names are not localised).
   One query over the whole window writes only the Date lines to a temp file (~40 bytes per event), then
-  one `find /c ": YYYY-MM-DDTHH" file` per hour prints `---------- <PATH>: n` (§7, the VERBATIM file
-  form). With /rd:true a capped query keeps the newest events, so when `capped` is set the newest hours
-  are exact and the oldest counted hour is partial. Hours before the log's oldest event read 0 because
-  the log no longer holds them (compare SecurityLog.oldest_time). One XPath per log instead of one per
-  hour is also what lets 48 hours x 2 logs fit under cmd's 8191-character limit (winrm-protocol.md §3.3). UNVERIFIED:
-  the 2020-era capture `Date: 2020-12-14T17:09:08.940` (no `Z`) suggests older builds may print local
-  time; on such hosts the hourly bins would be shifted by the UTC offset (totals stay right).
+  `find /c ": YYYY-MM-DDTHH" file` runs once per hour and prints `---------- <FILE>: n` (§7, the
+  VERBATIM file form). The hours are not spelled out one `find` each: per UTC day of the window one
+  `(for %h in (07 08 ... 23) do @find /c ": 2026-11-27T%h" file)` is ~56 characters plus 3 per hour,
+  and cmd substitutes `%h` per iteration at run time (the line's %-expansion pass leaves it alone: paired
+  with the next `%` it names no variable, as with `%^ERRORLEVEL%`), so 168 hours x 2 logs cost ~1,900 characters of
+  line instead of ~15,000. With /rd:true a capped query keeps the newest events, so when `capped` is set
+  the newest hours are exact and the oldest counted hour is partial. Hours before the log's oldest event
+  read 0 because the log no longer holds them (compare SecurityLog.oldest_time). UNVERIFIED: the
+  2020-era capture `Date: 2020-12-14T17:09:08.940` (no `Z`) suggests older builds may print local time;
+  on such hosts the hourly bins would be shifted by the UTC offset (totals stay right).
+- Line length: cmd.exe's 8191-character limit (winrm-protocol.md §1.5/§3.3) also covers "all environment
+  variable expansions" (Microsoft KB 830473), i.e. the line after %VAR% expansion. The line therefore
+  names %TEMP% exactly once, in a leading `cd /d "%TEMP%"`, and uses relative temp-file names after it,
+  so its expanded length is the raw length + len(TEMP) - 6 whatever the window; the raw line is held
+  to PROBE_LINE_BUDGET, which leaves room for a TEMP of MAX_PATH. UNVERIFIED (not in the reference):
+  the text, stream and exit code of cmd's answer to an over-long expanded line ("The input line is too
+  long."), and that `auditpol /backup /file:` resolves a relative name against the working directory
+  (standard Win32 file-name resolution).
 - Markers carry a random per-run nonce (`##AP3f9c2a:name`): sampled events hold command lines that an
   attacker on the host controls, and a fixed marker inside one could split the output. The first marker
   is written by our own `echo` before any tool runs, so `split_sections` learns the nonce from it.
@@ -66,6 +77,11 @@ MARKER_PREFIX = "##AP"
 RC_NAME = "rc"
 END_SECTION = "end"
 CMD_LINE_LIMIT = 8191  # cmd.exe's maximum command line (winrm-protocol.md §3.3)
+TEMP_REF = "%TEMP%"  # the only variable the line expands, once, in its leading `cd /d`
+MAX_PATH = 260  # a directory cmd can `cd` into is shorter than this, so %TEMP% is too
+# KB 830473: the limit holds after %VAR% expansion, so the raw line leaves room for the longest %TEMP%.
+PROBE_LINE_BUDGET = CMD_LINE_LIMIT - (MAX_PATH - len(TEMP_REF))
+FOR_VARIABLE = "%h"  # command-line (not batch) mode: one percent sign
 
 SECURITY_LOG = "Security"
 SYSMON_LOG = "Microsoft-Windows-Sysmon/Operational"
@@ -206,8 +222,21 @@ def xpath_time(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _date_hour_prefix(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H")
+def hourly_find_loops(hour_starts: tuple[datetime, ...], path: str) -> list[str]:
+    """One `(for %h in (HH ...) do @find /c ": YYYY-MM-DDT%h" path)` per UTC day of the window.
+
+    They print one `find /c` count per hour, oldest first, as `parse_find_counts` expects. Parentheses
+    end each loop: a FOR body otherwise runs on to the end of the line, `&` and all. `@` keeps cmd
+    (echo on under `cmd /c`) from echoing each iteration's command.
+    """
+    by_day: dict[str, list[str]] = {}
+    for start in hour_starts:
+        utc = start.astimezone(UTC)
+        by_day.setdefault(utc.strftime("%Y-%m-%d"), []).append(utc.strftime("%H"))
+    return [
+        f'(for {FOR_VARIABLE} in ({" ".join(hours)}) do @find /c ": {day}T{FOR_VARIABLE}" {path})'
+        for day, hours in by_day.items()
+    ]
 
 
 def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
@@ -220,10 +249,10 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
     window_start = window_end - timedelta(hours=options.window_hours)
     hour_starts = tuple(window_start + timedelta(hours=i) for i in range(options.window_hours))
     rc = f" 2>&1 && echo {mark}{RC_NAME}:0|| call echo {mark}{RC_NAME}:%^ERRORLEVEL%"
-    tmp = f'"%TEMP%\\ap{nonce}'
-    csv_file = f'{tmp}.csv"'
-    sec_dates = f'{tmp}s"'
-    sysmon_dates = f'{tmp}y"'
+    # Relative names: the line starts with `cd /d "%TEMP%"`, the one %TEMP% it expands (see the docstring).
+    csv_file = f"ap{nonce}.csv"
+    sec_dates = f"ap{nonce}s"
+    sysmon_dates = f"ap{nonce}y"
     bounds = f"TimeCreated[@SystemTime>='{xpath_time(window_start)}' and @SystemTime<'{xpath_time(window_end)}']"
     q_4688_window = (
         f"*[System[Provider[@Name='{SECURITY_AUDITING_PROVIDER}'] and EventID={PROCESS_CREATION_EVENT_ID}"
@@ -237,8 +266,7 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
     )
 
     def hourly_finds(path: str) -> str:
-        # The file holds only Date lines, so ": <hour>" is enough to pick an hour and keeps the line short.
-        return "".join(f'&find /c ": {_date_hour_prefix(h)}" {path}' for h in hour_starts)
+        return "".join(f"&{loop}" for loop in hourly_find_loops(hour_starts, path))
 
     parts: list[tuple[str, str]] = [
         (S_HOSTNAME, "hostname"),
@@ -284,11 +312,14 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
             f'wevtutil qe {SECURITY_LOG} /q:"{q_4688}" /c:{options.sample_events} /rd:true /f:xml{rc}'
         )
         names.append(S_EVENTS)
-    line = "&".join(pieces) + f"&echo {mark}{END_SECTION}"
-    if len(line) > CMD_LINE_LIMIT:
-        # cmd.exe would refuse the whole line ("The command line is too long."): say which options to shrink.
+    # No marker before the cd: it prints nothing on success, and on failure (no such folder) the files
+    # land in WinRS's start directory, the user's profile, which is writable too.
+    line = f'cd /d "{TEMP_REF}" 2>nul&' + "&".join(pieces) + f"&echo {mark}{END_SECTION}"
+    if len(line) > PROBE_LINE_BUDGET:
+        # cmd.exe would refuse the whole line ("The input line is too long."): say which options to shrink.
         raise ValueError(
-            f"the probe command line would be {len(line)} characters, over cmd.exe's {CMD_LINE_LIMIT}: "
+            f"the probe command line would be {len(line)} characters; with {TEMP_REF} expanded (up to "
+            f"{MAX_PATH - 1} characters) that is over cmd.exe's {CMD_LINE_LIMIT}: "
             f"use a shorter --window-hours (now {options.window_hours})"
             + (f" or no --trace-seconds (adds {len(pieces[-2 if options.sample_events else -1])} characters)"
                if options.trace_seconds else "")

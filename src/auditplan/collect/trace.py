@@ -9,7 +9,7 @@ Facts relied on (winrm-protocol.md, cited as "winrm §n"):
 - §1.5: the script travels as `powershell ... -EncodedCommand <base64 of UTF-16LE>` inside the
   cmd.exe line, which cmd caps at 8191 characters (§3.3); base64 of UTF-16LE is ~2.67 x the script, so
   the script is kept tiny (TRACE_SCRIPT_TEMPLATE, one statement a line). At S = 900 the fragment is 1,970 characters
-  (test_trace.py pins < 2,000): beside it a probe line fits up to a ~30-hour window, not 48 hours.
+  (test_trace.py pins < 2,000): beside it the probe fits a 168-hour window (7,166 characters in all).
 - §1.5/§3.3: PowerShell writes CLIXML (`#< CLIXML` + `<Objs>` progress records) on stderr, which the
   probe's `2>&1` folds into the section text; `parse_trace` looks for its own line anywhere in it.
 - Markers and exit codes follow collect/probe.py: `echo <marker>trace&<tool> 2>&1 && echo
@@ -127,7 +127,9 @@ _OK_LINE = re.compile(
     + r" started=(?P<started>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)(?=[\s<#]|$)"
 )
 _ERROR_LINE = re.compile(TRACE_LINE_PREFIX + r" error=(?P<error>[a-z_]{1,40})(?=[\s<#]|$)")
-_TOO_LONG = "The command line is too long."  # winrm §1.5
+# cmd.exe refuses a raw line over 8191 characters with the first (winrm §1.5), and one that grows past
+# it by %VAR% expansion with the second (KB 830473; its exact text is UNVERIFIED).
+_TOO_LONG = ("The command line is too long.", "The input line is too long.")
 _CLIXML_HEADER = "#< CLIXML"
 
 
@@ -160,7 +162,7 @@ def _parse(text: str, exit_code: int | None) -> ProcessTrace | ParseError:
         return ParseError(SECTION, f"the trace script failed on the host (error={sorted(errors)[0]})")
     if exit_code == EXIT_NOT_RECOGNIZED:
         return ParseError(SECTION, "powershell.exe is not available on the host", "not_found")
-    if _TOO_LONG in text:
+    if any(message in text for message in _TOO_LONG):
         return ParseError(SECTION, "the probe command line is too long for cmd.exe (8191 characters)")
     if not text.strip():
         return ParseError(SECTION, f"no output (exit code {exit_code})", "empty")

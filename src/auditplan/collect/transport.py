@@ -49,6 +49,11 @@ SUBCODE_ACCESS_DENIED = "AccessDenied"
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
 HTTP_UNAUTHORIZED = 401
+HTTP_FORBIDDEN = 403
+# SOAP 1.2 envelope and WS-Man fault detail namespaces (§1.6), to read a fault an auth library swallowed.
+NS_SOAP_ENVELOPE = "http://www.w3.org/2003/05/soap-envelope"
+NS_WSMAN_FAULT = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault"
+_LAST_BODY_KEEP = 64 * 1024  # enough for any fault envelope
 # Time allowed for the closing Delete after the deadline has already fired.
 _CLEANUP_GRACE_SECONDS = 3.0
 
@@ -224,6 +229,9 @@ class _Meter:
         self.requests = 0
         self.bytes_sent = 0
         self.bytes_received = 0
+        # The newest HTTP answer (status, start of its body): an auth library that fails on it keeps
+        # neither, and the status says whether the host had already accepted the credentials.
+        self.last_response: tuple[int, bytes] | None = None
 
     def remaining(self) -> float:
         return self.deadline_at - time.monotonic()
@@ -289,6 +297,7 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
                 response.close()
                 raise ResponseTooLarge(f"a 401 response declared {declared} bytes")
             meter.bytes_received += declared or 0
+            meter.last_response = (HTTP_UNAUTHORIZED, b"")
             return response
         content = bytearray()
         try:
@@ -307,6 +316,7 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
         except BaseException:
             response.close()
             raise
+        meter.last_response = (response.status_code, bytes(content[:_LAST_BODY_KEEP]))
         # requests reads the body lazily into _content; we have read it already, under our caps.
         response._content = bytes(content)
         response._content_consumed = True  # type: ignore[attr-defined]
@@ -396,7 +406,7 @@ def run_command_line(host: Host, settings: TransportSettings, command_line: str)
         command_id = protocol.run_command(shell_id, command_line)
         stdout, stderr, exit_code, truncated = _receive(protocol, shell_id, command_id, settings, meter)
     except Exception as exc:
-        status, reason = classify(exc, settings)
+        status, reason = classify(exc, settings, last_response=meter.last_response)
         if shell_id is not None:
             _close_quietly(protocol, shell_id, meter)
         else:
@@ -457,9 +467,12 @@ def _redact(text: str, password: str | None) -> str:
     return line
 
 
-def classify(exc: BaseException, settings: TransportSettings) -> tuple[HostStatus, str]:
+def classify(
+    exc: BaseException, settings: TransportSettings, *, last_response: tuple[int, bytes] | None = None
+) -> tuple[HostStatus, str]:
     """Map an exception from pywinrm / requests / our limits to a status and a one-line reason
-    (reference/winrm-protocol.md §1.6)."""
+    (reference/winrm-protocol.md §1.6). `last_response` (status, body) is the newest HTTP answer
+    of the conversation: it decides auth-library errors (see _classify_auth_library_error)."""
     if isinstance(exc, DeadlineExceeded):
         return HostStatus.TIMEOUT, f"no complete answer within the per-host deadline of {settings.deadline:g}s"
     if isinstance(exc, ResponseTooLarge):
@@ -485,7 +498,7 @@ def classify(exc: BaseException, settings: TransportSettings) -> tuple[HostStatu
         # requests-ntlm raises PermissionError when the server sends no NTLM challenge (§1.6).
         return HostStatus.AUTH_FAILED, f"authentication failed: {_first_line(exc)}"
     if _is_auth_library_error(exc):
-        return HostStatus.AUTH_FAILED, f"authentication failed: {type(exc).__name__}: {_first_line(exc)}"
+        return _classify_auth_library_error(exc, settings, last_response)
     if isinstance(exc, requests.exceptions.SSLError) or _caused_by(exc, ssl.SSLError):
         return HostStatus.TLS_ERROR, f"TLS failed: {_tls_reason(exc)}"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -526,6 +539,67 @@ def _classify_connection_error(exc: requests.exceptions.ConnectionError) -> tupl
     if _caused_by(exc, urllib3.exceptions.ProtocolError):
         return HostStatus.PROTOCOL_ERROR, f"broken HTTP exchange: {_innermost(exc)}"
     return HostStatus.UNREACHABLE, f"cannot connect: {_innermost(exc)}"
+
+
+def _classify_auth_library_error(
+    exc: BaseException, settings: TransportSettings, last_response: tuple[int, bytes] | None
+) -> tuple[HostStatus, str]:
+    """requests-credssp sends the real request with its last handshake token (over HTTPS; over HTTP
+    pywinrm authenticates an empty POST first) and fails on any answer that is neither 200 nor a
+    401 carrying a token, so a WS-Man fault the host sent after accepting the credentials reaches
+    us as "Server did not response with a CredSSP token after step Credential exchange". Only a
+    401 means the credentials were refused; any other status is the host's answer to the request."""
+    auth_failed = f"authentication failed: {type(exc).__name__}: {_first_line(exc)}"
+    if last_response is None:
+        return HostStatus.AUTH_FAILED, auth_failed
+    status, body = last_response
+    if status == HTTP_UNAUTHORIZED:
+        return HostStatus.AUTH_FAILED, f"authentication failed (HTTP 401): {type(exc).__name__}: {_first_line(exc)}"
+    fault = wsman_fault_from_body(status, body)
+    if fault is not None:
+        return classify(fault, settings)
+    if status == HTTP_FORBIDDEN:
+        return HostStatus.ACCESS_DENIED, "the host refused the request (HTTP 403)"
+    if status >= 400:
+        return HostStatus.PROTOCOL_ERROR, f"HTTP {status} from the host without a WS-Man fault"
+    return HostStatus.AUTH_FAILED, auth_failed
+
+
+def wsman_fault_from_body(status: int, body: bytes) -> winrm.exceptions.WSManFaultError | None:
+    """The SOAP fault in an HTTP error body, read as pywinrm's Protocol.send_message reads it
+    (§1.6), or None when the body is no fault (or not XML, e.g. still encrypted)."""
+    if b"<!" in body:  # a DTD or entity declaration is never part of a WS-Man fault
+        return None
+    try:
+        root = ET.fromstring(body)  # noqa: S314 - no DTD possible (checked above), at most 64 KiB
+    except ET.ParseError:
+        return None
+    fault = root.find(f"{{{NS_SOAP_ENVELOPE}}}Body/{{{NS_SOAP_ENVELOPE}}}Fault")
+    if fault is None:
+        return None
+
+    def text(path: str) -> str | None:
+        node = fault.find(path)
+        return node.text if node is not None and node.text else None
+
+    env = f"{{{NS_SOAP_ENVELOPE}}}"
+    detail = fault.find(f"{env}Detail/{{{NS_WSMAN_FAULT}}}WSManFault[@Code]")
+    code: int | None = None
+    if detail is not None:
+        try:
+            code = int(detail.attrib["Code"])
+        except ValueError:
+            code = None
+    return winrm.exceptions.WSManFaultError(
+        code=status,
+        message=f"Bad HTTP response returned from server. Code {status}",
+        response=body.decode("utf-8", errors="replace"),
+        reason=text(f"{env}Reason/{env}Text") or "(no error message in fault)",
+        fault_code=text(f"{env}Code/{env}Value"),
+        fault_subcode=text(f"{env}Code/{env}Subcode/{env}Value"),
+        wsman_fault_code=code,
+        wmierror_code=None,
+    )
 
 
 def _is_auth_library_error(exc: BaseException) -> bool:

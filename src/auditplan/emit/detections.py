@@ -22,9 +22,13 @@ import pandas as pd
 import yaml
 from sigma.backends.sqlite.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
+from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR
 from sigma.exceptions import SigmaError
 from sigma.pipelines.windows.windows import windows_audit_pipeline
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.types import SigmaNull
+
+from auditplan.collect.secrets import REDACTED
 
 # Event 4688's EventData fields (reference gpo-backup-format.md §A5), after the windows-audit mapping.
 FIELDS_4688: Final = frozenset(
@@ -50,6 +54,7 @@ WINDOWS_AUDIT_FIELD_MAP: Final = {
 }
 # Below this share of events with a non-empty CommandLine, command-line rules cannot be judged.
 MIN_CMDLINE_SHARE: Final = 0.5
+RULE_SUFFIXES: Final = (".yml", ".yaml")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class Rule:
     sql: str
     fields: frozenset[str]  # event fields the rule reads, after the windows-audit mapping
     description: str = ""
+    # How the rule uses fields 4688 lacks (required / alternative / filter), one sentence each.
+    missing_field_notes: tuple[str, ...] = ()
 
     @property
     def missing_in_4688(self) -> frozenset[str]:
@@ -88,6 +95,9 @@ class RuleResult:
     alerts_per_day_by_host: dict[str, float]
     top_processes: tuple[tuple[str, int], ...]
     notes: tuple[str, ...] = ()
+    # Hosts whose sample has no CommandLine: a rule that reads it cannot be judged there, so their
+    # volume is left out of its alerts/day (rather than scored as zero).
+    hosts_not_evaluated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,7 @@ class Evaluation:
     hosts: int
     cmdline_share: float | None  # share of events with a non-empty CommandLine
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    hosts_without_command_line: tuple[str, ...] = ()  # sampled hosts none of whose events has a CommandLine
 
 
 @dataclass(frozen=True)
@@ -126,24 +137,87 @@ def _rule_fields(rule: SigmaRule) -> frozenset[str]:
     return frozenset(WINDOWS_AUDIT_FIELD_MAP.get(f, f) for f in raw)
 
 
+def _leaf_constant(node: object, missing: frozenset[str]) -> bool | None:
+    """A condition leaf's value on every 4688 event, if it reads a field 4688 lacks (NULL there)."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        name = WINDOWS_AUDIT_FIELD_MAP.get(node.field, node.field)
+        if name in missing:
+            return isinstance(node.value, SigmaNull)  # a missing field is null; it equals nothing else
+    return None
+
+
+def _constant(node: object, missing: frozenset[str]) -> bool | None:
+    """The condition's value on 4688 when only `missing` fields are known (None: depends on the event)."""
+    if isinstance(node, ConditionAND | ConditionOR):
+        values = [_constant(arg, missing) for arg in node.args]
+        absorbing = isinstance(node, ConditionOR)  # True absorbs an OR, False an AND
+        if absorbing in values:
+            return absorbing
+        return (not absorbing) if all(v is not None for v in values) else None
+    if isinstance(node, ConditionNOT):
+        inner = _constant(node.args[0], missing)
+        return None if inner is None else not inner
+    return _leaf_constant(node, missing)
+
+
+def _leaf_polarities(node: object, field_name: str, negated: bool = False) -> set[bool]:
+    if isinstance(node, ConditionAND | ConditionOR):
+        return set().union(*(_leaf_polarities(a, field_name, negated) for a in node.args))
+    if isinstance(node, ConditionNOT):
+        return _leaf_polarities(node.args[0], field_name, not negated)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return {negated} if WINDOWS_AUDIT_FIELD_MAP.get(node.field, node.field) == field_name else set()
+    return set()
+
+
+def _missing_field_notes(rule: SigmaRule, missing: frozenset[str]) -> tuple[str, ...]:
+    """Say how the rule uses fields 4688 lacks: required (the rule never matches), an OR alternative, or a filter.
+
+    Reference detections-and-peers.md 2.3: OR-branches on Sysmon-only fields are harmless, AND-uses make a
+    rule dead, filters on them make it noisier on 4688 than on Sysmon.
+    """
+    if not missing:
+        return ()
+    trees = [c.parse() for c in rule.detection.parsed_condition]
+    if all(_constant(t, missing) is False for t in trees):
+        return ("uses fields event 4688 does not have (" + ", ".join(sorted(missing)) + "): they are NULL here and "
+                "the rule's condition needs them, so it can never match on 4688",)
+    notes: list[str] = []
+    for name in sorted(missing):
+        polarities = set().union(*(_leaf_polarities(t, name) for t in trees))
+        if True in polarities:
+            notes.append(f"filters on {name}, which event 4688 does not have: that exclusion never works as meant "
+                         "here, so the rule is noisier on 4688 than on Sysmon")
+        if False in polarities:
+            notes.append(f"uses {name}, which event 4688 does not have, only in alternatives (OR): those branches "
+                         "never match, the others still do")
+    return tuple(notes)
+
+
 def _family(rule: SigmaRule) -> int | None:
     value = rule.custom_attributes.get("auditplan_family")
     return value if isinstance(value, int) and 1 <= value <= 5 else None
+
+
+def rule_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+    """Every .yml/.yaml file under `paths` (a file is taken as is); one problem line per missing path."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in RULE_SUFFIXES and p.is_file())
+        elif path.exists():
+            files.append(path)
+        else:
+            problems.append(f"{path}: no such file or folder")
+    return files, problems
 
 
 def load_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[str]]:
     """Load and convert every .yml/.yaml under `paths`; return the rules and one problem line per bad file."""
     backend = sqliteBackend(windows_audit_pipeline())  # type: ignore[no-untyped-call]
     rules: list[Rule] = []
-    problems: list[str] = []
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml"))
-        elif path.exists():
-            files.append(path)
-        else:
-            problems.append(f"{path}: no such file or folder")
+    files, problems = rule_files(paths)
     for file in files:
         try:
             collection = SigmaCollection.from_yaml(file.read_text(encoding="utf-8"))
@@ -156,6 +230,7 @@ def load_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[str]]:
                                     " is not process_creation; 4688 cannot feed it")
                     continue
                 fields = _rule_fields(sigma_rule)  # before conversion: the backend adds EventID in place
+                field_notes = _missing_field_notes(sigma_rule, fields - FIELDS_4688)
                 queries = backend.convert_rule(sigma_rule)  # type: ignore[no-untyped-call]
                 rules.append(
                     Rule(
@@ -167,6 +242,7 @@ def load_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[str]]:
                         sql=" UNION ".join(str(q) for q in queries),
                         fields=fields,
                         description=(sigma_rule.description or "").strip(),
+                        missing_field_notes=field_notes,
                     )
                 )
         except (OSError, UnicodeDecodeError) as exc:
@@ -234,28 +310,41 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
     extra = set().union(*(r.fields for r in rules)) if rules else set()
     _load_events(con, events, extra)
     per_host = Counter(events["host"]) if len(events) else Counter()
-    cmdline = events["command_line"] if "command_line" in events else pd.Series(dtype=object)
-    populated = int(cmdline.fillna("").astype(str).str.len().gt(0).sum()) if len(events) else 0
+    cmdline = events["command_line"] if "command_line" in events else pd.Series(None, index=events.index, dtype=object)
+    has_cmdline = cmdline.fillna("").astype(str).str.len().gt(0) if len(events) else pd.Series(dtype=bool)
+    populated = int(has_cmdline.sum()) if len(events) else 0
     share = populated / len(events) if len(events) else None
+    with_cmdline = set(events.loc[has_cmdline, "host"]) if len(events) else set()
+    blind = tuple(sorted((str(h) for h in per_host if h not in with_cmdline), key=str.lower))
     warnings: list[str] = []
+    if blind:
+        volume = sum(rates.get(h, 0.0) for h in blind)
+        warnings.append(
+            f"{len(blind)} host(s) have no CommandLine in any sampled 4688 event (command-line auditing off?): "
+            + ", ".join(blind) + f". Rules that read CommandLine cannot be evaluated on them; their "
+            f"{volume:,.0f} 4688 events/day are left out of those rules' alerts/day, not scored as zero."
+        )
     if share is not None and share < MIN_CMDLINE_SHARE:
         warnings.append(
-            f"only {populated} of {len(events)} sampled 4688 events ({share:.0%}) carry a CommandLine: "
-            "command-line auditing is off on most sampled hosts, so every rule that reads CommandLine would "
-            "score zero there. Their alerts/day below are NOT estimates of the enabled state."
+            f"only {populated} of {len(events)} sampled 4688 events ({share:.0%}) carry a CommandLine, so the "
+            "alerts/day of rules that read it describe today's partial command-line auditing, NOT the fleet "
+            "once the GPO turns it on everywhere."
         )
     if not len(events):
         warnings.append("no sampled 4688 events: survey hosts with Process Creation auditing on, or ingest .evtx files")
     results: list[RuleResult] = []
     for rule in rules:
         notes: list[str] = []
-        if rule.missing_in_4688:
-            notes.append("uses fields that event 4688 does not have: " + ", ".join(sorted(rule.missing_in_4688))
-                         + " (NULL here: AND-ed conditions on them never match)")
+        notes += rule.missing_field_notes
         if rule.not_sampled:
             notes.append("uses 4688 fields auditplan does not sample: " + ", ".join(sorted(rule.not_sampled)))
         if rule.uses_command_line and share is not None and share < MIN_CMDLINE_SHARE:
             notes.append("reads CommandLine, which is empty in most of the sample")
+        skipped = blind if rule.uses_command_line else ()
+        if skipped:
+            shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+            notes.append(f"cannot be evaluated on {len(skipped)} host(s) without CommandLine ({shown}); "
+                         "alerts/day covers the other hosts only")
         sql = rule.sql.replace("SELECT * FROM logs", "SELECT host, NewProcessName FROM logs", 1)
         try:
             matched = con.execute(sql).fetchall()
@@ -264,29 +353,43 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
             matched = []
         hosts = Counter(h for h, _ in matched)
         by_host = {
-            h: hits / per_host[h] * rates[h] for h, hits in hosts.items() if h in rates and per_host[h]
+            h: hits / per_host[h] * rates[h]
+            for h, hits in hosts.items() if h in rates and per_host[h] and h not in skipped
         }
-        fleet = sum(by_host.values()) if by_host or not hosts else None
-        if hosts and len(by_host) < len(hosts):
-            notes.append(f"{len(hosts) - len(by_host)} host(s) with hits have no 4688 rate; left out of alerts/day")
+        evaluable = len(per_host) > len(skipped)
+        fleet = sum(by_host.values()) if evaluable and (by_host or not set(hosts) - set(skipped)) else None
+        unrated = [h for h in hosts if h not in rates and h not in skipped]
+        if unrated:
+            notes.append(f"{len(unrated)} host(s) with hits have no 4688 rate; left out of alerts/day")
         results.append(
             RuleResult(
                 id=rule.id, title=rule.title, family=rule.family, level=rule.level, hits=len(matched),
                 alerts_per_day=fleet, hosts=dict(sorted(hosts.items())),
                 alerts_per_day_by_host=dict(sorted(by_host.items())),
                 top_processes=tuple(Counter(_basename(n) for _, n in matched).most_common(5)), notes=tuple(notes),
+                hosts_not_evaluated=tuple(skipped),
             )
         )
     con.close()
-    return Evaluation(tuple(results), len(events), len(per_host), share, tuple(warnings))
+    return Evaluation(tuple(results), len(events), len(per_host), share, tuple(warnings), blind)
 
 
 def exposure(events: pd.DataFrame) -> Exposure:
-    """Sampled events whose command line held a credential (already redacted when collected)."""
-    if not len(events) or "secrets_found" not in events:
-        return Exposure(0, len(events), {})
-    hit = events[events["secrets_found"].fillna(0).astype(int) > 0]
-    return Exposure(len(hit), len(events), {str(k): int(v) for k, v in Counter(hit["host"]).items()})
+    """Sampled events whose command line held a credential (already redacted when collected).
+
+    An event counts when the collector's count (`secrets_found`) says so; where that count is unknown
+    (no column, or NULL: events that reached auditplan already redacted), when its command line carries
+    the collector's redaction marker.
+    """
+    if not len(events):
+        return Exposure(0, 0, {})
+    counted = (pd.to_numeric(events["secrets_found"], errors="coerce") if "secrets_found" in events
+               else pd.Series(float("nan"), index=events.index))
+    marked = (events["command_line"].fillna("").astype(str).str.contains(REDACTED, regex=False)
+              if "command_line" in events else pd.Series(False, index=events.index))
+    found = (counted.fillna(0) > 0) | (counted.isna() & marked)
+    hit = events[found]
+    return Exposure(len(hit), len(events), {str(k): int(v) for k, v in sorted(Counter(hit["host"]).items())})
 
 
 EXPORT_BACKENDS: Final = {
@@ -304,8 +407,11 @@ class ExportUnavailable(RuntimeError):
     """The pySigma backend for a query language is not installed."""
 
 
-def export_queries(rule_files: Sequence[Path], fmt: str) -> list[tuple[str, str]]:
-    """(rule file, query) pairs in a SIEM query language, through the matching pySigma backend."""
+def export_queries(files: Sequence[Path], fmt: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(rule file, query) pairs in a SIEM query language, through the matching pySigma backend.
+
+    A file that cannot be read or converted is skipped with one problem line naming it (as `load_rules`).
+    """
     import importlib
 
     module_name, class_name, pipeline_module, pipeline_name, package = EXPORT_BACKENDS[fmt]
@@ -316,7 +422,16 @@ def export_queries(rule_files: Sequence[Path], fmt: str) -> list[tuple[str, str]
         raise ExportUnavailable(f"--format {fmt} needs the pySigma backend: pip install {package}") from None
     backend = backend_cls(windows_audit_pipeline() + pipeline)
     out: list[tuple[str, str]] = []
-    for file in rule_files:
-        for query in backend.convert(SigmaCollection.from_yaml(file.read_text(encoding="utf-8"))):
-            out.append((file.name, str(query)))
-    return out
+    problems: list[str] = []
+    for file in files:
+        try:
+            queries = backend.convert(SigmaCollection.from_yaml(file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{file}: cannot read: {exc}")
+            continue
+        except (SigmaError, yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            problems.append(f"{file}: not converted to {fmt}: {first_line}")
+            continue
+        out += [(file.name, str(query)) for query in queries]
+    return out, problems

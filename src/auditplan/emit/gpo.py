@@ -1,17 +1,21 @@
 """One Import-GPO-ready GPO backup per wave of a plan, with rollout, verify and rollback scripts.
 
 Layout and bytes follow ../shared/reference/gpo-backup-format.md §B (real GPMC backups in
-reference/gpo-examples/). Output is deterministic: GUIDs and times derive from the plan, so the
-same plan gives byte-identical files and a diff shows real changes.
+reference/gpo-examples/). Output is deterministic: each wave's GUIDs derive from what its GPO
+contains (wave, hosts, settings, names), not from the plan id, so the same waves give byte-identical
+backups even when the plan's estimates moved, and a diff shows real changes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,12 +25,15 @@ from markupsafe import Markup
 from auditplan.emit.gpo_files import (
     PROCESS_CREATION_GUID,
     PROCESS_CREATION_NAME,
+    SECURITY_LOG_MAX_SIZE_KB_MAX,
+    SECURITY_LOG_MAX_SIZE_KB_MIN,
     AuditRow,
     audit_csv,
     gpt_tmpl_inf,
     registry_pol,
     wave_registry_entries,
 )
+from auditplan.emit.gpo_outdir import check_foreign_backups, earlier_files, replace_output
 
 # §B11: the CSE/tool GUID pairs for registry.pol, GptTmpl.inf and audit.csv, groups sorted ascending.
 MACHINE_EXTENSION_GUIDS: Final = (
@@ -36,10 +43,14 @@ MACHINE_EXTENSION_GUIDS: Final = (
 )
 # §B3: MachineVersionNumber packs two equal 16-bit halves; 1/1 for a new GPO. Import resets it anyway.
 MACHINE_VERSION: Final = 0x00010001
-# Namespace for uuid5 GUIDs derived from the plan (fixed forever: changing it changes every GUID).
+# Namespace for uuid5 GUIDs derived from a wave's content (fixed forever: changing it changes every GUID).
 GUID_NAMESPACE: Final = uuid.UUID("6f1c3f5e-2a4b-5c8d-9e0f-a1b2c3d4e5f6")
-# Deterministic stand-in for BackupTime when the plan carries none (Import-GPO only uses it to pick
-# the newest of several backups with the same name, which never happens within one output folder).
+# Bumped only when the meaning of the content digest changes (then every GUID changes once).
+CONTENT_VERSION: Final = 1
+# BackupTime when plan.json carries no `created_at` (`auditplan plan` writes none: plan.json depends
+# only on its inputs). A fixed time keeps the backups byte-identical; Import-GPO reads BackupTime only
+# to pick the newest of several backups with one display name (§B4), and every run removes its earlier
+# backups from --out (emit/gpo_outdir.py), so one folder never holds two of ours.
 DEFAULT_BACKUP_TIME: Final = "2000-01-01T00:00:00"
 
 AUDIT_DIR: Final = ("DomainSysvol", "GPO", "Machine", "microsoft", "windows nt", "Audit")
@@ -50,6 +61,19 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # PowerShell treats these as single quotes too (about_Quoting_Rules), so each must be doubled.
 _PS_SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
 MAX_NAME = 200
+# MS-ADA1 2.175: the displayName attribute (a GPO's name in AD) holds at most 256 Unicode characters.
+MAX_GPO_DISPLAY_NAME: Final = 256
+# RFC 1035 / RFC 1123 host-name rules for the AD domain's DNS name.
+_DNS_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+MAX_DNS_NAME: Final = 253
+# plan.json `change` (docs/plan-json.md; model/project.py CHANGE_*, not imported: it pulls in pandas).
+CHANGE_ENABLE: Final = "enable_4688"  # Process Creation was off
+CHANGE_CMDLINE: Final = "cmdline_only"  # Process Creation was on, the command line was not
+CHANGE_NONE: Final = "none"
+_CHANGES: Final = (CHANGE_ENABLE, CHANGE_CMDLINE, CHANGE_NONE)
+# EventLog.admx Security log MaxSize range (§A4) in whole MB, as plan.json carries it.
+LOG_MAX_SIZE_MB_MIN: Final = SECURITY_LOG_MAX_SIZE_KB_MIN // 1024
+LOG_MAX_SIZE_MB_MAX: Final = SECURITY_LOG_MAX_SIZE_KB_MAX // 1024
 
 
 class PlanError(ValueError):
@@ -60,6 +84,7 @@ class PlanError(ValueError):
 class WaveHost:
     host: str
     local_subcategories: tuple[tuple[str, str, int], ...] = ()  # (guid, name, setting value)
+    change: str | None = None  # plan.json `change`; None when the plan does not say
 
 
 @dataclass(frozen=True)
@@ -74,7 +99,7 @@ class Wave:
 class PlanDoc:
     plan_id: str
     waves: tuple[Wave, ...]
-    created_at: str | None = None
+    created_at: str | None = None  # BackupTime form, UTC: 2024-05-24T01:37:16
 
 
 @dataclass(frozen=True)
@@ -102,6 +127,12 @@ class WaveOutput:
 
 
 _SETTING_VALUES: Final = {"none": 4, "success": 1, "failure": 2, "success_and_failure": 3}
+_GUID_RE: Final = re.compile(r"\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _clean_text(value: object, where: str) -> str:
@@ -111,7 +142,7 @@ def _clean_text(value: object, where: str) -> str:
     if not text:
         raise PlanError(f"{where}: empty")
     if len(text) > MAX_NAME:
-        raise PlanError(f"{where}: longer than {MAX_NAME} characters")
+        raise PlanError(f"{where}: {len(text)} characters, longer than {MAX_NAME}: {_shown(text)}")
     return text
 
 
@@ -128,25 +159,88 @@ def read_plan(path: Path) -> PlanDoc:
     return parse_plan(raw, str(path))
 
 
+def _backup_time(value: object, where: str) -> str | None:
+    """plan.json `created_at` (ISO 8601) as BackupTime: UTC, seconds, no zone (as in §B4)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PlanError(f"{where}: created_at: expected an ISO 8601 time, got {_shown(value)}")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise PlanError(f"{where}: created_at: not an ISO 8601 time: {_shown(value)}") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _log_size_mb(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not LOG_MAX_SIZE_MB_MIN <= value <= LOG_MAX_SIZE_MB_MAX:
+        raise PlanError(
+            f"{where}: recommended_log_max_size_mb: expected null or a whole number of MB in "
+            f"{LOG_MAX_SIZE_MB_MIN}..{LOG_MAX_SIZE_MB_MAX} (Security log MaxSize, EventLog.admx), got {_shown(value)}"
+        )
+    return value
+
+
+def _parse_host(h: object, at: str) -> tuple[WaveHost, int | None]:
+    """One wave host and its recommended Security log size (MB); `at` names file, wave and index."""
+    if not isinstance(h, Mapping):
+        raise PlanError(f"{at}: expected an object")
+    name = _clean_text(h.get("host"), f"{at}.host")
+    hat = f"{at} (host {_shown(name)})"
+    change = h.get("change")
+    if change is not None and change not in _CHANGES:
+        raise PlanError(f"{hat}: change: expected one of {list(_CHANGES)} or null, got {_shown(change)}")
+    subs_raw = h.get("local_subcategories")
+    if subs_raw is None:
+        subs_raw = []
+    if not isinstance(subs_raw, list):
+        raise PlanError(f"{hat}: local_subcategories: expected a list, got {_shown(subs_raw)}")
+    local: list[tuple[str, str, int]] = []
+    for k, sub in enumerate(subs_raw):
+        sat = f"{hat}: local_subcategories[{k}]"
+        if not isinstance(sub, Mapping):
+            raise PlanError(f"{sat}: expected an object")
+        guid_raw = sub.get("guid")
+        guid = guid_raw.lower() if isinstance(guid_raw, str) else ""
+        if not _GUID_RE.fullmatch(guid):
+            raise PlanError(f"{sat}.guid: not a {{GUID}}: {_shown(guid_raw)}")
+        setting = sub.get("setting")
+        # isinstance first: an unhashable value (a list) must not reach the dict lookup.
+        if not isinstance(setting, str) or setting not in _SETTING_VALUES:
+            raise PlanError(f"{sat}.setting: expected one of {sorted(_SETTING_VALUES)}, got {_shown(setting)}")
+        sub_name = _clean_text(sub.get("name") or guid, f"{sat}.name")
+        local.append((guid, sub_name, _SETTING_VALUES[setting]))
+    size = _log_size_mb(h.get("recommended_log_max_size_mb"), hat)
+    return WaveHost(name, tuple(local), change), size
+
+
 def parse_plan(raw: object, where: str = "plan.json") -> PlanDoc:
     if not isinstance(raw, Mapping):
         raise PlanError(f"{where}: expected a JSON object")
     if raw.get("schema_version") != 1:
-        raise PlanError(f"{where}: schema_version {raw.get('schema_version')!r} is not 1")
+        raise PlanError(f"{where}: schema_version {_shown(raw.get('schema_version'))} is not 1")
     plan_id = _clean_text(raw.get("plan_id"), f"{where}: plan_id")
     waves_raw = raw.get("waves")
     if not isinstance(waves_raw, list):
         raise PlanError(f"{where}: waves: expected a list")
     waves: list[Wave] = []
     seen: set[int] = set()
+    wave_of_host: dict[str, tuple[int, str]] = {}
     for i, w in enumerate(waves_raw):
         at = f"{where}: waves[{i}]"
         if not isinstance(w, Mapping):
             raise PlanError(f"{at}: expected an object")
         number = w.get("wave")
         if not isinstance(number, int) or isinstance(number, bool) or number < 0 or number in seen:
-            raise PlanError(f"{at}.wave: expected a unique whole number >= 0, got {number!r}")
+            raise PlanError(f"{at}.wave: expected a unique whole number >= 0, got {_shown(number)}")
         seen.add(number)
+        at = f"{where}: wave {number}: waves[{i}]"
         name = _clean_text(w.get("name") or ("pilot" if number == 0 else f"wave {number}"), f"{at}.name")
         hosts_raw = w.get("hosts")
         if not isinstance(hosts_raw, list):
@@ -154,33 +248,105 @@ def parse_plan(raw: object, where: str = "plan.json") -> PlanDoc:
         hosts: list[WaveHost] = []
         sizes: list[int] = []
         for j, h in enumerate(hosts_raw):
-            hat = f"{at}.hosts[{j}]"
-            if not isinstance(h, Mapping):
-                raise PlanError(f"{hat}: expected an object")
-            local: list[tuple[str, str, int]] = []
-            for k, sub in enumerate(h.get("local_subcategories") or []):
-                sat = f"{hat}.local_subcategories[{k}]"
-                if not isinstance(sub, Mapping):
-                    raise PlanError(f"{sat}: expected an object")
-                guid = str(sub.get("guid", "")).lower()
-                if not re.fullmatch(r"\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}", guid):
-                    raise PlanError(f"{sat}.guid: not a {{GUID}}: {guid!r}")
-                setting = sub.get("setting")
-                if setting not in _SETTING_VALUES:
-                    raise PlanError(f"{sat}.setting: expected one of {sorted(_SETTING_VALUES)}")
-                sub_name = _clean_text(sub.get("name") or guid, f"{sat}.name")
-                local.append((guid, sub_name, _SETTING_VALUES[str(setting)]))
-            size_mb = h.get("recommended_log_max_size_mb")
-            if isinstance(size_mb, int | float) and not isinstance(size_mb, bool) and size_mb > 0:
-                sizes.append(int(size_mb) * 1024)
-            hosts.append(WaveHost(_clean_text(h.get("host"), f"{hat}.host"), tuple(local)))
+            host, size = _parse_host(h, f"{at}.hosts[{j}]")
+            # Windows host names are case-insensitive: one computer in two waves would get both GPOs.
+            key = host.host.casefold()
+            if key in wave_of_host:
+                first_wave, first_name = wave_of_host[key]
+                raise PlanError(
+                    f"{at}.hosts[{j}]: host {host.host!r} is already in wave {first_wave} (as {first_name!r}); "
+                    "a host belongs to one wave"
+                )
+            wave_of_host[key] = (number, host.host)
+            hosts.append(host)
+            if size is not None:
+                sizes.append(size * 1024)
         waves.append(Wave(number, name, tuple(hosts), max(sizes) if sizes else None))
-    created = raw.get("created_at")
-    return PlanDoc(plan_id, tuple(sorted(waves, key=lambda w: w.number)), created if isinstance(created, str) else None)
+    created = _backup_time(raw.get("created_at"), where)
+    return PlanDoc(plan_id, tuple(sorted(waves, key=lambda w: w.number)), created)
 
 
-def derived_guid(plan_id: str, wave: int, what: str) -> str:
-    return "{" + str(uuid.uuid5(GUID_NAMESPACE, f"{plan_id}/{wave}/{what}")).upper() + "}"
+def validate_domain(domain: str) -> str:
+    """The AD domain's DNS name, checked: it lands in XML, PowerShell literals and LDAP DNs."""
+    labels = domain.split(".")
+    if len(domain) > MAX_DNS_NAME or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(
+            f"--domain {_shown(domain)}: not a DNS domain name (dot-separated labels of letters, digits "
+            f"and inner hyphens, 1-63 characters each, {MAX_DNS_NAME} in all), e.g. corp.example.com"
+        )
+    return domain
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def wave_content_digest(wave: Wave, rows: Sequence[AuditRow], log_kb: int | None, domain: str,
+                        display_name: str, group_name: str) -> str:
+    """sha256 of everything the wave's GPO and scripts act on, and nothing else (no estimates)."""
+    content = {
+        "version": CONTENT_VERSION,
+        "wave": wave.number,
+        "display_name": display_name,
+        "group_name": group_name,
+        "domain": domain.lower(),
+        "hosts": sorted(h.host.casefold() for h in wave.hosts),
+        "audit_rows": [[r.guid, r.setting_value] for r in rows],
+        "log_max_size_kb": log_kb,
+    }
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def derived_guid(content_digest: str, what: str) -> str:
+    """A GUID from a wave's content digest: same content, same GUID; `what` tells backup from GPO."""
+    return "{" + str(uuid.uuid5(GUID_NAMESPACE, f"{content_digest}/{what}")).upper() + "}"
+
+
+def is_ip_address(host: str) -> bool:
+    """An inventory entry that is an IP address (no computer account is named after it)."""
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+# auditpol /set flags per MS-GPAC SettingValue (1 success, 2 failure, 3 both, 4 none).
+_AUDITPOL_FLAGS: Final = {
+    1: ("enable", "disable"),
+    2: ("disable", "enable"),
+    3: ("enable", "enable"),
+    4: ("disable", "disable"),
+}
+
+
+def prior_state(host: WaveHost) -> dict[str, Any]:
+    """What rollback.ps1 -RevertHosts restores on one host, from plan.json (docs/plan-json.md).
+
+    `change` says whether Process Creation was on before (cmdline_only, none) or off (enable_4688);
+    plan.json does not keep the prior Failure flag, so a host that had Process Creation on gets
+    Success re-enabled and Failure left as it is. The command line value was 0 for cmdline_only
+    hosts and 1 for `none`; for enable_4688 hosts the plan does not record it and 0 is restored
+    (with Process Creation off it has no effect). Without `change` nothing about Process Creation
+    is touched (-1 / no flags). `local_subcategories` are re-applied exactly.
+    """
+    if host.change == CHANGE_ENABLE:
+        flags: tuple[str, ...] = ("/success:disable", "/failure:disable")
+        cmdline = 0
+    elif host.change == CHANGE_CMDLINE:
+        flags, cmdline = ("/success:enable",), 0
+    elif host.change == CHANGE_NONE:
+        flags, cmdline = ("/success:enable",), 1
+    else:
+        flags, cmdline = (), -1
+    subs = [
+        {"guid": guid, "success": _AUDITPOL_FLAGS[value][0], "failure": _AUDITPOL_FLAGS[value][1]}
+        for guid, _name, value in sorted(host.local_subcategories)
+        if guid != PROCESS_CREATION_GUID
+    ]
+    return {"host": host.host, "process_creation": list(flags), "command_line": cmdline, "subcategories": subs,
+            "change": host.change or "unknown"}
 
 
 def ps_literal(value: object) -> Markup:
@@ -247,27 +413,42 @@ def _audit_rows(wave: Wave, options: GpoOptions) -> tuple[list[AuditRow], list[s
     return rows, losing, []
 
 
+def _rel(*parts: str) -> str:
+    return "/".join(parts)
+
+
 def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions) -> list[WaveOutput]:
-    """Write backups/{GUID}/ per wave, backups/manifest.xml, wave-NN/ scripts and README.md."""
+    """Write backups/{GUID}/ per wave, backups/manifest.xml, wave-NN/ scripts and README.md.
+
+    Everything is rendered before anything is written, so bad input leaves out_dir untouched. Files
+    an earlier run wrote into out_dir and this run does not write again are removed (gpo_outdir).
+    """
     env = _environment()
-    domain = _clean_text(options.domain, "--domain")
+    domain = validate_domain(options.domain)
     prefix = _clean_text(options.name_prefix, "--name-prefix")
     backup_time = plan.created_at or DEFAULT_BACKUP_TIME
-    backups_root = out_dir / "backups"
-    backups_root.mkdir(parents=True, exist_ok=True)
     outputs: list[WaveOutput] = []
     instances: list[str] = []
+    files: dict[str, bytes] = {}
     for wave in plan.waves:
         display_name = f"{prefix} - wave {wave.number:02d} ({wave.name})"
+        if _utf16_length(display_name) > MAX_GPO_DISPLAY_NAME:
+            raise PlanError(
+                f"wave {wave.number}: GPO name {_shown(display_name)} has {_utf16_length(display_name)} characters; "
+                f"Active Directory holds at most {MAX_GPO_DISPLAY_NAME} (displayName, MS-ADA1 2.175): "
+                "shorten --name-prefix or the wave's name in the plan"
+            )
         group_name = _group_name(prefix, wave.number)
-        backup_guid = derived_guid(plan.plan_id, wave.number, "backup")
-        gpo_guid = derived_guid(plan.plan_id, wave.number, "gpo")
         rows, losing, preserved = _audit_rows(wave, options)
         log_kb: int | None = None
         if options.log_max_size_mb is not None:
             log_kb = options.log_max_size_mb * 1024
         elif options.use_plan_log_size and wave.recommended_log_max_size_kb:
             log_kb = wave.recommended_log_max_size_kb
+        digest = wave_content_digest(wave, rows, log_kb, domain, display_name, group_name)
+        backup_guid = derived_guid(digest, "backup")
+        gpo_guid = derived_guid(digest, "gpo")
+        hosts = [h.host for h in wave.hosts]
         context: dict[str, Any] = {
             "gpo_guid": gpo_guid,
             "backup_guid": backup_guid,
@@ -277,7 +458,8 @@ def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions) -> list[Wav
             "display_name": display_name,
             "group_name": group_name,
             "backup_time": backup_time,
-            "comment": f"auditplan plan {plan.plan_id} wave {wave.number}",
+            "comment": f"auditplan wave {wave.number}: {len(hosts)} hosts, content {digest[:16]}",
+            "content_id": digest[:16],
             "machine_version": MACHINE_VERSION,
             "machine_extension_guids": MACHINE_EXTENSION_GUIDS,
             "sysvol": f"\\\\{domain}\\sysvol\\{domain}\\Policies\\{gpo_guid}",
@@ -286,50 +468,51 @@ def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions) -> list[Wav
             "log_max_size_kb": log_kb,
             "wave": wave.number,
             "wave_name": wave.name,
-            "plan_id": plan.plan_id,
-            "hosts": [h.host for h in wave.hosts],
+            "hosts": hosts,
+            "ip_hosts": [h for h in hosts if is_ip_address(h)],
+            "prior": [prior_state(h) for h in wave.hosts],
             "setting_value": 3 if options.include_failure else 1,
         }
-        bdir = backups_root / backup_guid
-        files: dict[tuple[str, ...], bytes] = {
-            ("Backup.xml",): _crlf(env.get_template("Backup.xml.j2").render(context)).encode("utf-8"),
-            ("bkupInfo.xml",): (env.get_template("BackupInst.xml.j2").render(context) + "\r\n").encode("utf-8"),
-            ("gpreport.xml",): b"\xff\xfe"
-            + _crlf(env.get_template("gpreport.xml.j2").render(context)).encode("utf-16-le"),
-            (*AUDIT_DIR, "audit.csv"): audit_csv(rows),
-            (*MACHINE_DIR, "registry.pol"): registry_pol(wave_registry_entries(log_kb)),
-            (*SECEDIT_DIR, "GptTmpl.inf"): gpt_tmpl_inf(),
-        }
-        for parts, data in files.items():
-            target = bdir.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        instances.append(env.get_template("BackupInst.xml.j2").render(context))
+        bdir = ("backups", backup_guid)
+        files[_rel(*bdir, "Backup.xml")] = _crlf(env.get_template("Backup.xml.j2").render(context)).encode("utf-8")
+        instance = env.get_template("BackupInst.xml.j2").render(context)
+        files[_rel(*bdir, "bkupInfo.xml")] = (instance + "\r\n").encode("utf-8")
+        files[_rel(*bdir, "gpreport.xml")] = b"\xff\xfe" + _crlf(
+            env.get_template("gpreport.xml.j2").render(context)).encode("utf-16-le")
+        files[_rel(*bdir, *AUDIT_DIR, "audit.csv")] = audit_csv(rows)
+        files[_rel(*bdir, *MACHINE_DIR, "registry.pol")] = registry_pol(wave_registry_entries(log_kb))
+        files[_rel(*bdir, *SECEDIT_DIR, "GptTmpl.inf")] = gpt_tmpl_inf()
+        instances.append(instance)
 
-        sdir = out_dir / f"wave-{wave.number:02d}"
-        sdir.mkdir(parents=True, exist_ok=True)
+        sdir = f"wave-{wave.number:02d}"
         for script in ("rollout.ps1", "verify.ps1", "rollback.ps1"):
             text = _crlf(env.get_template(script + ".j2").render(context))
             # UTF-8 with BOM: Windows PowerShell 5.1 reads BOM-less scripts in the ANSI code page.
-            (sdir / script).write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
-        (sdir / "hosts.txt").write_bytes(_crlf("".join(h.host + "\n" for h in wave.hosts)).encode("utf-8"))
+            files[_rel(sdir, script)] = b"\xef\xbb\xbf" + text.encode("utf-8")
+        files[_rel(sdir, "hosts.txt")] = _crlf("".join(h + "\n" for h in hosts)).encode("utf-8")
         outputs.append(
             WaveOutput(
-                wave.number, display_name, group_name, backup_guid, gpo_guid, bdir, sdir,
-                tuple(h.host for h in wave.hosts), tuple(losing), tuple(preserved),
+                wave.number, display_name, group_name, backup_guid, gpo_guid, out_dir.joinpath(*bdir),
+                out_dir / sdir, tuple(hosts), tuple(losing), tuple(preserved),
             )
         )
     # Each instance was rendered with autoescape above, so it is already safe markup.
     safe = [Markup(i) for i in instances]  # noqa: S704
     manifest = env.get_template("manifest.xml.j2").render({"instances": safe})
-    (backups_root / "manifest.xml").write_bytes(manifest.encode("utf-8"))
-    (out_dir / "README.md").write_text(_index(outputs, plan, domain), encoding="utf-8", newline="\n")
+    files[_rel("backups", "manifest.xml")] = manifest.encode("utf-8")
+    files["README.md"] = _index(outputs, plan, domain).encode("utf-8")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_files(out_dir)
+    check_foreign_backups(out_dir, {o.backup_guid: o.display_name for o in outputs}, earlier)
+    replace_output(out_dir, files, earlier)
     return outputs
 
 
 def _index(outputs: Sequence[WaveOutput], plan: PlanDoc, domain: str) -> str:
-    # An example link target in the domain the GPOs are for: OU=Servers,DC=corp,DC=example,DC=com.
-    dn = "OU=Servers," + ",".join(f"DC={part}" for part in domain.split(".") if part)
+    # An example link target in the domain the GPOs are for: OU=Servers,DC=corp,DC=example,DC=com,
+    # quoted as the scripts quote their strings (the domain is a checked DNS name; quoted all the same).
+    dn = ps_literal("OU=Servers," + ",".join(f"DC={part}" for part in domain.split(".") if part))
     lines = [
         f"# GPO backups for plan {plan.plan_id}",
         "",
@@ -343,17 +526,21 @@ def _index(outputs: Sequence[WaveOutput], plan: PlanDoc, domain: str) -> str:
         lines.append(f"| {o.wave} | {name} | {o.backup_guid} | {len(o.hosts)} | {len(o.hosts_losing_local_settings)} |")
     lines += [
         "",
-        "Apply a wave (RSAT on a domain-joined admin workstation):",
+        "Apply a wave (RSAT on a domain-joined admin workstation); every script can be run again:",
         "",
         "```powershell",
         "cd wave-00",
-        f".\\rollout.ps1 -LinkTarget '{dn}' -WhatIf",
-        f".\\rollout.ps1 -LinkTarget '{dn}'",
+        f".\\rollout.ps1 -LinkTarget {dn} -WhatIf",
+        f".\\rollout.ps1 -LinkTarget {dn}",
         "# after the hosts have rebooted (group membership) and refreshed policy:",
         ".\\verify.ps1",
-        "# if it must be undone:",
-        f".\\rollback.ps1 -LinkTarget '{dn}'",
+        "# if it must be undone (-RevertHosts also restores each host's audit settings from before the wave):",
+        f".\\rollback.ps1 -LinkTarget {dn}",
         "```",
+        "",
+        "Backup IDs and GPO IDs derive from each wave's content (hosts, settings, names), so the same",
+        "waves give the same files. BackupTime is the plan's `created_at` when it has one, else",
+        f"{DEFAULT_BACKUP_TIME}: each run replaces its earlier backups here, so no two share a GPO name.",
         "",
     ]
     losing = [o for o in outputs if o.hosts_losing_local_settings]
@@ -367,5 +554,16 @@ def _index(outputs: Sequence[WaveOutput], plan: PlanDoc, domain: str) -> str:
         ]
         for o in losing:
             lines.append(f"- wave {o.wave}: " + ", ".join(o.hosts_losing_local_settings))
+        lines.append("")
+    ip_hosts = [(o.wave, h) for o in outputs for h in o.hosts if is_ip_address(h)]
+    if ip_hosts:
+        lines += [
+            "## Hosts given as IP addresses",
+            "",
+            "rollout.ps1 asks DNS for these addresses' host names (reverse lookup) to find their computer",
+            "accounts, and names each one it cannot map:",
+            "",
+        ]
+        lines += [f"- wave {w}: {h}" for w, h in ip_hosts]
         lines.append("")
     return "\n".join(lines)

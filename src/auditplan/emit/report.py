@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,11 +26,19 @@ from markupsafe import Markup
 from auditplan.collect.interface import AuditSetting
 from auditplan.emit import charts
 from auditplan.emit.detections import Evaluation, Exposure
-from auditplan.emit.gpo import GpoOptions
+from auditplan.emit.gpo import GpoOptions, PlanError, parse_plan
 from auditplan.export import frame_to_csv
 from auditplan.model.interface import HostEstimate
-from auditplan.model.plan import REASON_EXCEEDS_BUDGET, REASON_EXCEEDS_STEP, REASON_MAX_WAVES
+from auditplan.model.plan import (
+    BUDGET_EPS,
+    BUDGET_GB_DAY,
+    QUANTILE_CHOICES,
+    REASON_EXCEEDS_BUDGET,
+    REASON_EXCEEDS_STEP,
+    REASON_MAX_WAVES,
+)
 from auditplan.model.project import Projection
+from auditplan.model.siem import EPS_BASIS_PEAK
 
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=\s*(.+?)\s*(?:#\s*(.*))?$")
 
@@ -48,11 +57,118 @@ class ReportInputs:
     generated_at: datetime = field(default_factory=lambda: datetime(2000, 1, 1))
     wave_interval_days: int = 7
     first_wave_date: datetime | None = None
+    gpo_names: Mapping[int, str] | None = None  # wave -> GPO display name, from `auditplan gpo`'s manifest
 
 
 NO_SOURCE = "(no source given)"
 CAPACITY_REASONS = (REASON_EXCEEDS_BUDGET, REASON_EXCEEDS_STEP, REASON_MAX_WAVES)
 GROUP_LIMIT = 15  # roles/sites drawn and tabled; the rest are in the CSV
+CAPACITY_WORDS = {REASON_EXCEEDS_STEP: "larger than one wave's step", REASON_EXCEEDS_BUDGET: "over the budget left",
+                  REASON_MAX_WAVES: "past the last allowed wave"}
+MANIFEST = ("backups", "manifest.xml")  # where `auditplan gpo --out DIR` lists its backups
+MANIFEST_NS = "{http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest}"
+MAX_MANIFEST_BYTES = 16 * 2**20
+# bkupInfo/manifest Comment as emit/gpo.py writes it: "auditplan plan <id> wave N" (and "auditplan wave N: ...").
+_COMMENT_WAVE = re.compile(r"auditplan\b.*?\bwave (\d+)\b", re.S)
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {str: "a string", list: "a list", dict: "an object", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__)
+
+
+def _object(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PlanError(f"{where}: expected an object, got {_json_kind(value)}")
+    return value
+
+
+def _number(value: object, where: str, *, positive: bool = False, nullable: bool = True) -> None:
+    if value is None and nullable:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or (
+            positive and value <= 0):
+        wanted = "a number > 0" if positive else "a number or null"
+        raise PlanError(f"{where}: expected {wanted}, got {value!r}")
+
+
+def check_plan(raw: object, where: str) -> dict[str, Any]:
+    """plan.json as the report reads it, or PlanError naming the file and the field.
+
+    Schema version, waves and hosts get emit/gpo.parse_plan's checks (the same as `auditplan gpo`);
+    the fields only the report reads (budget, load, cumulative, unplaced) are checked here."""
+    parse_plan(raw, where)
+    doc = dict(_object(raw, where))
+    if doc.get("budget") is not None:
+        budget = _object(doc["budget"], f"{where}: budget")
+        if budget.get("kind") not in (BUDGET_GB_DAY, BUDGET_EPS):
+            raise PlanError(f"{where}: budget.kind: expected {BUDGET_GB_DAY!r} or {BUDGET_EPS!r}, "
+                            f"got {budget.get('kind')!r}")
+        _number(budget.get("value"), f"{where}: budget.value", positive=True, nullable=False)
+        if budget.get("quantile", "p90") not in QUANTILE_CHOICES:
+            raise PlanError(f"{where}: budget.quantile: expected one of {', '.join(QUANTILE_CHOICES)}, "
+                            f"got {budget.get('quantile')!r}")
+    for i, wave in enumerate(doc["waves"]):
+        for key in ("load", "cumulative"):
+            if key in wave:
+                for name, value in _object(wave[key], f"{where}: waves[{i}].{key}").items():
+                    _number(value, f"{where}: waves[{i}].{key}.{name}")
+    unplaced = doc.get("unplaced", [])
+    if not isinstance(unplaced, list):
+        raise PlanError(f"{where}: unplaced: expected a list, got {_json_kind(unplaced)}")
+    for i, entry in enumerate(unplaced):
+        entry = _object(entry, f"{where}: unplaced[{i}]")
+        for key in ("host", "reason"):
+            if not isinstance(entry.get(key), str):
+                raise PlanError(f"{where}: unplaced[{i}].{key}: expected a string, got {_json_kind(entry.get(key))}")
+    if not isinstance(doc.get("siem", ""), str | None):
+        raise PlanError(f"{where}: siem: expected a string, got {_json_kind(doc['siem'])}")
+    return doc
+
+
+def _hosts_txt(path: Path) -> list[str] | None:
+    try:
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def read_gpo_names(gpo_dir: Path, plan: Mapping[str, Any]) -> dict[int, str]:
+    """Wave -> GPO display name, as `auditplan gpo --out gpo_dir` wrote them for this plan.
+
+    Each backup in backups/manifest.xml names its wave in its Comment ("auditplan ... wave N");
+    its name is taken only when wave-NN/hosts.txt beside it lists exactly the plan's hosts of
+    that wave, so the output of another plan, or an edited one, shows no names.
+    ValueError when the manifest is unreadable."""
+    path = gpo_dir.joinpath(*MANIFEST)
+    try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ValueError(f"{path}: larger than {MAX_MANIFEST_BYTES // 2**20} MB")
+        root = ET.fromstring(path.read_bytes())  # noqa: S314 - expat expands no external entities
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ET.ParseError as exc:
+        raise ValueError(f"{path}: not a GPO backup manifest: {exc}") from None
+    written: dict[int, str] = {}
+    for inst in root.iter(f"{MANIFEST_NS}BackupInst"):
+        comment = inst.findtext(f"{MANIFEST_NS}Comment") or ""
+        name = (inst.findtext(f"{MANIFEST_NS}GPODisplayName") or "").strip()
+        found = _COMMENT_WAVE.match(comment.strip())
+        if found and name:
+            written[int(found.group(1))] = name
+    names: dict[int, str] = {}
+    for wave in plan.get("waves", []):
+        number = wave.get("wave")
+        if not isinstance(number, int) or number not in written:
+            continue
+        listed = _hosts_txt(gpo_dir / f"wave-{number:02d}" / "hosts.txt")
+        if listed is not None and sorted(listed) == sorted(str(h.get("host", "")) for h in wave.get("hosts", [])):
+            names[number] = written[number]
+    return names
 
 
 def _source_tables(text: str) -> dict[str, str]:
@@ -196,10 +312,15 @@ def _risks(ctx: dict[str, Any], inputs: ReportInputs) -> list[dict[str, Any]]:
     """Every risk found, worst first; the verdict shows the top three."""
     risks: list[dict[str, Any]] = []
     r = ctx["readiness"]
-    budget = ctx.get("budget")
-    if budget and budget.get("share_p90") is not None and budget["share_p90"] > 1.0:
-        risks.append({"weight": 100, "text": f"At p90 the full rollout would use {budget['share_p90']:.0%} of the "
-                      f"SIEM budget: {ctx['unplaced_capacity']} host(s) do not fit and stay unplaced."})
+    capacity = ctx["capacity_unplaced"]
+    if capacity:
+        codes = Counter(_reason_code(u) for u in capacity)
+        why = ", ".join(f"{codes[code]} {words}" for code, words in CAPACITY_WORDS.items() if codes[code])
+        names = ", ".join(str(u.get("host", "")) for u in capacity[:3]) + (
+            f" and {len(capacity) - 3} more" if len(capacity) > 3 else "")
+        risks.append({"weight": 100, "text": f"{len(capacity)} host(s) are in no wave for lack of SIEM capacity "
+                      f"({why}): {names}. They head the list 'Hosts not placed in a wave' under Risks; raise the "
+                      "budget or the step (auditplan plan --max-step), or plan them on their own."})
     if ctx["logs_short"]:
         risks.append({"weight": 90, "text": f"{ctx['logs_short']} host(s) would keep less than "
                       f"{fmt(ctx['min_local_hours'])} hours of Security log history after enablement; raise their "
@@ -226,6 +347,11 @@ def _risks(ctx: dict[str, Any], inputs: ReportInputs) -> list[dict[str, Any]]:
     return sorted(risks, key=lambda x: -x["weight"])
 
 
+def _reason_code(entry: Mapping[str, Any]) -> str:
+    """The code an unplaced entry's reason starts with (docs/plan-json.md: `code: words`)."""
+    return str(entry.get("reason", "")).split(":", 1)[0].strip()
+
+
 def gpo_display_name(number: Any, name: Any, prefix: str = GpoOptions.name_prefix) -> str:
     """The wave's GPO as `auditplan gpo` names it by default (emit/gpo.py write_backups)."""
     try:
@@ -234,20 +360,39 @@ def gpo_display_name(number: Any, name: Any, prefix: str = GpoOptions.name_prefi
         return f"{prefix} - wave {number} ({name})"
 
 
-def _timeline(plan: Mapping[str, Any] | None, start: datetime, interval: int) -> list[dict[str, Any]]:
+def _cumulative_budget(cumulative: Mapping[str, Any], kind: str | None, quantile: str) -> float:
+    """The wave's cumulative load in the budget's unit, as the planner held it under the budget.
+
+    Plans written before `cumulative.budget` existed (docs/plan-json.md's first example) carry
+    only GB/day, which is the budget's unit when the budget is in GB/day."""
+    value = _num(cumulative.get("budget"))
+    if not math.isfinite(value) and kind == BUDGET_GB_DAY:
+        value = _num(cumulative.get(f"gb_day_{quantile}"))
+    return value
+
+
+def _timeline(plan: Mapping[str, Any] | None, start: datetime, interval: int,
+              gpo_names: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
     if not plan:
         return []
+    budget = plan.get("budget") or {}
+    kind, quantile, value = budget.get("kind"), budget.get("quantile", "p90"), _num(budget.get("value"))
     out = []
     for i, wave in enumerate(plan.get("waves", [])):
-        load = wave.get("load", {})
-        cumulative = wave.get("cumulative", {})
+        load = wave.get("load") or {}
+        cumulative = wave.get("cumulative") or {}
+        held = _cumulative_budget(cumulative, kind, quantile)
+        number = wave.get("wave")
+        real_name = gpo_names.get(number) if gpo_names and isinstance(number, int) else None
         out.append({
             "wave": wave.get("wave"), "name": wave.get("name", ""), "hosts": len(wave.get("hosts", [])),
             "gb_day_p50": load.get("gb_day_p50"), "gb_day_p90": load.get("gb_day_p90"),
             "eps_peak_p90": load.get("eps_peak_p90"), "cumulative_gb_day_p90": cumulative.get("gb_day_p90"),
-            "cumulative_p50": cumulative.get("gb_day_p50"), "cumulative_budget": cumulative.get("budget"),
+            "cumulative_p50": cumulative.get("gb_day_p50"), "cumulative_budget": held,
+            "cumulative_share": held / value if math.isfinite(held) and value > 0 else None,
             "date": (start + timedelta(days=interval * i)).date().isoformat(),
-            "gpo": gpo_display_name(wave.get("wave"), wave.get("name", "")),
+            "gpo": real_name or gpo_display_name(wave.get("wave"), wave.get("name", "")),
+            "gpo_default": real_name is None,
             "host_names": [h.get("host", "") for h in wave.get("hosts", [])][:12],
             "more_hosts": max(0, len(wave.get("hosts", [])) - 12),
         })
@@ -280,23 +425,34 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     hours = [float(h) for h in local.get("local_hours_p90", pd.Series(dtype=float)).tolist() if h == h]
     ctx["logs_short"] = sum(1 for h in hours if h < min_hours)
     plan = inputs.plan
+    start = inputs.first_wave_date or inputs.generated_at + timedelta(days=7)
+    ctx["waves"] = _timeline(plan, start, inputs.wave_interval_days, inputs.gpo_names)
+    ctx["gpo_names_read"] = sum(1 for w in ctx["waves"] if not w["gpo_default"])
+    ctx["gpo_default_prefix"] = GpoOptions.name_prefix
     budget = None
-    if plan:
-        b = plan.get("budget", {})
-        kind, value = b.get("kind"), _num(b.get("value"))
-        total = sum(_num(w.get("load", {}).get("budget")) for w in plan.get("waves", []))
-        need = _num(q["added_gb_day_p90"]) if kind == "gb_day" else _num(q["added_eps_peak_p90"])
-        budget = {"kind": kind, "value": value, "unit": "GB/day" if kind == "gb_day" else "events/s",
-                  "planned": total, "share_planned": total / value if value else None,
-                  "share_p90": need / value if value and math.isfinite(need) else None}
+    if plan and plan.get("budget"):
+        b = plan["budget"]
+        kind, value, quantile = b.get("kind"), _num(b.get("value")), str(b.get("quantile", "p90"))
+        # The verdict's share is the plan's: the last wave's cumulative load, the figure the
+        # wave table and the chart end on. The simulated fleet total is only context.
+        planned = ctx["waves"][-1]["cumulative_budget"] if ctx["waves"] else 0.0
+        # The same rate the planner counts: the profile's eps basis (model/plan.py _load_column).
+        basis = "peak" if projection is not None and projection.profile.eps_basis == EPS_BASIS_PEAK else "mean"
+        column = f"added_gb_day_{quantile}" if kind == BUDGET_GB_DAY else f"added_eps_{basis}_{quantile}"
+        need = _fleet_value(projection, column)
+        budget = {"kind": kind, "value": value, "quantile": quantile,
+                  "unit": "GB/day" if kind == BUDGET_GB_DAY else "events/s",
+                  "planned": planned, "share": planned / value if value > 0 and math.isfinite(planned) else None,
+                  "fleet_need": need, "share_fleet": need / value if value > 0 and math.isfinite(need) else None}
     ctx["budget"] = budget
     unplaced = list(plan.get("unplaced", [])) if plan else []
-    ctx["unplaced"] = unplaced
-    ctx["unplaced_capacity"] = sum(1 for u in unplaced if str(u.get("reason", "")).startswith(CAPACITY_REASONS))
+    capacity = [u for u in unplaced if _reason_code(u) in CAPACITY_REASONS]
+    # Capacity first: those are the hosts the verdict and the top risk point at.
+    ctx["unplaced"] = capacity + [u for u in unplaced if _reason_code(u) not in CAPACITY_REASONS]
+    ctx["capacity_unplaced"] = capacity
+    ctx["unplaced_capacity"] = len(capacity)
     ctx["local_settings_hosts"] = sum(1 for w in (plan or {}).get("waves", []) for h in w.get("hosts", [])
                                       if h.get("local_subcategories"))
-    start = inputs.first_wave_date or inputs.generated_at + timedelta(days=7)
-    ctx["waves"] = _timeline(plan, start, inputs.wave_interval_days)
     ctx["risks"] = _risks(ctx, inputs)
     ctx["sources"] = Counter(str(e.source) for e in inputs.estimates)
     ctx["defaults"] = defaults_table(inputs.defaults_text)
@@ -335,7 +491,7 @@ def _charts(ctx: dict[str, Any], inputs: ReportInputs) -> dict[str, Markup]:
     waves = ctx["waves"]
     budget = ctx["budget"]
     if waves:
-        if budget and budget["kind"] != "gb_day":
+        if budget and budget["kind"] != BUDGET_GB_DAY:
             out["cumulative"] = charts.cumulative_by_wave(
                 [f"wave {w['wave']}" for w in waves], [_num(w["cumulative_budget"]) for w in waves],
                 [_num(w["cumulative_budget"]) for w in waves], budget["value"], budget["unit"])

@@ -4,7 +4,9 @@ Each rule reads the Security log through Windows!Microsoft.Windows.EventProvider
 EventDisplayNumber 4688 and `Params/Param[N]` (4688 EventData order, reference
 gpo-backup-format.md §A5: 2 SubjectUserName, 6 NewProcessName, 9 CommandLine, 14 ParentProcessName).
 Sigma string matches are case-insensitive, so every string test becomes MatchesRegularExpression
-with `(?i)` and an escaped literal: ContainsSubstring's case rules would change the meaning.
+with `(?i)` and an escaped literal: ContainsSubstring's case rules would change the meaning. `|cased`
+strings drop the `(?i)`; `|re` flags i, m, s become the same .NET inline options; `field: null` is an
+empty Param on a 4688 field and always true on a field 4688 lacks.
 Rules ship disabled; an override enables them for a group of the computers of rolled-out waves.
 """
 
@@ -28,7 +30,16 @@ from sigma.conditions import (
 from sigma.exceptions import SigmaError
 from sigma.pipelines.windows.windows import windows_audit_pipeline
 from sigma.rule import SigmaRule
-from sigma.types import SigmaExpansion, SigmaNumber, SigmaRegularExpression, SigmaString, SpecialChars
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExpansion,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
 
 # Event 4688 EventData order (reference §A5); SCOM's Params/Param[N] is 1-based.
 PARAM_OF_FIELD: Final = {
@@ -50,9 +61,34 @@ COMPUTER: Final = "Windows!Microsoft.Windows.Computer"
 # An expression no 4688 event satisfies, for Sigma conditions on fields 4688 lacks (a NULL field never
 # matches in Sigma; a `not` around it then matches every event, in both).
 NEVER: Final = ("EventDisplayNumber", "Equal", "0")
+# ...and one every 4688 event satisfies, for `field: null` on such a field (a missing field IS null).
+ALWAYS: Final = ("EventDisplayNumber", "NotEqual", "0")
+# .NET Regex inline options for Sigma's |re|i, |re|m, |re|s (same letters, same meaning).
+RE_FLAG_LETTERS: Final = {
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
+}
 SEVERITY: Final = {"critical": "2", "high": "2", "medium": "1", "low": "0", "informational": "0"}
 PRIORITY: Final = {"critical": "2", "high": "2", "medium": "1", "low": "0", "informational": "0"}
 _ID_SAFE = re.compile(r"[^A-Za-z0-9_]")
+# Characters XML 1.0 (section 2.2, production Char) does not allow anywhere in a document, even escaped.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+REPLACEMENT_CHARACTER: Final = "\ufffd"
+
+
+class ManagementPackInvalid(ValueError):
+    """The written management pack did not parse back as XML (a bug: nothing is reported as written)."""
+
+
+def xml_safe(text: str) -> str:
+    """`text` with every character XML 1.0 forbids replaced by U+FFFD (display text only)."""
+    return _NOT_XML_CHAR.sub(REPLACEMENT_CHARACTER, text)
+
+
+def _regex_xml_safe(pattern: str) -> str:
+    # In a pattern, \uXXXX keeps the meaning (.NET and Python both read it) where U+FFFD would not.
+    return _NOT_XML_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", pattern)
 
 
 class ScomConversionError(ValueError):
@@ -111,12 +147,17 @@ def _regex(param: int, operator: str, pattern: str) -> ET.Element:
     query = ET.SubElement(ET.SubElement(rx, "ValueExpression"), "XPathQuery", Type="String")
     query.text = f"Params/Param[{param}]"
     ET.SubElement(rx, "Operator").text = operator
-    ET.SubElement(rx, "Pattern").text = pattern
+    ET.SubElement(rx, "Pattern").text = _regex_xml_safe(pattern)
     return expr
 
 
 def _never() -> ET.Element:
     query, operator, value = NEVER
+    return _simple(query, "UnsignedInteger", operator, value, "UnsignedInteger")
+
+
+def _always() -> ET.Element:
+    query, operator, value = ALWAYS
     return _simple(query, "UnsignedInteger", operator, value, "UnsignedInteger")
 
 
@@ -143,6 +184,13 @@ def _convert(node: object, notes: list[str]) -> ET.Element:
             if not isinstance(value, SigmaNumber):
                 raise ScomConversionError(f"EventID compared with {value!r}")
             return _simple("EventDisplayNumber", "UnsignedInteger", "Equal", str(value.number), "UnsignedInteger")
+        if isinstance(value, SigmaNull):
+            if name not in PARAM_OF_FIELD:
+                notes.append(f"field {name} is not in event 4688: `{name}: null` matches every event "
+                             "(as in Sigma, where it is NULL)")
+                return _always()
+            # An empty Param is what SCOM sees for a field the event left empty (a NULL column in Sigma).
+            return _regex(PARAM_OF_FIELD[name], "MatchesRegularExpression", "^$")
         if name not in PARAM_OF_FIELD:
             notes.append(f"field {name} is not in event 4688: its conditions never match "
                          "(as in Sigma, where it is NULL)")
@@ -152,10 +200,12 @@ def _convert(node: object, notes: list[str]) -> ET.Element:
             return _group("Or", [_convert(ConditionFieldEqualsValueExpression(name, v), notes) for v in value.values])
         if isinstance(value, SigmaRegularExpression):
             pattern = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
-            flags = "".join(sorted({"i" if f.name == "IGNORECASE" else "" for f in value.flags} - {""}))
+            flags = "".join(sorted(RE_FLAG_LETTERS[f] for f in value.flags))
             return _regex(param, "MatchesRegularExpression", (f"(?{flags})" if flags else "") + pattern)
         if isinstance(value, SigmaString):
-            return _regex(param, "MatchesRegularExpression", _regex_of(value, cased=False))
+            # |cased keeps Sigma's case-sensitive match; every other string match ignores case.
+            cased = isinstance(value, SigmaCasedString)
+            return _regex(param, "MatchesRegularExpression", _regex_of(value, cased=cased))
         if isinstance(value, SigmaNumber):
             return _regex(param, "MatchesRegularExpression", f"^{value.number}$")
         raise ScomConversionError(f"{type(value).__name__} values (field {name}) have no SCOM equivalent")
@@ -187,9 +237,9 @@ def convert_rule(rule_file: Path) -> list[ScomRule]:
 
 
 def _text(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attrib)
+    element = ET.SubElement(parent, tag, {k: xml_safe(v) for k, v in attrib.items()})
     if text is not None:
-        element.text = text
+        element.text = xml_safe(text)
     return element
 
 
@@ -307,6 +357,11 @@ def build_management_pack(
         ds = _text(display, "DisplayString", ElementID=element_id)
         _text(ds, "Name", name)
         _text(ds, "Description", desc)
+    for element in root.iter():  # last line of defence: no forbidden character leaves this function
+        if element.text:
+            element.text = xml_safe(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, xml_safe(value))
     ET.indent(root, space="  ")
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + body + b"\n"
@@ -334,4 +389,10 @@ def write_management_pack(rule_files: Sequence[Path], out: Path, *, mp_id: str, 
                                  display_name="auditplan Process Creation Detections")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
+    try:
+        ET.parse(out)  # noqa: S314 - our own output, read back to prove it is well-formed
+    except ET.ParseError as exc:
+        out.unlink(missing_ok=True)
+        raise ManagementPackInvalid(f"{out}: the generated management pack is not well-formed XML ({exc}); "
+                                    "nothing was written") from None
     return messages

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
-
 from auditplan.collect.interface import (
     HostResult,
     HostStatus,
@@ -27,6 +25,7 @@ from auditplan.collect.interface import (
 from auditplan.model.calibrate import PeerFit, lognormal_range, measured_range, shrink_to_peers
 from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.priors import Z90, Priors, load_priors, lognormal_sigma
+from auditplan.model.project import fleet_events_day
 from auditplan.model.trace_rate import trace_range
 
 HOURS_PER_DAY = 24
@@ -36,6 +35,11 @@ MIN_USABLE_HOURS = 12
 # Extra log-sd for such short windows: day/peak vs night/trough ratios of about 2 either way (the role
 # shapes' peak-hour factors, docs/estimation.md) put the hours-to-day factor's p90 at 2x. An assumption.
 SHORT_WINDOW_LOG_SD = math.log(2.0) / Z90
+# A measured host calibrates its role (counts as a peer) only with at least MIN_USABLE_HOURS usable
+# hours: a shorter window (a seconds-long attack capture, a live trace) says little about a day and
+# would otherwise weigh as much as a week of counts. A peer measured at zero counts as this many
+# events over its window, so a quiet host pulls its role down instead of dropping out.
+ZERO_PEER_EVENTS = 0.5
 
 
 @dataclass(frozen=True)
@@ -246,22 +250,40 @@ def estimate_hosts(results: Sequence[HostResult], config: dict[str, Any]) -> lis
     measured: dict[str, _Measured] = {}
     why_not: dict[str, tuple[str, ...]] = {}
     peer_logs: dict[str, list[float]] = defaultdict(list)
+    short: dict[str, int] = defaultdict(int)
     for r in chosen:
         m, unmeasured_notes = _own_measurement(r, priors)
         if m is None:
             why_not[r.host.name] = unmeasured_notes
             continue
         measured[r.host.name] = m
-        if m.rate.p50 > 0:
-            peer_logs[_role_key(r, priors)].append(math.log(m.rate.p50))
+        log_rate = peer_log_rate(m.rate, len(m.hourly))
+        if log_rate is None:
+            short[_role_key(r, priors)] += 1
+        else:
+            peer_logs[_role_key(r, priors)].append(log_rate)
 
     fits: dict[str, PeerFit] = {}
     for key, prior in priors.roles.items():
         fits[key] = shrink_to_peers(math.log(prior.median_per_day), prior.sigma, peer_logs.get(key, []))
 
-    estimates = [_estimate_one(r, measured.get(r.host.name), fits, priors, why_not.get(r.host.name, ()))
+    estimates = [_estimate_one(r, measured.get(r.host.name), fits, priors, why_not.get(r.host.name, ()), short)
                  for r in chosen]
     return sorted(estimates, key=lambda e: e.host.lower())
+
+
+def peer_log_rate(rate: Range, hours: int) -> float | None:
+    """A measured host's log 4688/day as a calibration peer of its role, or None when its window
+    is too short to count (< MIN_USABLE_HOURS usable hours; a live trace has none).
+
+    A host measured at zero (auditing on, no 4688 in `hours` hours) counts as ZERO_PEER_EVENTS
+    events over its window: ln(24 * 0.5 / hours) per day (docs/estimation.md, "Role peers").
+    """
+    if hours < MIN_USABLE_HOURS:
+        return None
+    if rate.p50 > 0:
+        return math.log(rate.p50)
+    return math.log(HOURS_PER_DAY * ZERO_PEER_EVENTS / hours)
 
 
 def _role_key(r: HostResult, priors: Priors) -> str:
@@ -269,12 +291,10 @@ def _role_key(r: HostResult, priors: Priors) -> str:
 
 
 def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], priors: Priors,
-                  unmeasured_notes: tuple[str, ...] = ()) -> HostEstimate:
+                  unmeasured_notes: tuple[str, ...] = (), short_peers: dict[str, int] | None = None) -> HostEstimate:
     key = _role_key(r, priors)
     prior = priors.roles[key]
     notes: list[str] = list(unmeasured_notes)
-    if r.status is not HostStatus.OK:
-        notes.append(f"survey {r.status.value}: {r.reason or 'no detail'}; estimate from the role prior")
     if r.host.role and priors.role_key(r.host.role) == priors.default_role and key == priors.default_role:
         notes.append(f"no prior for role {r.host.role!r}: default prior used")
     shape: tuple[float, ...] | None = None
@@ -284,11 +304,18 @@ def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], 
         shape = _shape_from_counts(m.hourly, m.start_hour)
     else:
         fit = fits[key]
+        left_out = (short_peers or {}).get(key, 0)
         if fit.peers:
             rate, source = lognormal_range(fit.mu, fit.sigma), EstimateSource.ROLE_PEERS
             notes.append(f"role {key!r} calibrated from {fit.peers} measured peer(s)")
         else:
             rate, source = lognormal_range(fit.mu, fit.sigma), EstimateSource.ROLE_PRIOR
+        if left_out:
+            notes.append(f"{left_out} measured host(s) of role {key!r} left out of its calibration: "
+                         f"< {MIN_USABLE_HOURS} usable h")
+        if r.status is not HostStatus.OK:
+            used = "role peers" if source is EstimateSource.ROLE_PEERS else "the role prior"
+            notes.insert(0, f"survey {r.status.value}: {r.reason or 'no detail'}; estimate from {used}")
         if r.volume is not None and r.volume.boot_only and not any("boot-time" in n for n in notes):
             notes.append("only boot-time 4688s: process creation auditing is off")
     if shape is None:
@@ -318,25 +345,11 @@ def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], 
     )
 
 
-FLEET_CHUNK = 256
-
-
 def fleet_total(estimates: Sequence[HostEstimate], draws: int, seed: int) -> Range:
-    """Fleet 4688/day p10/p50/p90 by seeded Monte Carlo over independent per-host log-normals.
+    """Fleet 4688/day p10/p50/p90: `auditplan project`'s seeded Monte Carlo (model/project.py
+    `fleet_events_day`), so both commands print the same fleet range for the same store.
 
-    Each host is log-normal with median p50 and sigma = ln(p90/p50)/z90. Hosts measured at
-    zero add 0. Independence understates the spread when a role prior is wrong for every host
-    of the role at once (docs/estimation.md).
+    Hosts measured or traced are drawn independently; hosts on a role prior or peer fit share one
+    draw per role, since such a figure is wrong for all of them together (docs/projection.md).
     """
-    rng = np.random.default_rng(seed)
-    totals = np.zeros(draws)
-    params = [(math.log(e.events_per_day.p50), lognormal_sigma(e.events_per_day.p50, e.events_per_day.p90))
-              for e in estimates if e.events_per_day.p50 > 0]
-    for i in range(0, len(params), FLEET_CHUNK):
-        chunk = params[i:i + FLEET_CHUNK]
-        mu = np.array([p[0] for p in chunk])
-        sigma = np.array([p[1] for p in chunk])
-        z = rng.standard_normal((draws, len(chunk)))
-        totals += np.exp(mu + sigma * z).sum(axis=1)
-    p10, p50, p90 = np.percentile(totals, [10, 50, 90])
-    return Range(float(p10), float(p50), float(p90))
+    return fleet_events_day(estimates, draws=draws, seed=seed)

@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 
 from auditplan.export import neutralise_cell
-from auditplan.model.project import CHANGE_NONE, NO_GROUP, Projection, gc_paused
+from auditplan.model.interface import EstimateSource
+from auditplan.model.project import CHANGE_ENABLE, CHANGE_NONE, NO_GROUP, Projection, gc_paused
 from auditplan.model.siem import EPS_BASIS_PEAK
 
 PLAN_SCHEMA_VERSION = 1
@@ -166,18 +167,22 @@ def _survey_facts(survey: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _load_column(projection: Projection, options: PlanOptions) -> str:
+    """The whole-stream projection column the budget counts; "added_" + it is the added load."""
+    q = options.quantile
+    if options.budget_kind == BUDGET_GB_DAY:
+        return f"gb_day_{q}"
+    basis = "peak" if projection.profile.eps_basis == EPS_BASIS_PEAK else "mean"
+    return f"eps_{basis}_{q}"
+
+
 def _build_hosts(
     projection: Projection,
     options: PlanOptions,
     survey: Mapping[str, Mapping[str, Any]],
     local_subcategories: Mapping[str, Iterable[tuple[str, str, str]]],
 ) -> list[PlannedHost]:
-    q = options.quantile
-    if options.budget_kind == BUDGET_GB_DAY:
-        load_col = f"added_gb_day_{q}"
-    else:
-        basis = "peak" if projection.profile.eps_basis == EPS_BASIS_PEAK else "mean"
-        load_col = f"added_eps_{basis}_{q}"
+    load_col = "added_" + _load_column(projection, options)
     f = projection.hosts
     names = [
         "host", "role", "site", "os_family", "change", "source", "events_day_p50", "events_day_p90",
@@ -233,6 +238,46 @@ def _ineligible_reason(h: PlannedHost, options: PlanOptions, survey: Mapping[str
     if h.change == CHANGE_NONE:
         return f"{REASON_ALREADY_ENABLED}: Process Creation and its command line are already audited"
     return ""
+
+
+@dataclass(frozen=True)
+class EnabledLoad:
+    """The 4688 load that hosts already auditing Process Creation put on the SIEM today, which the
+    planner's budget (headroom for the *added* load) does not count."""
+
+    hosts: int  # hosts already auditing 4688
+    measured: int  # of them, with their own measured_4688 figure
+    load: float  # their 4688 stream today, at the plan's quantile, in the budget's unit
+    rollout_hosts: int  # of them, placed in a wave by an earlier plan
+    rollout_load: float
+    first_budget: float | None  # budget of the oldest earlier plan with the same SIEM and budget kind
+
+
+def enabled_load(
+    projection: Projection, options: PlanOptions, earlier: Sequence[Mapping[str, Any]] = ()
+) -> EnabledLoad:
+    """What hosts already auditing 4688 carry today (whole stream minus the added part, so a host
+    with 4688 on but its command line off counts without the CommandLine bytes), and how much of
+    that the waves of `earlier` plans (plan.json dicts, oldest first) brought."""
+    col = _load_column(projection, options)
+    f = projection.hosts
+    on = f[f["change"] != CHANGE_ENABLE]
+    today = (on[col] - on["added_" + col]).to_numpy(dtype=float)
+    ok = [math.isfinite(v) for v in today.tolist()]
+    names = [str(n).lower() for n in on["host"].tolist()]
+    same = [d for d in earlier if d.get("siem") == projection.profile.name
+            and d.get("budget", {}).get("kind") == options.budget_kind]
+    placed = {str(h["host"]).lower() for d in same for w in d.get("waves", []) for h in w.get("hosts", [])}
+    rollout = [v for v, n, good in zip(today.tolist(), names, ok, strict=True) if good and n in placed]
+    first = same[0].get("budget", {}).get("value") if same else None
+    return EnabledLoad(
+        hosts=len(on),
+        measured=int((on["source"] == str(EstimateSource.MEASURED_4688)).sum()),
+        load=math.fsum(v for v, good in zip(today.tolist(), ok, strict=True) if good),
+        rollout_hosts=len(rollout),
+        rollout_load=math.fsum(rollout),
+        first_budget=float(first) if isinstance(first, int | float) and not isinstance(first, bool) else None,
+    )
 
 
 def _pilot(

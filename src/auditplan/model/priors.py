@@ -35,8 +35,6 @@ class Priors:
     event_size: EventSizeDefaults
     min_sampled_events: int
     sysmon_eid1_per_4688: float
-    fleet_draws: int
-    fleet_seed: int
 
     def role_key(self, role: str | None, product_type: ProductType | None = None) -> str:
         """The [priors.roles] key for an inventory role (aliases applied); default when unknown."""
@@ -100,7 +98,6 @@ def load_priors(config: dict[str, Any]) -> Priors:
         xml_bytes_no_cmdline=_number(size, "xml_bytes_no_cmdline", "event_size"),
         cmdline_length_p50=_number(size, "cmdline_length_p50", "event_size"),
     )
-    draws = int(_number(section, "fleet_draws", "priors"))
     return Priors(
         roles=roles,
         aliases=aliases,
@@ -108,8 +105,6 @@ def load_priors(config: dict[str, Any]) -> Priors:
         event_size=event_size,
         min_sampled_events=int(_number(section, "min_sampled_events", "priors")),
         sysmon_eid1_per_4688=_number(section, "sysmon_eid1_per_4688", "priors"),
-        fleet_draws=draws,
-        fleet_seed=int(_number(section, "fleet_seed", "priors", positive=False)),
     )
 
 

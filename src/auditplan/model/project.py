@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from auditplan.config import ConfigError
-from auditplan.model.interface import EstimateSource, HostEstimate
+from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.siem import SiemProfile
 
 QUANTILES = ("p10", "p50", "p90")
@@ -45,6 +45,7 @@ METRICS = ("events_day", "eps_mean", "eps_peak", "gb_day", "gb_held", "cost_mont
 _CHUNK = 4096
 # Estimates from these sources share one error per role (the same prior or peer fit).
 SHARED_ERROR_SOURCES = (str(EstimateSource.ROLE_PRIOR), str(EstimateSource.ROLE_PEERS))
+SHARED_ERROR_TEXT = "role_prior and role_peers estimates share one draw per role"
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,93 @@ def _group_table(
     return pd.DataFrame(data, index=pd.Index(list(names), name="group"))
 
 
+# Per-host numbers that must be finite and >= 0 for a host to count in group totals.
+_CHECKED = ("p10", "p50", "p90", "xml_bytes", "xml_no_cmdline_bytes")
+
+
+def unique_estimates(estimates: Sequence[HostEstimate]) -> tuple[list[HostEstimate], list[str]]:
+    """Estimates sorted by (role, site, host), the order the Monte Carlo draws in, one per host
+    name (any case); a warning for each duplicate left out."""
+    warnings: list[str] = []
+    seen: set[str] = set()
+    unique: list[HostEstimate] = []
+    for e in sorted(estimates, key=lambda e: (e.role or NO_GROUP, e.site or NO_GROUP, e.host)):
+        key = e.host.lower()
+        if key in seen:
+            warnings.append(f"{e.host}: duplicate estimate ignored")
+            continue
+        seen.add(key)
+        unique.append(e)
+    return unique, warnings
+
+
+def _unusable(values: np.ndarray) -> np.ndarray:
+    """Rows with a NaN, infinite or negative number."""
+    with np.errstate(invalid="ignore"):
+        ok: np.ndarray = np.isfinite(values).all(axis=1) & (values >= 0).all(axis=1)
+    return ~ok
+
+
+def _draw_cells(
+    frame: pd.DataFrame, bad: np.ndarray, coeffs: np.ndarray, draws: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Monte Carlo sums per (role, site) cell of `frame` (columns role, site, source, p10, p50,
+    p90; rows in unique_estimates order): (cells (n_cells, n_coeffs, draws), cell roles, cell sites).
+    Hosts flagged `bad` add 0. The draws do not depend on `coeffs`, so every caller with the same
+    hosts, draws and seed sees the same events/day sums."""
+    mu, sigma = _lognormal_arrays(
+        frame["p10"].to_numpy(dtype=float), frame["p50"].to_numpy(dtype=float), frame["p90"].to_numpy(dtype=float)
+    )
+    mu[bad], sigma[bad] = -math.inf, 0.0
+    roles = frame["role"].to_numpy(dtype=object)
+    sites = frame["site"].to_numpy(dtype=object)
+    cell_codes, cell_uniques = pd.factorize(pd.MultiIndex.from_arrays([roles, sites]), sort=True)
+    if len(frame):
+        shared = frame["source"].isin(SHARED_ERROR_SOURCES).to_numpy()
+        role_codes, _ = pd.factorize(frame["role"], sort=True)
+        cells = _monte_carlo_cells(
+            mu, sigma, coeffs, cell_codes, len(cell_uniques), draws, seed, shared, np.asarray(role_codes)
+        )
+    else:
+        cells = np.zeros((0, coeffs.shape[1], draws))
+    cell_role = np.array([c[0] for c in cell_uniques], dtype=object)
+    cell_site = np.array([c[1] for c in cell_uniques], dtype=object)
+    return cells, cell_role, cell_site
+
+
+def _sum_cells(cells: np.ndarray, cell_group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Cells added into their groups: (n_groups, n_coeffs, draws)."""
+    sums = np.zeros((n_groups, cells.shape[1], cells.shape[2]))
+    np.add.at(sums, cell_group, cells)
+    return sums
+
+
+def fleet_events_day(estimates: Sequence[HostEstimate], *, draws: int, seed: int) -> Range:
+    """The fleet's 4688 events/day p10/p50/p90 by the Monte Carlo of `project` (role_prior and
+    role_peers hosts share one draw per role): the same numbers as `project(...).fleet`'s
+    events_day_* for the same estimates, draws and seed."""
+    if draws < 10:
+        raise ConfigError(f"draws must be >= 10, got {draws}")
+    unique, _ = unique_estimates(estimates)
+    frame = pd.DataFrame(
+        {
+            "role": [e.role or NO_GROUP for e in unique],
+            "site": [e.site or NO_GROUP for e in unique],
+            "source": [str(e.source) for e in unique],
+            "p10": np.array([e.events_per_day.p10 for e in unique], dtype=float),
+            "p50": np.array([e.events_per_day.p50 for e in unique], dtype=float),
+            "p90": np.array([e.events_per_day.p90 for e in unique], dtype=float),
+            "xml_bytes": np.array([e.bytes_per_event_xml for e in unique], dtype=float),
+            "xml_no_cmdline_bytes": np.array([e.bytes_per_event_xml_no_cmdline for e in unique], dtype=float),
+        }
+    )
+    bad = _unusable(frame[list(_CHECKED)].to_numpy(dtype=float))
+    cells, _, _ = _draw_cells(frame, bad, np.ones((len(frame), 1)), draws, seed)
+    sums = _sum_cells(cells, np.zeros(len(cells), dtype=np.int64), 1)
+    p10, p50, p90 = np.percentile(sums, [10.0, 50.0, 90.0], axis=2)[:, 0, 0]
+    return Range(float(p10), float(p50), float(p90))
+
+
 def local_log_frame(hosts: pd.DataFrame, survey: pd.DataFrame | None, settings: LocalLogSettings) -> pd.DataFrame:
     """Hours of local Security log history after enablement, and the MaxSize that keeps
     `settings.min_local_hours`. `survey` is Store.hosts_frame() (host, log_max_size_bytes,
@@ -400,24 +488,12 @@ def project(
         raise ConfigError(f"draws must be >= 10, got {draws}")
     settings = local_log or LocalLogSettings()
     price = price_per_gb if price_per_gb else (profile.price_per_gb or None)
-    warnings: list[str] = []
-    seen: set[str] = set()
-    unique: list[HostEstimate] = []
-    for e in sorted(estimates, key=lambda e: (e.role or NO_GROUP, e.site or NO_GROUP, e.host)):
-        key = e.host.lower()
-        if key in seen:
-            warnings.append(f"{e.host}: duplicate estimate ignored")
-            continue
-        seen.add(key)
-        unique.append(e)
+    unique, warnings = unique_estimates(estimates)
     frame, shapes, shape_ok = _host_frame(unique, profile, retention_days, price)
     frame = pd.concat([frame, local_log_frame(frame, survey, settings).drop(columns=["host"])], axis=1)
 
     gb = float(profile.gb_bytes)
     held = retention_days * profile.storage_factor
-    mu, sigma = _lognormal_arrays(
-        frame["p10"].to_numpy(dtype=float), frame["p50"].to_numpy(dtype=float), frame["p90"].to_numpy(dtype=float)
-    )
     added_ev = frame["added_events"].to_numpy(dtype=float)
     coeffs = np.stack(
         [
@@ -430,10 +506,10 @@ def project(
     )
     # An estimate with NaN/inf/negative numbers would poison every sum: keep it out of the group
     # totals (its own row stays NaN, and the planner lists it as unusable) and say so.
-    values = frame[["p10", "p50", "p90", "xml_bytes", "xml_no_cmdline_bytes"]].to_numpy(dtype=float)
-    bad = ~(np.isfinite(values).all(axis=1) & (values >= 0).all(axis=1) & np.isfinite(coeffs).all(axis=1))
+    values = frame[list(_CHECKED)].to_numpy(dtype=float)
+    bad = _unusable(values) | ~np.isfinite(coeffs).all(axis=1)
     if bad.any():
-        mu[bad], sigma[bad], coeffs[bad] = -math.inf, 0.0, 0.0
+        coeffs[bad] = 0.0
         names = frame.loc[bad, "host"].tolist()
         warnings.append(
             f"{len(names)} estimate(s) with missing or negative numbers left out of the totals: "
@@ -443,19 +519,8 @@ def project(
             frame.loc[bad, col] = math.nan
     roles = frame["role"].to_numpy(dtype=object)
     sites = frame["site"].to_numpy(dtype=object)
-    cell_keys = pd.MultiIndex.from_arrays([roles, sites])
-    cell_codes, cell_uniques = pd.factorize(cell_keys, sort=True)
-    n_cells = len(cell_uniques)
-    if len(frame):
-        shared = frame["source"].isin(SHARED_ERROR_SOURCES).to_numpy()
-        role_codes, _ = pd.factorize(frame["role"], sort=True)
-        cells = _monte_carlo_cells(
-            mu, sigma, coeffs, cell_codes, n_cells, draws, seed, shared, np.asarray(role_codes)
-        )
-    else:
-        cells = np.zeros((0, 4, draws))
-    cell_role = np.array([c[0] for c in cell_uniques], dtype=object)
-    cell_site = np.array([c[1] for c in cell_uniques], dtype=object)
+    cells, cell_role, cell_site = _draw_cells(frame, bad, coeffs, draws, seed)
+    n_cells = len(cell_role)
     p50 = np.where(bad, 0.0, frame["p50"].clip(lower=0.0).to_numpy(dtype=float))
     factors = frame["peak_hour_factor"].to_numpy(dtype=float)
 
@@ -465,8 +530,7 @@ def project(
         cell_group = np.array([index[n] for n in labels_of_cells.tolist()], dtype=np.int64)
         host_group = np.array([index[n] for n in labels_of_hosts.tolist()], dtype=np.int64)
         g = len(names)
-        sums = np.zeros((g, 4, draws))
-        np.add.at(sums, cell_group, cells)
+        sums = _sum_cells(cells, cell_group, g)
         counts = np.bincount(host_group, minlength=g).tolist()
         peaks = _group_peak_factors(host_group, g, p50, shapes, shape_ok, factors)
         added_peaks = _group_peak_factors(host_group, g, p50 * added_ev, shapes, shape_ok, factors)

