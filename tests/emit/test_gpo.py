@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import tree_sitter_powershell
 from click.testing import CliRunner
+from gpo_helpers import tree_digest
 from tree_sitter import Language, Node, Parser
 
 from auditplan.cli import main
@@ -181,19 +181,11 @@ def test_structure_matches_real_gpmc_backups(tmp_path: Path, reference_dir: Path
     assert [i.findtext(f"{{{MANIFEST_NS}}}ID") for i in manifest] == [o.backup_guid, _.backup_guid]
 
 
-def _tree_digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()
-
-
 def test_same_plan_gives_identical_bytes_and_other_waves_other_guids(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     first = _write(a, _plan())
     _write(b, _plan())
-    assert _tree_digest(a) == _tree_digest(b)
+    assert tree_digest(a) == tree_digest(b)
     # GUIDs follow what each wave's GPO holds, not the plan id (test_gpo_rerun.py): other hosts, other GUIDs.
     other = _plan(host="dc02.corp.example")
     other["waves"][1]["hosts"] = [{"host": "web02"}]  # type: ignore[index]
