@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import evtx
 import numpy as np
@@ -182,7 +184,9 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
 
 def test_bad_files_give_per_file_errors(tmp_path: Path) -> None:
     files = _bad_files(tmp_path)
-    expected = {"empty": "empty", "text": "not an EVTX", "truncated": "truncated", "damaged": "damaged",
+    # "truncated" is cut inside its only chunk: no complete chunk, so no event records (issue 3 fix:
+    # it used to be a "truncated" error for any cut; the cut itself is now reported in `truncation`).
+    expected = {"empty": "empty", "text": "not an EVTX", "truncated": "no event records", "damaged": "damaged",
                 "directory": "directory"}
     for kind, path in files.items():
         outcome = ingest_file(path)
@@ -227,7 +231,8 @@ def test_cli_ingest_json_and_store(tmp_path: Path) -> None:
     assert clear["first_time"] == "2020-07-09T19:07:25.659137Z"
     assert clear["last_time"] == "2020-07-09T19:07:26.143525Z"
     assert clear["cmdline_populated"] is True and clear["audit_off"] is False and clear["error"] is None
-    assert cut["error"].startswith("truncated")
+    assert cut["error"] == "no event records (header only, or an empty log)"  # no complete chunk
+    assert cut["truncated"]["cut_at"] == 30_000 and cut["truncated"]["chunks_kept"] == 0
     assert off["audit_off"] is True and off["host"] == "WIN-FUDU2CKJOE8"
     with Store(db) as store:
         results = store.load_results()
@@ -348,3 +353,209 @@ def test_cli_ingest_skips_files_without_records(tmp_path: Path) -> None:
     assert "1 of 3 file(s) ingested" in res.stderr
     with Store(db) as store:
         assert [r.host.name for r in store.load_results()] == ["fs02.offsec.lan"]
+
+
+# --- Files cut short (issue 3): the complete chunks ingest, the cut is reported -------------------
+#
+# Independent route: python-evtx (a separate pure-Python parser) reads each chunk of the untruncated
+# audit-off log on its own, so the expected kept records, 4688s and times do not come from evtx-rs or
+# from the code under test. Layout (evtx-data.md §0/§2.3, §4): a 4,096-byte file header, then
+# 65,536-byte chunks; this live-VM log's header is stale (it lists 5 chunks / next record 414 while
+# 7 chunks hold records 1..583; the other 10 chunks are unwritten zeros).
+
+CHUNK0 = 4096
+
+
+def _chunk_offset(index: int) -> int:
+    return CHUNK0 + index * 65536
+
+
+def _chunk(index: int) -> Any:
+    from Evtx.Evtx import ChunkHeader
+
+    chunk = ChunkHeader(bytearray(AUDIT_OFF.read_bytes()), _chunk_offset(index))
+    assert chunk.check_magic()
+    return chunk
+
+
+@functools.cache
+def _chunk_records(index: int) -> tuple[tuple[int, int], ...]:
+    """(offset in the file, size) of each record of chunk `index`, by python-evtx (not rendered)."""
+    return tuple((record.offset(), record.size()) for record in _chunk(index).records())
+
+
+@functools.cache
+def _chunk_events(index: int) -> tuple[tuple[bool, datetime], ...]:
+    """(is a Security-Auditing 4688, TimeCreated) of each record of chunk `index`, from python-evtx's
+    XML (slow: about 0.2 s a chunk, so only the first three chunks are rendered)."""
+    rows = []
+    for record in _chunk(index).records():
+        system = ET.fromstring(record.xml()).find(f"{EVENT_NS}System")
+        assert system is not None
+        provider = system.find(f"{EVENT_NS}Provider")
+        created = system.find(f"{EVENT_NS}TimeCreated")
+        assert created is not None
+        is_4688 = (system.findtext(f"{EVENT_NS}EventID") == "4688" and provider is not None
+                   and provider.get("Name") == "Microsoft-Windows-Security-Auditing")
+        rows.append((is_4688, datetime.fromisoformat(created.get("SystemTime", "")).astimezone(UTC)))
+    return tuple(rows)
+
+
+def _kept_truth(chunks: int) -> tuple[int, int, datetime, datetime]:
+    """(records, 4688s, first, last TimeCreated) of the first `chunks` chunks, by python-evtx."""
+    rows = [r for i in range(chunks) for r in _chunk_events(i)]
+    times = [t for _, t in rows]
+    return len(rows), sum(1 for is_4688, _ in rows if is_4688), min(times), max(times)
+
+
+def _same_time(got: datetime | None, want: datetime) -> bool:
+    """python-evtx rounds the 100-ns FILETIME to microseconds where evtx-rs truncates: allow 1 µs."""
+    return got is not None and abs(got - want) <= timedelta(microseconds=1)
+
+
+def _cut(tmp_path: Path, at: int) -> Path:
+    path = tmp_path / f"Security-cut-{at}.evtx"
+    path.write_bytes(AUDIT_OFF.read_bytes()[:at])
+    return path
+
+
+def _mid_record(chunk: int) -> int:
+    """A byte offset in the middle of a record in the middle of chunk `chunk` (0-based)."""
+    rows = _chunk_records(chunk)
+    offset, size = rows[len(rows) // 2]
+    return offset + size // 2
+
+
+def test_cut_mid_record_in_chunk_3_ingests_the_two_complete_chunks(tmp_path: Path) -> None:
+    at = _mid_record(2)
+    assert _chunk_offset(2) < at < _chunk_offset(3)
+    path = _cut(tmp_path, at)
+    records, n4688, first, last = _kept_truth(2)
+    assert records == 93 + 74  # chunk headers: records 1..93 and 94..167 (python-evtx agrees)
+    outcome = ingest_file(path)
+    s = outcome.summary
+    assert s.error is None
+    assert (s.events_total, s.events_4688) == (records, n4688)
+    assert _same_time(s.first_time, first) and _same_time(s.last_time, last)
+    cut = s.truncation
+    assert cut is not None
+    assert (cut.cut_at, cut.chunks_kept, cut.cut_chunk) == (at, 2, 2)
+    # Lower bounds from the headers: the file header promises records up to 413 (next record 414),
+    # the kept chunks end at 167; and the file header lists 5 chunks, of which 2 were kept.
+    assert cut.records_lost == 413 - 167
+    assert cut.chunks_lost == 3
+    warning = s.truncation_warning
+    assert warning is not None and warning in s.warnings
+    assert str(path) in warning and f"byte {at:,}" in warning and "inside chunk 3" in warning
+    assert "2 complete chunk(s)" in warning and f"kept {records} record(s)" in warning
+    assert "lost 3 chunk(s) and at least 246 record(s)" in warning
+    assert s.to_json()["truncated"] == {"cut_at": at, "chunks_kept": 2, "chunks_lost": 3,
+                                        "records_kept": records, "records_lost": 246}
+    result = outcome.result
+    assert result is not None and result.volume is not None and result.security_log is not None
+    assert warning in result.warnings  # stored with the host's result
+    assert sum(result.volume.hourly_4688) == n4688
+    assert result.security_log.record_count == records
+    span_h = (last - first).total_seconds() / 3600
+    assert result.volume.security_events_per_hour == pytest.approx(records / span_h, rel=1e-6)
+
+
+def test_cut_window_is_the_kept_records_window(tmp_path: Path) -> None:
+    """Cut mid-record in chunk 2: only chunk 1 is kept, whose records all fall in 05:43 UTC
+    (this VM's clock stepped back, so the file's later chunks hold the 02:44.. records)."""
+    path = _cut(tmp_path, _mid_record(1))
+    records, n4688, first, last = _kept_truth(1)
+    outcome = ingest_file(path)
+    assert outcome.summary.error is None
+    assert (outcome.summary.events_total, outcome.summary.events_4688) == (records, n4688) == (93, n4688)
+    assert _same_time(outcome.summary.first_time, first) and _same_time(outcome.summary.last_time, last)
+    assert outcome.result is not None and outcome.result.volume is not None
+    volume = outcome.result.volume
+    assert (volume.window_start, volume.window_end) == (
+        first.replace(minute=0, second=0, microsecond=0),
+        last.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1),
+    ) == (datetime(2023, 10, 18, 5, tzinfo=UTC), datetime(2023, 10, 18, 6, tzinfo=UTC))
+    assert volume.hourly_4688 == (n4688,)
+
+
+def test_cut_at_a_chunk_boundary_the_header_still_lists(tmp_path: Path) -> None:
+    """4,096 + 3 x 65,536 bytes is a well-formed size, but the file header lists 5 chunks."""
+    at = _chunk_offset(3)
+    records, n4688, first, last = _kept_truth(3)
+    outcome = ingest_file(_cut(tmp_path, at))
+    s = outcome.summary
+    assert s.error is None
+    assert (s.events_total, s.events_4688) == (records, n4688)
+    assert _same_time(s.first_time, first) and _same_time(s.last_time, last)
+    assert records == 264  # chunk 3's header ends at record 264
+    assert s.truncation is not None
+    assert (s.truncation.cut_chunk, s.truncation.chunks_kept, s.truncation.chunks_lost) == (None, 3, 2)
+    assert s.truncation.records_lost == 413 - 264
+    assert s.truncation_warning is not None and "at a chunk boundary" in s.truncation_warning
+    assert "the file header lists 5 chunks, the file holds 3" in s.truncation_warning
+
+
+def test_cut_at_a_boundary_beyond_the_stale_header_is_not_seen(tmp_path: Path) -> None:
+    """Known limit: 6 whole chunks, and the (stale) header lists only 5, so nothing shows the cut;
+    the file ingests whole, as any 6-chunk log would."""
+    records = sum(len(_chunk_records(i)) for i in range(6))
+    outcome = ingest_file(_cut(tmp_path, _chunk_offset(6)))
+    assert outcome.summary.error is None and outcome.summary.truncation is None
+    assert outcome.summary.events_total == records == 515  # chunk 6's header ends at record 515
+
+
+def test_cut_inside_an_unwritten_chunk_keeps_every_record(tmp_path: Path) -> None:
+    """Cut 100 bytes into chunk 8, which is zeros (never written): all 583 records are read; the
+    cut chunk has no header, so how many records it held is unknown."""
+    at = _chunk_offset(7) + 100
+    outcome = ingest_file(_cut(tmp_path, at))
+    s = outcome.summary
+    assert s.error is None
+    assert (s.events_total, s.events_4688) == (583, 34)  # facts.csv / SOURCES.md for the whole log
+    assert s.truncation is not None and s.truncation.records_lost is None
+    assert s.truncation_warning is not None and "unknown number of records" in s.truncation_warning
+
+
+@pytest.mark.parametrize("at", [8, 2000, 4095])
+def test_cut_inside_the_file_header_is_an_error(tmp_path: Path, at: int) -> None:
+    outcome = ingest_file(_cut(tmp_path, at))
+    assert outcome.result is None
+    assert outcome.summary.error == f"truncated inside the 4,096-byte file header: the file ends at byte {at:,}"
+
+
+def test_cut_before_the_first_complete_chunk_has_no_records(tmp_path: Path) -> None:
+    at = CHUNK0 + 30_000
+    outcome = ingest_file(_cut(tmp_path, at))
+    assert outcome.result is None
+    assert outcome.summary.error == "no event records (header only, or an empty log)"
+    assert outcome.summary.truncation is not None and outcome.summary.truncation.chunks_kept == 0
+    assert any(f"truncated at byte {at:,}" in w for w in outcome.summary.warnings)
+
+
+def test_cli_ingest_truncated_file_warns_and_stores_the_note(tmp_path: Path) -> None:
+    at = _mid_record(2)
+    path = _cut(tmp_path, at)
+    db = tmp_path / "s.db"
+    res = CliRunner().invoke(main, ["ingest", str(path), str(CLEAR_LOG), "--db", str(db)])
+    assert res.exit_code == 0, res.output  # both files ingested
+    records, n4688, _, _ = _kept_truth(2)
+    assert f"{records} events, {n4688} x 4688" in res.stdout
+    warning_lines = [line for line in res.stderr.splitlines() if "warning:" in line]
+    assert len(warning_lines) == 1
+    assert str(path) in warning_lines[0] and f"truncated at byte {at:,}" in warning_lines[0]
+    assert f"kept {records} record(s)" in warning_lines[0] and "at least 246 record(s)" in warning_lines[0]
+    assert "2 of 2 file(s) ingested" in res.stderr
+    with Store(db) as store:
+        stored = {r.host.name: r for r in store.load_results()}
+    host = stored["WIN-FUDU2CKJOE8"]
+    assert any(f"{path} is truncated at byte {at:,}" in w for w in host.warnings)
+    assert host.volume is not None and sum(host.volume.hourly_4688) == n4688
+    assert not any("truncated" in w for w in stored["fs02.offsec.lan"].warnings)
+
+    as_json = CliRunner().invoke(main, ["ingest", str(path), "--db", str(db), "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    (row,) = json.loads(as_json.stdout)
+    assert row["error"] is None and row["events_total"] == records
+    assert row["truncated"] == {"cut_at": at, "chunks_kept": 2, "chunks_lost": 3, "records_kept": records,
+                                "records_lost": 246}
+    assert f"truncated at byte {at:,}" in as_json.stderr

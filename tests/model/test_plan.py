@@ -4,11 +4,14 @@ plan.csv determinism, and the `plan` / `project` commands on a real store."""
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import io
 import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -536,3 +539,68 @@ def test_replan_after_a_wave_says_what_the_enabled_hosts_carry(tmp_path: Path) -
     doc = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     assert doc["waves"] == [] and {h["host"] for h in doc["unplaced"]} == {"web01", "web02", "sql01"}
     assert "warning: earlier waves" not in " ".join(fixed.output.split())
+
+
+# ---- the host's state before its wave (plan.json prior_*) --------------------------------------
+
+
+def test_prior_state_comes_from_the_live_survey_and_leaves_the_plan_id_alone() -> None:
+    fleet = [host("a", 0.1), host("b", 0.2), host("c", 0.3), host("d", 0.4)]
+    survey = pd.DataFrame({
+        "host": ["a", "b", "b", "c", "d"],
+        "status": ["ok", "ok", "ok", "ok", "ok"],
+        # b: the EVTX ingest infers "success" (it cannot see Failure); the WinRM survey read both flags.
+        "source": ["winrm", "evtx", "winrm", "evtx", "winrm"],
+        "process_creation": ["failure", "success", "success_and_failure", "success", None],
+        "cmdline_enabled": pd.array([True, True, False, True, None], dtype="boolean"),
+        "reason": ["", "", "", "", ""],
+        "group": [None] * 5,
+    })
+    options = PlanOptions(budget_kind="gb_day", budget=100.0, max_step=100.0)
+    p = plan(projected(fleet), options, survey=survey)
+    placed = {h.host: h for w in p.waves for h in w.hosts}
+    assert (placed["a"].prior_process_creation, placed["a"].prior_cmdline_registry) == ("failure", 1)
+    assert (placed["b"].prior_process_creation, placed["b"].prior_cmdline_registry) == ("success_and_failure", 0)
+    assert (placed["c"].prior_process_creation, placed["c"].prior_cmdline_registry) == (None, None)  # EVTX only
+    assert (placed["d"].prior_process_creation, placed["d"].prior_cmdline_registry) == (None, None)  # not read
+    doc = json.loads(plan_json_text(plan_document(p)))
+    hosts = {h["host"]: h for w in doc["waves"] for h in w["hosts"]}
+    assert (hosts["a"]["prior_process_creation"], hosts["a"]["prior_cmdline_registry"]) == ("failure", 1)
+    assert (hosts["c"]["prior_process_creation"], hosts["c"]["prior_cmdline_registry"]) == (None, None)
+    # The same plan from a survey without these columns: same waves, same plan_id.
+    bare = plan(projected(fleet), options, survey=survey.drop(columns=["process_creation", "cmdline_enabled"]))
+    bare_doc = plan_document(bare)
+    assert all(h.prior_process_creation is None for w in bare.waves for h in w.hosts)
+    assert bare_doc["plan_id"] == doc["plan_id"]
+    # ... and the id is the one of the document without the prior_* keys (docs/plan-json.md).
+    stripped = json.loads(json.dumps(doc))
+    del stripped["plan_id"]
+    for w in stripped["waves"]:
+        for h in w["hosts"]:
+            del h["prior_process_creation"], h["prior_cmdline_registry"]
+    canonical = json.dumps(stripped, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32] == doc["plan_id"]
+
+
+def test_plan_command_records_each_hosts_prior_state(tmp_path: Path) -> None:
+    from auditplan.store import Store
+
+    db = tmp_path / "ap.db"
+    failure_and_cmdline = AuditPolicy(process_creation=AuditSetting.FAILURE, cmdline_enabled=True,
+                                      sce_no_apply_legacy=True)
+    with Store(db) as store:
+        store.save_result(result("web01"))  # Process Creation none, command line not 1
+        store.save_result(dataclasses.replace(result("web02"), audit=failure_and_cmdline))
+        store.save_estimates("latest", [host("web01", 0.2), host("web02", 0.3)])
+    out = runner_plan(db, tmp_path)
+    hosts = {h["host"]: h for w in out["waves"] for h in w["hosts"]}
+    assert (hosts["web01"]["prior_process_creation"], hosts["web01"]["prior_cmdline_registry"]) == ("none", 0)
+    assert (hosts["web02"]["prior_process_creation"], hosts["web02"]["prior_cmdline_registry"]) == ("failure", 1)
+    assert hosts["web02"]["change"] == "enable_4688"
+
+
+def runner_plan(db: Path, out: Path) -> dict[str, Any]:
+    res = CliRunner().invoke(main, ["plan", "--db", str(db), "--budget-gb-day", "10", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc: dict[str, Any] = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    return doc

@@ -67,8 +67,10 @@ def ingest(files: tuple[Path, ...], host_name: str | None, role: str | None, db:
     profile and event sizes; flags logs whose only 4688s are the boot-time ones (auditing off).
     Files naming the same host (Security.evtx and its archives) are merged into one result;
     give all of a host's files in one run (a later run replaces that host's ingested result).
-    A bad file (not EVTX, truncated, or with no event records at all) gets an error line and is
-    not stored; the others still ingest. Exit 1 if any file failed.
+    A bad file (not EVTX, cut inside its file header, or with no event records at all) gets an
+    error line and is not stored; the others still ingest. Exit 1 if any file failed. A file cut
+    short after its header (a copy of a log still being written, a partial download) ingests its
+    complete chunks, with a warning saying where it was cut and what was kept and lost.
     """
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +89,9 @@ def ingest(files: tuple[Path, ...], host_name: str | None, role: str | None, db:
             click.echo(_line(outcome.summary))
             for warning in outcome.summary.warnings:
                 click.echo(f"  warning: {printable(warning)}", err=True)
+        elif outcome.summary.truncation_warning is not None:
+            # stdout carries the JSON; a file read only in part still gets its warning on stderr.
+            click.echo(f"warning: {printable(outcome.summary.truncation_warning)}", err=True)
     with store:
         for group in by_host.values():
             results = [r for _, r in group]

@@ -11,7 +11,8 @@ Facts relied on (reference/evtx-data.md and reference/evtx-dev/SOURCES.md):
   gpo-backup-format.md §A5). `EventID` may carry a Qualifiers attribute (trap 4).
 - evtx-rs raises per-record errors on damaged chunks (trap 5): counted, not fatal.
 - An EVTX file is a 4,096-byte header plus whole 65,536-byte chunks; any other size means the
-  file was cut short.
+  file was cut short. Such a file still ingests: its complete chunks are read and the cut is
+  reported (see `Truncation`).
 - With process auditing off, Windows still writes the early-boot 4688s (§2.2: 11 per boot, 12
   on a sysprep first boot). See `BOOT_PROCESSES` and `is_boot_only` for the exact rule.
 """
@@ -19,13 +20,17 @@ Facts relied on (reference/evtx-data.md and reference/evtx-dev/SOURCES.md):
 from __future__ import annotations
 
 import html
+import io
 import math
 import random
+import struct
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import evtx
 
@@ -45,6 +50,27 @@ from auditplan.collect.secrets import redact
 EVTX_FILE_MAGIC = b"ElfFile\x00"
 EVTX_HEADER_SIZE = 4096
 EVTX_CHUNK_SIZE = 65536
+
+# Header fields read to size up a cut-short file. evtx-data.md names only the 4,096-byte file
+# header, the 65,536-byte chunks and the stale header `chunk_count` of dirty logs (§0, §2.3);
+# the offsets are libyal's EVTX format description (libevtx documentation, "Windows XML Event Log
+# (EVTX)"), checked against the CRC32s of every header and chunk of the dev set's audit-off log.
+# File header: next record identifier (u64) at 24, number of chunks (u16) at 42, CRC32 of bytes
+# 0..120 at 124. Chunk header: "ElfChnk\0", first/last event record number (u64) at 8/16, CRC32 of
+# bytes 0..120 and 128..512 at 124.
+EVTX_CHUNK_MAGIC = b"ElfChnk\x00"
+FILE_HEADER_NEXT_RECORD = struct.Struct("<Q")
+FILE_HEADER_NEXT_RECORD_OFFSET = 24
+FILE_HEADER_CHUNK_COUNT = struct.Struct("<H")
+FILE_HEADER_CHUNK_COUNT_OFFSET = 42
+FILE_HEADER_CHECKSUMMED = 120
+FILE_HEADER_CHECKSUM_OFFSET = 124
+CHUNK_RECORD_NUMBERS = struct.Struct("<QQ")  # first, last event record number
+CHUNK_RECORD_NUMBERS_OFFSET = 8
+CHUNK_HEADER_CHECKSUMMED = ((0, 120), (128, 512))
+CHUNK_HEADER_CHECKSUM_OFFSET = 124
+CHUNK_HEADER_SIZE = 512  # the checksummed part: 128-byte header plus the string/template tables
+CRC32 = struct.Struct("<I")
 
 EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 SECURITY_AUDITING_PROVIDER = "Microsoft-Windows-Security-Auditing"
@@ -145,6 +171,16 @@ class FileSummary:
     record_errors: int = 0
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    truncation: Truncation | None = None  # set when the file was cut short
+
+    @property
+    def truncation_warning(self) -> str | None:
+        """The warning for a cut-short file (stored with the host's result when the file ingested)."""
+        if self.truncation is None:
+            return None
+        if self.error is not None:
+            return self.truncation.describe(self.file)
+        return truncation_warning(self.truncation, self.file, self.events_total)
 
     def to_json(self) -> dict[str, object]:
         def iso(t: datetime | None) -> str | None:
@@ -173,6 +209,13 @@ class FileSummary:
             "record_errors": self.record_errors,
             "warnings": list(self.warnings),
             "error": self.error,
+            "truncated": None if self.truncation is None else {
+                "cut_at": self.truncation.cut_at,
+                "chunks_kept": self.truncation.chunks_kept,
+                "chunks_lost": self.truncation.chunks_lost,
+                "records_kept": self.events_total,
+                "records_lost": self.truncation.records_lost,  # a lower bound; null when unknown
+            },
         }
 
 
@@ -233,12 +276,152 @@ def _check_file(path: Path, max_file_bytes: int) -> int:
         raise EvtxIngestError(f"file is {size:,} bytes, above the {max_file_bytes:,}-byte limit")
     if magic != EVTX_FILE_MAGIC:
         raise EvtxIngestError("not an EVTX file (no 'ElfFile' signature at offset 0)")
-    if size < EVTX_HEADER_SIZE or (size - EVTX_HEADER_SIZE) % EVTX_CHUNK_SIZE:
+    if size < EVTX_HEADER_SIZE:
         raise EvtxIngestError(
-            f"truncated: {size:,} bytes is not a {EVTX_HEADER_SIZE}-byte header plus whole "
-            f"{EVTX_CHUNK_SIZE}-byte chunks"
+            f"truncated inside the {EVTX_HEADER_SIZE:,}-byte file header: the file ends at byte {size:,}"
         )
     return size
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """A file cut short (a copy of a log still being written, a partial download): where it ends,
+    what was read, and what its headers say is missing. Only chunks wholly inside the file are
+    read; the header figures are lower bounds, since a live log's header lags its chunks (§2.3)."""
+
+    cut_at: int  # the file's size: the byte offset where it was cut
+    chunks_kept: int  # complete 65,536-byte chunks, the only ones read
+    cut_chunk: int | None  # 0-based index of the chunk cut in two; None for a cut at a chunk boundary
+    chunks_listed: int | None  # the file header's chunk count (None when its checksum fails)
+    last_record_kept: int | None  # highest record number in the kept chunks' valid headers
+    last_record_listed: int | None  # highest record number the file header or the cut chunk promises
+    cut_chunk_records: int | None  # records the cut chunk's header lists (None: header cut or invalid)
+
+    @property
+    def kept_bytes(self) -> int:
+        return EVTX_HEADER_SIZE + self.chunks_kept * EVTX_CHUNK_SIZE
+
+    @property
+    def chunks_lost(self) -> int:
+        """Chunks known to be missing: the cut one, and any more the file header lists."""
+        seen = self.chunks_kept + (1 if self.cut_chunk is not None else 0)
+        return max(seen, self.chunks_listed or 0) - self.chunks_kept
+
+    @property
+    def records_lost(self) -> int | None:
+        """At least this many records are missing, per the headers; None when they do not say."""
+        bounds = [self.cut_chunk_records or 0]
+        if self.last_record_listed is not None:
+            bounds.append(self.last_record_listed - (self.last_record_kept or 0))
+        lost = max(bounds)
+        return lost if lost > 0 else None
+
+    def describe(self, file: str) -> str:
+        """The note for the operator and the store (file, cut offset, kept vs lost)."""
+        if self.cut_chunk is not None:
+            start = EVTX_HEADER_SIZE + self.cut_chunk * EVTX_CHUNK_SIZE
+            where = (f"inside chunk {self.cut_chunk + 1} (bytes {start:,}..{start + EVTX_CHUNK_SIZE - 1:,}, "
+                     f"{self.cut_at - start:,} of its {EVTX_CHUNK_SIZE:,} bytes present)")
+        else:
+            where = (f"at a chunk boundary (the file header lists {self.chunks_listed} chunks, "
+                     f"the file holds {self.chunks_kept})")
+        lost = self.records_lost
+        records = ("an unknown number of records (no valid header says how many)"
+                   if lost is None else f"at least {lost:,} record(s) per the file's headers")
+        return (f"{file} is truncated at byte {self.cut_at:,}, {where}: read the {self.chunks_kept} "
+                f"complete chunk(s) (bytes 0..{self.kept_bytes - 1:,}); lost {self.chunks_lost} chunk(s) "
+                f"and {records}")
+
+
+def truncation_warning(cut: Truncation, file: str, records_kept: int) -> str:
+    return f"{cut.describe(file)}; kept {records_kept:,} record(s), and the measured window is theirs"
+
+
+def _crc_ok(data: bytes, spans: Sequence[tuple[int, int]], stored_at: int) -> bool:
+    crc = 0
+    for lo, hi in spans:
+        crc = zlib.crc32(data[lo:hi], crc)
+    stored: int = CRC32.unpack_from(data, stored_at)[0]
+    return crc == stored
+
+
+def _chunk_records(fh: BinaryIO, index: int) -> tuple[int, int] | None:
+    """(first, last) record number from chunk `index`'s header, or None when the header is
+    absent, cut, unwritten (zeros) or fails its checksum."""
+    fh.seek(EVTX_HEADER_SIZE + index * EVTX_CHUNK_SIZE)
+    head = fh.read(CHUNK_HEADER_SIZE)
+    if (len(head) < CHUNK_HEADER_SIZE or not head.startswith(EVTX_CHUNK_MAGIC)
+            or not _crc_ok(head, CHUNK_HEADER_CHECKSUMMED, CHUNK_HEADER_CHECKSUM_OFFSET)):
+        return None
+    first, last = CHUNK_RECORD_NUMBERS.unpack_from(head, CHUNK_RECORD_NUMBERS_OFFSET)
+    return (first, last) if last >= first else None
+
+
+def find_truncation(fh: BinaryIO, size: int) -> Truncation | None:
+    """Whether a file of `size` bytes (at least the file header) was cut short; None if not.
+
+    Cut inside a chunk: the size is not the header plus whole chunks. Cut at a chunk boundary:
+    detectable only when the file header (checksum valid) lists more chunks than the file holds;
+    a live log's header lags behind (§2.3), so a cut beyond its stale count cannot be seen."""
+    fh.seek(0)
+    header = fh.read(EVTX_HEADER_SIZE)
+    chunks_kept, partial = divmod(size - EVTX_HEADER_SIZE, EVTX_CHUNK_SIZE)
+    chunks_listed: int | None = None
+    next_record: int | None = None
+    if _crc_ok(header, ((0, FILE_HEADER_CHECKSUMMED),), FILE_HEADER_CHECKSUM_OFFSET):
+        chunks_listed = FILE_HEADER_CHUNK_COUNT.unpack_from(header, FILE_HEADER_CHUNK_COUNT_OFFSET)[0]
+        next_record = FILE_HEADER_NEXT_RECORD.unpack_from(header, FILE_HEADER_NEXT_RECORD_OFFSET)[0]
+    if not partial and (chunks_listed is None or chunks_listed <= chunks_kept):
+        return None
+    cut_chunk = chunks_kept if partial else None
+    cut_range = _chunk_records(fh, cut_chunk) if cut_chunk is not None else None
+    # Record numbers wrap around the chunks of a circular log, so take the highest of all.
+    kept_last = [r[1] for r in (_chunk_records(fh, i) for i in range(chunks_kept)) if r is not None]
+    listed = [n for n in ((next_record - 1) if next_record else None,
+                          cut_range[1] if cut_range else None) if n is not None]
+    return Truncation(
+        cut_at=size,
+        chunks_kept=chunks_kept,
+        cut_chunk=cut_chunk,
+        chunks_listed=chunks_listed,
+        last_record_kept=max(kept_last) if kept_last else None,
+        last_record_listed=max(listed) if listed else None,
+        cut_chunk_records=(cut_range[1] - cut_range[0] + 1) if cut_range else None,
+    )
+
+
+class _Prefix(io.RawIOBase):
+    """The first `limit` bytes of an open file, for evtx-rs (PyEvtxParser takes a file-like
+    object), so that a cut chunk is never handed to the parser."""
+
+    def __init__(self, fh: BinaryIO, limit: int) -> None:
+        super().__init__()
+        self._fh = fh
+        self._limit = limit
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self._limit - self._pos)
+        if n <= 0:
+            return 0
+        self._fh.seek(self._pos)
+        got = self._fh.readinto(memoryview(buffer)[:n])  # type: ignore[attr-defined]
+        self._pos += got
+        return int(got)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._limit}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
 
 def _first_line(exc: BaseException) -> str:
@@ -439,27 +622,41 @@ def ingest_file(
     file_bytes: int | None = None
     try:
         file_bytes = _check_file(path, max_file_bytes)
-        parser = evtx.PyEvtxParser(str(path))
+        with path.open("rb") as fh:
+            cut = find_truncation(fh, file_bytes)
+            if cut is None:
+                parser = evtx.PyEvtxParser(str(path))
+            elif cut.chunks_kept == 0:
+                return _failed(path, host_name, file_bytes, NO_RECORDS_ERROR, cut)
+            else:
+                parser = evtx.PyEvtxParser(_Prefix(fh, cut.kept_bytes))
+            try:
+                s = _scan(parser, sample_size, random.Random(seed))
+            except Exception as exc:  # anything the parser throws past the per-record guard
+                return _failed(path, host_name, file_bytes, f"parse failed: {_first_line(exc)}", cut)
     except EvtxIngestError as exc:
         return _failed(path, host_name, file_bytes, str(exc))
     except Exception as exc:  # evtx-rs raises OSError subclasses for unreadable headers
         return _failed(path, host_name, file_bytes, f"not readable as EVTX: {_first_line(exc)}")
-    try:
-        s = _scan(parser, sample_size, random.Random(seed))
-    except Exception as exc:  # anything the parser throws past the per-record guard
-        return _failed(path, host_name, file_bytes, f"parse failed: {_first_line(exc)}")
-    return _outcome(path, host_name, role, file_bytes, s)
+    return _outcome(path, host_name, role, file_bytes, s, cut)
 
 
-def _failed(path: Path, host: str | None, file_bytes: int | None, why: str) -> IngestOutcome:
-    return IngestOutcome(FileSummary(file=str(path), host=host, computer_name=None,
-                                     file_bytes=file_bytes, error=why), None)
+def _failed(path: Path, host: str | None, file_bytes: int | None, why: str,
+            truncation: Truncation | None = None) -> IngestOutcome:
+    warnings = () if truncation is None else (truncation.describe(str(path)),)
+    return IngestOutcome(FileSummary(file=str(path), host=host, computer_name=None, file_bytes=file_bytes,
+                                     warnings=warnings, error=why, truncation=truncation), None)
 
 
 def _outcome(
-    path: Path, host_name: str | None, role: str | None, file_bytes: int | None, s: _Scan
+    path: Path, host_name: str | None, role: str | None, file_bytes: int | None, s: _Scan,
+    cut: Truncation | None = None,
 ) -> IngestOutcome:
     warnings: list[str] = []
+    if cut is not None:
+        # Only the kept chunks were scanned, so first/last time, the hourly window and the rates
+        # below are those of the kept records: the lost tail adds neither events nor hours.
+        warnings.append(truncation_warning(cut, str(path), s.events_total))
     if s.error_count:
         warnings.append(f"{s.error_count} damaged record(s)/chunk(s) skipped; first: {s.first_error}")
     if s.unparsed:
@@ -467,12 +664,12 @@ def _outcome(
     n4688 = len(s.sizes)
     if s.events_total == 0 and s.error_count:
         return _failed(path, host_name, file_bytes,
-                       f"no readable records ({s.error_count} damaged; first: {s.first_error})")
+                       f"no readable records ({s.error_count} damaged; first: {s.first_error})", cut)
     if s.events_total == 0:
         # Nothing was measured: stored, it would be a host with no data that estimate and plan
         # treat as real. A file with records but no 4688 is different: it measured 0 process
         # creations, and stays valid.
-        return _failed(path, host_name, file_bytes, NO_RECORDS_ERROR)
+        return _failed(path, host_name, file_bytes, NO_RECORDS_ERROR, cut)
 
     computer = s.computers.most_common(1)[0][0] if s.computers else s.first_computer
     host = host_name or computer or path.stem
@@ -503,6 +700,7 @@ def _outcome(
         boots=boots,
         record_errors=s.error_count,
         warnings=tuple(warnings),
+        truncation=cut,
     )
 
     volume: VolumeSample | None = None

@@ -85,6 +85,8 @@ class WaveHost:
     host: str
     local_subcategories: tuple[tuple[str, str, int], ...] = ()  # (guid, name, setting value)
     change: str | None = None  # plan.json `change`; None when the plan does not say
+    prior_process_creation: str | None = None  # plan.json `prior_process_creation`; None: unknown
+    prior_cmdline_registry: int | None = None  # plan.json `prior_cmdline_registry` (0 or 1); None: unknown
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,14 @@ def _parse_host(h: object, at: str) -> tuple[WaveHost, int | None]:
         sub_name = _clean_text(sub.get("name") or guid, f"{sat}.name")
         local.append((guid, sub_name, _SETTING_VALUES[setting]))
     size = _log_size_mb(h.get("recommended_log_max_size_mb"), hat)
-    return WaveHost(name, tuple(local), change), size
+    prior_pc = h.get("prior_process_creation")
+    if prior_pc is not None and (not isinstance(prior_pc, str) or prior_pc not in _SETTING_VALUES):
+        raise PlanError(
+            f"{hat}: prior_process_creation: expected one of {sorted(_SETTING_VALUES)} or null, got {_shown(prior_pc)}")
+    prior_cmdline = h.get("prior_cmdline_registry")
+    if prior_cmdline is not None and (isinstance(prior_cmdline, bool) or prior_cmdline not in (0, 1)):
+        raise PlanError(f"{hat}: prior_cmdline_registry: expected 0, 1 or null, got {_shown(prior_cmdline)}")
+    return WaveHost(name, tuple(local), change, prior_pc, None if prior_cmdline is None else int(prior_cmdline)), size
 
 
 def parse_plan(raw: object, where: str = "plan.json") -> PlanDoc:
@@ -283,7 +292,10 @@ def _utf16_length(text: str) -> int:
 
 def wave_content_digest(wave: Wave, rows: Sequence[AuditRow], log_kb: int | None, domain: str,
                         display_name: str, group_name: str) -> str:
-    """sha256 of everything the wave's GPO and scripts act on, and nothing else (no estimates)."""
+    """sha256 of everything the wave's GPO and scripts act on, and nothing else (no estimates).
+
+    The hosts' prior state (plan.json `change`, `prior_*`, which only rollback.ps1 -RevertHosts
+    uses) is left out on purpose: it does not change the GPO, so recording it keeps the GUIDs."""
     content = {
         "version": CONTENT_VERSION,
         "wave": wave.number,
@@ -324,29 +336,40 @@ _AUDITPOL_FLAGS: Final = {
 def prior_state(host: WaveHost) -> dict[str, Any]:
     """What rollback.ps1 -RevertHosts restores on one host, from plan.json (docs/plan-json.md).
 
-    `change` says whether Process Creation was on before (cmdline_only, none) or off (enable_4688);
-    plan.json does not keep the prior Failure flag, so a host that had Process Creation on gets
-    Success re-enabled and Failure left as it is. The command line value was 0 for cmdline_only
-    hosts and 1 for `none`; for enable_4688 hosts the plan does not record it and 0 is restored
-    (with Process Creation off it has no effect). Without `change` nothing about Process Creation
-    is touched (-1 / no flags). `local_subcategories` are re-applied exactly.
+    With `prior_process_creation` (the survey's reading of Process Creation) both auditpol flags are
+    set back exactly; with `prior_cmdline_registry` the ProcessCreationIncludeCmdLine_Enabled value
+    is. 0 stands for "not 1": the survey does not tell an absent value from 0, so 0 is written back;
+    Windows reads both as off (gpo-backup-format.md §A2). Plans without these fields fall back to what
+    `change` implies: Process Creation off (Success and Failure disabled) for enable_4688 hosts, Success
+    re-enabled and Failure left as it is for cmdline_only and `none`; the command line value 0 for
+    enable_4688 and cmdline_only, 1 for `none`. Without either, Process Creation is not touched
+    (no flags, command line -1). `local_subcategories` are re-applied exactly. `*_from` says which
+    (survey, change or none) each part came from.
     """
+    flags: tuple[str, ...] = ()
+    cmdline = -1
+    flags_from = cmdline_from = "none"
     if host.change == CHANGE_ENABLE:
-        flags: tuple[str, ...] = ("/success:disable", "/failure:disable")
-        cmdline = 0
+        flags, cmdline = ("/success:disable", "/failure:disable"), 0
     elif host.change == CHANGE_CMDLINE:
         flags, cmdline = ("/success:enable",), 0
     elif host.change == CHANGE_NONE:
         flags, cmdline = ("/success:enable",), 1
-    else:
-        flags, cmdline = (), -1
+    if host.change is not None:
+        flags_from = cmdline_from = "change"
+    if host.prior_process_creation is not None:
+        success, failure = _AUDITPOL_FLAGS[_SETTING_VALUES[host.prior_process_creation]]
+        flags, flags_from = (f"/success:{success}", f"/failure:{failure}"), "survey"
+    if host.prior_cmdline_registry is not None:
+        cmdline, cmdline_from = host.prior_cmdline_registry, "survey"
     subs = [
         {"guid": guid, "success": _AUDITPOL_FLAGS[value][0], "failure": _AUDITPOL_FLAGS[value][1]}
         for guid, _name, value in sorted(host.local_subcategories)
         if guid != PROCESS_CREATION_GUID
     ]
     return {"host": host.host, "process_creation": list(flags), "command_line": cmdline, "subcategories": subs,
-            "change": host.change or "unknown"}
+            "change": host.change or "unknown", "process_creation_from": flags_from,
+            "command_line_from": cmdline_from}
 
 
 def ps_literal(value: object) -> Markup:

@@ -99,6 +99,9 @@ class PlannedHost:
     recommended_log_max_size_mb: int | None
     local_hours_p90: float | None
     local_subcategories: tuple[tuple[str, str, str], ...] = ()  # (guid, setting, name as the host printed it)
+    # The host's state before its wave, from the live survey (None: unknown); rollback.ps1 restores it.
+    prior_process_creation: str | None = None  # collect AuditSetting value of Process Creation
+    prior_cmdline_registry: int | None = None  # ProcessCreationIncludeCmdLine_Enabled: 1, or 0 for "not 1"
 
     @property
     def stratum(self) -> tuple[str, str, str]:
@@ -167,6 +170,36 @@ def _survey_facts(survey: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
     return out
 
 
+# Sources whose audit policy was read from the host (auditpol, registry). An EVTX ingest infers it
+# from events (collect/evtx.py): it cannot see the Failure flag or the registry value itself.
+LIVE_SURVEY_SOURCES = ("winrm",)
+_PRIOR_SETTINGS = ("none", "success", "failure", "success_and_failure")  # collect AuditSetting values
+
+
+def _prior_audit(survey: pd.DataFrame | None) -> dict[str, tuple[str | None, int | None]]:
+    """Host (lower case) -> (Process Creation setting, command-line registry value) from its live
+    survey. The store keeps `cmdline_enabled` as "value == 1" (collect/parsers.py): False covers 0,
+    absent and any other value, which all mean off (gpo-backup-format.md §A2), so 0 stands for
+    "not 1" and the store cannot tell an absent value from 0."""
+    if survey is None or not len(survey) or not {"host", "process_creation", "cmdline_enabled"} <= set(survey.columns):
+        return {}
+    cols = ["host", "status", "source", "process_creation", "cmdline_enabled"]
+    out: dict[str, tuple[str | None, int | None]] = {}
+    for name, status, source, setting, cmdline in zip(
+        *((survey[c].astype(object).tolist() if c in survey.columns else [None] * len(survey)) for c in cols),
+        strict=True,
+    ):
+        if _none(status) not in (None, STATUS_OK) or _none(source) not in (None, *LIVE_SURVEY_SOURCES):
+            continue
+        setting = _none(setting)
+        cmdline = _none(cmdline)
+        out[str(name).lower()] = (
+            str(setting) if setting is not None and str(setting) in _PRIOR_SETTINGS else None,
+            None if cmdline is None else int(bool(cmdline)),
+        )
+    return out
+
+
 def _load_column(projection: Projection, options: PlanOptions) -> str:
     """The whole-stream projection column the budget counts; "added_" + it is the added load."""
     q = options.quantile
@@ -181,6 +214,7 @@ def _build_hosts(
     options: PlanOptions,
     survey: Mapping[str, Mapping[str, Any]],
     local_subcategories: Mapping[str, Iterable[tuple[str, str, str]]],
+    prior: Mapping[str, tuple[str | None, int | None]] | None = None,
 ) -> list[PlannedHost]:
     load_col = "added_" + _load_column(projection, options)
     f = projection.hosts
@@ -194,6 +228,7 @@ def _build_hosts(
          hours) in zip(*(f[c].tolist() for c in names), strict=True):
         name = str(name)
         subs = local_subcategories.get(name)
+        prior_pc, prior_cmdline = (prior or {}).get(name.lower(), (None, None))
         hosts.append(
             PlannedHost(
                 host=name,
@@ -215,6 +250,8 @@ def _build_hosts(
                 recommended_log_max_size_mb=None if rec != rec else int(rec),  # NaN != NaN
                 local_hours_p90=None if hours != hours or math.isinf(hours) else float(hours),
                 local_subcategories=tuple(sorted(subs)) if subs else (),
+                prior_process_creation=prior_pc,
+                prior_cmdline_registry=prior_cmdline,
             )
         )
     return hosts
@@ -333,7 +370,7 @@ def _plan(
     local_subcategories: Mapping[str, Iterable[tuple[str, str, str]]] | None,
 ) -> Plan:
     facts = _survey_facts(survey)
-    hosts = _build_hosts(projection, options, facts, local_subcategories or {})
+    hosts = _build_hosts(projection, options, facts, local_subcategories or {}, _prior_audit(survey))
     supported = dict(zip(projection.hosts["host"].astype(str), projection.hosts["cmdline_supported"], strict=True))
     unplaced: list[PlannedHost] = []
     eligible: list[PlannedHost] = []
@@ -486,7 +523,7 @@ def plan_document(plan: Plan, recalibration: Mapping[str, Any] | None = None) ->
 
 def _plan_document(plan: Plan, recalibration: Mapping[str, Any] | None) -> dict[str, Any]:
     o = plan.options
-    waves = []
+    waves: list[dict[str, Any]] = []
     cum = {"gb_day_p50": 0.0, "gb_day_p90": 0.0, "budget": 0.0}
     for w in plan.waves:
         load = {
@@ -531,6 +568,12 @@ def _plan_document(plan: Plan, recalibration: Mapping[str, Any] | None) -> dict[
     if recalibration is not None:
         doc["recalibration"] = dict(recalibration)
     doc["plan_id"] = hashlib.sha256(_canonical(doc).encode("utf-8")).hexdigest()[:32]
+    # Added after the id on purpose: the prior state is what rollback restores, not an input that
+    # changes the plan, so plans written before these fields existed keep their id.
+    for w, wave_doc in zip(plan.waves, waves, strict=True):
+        for h, host_doc in zip(w.hosts, wave_doc["hosts"], strict=True):
+            host_doc["prior_process_creation"] = h.prior_process_creation
+            host_doc["prior_cmdline_registry"] = h.prior_cmdline_registry
     return doc
 
 
