@@ -259,6 +259,44 @@ def test_a_comment_with_commas_does_not_make_a_plain_list_csv(tmp_path: Path) ->
     assert inv.errors == () and _names(inv) == ["web01", "dc01"]
 
 
+def test_a_comment_naming_host_after_a_separator_does_not_make_a_header(tmp_path: Path) -> None:
+    # "# web; host" is a comment: the header check must not see "host" as a ';'-separated cell.
+    inv = _load(tmp_path, "web01  # web; host\ndc01\n")
+    assert inv.errors == () and inv.warnings == () and _names(inv) == ["web01", "dc01"]
+
+
+def test_a_first_entry_with_a_separator_stops_the_file_only_when_the_next_line_has_it(tmp_path: Path) -> None:
+    # '#' right after the name is not a comment, so line 1 is one bad entry holding ','; the next
+    # lines have no ',' so this is a plain list, not a CSV without a host column.
+    path = _write(tmp_path, "web01# web,db\n\n# note\ndc01\nsql01\n")
+    inv = load_inventory(path)
+    assert _names(inv) == ["dc01", "sql01"]
+    assert [e.line for e in inv.errors] == [1]
+    assert "looks like a CSV header row" not in inv.errors[0].reason
+    assert str(inv.errors[0]).startswith(f"{path}:1: ")
+
+
+def test_a_lone_first_entry_with_a_separator_is_a_bad_entry(tmp_path: Path) -> None:
+    inv = _load(tmp_path, "web01,dc01\n")
+    assert inv.hosts == ()
+    assert [e.line for e in inv.errors] == [1, None]
+    assert "','" in inv.errors[0].reason and "looks like a CSV header row" not in inv.errors[0].reason
+
+
+def test_semicolon_csv_with_an_unquoted_tags_cell_says_to_quote_it(tmp_path: Path) -> None:
+    inv = _load(tmp_path, "host;role;tags\ndc01;dc;a;b\nweb01;iis;\"a;b\"\n", "hosts.csv")
+    assert _names(inv) == ["web01"] and inv.hosts[0].tags == ("a", "b")
+    assert [e.line for e in inv.errors] == [2]
+    reason = inv.errors[0].reason
+    assert reason.startswith("4 cells but the header has 3 columns") and "quote" in reason and '"a;b"' in reason
+
+
+def test_comma_csv_extra_cells_get_no_quoting_hint(tmp_path: Path) -> None:
+    inv = _load(tmp_path, "host,role,tags\ndc01,dc,a,b\n", "hosts.csv")
+    assert [e.line for e in inv.errors] == [2, None]
+    assert inv.errors[0].reason == "4 cells but the header has 3 columns"
+
+
 def test_a_first_host_named_host_is_not_lost_silently(tmp_path: Path) -> None:
     path = _write(tmp_path, "host\nweb01\n")
     inv = load_inventory(path)

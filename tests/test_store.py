@@ -444,10 +444,10 @@ def test_documents(store: Store) -> None:
     store.save_document("plan", "p1", plan)
     store.save_document("calibration", "wave-0", {"factor": 1.2})
     store.save_document("calibration", "wave-1", {"factor": 0.9})
-    store.save_document("calibration", "wave-0", {"factor": 1.3})  # re-saved: now the newest
+    store.save_document("calibration", "wave-0", {"factor": 1.3})  # re-saved: keeps its place
     assert store.load_document("plan", "p1") == plan
     assert store.load_document("plan", "nope") is None
-    assert store.list_documents("calibration") == ["wave-1", "wave-0"]
+    assert store.list_documents("calibration") == ["wave-0", "wave-1"]
     assert store.load_document("calibration", "wave-0") == {"factor": 1.3}
     with pytest.raises(StoreError, match="not JSON-serialisable"):
         store.save_document("plan", "bad", {"x": float("nan")})
@@ -693,3 +693,26 @@ def test_lone_surrogate_is_a_store_error_not_a_crash(store: Store) -> None:
     with pytest.raises(StoreError, match="dc01"):
         store.save_result(full_result("dc01", reason="bad \udcff byte"))
     assert store.load_results()[0].reason == "before"  # the failed write changed nothing
+
+
+def test_re_saved_document_keeps_its_first_place_and_takes_the_new_payload(tmp_path: Path) -> None:
+    """`plan` re-saves a re-run plan under its plan_id and lists earlier plans in save order to find
+    the first plan's budget: plans 0.62, 0.5, 0.62 again must still list the 0.62 plan first, also
+    after the store is closed and opened again."""
+    db = tmp_path / "docs.db"
+    with Store(db) as store:
+        store.save_document("plan", "id-062", {"budget": 0.62})
+        store.save_document("plan", "latest", {"budget": 0.62})
+        store.save_document("plan", "id-050", {"budget": 0.5})
+        store.save_document("plan", "latest", {"budget": 0.5})
+        store.save_document("plan", "id-062", {"budget": 0.62, "rerun": True})
+        store.save_document("plan", "latest", {"budget": 0.62})
+    with Store(db) as store:
+        assert store.list_documents("plan") == ["id-062", "latest", "id-050"]
+        assert store.load_document("plan", "id-062") == {"budget": 0.62, "rerun": True}
+        assert store.load_document("plan", "latest") == {"budget": 0.62}
+    conn = sqlite3.connect(db)
+    try:  # one row per key: the re-save updated the row in place
+        assert conn.execute("SELECT COUNT(*) FROM documents WHERE kind = 'plan'").fetchone() == (3,)
+    finally:
+        conn.close()

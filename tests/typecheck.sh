@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 for dir in tests tests/collect tests/emit tests/integration tests/model tests/simulator bench; do
   path="src:$dir:tests"
-  # bench/report.py puts tests/emit on sys.path itself to import report_fixtures
-  if [ "$dir" = bench ]; then path="$path:tests/emit"; fi
+  # bench/report.py and bench/redaction.py put these on sys.path themselves, for shared test data
+  if [ "$dir" = bench ]; then path="$path:tests/emit:tests/collect"; fi
   MYPYPATH="$path" .venv/bin/mypy "$dir"/*.py
 done

@@ -3,9 +3,11 @@
 hosts.txt: one entry per line: `name`, `name:port`, an IPv4 address (optionally `:port`),
 `[IPv6]` or `[IPv6]:port`; `#` starts a comment at the start of a line or after whitespace.
 CSV: detected by a first line whose cells include `host` (any case); see CSV_COLUMNS. Cells are
-separated by `,` or, as Excel writes CSV on German and French systems, by `;`. A first line with
-either separator but no `host` cell is neither a plain entry (names cannot hold them) nor a usable
-header: it is reported once at its line and the file is not read further.
+separated by `,` or, as Excel writes CSV on German and French systems, by `;`. Both checks read the
+first line without its `#` comment. A first line with either separator but no `host` cell is
+neither a plain entry (names cannot hold them) nor a usable header: when the next content line
+has the same separator it is reported once as a header without a host column and the file is
+not read further; otherwise it is one bad entry and the rest is read as a plain list.
 
 The file is untrusted input. Every line is checked on its own; a bad line becomes an
 InventoryError naming file and line, and the rest of the file is still read. Lines longer
@@ -329,12 +331,14 @@ def _csv_header_delimiter(text: str) -> str | None:
     return None
 
 
-def _headerless_csv_reason(entry: str) -> str | None:
-    """Why a first entry holding `,` or `;` (never part of a host entry) cannot start the file."""
+def _headerless_csv_delimiter(entry: str) -> str | None:
+    """The separator a first entry holding `,` or `;` (never part of a host entry) seems to use."""
     found = [d for d in CSV_DELIMITERS if d in entry]
-    if not found:
-        return None
-    delimiter = max(found, key=entry.count)
+    return max(found, key=entry.count) if found else None
+
+
+def _headerless_csv_reason(entry: str, delimiter: str) -> str:
+    """Why a first entry that looks like a header row without a host column stops the file."""
     return (
         f"{_shown(entry)} looks like a CSV header row (cells separated by {delimiter!r}) but has no 'host' "
         f"column: name the column of host names 'host' (columns: {', '.join(CSV_COLUMNS)}), e.g. "
@@ -370,7 +374,13 @@ class _CsvReader:
         except csv.Error as exc:
             raise _LineError(f"bad CSV: {exc}") from None
         if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
-            raise _LineError(f"{len(cells)} cells but the header has {self.width} columns")
+            hint = ""
+            if self.delimiter == TAG_SEPARATOR and "tags" in self.columns:
+                hint = (
+                    f"; in a {TAG_SEPARATOR!r}-separated file quote a tags cell that holds "
+                    f'{TAG_SEPARATOR!r}, e.g. "a;b"'
+                )
+            raise _LineError(f"{len(cells)} cells but the header has {self.width} columns{hint}")
 
         values = {column: cells[index].strip() for column, index in self.columns.items() if index < len(cells)}
 
@@ -445,6 +455,9 @@ def load_inventory(path: Path) -> Inventory:
         raise InventoryError(file, None, f"cannot read: {exc.strerror or exc}") from None
     csv_reader: _CsvReader | None = None
     seen_content = False
+    # A first entry with a separator but no host cell: (line, entry, separator) until the next
+    # content line shows whether the file is a CSV without a host column or a plain list.
+    pending: tuple[int, str, str] | None = None
     with stream:
         try:
             for line, raw in _lines_of(stream, builder):
@@ -457,14 +470,22 @@ def load_inventory(path: Path) -> Inventory:
                         continue
                     if not seen_content:
                         seen_content = True
-                        delimiter = _csv_header_delimiter(text)
+                        first = _strip_comment(text)
+                        delimiter = _csv_header_delimiter(first)
                         if delimiter is not None:
-                            csv_reader = _CsvReader(builder, line, text, delimiter)
+                            csv_reader = _CsvReader(builder, line, first, delimiter)
                             continue
-                        reason = _headerless_csv_reason(_strip_comment(text).strip())
-                        if reason is not None:
-                            builder.error(line, reason)
+                        delimiter = _headerless_csv_delimiter(first.strip())
+                        if delimiter is not None:
+                            pending = (line, first.strip(), delimiter)
+                            continue
+                    elif pending is not None:
+                        first_line, first_entry, delimiter = pending
+                        pending = None
+                        if delimiter in _strip_comment(text):
+                            builder.error(first_line, _headerless_csv_reason(first_entry, delimiter))
                             break  # every further line would fail the same way: one clear error instead
+                        _report_plain_entry(builder, first_line, first_entry)
                     if csv_reader is not None:
                         builder.add(line, csv_reader.row(line, text))
                         continue
@@ -479,4 +500,16 @@ def load_inventory(path: Path) -> Inventory:
             raise InventoryError(file, None, "is a directory, not a hosts file") from None
         except OSError as exc:
             raise InventoryError(file, None, f"cannot read: {exc.strerror or exc}") from None
+    if pending is not None:
+        _report_plain_entry(builder, pending[0], pending[1])
     return builder.result()
+
+
+def _report_plain_entry(builder: _Builder, line: int, entry: str) -> None:
+    """A deferred first entry read as a plain one (it holds a separator, so it is rejected)."""
+    try:
+        name, port = _parse_plain_entry(entry)
+    except _LineError as exc:
+        builder.error(line, str(exc))
+        return
+    builder.add(line, Host(name=name, address=name, port=port, source=f"{builder.file}:{line}"))

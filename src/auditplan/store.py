@@ -400,16 +400,18 @@ class Store:
         return [row[0] for row in self._read("SELECT DISTINCT run_label FROM estimates ORDER BY run_label")]
 
     def save_document(self, kind: str, key: str, payload: dict[str, Any]) -> None:
-        """Store a JSON document (strict JSON: no NaN) under (kind, key), replacing any previous one."""
+        """Store a JSON document (strict JSON: no NaN) under (kind, key), replacing any previous one's
+        payload and saved_at. A re-saved key keeps its row, so it keeps its place in `list_documents`:
+        re-running a plan must not make it look newer than the plans saved after it first was."""
         try:
             text = json.dumps(payload, ensure_ascii=False, allow_nan=False, sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise StoreError(f"{self.path}: document {kind}/{key} is not JSON-serialisable: {exc}") from None
         saved_at = datetime.now(UTC).isoformat()
         with self._write(f"document {kind}/{key}") as conn:
-            conn.execute("DELETE FROM documents WHERE kind = ? AND key = ?", (kind, key))
             conn.execute(
-                "INSERT INTO documents (kind, key, saved_at, payload) VALUES (?, ?, ?, ?)",
+                "INSERT INTO documents (kind, key, saved_at, payload) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (kind, key) DO UPDATE SET saved_at = excluded.saved_at, payload = excluded.payload",
                 (kind, key, saved_at, text),
             )
 
@@ -423,7 +425,8 @@ class Store:
         return payload
 
     def list_documents(self, kind: str) -> list[str]:
-        """Keys of the documents of `kind`, oldest save first (the calibration history order)."""
+        """Keys of the documents of `kind`, in the order they were first saved (the calibration
+        history order; a re-save keeps a key's place)."""
         return [row[0] for row in self._read("SELECT key FROM documents WHERE kind = ? ORDER BY id", (kind,))]
 
 

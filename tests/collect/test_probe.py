@@ -66,8 +66,8 @@ def test_hourly_counts_loop_once_per_utc_day() -> None:
     day2 = "00 01 02 03 04 05 06"
     assert (
         '|find "Date: ">apabcdefs'
-        f'&(for %h in ({day1}) do @find /c ": 2026-11-27T%h" apabcdefs)'
-        f'&(for %h in ({day2}) do @find /c ": 2026-11-28T%h" apabcdefs)'
+        f'&(for %h in ({day1}) do @find /c ": 2026-11-27T%h" apabcdefs 2>&1)'
+        f'&(for %h in ({day2}) do @find /c ": 2026-11-28T%h" apabcdefs 2>&1)'
         "&del apabcdefs&"
     ) in line
 
@@ -88,7 +88,7 @@ def test_counting_query_matches_4688_provider_and_absolute_utc_bounds() -> None:
         " and TimeCreated[@SystemTime>='2026-11-27T07:00:00.000Z' and @SystemTime<'2026-11-28T07:00:00.000Z']]]\""
         " /c:5000 /rd:true /f:text" in line
     )
-    loops = re.findall(r'for %h in \(([0-9 ]+)\) do @find /c ": (\d{4}-\d\d-\d\d)T%h" apabcdefs\)', line)
+    loops = re.findall(r'for %h in \(([0-9 ]+)\) do @find /c ": (\d{4}-\d\d-\d\d)T%h" apabcdefs 2>&1\)', line)
     hours = [f"{day}T{hour}" for hour_list, day in loops for hour in hour_list.split()]
     assert hours[0] == "2026-11-27T07" and hours[-1] == "2026-11-28T06" and len(hours) == 24
     # The newest sample_events, as XML, from before the window's end only: the probe's own processes
@@ -127,9 +127,11 @@ def test_xpath_operators_are_quoted_from_cmd() -> None:
     bare = _outside_quotes(build_probe(ProbeOptions(nonce=NONCE), NOW).command_line)
     assert "<" not in bare
     redirections = re.findall(r"\S*>\S*", bare)
-    # 2>&1 per tool, 2>nul after cd and around del, and `find "Date: ">file` (quotes blanked to '"').
+    # 2>&1 per tool and per hourly find (closing its loop), 2>nul after cd and around del, and
+    # `find "Date: ">file` (quotes blanked to '"').
     assert set(redirections) == {
-        "2>&1", "2>&1|find", "2>nul&auditpol", "2>nul&echo", '">apabcdefs&(for', '">apabcdefy&(for'
+        "2>&1", "2>&1|find", "2>nul&auditpol", "2>nul&echo", '">apabcdefs&(for', '">apabcdefy&(for',
+        "2>&1)&(for", "2>&1)&del",
     }
     assert bare.count("|") == len(re.findall(r"\|\|", bare)) * 2 + 3  # 3 pipes: wmic, two count pipes
 
@@ -420,6 +422,61 @@ def test_capped_count_through_simulated_host(demo: object) -> None:
     newest_hour = probe.window_end - timedelta(hours=1)
     assert truth[newest_hour] < 1500  # so the newest hour is complete
     assert it.volume.hourly_4688[-1] == truth[newest_hour]
+
+
+def _truth_4688(backend: object, probe: object) -> tuple[int, ...]:
+    truth = dict(backend.event_log("Security").true_hourly_counts(4688))  # type: ignore[attr-defined]
+    start = probe.window_start  # type: ignore[attr-defined]
+    return tuple(truth.get(start + timedelta(hours=i), 0) for i in range(probe.window_hours))  # type: ignore[attr-defined]
+
+
+def test_missing_temp_folder_counts_in_the_winrs_start_folder(demo: object) -> None:
+    """`cd /d "%TEMP%"` fails when TEMP names no folder; the dates file then lands in WinRS's start
+    folder (the profile, writable) and the counts still equal the log's truth."""
+    from auditplan.simulator.fleet import sim_host
+    from auditplan.simulator.host import SimulatedHost
+
+    now = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
+    backend = sim_host(demo.profile("rds01"), now=now).backend  # type: ignore[attr-defined]
+    assert isinstance(backend, SimulatedHost)
+    backend.fs.remove_dir(backend.environment()["TEMP"])
+    assert backend.run('cd /d "%TEMP%"').exit_code != 0  # the premise: TEMP really is missing
+    probe = build_probe(ProbeOptions(nonce=NONCE), now)
+    it = interpret(split_sections(backend.run(probe.command_line).stdout, 65001), probe)
+    assert it.warnings == () and not it.unparseable
+    assert it.volume is not None and it.volume.hourly_4688 == _truth_4688(backend, probe)
+    assert sum(it.volume.hourly_4688) > 0
+
+
+def test_unwritable_temp_and_start_folder_name_the_cause(demo: object) -> None:
+    """With TEMP missing and the start folder write-denied, `>apXs` fails; find's "File not found"
+    (stderr, brought in by 2>&1) reaches the section and the message names the cause, not an empty
+    excerpt."""
+    from auditplan.simulator.fleet import sim_host
+    from auditplan.simulator.host import SimulatedHost
+
+    now = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
+    backend = sim_host(demo.profile("rds01"), now=now).backend  # type: ignore[attr-defined]
+    assert isinstance(backend, SimulatedHost)
+    env = backend.environment()
+    backend.fs.remove_dir(env["TEMP"])
+    backend.fs.deny_writes(env["USERPROFILE"])  # WinRS's start folder
+    probe = build_probe(ProbeOptions(nonce=NONCE), now)
+    it = interpret(split_sections(backend.run(probe.command_line).stdout, 65001), probe)
+    message = next(w for w in it.warnings if w.startswith("count_4688:"))
+    assert "expected 24 find /c counts, found 0" in message
+    assert "File not found - APABCDEFS" in message and "writable" in message and "%TEMP%" in message
+
+
+def test_find_count_parse_error_names_a_missing_file_and_empty_output() -> None:
+    from auditplan.collect.parsers_tools import parse_find_counts
+
+    text = "File not found - APABCDEFS\r\n" * 24
+    err = parse_find_counts(text, 24, "count_4688")
+    assert not isinstance(err, tuple)
+    assert "File not found - APABCDEFS" in err.message and "writable" in err.message
+    empty = parse_find_counts("", 24, "count_4688")
+    assert not isinstance(empty, tuple) and "no output" in empty.message
 
 
 # --- task T12: markers only as whole echo lines, never inside an event ------------------------------

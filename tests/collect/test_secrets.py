@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hostile_lines import HOSTILE_UNITS, fill
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -382,7 +383,9 @@ BENIGN: list[str] = [
     'wevtutil qe Security /q:"*[System[(EventID=4688)]]" /c:5',
     "powershell -c $token = Get-Token",
     "gh auth login --with-token --hostname x",
-    "tool.exe --token $env:GH_TOKEN",
+    # PowerShell expands $env:GH_TOKEN before tool.exe starts; without the host on the line `$` is
+    # literal and is redacted (see SECOND_REVIEW_FOUND).
+    "powershell -c tool.exe --token $env:GH_TOKEN",
     "powershell Connect-X -Token (Get-Secret x)",
     'setx PATH "%PATH%;C:\\tools"',
     "ssh -i key.pem user@host",
@@ -430,25 +433,153 @@ def test_piped_and_positional_convertto_securestring() -> None:
     assert redact("ConvertTo-SecureString 01000000d08c9ddf") == ("ConvertTo-SecureString 01000000d08c9ddf", 0)
 
 
-HOSTILE = [
-    "-p " * 50_000 + "x" * 100_000,
-    "net user " * 20_000,
-    "net use /a " * 20_000,
-    "ConvertTo-SecureString -AsPlainText " * 5_000,
-    "x" * 100_000 + " | ConvertTo-SecureString -AsPlainText",
-    "a=" * 50_000,
-    "password=" * 20_000,
-    "a:b" * 30_000,
-    '-password "' * 20_000,
-    "-u x -p " * 20_000,
+# Second review. Each row: (command line, the secret, the whole expected output, written by hand).
+# D1: cmd's \"...\" inside powershell -Command "..." is one PowerShell string, not a bare `\`.
+# D2: `$` is a PowerShell reference only where PowerShell reads the line; a child's 4688 shows `$x`
+#     only when nothing expanded it, so there it is the literal value.
+# D3: netdom /PasswordD: /PasswordO: (netdom join's own names; /pd: /po: are the short forms).
+M = REDACTED
+SECOND_REVIEW_FOUND: list[tuple[str, str, str]] = [
+    (
+        r'powershell -Command "New-LocalUser bob -Password \"Esc@ped Pw2\""',
+        "Esc@ped Pw2",
+        rf'powershell -Command "New-LocalUser bob -Password \"{M}\""',
+    ),
+    (
+        r'powershell -Command "$s = ConvertTo-SecureString \"EscCtss1\" -AsPlainText -Force"',
+        "EscCtss1",
+        rf'powershell -Command "$s = ConvertTo-SecureString \"{M}\" -AsPlainText -Force"',
+    ),
+    (
+        r'powershell -Command "$env:GITHUB_TOKEN=\"EnvEsc3\"; gh auth status"',
+        "EnvEsc3",
+        rf'powershell -Command "$env:GITHUB_TOKEN=\"{M}\"; gh auth status"',
+    ),
+    (
+        r'powershell -Command "$password = \"Esc@pedPw1\"; New-LocalUser bob"',
+        "Esc@pedPw1",
+        rf'powershell -Command "$password = \"{M}\"; New-LocalUser bob"',
+    ),
+    (
+        r'powershell -c "ConvertTo-SecureString -String \"EscStr4\" -AsPlainText"',
+        "EscStr4",
+        rf'powershell -c "ConvertTo-SecureString -String \"{M}\" -AsPlainText"',
+    ),
+    (r'app.exe "Password=\"Db Pw5\";Server=x"', "Db Pw5", rf'app.exe "Password=\"{M}\";Server=x"'),
+    ("psexec -u a -p $Passw0rd cmd", "$Passw0rd", f"psexec -u a -p {M} cmd"),
+    ("sqlcmd -U sa -P $qlAdmin2019", "$qlAdmin2019", f"sqlcmd -U sa -P {M}"),
+    ("wmic /password:$ecret1 os get caption", "$ecret1", f"wmic /password:{M} os get caption"),
+    ("cmdkey /add:srv /user:u /pass:$Summer2024", "$Summer2024", f"cmdkey /add:srv /user:u /pass:{M}"),
+    ("docker login -u ci -p $upersecret reg.example", "$upersecret", f"docker login -u ci -p {M} reg.example"),
+    (
+        "schtasks /create /tn t /tr calc /ru svc /rp $Winter2024",
+        "$Winter2024",
+        f"schtasks /create /tn t /tr calc /ru svc /rp {M}",
+    ),
+    ("sc config svc obj= CORP\\svc password= $ecretSvc", "$ecretSvc", f"sc config svc obj= CORP\\svc password= {M}"),
+    ("curl -u bob:$ecret https://x", "$ecret", f"curl -u bob:{M} https://x"),
+    ("tool.exe --token $env:GH_TOKEN", "$env:GH_TOKEN", f"tool.exe --token {M}"),
+    ("psexec -u a -p (Paren1) cmd", "(Paren1)", f"psexec -u a -p {M} cmd"),
+    # the host comes later on the line: the earlier cmd part is still literal
+    ('cmd /c "psexec -u a -p $pw1" & powershell -c x', "$pw1", f'cmd /c "psexec -u a -p {M}" & powershell -c x'),
+    # -File passes its arguments as literal strings; pwsh's first bare argument is a -File
+    ("powershell -File x.ps1 -Password $Lit1", "$Lit1", f"powershell -File x.ps1 -Password {M}"),
+    ("pwsh x.ps1 -Password $Lit2", "$Lit2", f"pwsh x.ps1 -Password {M}"),
+    # a registry key named PowerShell is not the host
+    (
+        "reg add HKLM\\Software\\Policies\\Microsoft\\Windows\\PowerShell /v x /d 1 & psexec -u a -p $pw2",
+        "$pw2",
+        f"reg add HKLM\\Software\\Policies\\Microsoft\\Windows\\PowerShell /v x /d 1 & psexec -u a -p {M}",
+    ),
+    ("net use \\\\srv\\x $NetPw /user:a", "$NetPw", f"net use \\\\srv\\x {M} /user:a"),
+    (
+        "netdom join pc01 /domain:corp /ud:corp\\adm /passwordd:NdPw1",
+        "NdPw1",
+        f"netdom join pc01 /domain:corp /ud:corp\\adm /passwordd:{M}",
+    ),
+    (
+        "netdom join pc01 /domain:corp /uo:adm /PasswordO:NdPw2",
+        "NdPw2",
+        f"netdom join pc01 /domain:corp /uo:adm /PasswordO:{M}",
+    ),
+    ("netdom.exe reset pc01 /ud:adm /PasswordD NdPw3", "NdPw3", f"netdom.exe reset pc01 /ud:adm /PasswordD {M}"),
+    # what D4 must not lose
+    ("sqlcmd -S db -U sa -PSecret1", "Secret1", f"sqlcmd -S db -U sa -P{M}"),
+    ('powershell -c "sqlcmd -S db -U sa -PSecret2"', "Secret2", f'powershell -c "sqlcmd -S db -U sa -P{M}"'),
+    (
+        "powershell Invoke-Sqlcmd -ServerInstance db -Username sa -Password SqlPs3",
+        "SqlPs3",
+        f"powershell Invoke-Sqlcmd -ServerInstance db -Username sa -Password {M}",
+    ),
+    ("az login -u app -p AzPw4", "AzPw4", f"az login -u app -p {M}"),
+    ("psexec -u a -p Pa\\ss.w0rd cmd", "Pa\\ss.w0rd", f"psexec -u a -p {M} cmd"),  # no drive/UNC/.\ start
+    ("tool --pass 12", "12", f"tool --pass {M}"),  # two digits: not an encoder pass
+    ("tool -password 1", "1", f"tool -password {M}"),  # only a switch named `pass` has pass numbers
+    ("curl -u alice:CurlPw5 https://x", "CurlPw5", f"curl -u alice:{M} https://x"),
+    # found while fixing D1: -AsPlainText closing the outer -Command "..." was not seen as the switch
+    (
+        "powershell -c \"ConvertTo-SecureString 'PlainLast6' -AsPlainText\"",
+        "PlainLast6",
+        f"powershell -c \"ConvertTo-SecureString '{M}' -AsPlainText\"",
+    ),
 ]
 
 
-@pytest.mark.parametrize("line", HOSTILE, ids=lambda s: repr(s[:12]))
-def test_hostile_lines_do_not_go_quadratic(line: str) -> None:
-    # No timing assert (bench/ measures speed): a quadratic rule would take minutes here, not ms.
+@pytest.mark.parametrize(("line", "secret", "expected"), SECOND_REVIEW_FOUND)
+def test_second_review_forms_are_redacted_exactly(line: str, secret: str, expected: str) -> None:
     out, n = redact(line)
-    assert n >= 0 and isinstance(out, str)
+    assert secret not in out.replace(REDACTED, "")
+    assert (out, n) == (expected, 1)
+
+
+SECOND_REVIEW_LEFT_ALONE: list[str] = [
+    # D2: PowerShell reads these, and expands `$x` / `(...)` itself
+    'powershell -c "psexec -u a -p $pw"',
+    "pwsh -c New-X -Password $foo",
+    '"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe" -NoP -ep Bypass New-X -Password $foo',
+    "powershell -NoProfile -ExecutionPolicy Bypass -Command sc.exe config svc password= $ecretSvc",
+    "powershell -c net use \\\\srv\\x $pw /user:a",
+    r'powershell -c "tool --password \"$p\""',
+    "powershell -c curl.exe -u bob:$pw https://x",
+    # D4: PowerShell parameters that start with P, Invoke-Sqlcmd is not sqlcmd
+    "powershell Export-Csv -Path C:\\out.csv -U x",
+    "powershell Invoke-Sqlcmd -Query x -PacketSize 4096 -U x",
+    "powershell Invoke-Sqlcmd -InputFile q.sql -PassThru",
+    "Export-Csv -Path C:\\out.csv -NoTypeInformation -U x",
+    # D4: a URL is not user:pass; a Windows path after -p is a path
+    "az login -u http://app -p C:\\certs\\app.pem",
+    'curl -u "http://x" https://y',
+    "winpwnage.py -u execute -i 11 -p c:\\Windows\\system32\\calc.exe",
+    "psexec -u a -p \\\\srv\\share\\tool.exe",
+    "psexec -u a -p .\\bin\\x.dll",
+    # D4: -u with no value is not a user switch (diff's "unified")
+    "diff -u -p a.txt b.txt",
+    # D4: an encoder's pass number
+    "ffmpeg -i in.mp4 -c:v libx264 -b:v 2M -pass 1 -f null NUL",
+    "x264 --pass 2 --bitrate 1000 -o out.mkv in.y4m",
+    "x265 --pass=1 in.y4m",
+]
+
+
+@pytest.mark.parametrize("line", SECOND_REVIEW_LEFT_ALONE)
+def test_second_review_near_misses_are_left_alone(line: str) -> None:
+    assert redact(line) == (line, 0)
+
+
+@pytest.mark.parametrize("unit", HOSTILE_UNITS)
+def test_hostile_lines_redact_to_a_stable_result(unit: str) -> None:
+    # Cost is measured by bench/redaction.py (a ratio to a benign line of the same length: 0.1-1.2
+    # now, 110 for `pw={ ` before the fix); here only that the result is well-formed and final.
+    line = fill(unit)
+    out, n = redact(line)
+    assert n >= 0 and (n == 0) == (out == line)
+    assert redact(out)[0] == out  # a second pass finds nothing new to hide
+
+
+def test_hostile_tail_after_a_long_token_is_linear() -> None:
+    line = "x" * 100_000 + " | ConvertTo-SecureString -AsPlainText"
+    out, n = redact(line)
+    assert n == 1 and out.endswith(f"{REDACTED} | ConvertTo-SecureString -AsPlainText")
 
 
 @settings(max_examples=200, deadline=None)

@@ -52,6 +52,15 @@ CASES = [
     (4, r"C:\Users\Public\Google\Update\evil.exe", None, None, True),
     (4, r"C:\Users\Public\Downloads\setup.exe", None, None, True),
     (4, r"C:\ProgramData\x\DismHost.exe", None, None, True),
+    # ...and only where those folders sit in a user profile (X:\Users\<name>\) or X:\Windows\Temp: a Downloads or
+    # Temp folder under PerfLogs, ProgramData or $Recycle.Bin is where malware hides, not where installers run
+    (4, r"C:\PerfLogs\Downloads\setup.exe", None, None, True),
+    (4, r"C:\ProgramData\Downloads\setup.exe", None, None, True),
+    (4, r"C:\$Recycle.Bin\S-1-5-21-1\Downloads\install.exe", None, None, True),
+    (4, r"C:\PerfLogs\AppData\Local\Temp\setup.exe", None, None, True),
+    (4, r"C:\ProgramData\Windows\Temp\installer.exe", None, None, True),
+    (4, r"C:\Users\Public\AppData\Local\Temp\setup.exe", None, None, True),
+    (4, r"D:\Users\carol\Downloads\installer.exe", None, None, False),
     (4, r"C:\Windows\Temp\{A1B2}\DismHost.exe", None, None, False),
     (4, r"C:\Users\bob\Downloads\setup.exe", None, None, False),
     (4, r"C:\Users\bob\AppData\Local\Temp\GUM1.tmp\MicrosoftEdgeUpdate.exe", None, None, False),

@@ -128,3 +128,42 @@ def assigned_literal(root: Node, variable: str) -> Any:
         if n.type == "assignment_expression" and text(n.children[0]).strip().lower() == f"${variable}".lower():
             return _value(n.children[2])
     raise AssertionError(f"${variable} is not assigned")
+
+
+def arguments(command: Node) -> tuple[dict[str, str | None], list[str]]:
+    """A command's named parameters (name without '-' -> the argument's text, None for a switch) and
+    its other arguments (positional values and @splats), as written."""
+    elements = next((c for c in command.children if c.type == "command_elements"), None)
+    named: dict[str, str | None] = {}
+    other: list[str] = []
+    pending: str | None = None
+    for c in elements.children if elements else []:
+        if c.type == "command_argument_sep":
+            continue
+        if c.type == "command_parameter":
+            if pending is not None:
+                named[pending] = None
+            pending = text(c)[1:].rstrip(":")
+        elif pending is not None:
+            named[pending] = text(c)
+            pending = None
+        else:
+            other.append(text(c))
+    if pending is not None:
+        named[pending] = None
+    return named, other
+
+
+def hash_keys(root: Node, variable: str) -> set[str]:
+    """Keys a script gives the hash table in `$variable`: its literal's keys and `$variable['Key'] = ...`."""
+    keys: set[str] = set()
+    target = f"${variable}".lower()
+    for n in walk(root):
+        if n.type != "assignment_expression":
+            continue
+        left = text(n.children[0]).strip()
+        if left.lower() == target:
+            keys |= {text(k) for k in walk(n.children[2]) if k.type == "key_expression"}
+        elif left.lower().startswith(target + "['") and left.endswith("']"):
+            keys.add(left[len(target) + 2:-2])
+    return keys

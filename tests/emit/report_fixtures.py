@@ -41,7 +41,7 @@ from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, loa
 from auditplan.emit.report import ReportInputs
 from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.plan import PlanOptions, plan, plan_document
-from auditplan.model.project import project
+from auditplan.model.project import Projection, project
 from auditplan.model.siem import load_siem_profiles, pick_profile
 
 HOSTILE_HOST = '<script>alert("host")</script>'
@@ -140,14 +140,19 @@ def events() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def projection_of(estimates: list[HostEstimate], survey: pd.DataFrame, siem: str = "splunk-xml") -> Projection:
+    """The fleet through the real projection with a shipped SIEM profile (defaults.toml)."""
+    profile = pick_profile(load_siem_profiles(load_config(None)), siem)
+    return project(estimates, profile, retention_days=90, price_per_gb=PRICE_PER_GB, currency=CURRENCY,
+                   seed=7, survey=survey)
+
+
 def report_inputs(estimates: list[HostEstimate] | None = None, survey: pd.DataFrame | None = None,
                   with_detections: bool = True) -> ReportInputs:
     """The report's inputs through the real projection, planner and detection evaluation."""
     if estimates is None or survey is None:
         estimates, survey = fleet()
-    profile = pick_profile(load_siem_profiles(load_config(None)), "splunk-xml")
-    projection = project(estimates, profile, retention_days=90, price_per_gb=PRICE_PER_GB, currency=CURRENCY,
-                         seed=7, survey=survey)
+    projection = projection_of(estimates, survey)
     planned = plan(projection, PlanOptions(budget_kind="gb_day", budget=BUDGET_GB_DAY, max_step=0.2), survey=survey,
                    local_subcategories=LOCAL_SETTINGS)
     sampled = events()

@@ -399,3 +399,60 @@ def test_fields_4688_lacks_are_classified_by_use(tmp_path: Path, detection: str,
     notes = " ".join(result.notes)
     assert expected in notes and not_expected not in notes, notes
     assert "AND-ed" not in notes or not fires
+
+
+def test_cli_evaluate_user_rules_with_field_names_in_any_case(tmp_path: Path) -> None:
+    """`commandline` is CommandLine (it crashed CREATE TABLE with a duplicate column before); unknown fields
+    spelt two ways share one NULL column."""
+    from datetime import UTC, datetime
+
+    from click.testing import CliRunner
+
+    from auditplan.cli import main
+    from auditplan.collect.interface import Host, HostResult, HostStatus, SampledEvent, VolumeSample
+    from auditplan.store import Store
+
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    rows = [(r"C:\Users\bob\Desktop\m64\mimikatz.exe", "mimikatz.exe privilege::debug sekurlsa::logonpasswords")]
+    rows += [(r"C:\Windows\System32\svchost.exe", "svchost.exe -k netsvcs")] * 9
+    db = tmp_path / "store.db"
+    with Store(db) as store:
+        events = tuple(SampledEvent(time=now, event_id=4688, version=2, new_process_name=image, parent_process_name=None,
+                                    subject_user_name="alice", command_line=cmd, size_bytes=1500, secrets_found=0)
+                       for image, cmd in rows)
+        store.save_result(HostResult(host=Host(name="web01", address="web01"), status=HostStatus.OK, reason="",
+                                     collected_at=now, events=events,
+                                     volume=VolumeSample(window_start=now.replace(hour=0),
+                                                         window_end=now.replace(hour=23), hourly_4688=(100,) * 24)))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "lower.yml").write_text(f"title: Lower\n{_USER_HEAD}  sel:\n    commandline|contains: mimikatz\n"
+                                     "    image|endswith: '\\mimikatz.exe'\n  condition: sel\n", encoding="utf-8")
+    (rules / "upper.yml").write_text(f"title: Upper\n{_USER_HEAD}  sel: {{COMMANDLINE|contains: SEKURLSA}}\n"
+                                     "  condition: sel\n", encoding="utf-8")
+    (rules / "unknown.yml").write_text(f"title: Unknown\n{_USER_HEAD}  sel: {{FooBar: x}}\n  filter: {{foobar: y}}\n"
+                                       "  condition: sel and not filter\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["detections", "evaluate", "--db", str(db), "--rules", str(rules), "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None and "Traceback" not in result.output
+    by_title = {r["title"]: r for r in json.loads(result.stdout)["rules"]}
+    # one matching event of 10 sampled at 2,400 4688/day -> 240 alerts/day (by hand)
+    for title in ("Lower", "Upper"):
+        assert by_title[title]["hits"] == 1 and by_title[title]["hosts"] == {"web01": 1}
+        assert by_title[title]["alerts_per_day"] == pytest.approx(240.0)
+        assert not any("could not be evaluated" in n for n in by_title[title]["notes"])
+    assert by_title["Unknown"]["hits"] == 0
+    assert not any("could not be evaluated" in n for n in by_title["Unknown"]["notes"])
+    loaded, problems = load_rules([rules / "lower.yml"])
+    assert problems == [] and loaded[0].fields == {"CommandLine", "NewProcessName"} and loaded[0].uses_command_line
+
+
+def test_splunk_export_reads_field_names_in_any_case(tmp_path: Path) -> None:
+    from auditplan.emit.detections import export_queries
+
+    rule = tmp_path / "lower.yml"
+    rule.write_text(f"title: Lower\n{_USER_HEAD}  sel: {{commandline|contains: mimikatz, image|endswith: '\\m.exe'}}\n"
+                    "  condition: sel\n", encoding="utf-8")
+    ((_, query),), problems = export_queries([rule], "splunk")
+    # windows-audit maps Image (not image) to NewProcessName; CommandLine keeps its 4688 name
+    assert problems == [] and 'CommandLine="*mimikatz*"' in query and 'NewProcessName="*\\\\m.exe"' in query

@@ -11,7 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gpo_helpers import assigned_literal, commands, parse_script, plan_doc, syntax_errors, text, walk, write
+from gpo_helpers import (
+    arguments,
+    assigned_literal,
+    commands,
+    hash_keys,
+    parse_script,
+    plan_doc,
+    syntax_errors,
+    text,
+    walk,
+    write,
+)
 from tree_sitter import Node
 
 from auditplan.emit.gpo import is_ip_address
@@ -36,7 +47,17 @@ DOCUMENTED_PARAMETERS: dict[str, set[str]] = {
     "Get-ADComputer": {"Filter", "Identity", "LDAPFilter", "Properties", "Server", "SearchBase", "Credential"},
     "Add-ADGroupMember": {"Identity", "Members", "Server", "Credential", "PassThru", "WhatIf", "Confirm"},
     "Invoke-Command": {"ComputerName", "ScriptBlock", "ArgumentList", "Credential"},
+    # docset/winserver2022-ps/activedirectory/Get-ADDomain.md and New-ADGroup.md
+    "Get-ADDomain": {"AuthType", "Credential", "Current", "Identity", "Server"},
+    "New-ADGroup": {"WhatIf", "Confirm", "AuthType", "Credential", "Description", "DisplayName", "GroupCategory",
+                    "GroupScope", "HomePage", "Instance", "ManagedBy", "Name", "OtherAttributes", "PassThru", "Path",
+                    "SamAccountName", "Server"},
 }
+# Members of the Microsoft.GroupPolicy.GpoStatus enumeration (learn.microsoft.com, "GpoStatus Enumeration").
+GPO_STATUS = {"AllSettingsDisabled", "AllSettingsEnabled", "ComputerSettingsDisabled", "UserSettingsDisabled"}
+# Cmdlets of the ActiveDirectory and GroupPolicy modules that rollout.ps1 must send to one DC.
+DIRECTORY_CMDLETS = {"Get-ADGroup", "Get-ADComputer", "Add-ADGroupMember", "Import-GPO", "Set-GPPermission", "Get-GPO",
+                     "Get-GPInheritance", "Set-GPLink", "New-GPLink"}
 
 
 def _wave(tmp_path: Path, hosts: list[dict[str, Any]], **options: Any) -> Path:
@@ -101,7 +122,82 @@ def test_scripts_use_only_documented_cmdlet_parameters(tmp_path: Path) -> None:
             if name in DOCUMENTED_PARAMETERS:
                 seen.add(name)
                 assert set(params) <= DOCUMENTED_PARAMETERS[name], (script, name, params)
-    assert {"Get-GPInheritance", "New-GPLink", "Set-GPLink", "Import-GPO", "Set-GPPermission"} <= seen
+    assert {"Get-GPInheritance", "New-GPLink", "Set-GPLink", "Import-GPO", "Set-GPPermission", "Get-ADDomain",
+            "Get-GPO", "Add-ADGroupMember", "Invoke-Command"} <= seen
+    # New-ADGroup takes its parameters from a splatted hash table.
+    rollout = parse_script(script_dir / "rollout.ps1")
+    (new_group,) = [node for name, _p, node in commands(rollout) if name == "New-ADGroup"]
+    assert arguments(new_group)[1] == ["@newGroup"]
+    keys = hash_keys(rollout, "newGroup")
+    assert {"Name", "GroupScope", "Server", "PassThru"} <= keys <= DOCUMENTED_PARAMETERS["New-ADGroup"]
+
+
+def test_rollout_sends_every_directory_call_to_one_domain_controller(tmp_path: Path) -> None:
+    root = parse_script(_wave(tmp_path, [{"host": "web01"}, {"host": "10.0.0.7"}]) / "rollout.ps1")
+    assert syntax_errors(root) == []
+    found = commands(root)
+    names = {name for name, _p, _n in found}
+    assert DIRECTORY_CMDLETS <= names
+    for name, _params, node in found:
+        if name in DIRECTORY_CMDLETS:
+            assert arguments(node)[0].get("Server") == "$dc", (name, text(node))
+    assert "Server" in hash_keys(root, "newGroup")
+    assert any(text(n) == "Server = $dc" for n in walk(root) if n.type == "hash_entry")
+    # $dc is the -Server given, else the PDC emulator of the domain (Get-ADDomain ... .PDCEmulator).
+    dc = [n for n in walk(root) if n.type == "assignment_expression" and text(n.children[0]).strip() == "$dc"]
+    assert sorted(text(n.children[2]) for n in dc) == sorted(
+        ["$Server", "(Get-ADDomain -Identity $Domain -Server $Domain).PDCEmulator"])
+    # The member is added to the group object found or created, not looked up by name again.
+    (add,) = [node for name, _p, node in commands(root) if name == "Add-ADGroupMember"]
+    assert arguments(add)[0]["Identity"] == "$group"
+    new_group = next(node for name, _p, node in commands(root) if name == "New-ADGroup")
+    created = _inside(new_group, "assignment_expression")
+    assert created is not None and text(created.children[0]).strip() == "$group"
+    assert "PassThru" in hash_keys(root, "newGroup")
+
+
+def test_rollout_enables_the_settings_rollback_disabled(tmp_path: Path) -> None:
+    script_dir = _wave(tmp_path, [{"host": "web01"}])
+    rollout = parse_script(script_dir / "rollout.ps1")
+    rollback = parse_script(script_dir / "rollback.ps1")
+    assert syntax_errors(rollout) == [] and syntax_errors(rollback) == []
+
+    def status_assignments(root: Node) -> list[tuple[str, Node]]:
+        return [(text(n.children[2]).strip(), n) for n in walk(root) if n.type == "assignment_expression"
+                and text(n.children[0]).strip().endswith(".GpoStatus")]
+
+    # rollback.ps1 -DisableGpo disables all settings; rollout.ps1 sets them enabled again.
+    assert [v for v, _n in status_assignments(rollback)] == ["'AllSettingsDisabled'"]
+    ((value, node),) = status_assignments(rollout)
+    assert value == "'AllSettingsEnabled'"
+    assert {v.strip("'") for v, _n in status_assignments(rollout) + status_assignments(rollback)} <= GPO_STATUS
+    conditions = _if_conditions(node)
+    assert any("ShouldProcess" in c for c in conditions)
+    # Only when the GPO's status is not already AllSettingsEnabled, read from Get-GPO for this GPO.
+    assert any(".GpoStatus -ne 'AllSettingsEnabled'" in c for c in conditions)
+    (get_gpo,) = [n for name, _p, n in commands(rollout) if name == "Get-GPO"]
+    assert arguments(get_gpo)[0]["Name"] == "$GpoName"
+    holder = _inside(get_gpo, "assignment_expression")
+    assert holder is not None and text(holder.children[0]).strip() == text(node.children[0]).split(".")[0]
+    # After Import-GPO (which creates the GPO on a first run), not before.
+    (import_gpo,) = [n for name, _p, n in commands(rollout) if name == "Import-GPO"]
+    assert import_gpo.start_byte < get_gpo.start_byte < node.start_byte
+
+
+def test_rollback_reverts_hosts_with_an_optional_credential(tmp_path: Path) -> None:
+    root = parse_script(_wave(tmp_path, [{"host": "web01", "change": "enable_4688"}]) / "rollback.ps1")
+    assert syntax_errors(root) == []
+    params = next(n for n in walk(root) if n.type == "param_block")
+    assert "[System.Management.Automation.PSCredential] $Credential" in " ".join(text(params).split())
+    (invoke,) = [n for name, _p, n in commands(root) if name == "Invoke-Command"]
+    named, other = arguments(invoke)
+    assert named["ComputerName"] == "$state.Computer" and other == ["@remoting"]
+    assert hash_keys(root, "remoting") == {"Credential"}
+    # The credential goes in only when one was given.
+    setter = next(n for n in walk(root) if n.type == "assignment_expression"
+                  and text(n.children[0]).strip() == "$remoting['Credential']")
+    assert text(setter.children[2]).strip() == "$Credential"
+    assert "$Credential" in _if_conditions(setter)
 
 
 def test_rollback_restores_each_hosts_prior_state(tmp_path: Path) -> None:

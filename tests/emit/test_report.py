@@ -19,8 +19,9 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import click
 import pandas as pd
 import pytest
 import report_fixtures as rf  # tests/emit/, on sys.path under pytest's default import mode
@@ -354,7 +355,13 @@ def test_headline_chart_and_table_show_the_same_share(rendered: Rendered, browse
     expected = f"{100 * _planned_from_hosts(plan) / budget:.0f}%"
     dom = browser.pages["/report.html"].dom
     assert dom["ids"]["v-headroom"] == expected
-    assert f"using {expected} of the headroom" in dom["headline"]
+    # One word for the figure the user passed: the headline and the chart caption both say budget
+    # (issue 6 review: the headline said "of the headroom" for the caption's "of the budget").
+    assert f"using {expected} of the budget" in dom["headline"] and "headroom" not in dom["headline"]
+    assert f"{expected} of the {people(budget)} GB/day budget (the red line)" in dom["waveLast"]
+    assert "headroom" not in dom["waveLast"]
+    verdict_text = dom["text"].split("Top risks")[0]
+    assert verdict_text.count("headroom") == 1 and "budget (SIEM headroom)" in verdict_text
     # The wave table: its last row's cumulative share, and its cumulative GB/day p90 column.
     header, *rows = dom["waveRows"]
     share_col, cum_col = header.index("cumulative, share of budget"), header.index("cumulative GB/day p90")
@@ -607,13 +614,13 @@ def test_events_per_second_budget(rendered: Rendered) -> None:
     doc = plan_document(planned)
     held = math.fsum(w["load"]["budget"] for w in doc["waves"])
     assert f'<span id="v-headroom">{100 * held / budget:.0f}%</span>' in html
-    assert f"{100 * held / budget:.0f}% of the {people(budget)} events/s budget" in html
+    assert f"{100 * held / budget:.0f}% of the {people(budget)} events/s (mean) budget" in html
     # The simulated whole fleet, at the rate the profile's licence counts (splunk-xml: mean).
     assert projection.profile.eps_basis == "mean"
     whole = float(projection.fleet["added_eps_mean_p90"].iloc[0])
     assert f'<span id="v-headroom-fleet">{100 * whole / budget:.0f}%</span>' in html
     assert f'<span class="value" id="v-budget">{people(budget)}</span>' in html
-    assert "events/s budget for the rollout" in html and "cumulative" in ctx["charts"]
+    assert "events/s (mean) budget (SIEM headroom) for the rollout" in html and "cumulative" in ctx["charts"]
 
 
 def _tight_plan(rendered: Rendered) -> dict[str, Any]:
@@ -641,18 +648,19 @@ def test_capacity_unplaced_hosts_lead_the_risks_and_the_headline(rendered: Rende
     expected = f"{100 * _planned_from_hosts(doc) / doc['budget']['value']:.0f}%"
     assert f'<span id="v-capacity-unplaced">{len(capacity)}</span> host(s) do not fit' in html
     assert f'<span id="v-headroom">{expected}</span>' in html
-    assert "Not every host fits the SIEM budget and wave step" in text
-    # The top risk names the count, why, and the hosts.
+    assert "Not every host fits the SIEM budget and the wave step" in text
+    # The top risk names the count, why (each reason in its own words), the hosts and the options.
     step = sum(1 for u in capacity if u["reason"].startswith("exceeds_step"))
     over = len(capacity) - step
     first = sorted(capacity, key=lambda u: u["host"].lower())[:3]
     top = ctx["risks"][0]["text"]
-    assert top.startswith(f"{len(capacity)} host(s) are in no wave for lack of SIEM capacity "
-                          f"({step} larger than one wave's step, {over} over the budget left): "
+    assert top.startswith(f"{len(capacity)} host(s) are in no wave ({step} because its own load is larger than "
+                          f"one wave's step; {over} because the budget is used up): "
                           + ", ".join(u["host"] for u in first))
+    assert "a larger step (--max-step-gb-day) and a larger budget (--budget-gb-day)" in top
     verdict_risks = re.search(r'<ol class="risks" id="v-risks">(.*?)</ol>', html, re.S)
     assert verdict_risks and verdict_risks.group(1).count("<li>") == 3
-    assert "lack of SIEM capacity" in verdict_risks.group(1).split("</li>")[0]
+    assert "are in no wave" in verdict_risks.group(1).split("</li>")[0]
     # ...and the hosts it points at head the unplaced table under Risks.
     table = re.search(r"<h3>Hosts not placed in a wave</h3>\s*<table>(.*?)</table>", html, re.S)
     assert table
@@ -664,8 +672,129 @@ def test_capacity_unplaced_hosts_lead_the_risks_and_the_headline(rendered: Rende
 def test_no_capacity_risk_when_every_placeable_host_is_placed(rendered: Rendered) -> None:
     doc = rendered.inputs.plan
     assert doc is not None and doc["unplaced"] and _capacity_unplaced(doc) == []
-    assert not any("lack of SIEM capacity" in r["text"] for r in rendered.ctx["risks"])
+    assert not any("are in no wave" in r["text"] for r in rendered.ctx["risks"])
     assert "v-capacity-unplaced" not in rendered.html
+
+
+# Why a host is in no wave, in words (docs/plan-json.md's capacity codes), and the `auditplan plan`
+# option each reason calls for (`auditplan plan --help`), by budget kind.
+REASON_WORDS = {"exceeds_step": "because its own load is larger than one wave's step",
+                "exceeds_budget": "because the budget is used up",
+                "max_waves": "because the wave limit was reached"}
+REASON_OPTION = {("exceeds_step", "gb_day"): "--max-step-gb-day", ("exceeds_step", "eps"): "--max-step-eps",
+                 ("exceeds_budget", "gb_day"): "--budget-gb-day", ("exceeds_budget", "eps"): "--budget-eps",
+                 ("max_waves", "gb_day"): "--max-waves", ("max_waves", "eps"): "--max-waves"}
+HEADLINE_LIMIT = {"exceeds_step": "the wave step", "exceeds_budget": "the SIEM budget", "max_waves": "the wave limit"}
+
+
+def _plan_options() -> set[str]:
+    """Every long option of the real `auditplan plan` click command."""
+    group = cast(click.Group, main)
+    command = group.get_command(click.Context(group), "plan")
+    assert command is not None
+    return {opt for param in command.params for opt in param.opts if opt.startswith("--")}
+
+
+def _limited_plan(rendered: Rendered, kind: str, reason: str) -> dict[str, Any]:
+    """The fixture fleet planned so that one limit, `reason`, leaves hosts out."""
+    projection = rendered.inputs.projection
+    assert projection is not None and rendered.inputs.plan is not None
+    placeable = {h["host"] for w in rendered.inputs.plan["waves"] for h in w["hosts"]}
+    # splunk-xml counts mean events/s; the budget's load per host, as the planner sees it.
+    column = "added_gb_day_p90" if kind == "gb_day" else "added_eps_mean_p90"
+    hosts = projection.hosts[projection.hosts["host"].isin(placeable)]
+    loads = sorted(x for x in hosts[column].tolist() if x > 0)
+    total = math.fsum(loads)
+    options = {
+        "exceeds_step": PlanOptions(budget_kind=kind, budget=10 * total, max_step=(loads[-1] + loads[-2]) / 2),
+        "exceeds_budget": PlanOptions(budget_kind=kind, budget=total / 2, max_step=total / 2),
+        "max_waves": PlanOptions(budget_kind=kind, budget=10 * total, max_step=total / 4, max_waves=1),
+    }[reason]
+    return plan_document(plan(projection, options, survey=rf.fleet()[1]))
+
+
+@pytest.mark.parametrize("kind", ["gb_day", "eps"])
+@pytest.mark.parametrize("reason", list(REASON_WORDS))
+def test_capacity_risk_words_each_reason_and_names_real_options(rendered: Rendered, kind: str, reason: str) -> None:
+    doc = _limited_plan(rendered, kind, reason)
+    capacity = _capacity_unplaced(doc)
+    assert capacity and {u["reason"].split(":")[0] for u in capacity} == {reason}
+    html, ctx = render(replace(rendered.inputs, plan=doc, detections=None, exposure=None))
+    risk = next(r["text"] for r in ctx["risks"] if "are in no wave" in r["text"])
+    assert risk.startswith(f"{len(capacity)} host(s) are in no wave ({len(capacity)} {REASON_WORDS[reason]}): ")
+    for other, words in REASON_WORDS.items():
+        if other != reason:
+            assert words not in risk
+    assert "lack of SIEM capacity" not in risk
+    # Every option the advice names is one `auditplan plan` takes (issue 6 review: --max-step is not).
+    named = set(re.findall(r"--[a-z][a-z-]*", risk))
+    assert REASON_OPTION[(reason, kind)] in named
+    assert named <= _plan_options(), named - _plan_options()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    assert f"Not every host fits {HEADLINE_LIMIT[reason]}: " in text
+    if reason == "exceeds_step":
+        # The demo's rds03 case: the budget had room for the host, only the step did not.
+        planned = doc["waves"][-1]["cumulative"]["budget"]
+        assert kind != "gb_day" or all(planned + u["gb_day_p90"] < doc["budget"]["value"] for u in capacity)
+        assert "SIEM budget" not in text.split("Not every host fits ")[1].split(":")[0]
+
+
+def _table(html: str, table_id: str) -> list[list[str]]:
+    """The cells of the table `table_id`, header row first, tags stripped."""
+    body = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S)
+    assert body, table_id
+    rows = re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, re.S)]
+            for r in rows]
+
+
+@pytest.mark.parametrize(("siem", "basis"), [("splunk-xml", "mean"), ("qradar", "peak")])
+def test_events_per_second_budget_waves_show_the_counted_rate(rendered: Rendered, siem: str, basis: str) -> None:
+    """An events/s budget counts one rate, the profile's (defaults.toml eps_basis: splunk-xml mean,
+    QRadar peak): the wave table shows that rate per wave, and the share is its sum over the budget."""
+    estimates, survey = rf.fleet()
+    projection = rf.projection_of(estimates, survey, siem)
+    assert projection.profile.eps_basis == basis
+    counted = math.fsum(x for x in projection.hosts[f"added_eps_{basis}_p90"].tolist() if x > 0)
+    budget = round(1.1 * counted, 3)  # every host fits at the counted rate
+    doc = plan_document(plan(projection, PlanOptions(budget_kind=BUDGET_EPS, budget=budget, max_step=budget / 3),
+                             survey=survey))
+    assert not _capacity_unplaced(doc)
+    # Expected figures from the plan's hosts: mean events/s is the host's added 4688/day over a day
+    # (a cmdline_only host adds no events, only bytes); peak is the host's own peak-hour figure.
+    mean = [math.fsum(h["events_per_day_p90"] for h in w["hosts"] if h["change"] == "enable_4688")
+            / SECONDS_PER_DAY for w in doc["waves"]]
+    peak = [math.fsum(h["eps_peak_p90"] for h in w["hosts"]) for w in doc["waves"]]
+    assert math.fsum(peak) > 1.5 * math.fsum(mean)  # the two bases differ here
+    held = mean if basis == "mean" else peak
+    if basis == "mean":
+        assert math.fsum(peak) > budget  # summing the peak column would read as over the budget
+    inputs = replace(rendered.inputs, projection=projection, plan=doc, detections=None, exposure=None)
+    html, _ = render(inputs)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    total = math.fsum(held)
+    share = f"{100 * total / budget:.0f}%"
+    assert f"add {people(total)} events/s ({basis}) at p90, using {share} of the budget." in text
+    assert f'<span class="value" id="v-budget">{people(budget)}</span>' in html
+    assert f"events/s ({basis}) budget (SIEM headroom)" in text
+    header, *rows = _table(html, "t-waves")
+    own, cum = header.index(f"events/s {basis} p90"), header.index(f"cumulative events/s {basis} p90")
+    share_col = header.index("cumulative, share of budget")
+    assert ("peak events/s p90" in header) == (basis == "mean")  # context only where not counted
+    running = 0.0
+    for row, figure in zip(rows, held, strict=True):
+        running += figure
+        assert row[own] == people(figure)
+        assert row[cum] == people(running)
+        assert row[share_col] == f"{100 * running / budget:.0f}%"
+        if basis == "mean":
+            assert row[header.index("peak events/s p90")] == people(peak[rows.index(row)])
+    assert rows[-1][share_col] == share
+    assert f"{share} of the {people(budget)} events/s ({basis}) budget (the red line)" in text
+    # A report costed with another profile (`auditplan report --siem`) keeps the plan's basis.
+    if basis == "peak":
+        other = render(replace(inputs, projection=rendered.inputs.projection))[0]
+        assert f"cumulative events/s {basis} p90" in _table(other, "t-waves")[0]
 
 
 # -- plan.json read by `auditplan report` ----------------------------------------------------------

@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner
 from detection_cases import CASES
 from evtx import PyEvtxParser
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditplan.cli import main
 from auditplan.emit.detections import builtin_rules_dir, evaluate, load_rules
@@ -47,17 +49,27 @@ def _evaluate_expression(expr: ET.Element, event: dict[str, object]) -> bool:
             a, b = str(value or ""), str(right)  # type: ignore[assignment]
         return {"Equal": a == b, "NotEqual": a != b}[str(operator)]
     if node.tag == "RegExExpression":
-        pattern = node.findtext("Pattern") or ""
+        raw = node.findtext("Pattern") or ""
+        pattern = _python_pattern(raw)
         text = str(value or "")
         if operator == "MatchesRegularExpression":  # .NET Regex.IsMatch: a match anywhere
             return re.search(pattern, text) is not None
         if operator == "DoesNotMatchRegularExpression":
             return re.search(pattern, text) is None
         if operator == "ContainsSubstring":
-            return pattern in text
+            return raw in text
         if operator == "DoesNotContainSubstring":
-            return pattern not in text
+            return raw not in text
     raise AssertionError(f"unexpected SCOM expression {node.tag}/{operator}")
+
+
+def _python_pattern(dotnet: str) -> str:
+    """A .NET pattern in Python's syntax: .NET's `\\z` (very end of the text) is Python's `\\Z`.
+
+    Escapes are read pairwise, so an escaped backslash followed by a `z` stays a literal `\\` and `z`.
+    The rest of what the export emits (inline (?ism), classes, \\uXXXX, escapes) reads the same in both.
+    """
+    return re.sub(r"\\(.)", lambda m: r"\Z" if m.group(1) == "z" else m.group(0), dotnet, flags=re.S)
 
 
 def _xpath(query: str, event: dict[str, object]) -> object:
@@ -301,9 +313,56 @@ Y_EXE = {"NewProcessName": r"C:\y\y.exe", "CommandLine": "y.exe run"}
          [{"CommandLine": "alpha beta"}, {"CommandLine": "alpha"}], [True, False]),
         ("  sel: {CommandLine|re: 'BETA'}\n  condition: sel\n",
          [{"CommandLine": "alpha beta"}, {"CommandLine": "alpha BETA"}], [False, True]),
+
+        # Sigma's `*` and `?` match any character, a newline too (SQLite's LIKE % and _ do); SCOM's `.` needs (?s).
+        ("  sel: {CommandLine: 'alpha*beta'}\n  condition: sel\n",
+         [{"CommandLine": "alpha\nbeta"}, {"CommandLine": "alpha beta"}, {"CommandLine": "beta alpha"}],
+         [True, True, False]),
+        ("  sel: {CommandLine: 'a?b'}\n  condition: sel\n",
+         [{"CommandLine": "a\nb"}, {"CommandLine": "ab"}], [True, False]),
+        ("  sel: {CommandLine|contains: 'iex*download'}\n  condition: sel\n",
+         [{"CommandLine": "iex (\n(New-Object Net.WebClient).DownloadString('x'))"}], [True]),
+        # Sigma's match ends at the end of the value: a final newline is a character like any other
+        # (.NET's `$` would match before it, `\z` does not).
+        ("  sel: {CommandLine|endswith: '.ps1'}\n  condition: sel\n",
+         [{"CommandLine": "run a.ps1\n"}, {"CommandLine": "run a.ps1"}], [False, True]),
+        ("  sel: {CommandLine: 'whoami'}\n  condition: sel\n",
+         [{"CommandLine": "whoami\n"}, {"CommandLine": "whoami"}, {"CommandLine": "WHOAMI"}], [False, True, True]),
+        ("  sel: {CommandLine: null}\n  condition: sel\n",
+         [{"CommandLine": "\n"}, {"CommandLine": None}, {"CommandLine": ""}], [False, True, True]),
+        # An empty CommandLine is NULL (command-line auditing off): no string match fires on it, not even ''.
+        ("  sel: {CommandLine: ''}\n  condition: sel\n",
+         [{"CommandLine": None}, {"CommandLine": ""}, {"CommandLine": "x"}], [False, False, False]),
+        ("  sel: {CommandLine|contains: ''}\n  condition: sel\n",
+         [{"CommandLine": None}, {"CommandLine": ""}, {"CommandLine": "x"}], [False, False, True]),
+        ("  sel: {CommandLine: '*'}\n  condition: sel\n",
+         [{"CommandLine": ""}, {"CommandLine": "\n"}], [False, True]),
+        ("  sel: {CommandLine|re: 'x*'}\n  condition: sel\n",
+         [{"CommandLine": ""}, {"CommandLine": "y"}], [False, True]),
+        ("  sel: {Image|endswith: '\\x.exe'}\n  filter: {CommandLine: ''}\n  condition: sel and not filter\n",
+         [{"NewProcessName": r"C:\x\x.exe", "CommandLine": ""}], [True]),
+        # Sigma matches strings case-insensitively, non-ASCII letters included (.NET's (?i) is Unicode).
+        ("  sel: {CommandLine|contains: 'ÉTÉ'}\n  condition: sel\n",
+         [{"CommandLine": "un été chaud"}, {"CommandLine": "ETE"}], [True, False]),
+        ("  sel: {Image|endswith: '\\Ärger.exe'}\n  condition: sel\n",
+         [{"NewProcessName": r"C:\x\ärger.exe"}, {"NewProcessName": r"C:\x\ÄRGER.EXE"},
+          {"NewProcessName": r"C:\x\arger.exe"}], [True, True, False]),
+        ("  sel: {CommandLine: 'Öl*über'}\n  condition: sel\n",
+         [{"CommandLine": "öl\nÜBER"}, {"CommandLine": "öl uber"}], [True, False]),
+        ("  sel: {CommandLine|contains|cased: 'ÉTÉ'}\n  condition: sel\n",
+         [{"CommandLine": "un été"}, {"CommandLine": "un ÉTÉ"}], [False, True]),
+        # Field names in another case mean the 4688 field (the windows-audit mapping included).
+        ("  sel: {commandline|contains: mimikatz}\n  condition: sel\n",
+         [{"CommandLine": "x MimiKatz"}, {"CommandLine": "x"}], [True, False]),
+        ("  sel: {image|endswith: '\\x.exe', COMMANDLINE|contains: run}\n  other: {CommandLine|contains: x}\n"
+         "  condition: sel and other\n", [X_EXE, Y_EXE], [True, False]),
     ],
     ids=["null-filter-missing-field", "null-selection-missing-field", "null-4688-field", "cased-contains",
-         "cased-equals", "re-s", "re-m", "re-i", "re-case-sensitive"],
+         "cased-equals", "re-s", "re-m", "re-i", "re-case-sensitive", "star-newline", "question-newline",
+         "contains-star-newline", "endswith-final-newline", "equals-final-newline", "null-final-newline",
+         "equals-empty", "contains-empty", "star-alone", "re-matching-empty", "filter-equals-empty",
+         "unicode-contains", "unicode-endswith", "unicode-wildcard", "unicode-cased", "lower-case-field",
+         "mixed-case-fields"],
 )
 def test_user_rule_constructs_mean_the_same_in_scom_and_sigma(
     tmp_path: Path, detection: str, events: list[dict[str, str | None]], expected: list[bool]
@@ -311,6 +370,23 @@ def test_user_rule_constructs_mean_the_same_in_scom_and_sigma(
     got = _both_paths(tmp_path, detection, events)
     assert [sigma for sigma, _ in got] == expected  # expected written by hand from the Sigma spec
     assert [scom for _, scom in got] == expected
+
+
+# Letters with and without case (ASCII and not), the two wildcards and a newline: the characters where the
+# SQLite and .NET readings of a Sigma string could part.
+_RULE_TEXT = st.text(alphabet="aAéÉ*?\n ", max_size=4)
+_EVENT_TEXT = st.one_of(st.none(), st.text(alphabet="aAéÉeE\n ", max_size=5))
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(modifier=st.sampled_from(["", "|contains", "|startswith", "|endswith", "|contains|cased", "|cased"]),
+       value=_RULE_TEXT, negate=st.booleans(), command_lines=st.lists(_EVENT_TEXT, min_size=1, max_size=4))
+def test_scom_and_sigma_agree_on_any_string_match(tmp_path: Path, modifier: str, value: str, negate: bool,
+                                                  command_lines: list[str | None]) -> None:
+    condition = "not sel" if negate else "sel"
+    detection = f"  sel: {{CommandLine{modifier}: {json.dumps(value)}}}\n  condition: {condition}\n"
+    got = _both_paths(tmp_path, detection, [{"CommandLine": c} for c in command_lines])
+    assert all(sigma == scom for sigma, scom in got), (detection, command_lines, got)
 
 
 def test_control_character_in_a_value_keeps_its_meaning(tmp_path: Path) -> None:
@@ -367,3 +443,16 @@ def test_cli_scom_exports_yaml_suffix_rules(tmp_path: Path) -> None:
                                        "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert len(list(ET.parse(out).getroot().iter("Rule"))) == 6
+
+
+def test_lower_case_field_names_export_to_their_params(tmp_path: Path) -> None:
+    rule = tmp_path / "lower.yml"
+    rule.write_text(f"title: Lower\nid: 41111111-2222-4333-8444-555555555555\n{_HEAD}"
+                    "  sel: {commandline|contains: mimikatz, image|endswith: '\\m.exe', parentimage: x}\n"
+                    "  condition: sel\n", encoding="utf-8")
+    messages = write_management_pack([rule], tmp_path / "mp.xml", mp_id="T", mp_version="1.0.0.0", enabled_hosts=[])
+    assert messages == []  # no "not in event 4688" notes: every field is one of 4688's
+    (scom_rule,) = ET.parse(tmp_path / "mp.xml").getroot().iter("Rule")
+    queries = sorted(q.text or "" for q in scom_rule.iter("XPathQuery") if (q.text or "").startswith("Params/"))
+    # CommandLine is Param 9, NewProcessName 6, ParentProcessName 14 (gpo-backup-format.md §A5)
+    assert queries == ["Params/Param[14]", "Params/Param[6]", "Params/Param[9]"]

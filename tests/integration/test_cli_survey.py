@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,8 +68,9 @@ def test_json_output_exit_codes_and_inventory_errors(tmp_path: Path, tls: TlsMat
 def test_all_ok_exits_zero_and_prompts_hidden_without_a_password_source(
     tmp_path: Path, tls: TlsMaterial, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # CliRunner's stdin is a pipe; the prompt is only offered on a terminal (see the /dev/null test).
-    monkeypatch.setattr("auditplan.cli.survey._stdin_is_terminal", lambda: True)
+    # CliRunner's stdin is a pipe and CI has no controlling terminal; the prompt is only offered when a
+    # terminal is available (see the no-terminal test), so say there is one.
+    monkeypatch.setattr("auditplan.cli.survey._terminal_available", lambda: True)
     with serving([profile("web01")], auth="basic", tls=tls) as server:
         hosts = write_hosts_csv(tmp_path / "hosts.csv", server, ["web01"])
         result = _run(
@@ -326,7 +328,7 @@ def test_default_probe_runs_on_a_host_whose_temp_is_as_long_as_windows_allows(tm
     line = build_probe(ProbeOptions(nonce="abcdef"), datetime.now(UTC)).command_line
     old_shape = re.sub(r"\bapabcdef(\.csv|s|y)\b", lambda m: f'"%TEMP%\\\\{m.group(0)}"', line)
     old_shape = re.sub(  # and one find per hour instead of one loop per day
-        r'\(for %h in \(([0-9 ]+)\) do @find /c ": ([0-9-]+T)%h" ("[^"]+")\)',
+        r'\(for %h in \(([0-9 ]+)\) do @find /c ": ([0-9-]+T)%h" ("[^"]+") 2>&1\)',
         lambda m: "&".join(f'find /c ": {m.group(2)}{h}" {m.group(3)}' for h in m.group(1).split()),
         old_shape,
     )
@@ -390,12 +392,13 @@ def test_terminal_text_drops_escape_sequences_and_controls() -> None:
     assert "\x1b]" not in console.export_text(styles=True) and "\x07" not in shown
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX sessions and /dev/tty")
 def test_no_password_source_and_no_terminal_is_a_usage_error(tmp_path: Path) -> None:
-    """`auditplan survey hosts < /dev/null` (cron, CI): a real process whose stdin is not a terminal
-    gets exit 2 and the ways to give a password, not GetPassWarning and "Aborted!" with exit 1."""
+    """`auditplan survey hosts < /dev/null` from cron or CI: a real process with no controlling
+    terminal (a new session, so /dev/tty cannot be opened) and stdin not a terminal gets exit 2 and
+    the ways to give a password, not GetPassWarning and "Aborted!" with exit 1."""
     import os
     import subprocess
-    import sys
 
     hosts = tmp_path / "hosts.txt"
     hosts.write_text("web01\n", encoding="utf-8")
@@ -405,6 +408,7 @@ def test_no_password_source_and_no_terminal_is_a_usage_error(tmp_path: Path) -> 
             [sys.executable, "-m", "auditplan", "survey", str(hosts), "--db", str(tmp_path / "a.db"),
              "--username", USERNAME, "--no-progress"],
             stdin=devnull, capture_output=True, text=True, env=env, timeout=60, check=False,
+            start_new_session=True,
         )
     assert done.returncode == 2, done.stderr
     for way in ("--password-env", "AUDITPLAN_PASSWORD", "--credentials"):
@@ -412,6 +416,51 @@ def test_no_password_source_and_no_terminal_is_a_usage_error(tmp_path: Path) -> 
     assert "Aborted" not in done.stderr and "GetPassWarning" not in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "a.db").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pseudo-terminals")
+def test_hosts_on_a_pipe_still_prompt_on_the_controlling_terminal(tmp_path: Path) -> None:
+    """`echo 127.0.0.1 | auditplan survey /dev/stdin --username x` typed in a terminal: stdin is a pipe,
+    but getpass asks on /dev/tty, so the hidden prompt is offered (not the no-terminal exit 2)."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import subprocess
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:  # runs in the child after setsid: the pty becomes its /dev/tty
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AUDITPLAN_PASSWORD", "AUDITPLAN_USERNAME")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "auditplan", "survey", "/dev/stdin", "--db", str(tmp_path / "a.db"),
+         "--username", "x", "--no-progress"],
+        stdin=subprocess.PIPE, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        preexec_fn=take_terminal, pass_fds=(slave,),
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        assert child.stdin is not None
+        child.stdin.write(b"127.0.0.1\n")
+        child.stdin.close()
+        deadline = time.monotonic() + 30
+        while b"Password for x" not in seen and time.monotonic() < deadline and child.poll() is None:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+        os.close(master)
+    assert b"Password for x" in seen, seen.decode(errors="replace")
+    assert b"no terminal" not in seen
 
 
 def test_csv_without_a_host_column_stops_with_file_line_and_what_was_expected(tmp_path: Path) -> None:

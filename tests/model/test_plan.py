@@ -36,6 +36,7 @@ from auditplan.model.plan import (
     Plan,
     PlanError,
     PlanOptions,
+    enabled_load,
     plan,
     plan_csv_text,
     plan_document,
@@ -530,7 +531,8 @@ def test_replan_after_a_wave_says_what_the_enabled_hosts_carry(tmp_path: Path) -
     text = " ".join(again.output.split())  # rich wraps long lines
     assert "Already auditing 4688: 2 host(s) (2 measured), 0.6 GB/day (p90) today." in text
     assert "--budget-gb-day is headroom for the ADDED load only" in text
-    assert "2 of them were placed in waves by earlier plans and now carry 0.6 GB/day (p90)" in text
+    assert "2 of them were enabled by waves of earlier plans (they audit more now than when placed), " \
+           "which added 0.6 GB/day (p90)" in text
     assert "give --budget-gb-day 0.4 now (1 - 0.6)" in text
     assert "warning: earlier waves 0.6 + this plan 0.5 = 1.1 GB/day > the first plan's budget 1" in text
     # Following the advice keeps the SIEM within the first headroom: web02 (0.5) no longer fits.
@@ -539,6 +541,102 @@ def test_replan_after_a_wave_says_what_the_enabled_hosts_carry(tmp_path: Path) -
     doc = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     assert doc["waves"] == [] and {h["host"] for h in doc["unplaced"]} == {"web01", "web02", "sql01"}
     assert "warning: earlier waves" not in " ".join(fixed.output.split())
+
+
+def _earlier(fleet: list[HostEstimate], kind: str = "gb_day") -> dict[str, Any]:
+    """plan.json of a plan of `fleet` that places every host that can be placed."""
+    return plan_document(plan(projected(fleet), PlanOptions(budget_kind=kind, budget=1000.0, max_step=1000.0)))
+
+
+# Before any wave: "new" audits nothing, "half" audits 4688 without its command line, "full" both.
+BEFORE = [host("new", 0.2), host("half", 0.5, on=True), host("full", 0.4, on=True, cmd_on=True)]
+# The CommandLine part of half's 0.5e6 events/day with splunk-xml (GB = 2^30, cmdline factor 1):
+# (2^30/10^6 - 1000) B of XML per event, see host().
+HALF_CMDLINE_GB = 0.5e6 * (XML_FOR_ONE_GB_PER_MILLION - 1000.0) / 2**30
+
+
+def test_enabled_load_nothing_rolled_out_is_no_rollout() -> None:
+    """"half" audits 4688 today and sits in the earlier plan's wave, but it sits there waiting: its
+    state is what that plan saw, so no wave enabled it and the budget needs no lowering."""
+    earlier = _earlier(BEFORE)
+    assert {h["host"]: h["change"] for w in earlier["waves"] for h in w["hosts"]} == {
+        "new": "enable_4688", "half": "cmdline_only"}
+    options = PlanOptions(budget_kind="gb_day", budget=0.5, max_step=0.5)
+    e = enabled_load(projected(BEFORE), options, [earlier])
+    assert (e.hosts, e.cmdline_only, e.placed_hosts) == (2, 1, 2)
+    assert e.rollout_hosts == 0 and e.rollout_load == 0.0
+    assert e.first_budget == 1000.0
+    # Today: half without its command line (0.5 - HALF_CMDLINE_GB) + full's whole stream (0.4).
+    assert e.load == pytest.approx(0.5 - HALF_CMDLINE_GB + 0.4)
+
+
+def test_enabled_load_counts_a_rolled_out_enable_wave_whole() -> None:
+    earlier = _earlier(BEFORE)
+    now = [host("new", 0.3, on=True, cmd_on=True), BEFORE[1], BEFORE[2]]  # new's wave ran: measures 0.3
+    e = enabled_load(projected(now), PlanOptions(budget_kind="gb_day", budget=0.5, max_step=0.5), [earlier])
+    assert e.rollout_hosts == 1 and e.rollout_load == pytest.approx(0.3)
+
+
+def test_enabled_load_counts_only_the_command_line_of_a_rolled_out_cmdline_host() -> None:
+    now = [BEFORE[0], host("half", 0.5, on=True, cmd_on=True), BEFORE[2]]  # half's wave ran
+    gb = enabled_load(projected(now), PlanOptions(budget_kind="gb_day", budget=0.5, max_step=0.5), [_earlier(BEFORE)])
+    assert gb.rollout_hosts == 1
+    assert gb.rollout_load == pytest.approx(HALF_CMDLINE_GB)  # ~0.0343, not its whole 0.5
+    # The command line adds bytes, not events: nothing against an events/s budget.
+    eps = enabled_load(projected(now), PlanOptions(budget_kind="eps", budget=5.0, max_step=5.0),
+                       [_earlier(BEFORE, "eps")])
+    assert eps.rollout_hosts == 1 and eps.rollout_load == 0.0
+
+
+def test_replan_without_a_rollout_gives_no_earlier_waves_advice(tmp_path: Path) -> None:
+    """Two plans, no wave enabled in between (the demo's `plan 0.62` then `plan 0.5`): the hosts that
+    already audit 4688 without the command line sit in both plans' waves, but neither plan's waves ran,
+    so there is no budget to subtract."""
+    from auditplan.store import Store
+
+    db = tmp_path / "ap.db"
+    with Store(db) as store:
+        for name in ("new", "half", "full"):
+            store.save_result(result(name))
+        store.save_estimates("latest", BEFORE)
+    runner = CliRunner()
+    base = ["plan", "--db", str(db), "--out", str(tmp_path)]
+    assert runner.invoke(main, [*base, "--budget-gb-day", "1.0"]).exit_code == 0
+    second = runner.invoke(main, [*base, "--budget-gb-day", "0.8"])
+    assert second.exit_code == 0, second.output
+    text = " ".join(second.output.split())
+    assert "enabled by waves of earlier plans" not in text and "give --budget-gb-day" not in text
+    assert "Earlier plans in this store placed 2 host(s) in waves; none of them audits more now" in text
+    # The budget leaves out the stream half and full send today, not the command line it adds to half.
+    assert "Already auditing 4688: 2 host(s) (2 measured)" in text
+    assert "leaves out the 4688 stream these hosts send today" in text
+    assert "1 of them audit 4688 without its command line: the command line this plan adds to them is " \
+           "added load: it counts against --budget-gb-day." in text
+    assert "does not count them" not in text
+
+
+def test_replan_first_budget_stays_the_first_after_a_plan_is_re_run(tmp_path: Path) -> None:
+    """Plans 1.0, 0.8, then 1.0 again (the same plan_id, saved again), then a wave runs: the first
+    plan's budget is still 1.0, not the 0.8 of the plan saved in between."""
+    from auditplan.store import Store
+
+    db = tmp_path / "ap.db"
+    with Store(db) as store:
+        for name in ("new", "half", "full"):
+            store.save_result(result(name))
+        store.save_estimates("latest", BEFORE)
+    runner = CliRunner()
+    base = ["plan", "--db", str(db), "--out", str(tmp_path)]
+    for budget in ("1.0", "0.8", "1.0"):
+        assert runner.invoke(main, [*base, "--budget-gb-day", budget]).exit_code == 0
+    with Store(db) as store:  # new's wave ran and was re-surveyed: 0.3 GB/day
+        store.save_estimates("latest", [host("new", 0.3, on=True, cmd_on=True), *BEFORE[1:]])
+    after = runner.invoke(main, [*base, "--budget-gb-day", "0.5"])
+    assert after.exit_code == 0, after.output
+    text = " ".join(after.output.split())
+    assert "1 of them were enabled by waves of earlier plans" in text
+    assert "The first plan in this store had --budget-gb-day 1:" in text
+    assert "give --budget-gb-day 0.7 now (1 - 0.3)" in text
 
 
 # ---- the host's state before its wave (plan.json prior_*) --------------------------------------

@@ -410,3 +410,58 @@ def test_cd_to_a_missing_folder_fails_and_stays() -> None:
 def test_cd_without_d_does_not_switch_drives() -> None:
     assert run("cd D:\\& cd").stdout == b"C:\\Users\\auditor\r\n"
     assert run("cd /d D:\\& cd").stdout == b"D:\\\r\n"
+
+
+def test_cd_to_a_unc_path_is_refused() -> None:
+    # cmd's message for a \\server\share current folder (not in the reference captures: UNVERIFIED).
+    out = run("cd /d \\\\srv\\share& cd")
+    assert out.stderr == b"CMD does not support UNC paths as current directories.\r\n"
+    assert out.stdout == b"C:\\Users\\auditor\r\n"
+    assert run("cd \\\\srv\\share || echo refused").stdout == b"refused\r\n"
+
+
+# --- echo state, @( ), %~X -------------------------------------------------------------------------
+
+
+def test_echo_off_stops_for_from_echoing_its_iterations() -> None:
+    # `echo off` runs before the FOR on the same line, so no iteration is shown after the prompt.
+    assert run("echo off&for %h in (1 2) do echo %h").stdout == b"1\r\n2\r\n"
+    # Bare echo reports the state (tool-outputs §9.2: "ECHO is on." / "ECHO is off.").
+    assert run("echo off&echo&echo on&echo").stdout == b"ECHO is off.\r\nECHO is on.\r\n"
+    assert run("echo off&echo on&for %h in (1) do echo %h").stdout == b"\r\nC:\\Users\\auditor>echo 1\r\n1\r\n"
+
+
+def test_cmd_q_starts_with_echo_off() -> None:
+    assert run("cmd /q /c for %h in (1 2) do echo %h").stdout == b"1\r\n2\r\n"
+    assert run("cmd /c for %h in (1) do echo %h").stdout == b"\r\nC:\\Users\\auditor>echo 1\r\n1\r\n"
+
+
+def test_at_sign_before_a_block_runs_the_block() -> None:
+    assert run("for %h in (1 2) do @(echo %h)").stdout == b"1\r\n2\r\n"
+    out = run("@(echo x)")
+    assert (out.stdout, out.stderr, out.exit_code) == (b"x\r\n", b"", 0)
+    assert run("@ (echo a&echo b)&echo c").stdout == b"a\r\nb\r\nc\r\n"
+
+
+def test_tilde_strips_the_quotes_of_a_for_item() -> None:
+    assert run('for %h in ("a b" c) do @echo [%~h] %h').stdout == b'[a b] "a b"\r\n[c] c\r\n'
+
+
+# --- folders that are missing or not writable (probe fallbacks) -----------------------------------
+
+
+def test_removed_and_write_denied_folders_refuse_redirections() -> None:
+    fs = FileSystem()
+    fs.remove_dir(TEMP)
+    sh = shell(fs)  # the shell would normally create TEMP: a removed folder stays missing
+    out = sh.run_line('cd /d "%TEMP%"& echo x>rel.txt& cd')
+    assert out.stderr == b"The system cannot find the path specified.\r\n"
+    assert fs.read("C:\\Users\\auditor\\rel.txt") == b"x\r\n"  # the start folder took the file
+    assert shell(fs).run_line(f"echo y>{TEMP}\\f.txt").stderr == b"The system cannot find the path specified.\r\n"
+    fs.deny_writes("C:\\Users\\auditor")
+    denied = shell(fs).run_line("echo z>other.txt|| echo refused")
+    assert (denied.stdout, denied.stderr) == (b"refused\r\n", b"Access is denied.\r\n")
+    assert fs.read("C:\\Users\\auditor\\other.txt") is None
+    # find on the file that was never written: its stderr, brought to stdout by 2>&1.
+    found = shell(fs).run_line("find /c \"x\" apxs 2>&1")
+    assert found.stdout == b"File not found - APXS\r\n" and found.exit_code == 2

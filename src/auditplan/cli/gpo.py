@@ -30,12 +30,17 @@ from auditplan.emit.gpo import GpoOptions, PlanError, read_plan, write_backups
 @click.option("--preserve-local", is_flag=True,
               help="Carry subcategories that the survey found set locally into each wave's audit.csv "
                    "(a GPO with advanced audit policy replaces them otherwise).")
+@click.option("--force", is_flag=True,
+              help="Overwrite files at the paths this run writes even if auditplan did not write them or they "
+                   "were edited since (never through a symbolic link). Example: --out auditplan-out/gpo --force")
 def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_size_mb: int | None,
-        recommended_log_size: bool, include_failure: bool, preserve_local: bool) -> None:
+        recommended_log_size: bool, include_failure: bool, preserve_local: bool, force: bool) -> None:
     """Write one Import-GPO-ready GPO backup per wave, with rollout, verify and rollback scripts.
 
     Re-running into the same --out replaces the backups and scripts an earlier run wrote there
-    (listed in .auditplan-gpo.json); files it did not write are left alone.
+    (listed with their SHA-256 in .auditplan-gpo.json). A file it did not write, or one of its
+    files edited since, stops the run unless --force; an edited file it no longer writes is kept
+    and reported. Nothing is written or deleted through a symbolic link.
 
     \b
     Example:
@@ -46,7 +51,8 @@ def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_s
         options = GpoOptions(domain=domain, name_prefix=name_prefix, include_failure=include_failure,
                              preserve_local=preserve_local, log_max_size_mb=log_max_size_mb,
                              use_plan_log_size=recommended_log_size)
-        outputs = write_backups(plan, out_dir, options)
+        outputs = write_backups(plan, out_dir, options, force=force,
+                                warn=lambda message: click.echo(f"auditplan gpo: warning: {message}", err=True))
     except (PlanError, ValueError) as exc:
         click.echo(f"auditplan gpo: {exc}", err=True)
         sys.exit(2)

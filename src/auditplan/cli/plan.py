@@ -141,27 +141,36 @@ def _earlier_plans(db: Path, current_id: str) -> list[dict[str, Any]]:
 
 def _print_enabled(console: Console, e: EnabledLoad, p: Plan, flag: str, unit: str, added: float) -> None:
     """Hosts already auditing 4688 are outside the budget: say what they carry and what that
-    means for --budget-* on a re-plan (docs/projection.md "Recalibration")."""
+    means for --budget-* on a re-plan (docs/projection.md "The budget on a re-plan")."""
     if not e.hosts:
         return
     q = p.options.quantile
-    console.print(Text(
-        f"Already auditing 4688: {e.hosts} host(s) ({e.measured} measured), {_fmt(e.load)} {unit} ({q}) today. "
-        f"{flag} is headroom for the ADDED load only: this plan's cumulative starts at 0 and does not count them.",
-        style="yellow"))
+    text = (f"Already auditing 4688: {e.hosts} host(s) ({e.measured} measured), {_fmt(e.load)} {unit} ({q}) today. "
+            f"{flag} is headroom for the ADDED load only: this plan's cumulative starts at 0 and leaves out the "
+            "4688 stream these hosts send today.")
+    if e.cmdline_only:
+        text += (f" {e.cmdline_only} of them audit 4688 without its command line: the command line this plan "
+                 f"adds to them is added load: it counts against {flag}.")
+    console.print(Text(text, style="yellow"))
     if e.rollout_hosts and e.first_budget is not None:
         left = e.first_budget - e.rollout_load
         advice = (f"give {flag} {_fmt(left)} now ({_fmt(e.first_budget)} - {_fmt(e.rollout_load)})" if left > 0
                   else f"no headroom is left for more waves ({_fmt(e.first_budget)} - {_fmt(e.rollout_load)})")
         console.print(Text(
-            f"{e.rollout_hosts} of them were placed in waves by earlier plans and now carry {_fmt(e.rollout_load)} "
-            f"{unit} ({q}). The first plan in this store had {flag} {_fmt(e.first_budget)}: if that was the "
-            f"SIEM's headroom before the rollout, {advice}.", style="yellow"))
+            f"{e.rollout_hosts} of them were enabled by waves of earlier plans (they audit more now than when "
+            f"placed), which added {_fmt(e.rollout_load)} {unit} ({q}). The first plan in this store had {flag} "
+            f"{_fmt(e.first_budget)}: if that was the SIEM's headroom before the rollout, {advice}.", style="yellow"))
         total = e.rollout_load + added
         if total > e.first_budget * (1 + 1e-9):
             console.print(Text(
                 f"warning: earlier waves {_fmt(e.rollout_load)} + this plan {_fmt(added)} = {_fmt(total)} {unit} "
                 f"> the first plan's budget {_fmt(e.first_budget)}", style="bold yellow"))
+    elif e.placed_hosts:
+        console.print(Text(
+            f"Earlier plans in this store placed {e.placed_hosts} host(s) in waves; none of them audits more now "
+            f"than when it was placed, so no earlier wave shows as enabled: {flag} needs no lowering for them "
+            "(if a wave was enabled after the last survey, run survey and estimate before planning).",
+            style="yellow"))
     else:
         console.print(Text(
             f"If waves of this rollout enabled some of them, lower {flag} by the load those waves added.",

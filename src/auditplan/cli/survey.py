@@ -160,18 +160,30 @@ def _resolve_password(password_env: str | None, from_file: Secret | None, userna
     value = os.environ.get(PASSWORD_ENV_DEFAULT)
     if value is not None:
         return Secret(value)
-    if not _stdin_is_terminal():
-        # A hidden prompt on a pipe or /dev/null only warns (GetPassWarning) and aborts with exit 1,
-        # which would read as "some hosts failed".
+    if not _terminal_available():
+        # Without any terminal the hidden prompt falls back to stdin, warns (GetPassWarning) and, on a
+        # pipe or /dev/null, aborts with exit 1, which would read as "some hosts failed".
         raise click.UsageError(
-            "no password given and stdin is not a terminal to ask on: use --password-env VAR, "
+            "no password given and no terminal to ask on: use --password-env VAR, "
             f"set ${PASSWORD_ENV_DEFAULT}, or --credentials FILE with a password"
         )
     prompt: str = click.prompt(f"Password for {username}", hide_input=True, err=True)
     return Secret(prompt)
 
 
-def _stdin_is_terminal() -> bool:
+def _terminal_available() -> bool:
+    """Whether click's hidden prompt (getpass) has a terminal to ask on. On POSIX getpass opens the
+    controlling terminal, /dev/tty, so `echo host | auditplan survey /dev/stdin` from a shell still
+    prompts; it falls back to stdin only when that fails. On Windows it reads the console (msvcrt),
+    which stdin being a console stands for."""
+    if sys.platform != "win32":
+        try:
+            fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+        except OSError:  # no controlling terminal (cron, CI, setsid)
+            pass
+        else:
+            os.close(fd)
+            return True
     try:
         return sys.stdin is not None and sys.stdin.isatty()
     except (AttributeError, ValueError):  # closed or replaced stdin

@@ -481,6 +481,10 @@ def parse_sc_query(text: str, exit_code: int | None = None, section: str = "sc")
 # File form "---------- C:\PATH\FILE: 96" (tool-outputs §7, VERBATIM) or a bare number (pipe form).
 _FIND_FILE = re.compile(r"^-{10} .*: (\d{1,12})\s*$")
 _FIND_BARE = re.compile(r"^\s*(\d{1,12})\s*$")
+# find.exe on a missing file: "File not found - <NAME as given, upper-cased>" (stderr; the probe adds
+# 2>&1). The text is find's usual message, UNVERIFIED in the reference (tool-outputs §7 has only the exit
+# code 2, "file not found"); localised builds word it differently and fall back to the plain excerpt.
+_FIND_FILE_NOT_FOUND = re.compile(r"File not found - [^\r\n]*")
 
 
 def parse_find_counts(text: str, expected: int, section: str = "count") -> tuple[int, ...] | ParseError:
@@ -493,7 +497,18 @@ def parse_find_counts(text: str, expected: int, section: str = "count") -> tuple
         if m:
             counts.append(int(m.group(1)))
     if len(counts) != expected:
-        return ParseError(
-            section, f"expected {expected} find /c counts, found {len(counts)}: {printable_excerpt(text)}"
-        )
+        return ParseError(section, f"expected {expected} find /c counts, found {len(counts)}: {_find_failure(text)}")
     return tuple(counts)
+
+
+def _find_failure(text: str) -> str:
+    """What the counts' text says went wrong, for the message."""
+    missing = _FIND_FILE_NOT_FOUND.search(text)
+    if missing is not None:
+        return (
+            f"find could not read the temp file ({printable_excerpt(missing.group(0))}): the query's output "
+            "was not written; check that %TEMP% or WinRS's start folder (the user's profile) is writable"
+        )
+    if not text.strip():
+        return "no output (the temp file of event dates was not written or find did not run)"
+    return printable_excerpt(text)

@@ -23,9 +23,9 @@ from /work/shared/reference/windows-tool-outputs.md (cited as "tool-outputs §n"
   One query over the whole window writes only the Date lines to a temp file (~40 bytes per event), then
   `find /c ": YYYY-MM-DDTHH" file` runs once per hour and prints `---------- <FILE>: n` (§7, the
   VERBATIM file form). The hours are not spelled out one `find` each: per UTC day of the window one
-  `(for %h in (07 08 ... 23) do @find /c ": 2026-11-27T%h" file)` is ~56 characters plus 3 per hour,
+  `(for %h in (07 08 ... 23) do @find /c ": 2026-11-27T%h" file 2>&1)` is ~61 characters plus 3 per hour,
   and cmd substitutes `%h` per iteration at run time (the line's %-expansion pass leaves it alone: paired
-  with the next `%` it names no variable, as with `%^ERRORLEVEL%`), so 168 hours x 2 logs cost ~1,900 characters of
+  with the next `%` it names no variable, as with `%^ERRORLEVEL%`), so 168 hours x 2 logs cost ~2,000 characters of
   line instead of ~15,000. With /rd:true a capped query keeps the newest events, so when `capped` is set
   the newest hours are exact and the oldest counted hour is partial. Hours before the log's oldest event
   read 0 because the log no longer holds them (compare SecurityLog.oldest_time). UNVERIFIED: the
@@ -227,14 +227,17 @@ def hourly_find_loops(hour_starts: tuple[datetime, ...], path: str) -> list[str]
 
     They print one `find /c` count per hour, oldest first, as `parse_find_counts` expects. Parentheses
     end each loop: a FOR body otherwise runs on to the end of the line, `&` and all. `@` keeps cmd
-    (echo on under `cmd /c`) from echoing each iteration's command.
+    (echo on under `cmd /c`) from echoing each iteration's command. `2>&1`: when the dates file could
+    not be written (neither %TEMP% nor WinRS's start folder writable), find's "File not found - <FILE>"
+    (stderr; the text is find.exe's usual message, UNVERIFIED in the reference) reaches the section, so
+    the parse error can name the cause instead of showing an empty excerpt.
     """
     by_day: dict[str, list[str]] = {}
     for start in hour_starts:
         utc = start.astimezone(UTC)
         by_day.setdefault(utc.strftime("%Y-%m-%d"), []).append(utc.strftime("%H"))
     return [
-        f'(for {FOR_VARIABLE} in ({" ".join(hours)}) do @find /c ": {day}T{FOR_VARIABLE}" {path})'
+        f'(for {FOR_VARIABLE} in ({" ".join(hours)}) do @find /c ": {day}T{FOR_VARIABLE}" {path} 2>&1)'
         for day, hours in by_day.items()
     ]
 

@@ -4,29 +4,38 @@
 how many it replaced. Spans found by all rules are merged first, so a secret two rules agree on counts
 once and a replacement is never re-matched. The rest of the line is kept, so detections still see it.
 
-How a value is read: "double quoted" (\\" `" and "" escape a quote; an unclosed quote runs to the end),
-'single quoted' ('' escapes a quote, PowerShell), {braced} after `Name=` (ODBC, }} escapes), or a bare
-token. A value is consumed only when it is redacted, so in `--verbose --password X` the second switch
-is still seen; each rule reads each value once (linear time on hostile lines).
+How a value is read: \\"cmd-escaped\\" (inside `powershell -Command "..."`: PowerShell sees "x"),
+"double quoted" (\\" `" and "" escape a quote; an unclosed quote runs to the end), 'single quoted'
+('' escapes a quote, PowerShell), {braced} after `Name=` (ODBC, }} escapes), or a bare token. A value is
+consumed only when it is redacted (a {braced} one always), so in `--verbose --password X` the second
+switch is still seen. Linear time on hostile lines: each rule reads each consumed value once, an
+unconsumed value ends at the next space or quote, and the braced branch is tried only before the
+line's last `}` (found once), so `pw={ pw={ ...` does not rescan to the end for every `{`.
 
 Which values a rule leaves alone (each rule names its own set; a too-wide set leaks secrets):
 - everywhere: nothing given, `*` (the tool prompts for it), `%VAR%` (cmd expands it, so the secret
   shows, if anywhere, in the child's own 4688, which is redacted on its own);
-- PowerShell-shaped rules (`-Password`, `Name=` in a string, ConvertTo-SecureString, headers): `$var`,
-  `$env:X`, `(expression)`: a reference, not the secret. `net user bob $ecret` IS redacted: cmd and
-  net.exe take `$` literally;
+- where PowerShell reads the value: `$var`, `$env:X`, `(expression)`, a reference, not the secret.
+  That is after a powershell.exe/pwsh.exe on the line (its -Command text, or its first bare argument
+  for powershell.exe; not the literal arguments after -File, nor pwsh's script path), and in
+  PowerShell-only syntax (ConvertTo-SecureString, `$x = '...'`, NetworkCredential, -Name/-Value).
+  Elsewhere `$` is literal (cmd, and PowerShell has already expanded variables before it starts a
+  child), so `net user bob $ecret`, `psexec -u a -p $Passw0rd`, `curl -u bob:$ecret` ARE redacted;
 - space-separated switch values that start with `-` (the next switch, not a value);
 - only `-p` (lower case, with a user switch): numbers and `N:N`, which are ports or PIDs there
-  (`ssh -l u -p 22`, `docker run -u 1000 -p 8080:80`). Everywhere else a number is a password
-  (`net user bob 12345678 /add`).
+  (`ssh -l u -p 22`, `docker run -u 1000 -p 8080:80`), and a Windows path with a backslash and an
+  extension (`-p C:\\certs\\app.pem`, a payload path). Everywhere else a number is a password
+  (`net user bob 12345678 /add`);
+- only a switch named exactly `pass`: one digit, an encoder's pass number (`ffmpeg -pass 1`).
 
 Decisions on near-misses (recall traded against false alarms):
 - `-p VALUE` is a password only when the line also names a user (`-u`, `-U`, `/u`, `-user`, `--user`,
-  `-l`): PsExec/docker style; alone it is a port or "parents" (`mkdir -p`); not for mysql, where
-  `-p VALUE` means "prompt, then database VALUE". Attached `-pVALUE` counts for mysql and the archivers
-  (7z, rar: also `-hp`).
+  `-l`, followed by a value: `diff -u -p` is "unified"): PsExec/docker style; alone it is a port or
+  "parents" (`mkdir -p`); not for mysql, where `-p VALUE` means "prompt, then database VALUE".
+  Attached `-pVALUE` counts for mysql and the archivers (7z, rar: also `-hp`).
 - `-P` is the password of sqlcmd/osql/bcp/isql (or any line with `-U`) and of zip/unzip; never on a mysql
-  line (port there).
+  line (port there). On PowerShell lines attached `-P` + a letter is a parameter (`-Path`, `-PacketSize`
+  of Invoke-Sqlcmd) unless a native sqlcmd/osql/bcp/isql comes before it.
 - `/p:Name=Value` is an MSBuild property, redacted when Name names a secret; `/p:VALUE` is a password;
   `/p VALUE` only with `/u`, `/user` or `/ru` (tasklist, schtasks) or for signtool (`msiexec /p` is a patch).
 - A switch names a secret when its last word is password/passwd/passphrase/pwd/pw/pass/secret/token,
@@ -39,7 +48,9 @@ Decisions on near-misses (recall traded against false alarms):
   SHA-1 hash is one case of hex, so it is not taken).
 - Also taken: `reg add ... /v DefaultPassword /d X` and `Set-ItemProperty -Name DefaultPassword -Value X`
   (AutoAdminLogon), `$password = 'X'`, `NetworkCredential('u', 'X')`, impacket-style `dom/user:X@host`,
-  smbclient `-U user%X`, winrs `-p:X`, netdom `/pd:X`, redis-cli `-a`, sshpass `-p`, ldapsearch `-w`.
+  smbclient `-U user%X`, winrs `-p:X`, netdom `/PasswordD:X` `/PasswordO:X` (`/pd:` `/po:`), redis-cli
+  `-a`, sshpass `-p`, ldapsearch `-w`.
+- curl's `-u user:pass` is not read from `-u http://...` (az login's app URL).
 - runas takes no password on its command line: nothing to find there.
 """
 
@@ -59,15 +70,22 @@ _DQ = r""""(?P<dq>(?:[^"\\`]|[\\`](?:[\s\S]|\Z)|"")*)(?:"|\Z)"""
 _DQ_CLOSED = r'''"(?P<dq>(?:[^"\\`]|[\\`][\s\S]|"")*)"'''
 _SQ = r"""'(?P<sq>(?:[^']|'')*)(?:'|\Z)"""
 _SQ_CLOSED = r"""'(?P<sq>(?:[^']|'')*)'"""
+# cmd's \"...\" inside an outer "..." (`powershell -Command "... -Password \"x y\""`): the string
+# PowerShell sees is "x y". It ends at the next \" or, unclosed, where the outer string ends.
+_EQ = r"""\\"(?P<eq>(?:[^"\\]|\\(?!"))*)(?:\\"|(?="|\Z))"""
+_EQ_CLOSED = r'\\"(?P<eq>(?:[^"\\]|\\(?!"))*)\\"'
 _BARE = r"""(?P<bare>[^\s"'][^\s"]*)"""
-# A switch value: "quoted", 'quoted', or a bare token.
-_VALUE = f"(?:{_DQ}|{_SQ}|{_BARE})"
-# `Name=value` in a string: braced (ODBC), quoted, or bare up to ; & | or a quote.
-_KV_VALUE = rf"""(?:\{{(?P<brace>(?:[^}}]|\}}\}})*)\}}|{_DQ_CLOSED}|{_SQ_CLOSED}|(?P<bare>[^\s;&"'|]+))"""
+# A switch value: \"escaped\", "quoted", 'quoted', or a bare token.
+_VALUE = f"(?:{_EQ}|{_DQ}|{_SQ}|{_BARE})"
+# `Name=value` in a string: braced (ODBC), quoted, or bare up to ; & | or a quote. The braced branch is
+# tried only where a `}` follows (see _rule_spans): otherwise it would scan to the end for every `{`.
+_BRACE = r"""\{(?P<brace>(?:[^}]|\}\})*)\}"""
+_KV_REST = rf"""{_EQ_CLOSED}|{_DQ_CLOSED}|{_SQ_CLOSED}|(?P<bare>(?!\\")[^\s;&"'|]+)"""
 
 _V = re.compile(_VALUE)
-_V_KV = re.compile(_KV_VALUE)
-_V_QUOTED = re.compile(f"(?:{_DQ_CLOSED}|{_SQ_CLOSED})")
+_V_KV = re.compile(f"(?:{_BRACE}|{_KV_REST})")
+_V_KV_NO_BRACE = re.compile(f"(?:{_KV_REST})")
+_V_QUOTED = re.compile(f"(?:{_EQ_CLOSED}|{_DQ_CLOSED}|{_SQ_CLOSED})")
 
 _BLANK = r"|\*|%[A-Za-z_][\w()]*%"
 _PS_REF = r"\$[A-Za-z_{][\w:{}.]*|\$?\(.*|@\(.*"
@@ -81,16 +99,17 @@ def _exempt(*parts: str) -> re.Pattern[str]:
 
 
 _EX_BASE = _exempt(_BLANK)
-_EX_PS = _exempt(_BLANK, _PS_REF)
-_EX_PS_SWITCH = _exempt(_BLANK, _PS_REF, _DASH)
-_EX_PS_SWITCH_SLASH = _exempt(_BLANK, _PS_REF, _DASH, _SLASH)
-_EX_PORT = _exempt(_BLANK, _PS_REF, _DASH, _PORT)
+_EX_SWITCH = _exempt(_BLANK, _DASH)
+_EX_SWITCH_SLASH = _exempt(_BLANK, _DASH, _SLASH)
+_EX_PORT = _exempt(_BLANK, _DASH, _PORT)
+# Exempt only where PowerShell reads the value (see _ps_start): it expands these before a child starts.
+_EX_PS_REF = _exempt(_PS_REF)
 # Openssl's password sources other than pass: (openssl-passphrase-options: env:, file:, fd:, stdin).
 _PASS_SOURCE = re.compile(r"(?i)^(?:pass|env|file|fd):|^stdin$")
 
 
 def _value_span(m: re.Match[str]) -> Span | None:
-    for group in ("dq", "sq", "brace", "bare"):
+    for group in ("eq", "dq", "sq", "brace", "bare"):
         try:
             start = m.start(group)
         except IndexError:
@@ -98,6 +117,101 @@ def _value_span(m: re.Match[str]) -> Span | None:
         if start >= 0:
             return start, m.end(group)
     return None
+
+
+# ------------------------------------------------------------------ where PowerShell reads the line
+
+# The host as a command word, or by its path with .exe (a bare `\PowerShell` is a registry key or folder).
+_PS_HOST = re.compile(
+    r"""(?i)(?:(?<![^\s"'(&|;])|(?<=[\\/])(?=\w+\.exe))(?P<host>powershell|pwsh)(?:_ise)?(?:\.exe)?(?=[\s"']|$)"""
+)
+_HOST_TOKEN = re.compile(r"""\s*(?P<tok>"[^"]*"?|[^\s"]+)""")
+_HOST_MAX_TOKENS = 16
+# powershell.exe / pwsh.exe parameters (about_PowerShell_exe, about_Pwsh): each accepts any prefix.
+_HOST_VALUE_PARAMS = (
+    "executionpolicy", "ep", "windowstyle", "version", "inputformat", "outputformat", "configurationname",
+    "workingdirectory", "wd", "settingsfile", "psconsolefile", "custompipename",
+)  # fmt: skip
+
+
+def _host_param(token: str) -> str:
+    """'command', 'file', 'value' (takes the next token) or 'switch' for a powershell.exe parameter."""
+    name = token.lstrip("-").split(":", 1)[0].lower()
+    if not name:
+        return "switch"
+    if "command".startswith(name) or "encodedcommand".startswith(name) or name in ("ec", "e"):
+        return "command"
+    if "file".startswith(name):
+        return "file"
+    if any(p.startswith(name) for p in _HOST_VALUE_PARAMS) and name not in ("e", "c", "f"):
+        return "value"
+    return "switch"
+
+
+def _ps_start(line: str) -> int:
+    """Where PowerShell starts reading the line as script (len(line) + 1 if nowhere).
+
+    PowerShell expands `$x` and `(...)` before it starts a child, so such a value in a child's own
+    4688 is literal text (maybe the secret) and is left alone only after this point. Arguments after
+    `-File script` are passed as literal strings, and pwsh's first bare argument is a -File.
+    """
+    for host in _PS_HOST.finditer(line):
+        pos, skip = host.end(), False
+        for _ in range(_HOST_MAX_TOKENS):
+            t = _HOST_TOKEN.match(line, pos)
+            if t is None:
+                return pos
+            token = t.group("tok")
+            if skip:
+                skip, pos = False, t.end()
+                continue
+            if not token.startswith("-"):
+                if host.group("host").lower() == "pwsh":
+                    break
+                return t.start("tok")
+            kind = _host_param(token)
+            if kind == "command":
+                return t.end()
+            if kind == "file":
+                break
+            skip, pos = kind == "value" and ":" not in token, t.end()
+        else:
+            return pos
+    return len(line) + 1
+
+
+# A cmdlet-shaped word (Verb-Noun) also marks PowerShell text when the host process is not on the line.
+_CMDLET = re.compile(r"(?<![\w-])[A-Z][a-z]+-[A-Z][A-Za-z]+(?![\w-])")
+_SQL_TOOL = re.compile(r"(?i)(?<![\w-])(?:sqlcmd|osql|bcp|isql)(?:\.exe)?\b")
+
+
+class _Line:
+    """Facts about one command line that several rules ask about, each found once."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ps_start = _ps_start(text)
+        # The braced Name={value} branch is tried only before the last `}`.
+        self.last_close = text.rfind("}")
+        self._sql_tool: int | None = None
+        self._ps_shaped: bool | None = None
+
+    def in_powershell(self, pos: int) -> bool:
+        return pos >= self.ps_start
+
+    @property
+    def ps_shaped(self) -> bool:
+        if self._ps_shaped is None:
+            self._ps_shaped = self.ps_start <= len(self.text) or _CMDLET.search(self.text) is not None
+        return self._ps_shaped
+
+    @property
+    def sql_tool(self) -> int:
+        """Where the first native sqlcmd/osql/bcp/isql is named (len + 1 if nowhere)."""
+        if self._sql_tool is None:
+            m = _SQL_TOOL.search(self.text)
+            self._sql_tool = m.start() if m is not None else len(self.text) + 1
+        return self._sql_tool
 
 
 # ------------------------------------------------------------------ names that mean "secret"
@@ -140,16 +254,21 @@ class _Rule:
     exempt: re.Pattern[str]
     when: re.Pattern[str] | None = None  # only on lines this matches
     unless: re.Pattern[str] | None = None  # never on lines this matches
-    accept: Callable[[re.Match[str]], bool] | None = None  # checked before the value is read
+    accept: Callable[[re.Match[str], _Line], bool] | None = None  # checked before the value is read
     value: re.Pattern[str] | None = None  # the value, read where `pattern` ends
     pass_sources: bool = False  # leave openssl-style sources (env:X, file:X, stdin) alone
+    keep: Callable[[re.Match[str], str], bool] | None = None  # this value is not a secret here
+    ps_syntax: bool = False  # PowerShell-only syntax: `$x` and `(...)` are references wherever it is
     hints: tuple[str, ...] = ()  # run only on lines holding one of these (lower case): most lines skip most rules
 
 
 _MYSQL = re.compile(r"(?i)\bmysql(?:dump|admin)?(?:\.exe)?\b")
-_SQL_TOOL_OR_U = re.compile(r"(?i)\b(?:sqlcmd|osql|bcp|isql)(?:\.exe)?\b|(?:^|\s)-U(?:\s|$)")
+_SQL_TOOL_OR_U = re.compile(r"(?i)(?<![\w-])(?:sqlcmd|osql|bcp|isql)(?:\.exe)?\b|(?:^|\s)-U(?:\s|$)")
 _ZIP_TOOL = re.compile(r"(?i)(?<![\w-])(?:un)?zip(?:\.exe)?(?:\s|\"|$)")
-_USER_SWITCH = re.compile(r"""(?:^|\s)(?:-u|-U|/u|/user|-user|--user|--username|-l|-UserName|-Username)(?:[\s:=]|$)""")
+# ... with a value after it: in `diff -u -p a b`, -u means "unified".
+_USER_SWITCH = re.compile(
+    r"""(?:^|\s)(?:-u|-U|/u|/user|-user|--user|--username|-l|-UserName|-Username)(?:[:=]\S|\s+[^\s-])"""
+)
 _SLASH_USER = re.compile(r"(?i)(?:^|\s)/(?:u|user|ru)(?:[\s:]|$)")
 _SIGNTOOL = re.compile(r"(?i)\bsigntool(?:\.exe)?\b")
 _ARCHIVER = re.compile(r"(?i)\b(?:7z[arg]?|7zz|rar|winrar|unrar)(?:\.exe)?\b")
@@ -163,12 +282,33 @@ _AWS = re.compile(r"(?i)\baws|\bAKIA|\bASIA")
 _START = r"(?:^|(?<=[\s(\"']))"
 
 
-def _secret_switch(m: re.Match[str]) -> bool:
+def _secret_switch(m: re.Match[str], _: _Line) -> bool:
     return _names_secret(m.group("name"))
 
 
-def _secret_kv(m: re.Match[str]) -> bool:
+def _secret_kv(m: re.Match[str], _: _Line) -> bool:
     return _names_secret(m.group("name"), kv=True)
+
+
+def _pass_number(m: re.Match[str], value: str) -> bool:
+    """`ffmpeg -pass 1`, `x264 --pass 2`: an encoder's pass number (a one-digit password is no password)."""
+    return m.group("name").lower() == "pass" and len(value) == 1 and value.isdigit()
+
+
+# A Windows file path: drive, UNC, .\ or %VAR%\ start, a backslash, and an extension.
+_WIN_PATH = re.compile(r"""(?i)^(?:[a-z]:|\\\\[^\\\s]+|\.{1,2}|%\w+%)\\(?:[^\\\s]+\\)*[^\\\s.]+\.[a-z0-9]{1,8}$""")
+
+
+def _file_path(_: re.Match[str], value: str) -> bool:
+    """`-p C:\\Windows\\system32\\calc.exe` (a payload, a certificate): a path, not a password."""
+    return _WIN_PATH.match(value) is not None
+
+
+def _sql_attached(m: re.Match[str], line: _Line) -> bool:
+    """sqlcmd `-PVALUE`; on PowerShell lines `-P` + a letter is a parameter (-Path, -PacketSize)
+    unless a native sqlcmd/osql/bcp/isql comes before it."""
+    nxt = line.text[m.end() : m.end() + 1]
+    return not nxt.isalpha() or not line.ps_shaped or line.sql_tool < m.start()
 
 
 # Every name _names_secret accepts holds one of these.
@@ -180,48 +320,53 @@ _RULES: tuple[_Rule, ...] = (
     # A switch naming a secret, attached (`--password=X`, `/pass:X`, `-Password:X`): any value.
     _Rule(
         re.compile(_START + r"(?:--?|/)(?P<name>[A-Za-z][\w-]{0,63})[:=]"),
-        _EX_PS,
+        _EX_BASE,
         accept=_secret_switch,
         value=_V,
         pass_sources=True,
+        keep=_pass_number,
         hints=_SECRET_HINTS,
     ),
     # ... or separated by spaces: a value starting with '-' is the next switch.
     _Rule(
         re.compile(_START + r"(?:--?|/)(?P<name>[A-Za-z][\w-]{0,63})\s+"),
-        _EX_PS_SWITCH,
+        _EX_SWITCH,
         accept=_secret_switch,
         value=_V,
         pass_sources=True,
+        keep=_pass_number,
         hints=_SECRET_HINTS,
     ),
     # Name=value and Name: value in connection strings, query strings, headers, JSON, env vars, sc.exe.
     _Rule(
         re.compile(r"""(?<![\w.$])(?P<name>[A-Za-z_][\w.-]{0,63})["']?(?:\s*=\s*|\s*:[ \t]*)"""),
-        _EX_PS,
+        _EX_BASE,
         accept=_secret_kv,
         value=_V_KV,
+        keep=_pass_number,
         hints=_KV_HINTS,
     ),
     # PowerShell $password = 'literal' (a quoted literal only: anything else is a command or expression).
     _Rule(
         re.compile(r"""\$(?P<name>[A-Za-z_][\w]{0,63})\s*=\s*"""),
-        _EX_PS,
+        _EX_BASE,
         accept=_secret_kv,
         value=_V_QUOTED,
+        ps_syntax=True,
         hints=_SECRET_HINTS,
     ),
     # [Net.NetworkCredential]::new('user', 'password') / New-Object ...NetworkCredential('user', 'password').
     _Rule(
         re.compile(r"""(?i)NetworkCredential(?:\]::new)?\s*\(\s*(?:"[^"]*"|'[^']*'|[^,()\s]+)\s*,\s*"""),
-        _EX_PS,
+        _EX_BASE,
         value=_V_QUOTED,
+        ps_syntax=True,
         hints=("networkcredential",),
     ),
     # reg add ... /v DefaultPassword [/t REG_SZ] /d VALUE; Set-/New-ItemProperty -Name X -Value VALUE.
     _Rule(
         re.compile(r"""(?i)(?:^|(?<=\s))/v\s+"?(?P<name>[\w.-]{1,64})"?(?:\s+/t\s+\S+)?\s+/d\s+"""),
-        _EX_PS,
+        _EX_BASE,
         accept=_secret_kv,
         value=_V,
         hints=_SECRET_HINTS,
@@ -231,9 +376,10 @@ _RULES: tuple[_Rule, ...] = (
             r"""(?i)(?:^|(?<=\s))-Name\s+["']?(?P<name>[\w.-]{1,64})["']?(?:\s+-(?:Path|PropertyType|Type)"""
             r"""\s+\S+)*\s+-Value\s+"""
         ),
-        _EX_PS,
+        _EX_BASE,
         accept=_secret_kv,
         value=_V,
+        ps_syntax=True,
         hints=_SECRET_HINTS,
     ),
     # Authorization: Bearer X; @{Authorization="Basic X"} (curl -H, Invoke-RestMethod -Headers).
@@ -242,39 +388,49 @@ _RULES: tuple[_Rule, ...] = (
             r"""(?i)\bAuthorization["']?\s*[:=]\s*["']?\s*(?:Bearer|Basic|Token|Digest|NTLM|Negotiate)"""
             r"""\s+(?P<bare>[^\s"']+)"""
         ),
-        _EX_PS,
+        _EX_BASE,
         hints=("authorization",),
     ),
     # curl -u user:pass, -uuser:pass, --user=user:pass, --proxy-user, -U (the part after the first colon).
     _Rule(
         re.compile(
             r"""(?:^|(?<=\s))(?:-u|-U|--user|--proxy-user)(?:\s+|=|(?<=-u)(?=[^\s-])|(?<=-U)(?=[^\s-]))"""
-            r"""(?:"[^":]*:(?P<dq>[^"]*)"|'[^':]*:(?P<sq>[^']*)'|[^\s:"']+:(?P<bare>[^\s"']+))"""
+            r"""(?:"[^":]*:(?!//)(?P<dq>[^"]*)"|'[^':]*:(?!//)(?P<sq>[^']*)'|[^\s:"']+:(?!//)(?P<bare>[^\s"']+))"""
         ),
-        _EX_PS,
+        _EX_BASE,
         hints=("-u",),
     ),
     # scheme://user:pass@host
     _Rule(
         re.compile(r"""(?i)\b[a-z][a-z0-9+.-]{0,30}://[^\s/:@"']{1,256}:(?P<bare>[^\s/@"']{1,1024})@"""),
-        _EX_PS,
+        _EX_BASE,
         hints=("://",),
     ),
     # -p VALUE with a user switch (PsExec, docker login, plink -l): ports and PIDs left alone.
-    _Rule(re.compile(r"(?:^|(?<=\s))-p\s+"), _EX_PORT, when=_USER_SWITCH, unless=_MYSQL, value=_V, hints=("-p",)),
-    # mysql -pVALUE (attached; a space means "prompt").
-    _Rule(re.compile(r"(?:^|(?<=\s))-p(?=[^\s-])"), _EX_PS, when=_MYSQL, value=_V, hints=("-p",)),
-    # sqlcmd -P VALUE / -PVALUE.
     _Rule(
-        re.compile(r"(?:^|(?<=\s))-P(?:\s+|(?=\S))"),
-        _EX_PS_SWITCH,
+        re.compile(r"(?:^|(?<=\s))-p\s+"),
+        _EX_PORT,
+        when=_USER_SWITCH,
+        unless=_MYSQL,
+        value=_V,
+        keep=_file_path,
+        hints=("-p",),
+    ),
+    # mysql -pVALUE (attached; a space means "prompt").
+    _Rule(re.compile(r"(?:^|(?<=\s))-p(?=[^\s-])"), _EX_BASE, when=_MYSQL, value=_V, hints=("-p",)),
+    # sqlcmd -P VALUE / -PVALUE.
+    _Rule(re.compile(r"(?:^|(?<=\s))-P\s+"), _EX_SWITCH, when=_SQL_TOOL_OR_U, unless=_MYSQL, value=_V, hints=("-p",)),
+    _Rule(
+        re.compile(r"(?:^|(?<=\s))-P(?=\S)"),
+        _EX_SWITCH,
         when=_SQL_TOOL_OR_U,
         unless=_MYSQL,
+        accept=_sql_attached,
         value=_V,
         hints=("-p",),
     ),
     # zip -P VALUE.
-    _Rule(re.compile(r"(?:^|(?<=\s))-P\s+"), _EX_PS_SWITCH, when=_ZIP_TOOL, value=_V, hints=("-p",)),
+    _Rule(re.compile(r"(?:^|(?<=\s))-P\s+"), _EX_SWITCH, when=_ZIP_TOOL, value=_V, hints=("-p",)),
     # 7z/rar -pVALUE, rar -hpVALUE.
     _Rule(re.compile(r"(?i)(?:^|(?<=\s))-h?p(?=\S)"), _EX_BASE, when=_ARCHIVER, value=_V, hints=("-p", "-hp")),
     # openssl -passin/-passout/-pass/-password pass:VALUE, and enc's -k VALUE.
@@ -286,60 +442,66 @@ _RULES: tuple[_Rule, ...] = (
         _EX_BASE,
         hints=("pass:",),
     ),
-    _Rule(re.compile(r"(?:^|(?<=\s))-k\s+"), _EX_PS_SWITCH, when=_OPENSSL, value=_V, hints=("-k",)),
-    # redis-cli -a, sshpass -p, ldapsearch/ldapmodify -w, netdom /pd: /po:.
-    _Rule(re.compile(r"(?:^|(?<=\s))-a\s+"), _EX_PS_SWITCH, when=_REDIS, value=_V, hints=("-a",)),
-    _Rule(re.compile(r"(?:^|(?<=\s))-p\s*"), _EX_PS_SWITCH, when=_SSHPASS, value=_V, hints=("-p",)),
-    _Rule(re.compile(r"(?:^|(?<=\s))-w\s+"), _EX_PS_SWITCH, when=_LDAP, value=_V, hints=("-w",)),
-    _Rule(re.compile(r"(?i)(?:^|(?<=\s))/p[do](?::|\s+)"), _EX_PS_SWITCH_SLASH, when=_NETDOM, value=_V, hints=("/p",)),
+    _Rule(re.compile(r"(?:^|(?<=\s))-k\s+"), _EX_SWITCH, when=_OPENSSL, value=_V, hints=("-k",)),
+    # redis-cli -a, sshpass -p, ldapsearch/ldapmodify -w, netdom /PasswordD: /PasswordO: (and /pd: /po:).
+    _Rule(re.compile(r"(?:^|(?<=\s))-a\s+"), _EX_SWITCH, when=_REDIS, value=_V, hints=("-a",)),
+    _Rule(re.compile(r"(?:^|(?<=\s))-p\s*"), _EX_SWITCH, when=_SSHPASS, value=_V, hints=("-p",)),
+    _Rule(re.compile(r"(?:^|(?<=\s))-w\s+"), _EX_SWITCH, when=_LDAP, value=_V, hints=("-w",)),
+    _Rule(
+        re.compile(r"(?i)(?:^|(?<=\s))/p(?:assword)?[do](?::|\s+)"),
+        _EX_SWITCH_SLASH,
+        when=_NETDOM,
+        value=_V,
+        hints=("/p",),
+    ),
     # smbclient/rpcclient -U user%password.
     _Rule(
-        re.compile(r"""(?:^|(?<=\s))(?:-U|--user)(?:\s+|=)["']?[^\s%"']+%(?P<bare>[^\s"']+)"""), _EX_PS, hints=("%",)
+        re.compile(r"""(?:^|(?<=\s))(?:-U|--user)(?:\s+|=)["']?[^\s%"']+%(?P<bare>[^\s"']+)"""), _EX_BASE, hints=("%",)
     ),
     # impacket-style targets: [domain/]user:password@host.
     _Rule(
         re.compile(r"""(?:^|(?<=\s))(?:[\w.-]+/)?[\w.$-]+:(?P<bare>[^\s@/:"']+)@[\w.-]+(?=\s|$)"""),
-        _EX_PS,
+        _EX_BASE,
         hints=("@",),
     ),
     # npm config set [//registry/:]_authToken VALUE.
     _Rule(
         re.compile(r"""(?i)\bnpm(?:\.cmd)?\s+config\s+set\s+(?:\S*:)?(?P<name>[A-Za-z_][\w-]{0,63})\s+"""),
-        _EX_PS,
+        _EX_BASE,
         accept=_secret_kv,
         value=_V,
         hints=("npm",),
     ),
     # certutil -p VALUE (PFX password).
-    _Rule(re.compile(r"(?:^|(?<=\s))-p\s+"), _EX_PS_SWITCH, when=_CERTUTIL, value=_V),
+    _Rule(re.compile(r"(?:^|(?<=\s))-p\s+"), _EX_SWITCH, when=_CERTUTIL, value=_V),
     # /p:VALUE (no '=', hints=("-p",)), and /p VALUE where a /u, /user or /ru names the account, or signtool.
-    _Rule(re.compile(r"""(?i)(?:^|(?<=\s))[/-]p:(?![^\s"']*=)"""), _EX_PS, value=_V, hints=("/p:", "-p:")),
-    _Rule(re.compile(r"""(?i)(?:^|(?<=\s))/p\s+"""), _EX_PS_SWITCH_SLASH, when=_SLASH_USER, value=_V, hints=("/p",)),
-    _Rule(re.compile(r"""(?i)(?:^|(?<=\s))/p\s+"""), _EX_PS_SWITCH_SLASH, when=_SIGNTOOL, value=_V, hints=("/p",)),
+    _Rule(re.compile(r"""(?i)(?:^|(?<=\s))[/-]p:(?![^\s"']*=)"""), _EX_BASE, value=_V, hints=("/p:", "-p:")),
+    _Rule(re.compile(r"""(?i)(?:^|(?<=\s))/p\s+"""), _EX_SWITCH_SLASH, when=_SLASH_USER, value=_V, hints=("/p",)),
+    _Rule(re.compile(r"""(?i)(?:^|(?<=\s))/p\s+"""), _EX_SWITCH_SLASH, when=_SIGNTOOL, value=_V, hints=("/p",)),
     # MSBuild /p:Name=Value when Name names a secret.
     _Rule(
         re.compile(r"""(?i)(?:^|(?<=\s))[/-]p(?:roperty)?:(?P<name>[^\s=;"']+)="""),
-        _EX_PS,
-        accept=lambda m: _names_secret(m.group("name"), kv=True),
+        _EX_BASE,
+        accept=_secret_kv,
         value=_V,
         hints=("/p", "-p"),
     ),
     # schtasks /RP VALUE (run-as password; /RP alone or /RP * prompts).
-    _Rule(re.compile(r"(?i)(?:^|(?<=\s))/rp(?::|\s+)"), _EX_PS_SWITCH_SLASH, value=_V, hints=("/rp",)),
+    _Rule(re.compile(r"(?i)(?:^|(?<=\s))/rp(?::|\s+)"), _EX_SWITCH_SLASH, value=_V, hints=("/rp",)),
     # aws configure set [profile.]aws_secret_access_key VALUE.
     _Rule(
         re.compile(
             r"""(?i)\baws(?:\.exe)?"?\s+configure\s+set\s+(?:[\w.-]*\.)?"""
             r"""(?:aws_secret_access_key|aws_session_token|aws_access_key_id)\s+"""
         ),
-        _EX_PS,
+        _EX_BASE,
         value=_V,
         hints=("configure",),
     ),
     # setx NAME VALUE where NAME names a secret.
     _Rule(
         re.compile(r"""(?i)\bsetx(?:\.exe)?\s+"?(?P<name>[A-Za-z][\w.-]{0,63})"?\s+"""),
-        _EX_PS,
+        _EX_BASE,
         accept=_secret_kv,
         value=_V,
         hints=("setx",),
@@ -364,27 +526,39 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
-def _rule_spans(line: str) -> Iterator[Span]:
-    low = line.lower()
+def _rule_spans(line: _Line) -> Iterator[Span]:
+    text = line.text
+    low = text.lower()
     for rule in _RULES:
         if rule.hints and not any(h in low for h in rule.hints):
             continue
-        if rule.when is not None and not rule.when.search(line):
+        if rule.when is not None and not rule.when.search(text):
             continue
-        if rule.unless is not None and rule.unless.search(line):
+        if rule.unless is not None and rule.unless.search(text):
             continue
         pos = 0
         # A redacted value is skipped over (each is read once: linear time); anything else, including
-        # a value that is the next switch, is searched again.
-        while (m := rule.pattern.search(line, pos)) is not None:
+        # a value that is the next switch, is searched again. A {braced} value is skipped over either
+        # way: nothing in it is a new Name=, and rereading it is what made `pw={(pw={(...` quadratic.
+        while (m := rule.pattern.search(text, pos)) is not None:
             pos = m.end() if m.end() > m.start() else m.start() + 1
-            if rule.accept is not None and not rule.accept(m):
+            if rule.accept is not None and not rule.accept(m, line):
                 continue
-            v = m if rule.value is None else rule.value.match(line, m.end())
+            reader = rule.value
+            if reader is _V_KV and m.end() >= line.last_close:
+                reader = _V_KV_NO_BRACE
+            v = m if reader is None else reader.match(text, m.end())
             span = _value_span(v) if v is not None else None
-            if span is None or rule.exempt.match(line[span[0] : span[1]]):
+            if span is None:
                 continue
-            if rule.pass_sources and _PASS_SOURCE.search(line[span[0] : span[1]]):
+            if reader is _V_KV and v is not None and v.start("brace") >= 0:
+                pos = max(pos, v.end())
+            value = text[span[0] : span[1]]
+            if rule.exempt.match(value) or (rule.keep is not None and rule.keep(m, value)):
+                continue
+            if (rule.ps_syntax or line.in_powershell(span[0])) and _EX_PS_REF.match(value):
+                continue
+            if rule.pass_sources and _PASS_SOURCE.search(value):
                 continue
             pos = max(pos, span[1])
             yield span
@@ -399,8 +573,9 @@ _NET_MAX_ARGS = 32
 _NET_DEVICE = re.compile(r"(?i)^(?:[A-Z]:|\*|(?:LPT|COM)\d:?|PRN)$")
 
 
-def _net_spans(line: str) -> Iterator[Span]:
+def _net_spans(ctx: _Line) -> Iterator[Span]:
     """`net user NAME PASSWORD` and `net use [DEVICE] \\\\server\\share PASSWORD` (Windows `net help`)."""
+    line = ctx.text
     if "net" not in line.lower():
         return
     for m in _NET.finditer(line):
@@ -427,6 +602,8 @@ def _net_spans(line: str) -> Iterator[Span]:
             else:
                 unc = value.startswith("\\\\") or "://" in value
                 secret = not unc and not (positional == 1 and _NET_DEVICE.match(value))
+            if secret and ctx.in_powershell(start) and _EX_PS_REF.match(value):
+                secret = False  # PowerShell hands net.exe the variable's value
             if secret and not _EX_BASE.match(value):
                 yield start, end
                 break
@@ -440,8 +617,9 @@ _CTSS = re.compile(r"(?i)\bConvertTo-SecureString\b")
 # The cmdlet's own arguments: up to an unquoted | ; ) } or end of line.
 _CTSS_ARGS = re.compile(r"""(?:"(?:[^"`]|`[\s\S])*(?:"|\Z)|'(?:[^']|'')*(?:'|\Z)|[^|;)}\n"'])*""")
 _CTSS_TOKEN = re.compile(r"\s*(?:" + _VALUE + ")")
+# ... ending the outer -Command "..." too: `ConvertTo-SecureString 'x' -AsPlainText"`.
 _AS_PLAIN_TEXT = re.compile(
-    r"(?i)(?:^|\s)-a(?:s(?:p(?:l(?:a(?:i(?:n(?:t(?:e(?:xt?)?)?)?)?)?)?)?)?)?(?::\$true)?(?=\s|$)"
+    r"""(?i)(?:^|\s)-a(?:s(?:p(?:l(?:a(?:i(?:n(?:t(?:e(?:xt?)?)?)?)?)?)?)?)?)?(?::\$true)?(?=[\s"\\]|$)"""
 )
 _STRING_PARAM = re.compile(r"(?i)^-st(?:r(?:i(?:ng?)?)?)?:?$")
 _VALUE_PARAMS = re.compile(r"(?i)^-(?:k(?:ey?)?|se(?:c(?:u(?:r(?:e(?:k(?:ey?)?)?)?)?)?)?)$")
@@ -501,7 +679,8 @@ def _ctss_spans(line: str) -> Iterator[Span]:
                 found = span
         if found is None:
             found = _piped_value(line, starts[i - 1].end() if i else 0, m.start())
-        if found is not None and not _EX_PS.match(line[found[0] : found[1]]):
+        # a cmdlet's argument: PowerShell reads it, wherever the host process is
+        if found is not None and not _EX_BASE.match(v := line[found[0] : found[1]]) and not _EX_PS_REF.match(v):
             yield found
 
 
@@ -510,7 +689,8 @@ def _ctss_spans(line: str) -> Iterator[Span]:
 
 def redact(command_line: str) -> tuple[str, int]:
     """Return the command line with each credential value replaced by REDACTED, and how many."""
-    found = [*_rule_spans(command_line), *_net_spans(command_line), *_ctss_spans(command_line)]
+    line = _Line(command_line)
+    found = [*_rule_spans(line), *_net_spans(line), *_ctss_spans(command_line)]
     spans = sorted(s for s in found if s[1] > s[0])
     merged: list[list[int]] = []
     for start, end in spans:

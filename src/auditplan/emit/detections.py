@@ -4,6 +4,15 @@ Evaluation follows ../shared/reference/detections-and-peers.md §2: pySigma conv
 the `windows-audit` pipeline (process_creation -> EventID 4688, Image -> NewProcessName,
 ParentImage -> ParentProcessName) into SQL for the SQLite backend; the events sit in an in-memory
 SQLite table with case-insensitive columns and a case-sensitive `re.search` REGEXP function.
+
+Sigma matches strings case-insensitively; SQLite's LIKE and NOCASE fold ASCII letters only, so a
+case-insensitive value holding a non-ASCII letter with case (ÉTÉ / été) is matched through REGEXP with
+Python's Unicode `(?i)` instead, as the SCOM export's .NET `(?i)` does. ASCII values stay on the fast
+built-in LIKE. Left over: an ASCII letter in a rule against the Kelvin sign or long s in an event
+(Unicode folds them to k and s; LIKE does not).
+Field names are matched to 4688's and Sigma's own case-insensitively (`commandline` is CommandLine).
+An empty field is NULL, as a missing one is (4688 writes an empty CommandLine when command-line
+auditing is off, reference detections-and-peers.md §2.3), so no string match fires on it.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, 
 from sigma.exceptions import SigmaError
 from sigma.pipelines.windows.windows import windows_audit_pipeline
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
-from sigma.types import SigmaNull
+from sigma.types import SigmaCasedString, SigmaExpansion, SigmaNull, SigmaRegularExpression, SigmaString, SpecialChars
 
 from auditplan.collect.secrets import REDACTED
 
@@ -51,6 +60,19 @@ WINDOWS_AUDIT_FIELD_MAP: Final = {
     "ParentImage": "ParentProcessName",
     "Details": "NewValue",
     "LogonId": "SubjectLogonId",
+}
+# Sysmon EID 1 fields of Sigma's process_creation taxonomy (reference detections-and-peers.md §2.3 table).
+SYSMON_PROCESS_FIELDS: Final = frozenset(
+    {
+        "Image", "ParentImage", "CommandLine", "User", "LogonId", "ProcessId", "ParentProcessId", "IntegrityLevel",
+        "OriginalFileName", "Hashes", "ParentCommandLine", "CurrentDirectory", "Description", "Product", "Company",
+        "FileVersion", "LogonGuid", "ProcessGuid", "ParentProcessGuid", "TerminalSessionId", "ParentUser",
+        "RuleName", "UtcTime",
+    }
+)
+# Lower-cased name -> the spelling Sigma and event 4688 use, so `commandline` reads CommandLine.
+CANONICAL_FIELD_NAMES: Final = {
+    name.lower(): name for name in sorted(FIELDS_4688 | SYSMON_PROCESS_FIELDS | set(WINDOWS_AUDIT_FIELD_MAP))
 }
 # Below this share of events with a non-empty CommandLine, command-line rules cannot be judged.
 MIN_CMDLINE_SHARE: Final = 0.5
@@ -119,6 +141,70 @@ class Exposure:
 
 def builtin_rules_dir() -> Path:
     return Path(str(resources.files("auditplan.emit").joinpath("sigma")))
+
+
+def _detection_items(detection: SigmaDetection | SigmaDetectionItem) -> list[SigmaDetectionItem]:
+    if isinstance(detection, SigmaDetectionItem):
+        return [detection]
+    return [item for sub in detection.detection_items for item in _detection_items(sub)]
+
+
+def _all_items(rule: SigmaRule) -> list[SigmaDetectionItem]:
+    return [item for detection in rule.detection.detections.values() for item in _detection_items(detection)]
+
+
+def canonicalize_field_names(rule: SigmaRule) -> None:
+    """Spell every known field the way 4688 / Sigma does, whatever case the rule used (in place).
+
+    Sigma field names are case-sensitive, but rule writers (and SIEMs) vary; a lower-case `commandline`
+    meaning anything but CommandLine would surprise every user. Unknown fields keep their spelling.
+    """
+    for item in _all_items(rule):
+        if item.field:
+            item.field = CANONICAL_FIELD_NAMES.get(item.field.lower(), item.field)
+
+
+def needs_unicode_case_folding(value: SigmaString) -> bool:
+    """Whether a case-insensitive match of `value` depends on a non-ASCII letter's case."""
+    return any(isinstance(part, str) and any(not c.isascii() and c.lower() != c.upper() for c in part)
+               for part in value.s)
+
+
+def string_pattern(value: SigmaString, *, cased: bool, end_anchor: str) -> str:
+    """A regular expression meaning what Sigma's (wildcard) string match means.
+
+    `*` and `?` match any character, a newline too (as SQLite's LIKE % and _ do), hence `(?s)`; the match
+    is anchored at both ends unless a wildcard opens that end. `end_anchor` is the very end of the text:
+    `\\z` in .NET, `\\Z` in Python (`$` would also match before a final newline).
+    """
+    parts = list(value.s)
+    starts_open = bool(parts) and parts[0] == SpecialChars.WILDCARD_MULTI
+    ends_open = len(parts) > 1 and parts[-1] == SpecialChars.WILDCARD_MULTI
+    pieces: list[str] = []
+    for part in parts[int(starts_open) : len(parts) - int(ends_open)]:
+        if part == SpecialChars.WILDCARD_MULTI:
+            pieces.append(".*")
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            pieces.append(".")
+        else:
+            pieces.append(re.escape(str(part)))
+    body = ("" if starts_open else "^") + "".join(pieces) + ("" if ends_open else end_anchor)
+    return ("(?s)" if cased else "(?is)") + body
+
+
+def _unicode_folded(value: object) -> object:
+    if isinstance(value, SigmaExpansion):
+        return SigmaExpansion([_unicode_folded(v) for v in value.values])  # type: ignore[misc]
+    if (isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString)
+            and needs_unicode_case_folding(value)):
+        return SigmaRegularExpression(string_pattern(value, cased=False, end_anchor=r"\Z"))
+    return value
+
+
+def _fold_unicode_case(rule: SigmaRule) -> None:
+    """Match case-insensitive values with non-ASCII letters through REGEXP (Unicode `(?i)`), not LIKE."""
+    for item in _all_items(rule):
+        item.value = [_unicode_folded(v) for v in item.value]  # type: ignore[misc]
 
 
 def _fields(detection: SigmaDetection | SigmaDetectionItem) -> set[str]:
@@ -229,8 +315,10 @@ def load_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[str]]:
                     problems.append(f"{file}: {sigma_rule.title}: log source {logsource.category or logsource.service}"
                                     " is not process_creation; 4688 cannot feed it")
                     continue
+                canonicalize_field_names(sigma_rule)
                 fields = _rule_fields(sigma_rule)  # before conversion: the backend adds EventID in place
                 field_notes = _missing_field_notes(sigma_rule, fields - FIELDS_4688)
+                _fold_unicode_case(sigma_rule)
                 queries = backend.convert_rule(sigma_rule)  # type: ignore[no-untyped-call]
                 rules.append(
                     Rule(
@@ -271,8 +359,14 @@ def _regexp(pattern: str | None, value: str | None) -> int:
 
 def _load_events(con: sqlite3.Connection, events: pd.DataFrame, extra_fields: Iterable[str]) -> None:
     columns = list(SAMPLED_COLUMNS)
-    # Fields only a rule reads get NULL columns, so its query runs (and a NULL never matches).
-    extras = sorted(set(extra_fields) - set(columns) - {"EventID", "host"})
+    # Fields only a rule reads get NULL columns, so its query runs (and a NULL never matches). SQLite
+    # column names ignore case: one column per name whatever its spelling, or CREATE TABLE fails.
+    taken = {c.lower() for c in [*columns, "EventID", "host", "row_id"]}
+    extras: list[str] = []
+    for name in sorted(set(extra_fields)):
+        if name.lower() not in taken:
+            taken.add(name.lower())
+            extras.append(name)
     ddl = ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in [*columns, *extras])
     con.execute(f'CREATE TABLE logs (row_id INTEGER PRIMARY KEY, host TEXT, EventID INTEGER, {ddl})')
     frame = events.reindex(columns=["host", "event_id", *SAMPLED_COLUMNS.values()])
@@ -287,7 +381,8 @@ def _load_events(con: sqlite3.Connection, events: pd.DataFrame, extra_fields: It
 
 
 def _text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
+    # Empty is NULL: SCOM (and the event) cannot tell an empty field from a missing one.
+    if value is None or (isinstance(value, float) and value != value) or value == "":
         return None
     return str(value)
 
@@ -425,7 +520,11 @@ def export_queries(files: Sequence[Path], fmt: str) -> tuple[list[tuple[str, str
     problems: list[str] = []
     for file in files:
         try:
-            queries = backend.convert(SigmaCollection.from_yaml(file.read_text(encoding="utf-8")))
+            collection = SigmaCollection.from_yaml(file.read_text(encoding="utf-8"))
+            for rule in collection.rules:
+                if isinstance(rule, SigmaRule):
+                    canonicalize_field_names(rule)  # as evaluate and the SCOM export read them
+            queries = backend.convert(collection)
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"{file}: cannot read: {exc}")
             continue

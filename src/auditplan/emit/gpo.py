@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,9 @@ from auditplan.emit.gpo_files import (
     registry_pol,
     wave_registry_entries,
 )
-from auditplan.emit.gpo_outdir import check_foreign_backups, earlier_files, replace_output
+from auditplan.emit.gpo_outdir import MARKER_TOOL, check_foreign_backups, earlier_files, replace_output
+
+_log = logging.getLogger(__name__)
 
 # §B11: the CSE/tool GUID pairs for registry.pol, GptTmpl.inf and audit.csv, groups sorted ascending.
 MACHINE_EXTENSION_GUIDS: Final = (
@@ -440,11 +443,14 @@ def _rel(*parts: str) -> str:
     return "/".join(parts)
 
 
-def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions) -> list[WaveOutput]:
+def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions, *, force: bool = False,
+                  warn: Callable[[str], None] | None = None) -> list[WaveOutput]:
     """Write backups/{GUID}/ per wave, backups/manifest.xml, wave-NN/ scripts and README.md.
 
     Everything is rendered before anything is written, so bad input leaves out_dir untouched. Files
     an earlier run wrote into out_dir and this run does not write again are removed (gpo_outdir).
+    Existing files this run did not write stop it unless `force`; earlier files edited since are kept
+    and reported through `warn` (default: this module's logger).
     """
     env = _environment()
     domain = validate_domain(options.domain)
@@ -528,7 +534,12 @@ def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions) -> list[Wav
     out_dir.mkdir(parents=True, exist_ok=True)
     earlier = earlier_files(out_dir)
     check_foreign_backups(out_dir, {o.backup_guid: o.display_name for o in outputs}, earlier)
-    replace_output(out_dir, files, earlier)
+    done = replace_output(out_dir, files, earlier, force=force, our_names=[o.display_name for o in outputs])
+    for rel in done.kept:
+        (warn or _log.warning)(
+            f"{out_dir / rel}: kept, changed since {MARKER_TOOL} wrote it (this run no longer writes it); "
+            "delete it by hand if it is not needed"
+        )
     return outputs
 
 

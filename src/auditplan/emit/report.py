@@ -38,7 +38,7 @@ from auditplan.model.plan import (
     REASON_MAX_WAVES,
 )
 from auditplan.model.project import Projection
-from auditplan.model.siem import EPS_BASIS_PEAK
+from auditplan.model.siem import EPS_BASIS_MEAN, EPS_BASIS_PEAK
 
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=\s*(.+?)\s*(?:#\s*(.*))?$")
 
@@ -63,8 +63,24 @@ class ReportInputs:
 NO_SOURCE = "(no source given)"
 CAPACITY_REASONS = (REASON_EXCEEDS_BUDGET, REASON_EXCEEDS_STEP, REASON_MAX_WAVES)
 GROUP_LIMIT = 15  # roles/sites drawn and tabled; the rest are in the CSV
-CAPACITY_WORDS = {REASON_EXCEEDS_STEP: "larger than one wave's step", REASON_EXCEEDS_BUDGET: "over the budget left",
-                  REASON_MAX_WAVES: "past the last allowed wave"}
+# Why a host is in no wave, by the plan's reason code (docs/plan-json.md, model/plan.py _waves):
+# its own load over the step, the budget spent before it, or every allowed wave full.
+CAPACITY_WORDS = {REASON_EXCEEDS_STEP: "its own load is larger than one wave's step",
+                  REASON_EXCEEDS_BUDGET: "the budget is used up",
+                  REASON_MAX_WAVES: "the wave limit was reached"}
+CAPACITY_LIMITS = {REASON_EXCEEDS_BUDGET: "the SIEM budget", REASON_EXCEEDS_STEP: "the wave step",
+                   REASON_MAX_WAVES: "the wave limit"}  # what a host did not fit, in the headline
+# The `auditplan plan` options (cli/plan.py) that would let such a host in, by budget kind.
+CAPACITY_FIXES: dict[str, dict[str | None, str]] = {
+    REASON_EXCEEDS_STEP: {BUDGET_GB_DAY: "a larger step (--max-step-gb-day)",
+                          BUDGET_EPS: "a larger step (--max-step-eps)",
+                          None: "a larger step (--max-step-gb-day or --max-step-eps)"},
+    REASON_EXCEEDS_BUDGET: {BUDGET_GB_DAY: "a larger budget (--budget-gb-day)",
+                            BUDGET_EPS: "a larger budget (--budget-eps)",
+                            None: "a larger budget (--budget-gb-day or --budget-eps)"},
+    REASON_MAX_WAVES: {None: "more waves (--max-waves)"},
+}
+UNKNOWN_BASIS = "mean or peak, as the plan's SIEM profile counts"  # neither plan.json nor the profile says
 MANIFEST = ("backups", "manifest.xml")  # where `auditplan gpo --out DIR` lists its backups
 MANIFEST_NS = "{http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest}"
 MAX_MANIFEST_BYTES = 16 * 2**20
@@ -314,13 +330,7 @@ def _risks(ctx: dict[str, Any], inputs: ReportInputs) -> list[dict[str, Any]]:
     r = ctx["readiness"]
     capacity = ctx["capacity_unplaced"]
     if capacity:
-        codes = Counter(_reason_code(u) for u in capacity)
-        why = ", ".join(f"{codes[code]} {words}" for code, words in CAPACITY_WORDS.items() if codes[code])
-        names = ", ".join(str(u.get("host", "")) for u in capacity[:3]) + (
-            f" and {len(capacity) - 3} more" if len(capacity) > 3 else "")
-        risks.append({"weight": 100, "text": f"{len(capacity)} host(s) are in no wave for lack of SIEM capacity "
-                      f"({why}): {names}. They head the list 'Hosts not placed in a wave' under Risks; raise the "
-                      "budget or the step (auditplan plan --max-step), or plan them on their own."})
+        risks.append({"weight": 100, "text": capacity_risk(capacity, (ctx["budget"] or {}).get("kind"))})
     if ctx["logs_short"]:
         risks.append({"weight": 90, "text": f"{ctx['logs_short']} host(s) would keep less than "
                       f"{fmt(ctx['min_local_hours'])} hours of Security log history after enablement; raise their "
@@ -347,6 +357,18 @@ def _risks(ctx: dict[str, Any], inputs: ReportInputs) -> list[dict[str, Any]]:
     return sorted(risks, key=lambda x: -x["weight"])
 
 
+def capacity_risk(capacity: Sequence[Mapping[str, Any]], kind: str | None) -> str:
+    """The risk for hosts the plan left out for its limits: why, by reason, and the options that help."""
+    codes = Counter(_reason_code(u) for u in capacity)
+    why = "; ".join(f"{codes[code]} because {words}" for code, words in CAPACITY_WORDS.items() if codes[code])
+    fixes = [f.get(kind, f[None]) for code, f in CAPACITY_FIXES.items() if codes[code]]
+    names = ", ".join(str(u.get("host", "")) for u in capacity[:3]) + (
+        f" and {len(capacity) - 3} more" if len(capacity) > 3 else "")
+    return (f"{len(capacity)} host(s) are in no wave ({why}): {names}. They head the list 'Hosts not placed in "
+            f"a wave' under Risks; to place them, re-run auditplan plan with {' and '.join(fixes)}, or plan them "
+            "on their own.")
+
+
 def _reason_code(entry: Mapping[str, Any]) -> str:
     """The code an unplaced entry's reason starts with (docs/plan-json.md: `code: words`)."""
     return str(entry.get("reason", "")).split(":", 1)[0].strip()
@@ -360,35 +382,57 @@ def gpo_display_name(number: Any, name: Any, prefix: str = GpoOptions.name_prefi
         return f"{prefix} - wave {number} ({name})"
 
 
-def _cumulative_budget(cumulative: Mapping[str, Any], kind: str | None, quantile: str) -> float:
-    """The wave's cumulative load in the budget's unit, as the planner held it under the budget.
+def eps_basis(plan: Mapping[str, Any], projection: Projection | None) -> str | None:
+    """Which events/s the plan's budget counts: "mean" or "peak", the basis of its SIEM profile's
+    licence (model/plan.py _load_column); None when neither the profile nor the plan tells.
 
-    Plans written before `cumulative.budget` existed (docs/plan-json.md's first example) carry
-    only GB/day, which is the budget's unit when the budget is in GB/day."""
-    value = _num(cumulative.get("budget"))
-    if not math.isfinite(value) and kind == BUDGET_GB_DAY:
-        value = _num(cumulative.get(f"gb_day_{quantile}"))
+    The projection's profile tells when it is the plan's (`auditplan report --siem` may cost
+    another). Else the waves' loads tell where plan.json carries that rate (mean p50, peak p90)."""
+    siem = plan.get("siem")
+    if projection is not None and (not siem or projection.profile.name == siem):
+        return EPS_BASIS_PEAK if projection.profile.eps_basis == EPS_BASIS_PEAK else EPS_BASIS_MEAN
+    quantile = (plan.get("budget") or {}).get("quantile", "p90")
+    loads = [w.get("load") or {} for w in plan.get("waves", [])]
+    for basis, held in ((EPS_BASIS_MEAN, "eps_mean_p50"), (EPS_BASIS_PEAK, "eps_peak_p90")):
+        if loads and held.endswith(quantile) and all(
+                math.isclose(_num(x.get("budget")), _num(x.get(held)), rel_tol=1e-4) for x in loads):
+            return basis
+    return None
+
+
+def _wave_budget(load: Mapping[str, Any], kind: str | None, quantile: str, basis: str | None) -> float:
+    """A wave's (or, from `cumulative`, the running) load in the budget's unit and basis, as the
+    planner held it under the budget. Plans written before `budget` existed there
+    (docs/plan-json.md's first example) carry the rate under its own name, when at all."""
+    value = _num(load.get("budget"))
+    if not math.isfinite(value):
+        value = _num(load.get(f"gb_day_{quantile}" if kind == BUDGET_GB_DAY else f"eps_{basis}_{quantile}"))
     return value
 
 
 def _timeline(plan: Mapping[str, Any] | None, start: datetime, interval: int,
-              gpo_names: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
+              gpo_names: Mapping[int, str] | None = None, basis: str | None = None) -> list[dict[str, Any]]:
     if not plan:
         return []
     budget = plan.get("budget") or {}
     kind, quantile, value = budget.get("kind"), budget.get("quantile", "p90"), _num(budget.get("value"))
     out = []
+    running = 0.0
     for i, wave in enumerate(plan.get("waves", [])):
         load = wave.get("load") or {}
         cumulative = wave.get("cumulative") or {}
-        held = _cumulative_budget(cumulative, kind, quantile)
+        own = _wave_budget(load, kind, quantile, basis)
+        running += own
+        held = _wave_budget(cumulative, kind, quantile, basis)
+        if not math.isfinite(held):
+            held = running
         number = wave.get("wave")
         real_name = gpo_names.get(number) if gpo_names and isinstance(number, int) else None
         out.append({
             "wave": wave.get("wave"), "name": wave.get("name", ""), "hosts": len(wave.get("hosts", [])),
             "gb_day_p50": load.get("gb_day_p50"), "gb_day_p90": load.get("gb_day_p90"),
             "eps_peak_p90": load.get("eps_peak_p90"), "cumulative_gb_day_p90": cumulative.get("gb_day_p90"),
-            "cumulative_p50": cumulative.get("gb_day_p50"), "cumulative_budget": held,
+            "cumulative_p50": cumulative.get("gb_day_p50"), "load_budget": own, "cumulative_budget": held,
             "cumulative_share": held / value if math.isfinite(held) and value > 0 else None,
             "date": (start + timedelta(days=interval * i)).date().isoformat(),
             "gpo": real_name or gpo_display_name(wave.get("wave"), wave.get("name", "")),
@@ -426,22 +470,25 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["logs_short"] = sum(1 for h in hours if h < min_hours)
     plan = inputs.plan
     start = inputs.first_wave_date or inputs.generated_at + timedelta(days=7)
-    ctx["waves"] = _timeline(plan, start, inputs.wave_interval_days, inputs.gpo_names)
+    b = (plan or {}).get("budget") or None
+    # The same rate the planner counts: the plan's profile's eps basis (model/plan.py _load_column).
+    basis = eps_basis(plan, projection) if plan and b and b.get("kind") == BUDGET_EPS else None
+    ctx["waves"] = _timeline(plan, start, inputs.wave_interval_days, inputs.gpo_names, basis)
     ctx["gpo_names_read"] = sum(1 for w in ctx["waves"] if not w["gpo_default"])
     ctx["gpo_default_prefix"] = GpoOptions.name_prefix
     budget = None
-    if plan and plan.get("budget"):
-        b = plan["budget"]
+    if b:
         kind, value, quantile = b.get("kind"), _num(b.get("value")), str(b.get("quantile", "p90"))
         # The verdict's share is the plan's: the last wave's cumulative load, the figure the
         # wave table and the chart end on. The simulated fleet total is only context.
         planned = ctx["waves"][-1]["cumulative_budget"] if ctx["waves"] else 0.0
-        # The same rate the planner counts: the profile's eps basis (model/plan.py _load_column).
-        basis = "peak" if projection is not None and projection.profile.eps_basis == EPS_BASIS_PEAK else "mean"
         column = f"added_gb_day_{quantile}" if kind == BUDGET_GB_DAY else f"added_eps_{basis}_{quantile}"
         need = _fleet_value(projection, column)
-        budget = {"kind": kind, "value": value, "quantile": quantile,
-                  "unit": "GB/day" if kind == BUDGET_GB_DAY else "events/s",
+        unit = "GB/day" if kind == BUDGET_GB_DAY else "events/s"
+        # An events/s budget counts one rate, mean or peak: every figure held against it names it.
+        shown = unit if kind == BUDGET_GB_DAY else f"{unit} ({basis or UNKNOWN_BASIS})"
+        budget = {"kind": kind, "value": value, "quantile": quantile, "unit": unit, "basis": basis,
+                  "unit_basis": shown, "column": f"{unit} {basis + ' ' if basis else ''}{quantile}",
                   "planned": planned, "share": planned / value if value > 0 and math.isfinite(planned) else None,
                   "fleet_need": need, "share_fleet": need / value if value > 0 and math.isfinite(need) else None}
     ctx["budget"] = budget
@@ -450,6 +497,8 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     # Capacity first: those are the hosts the verdict and the top risk point at.
     ctx["unplaced"] = capacity + [u for u in unplaced if _reason_code(u) not in CAPACITY_REASONS]
     ctx["capacity_unplaced"] = capacity
+    codes = {_reason_code(u) for u in capacity}
+    ctx["capacity_limits"] = " and ".join(words for code, words in CAPACITY_LIMITS.items() if code in codes)
     ctx["unplaced_capacity"] = len(capacity)
     ctx["local_settings_hosts"] = sum(1 for w in (plan or {}).get("waves", []) for h in w.get("hosts", [])
                                       if h.get("local_subcategories"))
@@ -494,7 +543,7 @@ def _charts(ctx: dict[str, Any], inputs: ReportInputs) -> dict[str, Markup]:
         if budget and budget["kind"] != BUDGET_GB_DAY:
             out["cumulative"] = charts.cumulative_by_wave(
                 [f"wave {w['wave']}" for w in waves], [_num(w["cumulative_budget"]) for w in waves],
-                [_num(w["cumulative_budget"]) for w in waves], budget["value"], budget["unit"])
+                [_num(w["cumulative_budget"]) for w in waves], budget["value"], budget["unit_basis"])
         else:
             out["cumulative"] = charts.cumulative_by_wave(
                 [f"wave {w['wave']}" for w in waves], [_num(w["cumulative_p50"]) for w in waves],

@@ -1,4 +1,4 @@
-"""A SCOM management pack (unsealed, schema 2.0) with one alert rule per Sigma detection.
+r"""A SCOM management pack (unsealed, schema 2.0) with one alert rule per Sigma detection.
 
 Each rule reads the Security log through Windows!Microsoft.Windows.EventProvider and matches
 EventDisplayNumber 4688 and `Params/Param[N]` (4688 EventData order, reference
@@ -7,6 +7,9 @@ Sigma string matches are case-insensitive, so every string test becomes MatchesR
 with `(?i)` and an escaped literal: ContainsSubstring's case rules would change the meaning. `|cased`
 strings drop the `(?i)`; `|re` flags i, m, s become the same .NET inline options; `field: null` is an
 empty Param on a 4688 field and always true on a field 4688 lacks.
+The patterns mean what the Sigma evaluation (SQLite, emit/detections.py) means: wildcards cross newlines
+(`(?s)`), the end anchor is .NET's `\z` (`$` also matches before a final newline), and an empty Param is
+NULL there, so a pattern that could match the empty string also requires a non-empty Param.
 Rules ship disabled; an override enables them for a group of the computers of rolled-out waves.
 """
 
@@ -40,6 +43,8 @@ from sigma.types import (
     SigmaString,
     SpecialChars,
 )
+
+from auditplan.emit.detections import canonicalize_field_names, string_pattern
 
 # Event 4688 EventData order (reference §A5); SCOM's Params/Param[N] is 1-based.
 PARAM_OF_FIELD: Final = {
@@ -75,6 +80,10 @@ _ID_SAFE = re.compile(r"[^A-Za-z0-9_]")
 # Characters XML 1.0 (section 2.2, production Char) does not allow anywhere in a document, even escaped.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 REPLACEMENT_CHARACTER: Final = "\ufffd"
+# .NET: the very end of the text (`$` also matches before a final newline; Sigma's anchor does not).
+END_OF_TEXT: Final = r"\z"
+# A non-empty Param: any one character, a newline too.
+NON_EMPTY: Final = r"[\s\S]"
 
 
 class ManagementPackInvalid(ValueError):
@@ -113,21 +122,25 @@ def mp_identifier(text: str) -> str:
 
 
 def _regex_of(value: SigmaString, cased: bool) -> str:
-    parts = list(value.s)
-    starts_open = bool(parts) and parts[0] == SpecialChars.WILDCARD_MULTI
-    ends_open = len(parts) > 1 and parts[-1] == SpecialChars.WILDCARD_MULTI
-    inner = parts[int(starts_open) : len(parts) - int(ends_open)]
-    pieces: list[str] = []
-    for part in inner:
-        if part == SpecialChars.WILDCARD_MULTI:
-            pieces.append(".*")
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            pieces.append(".")
-        else:
-            pieces.append(re.escape(str(part)))
-    # Sigma equality is anchored; a leading/trailing wildcard drops that anchor (contains/endswith/startswith).
-    body = ("" if starts_open else "^") + "".join(pieces) + ("" if ends_open else "$")
-    return ("" if cased else "(?i)") + body
+    return string_pattern(value, cased=cased, end_anchor=END_OF_TEXT)
+
+
+def _matches_empty(value: SigmaString) -> bool:
+    """Whether the pattern of `value` matches an empty Param (only `*` wildcards and empty text)."""
+    return all(part == SpecialChars.WILDCARD_MULTI or part == "" for part in value.s)
+
+
+def _regex_may_match_empty(pattern: str) -> bool:
+    # pySigma has compiled a |re pattern with Python's re already; the guard is cheap where unsure.
+    try:
+        return re.search(pattern, "") is not None
+    except re.error:
+        return True
+
+
+def _non_empty_and(param: int, expr: ET.Element) -> ET.Element:
+    # Sigma never matches a NULL (empty) field, even with a pattern that matches "".
+    return _group("And", [_regex(param, "MatchesRegularExpression", NON_EMPTY), expr])
 
 
 def _simple(query: str, query_type: str, operator: str, value: str, value_type: str) -> ET.Element:
@@ -190,7 +203,7 @@ def _convert(node: object, notes: list[str]) -> ET.Element:
                              "(as in Sigma, where it is NULL)")
                 return _always()
             # An empty Param is what SCOM sees for a field the event left empty (a NULL column in Sigma).
-            return _regex(PARAM_OF_FIELD[name], "MatchesRegularExpression", "^$")
+            return _regex(PARAM_OF_FIELD[name], "MatchesRegularExpression", "^" + END_OF_TEXT)
         if name not in PARAM_OF_FIELD:
             notes.append(f"field {name} is not in event 4688: its conditions never match "
                          "(as in Sigma, where it is NULL)")
@@ -201,13 +214,16 @@ def _convert(node: object, notes: list[str]) -> ET.Element:
         if isinstance(value, SigmaRegularExpression):
             pattern = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
             flags = "".join(sorted(RE_FLAG_LETTERS[f] for f in value.flags))
-            return _regex(param, "MatchesRegularExpression", (f"(?{flags})" if flags else "") + pattern)
+            full = (f"(?{flags})" if flags else "") + pattern
+            expr = _regex(param, "MatchesRegularExpression", full)
+            return _non_empty_and(param, expr) if _regex_may_match_empty(full) else expr
         if isinstance(value, SigmaString):
             # |cased keeps Sigma's case-sensitive match; every other string match ignores case.
             cased = isinstance(value, SigmaCasedString)
-            return _regex(param, "MatchesRegularExpression", _regex_of(value, cased=cased))
+            expr = _regex(param, "MatchesRegularExpression", _regex_of(value, cased=cased))
+            return _non_empty_and(param, expr) if _matches_empty(value) else expr
         if isinstance(value, SigmaNumber):
-            return _regex(param, "MatchesRegularExpression", f"^{value.number}$")
+            return _regex(param, "MatchesRegularExpression", f"^{value.number}{END_OF_TEXT}")
         raise ScomConversionError(f"{type(value).__name__} values (field {name}) have no SCOM equivalent")
     if isinstance(node, ConditionValueExpression):
         raise ScomConversionError("keyword (field-less) searches have no SCOM Params equivalent")
@@ -222,6 +238,7 @@ def convert_rule(rule_file: Path) -> list[ScomRule]:
     for rule in SigmaCollection.from_yaml(rule_file.read_text(encoding="utf-8")).rules:
         if not isinstance(rule, SigmaRule):
             continue
+        canonicalize_field_names(rule)  # before the pipeline, whose field mapping is case-sensitive
         windows_audit_pipeline().apply(rule)
         notes: list[str] = []
         trees = [c.parse() for c in rule.detection.parsed_condition]

@@ -22,7 +22,7 @@ import pandas as pd
 
 from auditplan.export import neutralise_cell
 from auditplan.model.interface import EstimateSource
-from auditplan.model.project import CHANGE_ENABLE, CHANGE_NONE, NO_GROUP, Projection, gc_paused
+from auditplan.model.project import CHANGE_CMDLINE, CHANGE_ENABLE, CHANGE_NONE, NO_GROUP, Projection, gc_paused
 from auditplan.model.siem import EPS_BASIS_PEAK
 
 PLAN_SCHEMA_VERSION = 1
@@ -282,12 +282,25 @@ class EnabledLoad:
     """The 4688 load that hosts already auditing Process Creation put on the SIEM today, which the
     planner's budget (headroom for the *added* load) does not count."""
 
-    hosts: int  # hosts already auditing 4688
+    hosts: int  # hosts already auditing 4688 (change none or cmdline_only)
     measured: int  # of them, with their own measured_4688 figure
     load: float  # their 4688 stream today, at the plan's quantile, in the budget's unit
-    rollout_hosts: int  # of them, placed in a wave by an earlier plan
-    rollout_load: float
+    rollout_hosts: int  # of them, enabled by an earlier plan's wave (their state changed since it placed them)
+    rollout_load: float  # what those waves added, same unit
     first_budget: float | None  # budget of the oldest earlier plan with the same SIEM and budget kind
+    cmdline_only: int = 0  # of `hosts`, auditing 4688 without its command line (this plan adds that)
+    placed_hosts: int = 0  # hosts that earlier plans (same SIEM and budget kind) placed in waves
+
+
+def _placed_as(earlier: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Host (lower case) -> its `change` in the oldest of `earlier` that placed it in a wave: its state
+    before the rollout touched it (a wave only ever moves a host enable_4688 -> cmdline_only -> none)."""
+    out: dict[str, str] = {}
+    for doc in earlier:
+        for w in doc.get("waves", []):
+            for h in w.get("hosts", []):
+                out.setdefault(str(h["host"]).lower(), str(h.get("change") or ""))
+    return out
 
 
 def enabled_load(
@@ -295,25 +308,44 @@ def enabled_load(
 ) -> EnabledLoad:
     """What hosts already auditing 4688 carry today (whole stream minus the added part, so a host
     with 4688 on but its command line off counts without the CommandLine bytes), and how much of
-    that the waves of `earlier` plans (plan.json dicts, oldest first) brought."""
+    that the waves of `earlier` plans (plan.json dicts, oldest first) brought.
+
+    A host counts as enabled by an earlier wave only when its state moved on since that plan placed
+    it: placed as enable_4688 and auditing Process Creation now (its stream today is what the wave
+    added), or placed as cmdline_only and `none` now (only the CommandLine bytes were added: 0
+    events). Being in an earlier plan's wave is not enough: a host waiting in a wave that has not
+    run yet is placed again, with the same change, by this plan."""
     col = _load_column(projection, options)
     f = projection.hosts
     on = f[f["change"] != CHANGE_ENABLE]
-    today = (on[col] - on["added_" + col]).to_numpy(dtype=float)
-    ok = [math.isfinite(v) for v in today.tolist()]
+    today = (on[col] - on["added_" + col]).to_numpy(dtype=float).tolist()
+    if options.budget_kind == BUDGET_GB_DAY:
+        # What the command line adds to a host's GB/day (project.py: cmdline_bytes_per_event).
+        events = on[f"events_day_{options.quantile}"].to_numpy(dtype=float)
+        cmdline = (events * on["cmdline_bytes_per_event"].to_numpy(dtype=float) / projection.profile.gb_bytes).tolist()
+    else:
+        cmdline = [0.0] * len(on)  # the command line adds bytes, not events
     names = [str(n).lower() for n in on["host"].tolist()]
+    changes = [str(c) for c in on["change"].tolist()]
     same = [d for d in earlier if d.get("siem") == projection.profile.name
             and d.get("budget", {}).get("kind") == options.budget_kind]
-    placed = {str(h["host"]).lower() for d in same for w in d.get("waves", []) for h in w.get("hosts", [])}
-    rollout = [v for v, n, good in zip(today.tolist(), names, ok, strict=True) if good and n in placed]
+    placed = _placed_as(same)
+    rollout: list[float] = []
+    for name, now, whole, cmd in zip(names, changes, today, cmdline, strict=True):
+        then = placed.get(name)
+        added = whole if then == CHANGE_ENABLE else cmd if then == CHANGE_CMDLINE and now == CHANGE_NONE else None
+        if added is not None and math.isfinite(added):
+            rollout.append(added)
     first = same[0].get("budget", {}).get("value") if same else None
     return EnabledLoad(
         hosts=len(on),
         measured=int((on["source"] == str(EstimateSource.MEASURED_4688)).sum()),
-        load=math.fsum(v for v, good in zip(today.tolist(), ok, strict=True) if good),
+        load=math.fsum(v for v in today if math.isfinite(v)),
         rollout_hosts=len(rollout),
         rollout_load=math.fsum(rollout),
         first_budget=float(first) if isinstance(first, int | float) and not isinstance(first, bool) else None,
+        cmdline_only=changes.count(CHANGE_CMDLINE),
+        placed_hosts=len(placed),
     )
 
 

@@ -50,6 +50,11 @@ UNKNOWN_COMMAND_TEXT = (
 FILE_NOT_FOUND_TEXT = "The system cannot find the file specified.\r\n"
 PATH_NOT_FOUND_TEXT = "The system cannot find the path specified.\r\n"
 SYNTAX_ERROR_TEXT = "The syntax of the command is incorrect.\r\n"
+# Win32 error 5's text as wevtutil prints it (tool-outputs §3.4/§4.3); that cmd prints the same text
+# for a refused redirection is UNVERIFIED (not captured).
+ACCESS_DENIED_TEXT = "Access is denied.\r\n"
+# cd to a \\server\share path. Not in the reference captures: UNVERIFIED (cmd's well-known wording).
+UNC_CURRENT_DIRECTORY_TEXT = "CMD does not support UNC paths as current directories.\r\n"
 NUL_DEVICE = "NUL"
 CMD_LINE_LIMIT = 8191  # winrm-protocol.md §1.5/§3.3; KB 830473
 COMMAND_LINE_TOO_LONG_TEXT = "The command line is too long.\r\n"  # winrm-protocol.md §1.5
@@ -74,6 +79,8 @@ class FileSystem:
     def __init__(self) -> None:
         self._files: dict[str, tuple[str, bytes]] = {}
         self._dirs: set[str] = set()
+        self._absent: set[str] = set()  # folders a test removed: make_dirs leaves them (and below) out
+        self._read_only: set[str] = set()  # folders where cmd cannot create files
         self._lock = threading.Lock()
 
     def make_dirs(self, path: str) -> None:
@@ -81,7 +88,33 @@ class FileSystem:
         parts = self._key(path).rstrip("\\").split("\\")
         with self._lock:
             for n in range(1, len(parts) + 1):
-                self._dirs.add("\\".join(parts[:n]))
+                key = "\\".join(parts[:n])
+                if key in self._absent:
+                    return
+                self._dirs.add(key)
+
+    def remove_dir(self, path: str) -> None:
+        """Model a folder that does not exist (e.g. a deleted TEMP), even if a shell names it later."""
+        key = self._key(path).rstrip("\\")
+        with self._lock:
+            self._absent.add(key)
+            self._dirs = {d for d in self._dirs if d != key and not d.startswith(key + "\\")}
+
+    def deny_writes(self, path: str) -> None:
+        """Model a folder the account may not create files in (a redirection there is refused)."""
+        with self._lock:
+            self._read_only.add(self._key(path).rstrip("\\"))
+
+    def create_error(self, path: str) -> str | None:
+        """cmd's message when a file at `path` cannot be created (a removed or write-denied folder),
+        else None. Other folders are not checked: the in-memory tree does not list every folder."""
+        folder = self._key(path).rpartition("\\")[0]
+        with self._lock:
+            if any(folder == a or folder.startswith(a + "\\") for a in self._absent):
+                return PATH_NOT_FOUND_TEXT
+            if folder in self._read_only:
+                return ACCESS_DENIED_TEXT
+        return None
 
     def is_dir(self, path: str) -> bool:
         key = self._key(path).rstrip("\\")
@@ -260,6 +293,13 @@ class _Parser:
         if _FOR_WORD.match(self.s, j):
             # for /f, /d, /r and malformed FORs are not emulated.
             raise CmdSyntaxError("The syntax of the command is incorrect.")
+        if self.s.startswith("@", j):
+            # `@(...)`: the `@` (no echo of this command) may precede a block as well as a command.
+            k = j + 1
+            while k < len(self.s) and self.s[k] in " \t":
+                k += 1
+            if k < len(self.s) and self.s[k] == "(":
+                j = k
         if j < len(self.s) and self.s[j] == "(":
             self.i = j + 1
             body = self._sequence(depth + 1)
@@ -440,6 +480,7 @@ class Shell:
         codepage: int = 437,
         cwd: str = "C:\\Windows\\system32",
         delayed_expansion: bool = False,
+        echo_on: bool = True,
     ) -> None:
         self.env: dict[str, str] = {k.upper(): v for k, v in env.items()}
         self._env_case = {k.upper(): k for k in env}
@@ -448,6 +489,9 @@ class Shell:
         self.codepage = codepage
         self.cwd = cwd
         self.delayed_expansion = delayed_expansion
+        # `cmd /c` starts with echo on (`cmd /q` off); `echo off` / `echo on` change it for the rest
+        # of the line. It decides whether FOR shows each iteration's command.
+        self.echo_on = echo_on
         self._errorlevel = 0
         self._level_touched = False
         # The start folder and the profile's folders exist on any real host.
@@ -599,6 +643,12 @@ class Shell:
                     self.errorlevel = 1
                     return _Result(b"", self.encode(FILE_NOT_FOUND_TEXT), 1)
                 stdin = content
+            elif not r.target.startswith("&") and r.target.upper() != NUL_DEVICE:
+                # cmd opens the file before it runs the command: a refused file means no command.
+                problem = self.fs.create_error(self.resolve(r.target))
+                if problem is not None:
+                    self.errorlevel = 1
+                    return _Result(b"", self.encode(problem), 1)
         if isinstance(node, Group):
             res = self._run_sequence(node.body, stdin, piped=piped)
         elif isinstance(node, For):
@@ -610,13 +660,14 @@ class Shell:
     def _run_for(self, node: For, stdin: bytes, *, piped: bool) -> _Result:
         """Each item substituted for `%X` in the parsed body (after the line's %-expansion, so an
         item is never re-parsed), then the body run. Without a leading `@` cmd echoes every
-        iteration's command after its prompt, as `cmd /c` runs with echo on (layout UNVERIFIED)."""
+        iteration's command after its prompt while echo is on (`cmd /c` starts so, `cmd /q` and
+        `echo off` turn it off; layout UNVERIFIED)."""
         out = bytearray()
         err = bytearray()
         last = _Result(b"", b"", 0)
         quiet = node.body_text.startswith("@")
         for item in self._for_items(node):
-            if not quiet:
+            if self.echo_on and not quiet:
                 shown = _substitute_text(node.body_text, node.variable, item)
                 out += self.encode(f"{CRLF}{self.cwd}>{shown}{CRLF}")
             last = self._run_sequence(_substitute_sequence(node.body, node.variable, item), stdin, piped=piped)
@@ -736,8 +787,9 @@ class Shell:
         # `rest` starts with the delimiter that ended the word "echo" (one is dropped).
         body = rest[1:] if rest else ""
         if not body.strip() and (not rest or rest[0] in " \t"):
-            line = "ECHO is on."
+            line = "ECHO is on." if self.echo_on else "ECHO is off."  # tool-outputs §9.2
         elif rest[:1] in " \t" and body.strip().lower() in ("on", "off"):
+            self.echo_on = body.strip().lower() == "on"
             return _Result(b"", b"", 0)
         else:
             line = body
@@ -807,6 +859,10 @@ class Shell:
             return _Result(self.encode(self.cwd + CRLF), b"", 0)
         # cd takes the rest as one path: blanks inside need no quotes.
         target = self.resolve(arg.replace('"', "")).rstrip(" \\")
+        if target.startswith("\\\\"):
+            # Exit code 1 like the other cd failures: UNVERIFIED, as is the text (UNC_CURRENT_DIRECTORY_TEXT).
+            self.errorlevel = 1
+            return _Result(b"", self.encode(UNC_CURRENT_DIRECTORY_TEXT), 1)
         if len(target) == 2:
             target += "\\"
         if not self.fs.is_dir(target):
@@ -835,6 +891,7 @@ class Shell:
         """A nested `cmd [/d] [/q] [/v:on|off] [/s] /c "line"`: same files, copied environment."""
         i = 0
         delayed = self.delayed_expansion
+        echo_on = True
         line = ""
         while i < len(rest):
             while i < len(rest) and rest[i] in " \t":
@@ -848,6 +905,8 @@ class Shell:
             i += m.end()
             if switch == "v":
                 delayed = value == "on"
+            if switch == "q":
+                echo_on = False
             if switch in ("c", "k"):
                 line = rest[i:].strip()
                 break
@@ -860,6 +919,7 @@ class Shell:
             codepage=self.codepage,
             cwd=self.cwd,
             delayed_expansion=delayed,
+            echo_on=echo_on,
         )
         child.errorlevel = self.errorlevel
         result = child.run_line(line, stdin)
@@ -897,7 +957,11 @@ def _for_set_tokens(items: str) -> list[str]:
 
 
 def _substitute_text(text: str, variable: str, value: str) -> str:
-    return text.replace("%" + variable, value)
+    """`%~X` is the item without its surrounding quotes, `%X` the item as written. Other `~`
+    modifiers (%~nX, %~fX, ...) are not emulated and stay as typed."""
+    unquoted = value[1:] if value.startswith('"') else value
+    unquoted = unquoted[:-1] if unquoted.endswith('"') else unquoted
+    return text.replace("%~" + variable, unquoted).replace("%" + variable, value)
 
 
 def _substitute_sequence(seq: Sequence, variable: str, value: str) -> Sequence:
