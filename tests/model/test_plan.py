@@ -588,10 +588,8 @@ def test_enabled_load_counts_only_the_command_line_of_a_rolled_out_cmdline_host(
     assert eps.rollout_hosts == 1 and eps.rollout_load == 0.0
 
 
-def test_replan_without_a_rollout_gives_no_earlier_waves_advice(tmp_path: Path) -> None:
-    """Two plans, no wave enabled in between (the demo's `plan 0.62` then `plan 0.5`): the hosts that
-    already audit 4688 without the command line sit in both plans' waves, but neither plan's waves ran,
-    so there is no budget to subtract."""
+def _store_before_rollout(tmp_path: Path) -> Path:
+    """A store with the three BEFORE hosts surveyed and estimated."""
     from auditplan.store import Store
 
     db = tmp_path / "ap.db"
@@ -599,6 +597,14 @@ def test_replan_without_a_rollout_gives_no_earlier_waves_advice(tmp_path: Path) 
         for name in ("new", "half", "full"):
             store.save_result(result(name))
         store.save_estimates("latest", BEFORE)
+    return db
+
+
+def test_replan_without_a_rollout_gives_no_earlier_waves_advice(tmp_path: Path) -> None:
+    """Two plans, no wave enabled in between (the demo's `plan 0.62` then `plan 0.5`): the hosts that
+    already audit 4688 without the command line sit in both plans' waves, but neither plan's waves ran,
+    so there is no budget to subtract."""
+    db = _store_before_rollout(tmp_path)
     runner = CliRunner()
     base = ["plan", "--db", str(db), "--out", str(tmp_path)]
     assert runner.invoke(main, [*base, "--budget-gb-day", "1.0"]).exit_code == 0
@@ -620,11 +626,7 @@ def test_replan_first_budget_stays_the_first_after_a_plan_is_re_run(tmp_path: Pa
     plan's budget is still 1.0, not the 0.8 of the plan saved in between."""
     from auditplan.store import Store
 
-    db = tmp_path / "ap.db"
-    with Store(db) as store:
-        for name in ("new", "half", "full"):
-            store.save_result(result(name))
-        store.save_estimates("latest", BEFORE)
+    db = _store_before_rollout(tmp_path)
     runner = CliRunner()
     base = ["plan", "--db", str(db), "--out", str(tmp_path)]
     for budget in ("1.0", "0.8", "1.0"):
