@@ -29,6 +29,9 @@ HOSTILE_UNITS = [
     "Get-X -Pa sqlcmd ",
     "pwsh -nop ",
     "a.",
+    "setx /m /s ",  # setx's switch loop backtracked to the end for every `setx` (40x before the fix)
+    'Set-ItemProperty `"',  # a closed-only quote reader rescans an unclosed `"` for every cmdlet
+    "-Name pw -Value ",  # name/value pairs in either order: every switch is a candidate
 ]
 # A busy but ordinary line: every rule family finds work in it, each value once.
 BASELINE_UNIT = (

@@ -286,6 +286,98 @@ REVIEWED_FORMS: list[tuple[str, str, str]] = [
     ),
     ("powershell Connect-X -Passw ShortPw83", "ShortPw83", "Connect-X -Passw "),
     ("net user bob Pa;ss84 /add", "Pa;ss84", "/add"),
+    # Third review. Syntax from each tool's own usage text: SQL Server setup's SAPWD property, cmd's
+    # \" inside powershell -Command "...", netsh wlan set hostednetwork's key=, az keyvault secret set,
+    # Set-ItemProperty's positions (Path 0, Name 1, Value 2), ldifde/csvde -b user domain password,
+    # bitsadmin /setcredentials job target scheme user password, Autologon user domain password,
+    # vaultcmd /authenticator:, manage-bde -rp (-RecoveryPassword), nuget setapikey KEY, vault login
+    # TOKEN, pspasswd [\\computer] user NewPassword.
+    ("msiexec /i sqlexpr.msi /qn SAPWD=Adm1nPw!", "Adm1nPw!", "msiexec /i sqlexpr.msi /qn SAPWD="),
+    ('setup.exe /Q /ACTION=Install /SAPWD="Sa!Pw2024"', "Sa!Pw2024", '/Q /ACTION=Install /SAPWD="'),
+    ("installer.exe /quiet DBPWD=DbPwd85x INSTALLDIR=C:\\app", "DbPwd85x", "INSTALLDIR=C:\\app"),
+    (
+        r'powershell -Command "Invoke-RestMethod https://x -Headers @{Authorization=\"Bearer eyJlit3ral\"}"',
+        "eyJlit3ral",
+        rf'-Headers @{{Authorization=\"Bearer {REDACTED}\"}}"',
+    ),
+    (
+        "netsh wlan set hostednetwork mode=allow ssid=Corp key=WifiPassw0rd keyUsage=persistent",
+        "WifiPassw0rd",
+        "mode=allow ssid=Corp key=",
+    ),
+    (
+        "az keyvault secret set --vault-name kv01 --name DbPassword --value KvS3cret!",
+        "KvS3cret!",
+        "--vault-name kv01 --name DbPassword --value ",
+    ),
+    (
+        "az keyvault secret set -n ApiToken --vault-name kv01 --value KvTok86",
+        "KvTok86",
+        "-n ApiToken --vault-name kv01",
+    ),
+    (
+        "powershell Set-AzKeyVaultSecret -VaultName kv01 -Name DbPw -SecretValue "
+        "(ConvertTo-SecureString 'AzKvPw87' -AsPlainText -Force)",
+        "AzKvPw87",
+        "-VaultName kv01 -Name DbPw -SecretValue (ConvertTo-SecureString '",
+    ),
+    (
+        "powershell Set-ItemProperty 'HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon'"
+        " 'DefaultPassword' 'PosPw1'",
+        "PosPw1",
+        "\\Winlogon' 'DefaultPassword' '",
+    ),
+    (
+        "powershell Set-ItemProperty -Path $wl -Value 'ValFirst1' -Name DefaultPassword",
+        "ValFirst1",
+        "-Name DefaultPassword",
+    ),
+    (
+        'powershell -c "Set-ItemProperty $wl -Name DefaultPassword PosVal88; Restart-Computer"',
+        "PosVal88",
+        "; Restart-Computer",
+    ),
+    (
+        "ldifde -i -f users.ldf -s dc01 -b administrator corp.local Adm1nP4ss",
+        "Adm1nP4ss",
+        "-b administrator corp.local ",
+    ),
+    ('csvde -i -f u.csv -b admin corp.local "Pa55 word"', "Pa55 word", "-b admin corp.local "),
+    ("bitsadmin /setcredentials MyJob SERVER BASIC bob B1tsPw", "B1tsPw", "MyJob SERVER BASIC bob "),
+    ("autologon.exe bob CORP Aut0Pw!", "Aut0Pw!", "autologon.exe bob CORP "),
+    ("C:\\tools\\Autologon64.exe /accepteula bob CORP Aut0Pw89", "Aut0Pw89", "/accepteula bob CORP "),
+    (
+        'vaultcmd /addcreds:"Windows Credentials" /credtype:"Windows Domain Password Credential"'
+        " /identity:bob /authenticator:VaultPw99",
+        "VaultPw99",
+        "/identity:bob /authenticator:",
+    ),
+    (
+        "powershell -c \"[System.Environment]::SetEnvironmentVariable('API_TOKEN','tok_live_55555','Machine')\"",
+        "tok_live_55555",
+        "SetEnvironmentVariable('API_TOKEN','",
+    ),
+    ("setx /M DB_PASS DbPassVal1", "DbPassVal1", "setx /M DB_PASS "),
+    ("setx /s srv01 /m DB_PASSWORD SetxPw90", "SetxPw90", "/s srv01 /m DB_PASSWORD "),
+    (
+        "manage-bde -unlock E: -rp 111111-222222-333333-444444-555555-666666-777777-888888",
+        "111111-222222-333333-444444-555555-666666-777777-888888",
+        "manage-bde -unlock E: -rp ",
+    ),
+    ("nuget setapikey oy2abcdefghijklmnop -Source https://x/v3", "oy2abcdefghijklmnop", "-Source https://x/v3"),
+    ("vault login s.AbCdEf123", "s.AbCdEf123", "vault login "),
+    ("vault.exe login -no-print hvs.VaultTok91", "hvs.VaultTok91", "vault.exe login -no-print "),
+    ("pspasswd \\\\host localadmin NewL0calPw", "NewL0calPw", "pspasswd \\\\host localadmin "),
+    ("pspasswd64.exe -accepteula localadmin NewL0calPw92", "NewL0calPw92", "-accepteula localadmin "),
+    ('"C:\\Sysinternals\\Autologon.exe" bob CORP QuotedPath93', "QuotedPath93", 'Autologon.exe" bob CORP '),
+    (
+        "az keyvault secret set --vault-name kv01 --name sqladmin --value KvAny94",
+        "KvAny94",
+        "--name sqladmin --value ",
+    ),
+    ("az appconfig kv set -n cfg --key Db:Password --value AppCfg95", "AppCfg95", "--key Db:Password --value "),
+    ("tool.exe --name=DbPassword --value=EqVal96 --verbose", "EqVal96", "--name=DbPassword --value="),
+    ('netsh wlan set profileparameter name=Corp keyMaterial="Wifi Key97"', "Wifi Key97", "name=Corp keyMaterial="),
 ]
 
 
@@ -399,6 +491,38 @@ BENIGN: list[str] = [
     'cmd /c "net use z: \\\\srv\\share"',
     "dotnet build -p:Configuration=Release",
     "python -c \"import os; print(os.environ['TOKEN'])\"",
+    # Third review: a -u attached to ser/sername/serid is a switch name, not curl's -uuser:pass; the
+    # account must stay readable.
+    "wbadmin start backup -backupTarget:E: -user:corp\\bob -quiet",
+    "someagent.exe -username:bob",
+    "tool.exe -userid:bob",
+    "tool.exe -UserName=corp\\bob -Verbose",
+    'netsh wlan show profile name="Corp Wifi" key=clear',
+    "netsh wlan set hostednetwork mode=allow ssid=Corp keyUsage=persistent",
+    "certbot certonly --authenticator standalone -d example.com",
+    'vaultcmd /listcreds:"Windows Credentials" /all',
+    "powershell Set-ItemProperty 'HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon' 'AutoAdminLogon' '1'",
+    "powershell Set-ItemProperty -Value 'explorer.exe' -Name Shell -Path $wl",
+    "powershell Set-ItemProperty -Path $wl -Name DefaultPassword -Value $pw",
+    "az keyvault secret show --vault-name kv01 --name DbPassword --query value -o tsv",
+    "az keyvault secret set --vault-name kv01 --name DbPassword --file secret.txt",
+    "powershell -c \"[Environment]::SetEnvironmentVariable('API_TOKEN', $tok, 'User')\"",
+    "powershell -c \"[Environment]::SetEnvironmentVariable('JAVA_HOME', 'C:\\jdk', 'Machine')\"",
+    'setx /M JAVA_HOME "C:\\Program Files\\Java\\jdk"',
+    "manage-bde -protectors -add C: -rp",
+    "manage-bde -status C:",
+    "nuget push pkg.nupkg -Source https://x/v3",
+    "vault login -method=oidc",
+    "vault status",
+    'ldifde -f out.ldf -s dc01 -d "dc=corp,dc=local"',
+    "csvde -f out.csv -b admin corp.local *",
+    "bitsadmin /transfer job /download /priority normal https://x/f.zip C:\\f.zip",
+    "pspasswd \\\\host localadmin",
+    "installer.exe /quiet OLDPWD=C:\\app INSTALLDIR=C:\\app",
+    "reg add HKLM\\Software\\Vendor\\Autologon /v User /t REG_SZ /d bob /f",
+    "docker run --name token-svc -e X=1 img",
+    "powershell Set-ItemProperty -Path $wl -Name DefaultUserName -Value bob",
+    "vault login -method userpass username=bob",
 ]
 
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -18,8 +23,9 @@ from click.testing import CliRunner
 from gpo_helpers import plan_doc, tree_digest, write
 
 from auditplan.cli import main
+from auditplan.emit import gpo_outdir
 from auditplan.emit.gpo import DEFAULT_BACKUP_TIME, GpoOptions, PlanError, parse_plan, write_backups
-from auditplan.emit.gpo_outdir import MARKER, OutputConflict
+from auditplan.emit.gpo_outdir import LOCK, MARKER, OutputConflict
 
 MANIFEST_NS = "http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest"
 GUID_DIR = re.compile(r"\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}")
@@ -131,7 +137,13 @@ def test_output_of_the_version_before_the_marker_is_recognised(tmp_path: Path) -
         encoding="utf-8")
     (stale / "Backup.xml").write_text("<x/>", encoding="utf-8")
     (stale / "DomainSysvol" / "GPO" / "Machine" / "registry.pol").write_bytes(b"PReg\x01\x00\x00\x00")
-    new = write(out, _two_waves())
+    before = _listing(out)
+    # No SHA-256 shows these files unchanged, so they are deleted only with --force; kept, the backup
+    # would compete with this run's under one GPO name, so the run stops and says so.
+    with pytest.raises(OutputConflict, match=r"bkupInfo\.xml: with no SHA-256 recorded.*--force to delete it"):
+        write(out, _two_waves())
+    assert _listing(out) == before
+    new = write_backups(parse_plan(_two_waves()), out, GpoOptions(), force=True)
     assert not stale.exists()
     assert [name for _f, name, _t in _backup_names(out)].count(new[0].display_name) == 1
     assert json.loads((out / MARKER).read_text(encoding="utf-8"))["tool"] == "auditplan gpo"
@@ -280,10 +292,17 @@ def test_a_readme_beside_output_of_the_version_before_the_marker_is_not_taken_fo
     with pytest.raises(OutputConflict, match=r"not written by auditplan gpo: README\.md\."):
         write(out, _two_waves())
     assert (out / "README.md").read_text(encoding="utf-8") == "# notes about these GPOs\n"
-    # Its own files, recognised by their content, are replaced without complaint.
+    # Its own files, recognised by their content and holding what this run writes, are replaced without
+    # complaint; ones it would change have no SHA-256 to show they are unedited, so they need --force.
     (out / "README.md").unlink()
-    write(out, plan_doc([_host("dc01")], [_host("web01"), _host("app01")]))
+    write(out, _two_waves())
     assert not (out / "README.md").read_text(encoding="utf-8").startswith("# notes")
+    (out / MARKER).unlink()
+    with pytest.raises(OutputConflict, match=r"no SHA-256 recorded.*wave-01/rollout\.ps1"):
+        write(out, plan_doc([_host("dc01")], [_host("web01"), _host("app01")]))
+    write_backups(parse_plan(plan_doc([_host("dc01")], [_host("web01"), _host("app01")])), out, GpoOptions(),
+                  force=True)
+    assert b"app01" in (out / "wave-01" / "hosts.txt").read_bytes()
 
 
 def test_the_marker_records_each_files_sha256(tmp_path: Path) -> None:
@@ -348,3 +367,276 @@ def test_a_file_where_a_folder_goes_stops_the_run_before_anything_is_written(tmp
     with pytest.raises(OutputConflict, match="wave-01 is not a folder"):
         write(out, _two_waves())
     assert _listing(out) == ["wave-01"]
+
+
+# --- Writes replace files (hard links), digests required, locking, non-regular files, messages.
+
+def _wave0_hosts(out: Path) -> bytes:
+    return (out / "wave-00" / "hosts.txt").read_bytes()
+
+
+def test_a_hard_linked_file_is_replaced_not_written_into(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write(out, _two_waves())
+    # Someone keeps a hard link to our hosts.txt elsewhere; the next run (wave 0 gets another host) must
+    # replace the file in --out and leave the other name's content alone.
+    outside = tmp_path / "my-hosts.txt"
+    os.link(out / "wave-00" / "hosts.txt", outside)
+    original = outside.read_bytes()
+    write(out, plan_doc([_host("dc01"), _host("dc02")], [_host("web01"), _host("sql01")]))
+    assert b"dc02" in _wave0_hosts(out) and outside.read_bytes() == original
+    assert os.stat(outside).st_nlink == 1
+    # No marker and --force: a foreign file hard-linked to one outside is replaced, the outside one is not touched.
+    other = tmp_path / "other"
+    (other / "wave-00").mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious\n")
+    os.link(victim, other / "wave-00" / "hosts.txt")
+    result = _cli(_plan_file(tmp_path, _two_waves()), other, "--force")
+    assert result.exit_code == 0, result.output
+    assert victim.read_bytes() == b"precious\n" and _wave0_hosts(other) == b"dc01\r\n"
+    assert not [p for p in other.rglob("*") if p.name.startswith(".auditplan-tmp-")]  # no temporary file left
+
+
+def _copy_without_marker(src: Path, dst: Path) -> None:
+    """What `cp -r src/* dst` leaves: every file but the dot-file marker."""
+    shutil.copytree(src, dst)
+    (dst / MARKER).unlink()
+
+
+def test_edited_files_of_a_copy_without_the_marker_stop_the_run(tmp_path: Path) -> None:
+    write(tmp_path / "x", _two_waves())
+    out = tmp_path / "y"
+    _copy_without_marker(tmp_path / "x", out)
+    rollout = out / "wave-00" / "rollout.ps1"
+    edited = {rollout: rollout.read_bytes() + b"Write-Output 'site tweak'\r\n",  # header kept: still looks ours
+              out / "wave-00" / "hosts.txt": b"dc01\r\nmy-extra-host\r\n"}
+    for path, data in edited.items():
+        path.write_bytes(data)
+    before = _listing(out)
+    plan_file = _plan_file(tmp_path, _two_waves())
+    result = _cli(plan_file, out)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "wave-00/rollout.ps1" in result.output and "wave-00/hosts.txt" in result.output
+    assert "--force" in result.output
+    assert _listing(out) == before and all(p.read_bytes() == d for p, d in edited.items())
+    # Unedited files of the copy hold exactly what the run writes: they alone never stop it.
+    for path in edited:
+        path.write_bytes((tmp_path / "x" / path.relative_to(out)).read_bytes())
+    assert _cli(plan_file, out).exit_code == 0
+    assert (out / MARKER).exists()
+
+
+def _marker_without_digests(out: Path, files: list[str]) -> None:
+    (out / MARKER).write_text(json.dumps({"tool": "auditplan gpo", "files": files}), encoding="utf-8")
+
+
+def test_a_marker_without_digests_overwrites_and_deletes_nothing_unproven(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    guid = "{12345678-1234-1234-1234-123456789ABC}"
+    mine = {"README.md": b"# my notes\n", f"backups/{guid}/Backup.xml": b"<my backup/>",
+            "wave-07/rollout.ps1": b"Write-Output 'mine'\r\n"}
+    for rel, data in mine.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+    _marker_without_digests(out, sorted(mine))
+    plan_file = _plan_file(tmp_path, _two_waves())
+    before = _listing(out)
+    result = _cli(plan_file, out)
+    assert result.exit_code == 2 and "README.md" in result.output and "no SHA-256" in result.output
+    assert _listing(out) == before
+    # Without README.md in the way: the stale files are kept, each named in a warning.
+    (out / "README.md").unlink()
+    _marker_without_digests(out, sorted(mine))
+    result = _cli(plan_file, out)
+    assert result.exit_code == 0, result.output
+    for rel in (f"backups/{guid}/Backup.xml", "wave-07/rollout.ps1"):
+        assert (out / rel).read_bytes() == mine[rel]
+        assert f"warning: {out / rel}: kept" in result.output
+    # Listed again (without digests, beside this run's recorded files), --force deletes them: a marker of ours
+    # lists them, in shapes the tool writes.
+    marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    marker["files"] += [f"backups/{guid}/Backup.xml", "wave-07/rollout.ps1"]
+    (out / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+    assert _cli(plan_file, out, "--force").exit_code == 0
+    assert not (out / "wave-07").exists() and not (out / "backups" / guid).exists()
+
+
+def test_a_listed_backup_folder_with_an_unlisted_bkupinfo_naming_our_gpo_stops_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    guid = "{12345678-1234-1234-1234-123456789ABC}"
+    folder = out / "backups" / guid
+    folder.mkdir(parents=True)
+    (folder / "Backup.xml").write_bytes(b"<x/>")
+    (folder / "bkupInfo.xml").write_text(
+        f'<BackupInst xmlns="{MANIFEST_NS}"><Comment><![CDATA[made in GPMC]]></Comment>'
+        "<GPODisplayName><![CDATA[auditplan 4688 - wave 00 (pilot)]]></GPODisplayName></BackupInst>",
+        encoding="utf-8")
+    _marker_without_digests(out, [f"backups/{guid}/Backup.xml"])
+    with pytest.raises(OutputConflict, match="Import-GPO -BackupGpoName"):
+        write(out, _two_waves())
+    assert not (out / "wave-00").exists()
+
+
+def _start_together(tmp_path: Path, runs: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:
+    """Run `auditplan` once per argument list in separate processes, released at the same moment."""
+    go = tmp_path / "go"
+    code = ("import sys, time, pathlib\n"
+            "from auditplan.cli import main\n"
+            "go = pathlib.Path(sys.argv[1])\n"
+            "while not go.exists(): time.sleep(0.001)\n"
+            "main(sys.argv[2:])\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(go), *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for args in runs]
+    time.sleep(1.0)  # both have imported auditplan and are polling
+    go.write_text("", encoding="utf-8")
+    done = []
+    for p in procs:
+        output, _ = p.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(p.args, p.returncode, output, ""))
+    return done
+
+
+def _many_waves(prefix: str, waves: int = 12) -> dict[str, Any]:
+    return plan_doc(*[[_host(f"{prefix}{w:02d}-{i}") for i in range(3)] for w in range(waves)], plan_id=prefix)
+
+
+def test_two_runs_at_once_into_one_folder_leave_one_backup_per_gpo_name(tmp_path: Path) -> None:
+    plans = []
+    for name in ("a", "b"):
+        path = tmp_path / f"plan-{name}.json"
+        path.write_text(json.dumps(_many_waves(name)), encoding="utf-8")
+        plans.append(path)
+    for attempt in range(3):
+        out = tmp_path / f"out{attempt}"
+        run_dir = tmp_path / f"run{attempt}"
+        run_dir.mkdir()
+        results = _start_together(run_dir, [["gpo", "--plan", str(p), "--out", str(out)] for p in plans])
+        codes = [r.returncode for r in results]
+        # Either both succeed one after the other, or one waits too long and says so; never a crash.
+        assert all(c in (0, 2) for c in codes) and 0 in codes, [r.stdout for r in results]
+        for r in results:
+            assert "Traceback" not in r.stdout
+            if r.returncode == 2:
+                assert LOCK in r.stdout and "another auditplan gpo is writing" in r.stdout
+        names = [name for _f, name, _t in _backup_names(out)]
+        assert sorted(names) == sorted(set(names)) and len(names) == 12, attempt
+        recorded = json.loads((out / MARKER).read_text(encoding="utf-8"))["files"]
+        on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MARKER)
+        assert recorded == on_disk  # the marker describes exactly what is there: the next run accepts it
+        assert not (out / LOCK).exists()
+        assert _cli(plans[0], out).exit_code == 0
+
+
+def test_a_second_run_waits_for_the_lock_then_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(gpo_outdir, "LOCK_WAIT_SECONDS", 0.2)
+    plan_file = _plan_file(tmp_path, _two_waves())
+    with gpo_outdir.output_lock(out):
+        result = _cli(plan_file, out)
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert str(out / LOCK) in result.output and "another auditplan gpo is writing" in result.output
+        assert not (out / "wave-00").exists()
+    assert not (out / LOCK).exists()
+    assert _cli(plan_file, out).exit_code == 0 and not (out / LOCK).exists()
+
+
+def test_without_flock_an_exclusively_created_lock_file_is_used(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(gpo_outdir, "_fcntl", None)
+    with gpo_outdir.output_lock(out):
+        assert (out / LOCK).is_file()
+        with pytest.raises(OutputConflict, match="another auditplan gpo is writing"), \
+                gpo_outdir.output_lock(out, wait=0.1):
+            pass
+    assert not (out / LOCK).exists()
+    write(out, _two_waves())
+    assert not (out / LOCK).exists()
+
+
+def test_a_symbolic_link_at_the_lock_file_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim"
+    (out / LOCK).symlink_to(victim)
+    with pytest.raises(OutputConflict, match=re.escape(LOCK)):
+        write(out, _two_waves())
+    assert not victim.exists()
+
+
+def _cli_process(plan_file: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`auditplan gpo` in its own process, so a run that would hang fails the test instead of stalling it."""
+    return subprocess.run([sys.executable, "-m", "auditplan", "gpo", "--plan", str(plan_file), "--out", str(out),
+                           *extra], capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("fifo", [MARKER, "wave-00/rollout.ps1"])
+def test_a_fifo_where_a_file_is_read_stops_the_run_without_hanging(tmp_path: Path, fifo: str) -> None:
+    out = tmp_path / "out"
+    (out / "wave-00").mkdir(parents=True)
+    os.mkfifo(out / fifo)
+    result = _cli_process(_plan_file(tmp_path, _two_waves()), out)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert fifo in result.stderr and "not a regular file" in result.stderr
+    assert _listing(out) == sorted(["wave-00", fifo])
+
+
+def test_a_marker_beyond_the_size_cap_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    # Valid JSON naming the tool, padded past the cap: only the cap stops it being read whole.
+    body = json.dumps({"tool": "auditplan gpo", "files": []})
+    (out / MARKER).write_text(body[:-1] + " " * gpo_outdir.MAX_MARKER_BYTES + "}", encoding="utf-8")
+    with pytest.raises(OutputConflict, match=r"larger than 4 MB"):
+        write(out, _two_waves())
+    assert not (out / "wave-00").exists()
+
+
+def test_a_recorded_file_beyond_the_size_cap_is_not_overwritten(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write(out, _two_waves())
+    rollout = out / "wave-00" / "rollout.ps1"
+    with rollout.open("r+b") as f:
+        f.truncate(gpo_outdir.MAX_RECOGNISED_BYTES + 1)
+    # Even a marker recording the big file's digest does not make it ours.
+    marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    marker["sha256"]["wave-00/rollout.ps1"] = hashlib.sha256(rollout.read_bytes()).hexdigest()
+    (out / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+    with pytest.raises(OutputConflict, match=r"larger than 16 MB.*wave-00/rollout\.ps1"):
+        write(out, plan_doc([_host("dc01"), _host("dc02")], [_host("web01"), _host("sql01")]))
+    assert rollout.stat().st_size == gpo_outdir.MAX_RECOGNISED_BYTES + 1
+
+
+def test_a_dangling_out_link_is_named_as_such(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.symlink_to(tmp_path / "missing")
+    result = _cli(_plan_file(tmp_path, _two_waves()), out)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "symbolic link" in result.output and "does not exist" in result.output
+    assert "File exists" not in result.output and not (tmp_path / "missing").exists()
+
+
+def test_a_file_where_a_folder_goes_is_not_called_a_link(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "wave-01").write_text("a file, not a folder", encoding="utf-8")
+    with pytest.raises(OutputConflict) as caught:
+        write(out, _two_waves())
+    assert "wave-01 is not a folder" in str(caught.value)
+    assert "symbolic link" not in str(caught.value) and "outside" not in str(caught.value)
+
+
+def test_force_does_not_replace_a_backup_folder_with_our_id_and_the_help_says_so(tmp_path: Path) -> None:
+    first = write(tmp_path / "ref", _two_waves())
+    out = tmp_path / "out"
+    theirs = out / "backups" / first[0].backup_guid
+    theirs.mkdir(parents=True)
+    (theirs / "notes.txt").write_text("theirs", encoding="utf-8")
+    result = _cli(_plan_file(tmp_path, _two_waves()), out, "--force")
+    assert result.exit_code == 2 and "backup ID" in result.output and "--force does not" in result.output
+    assert [p.name for p in theirs.iterdir()] == ["notes.txt"]
+    help_text = " ".join(CliRunner().invoke(main, ["gpo", "--help"]).output.split())
+    assert "does not replace a folder, a non-regular file, or an existing backup folder" in help_text

@@ -31,16 +31,22 @@ from auditplan.emit.gpo import GpoOptions, PlanError, read_plan, write_backups
               help="Carry subcategories that the survey found set locally into each wave's audit.csv "
                    "(a GPO with advanced audit policy replaces them otherwise).")
 @click.option("--force", is_flag=True,
-              help="Overwrite files at the paths this run writes even if auditplan did not write them or they "
-                   "were edited since (never through a symbolic link). Example: --out auditplan-out/gpo --force")
+              help="Overwrite files at the paths this run writes even if auditplan did not write them, they were "
+                   "edited since, or no digest of them was recorded; also delete stale earlier files that have no "
+                   "recorded digest. It never writes through a symbolic link, and does not replace a folder, a "
+                   "non-regular file, or an existing backup folder with one of this run's backup IDs that auditplan "
+                   "did not write. Example: --out auditplan-out/gpo --force")
 def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_size_mb: int | None,
         recommended_log_size: bool, include_failure: bool, preserve_local: bool, force: bool) -> None:
     """Write one Import-GPO-ready GPO backup per wave, with rollout, verify and rollback scripts.
 
     Re-running into the same --out replaces the backups and scripts an earlier run wrote there
-    (listed with their SHA-256 in .auditplan-gpo.json). A file it did not write, or one of its
-    files edited since, stops the run unless --force; an edited file it no longer writes is kept
-    and reported. Nothing is written or deleted through a symbolic link.
+    (listed with their SHA-256 in .auditplan-gpo.json). A file it did not write, one of its files
+    edited since, or one without a recorded SHA-256 stops the run unless --force (unless it already
+    holds what the run writes); a file it no longer writes that is not provably unchanged is kept
+    and reported. Nothing is written or deleted through a symbolic link, and a file is replaced,
+    never written into. A second run into the same --out waits up to 10 s for the first (lock file
+    .auditplan-gpo.lock in --out), then stops with exit code 2.
 
     \b
     Example:

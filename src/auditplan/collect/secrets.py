@@ -50,7 +50,19 @@ Decisions on near-misses (recall traded against false alarms):
   (AutoAdminLogon), `$password = 'X'`, `NetworkCredential('u', 'X')`, impacket-style `dom/user:X@host`,
   smbclient `-U user%X`, winrs `-p:X`, netdom `/PasswordD:X` `/PasswordO:X` (`/pd:` `/po:`), redis-cli
   `-a`, sshpass `-p`, ldapsearch `-w`.
-- curl's `-u user:pass` is not read from `-u http://...` (az login's app URL).
+- curl's `-u user:pass` is not read from `-u http://...` (az login's app URL), nor from `-user:bob`,
+  `-username:bob`, `-userid:bob` (wbadmin, agents): there `ser...:` is the switch name, and the account
+  must stay readable for detections.
+- A name that runs into `pwd` names a secret (SQL Server setup's `SAPWD=`, `DBPWD=`), except `OLDPWD`.
+- Name and value given apart: `-Name/--name/-n SECRETNAME` and `-Value/--value V` in either order within
+  one command (up to ; & | or a newline), Set-ItemProperty's positions (Path, Name, Value), and
+  `[Environment]::SetEnvironmentVariable('NAME', 'V', ...)`. `az keyvault secret set --value V` always.
+- Fixed positions: ldifde/csvde `-b user domain PASSWORD`, bitsadmin `/setcredentials job target scheme
+  user PASSWORD`, Sysinternals `autologon user domain PASSWORD` and `pspasswd [\\computer] user
+  PASSWORD`, `vault login TOKEN`, `nuget setapikey KEY`.
+- Tool-scoped switches: netsh `key=` only with `hostednetwork` (`show profile key=clear` is a mode) and
+  `keyMaterial=`; vaultcmd `/authenticator:` (certbot's `--authenticator` is a plugin name); manage-bde
+  `-rp` (-RecoveryPassword; alone it makes a new one); `setx /M NAME VALUE` with setx's switches first.
 - runas takes no password on its command line: nothing to find there.
 """
 
@@ -190,6 +202,7 @@ class _Line:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.lower = text.lower()
         self.ps_start = _ps_start(text)
         # The braced Name={value} branch is tried only before the last `}`.
         self.last_close = text.rfind("}")
@@ -226,16 +239,19 @@ _SECRET_LAST = frozenset(
 _KEY_PREFIX = frozenset(
     {"api", "access", "secret", "account", "storage", "subscription", "sas", "shared", "master", "auth", "client"}
 )
-# Run together without a separator (`adminpassword`, `dbtoken`, keytool's `-storepass`); short words
+# Run together without a separator (`adminpassword`, `dbtoken`, keytool's `-storepass`, SQL Server
+# setup's `SAPWD`); short words
 # (pw, pass) are left out so `/uniquepw:5` and `--bypass` are not taken.
-_LONG_WORDS = tuple("password passwd passphrase secret token apikey secretkey accesskey storepass keypass".split())
+_LONG_WORDS = tuple("password passwd passphrase pwd secret token apikey secretkey accesskey storepass keypass".split())
+# Run-together names that end in one of _LONG_WORDS but hold no secret (the shell's previous directory).
+_NOT_SECRET = frozenset({"oldpwd"})
 # Names read as secrets only in `Name=value` (SAS signatures in URLs, Azure connection strings).
 _KV_ONLY = frozenset({"sig", "sharedaccesssignature"})
 
 
 def _names_secret(name: str, *, kv: bool = False) -> bool:
     parts = [p.lower() for p in re.split(r"[-_.]", _CAMEL.sub("-", name)) if p]
-    if not parts or parts[0] == "no":
+    if not parts or parts[0] == "no" or "".join(parts) in _NOT_SECRET:
         return False
     last = parts[-1]
     if last in _SECRET_LAST or (kv and "".join(parts) in _KV_ONLY):
@@ -279,6 +295,19 @@ _SSHPASS = re.compile(r"(?i)\bsshpass(?:\.exe)?\b")
 _LDAP = re.compile(r"(?i)\bldap(?:search|modify|add|delete|passwd|whoami|compare|modrdn)(?:\.exe)?\b")
 _NETDOM = re.compile(r"(?i)\bnetdom(?:\.exe)?\b")
 _AWS = re.compile(r"(?i)\baws|\bAKIA|\bASIA")
+_NETSH = re.compile(r"(?i)\bnetsh(?:\.exe)?\b")
+_HOSTED_NETWORK = re.compile(r"(?i)\bhostednetwork\b")
+_LDIFDE = re.compile(r"(?i)\b(?:ldifde|csvde)(?:\.exe)?\b")
+_VAULTCMD = re.compile(r"(?i)\bvaultcmd(?:\.exe)?\b")
+_MANAGE_BDE = re.compile(r"(?i)\bmanage-bde(?:\.exe)?\b")
+_KEYVAULT_SET = re.compile(r"(?i)\bkeyvault\s+secret\s+set\b")
+# One argument of a fixed-position syntax: "quoted" or a bare token.
+_ARG = r"""(?:"[^"]*"|[^\s"]+)"""
+# vault login's flags that take a separate value (`-method userpass`): that value is not the token.
+_VAULT_VALUE_FLAGS = (
+    "method|path|field|format|address|namespace|header|mfa|wrap-ttl|ca-cert|ca-path|client-cert|client-key"
+    "|tls-server-name"
+)
 _START = r"(?:^|(?<=[\s(\"']))"
 
 
@@ -288,6 +317,11 @@ def _secret_switch(m: re.Match[str], _: _Line) -> bool:
 
 def _secret_kv(m: re.Match[str], _: _Line) -> bool:
     return _names_secret(m.group("name"), kv=True)
+
+
+def _names_kv(_: re.Match[str], value: str) -> bool:
+    """`vault login -method=userpass username=bob`: K=V pairs, not a token."""
+    return "=" in value
 
 
 def _pass_number(m: re.Match[str], value: str) -> bool:
@@ -382,19 +416,21 @@ _RULES: tuple[_Rule, ...] = (
         ps_syntax=True,
         hints=_SECRET_HINTS,
     ),
-    # Authorization: Bearer X; @{Authorization="Basic X"} (curl -H, Invoke-RestMethod -Headers).
+    # Authorization: Bearer X; @{Authorization="Basic X"} (curl -H, Invoke-RestMethod -Headers), also with
+    # cmd's \" quotes inside powershell -Command "..." (the \ before the closing quote is not the value).
     _Rule(
         re.compile(
-            r"""(?i)\bAuthorization["']?\s*[:=]\s*["']?\s*(?:Bearer|Basic|Token|Digest|NTLM|Negotiate)"""
-            r"""\s+(?P<bare>[^\s"']+)"""
+            r"""(?i)\bAuthorization(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?\s*(?:Bearer|Basic|Token|Digest|NTLM|Negotiate)"""
+            r"""\s+(?P<bare>(?:[^\s"'\\]|\\(?!"))+)"""
         ),
         _EX_BASE,
         hints=("authorization",),
     ),
     # curl -u user:pass, -uuser:pass, --user=user:pass, --proxy-user, -U (the part after the first colon).
+    # `-user:bob`, `-username:bob`, `-userid:bob` (wbadmin, agents) name the switch: the account stays.
     _Rule(
         re.compile(
-            r"""(?:^|(?<=\s))(?:-u|-U|--user|--proxy-user)(?:\s+|=|(?<=-u)(?=[^\s-])|(?<=-U)(?=[^\s-]))"""
+            r"""(?:^|(?<=\s))(?:-u|-U|--user|--proxy-user)(?:\s+|=|(?<=-[uU])(?=[^\s-])(?!(?i:ser(?:name|id)?)[:=]))"""
             r"""(?:"[^":]*:(?!//)(?P<dq>[^"]*)"|'[^':]*:(?!//)(?P<sq>[^']*)'|[^\s:"']+:(?!//)(?P<bare>[^\s"']+))"""
         ),
         _EX_BASE,
@@ -498,13 +534,82 @@ _RULES: tuple[_Rule, ...] = (
         value=_V,
         hints=("configure",),
     ),
-    # setx NAME VALUE where NAME names a secret.
+    # setx [/s C] [/u U] [/p P] [/m] NAME VALUE where NAME names a secret (setx /?). At most its four
+    # switches, read possessively: an open-ended loop rescanned to the end for every `setx /m /s`.
     _Rule(
-        re.compile(r"""(?i)\bsetx(?:\.exe)?\s+"?(?P<name>[A-Za-z][\w.-]{0,63})"?\s+"""),
+        re.compile(
+            r"""(?i)\bsetx(?:\.exe)?(?:\s+/(?:[sup]\s+[^\s/]\S*|m(?=\s))){0,4}+\s+"?(?P<name>[A-Za-z][\w.-]{0,63})"?\s+"""
+        ),
         _EX_BASE,
         accept=_secret_kv,
         value=_V,
         hints=("setx",),
+    ),
+    # netsh wlan set hostednetwork ... key=VALUE (in `show profile key=clear` it is a mode);
+    # netsh wlan set profileparameter ... keyMaterial=VALUE.
+    _Rule(re.compile(r"""(?i)(?:^|(?<=\s))key="""), _EX_BASE, when=_HOSTED_NETWORK, value=_V, hints=("key=",)),
+    _Rule(re.compile(r"""(?i)(?:^|(?<=\s))keymaterial="""), _EX_BASE, when=_NETSH, value=_V, hints=("keymaterial=",)),
+    # az keyvault secret set ... --value VALUE: whatever the secret is called, its value is one.
+    _Rule(
+        re.compile(r"""(?i)(?:^|(?<=\s))--value(?:\s+|=)"""),
+        _EX_SWITCH,
+        when=_KEYVAULT_SET,
+        value=_V,
+        hints=("--value",),
+    ),
+    # ldifde/csvde -b user domain password (the third argument; `*` prompts).
+    _Rule(
+        re.compile(rf"""(?:^|(?<=\s))[-/]b\s+{_ARG}\s+{_ARG}\s+"""),
+        _EX_SWITCH,
+        when=_LDIFDE,
+        value=_V,
+        hints=("-b", "/b"),
+    ),
+    # bitsadmin /setcredentials job target scheme user password.
+    _Rule(
+        re.compile(rf"""(?i)(?:^|(?<=\s))/setcredentials\s+{_ARG}\s+{_ARG}\s+{_ARG}\s+{_ARG}\s+"""),
+        _EX_BASE,
+        value=_V,
+        hints=("/setcredentials",),
+    ),
+    # vaultcmd /addcreds:... /identity:user /authenticator:password (only vaultcmd: certbot's
+    # --authenticator names a plugin).
+    _Rule(
+        re.compile(r"""(?i)(?:^|(?<=\s))/authenticator:"""),
+        _EX_BASE,
+        when=_VAULTCMD,
+        value=_V,
+        hints=("/authenticator:",),
+    ),
+    # [Environment]::SetEnvironmentVariable('NAME', 'VALUE', ...) where NAME names a secret.
+    _Rule(
+        re.compile(r"""(?i)SetEnvironmentVariable\s*\(\s*\\?["'](?P<name>[\w.-]{1,64})\\?["']\s*,\s*"""),
+        _EX_BASE,
+        accept=_secret_kv,
+        value=_V_QUOTED,
+        ps_syntax=True,
+        hints=("setenvironmentvariable",),
+    ),
+    # manage-bde -rp VALUE (the short form of -RecoveryPassword; -rp alone makes a new one).
+    _Rule(re.compile(r"""(?i)(?:^|(?<=\s))-rp\s+"""), _EX_SWITCH, when=_MANAGE_BDE, value=_V, hints=("-rp",)),
+    # nuget setapikey KEY [-Source URL].
+    _Rule(
+        re.compile(r"""(?i)\bnuget(?:\.exe)?"?\s+setapikey\s+"""),
+        _EX_SWITCH,
+        value=_V,
+        hints=("setapikey",),
+    ),
+    # vault login [flags] TOKEN (flags are atomic: `-method userpass` never yields `userpass`).
+    _Rule(
+        re.compile(
+            r"""(?i)(?<![\w-])vault(?:\.exe)?"?\s+login(?:\s+(?>-(?:(?:"""
+            + _VAULT_VALUE_FLAGS
+            + r""")\s+[^\s-]\S*|[^\s=]+(?:=\S*)?)))*+\s+"""
+        ),
+        _EX_SWITCH,
+        value=_V,
+        keep=_names_kv,
+        hints=("login",),
     ),
     # Well-known token shapes wherever they appear.
     _Rule(re.compile(r"""\b(?P<bare>(?:AKIA|ASIA)[0-9A-Z]{16})\b"""), _EX_BASE, hints=("akia", "asia")),
@@ -528,7 +633,7 @@ _RULES: tuple[_Rule, ...] = (
 
 def _rule_spans(line: _Line) -> Iterator[Span]:
     text = line.text
-    low = text.lower()
+    low = line.lower
     for rule in _RULES:
         if rule.hints and not any(h in low for h in rule.hints):
             continue
@@ -611,6 +716,176 @@ def _net_spans(ctx: _Line) -> Iterator[Span]:
                 break
 
 
+# ------------------------------------------------------------------ -Name X ... -Value V, either order
+
+# A command ends at ; & | or a newline; within one, a -Name/--name/-n (or az appconfig's --key) naming a
+# secret makes its -Value one.
+_NV_STEP = re.compile(r"""(?i)(?P<sep>[;&|\n])|(?:^|(?<=[\s(]))--?(?P<sw>name|n|key|value)(?:[:=][ \t]*|[ \t]+)""")
+
+
+def _name_value_spans(line: _Line) -> Iterator[Span]:
+    """`Set-ItemProperty -Value V -Name DefaultPassword`, `az keyvault secret set -n DbPassword --value V`."""
+    text = line.text
+    if "value" not in line.lower:
+        return
+    secret_name, values = False, list[Span]()
+    pos = 0
+    while (m := _NV_STEP.search(text, pos)) is not None:
+        pos = m.end()
+        if m.group("sep") is not None:
+            if secret_name:
+                yield from values
+            secret_name, values = False, []
+            continue
+        if text.startswith("-", pos):
+            continue  # the next switch: read it again
+        v = _V.match(text, pos)
+        span = _value_span(v) if v is not None else None
+        if span is None:
+            continue
+        value = text[span[0] : span[1]]
+        if _EX_SWITCH.match(value):
+            continue
+        pos = max(pos, span[1])
+        if m.group("sw").lower() == "value":
+            if not (line.ps_shaped and _EX_PS_REF.match(value)):
+                values.append(span)
+        elif _names_secret(value, kv=True):
+            secret_name = True
+    if secret_name:
+        yield from values
+
+
+# ------------------------------------------------------------------ Set-ItemProperty by position
+
+# Set-ItemProperty [-Path] <String[]> [-Name] <String> [-Value] <Object> (learn.microsoft.com,
+# Microsoft.PowerShell.Management/Set-ItemProperty): named parameters bind first, then the positional
+# arguments fill Path, Name, Value in that order.
+_SET_ITEM_PROPERTY = re.compile(r"(?i)(?<![\w-])Set-ItemProperty(?=\s)")
+# Quotes may be unclosed (they run to the end, read once): a closed-only reader would rescan the rest of
+# the line for every Set-ItemProperty on it.
+_SIP_TOKEN = re.compile(rf"""[ \t]*(?:{_EQ}|{_DQ}|{_SQ}|(?P<bare>(?!\\")[^\s"';|&)}}][^\s"';|&)}}]*))""")
+_SIP_MAX_TOKENS = 24
+_SIP_POSITIONS = ("path", "name", "value")
+# Its other parameters that take a value (a switch such as -Force or -PassThru takes none).
+_SIP_VALUE_PARAMS = ("literalpath", "pspath", "lp", "psproperty", "inputobject", "filter", "include", "exclude",
+                     "credential", "type")  # fmt: skip
+
+
+def _sip_param(token: str) -> str | None:
+    """'path', 'name', 'value', 'other' (takes a value) or None (a switch) for a -Parameter token."""
+    name = token[1:].split(":", 1)[0].lower()
+    if not name:
+        return None
+    if "name".startswith(name):
+        return "name"
+    if len(name) >= 2 and "value".startswith(name):
+        return "value"
+    if "path".startswith(name):
+        return "path"
+    if any(p.startswith(name) for p in _SIP_VALUE_PARAMS):
+        return "other"
+    return None
+
+
+def _set_item_property_spans(line: _Line) -> Iterator[Span]:
+    text = line.text
+    if "itemproperty" not in line.lower:
+        return
+    pos = 0
+    while (m := _SET_ITEM_PROPERTY.search(text, pos)) is not None:
+        pos = m.end()
+        named: dict[str, Span] = {}
+        positional: list[Span] = []
+        param: str | None = None  # the parameter waiting for its value
+        for _ in range(_SIP_MAX_TOKENS):
+            t = _SIP_TOKEN.match(text, pos)
+            if t is None or t.end() == pos:
+                break
+            pos = t.end()
+            span = _value_span(t)
+            if span is None:
+                break
+            if t.group("dq") is not None and t.end("dq") == t.end():
+                break  # unclosed: most likely the end of an outer -Command "..."
+            unclosed = t.group("sq") is not None and t.end("sq") == t.end()
+            if param is not None:
+                named.setdefault(param, span)
+                param = None
+                continue
+            bare = t.group("bare")
+            if bare is not None and bare.startswith("-") and len(bare) > 1:
+                kind = _sip_param(bare)
+                head, colon, rest = bare.partition(":")
+                if kind is not None and colon and rest:
+                    named.setdefault(kind, (span[0] + len(head) + 1, span[1]))
+                elif kind is not None and not colon:
+                    param = kind
+                continue
+            positional.append(span)
+            if unclosed:
+                break
+        for slot in _SIP_POSITIONS:
+            if slot not in named and positional:
+                named[slot] = positional.pop(0)
+        if "name" not in named or "value" not in named:
+            continue
+        name = text[slice(*named["name"])]
+        value = text[slice(*named["value"])]
+        if _names_secret(name, kv=True) and not _EX_BASE.match(value) and not _EX_PS_REF.match(value):
+            yield named["value"]
+
+
+# ------------------------------------------------------------------ Autologon, pspasswd by position
+
+# Sysinternals usage lines: `autologon [-accepteula] user domain password` and
+# `pspasswd [[\\computer[,...] | @file] [-u user [-p psswd]]] Username [NewPassword]`.
+# A command word, or a path ending in .exe: `HKLM\...\Autologon /v User /d bob` is a registry key.
+_AUTOLOGON = re.compile(
+    r"""(?i)(?:(?<![^\s"'(&|;])|(?<=[\\/])(?=autologon(?:64a?)?\.exe))autologon(?:64a?)?(?:\.exe)?"?(?=\s)"""
+)
+_PSPASSWD = re.compile(
+    r"""(?i)(?:(?<![^\s"'(&|;])|(?<=[\\/])(?=pspasswd(?:64)?\.exe))pspasswd(?:64)?(?:\.exe)?"?(?=\s)"""
+)
+_PSPASSWD_VALUE_SWITCHES = frozenset({"-u", "-p"})
+_TOOL_MAX_ARGS = 16
+
+
+def _positional_spans(line: _Line, tool: re.Pattern[str], index: int, hint: str) -> Iterator[Span]:
+    """The index-th (1-based) argument after `tool` that is not a switch, a \\\\computer or an @file."""
+    text = line.text
+    if hint not in line.lower:
+        return
+    pos = 0
+    while (m := tool.search(text, pos)) is not None:
+        pos = m.end()
+        positional, skip = 0, False
+        for _ in range(_TOOL_MAX_ARGS):
+            a = _NET_ARG.match(text, pos)
+            if a is None:
+                break
+            pos = a.end()
+            arg = a.group("arg")
+            if skip:
+                skip = False
+                continue
+            if arg.startswith(("-", "/")):
+                skip = arg.lower() in _PSPASSWD_VALUE_SWITCHES and tool is _PSPASSWD
+                continue
+            if arg.startswith(("\\\\", "@")) and tool is _PSPASSWD:
+                continue
+            positional += 1
+            if positional < index:
+                continue
+            start, end = a.start("arg"), a.end("arg")
+            if arg.startswith('"') and arg.endswith('"') and len(arg) >= 2:
+                start, end = start + 1, end - 1
+            value = text[start:end]
+            if not _EX_BASE.match(value) and not (line.in_powershell(start) and _EX_PS_REF.match(value)):
+                yield start, end
+            break
+
+
 # ------------------------------------------------------------------ ConvertTo-SecureString
 
 _CTSS = re.compile(r"(?i)\bConvertTo-SecureString\b")
@@ -690,7 +965,15 @@ def _ctss_spans(line: str) -> Iterator[Span]:
 def redact(command_line: str) -> tuple[str, int]:
     """Return the command line with each credential value replaced by REDACTED, and how many."""
     line = _Line(command_line)
-    found = [*_rule_spans(line), *_net_spans(line), *_ctss_spans(command_line)]
+    found = [
+        *_rule_spans(line),
+        *_net_spans(line),
+        *_ctss_spans(command_line),
+        *_name_value_spans(line),
+        *_set_item_property_spans(line),
+        *_positional_spans(line, _AUTOLOGON, 3, "autologon"),
+        *_positional_spans(line, _PSPASSWD, 2, "pspasswd"),
+    ]
     spans = sorted(s for s in found if s[1] > s[0])
     merged: list[list[int]] = []
     for start, end in spans:

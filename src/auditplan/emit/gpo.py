@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +35,14 @@ from auditplan.emit.gpo_files import (
     registry_pol,
     wave_registry_entries,
 )
-from auditplan.emit.gpo_outdir import MARKER_TOOL, check_foreign_backups, earlier_files, replace_output
+from auditplan.emit.gpo_outdir import (
+    MARKER_TOOL,
+    OutputConflict,
+    check_foreign_backups,
+    earlier_files,
+    output_lock,
+    replace_output,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -531,14 +539,25 @@ def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions, *, force: b
     files[_rel("backups", "manifest.xml")] = manifest.encode("utf-8")
     files["README.md"] = _index(outputs, plan, domain).encode("utf-8")
 
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise OutputConflict(f"{out_dir}: a symbolic link to {os.readlink(out_dir)}, which does not exist; "
+                             "create that folder, or give --out a folder path")
     out_dir.mkdir(parents=True, exist_ok=True)
-    earlier = earlier_files(out_dir)
-    check_foreign_backups(out_dir, {o.backup_guid: o.display_name for o in outputs}, earlier)
-    done = replace_output(out_dir, files, earlier, force=force, our_names=[o.display_name for o in outputs])
+    # One run at a time from reading the earlier state to writing the marker (gpo_outdir.output_lock).
+    with output_lock(out_dir):
+        earlier = earlier_files(out_dir)
+        check_foreign_backups(out_dir, {o.backup_guid: o.display_name for o in outputs}, earlier)
+        done = replace_output(out_dir, files, earlier, force=force, our_names=[o.display_name for o in outputs])
     for rel in done.kept:
         (warn or _log.warning)(
             f"{out_dir / rel}: kept, changed since {MARKER_TOOL} wrote it (this run no longer writes it); "
             "delete it by hand if it is not needed"
+        )
+    for rel in done.unverified:
+        (warn or _log.warning)(
+            f"{out_dir / rel}: kept, an earlier run's output by its name or content but with no SHA-256 recorded to "
+            "show it is unchanged "
+            "(this run no longer writes it); delete it by hand if it is not needed, or re-run with --force"
         )
     return outputs
 

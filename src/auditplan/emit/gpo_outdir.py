@@ -7,9 +7,14 @@ SHA-256, in MARKER; the next run deletes the recorded files it does not write ag
 folders that this leaves empty, and nothing else.
 
 Files the tool did not write are never deleted or overwritten: a path this run writes that holds
-someone else's file (or one of ours edited since) stops the run unless --force; an edited file of
-ours that would be deleted is kept and reported. Nothing is written through a symbolic link: a
-link anywhere under --out on a path the run touches stops the run before anything changes.
+someone else's file, one of ours edited since, or one whose digest was never recorded (output of
+releases before the digests, or a copy without the marker) stops the run unless --force, except
+when it already holds exactly the bytes this run writes. A stale file that is not provably
+unchanged is kept and reported (deleted only with --force). Nothing is written through a symbolic
+link: a link anywhere under --out on a path the run touches stops the run before anything changes.
+Each file is written to a new temporary file beside it and renamed over the target, so a target
+hard-linked elsewhere is replaced, never written into. Only regular files are read, each size-capped.
+A lock file in --out keeps two runs from interleaving (output_lock).
 """
 
 from __future__ import annotations
@@ -18,17 +23,36 @@ import hashlib
 import json
 import os
 import re
+import secrets
+import stat
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Final
+
+_fcntl: ModuleType | None
+try:
+    import fcntl as _fcntl
+except ImportError:  # Windows: no flock; output_lock falls back to an exclusively created file
+    _fcntl = None
 
 MARKER: Final = ".auditplan-gpo.json"
 MARKER_TOOL: Final = "auditplan gpo"
 MANIFEST_NS: Final = "http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest"
 MAX_BKUPINFO_BYTES: Final = 65536  # real ones are one line of well under 1 KB (reference §B4)
 MAX_RECOGNISED_BYTES: Final = 16 * 1024 * 1024  # larger files are not ours (no script or README is near this)
+MAX_MARKER_BYTES: Final = 4 * 1024 * 1024  # a marker lists ~10 paths per wave: thousands of waves fit
+LOCK: Final = ".auditplan-gpo.lock"
+LOCK_WAIT_SECONDS: Final = 10.0  # how long a run waits for another run writing into the same --out
+_LOCK_POLL_SECONDS: Final = 0.05
+_TEMP_PREFIX: Final = ".auditplan-tmp-"
+# Reads never follow a link or block on a FIFO (0 where the platform has no such flag).
+_READ_FLAGS: Final = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                      | getattr(os, "O_BINARY", 0))
 SHOWN_PATHS: Final = 5  # how many offending paths an error names
 
 _GUID = r"\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}"
@@ -68,26 +92,53 @@ class OutputConflict(ValueError):
 
 @dataclass(frozen=True)
 class Replaced:
-    """What replace_output did besides writing: stale files deleted, edited stale files kept."""
+    """What replace_output did besides writing: stale files deleted, edited stale files kept, and stale
+    files kept because no digest was recorded for them (so they may be someone's)."""
 
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+
+
+def _open_regular(path: Path) -> int | None:
+    """A read-only descriptor of `path` when it is a regular file (not a link, FIFO or device), else None."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return None
+    # Checked again on the open file: the path may have been swapped for a FIFO since the lstat.
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _read_head(path: Path, limit: int) -> bytes | None:
+    """Up to `limit` bytes of a regular file (None when it is not one or cannot be read)."""
+    fd = _open_regular(path)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit)
 
 
 def _sha256(path: Path) -> str | None:
-    try:
-        with path.open("rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
-    except OSError:
+    """SHA-256 of a regular file of at most MAX_RECOGNISED_BYTES; None otherwise (matches no digest)."""
+    fd = _open_regular(path)
+    if fd is None:
         return None
+    with os.fdopen(fd, "rb") as f:
+        if os.fstat(f.fileno()).st_size > MAX_RECOGNISED_BYTES:
+            return None
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _backup_info(folder: Path) -> tuple[str, str] | None:
     """(GPODisplayName, Comment) of a backup folder, or None when it has no readable bkupInfo.xml."""
-    try:
-        with (folder / "bkupInfo.xml").open("rb") as f:
-            data = f.read(MAX_BKUPINFO_BYTES + 1)
-    except OSError:
+    data = _read_head(folder / "bkupInfo.xml", MAX_BKUPINFO_BYTES + 1)
+    if data is None:
         return None
     # A user's file: size-capped and without a DTD (no entity expansion), then parsed.
     if len(data) > MAX_BKUPINFO_BYTES or b"<!DOCTYPE" in data or b"<!ENTITY" in data:
@@ -105,10 +156,25 @@ def _from_marker(out_dir: Path) -> dict[str, str | None] | None:
         raise OutputConflict(f"{marker}: a symbolic link; {MARKER_TOOL} writes no file through a link. "
                              "Remove the link, or use another --out")
     try:
-        doc = json.loads(marker.read_text(encoding="utf-8"))
+        mode = os.lstat(marker).st_mode
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise OutputConflict(f"{marker}: unreadable ({exc.strerror}); use another --out") from None
+    if not stat.S_ISREG(mode):
+        raise OutputConflict(f"{marker}: not a regular file (a FIFO, device or folder); {MARKER_TOOL} reads its "
+                             "record of earlier output there. Remove it, or use another --out")
+    data = _read_head(marker, MAX_MARKER_BYTES + 1)
+    if data is None:
+        raise OutputConflict(f"{marker}: cannot be read as a regular file; remove it, or use another --out")
+    if len(data) > MAX_MARKER_BYTES:
+        raise OutputConflict(
+            f"{marker}: larger than {MAX_MARKER_BYTES // (1024 * 1024)} MB, so not one {MARKER_TOOL} wrote "
+            "(a marker lists a few paths per wave). Delete the folder's earlier output by hand, or use another --out"
+        )
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise OutputConflict(
             f"{marker}: unreadable ({exc}); it lists the files an earlier `auditplan gpo` run wrote. "
             "Delete the folder's earlier output by hand, or use another --out"
@@ -121,17 +187,16 @@ def _from_marker(out_dir: Path) -> dict[str, str | None] | None:
     for f in doc["files"]:
         if isinstance(f, str) and _OWNED_SHAPE.fullmatch(f):
             digest = digests.get(f)
-            # Markers written before digests existed list paths only: those files are trusted as ours.
+            # Markers written before digests existed list paths only: such a file is replaced only when it
+            # already holds what the run writes, and deleted only with --force (it may be someone's).
             found[f] = digest if isinstance(digest, str) and _SHA256.fullmatch(digest) else None
     return found
 
 
 def _starts_with(path: Path, text: str, within: int = 4096) -> bool:
-    """Whether `text` occurs in the first `within` characters of a UTF-8 file."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(within * 4)
-    except OSError:
+    """Whether `text` occurs in the first `within` characters of a UTF-8 regular file."""
+    head = _read_head(path, within * 4)
+    if head is None:
         return False
     return text in head.decode("utf-8-sig", errors="replace")[:within]
 
@@ -148,7 +213,8 @@ def _from_earlier_version(out_dir: Path) -> dict[str, str | None]:
         for name, text in _OUR_SCRIPT_TEXT.items():
             if _starts_with(folder / name, text):
                 found.add(f"{folder.name}/{name}")
-        # hosts.txt carries no mark of ours: it is ours when the rollout.ps1 beside it is.
+        # hosts.txt carries no mark of ours: it may be ours when the rollout.ps1 beside it is (no digest,
+        # so it is replaced only when unchanged, and deleted only with --force).
         if f"{folder.name}/rollout.ps1" in found:
             found.add(f"{folder.name}/hosts.txt")
     if _starts_with(out_dir / "README.md", _OUR_README_START, len(_OUR_README_START)):
@@ -171,18 +237,25 @@ def earlier_files(out_dir: Path) -> dict[str, str | None]:
 def check_foreign_backups(out_dir: Path, ours: Mapping[str, str], earlier: Iterable[str]) -> None:
     """Refuse when a backup folder we did not write would be overwritten or compete with one of ours.
 
-    `ours` maps each backup folder name ({GUID}) this run writes to its GPO display name.
+    `ours` maps each backup folder name ({GUID}) this run writes to its GPO display name. A folder
+    counts as an earlier run's only for the files `earlier` lists: its bkupInfo.xml is checked here
+    unless listed (a listed one is checked by replace_output when it is kept).
     """
+    earlier = set(earlier)
     earlier_folders = {p.split("/")[1] for p in earlier if p.startswith("backups/{")}
     names = {name.casefold(): guid for guid, name in ours.items()}
     for folder in sorted((out_dir / "backups").glob("*")):
-        if not folder.is_dir() or folder.name in earlier_folders:
+        if not folder.is_dir():
             continue
         if folder.name in ours:
+            if folder.name in earlier_folders:
+                continue
             raise OutputConflict(
                 f"{folder}: a folder with this wave's backup ID exists but was not written by {MARKER_TOOL}; "
-                "move it away or use another --out"
+                "move it away or use another --out (--force does not replace a folder)"
             )
+        if f"backups/{folder.name}/bkupInfo.xml" in earlier:
+            continue
         info = _backup_info(folder)
         if info is not None and info[0].casefold() in names:
             ours_dir = names[info[0].casefold()]
@@ -198,34 +271,115 @@ def _shown(paths: list[str]) -> str:
     return ", ".join(paths[:SHOWN_PATHS]) + more
 
 
-def _path_problem(out_dir: Path, root: Path, rel: str, writing: bool) -> str | None:
-    """Why `rel` must not be touched: a symbolic link or a file where a folder belongs on its way
-    under out_dir, or a place outside out_dir."""
+def _path_problem(out_dir: Path, root: Path, rel: str, writing: bool) -> tuple[str, str] | None:
+    """Why `rel` must not be touched, as (kind, text): kind "link" for a symbolic link or a place outside
+    out_dir, "folder" for a file (or other non-folder) where a folder belongs on its way under out_dir."""
     parts = rel.split("/")
     if any(p in ("", ".", "..") for p in parts):
-        return f"{rel}: not a plain relative path"
+        return "link", f"{rel}: not a plain relative path"
     path = out_dir
     for i, part in enumerate(parts, 1):
         path = path / part
         if path.is_symlink():
-            return f"{path.relative_to(out_dir).as_posix()} is a symbolic link"
+            return "link", f"{path.relative_to(out_dir).as_posix()} is a symbolic link"
         if not path.exists():
             break  # nothing below a missing folder exists yet
         if writing and i < len(parts) and not path.is_dir():
-            return f"{path.relative_to(out_dir).as_posix()} is not a folder"
+            return "folder", f"{path.relative_to(out_dir).as_posix()} is not a folder"
     # Also catches what is_symlink() does not report, such as a Windows junction on Python 3.11.
     resolved = out_dir.joinpath(*parts).resolve()
     if root not in resolved.parents:
-        return f"{rel} leads outside {out_dir} (to {resolved})"
+        return "link", f"{rel} leads outside {out_dir} (to {resolved})"
     return None
 
 
 def _write(path: Path, data: bytes) -> None:
-    # O_NOFOLLOW: a link created after the checks above still is not followed (POSIX; 0 elsewhere).
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags, 0o666)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    """Write `data` to a new file beside `path`, then rename it over `path`.
+
+    The existing target is never opened: a target hard-linked to a file elsewhere is replaced by the
+    rename, not written into, and a link put at the target after the checks is replaced, not followed.
+    """
+    # O_EXCL|O_NOFOLLOW: the temporary name is new, so nothing anyone placed there is written through.
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    temp = path.with_name(f"{_TEMP_PREFIX}{secrets.token_hex(8)}-{path.name}")
+    fd = os.open(temp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def output_lock(out_dir: Path, wait: float | None = None) -> Iterator[None]:
+    """Hold LOCK in out_dir (an existing folder) exclusively, so two runs into one --out never interleave.
+
+    Waits up to `wait` seconds (default LOCK_WAIT_SECONDS) for another run, then raises OutputConflict
+    naming the lock file. The lock file is removed on release (under the lock; checked on acquiring,
+    so a run never holds a lock file that has been removed).
+    """
+    lock = out_dir / LOCK
+    wait = LOCK_WAIT_SECONDS if wait is None else wait
+    deadline = time.monotonic() + wait
+    busy = (f"{lock}: another {MARKER_TOOL} is writing into {out_dir} (waited {wait:g} s). Try again when it "
+            "has finished; if no run is active, delete the lock file")
+    if _fcntl is None:
+        yield from _exclusive_file_lock(lock, deadline, busy)
+        return
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0),
+                         0o666)
+        except OSError as exc:
+            raise OutputConflict(f"{lock}: cannot open the lock file ({exc.strerror}); a symbolic link or "
+                                 "something other than a file is there. Remove it, or use another --out") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OutputConflict(f"{lock}: not a regular file; remove it, or use another --out")
+            try:
+                _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OutputConflict(busy) from None
+                os.close(fd)
+                fd = -1
+                time.sleep(_LOCK_POLL_SECONDS)
+                continue
+            try:
+                same = os.path.samestat(os.fstat(fd), os.lstat(lock))
+            except FileNotFoundError:
+                same = False
+            if not same:  # the holder before us removed it: lock the file now at that path instead
+                os.close(fd)
+                fd = -1
+                continue
+            try:
+                yield
+            finally:
+                lock.unlink(missing_ok=True)
+            return
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+
+def _exclusive_file_lock(lock: Path, deadline: float, busy: str) -> Iterator[None]:
+    """Without flock: the run that creates `lock` holds it; a crashed run leaves it (the error says so)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    while True:
+        try:
+            os.close(os.open(lock, flags, 0o666))
+            break
+        except FileExistsError:
+            if time.monotonic() >= deadline:
+                raise OutputConflict(busy) from None
+            time.sleep(_LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def replace_output(out_dir: Path, files: Mapping[str, bytes], earlier: Mapping[str, str | None], *,
@@ -233,47 +387,67 @@ def replace_output(out_dir: Path, files: Mapping[str, bytes], earlier: Mapping[s
     """Write `files` (relative '/' paths), delete earlier files not written again, record the marker.
 
     Everything is checked before the first change: a symbolic link under out_dir on any path touched,
-    or (without `force`) an existing file at a path written that is not an unchanged file of the
-    earlier run, raises OutputConflict. Stale earlier files changed since they were written are kept
-    (Replaced.kept), unless one is a backup's bkupInfo.xml naming a GPO of `our_names` (a second backup
-    Import-GPO could pick): that raises too. `earlier` maps paths to their recorded SHA-256 or None.
+    or (without `force`) an existing file at a path written that does not already hold what this run
+    writes and is not an unchanged file of the earlier run (by its recorded SHA-256), raises
+    OutputConflict. Stale earlier files changed since they were written are kept (Replaced.kept);
+    stale ones without a recorded digest are kept too (Replaced.unverified) unless `force`. A kept
+    backup's bkupInfo.xml naming a GPO of `our_names` (a second backup Import-GPO could pick) raises.
+    `earlier` maps paths to their recorded SHA-256 or None. Call it under output_lock.
     """
     root = out_dir.resolve()
     stale = sorted(set(earlier) - set(files))
     checked = [(rel, True) for rel in [*sorted(files), MARKER]] + [(rel, False) for rel in stale]
     problems = list(dict.fromkeys(p for rel, writing in checked if (p := _path_problem(out_dir, root, rel, writing))))
     if problems:
+        why = []
+        if any(kind == "link" for kind, _text in problems):
+            why.append(f"{MARKER_TOOL} writes and deletes nothing through a symbolic link or outside --out")
+        if any(kind == "folder" for kind, _text in problems):
+            why.append(f"{MARKER_TOOL} writes a folder where a file stands")
         raise OutputConflict(
-            f"{out_dir}: {_shown(problems)}; {MARKER_TOOL} writes and deletes nothing through a symbolic link "
-            "or outside --out. Nothing was written. Remove what is named, or use an empty folder for --out"
+            f"{out_dir}: {_shown([text for _kind, text in problems])}; " + " and ".join(why) + ". "
+            "Nothing was written. Remove what is named, or use an empty folder for --out"
         )
 
     foreign: list[str] = []
     edited: list[str] = []
+    unrecorded: list[str] = []
+    too_large: list[str] = []
     not_files: list[str] = []
     for rel in sorted(files):
         target = out_dir.joinpath(*rel.split("/"))
         if not os.path.lexists(target):
             continue
-        if not target.is_file():
+        if not stat.S_ISREG(os.lstat(target).st_mode):
             not_files.append(rel)
             continue
+        if os.lstat(target).st_size > MAX_RECOGNISED_BYTES:
+            too_large.append(rel)
+            continue
         current = _sha256(target)
-        if current == hashlib.sha256(files[rel]).hexdigest():
+        if current is not None and current == hashlib.sha256(files[rel]).hexdigest():
             continue  # already holds exactly what this run writes
         if rel not in earlier:
             foreign.append(rel)
-        elif earlier[rel] is not None and current != earlier[rel]:
+        elif earlier[rel] is None:
+            unrecorded.append(rel)
+        elif current != earlier[rel]:
             edited.append(rel)
     if not_files:
-        raise OutputConflict(f"{out_dir}: {_shown(not_files)}: not a file, where {MARKER_TOOL} writes one. "
+        raise OutputConflict(f"{out_dir}: {_shown(not_files)}: not a regular file, where {MARKER_TOOL} writes one. "
                              "Nothing was written. Move it away, or use an empty folder for --out")
-    if (foreign or edited) and not force:
+    if (foreign or edited or unrecorded or too_large) and not force:
         why = []
+        if too_large:
+            why.append(f"larger than {MAX_RECOGNISED_BYTES // (1024 * 1024)} MB, so not compared with what "
+                       f"{MARKER_TOOL} wrote (none of its files is near that size): {_shown(too_large)}")
         if foreign:
             why.append(f"not written by {MARKER_TOOL}: {_shown(foreign)}")
         if edited:
             why.append(f"changed since {MARKER_TOOL} wrote them: {_shown(edited)}")
+        if unrecorded:
+            why.append(f"with no SHA-256 recorded in {MARKER} (an earlier release's output, or a copy without "
+                       f"{MARKER}), so possibly edited: {_shown(unrecorded)}")
         raise OutputConflict(
             f"{out_dir}: this run would overwrite files " + "; ".join(why) + ". Nothing was written. "
             "Use an empty folder for --out, or --force to overwrite them"
@@ -281,24 +455,31 @@ def replace_output(out_dir: Path, files: Mapping[str, bytes], earlier: Mapping[s
 
     to_delete: list[str] = []
     kept: list[str] = []
+    unverified: list[str] = []
     names = {n.casefold() for n in our_names}
     for rel in stale:
         target = out_dir.joinpath(*rel.split("/"))
-        if not target.is_file():
+        try:
+            if not stat.S_ISREG(os.lstat(target).st_mode):
+                continue
+        except FileNotFoundError:
             continue
         recorded = earlier[rel]
-        if recorded is None or _sha256(target) == recorded:
+        if (recorded is None and force) or (recorded is not None and _sha256(target) == recorded):
             to_delete.append(rel)
             continue
         if rel.endswith("/bkupInfo.xml"):
             info = _backup_info(target.parent)
             if info is not None and info[0].casefold() in names:
+                how = (f"changed since {MARKER_TOOL} wrote it, so it is not deleted" if recorded is not None else
+                       "with no SHA-256 recorded for it, so it is not deleted without --force")
                 raise OutputConflict(
-                    f"{target}: changed since {MARKER_TOOL} wrote it, so it is not deleted, and it names GPO "
-                    f"{info[0]!r}: Import-GPO -BackupGpoName could import that backup instead of this run's. "
-                    "Nothing was written. Move its folder away, or use another --out"
+                    f"{target}: {how}, and it names GPO {info[0]!r}: "
+                    "Import-GPO -BackupGpoName could import that backup instead of this run's. "
+                    "Nothing was written. Move its folder away, use another --out"
+                    + ("" if recorded is not None else ", or --force to delete it")
                 )
-        kept.append(rel)
+        (kept if recorded is not None else unverified).append(rel)
 
     emptied: set[Path] = set()
     for rel in to_delete:
@@ -317,4 +498,4 @@ def replace_output(out_dir: Path, files: Mapping[str, bytes], earlier: Mapping[s
             folder.rmdir()
     marker = {"tool": MARKER_TOOL, "files": sorted(written), "sha256": dict(sorted(written.items()))}
     _write(out_dir / MARKER, (json.dumps(marker, indent=1, sort_keys=True) + "\n").encode("utf-8"))
-    return Replaced(removed=to_delete, kept=kept)
+    return Replaced(removed=to_delete, kept=kept, unverified=unverified)
