@@ -657,6 +657,8 @@ def test_second_review_forms_are_redacted_exactly(line: str, secret: str, expect
 
 
 SECOND_REVIEW_LEFT_ALONE: list[str] = [
+    "rsync -u -P src dst",  # -u/-P of rsync and scp: update and progress/port, not sqlcmd's user and password
+    "scp -u bob -P 2222 a b:/c",
     # D2: PowerShell reads these, and expands `$x` / `(...)` itself
     'powershell -c "psexec -u a -p $pw"',
     "pwsh -c New-X -Password $foo",
@@ -700,7 +702,7 @@ def test_hostile_lines_redact_to_a_stable_result(unit: str) -> None:
     assert redact(out)[0] == out  # a second pass finds nothing new to hide
 
 
-def test_hostile_tail_after_a_long_token_is_linear() -> None:
+def test_hostile_tail_after_a_long_token_is_redacted() -> None:
     line = "x" * 100_000 + " | ConvertTo-SecureString -AsPlainText"
     out, n = redact(line)
     assert n == 1 and out.endswith(f"{REDACTED} | ConvertTo-SecureString -AsPlainText")
@@ -718,9 +720,10 @@ def test_redact_never_raises_and_only_inserts_the_mask(line: str) -> None:
 
 
 def test_long_hostile_input_is_handled_quickly() -> None:
+    # A bare `-p` with no user switch on the line is a port or a pid (see the -p rows above), so a
+    # long run of them, ending in a long token, is left as it is. Its cost is in bench/redaction.py.
     line = "-p " * 50_000 + "x" * 100_000
-    out, n = redact(line)
-    assert isinstance(out, str) and n >= 0
+    assert redact(line) == (line, 0)
 
 
 def test_url_like_token_runs_are_not_quadratic() -> None:

@@ -423,6 +423,17 @@ def test_cli_scom_reports_failure_when_the_xml_does_not_parse(tmp_path: Path, mo
     assert not out.exists()
 
 
+def test_cli_scom_bad_xml_leaves_an_earlier_pack_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditplan.emit.scom as scom
+
+    monkeypatch.setattr(scom, "build_management_pack", lambda *a, **k: b"<ManagementPack>\x01</ManagementPack>")
+    out = tmp_path / "mp.xml"
+    out.write_bytes(b"<earlier/>")
+    result = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--out", str(out)])
+    assert result.exit_code == 1 and "not well-formed" in result.output
+    assert out.read_bytes() == b"<earlier/>"  # checked before writing: the last good pack survives
+
+
 def test_cli_scom_mp_id_cannot_escape_the_out_folder(tmp_path: Path) -> None:
     folder = tmp_path / "a" / "b"
     result = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--mp-id",

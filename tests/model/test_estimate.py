@@ -25,8 +25,9 @@ from auditplan.collect.interface import (
 )
 from auditplan.config import load_config
 from auditplan.model.calibrate import measured_range, shrink_to_peers
-from auditplan.model.estimate import estimate_hosts, fleet_total
+from auditplan.model.estimate import estimate_hosts
 from auditplan.model.interface import EstimateSource, HostEstimate, Range
+from auditplan.model.project import fleet_events_day
 from auditplan.store import Store
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
@@ -208,14 +209,14 @@ def test_fleet_total_monte_carlo() -> None:
                           bytes_per_event_xml=1.0, bytes_per_event_xml_no_cmdline=1.0, cmdline_length_p50=None,
                           bytes_source="dev_set", already_on=False, cmdline_already_on=False, cmdline_supported=None)
              for i, v in enumerate((100.0, 200.0))]
-    exact = fleet_total(fixed, 1000, 1)
+    exact = fleet_events_day(fixed, draws=1000, seed=1)
     assert (exact.p10, exact.p50, exact.p90) == pytest.approx((300.0, 300.0, 300.0))
     # One log-normal host: the fleet quantiles are the host's (Monte Carlo error < 2 % at 20,000 draws).
     one = [replace(fixed[0], events_per_day=Range(1000 / math.exp(Z90), 1000.0, 1000 * math.exp(Z90)))]
-    total = fleet_total(one, 20_000, 4688)
+    total = fleet_events_day(one, draws=20_000, seed=4688)
     assert total.p50 == pytest.approx(1000.0, rel=0.02)
     assert total.p90 == pytest.approx(1000 * math.exp(Z90), rel=0.03)
-    assert fleet_total(one, 20_000, 4688) == total  # seeded
+    assert fleet_events_day(one, draws=20_000, seed=4688) == total  # seeded
 
 
 def test_cli_estimate_json_csv_and_store(tmp_path: Path) -> None:

@@ -19,10 +19,10 @@ from auditplan.cli.ingest import printable
 from auditplan.cli.project import monte_carlo_settings
 from auditplan.config import ConfigError, load_config
 from auditplan.export import frame_to_csv
-from auditplan.model.estimate import estimate_hosts, fleet_total
+from auditplan.model.estimate import estimate_hosts
 from auditplan.model.interface import HostEstimate, Range
 from auditplan.model.priors import load_priors
-from auditplan.model.project import SHARED_ERROR_TEXT
+from auditplan.model.project import SHARED_ERROR_TEXT, fleet_events_day
 from auditplan.store import Store, StoreError
 
 RUN_LABEL = "latest"
@@ -93,7 +93,7 @@ def estimate(db: Path, config_file: Path | None, as_json: bool, as_csv: bool) ->
         click.echo(f"{db}: no hosts in the store", err=True)
         sys.exit(1)
     with usage_error_on(ConfigError):
-        total = fleet_total(estimates, draws, seed)
+        total = fleet_events_day(estimates, draws=draws, seed=seed)
     rows = [_row(e) for e in estimates]
     fleet = _fleet(total, len(estimates), draws, seed)
     if as_json:

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
-from auditplan.emit.gpo import GpoOptions, PlanError, read_plan, write_backups
+from auditplan.emit.gpo import (
+    LOG_MAX_SIZE_MB_MAX,
+    LOG_MAX_SIZE_MB_MIN,
+    GpoOptions,
+    PlanError,
+    read_plan,
+    write_backups,
+)
 
 
 @main.command()
@@ -20,7 +27,7 @@ from auditplan.emit.gpo import GpoOptions, PlanError, read_plan, write_backups
               help="DNS name of the AD domain the GPOs are imported into (letters, digits, hyphens and dots).")
 @click.option("--name-prefix", default="auditplan 4688", show_default=True,
               help="Start of each GPO's display name and of each wave group's name.")
-@click.option("--log-max-size-mb", type=click.IntRange(20, 2097151), default=None,
+@click.option("--log-max-size-mb", type=click.IntRange(LOG_MAX_SIZE_MB_MIN, LOG_MAX_SIZE_MB_MAX), default=None,
               help="Also set the Security log maximum size (EventLog policy, MB) in every wave's GPO.")
 @click.option("--recommended-log-size", is_flag=True,
               help="Set the Security log maximum size each wave's plan recommends (largest host in the wave).")

@@ -131,12 +131,10 @@ def _print(console: Console, p: Plan, doc: dict[str, Any], unit: str) -> None:
         console.print(Text(f"warning: {warning}", style="yellow"))
 
 
-def _earlier_plans(db: Path, current_id: str) -> list[dict[str, Any]]:
+def _earlier_plans(store: Store, current_id: str) -> list[dict[str, Any]]:
     """Plans saved in the store before this one, oldest first."""
-    with Store(db) as store:
-        keys = [k for k in store.list_documents(DOC_KIND) if k not in (DOC_LATEST, current_id)]
-        docs = [store.load_document(DOC_KIND, k) for k in keys]
-    return [d for d in docs if d is not None]
+    keys = [k for k in store.list_documents(DOC_KIND) if k not in (DOC_LATEST, current_id)]
+    return [d for k in keys if (d := store.load_document(DOC_KIND, k)) is not None]
 
 
 def _print_enabled(console: Console, e: EnabledLoad, p: Plan, flag: str, unit: str, added: float) -> None:
@@ -293,15 +291,12 @@ def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None
     console = Console()
     unit = "GB/day" if kind == BUDGET_GB_DAY else "EPS"
     _print(console, result, doc, unit)
-    try:
-        earlier = _earlier_plans(db, doc["plan_id"])
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
     added = sum(w.total("load") for w in result.waves)
     flag = "--budget-gb-day" if kind == BUDGET_GB_DAY else "--budget-eps"
-    _print_enabled(console, enabled_load(projection, options, earlier), result, flag, unit, added)
     try:
         with Store(db) as store:
+            earlier = _earlier_plans(store, doc["plan_id"])
+            _print_enabled(console, enabled_load(projection, options, earlier), result, flag, unit, added)
             previous = store.load_document(DOC_KIND, DOC_LATEST)
             if previous is not None and previous.get("plan_id") != doc["plan_id"]:
                 recal = recalibration(previous, result, _measured(inputs.estimates))

@@ -279,7 +279,9 @@ class _Rule:
 
 
 _MYSQL = re.compile(r"(?i)\bmysql(?:dump|admin)?(?:\.exe)?\b")
-_SQL_TOOL_OR_U = re.compile(r"(?i)(?<![\w-])(?:sqlcmd|osql|bcp|isql)(?:\.exe)?\b|(?:^|\s)-U(?:\s|$)")
+# sqlcmd-style -P applies after a SQL tool, or after an upper-case -U (case-sensitive: rsync/scp -u is
+# not a user switch, and their -P is not a password).
+_SQL_TOOL_OR_U = re.compile(_SQL_TOOL.pattern + r"|(?-i:(?:^|\s)-U(?:\s|$))")
 _ZIP_TOOL = re.compile(r"(?i)(?<![\w-])(?:un)?zip(?:\.exe)?(?:\s|\"|$)")
 # ... with a value after it: in `diff -u -p a b`, -u means "unified".
 _USER_SWITCH = re.compile(
@@ -509,8 +511,8 @@ _RULES: tuple[_Rule, ...] = (
         hints=("npm",),
     ),
     # certutil -p VALUE (PFX password).
-    _Rule(re.compile(r"(?:^|(?<=\s))-p\s+"), _EX_SWITCH, when=_CERTUTIL, value=_V),
-    # /p:VALUE (no '=', hints=("-p",)), and /p VALUE where a /u, /user or /ru names the account, or signtool.
+    _Rule(re.compile(r"(?:^|(?<=\s))-p\s+"), _EX_SWITCH, when=_CERTUTIL, value=_V, hints=("certutil",)),
+    # /p:VALUE (no '='), and /p VALUE where a /u, /user or /ru names the account, or signtool.
     _Rule(re.compile(r"""(?i)(?:^|(?<=\s))[/-]p:(?![^\s"']*=)"""), _EX_BASE, value=_V, hints=("/p:", "-p:")),
     _Rule(re.compile(r"""(?i)(?:^|(?<=\s))/p\s+"""), _EX_SWITCH_SLASH, when=_SLASH_USER, value=_V, hints=("/p",)),
     _Rule(re.compile(r"""(?i)(?:^|(?<=\s))/p\s+"""), _EX_SWITCH_SLASH, when=_SIGNTOOL, value=_V, hints=("/p",)),

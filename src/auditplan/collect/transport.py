@@ -316,9 +316,12 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
         except BaseException:
             response.close()
             raise
-        meter.last_response = (response.status_code, bytes(content[:_LAST_BODY_KEEP]))
+        body = bytes(content)
+        # Only an error body is ever read back (_classify_auth_library_error): keep none of a 200.
+        error = response.status_code >= 400
+        meter.last_response = (response.status_code, body[:_LAST_BODY_KEEP] if error else b"")
         # requests reads the body lazily into _content; we have read it already, under our caps.
-        response._content = bytes(content)
+        response._content = body
         response._content_consumed = True  # type: ignore[attr-defined]
         return response
 

@@ -207,20 +207,8 @@ def _fold_unicode_case(rule: SigmaRule) -> None:
         item.value = [_unicode_folded(v) for v in item.value]  # type: ignore[misc]
 
 
-def _fields(detection: SigmaDetection | SigmaDetectionItem) -> set[str]:
-    if isinstance(detection, SigmaDetectionItem):
-        return {detection.field} if detection.field else set()
-    found: set[str] = set()
-    for item in detection.detection_items:
-        found |= _fields(item)
-    return found
-
-
 def _rule_fields(rule: SigmaRule) -> frozenset[str]:
-    raw: set[str] = set()
-    for detection in rule.detection.detections.values():
-        raw |= _fields(detection)
-    return frozenset(WINDOWS_AUDIT_FIELD_MAP.get(f, f) for f in raw)
+    return frozenset(WINDOWS_AUDIT_FIELD_MAP.get(i.field, i.field) for i in _all_items(rule) if i.field)
 
 
 def _leaf_constant(node: object, missing: frozenset[str]) -> bool | None:

@@ -395,6 +395,7 @@ def replace_output(out_dir: Path, files: Mapping[str, bytes], earlier: Mapping[s
     `earlier` maps paths to their recorded SHA-256 or None. Call it under output_lock.
     """
     root = out_dir.resolve()
+    digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
     stale = sorted(set(earlier) - set(files))
     checked = [(rel, True) for rel in [*sorted(files), MARKER]] + [(rel, False) for rel in stale]
     problems = list(dict.fromkeys(p for rel, writing in checked if (p := _path_problem(out_dir, root, rel, writing))))
@@ -416,16 +417,18 @@ def replace_output(out_dir: Path, files: Mapping[str, bytes], earlier: Mapping[s
     not_files: list[str] = []
     for rel in sorted(files):
         target = out_dir.joinpath(*rel.split("/"))
-        if not os.path.lexists(target):
-            continue
-        if not stat.S_ISREG(os.lstat(target).st_mode):
+        try:
+            st = os.lstat(target)
+        except OSError:
+            continue  # nothing there yet
+        if not stat.S_ISREG(st.st_mode):
             not_files.append(rel)
             continue
-        if os.lstat(target).st_size > MAX_RECOGNISED_BYTES:
+        if st.st_size > MAX_RECOGNISED_BYTES:
             too_large.append(rel)
             continue
         current = _sha256(target)
-        if current is not None and current == hashlib.sha256(files[rel]).hexdigest():
+        if current is not None and current == digests[rel]:
             continue  # already holds exactly what this run writes
         if rel not in earlier:
             foreign.append(rel)
@@ -486,16 +489,14 @@ def replace_output(out_dir: Path, files: Mapping[str, bytes], earlier: Mapping[s
         target = out_dir.joinpath(*rel.split("/"))
         target.unlink()
         emptied.update(p for p in target.parents if root in p.resolve().parents)
-    written: dict[str, str] = {}
     for rel, data in files.items():
         target = out_dir.joinpath(*rel.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         _write(target, data)
-        written[rel] = hashlib.sha256(data).hexdigest()
     # Deepest first, so a backup folder empties from DomainSysvol/... upwards; only folders under out_dir.
     for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
         if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
             folder.rmdir()
-    marker = {"tool": MARKER_TOOL, "files": sorted(written), "sha256": dict(sorted(written.items()))}
+    marker = {"tool": MARKER_TOOL, "files": sorted(digests), "sha256": dict(sorted(digests.items()))}
     _write(out_dir / MARKER, (json.dumps(marker, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return Replaced(removed=to_delete, kept=kept, unverified=unverified)

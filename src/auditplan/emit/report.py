@@ -27,6 +27,7 @@ from auditplan.collect.interface import AuditSetting
 from auditplan.emit import charts
 from auditplan.emit.detections import Evaluation, Exposure
 from auditplan.emit.gpo import GpoOptions, PlanError, parse_plan
+from auditplan.emit.gpo_outdir import MANIFEST_NS
 from auditplan.export import frame_to_csv
 from auditplan.model.interface import HostEstimate
 from auditplan.model.plan import (
@@ -82,7 +83,6 @@ CAPACITY_FIXES: dict[str, dict[str | None, str]] = {
 }
 UNKNOWN_BASIS = "mean or peak, as the plan's SIEM profile counts"  # neither plan.json nor the profile says
 MANIFEST = ("backups", "manifest.xml")  # where `auditplan gpo --out DIR` lists its backups
-MANIFEST_NS = "{http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest}"
 MAX_MANIFEST_BYTES = 16 * 2**20
 # bkupInfo/manifest Comment as emit/gpo.py writes it: "auditplan plan <id> wave N" (and "auditplan wave N: ...").
 _COMMENT_WAVE = re.compile(r"auditplan\b.*?\bwave (\d+)\b", re.S)
@@ -170,9 +170,9 @@ def read_gpo_names(gpo_dir: Path, plan: Mapping[str, Any]) -> dict[int, str]:
     except ET.ParseError as exc:
         raise ValueError(f"{path}: not a GPO backup manifest: {exc}") from None
     written: dict[int, str] = {}
-    for inst in root.iter(f"{MANIFEST_NS}BackupInst"):
-        comment = inst.findtext(f"{MANIFEST_NS}Comment") or ""
-        name = (inst.findtext(f"{MANIFEST_NS}GPODisplayName") or "").strip()
+    for inst in root.iter(f"{{{MANIFEST_NS}}}BackupInst"):
+        comment = inst.findtext(f"{{{MANIFEST_NS}}}Comment") or ""
+        name = (inst.findtext(f"{{{MANIFEST_NS}}}GPODisplayName") or "").strip()
         found = _COMMENT_WAVE.match(comment.strip())
         if found and name:
             written[int(found.group(1))] = name
@@ -499,7 +499,6 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["capacity_unplaced"] = capacity
     codes = {_reason_code(u) for u in capacity}
     ctx["capacity_limits"] = " and ".join(words for code, words in CAPACITY_LIMITS.items() if code in codes)
-    ctx["unplaced_capacity"] = len(capacity)
     ctx["local_settings_hosts"] = sum(1 for w in (plan or {}).get("waves", []) for h in w.get("hosts", [])
                                       if h.get("local_subcategories"))
     ctx["risks"] = _risks(ctx, inputs)

@@ -121,10 +121,6 @@ def mp_identifier(text: str) -> str:
     return ident if not ident[0].isdigit() else "A" + ident
 
 
-def _regex_of(value: SigmaString, cased: bool) -> str:
-    return string_pattern(value, cased=cased, end_anchor=END_OF_TEXT)
-
-
 def _matches_empty(value: SigmaString) -> bool:
     """Whether the pattern of `value` matches an empty Param (only `*` wildcards and empty text)."""
     return all(part == SpecialChars.WILDCARD_MULTI or part == "" for part in value.s)
@@ -220,7 +216,7 @@ def _convert(node: object, notes: list[str]) -> ET.Element:
         if isinstance(value, SigmaString):
             # |cased keeps Sigma's case-sensitive match; every other string match ignores case.
             cased = isinstance(value, SigmaCasedString)
-            expr = _regex(param, "MatchesRegularExpression", _regex_of(value, cased=cased))
+            expr = _regex(param, "MatchesRegularExpression", string_pattern(value, cased=cased, end_anchor=END_OF_TEXT))
             return _non_empty_and(param, expr) if _matches_empty(value) else expr
         if isinstance(value, SigmaNumber):
             return _regex(param, "MatchesRegularExpression", f"^{value.number}{END_OF_TEXT}")
@@ -254,9 +250,10 @@ def convert_rule(rule_file: Path) -> list[ScomRule]:
 
 
 def _text(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, {k: xml_safe(v) for k, v in attrib.items()})
+    # No xml_safe here: build_management_pack passes every element through it once, at the end.
+    element = ET.SubElement(parent, tag, attrib)
     if text is not None:
-        element.text = xml_safe(text)
+        element.text = text
     return element
 
 
@@ -374,7 +371,7 @@ def build_management_pack(
         ds = _text(display, "DisplayString", ElementID=element_id)
         _text(ds, "Name", name)
         _text(ds, "Description", desc)
-    for element in root.iter():  # last line of defence: no forbidden character leaves this function
+    for element in root.iter():  # the one place forbidden characters are replaced, for every element
         if element.text:
             element.text = xml_safe(element.text)
         for key, value in element.attrib.items():
@@ -404,12 +401,11 @@ def write_management_pack(rule_files: Sequence[Path], out: Path, *, mp_id: str, 
         rules += converted
     data = build_management_pack(rules, mp_id=mp_id, mp_version=mp_version, enabled_hosts=enabled_hosts,
                                  display_name="auditplan Process Creation Detections")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
     try:
-        ET.parse(out)  # noqa: S314 - our own output, read back to prove it is well-formed
+        ET.fromstring(data)  # noqa: S314 - our own output, parsed before writing to prove it is well-formed
     except ET.ParseError as exc:
-        out.unlink(missing_ok=True)
         raise ManagementPackInvalid(f"{out}: the generated management pack is not well-formed XML ({exc}); "
                                     "nothing was written") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
     return messages

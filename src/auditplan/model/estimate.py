@@ -25,7 +25,6 @@ from auditplan.collect.interface import (
 from auditplan.model.calibrate import PeerFit, lognormal_range, measured_range, shrink_to_peers
 from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.priors import Z90, Priors, load_priors, lognormal_sigma
-from auditplan.model.project import fleet_events_day
 from auditplan.model.trace_rate import trace_range
 
 HOURS_PER_DAY = 24
@@ -343,13 +342,3 @@ def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], 
         cmdline_supported=r.os.cmdline_supported if r.os else None,
         notes=tuple(notes),
     )
-
-
-def fleet_total(estimates: Sequence[HostEstimate], draws: int, seed: int) -> Range:
-    """Fleet 4688/day p10/p50/p90: `auditplan project`'s seeded Monte Carlo (model/project.py
-    `fleet_events_day`), so both commands print the same fleet range for the same store.
-
-    Hosts measured or traced are drawn independently; hosts on a role prior or peer fit share one
-    draw per role, since such a figure is wrong for all of them together (docs/projection.md).
-    """
-    return fleet_events_day(estimates, draws=draws, seed=seed)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from auditplan.collect.interface import AuditSetting
 from auditplan.export import neutralise_cell
 from auditplan.model.interface import EstimateSource
 from auditplan.model.project import CHANGE_CMDLINE, CHANGE_ENABLE, CHANGE_NONE, NO_GROUP, Projection, gc_paused
@@ -173,7 +174,7 @@ def _survey_facts(survey: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
 # Sources whose audit policy was read from the host (auditpol, registry). An EVTX ingest infers it
 # from events (collect/evtx.py): it cannot see the Failure flag or the registry value itself.
 LIVE_SURVEY_SOURCES = ("winrm",)
-_PRIOR_SETTINGS = ("none", "success", "failure", "success_and_failure")  # collect AuditSetting values
+_PRIOR_SETTINGS = frozenset(s.value for s in AuditSetting)
 
 
 def _prior_audit(survey: pd.DataFrame | None) -> dict[str, tuple[str | None, int | None]]:
