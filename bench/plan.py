@@ -19,10 +19,10 @@ import tracemalloc
 import pandas as pd
 
 from auditplan.config import load_defaults
-from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.plan import PlanOptions, plan, plan_csv_text, plan_document, plan_json_text
 from auditplan.model.project import project
 from auditplan.model.siem import load_siem_profiles
+from auditplan.records import EstimateSource, HostEstimate, Range
 
 ROLES = ("domain_controller", "file_server", "sql_server", "web_server", "app_server", "rds_host", "workstation")
 OS = ("2012r2", "2016", "2019", "2022", "2025", "win10", "win11")

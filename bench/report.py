@@ -33,7 +33,9 @@ from click.testing import CliRunner
 
 from auditplan.cli import main as cli_main
 from auditplan.cli.project import RUN_LABEL
-from auditplan.collect.interface import (
+from auditplan.emit.report import ReportInputs, write_report
+from auditplan.model.plan import plan_json_text
+from auditplan.records import (
     AuditPolicy,
     AuditSetting,
     Host,
@@ -44,8 +46,6 @@ from auditplan.collect.interface import (
     SampledEvent,
     SecurityLog,
 )
-from auditplan.emit.report import ReportInputs, write_report
-from auditplan.model.plan import plan_json_text
 from auditplan.store import Store
 
 COMMANDS = (  # sampled command lines: some that the built-in rules match, most that they do not

@@ -42,10 +42,10 @@ from statistics import mean
 import winrm
 
 from auditplan.collect import probe
-from auditplan.collect.interface import Host, HostStatus
 from auditplan.collect.survey import run_survey
 from auditplan.collect.transport import AuthTransport, Secret, TransportSettings
 from auditplan.inventory import load_inventory
+from auditplan.records import Host, HostStatus
 from auditplan.store import Store
 
 USERNAME = "auditor"

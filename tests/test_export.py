@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auditplan.collect.interface import Host, HostResult, HostStatus, SampledEvent
-from auditplan.export import ExportError, frame_records, frame_to_csv, frame_to_json, neutralise_cell, write_frame
+from auditplan.records import Host, HostResult, HostStatus, SampledEvent
 from auditplan.store import Store
+from auditplan.store.export import ExportError, frame_records, frame_to_csv, frame_to_json, neutralise_cell, write_frame
 
 
 @pytest.mark.parametrize(

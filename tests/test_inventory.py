@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from auditplan.collect.interface import Host
 from auditplan.inventory import MAX_LINE_BYTES, Inventory, InventoryError, load_inventory
+from auditplan.records import Host
 
 
 def _write(tmp_path: Path, content: str | bytes, name: str = "hosts.txt") -> Path:

@@ -21,26 +21,28 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditplan import store_schema
-from auditplan.collect.interface import (
+from auditplan.records import (
     PROCESS_CREATION_GUID,
     AuditPolicy,
     AuditSetting,
+    EstimateSource,
     Host,
+    HostEstimate,
     HostResult,
     HostStatus,
     OSInfo,
     ProbeCaps,
     ProbeCost,
     ProductType,
+    Range,
     SampledEvent,
     SecurityLog,
     SubcategorySetting,
     SysmonInfo,
     VolumeSample,
 )
-from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.store import Store, StoreError
+from auditplan.store import schema as store_schema
 
 T0 = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
 
@@ -549,7 +551,7 @@ def test_forward_migration_keeps_data(tmp_path: Path, monkeypatch: pytest.Monkey
         conn.execute("ALTER TABLE host_results ADD COLUMN note TEXT")
 
     monkeypatch.setattr(store_schema, "MIGRATIONS", [*store_schema.MIGRATIONS, to_v2])
-    monkeypatch.setattr("auditplan.store.MIGRATIONS", store_schema.MIGRATIONS)
+    monkeypatch.setattr("auditplan.store.db.MIGRATIONS", store_schema.MIGRATIONS)
     with Store(path) as store:
         assert store.schema_version() == 2
         assert store.load_results() == [full_result()]

@@ -33,11 +33,7 @@ def load_defaults() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def load_config(user_file: Path | None = None) -> dict[str, Any]:
-    """Defaults, with `user_file` (if given) merged over them."""
-    config = load_defaults()
-    if user_file is None:
-        return config
+def _read_user_file(user_file: Path) -> dict[str, Any]:
     try:
         raw = user_file.read_bytes()
     except OSError as exc:
@@ -48,4 +44,35 @@ def load_config(user_file: Path | None = None) -> dict[str, Any]:
         raise ConfigError(f"{user_file}: not UTF-8 (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{user_file}: {exc}") from None
-    return _merge(config, user, str(user_file))
+    return user
+
+
+def load_config(user_file: Path | None = None) -> dict[str, Any]:
+    """Defaults, with `user_file` (if given) merged over them."""
+    config = load_defaults()
+    if user_file is None:
+        return config
+    return _merge(config, _read_user_file(user_file), str(user_file))
+
+
+SOURCE_DEFAULT = "default"
+
+
+def _leaves(table: dict[str, Any], path: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        here = f"{path}.{key}" if path else key
+        if isinstance(value, dict):
+            out.update(_leaves(value, here))
+        else:
+            out[here] = value
+    return out
+
+
+def config_sources(user_file: Path | None = None) -> dict[str, str]:
+    """Each leaf key of the effective config ("plan.draws") -> where its value came from:
+    "default" (the shipped defaults.toml) or the user file's path."""
+    sources = dict.fromkeys(_leaves(load_defaults()), SOURCE_DEFAULT)
+    if user_file is not None:
+        sources.update(dict.fromkeys(_leaves(_read_user_file(user_file)), str(user_file)))
+    return sources

@@ -27,7 +27,7 @@ from io import BufferedReader, BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
-from auditplan.collect.interface import Host
+from auditplan.records import Host
 
 # A host entry plus a full CSV row fits easily; anything longer is hostile or a wrong file.
 MAX_LINE_BYTES = 8192

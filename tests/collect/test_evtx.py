@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from auditplan.cli import main
 from auditplan.collect.evtx import EVENT_NS, ingest_file, is_boot_only, merge_results
-from auditplan.collect.interface import AuditSetting, HostStatus
 from auditplan.collect.secrets import redact
+from auditplan.records import AuditSetting, HostStatus
 from auditplan.store import Store
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditplan.collect.interface import PROCESS_CREATION_GUID, AuditSetting, ProductType
 from auditplan.collect.parsers import (
     AuditpolBackup,
     AuditpolReport,
@@ -41,6 +40,7 @@ from auditplan.collect.parsers import (
     registry_retention,
     retention_mode,
 )
+from auditplan.records import PROCESS_CREATION_GUID, AuditSetting, ProductType
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 

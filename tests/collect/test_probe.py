@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from auditplan.cli import main
-from auditplan.collect.interface import AuditSetting, ProductType
 from auditplan.collect.parsers import interpret
 from auditplan.collect.probe import (
     CMD_LINE_LIMIT,
@@ -20,6 +19,7 @@ from auditplan.collect.probe import (
     build_probe,
     split_sections,
 )
+from auditplan.records import AuditSetting, ProductType
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 NOW = datetime(2026, 11, 28, 7, 3, 12, tzinfo=UTC)
@@ -608,7 +608,7 @@ def test_boot_only_not_set_for_ordinary_processes() -> None:
 
 
 def test_trace_section_is_built_and_read() -> None:
-    from auditplan.collect.interface import ProcessTrace
+    from auditplan.records import ProcessTrace
 
     probe = build_probe(ProbeOptions(nonce=NONCE, trace_seconds=30), NOW)
     assert probe.sections[-2:] == ("trace", "events_4688")

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from winrm.protocol import Protocol
 
 from auditplan.collect import probe
-from auditplan.collect.interface import ProcessTrace
 from auditplan.collect.parsers import interpret
 from auditplan.collect.parsers_tools import ParseError
 from auditplan.collect.trace import (
@@ -34,6 +33,7 @@ from auditplan.collect.trace import (
     trace_section,
 )
 from auditplan.model.trace_rate import day_factor, gamma_quantile, poisson_interval, trace_range
+from auditplan.records import ProcessTrace
 from auditplan.simulator.host import SimulatedHost
 from auditplan.simulator.interface import Credentials, SimHost
 from auditplan.simulator.profile import HOURLY_SHAPES, HostProfile, RateProfile

@@ -159,7 +159,7 @@ def test_exposure_counts_events_with_secrets() -> None:
 def _store_with_events(db: Path) -> None:
     from datetime import UTC, datetime
 
-    from auditplan.collect.interface import Host, HostResult, HostStatus, SampledEvent, VolumeSample
+    from auditplan.records import Host, HostResult, HostStatus, SampledEvent, VolumeSample
     from auditplan.store import Store
 
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -293,7 +293,7 @@ def test_only_hosts_without_command_line_give_no_alerts_per_day(rules) -> None: 
 
 
 def test_exposure_counts_the_redaction_marker() -> None:
-    from auditplan.collect.secrets import REDACTED
+    from auditplan.records import REDACTED
 
     events = _events([("a", "net.exe", None, f"net user bob {REDACTED} /add"), ("a", "y.exe", None, "y"),
                       ("b", "sqlcmd.exe", None, f"sqlcmd -S db -U sa -P {REDACTED}"), ("b", "z.exe", None, None)])
@@ -307,8 +307,7 @@ def test_cli_evaluate_json_names_hosts_without_command_line_and_exposure(tmp_pat
     from click.testing import CliRunner
 
     from auditplan.cli import main
-    from auditplan.collect.interface import Host, HostResult, HostStatus, SampledEvent, VolumeSample
-    from auditplan.collect.secrets import REDACTED
+    from auditplan.records import REDACTED, Host, HostResult, HostStatus, SampledEvent, VolumeSample
     from auditplan.store import Store
 
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -345,7 +344,8 @@ def test_simulator_secret_templates_are_fake_redacted_and_rare() -> None:
     """The demo's credential-bearing command lines: obviously fake, redacted by the collector, ~1 % of starts."""
     from importlib import resources
 
-    from auditplan.collect.secrets import REDACTED, redact
+    from auditplan.collect.secrets import redact
+    from auditplan.records import REDACTED
 
     doc = json.loads(resources.files("auditplan.simulator").joinpath("data/event_templates.json")
                      .read_text(encoding="utf-8"))
@@ -364,7 +364,7 @@ def test_simulator_secret_templates_are_fake_redacted_and_rare() -> None:
 
 
 def test_exposure_trusts_the_collectors_count_where_known() -> None:
-    from auditplan.collect.secrets import REDACTED
+    from auditplan.records import REDACTED
 
     events = _events([("a", "net.exe", None, f"net user bob {REDACTED} /add"),
                       ("a", "x.exe", None, f"x {REDACTED}"), ("b", "y.exe", None, f"y {REDACTED}")])
@@ -409,7 +409,7 @@ def test_cli_evaluate_user_rules_with_field_names_in_any_case(tmp_path: Path) ->
     from click.testing import CliRunner
 
     from auditplan.cli import main
-    from auditplan.collect.interface import Host, HostResult, HostStatus, SampledEvent, VolumeSample
+    from auditplan.records import Host, HostResult, HostStatus, SampledEvent, VolumeSample
     from auditplan.store import Store
 
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

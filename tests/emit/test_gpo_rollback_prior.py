@@ -222,8 +222,16 @@ def test_survey_to_rollback_end_to_end(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from auditplan.cli import main
-    from auditplan.collect.interface import AuditPolicy, AuditSetting, Host, HostResult, HostStatus
-    from auditplan.model.interface import EstimateSource, HostEstimate, Range
+    from auditplan.records import (
+        AuditPolicy,
+        AuditSetting,
+        EstimateSource,
+        Host,
+        HostEstimate,
+        HostResult,
+        HostStatus,
+        Range,
+    )
     from auditplan.store import Store
 
     db = tmp_path / "ap.db"

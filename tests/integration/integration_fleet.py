@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from auditplan.collect.interface import Host
 from auditplan.collect.transport import AuthTransport, Secret, TransportSettings
+from auditplan.records import Host
 from auditplan.simulator.certs import TlsMaterial
 from auditplan.simulator.fleet import sim_host
 from auditplan.simulator.interface import Credentials, FaultSpec

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from integration_fleet import PASSWORD, inventory_host, profile, serving, settings_for, settled_stats
 
-from auditplan.collect.interface import HostStatus
 from auditplan.collect.transport import SettingsError, run_command_line
+from auditplan.records import HostStatus
 from auditplan.simulator.certs import TlsMaterial
 
 # The Windows `hostname` output for a profile named web01 is "web01\r\n" (windows-tool-outputs.md).

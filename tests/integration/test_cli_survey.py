@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from integration_fleet import PASSWORD, USERNAME, profile, serving, write_hosts_csv
 
 from auditplan.cli import main
-from auditplan.collect.interface import AuditSetting
+from auditplan.records import AuditSetting
 from auditplan.simulator.certs import TlsMaterial
 from auditplan.simulator.interface import FaultSpec
 from auditplan.simulator.profile import AuditProfile, OSProfile
@@ -301,7 +301,7 @@ def _survey_long_temp_host(tmp_path: Path, extra: list[str]) -> tuple[Result, ob
 
 
 def _expected_hourly(backend: object, saved: object, hours: int) -> tuple[int, ...]:
-    from auditplan.collect.interface import HostResult
+    from auditplan.records import HostResult
 
     assert isinstance(saved, HostResult) and saved.volume is not None
     truth = dict(backend.event_log("Security").true_hourly_counts(4688))  # type: ignore[attr-defined]
@@ -313,8 +313,8 @@ def _expected_hourly(backend: object, saved: object, hours: int) -> tuple[int, .
 def test_default_probe_runs_on_a_host_whose_temp_is_as_long_as_windows_allows(tmp_path: Path) -> None:
     """The old probe named %TEMP% ~56 times; cmd refuses a line longer than 8191 characters after
     expansion. The probe now expands it once (cd /d) and the host answers ok."""
-    from auditplan.collect.interface import HostResult
     from auditplan.collect.probe import ProbeOptions, build_probe
+    from auditplan.records import HostResult
 
     result, saved, backend = _survey_long_temp_host(tmp_path, [])
     assert result.exit_code == 0, _all_output(result)
@@ -340,7 +340,7 @@ def test_default_probe_runs_on_a_host_whose_temp_is_as_long_as_windows_allows(tm
 def test_the_longest_window_the_cli_accepts_runs_end_to_end(tmp_path: Path) -> None:
     """--window-hours 168 (the IntRange maximum) with the longest trace and the widest cap, on the
     long-TEMP host: 168 hourly counts, each equal to the simulated log's own truth."""
-    from auditplan.collect.interface import HostResult
+    from auditplan.records import HostResult
 
     result, saved, backend = _survey_long_temp_host(
         tmp_path, ["--window-hours", "168", "--trace-seconds", "900", "--max-events", "10000000"]

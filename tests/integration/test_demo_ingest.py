@@ -19,8 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from auditplan.cli import main
-from auditplan.collect.interface import HostStatus
-from auditplan.model.interface import EstimateSource
+from auditplan.records import EstimateSource, HostStatus
 from auditplan.store import Store
 
 EVTX_NAME = "dfirmuseum__APTSimulatorVM_EventLogs_Server2022__Security.evtx"

@@ -12,8 +12,8 @@ from pathlib import Path
 from integration_fleet import PASSWORD, USERNAME, inventory_host, profile, serving, settings_for
 
 from auditplan.collect import probe
-from auditplan.collect.interface import HostStatus
 from auditplan.collect.survey import survey_host
+from auditplan.records import HostStatus
 from auditplan.simulator.interface import CommandOutput, Credentials, FaultSpec, SimHost
 from auditplan.simulator.server import FleetServer
 
@@ -24,7 +24,7 @@ CAP = 1024 * 1024
 # builds the 100 MB answer. The password travels in the environment, never in argv.
 CLIENT = """
 import json, os, sys, tracemalloc
-from auditplan.collect.interface import Host
+from auditplan.records import Host
 from auditplan.collect.transport import Secret, TransportSettings, run_command_line
 tracemalloc.start()
 settings = TransportSettings(username=sys.argv[3], password=Secret(os.environ["AP_TEST_PASSWORD"]),

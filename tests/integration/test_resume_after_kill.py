@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from integration_fleet import PASSWORD, USERNAME, profile, serving, write_hosts_csv
 
-from auditplan.collect.interface import HostStatus
+from auditplan.records import HostStatus
 from auditplan.simulator.interface import FaultSpec
 from auditplan.store import Store
 

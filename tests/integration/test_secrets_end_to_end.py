@@ -26,8 +26,7 @@ from click.testing import CliRunner, Result
 from integration_fleet import PASSWORD, USERNAME, new_address
 
 from auditplan.cli import main
-from auditplan.collect.interface import AuditSetting
-from auditplan.collect.secrets import REDACTED
+from auditplan.records import REDACTED, AuditSetting
 from auditplan.simulator.eventlog import (
     KIND_PROCESS,
     SECURITY_LOG,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from integration_fleet import PASSWORD, USERNAME, inventory_host, profile, serving, settings_for
 
-from auditplan.collect.interface import HostStatus
 from auditplan.collect.survey import Progress, run_survey
+from auditplan.records import HostStatus
 from auditplan.simulator.fleet import sim_host
 from auditplan.simulator.interface import CommandOutput, Credentials, FaultSpec, SimHost
 from auditplan.simulator.server import FleetServer
@@ -154,7 +154,7 @@ def test_trace_reaches_the_host_result_over_winrm(tmp_path: Path) -> None:
     """--trace-seconds through the real engine: the simulator's powershell.exe answers the trace script
     with a Poisson count over the simulated 60 s, and the HostResult carries it."""
     from auditplan.collect import probe
-    from auditplan.collect.interface import AuditSetting
+    from auditplan.records import AuditSetting
     from auditplan.simulator.profile import AuditProfile
 
     off = profile("ws-trace", audit=AuditProfile(process_creation=AuditSetting.NONE))

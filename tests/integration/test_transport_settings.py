@@ -11,7 +11,6 @@ import requests
 import winrm.exceptions
 import winrm.transport
 
-from auditplan.collect.interface import Host, HostStatus
 from auditplan.collect.transport import (
     AuthTransport,
     DeadlineExceeded,
@@ -21,6 +20,7 @@ from auditplan.collect.transport import (
     classify,
     endpoint_for,
 )
+from auditplan.records import Host, HostStatus
 
 PASSWORD = "pw-Zq81-unique"
 

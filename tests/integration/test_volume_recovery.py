@@ -20,12 +20,11 @@ from pathlib import Path
 
 from integration_fleet import PASSWORD, USERNAME, inventory_host, new_address, settings_for, settled_stats
 
-from auditplan.collect.interface import AuditSetting, HostStatus
 from auditplan.collect.probe import ProbeOptions
 from auditplan.collect.survey import run_survey
 from auditplan.config import load_config
 from auditplan.model.estimate import estimate_hosts
-from auditplan.model.interface import EstimateSource
+from auditplan.records import AuditSetting, EstimateSource, HostStatus
 from auditplan.simulator.fleet import sim_host
 from auditplan.simulator.interface import CommandBackend, CommandOutput, Credentials
 from auditplan.simulator.profile import AuditProfile, HostProfile, RateProfile, SecurityLogProfile

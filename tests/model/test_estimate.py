@@ -14,20 +14,22 @@ import pytest
 from click.testing import CliRunner
 
 from auditplan.cli import main
-from auditplan.collect.interface import (
-    AuditPolicy,
-    AuditSetting,
-    Host,
-    HostResult,
-    HostStatus,
-    SampledEvent,
-    VolumeSample,
-)
 from auditplan.config import load_config
 from auditplan.model.calibrate import measured_range, shrink_to_peers
 from auditplan.model.estimate import estimate_hosts
-from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.project import fleet_events_day
+from auditplan.records import (
+    AuditPolicy,
+    AuditSetting,
+    EstimateSource,
+    Host,
+    HostEstimate,
+    HostResult,
+    HostStatus,
+    Range,
+    SampledEvent,
+    VolumeSample,
+)
 from auditplan.store import Store
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
@@ -287,7 +289,7 @@ def _lognormal_by_moments(mean_day: float, var_day: float) -> tuple[float, float
 
 def _surveyed(hourly: tuple[int, ...], oldest: datetime | None = None, capped: bool = False,
               max_events: int = 20_000) -> HostResult:
-    from auditplan.collect.interface import ProbeCaps, SecurityLog
+    from auditplan.records import ProbeCaps, SecurityLog
 
     base = _result("ws1", hourly=hourly)
     assert base.volume is not None
@@ -357,7 +359,7 @@ def _gamma_quantile(q: float, k: int) -> float:
 
 
 def test_process_trace_scaled_to_a_day_hand_computed() -> None:
-    from auditplan.collect.interface import ProcessTrace
+    from auditplan.records import ProcessTrace
 
     # 12 starts in 60 s on a flat-shaped role: one day = 1440 such windows. p50 = 12 * 1440 = 17280;
     # p90 before widening = G(0.90; 13) * 1440 (Garwood); then ln(2)/z90 is added in quadrature to the

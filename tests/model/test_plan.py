@@ -20,17 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditplan.cli import main
-from auditplan.collect.interface import (
-    AuditPolicy,
-    AuditSetting,
-    Host,
-    HostResult,
-    HostStatus,
-    SecurityLog,
-    SubcategorySetting,
-)
 from auditplan.config import load_defaults
-from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.plan import (
     CSV_COLUMNS,
     Plan,
@@ -46,6 +36,18 @@ from auditplan.model.plan import (
 )
 from auditplan.model.project import Projection, project
 from auditplan.model.siem import load_siem_profiles
+from auditplan.records import (
+    AuditPolicy,
+    AuditSetting,
+    EstimateSource,
+    Host,
+    HostEstimate,
+    HostResult,
+    HostStatus,
+    Range,
+    SecurityLog,
+    SubcategorySetting,
+)
 
 # With splunk-xml (bytes = XML size, GB = 2^30) an event of 2^30 / 10^6 bytes and 10^6 * L
 # events/day make exactly L GB/day: loads in these tests are written in GB/day directly.

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from auditplan.config import load_defaults
-from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.project import (
     CHANGE_CMDLINE,
     CHANGE_ENABLE,
@@ -19,6 +18,7 @@ from auditplan.model.project import (
     project,
 )
 from auditplan.model.siem import SiemProfile, load_siem_profiles
+from auditplan.records import EstimateSource, HostEstimate, Range
 
 GIB = 2**30
 MIB = 2**20

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from auditplan.config import ConfigError, load_config, load_defaults
-from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.project import project
 from auditplan.model.siem import GB_BINARY, GB_DECIMAL, load_siem_profiles, pick_profile
+from auditplan.records import EstimateSource, HostEstimate, Range
 
 EXPECTED = {"splunk-classic", "splunk-xml", "sentinel", "wef", "elastic", "qradar", "arcsight", "scom"}
 

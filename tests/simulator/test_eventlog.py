@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditplan.collect.interface import AuditSetting
 from auditplan.emit.detections import Rule, builtin_rules_dir, evaluate, load_rules
+from auditplan.records import AuditSetting
 from auditplan.simulator.eventlog import KIND_PROCESS, Prepared, SimEventLog, process_draw_table, security_templates
 from auditplan.simulator.profile import (
     HOURLY_SHAPES,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from auditplan.collect.interface import AuditSetting, ProductType
+from auditplan.records import AuditSetting, ProductType
 from auditplan.simulator.fleet import SECTION_SCHEMAS, FleetError, demo_fleet, load_fleet, parse_fleet
 from auditplan.simulator.interface import FaultSpec
 from auditplan.simulator.profile import HOURLY_SHAPES

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from auditplan.collect.interface import AuditSetting, ProductType
+from auditplan.records import AuditSetting, ProductType
 from auditplan.simulator.cmd import CRLF, FileSystem, Shell, find_tool
 from auditplan.simulator.host import SimulatedHost
 from auditplan.simulator.interface import CommandOutput

@@ -18,7 +18,7 @@ from auditplan.collect.evtx import (
     ingest_file,
     merge_results,
 )
-from auditplan.collect.interface import HostResult
+from auditplan.records import HostResult
 from auditplan.store import Store, StoreError
 
 EXIT_OK = 0

@@ -18,7 +18,6 @@ from rich.text import Text
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.project import load_inputs, plan_setting, run_projection
 from auditplan.config import ConfigError
-from auditplan.model.interface import EstimateSource
 from auditplan.model.plan import (
     BUDGET_EPS,
     BUDGET_GB_DAY,
@@ -35,6 +34,7 @@ from auditplan.model.plan import (
     recalibration,
 )
 from auditplan.model.siem import pick_profile
+from auditplan.records import EstimateSource
 from auditplan.store import Store, StoreError
 
 DOC_KIND = "plan"
@@ -90,7 +90,7 @@ def _measured(estimates: list[Any]) -> dict[str, float]:
 
 def _local_subcategories(db: Path) -> dict[str, list[tuple[str, str, str]]]:
     """Advanced-audit subcategories set locally on each host (other than Process Creation)."""
-    from auditplan.collect.interface import PROCESS_CREATION_GUID
+    from auditplan.records import PROCESS_CREATION_GUID
 
     out: dict[str, list[tuple[str, str, str]]] = {}
     with Store(db) as store:

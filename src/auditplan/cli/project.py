@@ -19,8 +19,6 @@ from rich.text import Text
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.errors import require_store, usage_error_on
 from auditplan.config import ConfigError, load_config
-from auditplan.export import frame_records, frame_to_csv
-from auditplan.model.interface import HostEstimate
 from auditplan.model.project import (
     METRICS,
     QUANTILES,
@@ -30,7 +28,9 @@ from auditplan.model.project import (
     project,
 )
 from auditplan.model.siem import SiemProfile, load_siem_profiles, pick_profile
+from auditplan.records import HostEstimate
 from auditplan.store import Store, StoreError
+from auditplan.store.export import frame_records, frame_to_csv
 
 RUN_LABEL = "latest"  # what `auditplan estimate` saves
 

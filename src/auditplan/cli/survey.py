@@ -24,7 +24,6 @@ from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.collect import probe
-from auditplan.collect.interface import Host, HostResult, HostStatus
 from auditplan.collect.probe import ProbeOptions, build_probe
 from auditplan.collect.survey import Progress as HostProgress
 from auditplan.collect.survey import SurveyOutcome, run_survey
@@ -36,6 +35,7 @@ from auditplan.collect.transport import (
     TransportSettings,
 )
 from auditplan.inventory import InventoryError, load_inventory
+from auditplan.records import Host, HostResult, HostStatus
 from auditplan.store import Store, StoreError
 
 _TRANSPORTS = frozenset(t.value for t in AuthTransport)

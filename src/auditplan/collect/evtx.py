@@ -34,7 +34,8 @@ from typing import BinaryIO
 
 import evtx
 
-from auditplan.collect.interface import (
+from auditplan.collect.secrets import redact
+from auditplan.records import (
     AuditPolicy,
     AuditSetting,
     Host,
@@ -45,7 +46,6 @@ from auditplan.collect.interface import (
     SecurityLog,
     VolumeSample,
 )
-from auditplan.collect.secrets import redact
 
 EVTX_FILE_MAGIC = b"ElfFile\x00"
 EVTX_HEADER_SIZE = 4096

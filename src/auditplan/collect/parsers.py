@@ -12,16 +12,6 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from auditplan.collect.evtx import is_boot_only
-from auditplan.collect.interface import (
-    PROCESS_CREATION_GUID,
-    AuditPolicy,
-    OSInfo,
-    ProcessTrace,
-    SampledEvent,
-    SecurityLog,
-    SysmonInfo,
-    VolumeSample,
-)
 from auditplan.collect.parsers_events import (
     EventSummary,
     SampledEvents,
@@ -85,6 +75,16 @@ from auditplan.collect.probe import (
     Section,
 )
 from auditplan.collect.trace import parse_trace
+from auditplan.records import (
+    PROCESS_CREATION_GUID,
+    AuditPolicy,
+    OSInfo,
+    ProcessTrace,
+    SampledEvent,
+    SecurityLog,
+    SysmonInfo,
+    VolumeSample,
+)
 
 __all__ = [
     "AuditpolBackup",

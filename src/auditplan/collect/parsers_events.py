@@ -17,9 +17,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from auditplan.collect.interface import SampledEvent
 from auditplan.collect.parsers_tools import ParseError, looks_access_denied, printable_excerpt
 from auditplan.collect.secrets import redact
+from auditplan.records import SampledEvent
 
 MAX_EVENT_BYTES = 256 * 1024  # a 4688 is ~1.5 KB, at most ~64 KB with a 32K-character command line
 MAX_EVENTS_TEXT_CHARS = 64 * 1024 * 1024

@@ -13,7 +13,7 @@ import csv
 import re
 from dataclasses import dataclass
 
-from auditplan.collect.interface import PROCESS_CREATION_GUID, AuditSetting, ProductType, SubcategorySetting
+from auditplan.records import PROCESS_CREATION_GUID, AuditSetting, ProductType, SubcategorySetting
 
 MAX_SECTION_CHARS = 2_000_000  # config sections are a few KB; anything bigger is not what we asked for
 

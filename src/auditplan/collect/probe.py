@@ -71,7 +71,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from auditplan.collect import trace
-from auditplan.collect.interface import PROCESS_CREATION_GUID, ProbeCaps
+from auditplan.records import PROCESS_CREATION_GUID, ProbeCaps
 
 MARKER_PREFIX = "##AP"
 RC_NAME = "rc"

@@ -72,7 +72,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-REDACTED = "********"
+from auditplan.records import REDACTED
 
 Span = tuple[int, int]
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from auditplan.collect import parsers, probe
-from auditplan.collect.interface import Host, HostResult, HostStatus
 from auditplan.collect.transport import CODEPAGE_UTF8, TransportSettings, run_command_line
+from auditplan.records import Host, HostResult, HostStatus
 
 
 class ResultStore(Protocol):

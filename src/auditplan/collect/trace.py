@@ -29,8 +29,8 @@ import base64
 import re
 from datetime import UTC, datetime
 
-from auditplan.collect.interface import ProcessTrace
 from auditplan.collect.parsers_tools import ParseError, printable_excerpt
+from auditplan.records import ProcessTrace
 
 SECTION = "trace"
 RC_NAME = "rc"  # the same rc marker name as collect/probe.py's RC_NAME (a test checks they agree)

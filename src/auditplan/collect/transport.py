@@ -29,7 +29,7 @@ import winrm.exceptions
 import winrm.protocol
 import winrm.transport
 
-from auditplan.collect.interface import Host, HostStatus, ProbeCost
+from auditplan.records import Host, HostStatus, ProbeCost
 
 # WinRM listener defaults (winrm-protocol.md §1.1): HTTP 5985, HTTPS 5986, path /wsman.
 HTTP_PORT = 5985

@@ -37,7 +37,7 @@ from sigma.pipelines.windows.windows import windows_audit_pipeline
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import SigmaCasedString, SigmaExpansion, SigmaNull, SigmaRegularExpression, SigmaString, SpecialChars
 
-from auditplan.collect.secrets import REDACTED
+from auditplan.records import REDACTED
 
 # Event 4688's EventData fields (reference gpo-backup-format.md §A5), after the windows-audit mapping.
 FIELDS_4688: Final = frozenset(
@@ -47,7 +47,7 @@ FIELDS_4688: Final = frozenset(
         "TargetDomainName", "TargetLogonId", "ParentProcessName", "MandatoryLabel",
     }
 )
-# The fields auditplan keeps of each sampled event (collect/interface.py SampledEvent).
+# The fields auditplan keeps of each sampled event (records/survey.py SampledEvent).
 SAMPLED_COLUMNS: Final = {
     "NewProcessName": "new_process_name",
     "ParentProcessName": "parent_process_name",

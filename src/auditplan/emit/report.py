@@ -23,13 +23,10 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from auditplan.collect.interface import AuditSetting
 from auditplan.emit import charts
 from auditplan.emit.detections import Evaluation, Exposure
 from auditplan.emit.gpo import GpoOptions, PlanError, parse_plan
 from auditplan.emit.gpo_outdir import MANIFEST_NS
-from auditplan.export import frame_to_csv
-from auditplan.model.interface import HostEstimate
 from auditplan.model.plan import (
     BUDGET_EPS,
     BUDGET_GB_DAY,
@@ -40,6 +37,8 @@ from auditplan.model.plan import (
 )
 from auditplan.model.project import Projection
 from auditplan.model.siem import EPS_BASIS_MEAN, EPS_BASIS_PEAK
+from auditplan.records import AuditSetting, HostEstimate
+from auditplan.store.export import frame_to_csv
 
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=\s*(.+?)\s*(?:#\s*(.*))?$")
 
@@ -302,7 +301,7 @@ def _readiness(all_rows: pd.DataFrame) -> dict[str, Any]:
     hosts = one_row_per_host(all_rows)
     total = len(hosts)
     ok = hosts[(hosts["status"] == "ok").fillna(False).astype(bool)] if total else hosts
-    # Process Creation audits successes (collect/interface.py AuditSetting.includes_success).
+    # Process Creation audits successes (records/survey.py AuditSetting.includes_success).
     pc_on = [isinstance(v, str) and v in _SUCCESS_SETTINGS for v in _column(ok, "process_creation")]
     cmd_on = [_truthy(v) for v in _column(ok, "cmdline_enabled")]
     cannot = [_is_false(v) for v in _column(ok, "cmdline_supported")]

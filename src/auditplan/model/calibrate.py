@@ -11,8 +11,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditplan.model.interface import Range
 from auditplan.model.priors import Z90
+from auditplan.records import Range
 
 HOURS_PER_DAY = 24
 ZERO_COUNT_UPPER = math.log(10.0)  # Poisson: P(0 events) = 0.1 when the mean is ln 10

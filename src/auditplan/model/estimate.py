@@ -14,18 +14,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from auditplan.collect.interface import (
+from auditplan.model.calibrate import PeerFit, lognormal_range, measured_range, shrink_to_peers
+from auditplan.model.priors import Z90, Priors, load_priors, lognormal_sigma
+from auditplan.model.trace_rate import trace_range
+from auditplan.records import (
+    EstimateSource,
+    HostEstimate,
     HostResult,
     HostStatus,
     OSInfo,
     ProductType,
+    Range,
     SecurityLog,
     VolumeSample,
 )
-from auditplan.model.calibrate import PeerFit, lognormal_range, measured_range, shrink_to_peers
-from auditplan.model.interface import EstimateSource, HostEstimate, Range
-from auditplan.model.priors import Z90, Priors, load_priors, lognormal_sigma
-from auditplan.model.trace_rate import trace_range
 
 HOURS_PER_DAY = 24
 # Fewer usable hours than this do not span enough of the day for the hour-of-day cycle to average out:

@@ -20,11 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from auditplan.collect.interface import AuditSetting
-from auditplan.export import neutralise_cell
-from auditplan.model.interface import EstimateSource
 from auditplan.model.project import CHANGE_CMDLINE, CHANGE_ENABLE, CHANGE_NONE, NO_GROUP, Projection, gc_paused
 from auditplan.model.siem import EPS_BASIS_PEAK
+from auditplan.records import AuditSetting, EstimateSource
+from auditplan.store.export import neutralise_cell
 
 PLAN_SCHEMA_VERSION = 1
 BUDGET_GB_DAY = "gb_day"

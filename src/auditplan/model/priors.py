@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from auditplan.collect.interface import ProductType
 from auditplan.config import ConfigError
+from auditplan.records import ProductType
 
 Z90 = 1.2815515655446004  # standard normal 90th percentile
 

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from auditplan.config import ConfigError
-from auditplan.model.interface import EstimateSource, HostEstimate, Range
 from auditplan.model.siem import SiemProfile
+from auditplan.records import EstimateSource, HostEstimate, Range
 
 QUANTILES = ("p10", "p50", "p90")
 Z90 = NormalDist().inv_cdf(0.9)

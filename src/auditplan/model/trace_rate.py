@@ -24,8 +24,7 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, timedelta
 
-from auditplan.collect.interface import ProcessTrace
-from auditplan.model.interface import Range
+from auditplan.records import ProcessTrace, Range
 
 SECONDS_PER_DAY = 86400.0
 SECONDS_PER_HOUR = 3600.0

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from auditplan.collect.interface import AuditSetting
+from auditplan.records import AuditSetting
 from auditplan.simulator.interface import CommandOutput, EventLogView
 from auditplan.simulator.xpath import (
     DYN_COMPUTER,

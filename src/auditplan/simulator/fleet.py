@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from auditplan.collect.interface import AuditSetting, ProductType
+from auditplan.records import AuditSetting, ProductType
 from auditplan.simulator.host import SimulatedHost
 from auditplan.simulator.interface import Credentials, FaultSpec, SimHost
 from auditplan.simulator.profile import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from auditplan.collect.interface import AuditSetting, ProductType
+from auditplan.records import AuditSetting, ProductType
 from auditplan.simulator.interface import Credentials, FaultSpec
 
 RETENTION_MODES = ("overwrite", "archive", "do_not_overwrite")

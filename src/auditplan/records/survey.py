@@ -1,4 +1,4 @@
-"""Typed records that the collect stage produces and the store persists.
+"""Host and survey records: what the collect stage produces and the store persists.
 
 Everything downstream (store, model, emit) reads these records, never raw host output.
 All times are timezone-aware UTC datetimes. Records are frozen: a stage that wants to
@@ -204,3 +204,8 @@ class HostResult:
 
 # The GUID of Process Creation (auditpol subcategory). Lower case, braces, as stored.
 PROCESS_CREATION_GUID = "{0cce922b-69ae-11d9-bed3-505054503030}"
+
+
+# What a redacted secret is replaced with in a stored command line (collect/redact). Detections
+# count it to tell how many sampled command lines exposed a secret.
+REDACTED = "********"

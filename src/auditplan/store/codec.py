@@ -1,7 +1,7 @@
 """JSON-ready encoding of the frozen record dataclasses, driven by their type hints.
 
-Round trip is exact: `decode(T, encode(x)) == x` for the records in collect/interface.py and
-model/interface.py (nested dataclasses, StrEnums, tz-aware datetimes as ISO 8601 text,
+Round trip is exact: `decode(T, encode(x)) == x` for the records in records/survey.py and
+records/estimate.py (nested dataclasses, StrEnums, tz-aware datetimes as ISO 8601 text,
 tuples, optionals). Keys missing from old JSON take the field's default, so a field added
 to a contract later still loads stores written before it; unknown keys are ignored.
 """

@@ -1,6 +1,6 @@
 """Typed records of the model stage: per-host estimates, projections and the wave plan.
 
-estimate.py turns HostResult records (collect/interface.py, loaded from the store) into
+estimate.py turns HostResult records (records/survey.py, loaded from the store) into
 HostEstimate; project.py turns estimates + a SIEM profile into loads; plan.py into a Plan.
 emit/ reads Plan (or plan.json, its serialised form) and never the store directly.
 """

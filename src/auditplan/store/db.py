@@ -31,10 +31,9 @@ from typing import Any
 
 import pandas as pd
 
-from auditplan.collect.interface import HostResult, HostStatus, SampledEvent
-from auditplan.model.interface import HostEstimate
-from auditplan.store_codec import CodecError, decode_as, encode
-from auditplan.store_schema import MIGRATIONS, SCHEMA_VERSION_TABLE, current_version
+from auditplan.records import HostEstimate, HostResult, HostStatus, SampledEvent
+from auditplan.store.codec import CodecError, decode_as, encode
+from auditplan.store.schema import MIGRATIONS, SCHEMA_VERSION_TABLE, current_version
 
 BUSY_TIMEOUT_SECONDS = 30.0
 FILE_MODE = 0o600

@@ -1,0 +1,106 @@
+"""The one place untrusted text is made safe to show.
+
+Everything read from a host, an EVTX file, a plan or a user's file is untrusted: it may carry
+terminal escape sequences, bidi overrides that reorder what a reader sees, spreadsheet formulas,
+or characters XML forbids. Each output has its own function here, and only here:
+
+- `terminal`: one line for a terminal (escape sequences dropped, other controls as a space)
+- `escaped`: text for a terminal with every non-printable character shown as \\xNN
+- `excerpt`: a short single-line excerpt of host output for an error message
+- `quoted`: a value quoted for a message (repr, cut if long)
+- `csv_cell`: a spreadsheet cell that is never run as a formula
+- `xml_chars`: text with every character XML 1.0 forbids replaced
+- `chart_label`: a short label drawn in a chart (a strict allow-list)
+- `number`: numbers for people (three significant digits, thousands separators, "n/a")
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Final
+
+# Every character that must never reach a reader as itself: C0 and C1 controls, DEL, the
+# zero-width and bidi formatting characters (embeddings, overrides, isolates: they reorder what a
+# terminal or a report shows), and an inner BOM. TAB is included: a cell or a reason is one line.
+CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+# Terminal escape sequences, dropped whole so that no parameter bytes are left behind.
+ESCAPE_SEQUENCE: Final = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI (colours, cursor, erase)
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC (window title, hyperlinks)
+    r"|\x1b[ -/]*[0-~]"  # the other ESC forms (ESC c resets the terminal)
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # C1 CSI
+)
+
+# What Excel, LibreOffice and Sheets read as the start of a formula, or strip before reading one.
+# The full-width forms are normalised to ASCII by some spreadsheets, so they count too.
+FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+NEUTRALISER: Final = "'"
+
+# XML 1.0 Char production: TAB, LF, CR and the ranges below; everything else is forbidden.
+NOT_XML_CHAR: Final = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+REPLACEMENT_CHARACTER: Final = "\ufffd"
+
+_CHART_UNSAFE: Final = re.compile(r"[^A-Za-z0-9 _.,:()+#/]")
+_SPACES: Final = re.compile(r"\s+")
+
+
+def terminal(text: str) -> str:
+    """`text` as one harmless terminal line: escape sequences dropped, other controls a space."""
+    return CONTROL.sub(" ", ESCAPE_SEQUENCE.sub("", text))
+
+
+def escaped(text: str | None) -> str:
+    """`text` for a terminal with every non-printable character shown as \\xNN (nothing hidden)."""
+    if text is None:
+        return ""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """A short, single-line, control-free excerpt of untrusted text for a message."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text.strip())
+    cleaned = _SPACES.sub(" ", cleaned)
+    return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """`text` quoted for a message: repr (ascii() when it holds a non-printable), cut if long."""
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return ascii(cut) if not cut.isprintable() else repr(cut)
+
+
+def csv_cell(text: str) -> str:
+    """`text` made safe to open in a spreadsheet: a formula trigger first gets an apostrophe."""
+    return NEUTRALISER + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def xml_chars(text: str, replacement: str = REPLACEMENT_CHARACTER) -> str:
+    """`text` with every character XML 1.0 forbids replaced (by U+FFFD unless told otherwise)."""
+    return NOT_XML_CHAR.sub(replacement, text)
+
+
+def chart_label(text: object, limit: int = 32) -> str:
+    """A label drawn into an SVG chart: only a small allow-list of characters, at most `limit`."""
+    cleaned = _CHART_UNSAFE.sub("_", str(text))
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "_"
+
+
+def _as_float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def number(value: object, digits: int = 3) -> str:
+    """Numbers for people: `digits` significant digits, thousands separators, 'n/a' when unknown."""
+    x = _as_float(value)
+    if not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
