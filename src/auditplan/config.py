@@ -2,14 +2,18 @@
 
 Each stage reads its own section: [probe], [priors], [event_size], [siem.NAME], [plan],
 [local_log]. A user file sets only the keys it wants to change; tables merge key by key.
+Each value has a source (`config_sources`), and each shipped number a documented basis
+(`documented_basis`: the comment beside or above it, or its `[X.sources]` entry).
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 
 class ConfigError(ValueError):
@@ -28,9 +32,13 @@ def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> dict[s
     return merged
 
 
+def defaults_text() -> str:
+    """The shipped defaults.toml, comments and all."""
+    return resources.files("auditplan").joinpath("defaults.toml").read_text(encoding="utf-8")
+
+
 def load_defaults() -> dict[str, Any]:
-    text = resources.files("auditplan").joinpath("defaults.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return tomllib.loads(defaults_text())
 
 
 def _read_user_file(user_file: Path) -> dict[str, Any]:
@@ -76,3 +84,75 @@ def config_sources(user_file: Path | None = None) -> dict[str, str]:
     if user_file is not None:
         sources.update(dict.fromkeys(_leaves(_read_user_file(user_file)), str(user_file)))
     return sources
+
+
+# -- the documented basis of each shipped number ------------------------------------------------
+
+NO_SOURCE: Final = "(no source given)"
+_ASSIGNMENT: Final = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=\s*(.+?)\s*(?:#\s*(.*))?$")
+
+
+def _source_tables(text: str) -> dict[str, str]:
+    """`[X.sources]` tables of the defaults: "X.key" -> the source text given for X.key."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return {}
+    found: dict[str, str] = {}
+
+    def walk(table: Mapping[str, Any], path: str) -> None:
+        for key, value in table.items():
+            if not isinstance(value, Mapping):
+                continue
+            here = f"{path}.{key}" if path else key
+            if key == "sources":
+                found.update({f"{path}.{k}": str(v) for k, v in value.items() if not isinstance(v, Mapping)})
+            else:
+                walk(value, here)
+
+    walk(doc, "")
+    return found
+
+
+def defaults_table(text: str) -> list[dict[str, str]]:
+    """Every number in a defaults TOML text with its name, value (as written) and documented source.
+
+    The source is the comment on the line, else the entry of a sibling `[X.sources]` table
+    (the SIEM profiles keep theirs there), else the comment block above the assignment.
+    A line scan, not the TOML parser: the parser drops the comments that carry the sources."""
+    rows: list[dict[str, str]] = []
+    section = ""
+    pending: list[str] = []  # the comment block that applies to the assignments below it
+    after_comment = False
+    tables = _source_tables(text)
+    for line in text.splitlines():
+        stripped = line.strip()
+        is_comment = stripped.startswith("#")
+        if is_comment and not after_comment:
+            pending = []  # a new block starts
+        after_comment = is_comment
+        if stripped.startswith("["):
+            section = stripped.strip("[]").strip()
+            pending = []
+            continue
+        if is_comment:
+            pending.append(stripped.lstrip("# ").strip())
+            continue
+        if not stripped:
+            pending = []
+            continue
+        m = _ASSIGNMENT.match(stripped)
+        if not m:
+            continue
+        key, value, comment = m.group(1).strip('"'), m.group(2), m.group(3)
+        if not re.match(r"^-?[0-9]", value):
+            continue  # only numbers need a source
+        name = f"{section}.{key}" if section else key
+        source = (comment or tables.get(name) or " ".join(pending) or "").strip()
+        rows.append({"name": name, "value": value, "source": source or NO_SOURCE})
+    return rows
+
+
+def documented_basis(text: str | None = None) -> dict[str, str]:
+    """Leaf key ("plan.draws") -> the documented basis of its shipped number, in file order."""
+    return {row["name"]: row["source"] for row in defaults_table(defaults_text() if text is None else text)}

@@ -38,7 +38,7 @@ import pandas as pd
 
 from auditplan.config import load_config
 from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
-from auditplan.emit.report import ReportInputs
+from auditplan.emit.report.inputs import ReportInputs
 from auditplan.model.plan import PlanOptions, plan, plan_document
 from auditplan.model.project import Projection, project
 from auditplan.model.siem import load_siem_profiles, pick_profile

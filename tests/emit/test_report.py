@@ -29,18 +29,15 @@ from click.testing import CliRunner
 
 from auditplan.cli import main
 from auditplan.cli.project import RUN_LABEL
+from auditplan.config import NO_SOURCE, defaults_table
 from auditplan.emit import charts
-from auditplan.emit.report import (
-    NO_SOURCE,
-    ReportInputs,
-    build_context,
-    defaults_table,
-    render,
-    write_report,
-)
+from auditplan.emit.report.context import build_context
+from auditplan.emit.report.inputs import ReportInputs
+from auditplan.emit.report.render import render, write_report
 from auditplan.model.plan import BUDGET_EPS, PlanOptions, plan, plan_document
 from auditplan.model.project import DAYS_PER_MONTH, SECONDS_PER_DAY
 from auditplan.store import Store
+from auditplan.text import chart_label
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "auditplan-out" / "test-artifacts"
@@ -447,7 +444,7 @@ def test_chart_markup_is_safe(rendered: Rendered) -> None:
 
 @pytest.mark.parametrize("label", [rf.HOSTILE_SITE, rf.HOSTILE_ROLE, "a-->b", "x</svg><script>y</script>"])
 def test_chart_labels_cannot_break_out(label: str) -> None:
-    cleaned = charts.safe_label(label)
+    cleaned = chart_label(label)
     assert not set(cleaned) & set("<>&\"'-!=")
     svg = charts.bars_with_range([label, "plain"], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0], f"title {label}", "GB/day")
     assert "-->" not in svg and "<!--" not in svg and "<script" not in svg

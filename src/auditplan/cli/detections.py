@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from auditplan.cli import DEFAULT_DB, main
-from auditplan.cli.errors import require_store, usage_error_on
-from auditplan.emit.detections import (
-    EXPORT_BACKENDS,
+from auditplan.cli.errors import usage_error_on
+from auditplan.emit.api import (
+    DEFAULT_MP_ID,
+    DEFAULT_MP_VERSION,
+    EXPORT_FORMATS,
+    DetectionRun,
+    EmitError,
     ExportUnavailable,
-    builtin_rules_dir,
-    evaluate,
-    export_queries,
-    exposure,
-    load_rules,
-    rule_files,
+    ManagementPackInvalid,
+    PlanError,
+    detection_rules,
+    evaluate_detections,
 )
-from auditplan.emit.gpo import PlanError, read_plan
-from auditplan.emit.scom import ManagementPackInvalid, mp_identifier, write_management_pack
-from auditplan.store import Store, StoreError
+from auditplan.emit.api import export_rules as export_rule_files
+from auditplan.store import StoreError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -46,12 +46,9 @@ def _rules_option(f: Callable[P, R]) -> Callable[P, R]:
     )(f)
 
 
-def _load(rules_dirs: tuple[Path, ...], builtin: bool = True):  # type: ignore[no-untyped-def]
-    paths = ([builtin_rules_dir()] if builtin else []) + list(rules_dirs)
-    rules, problems = load_rules(paths)
+def _warn(problems: tuple[str, ...], suffix: str = "") -> None:
     for problem in problems:
-        click.echo(f"warning: {problem}", err=True)
-    return rules
+        click.echo(f"warning: {problem}{suffix}", err=True)
 
 
 @detections.command("list")
@@ -63,65 +60,37 @@ def list_rules(rules_dirs: tuple[Path, ...]) -> None:
     Example:
       auditplan detections list
     """
+    ruleset = detection_rules(rules_dirs)
+    _warn(ruleset.problems)
     table = Table("family", "id", "level", "title", "fields")
-    for rule in _load(rules_dirs):
+    for rule in ruleset.rules:
         table.add_row(str(rule.family or "-"), rule.id, rule.level or "", rule.title, ", ".join(sorted(rule.fields)))
     Console().print(table)
 
 
-@detections.command("evaluate")
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store written by `auditplan survey` / `auditplan ingest`.")
-@_rules_option
-@click.option("--json", "as_json", is_flag=True,
-              help='Print JSON: fleet figures, per-host and fleet secret exposure, one object per rule under "rules".')
-def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
-    """Run the rules over every sampled or ingested 4688 event; project alerts/day per host and fleet.
+def _json_doc(run: DetectionRun) -> dict[str, Any]:
+    result, exposed = run.evaluation, run.exposure
+    return {
+        "events": result.events,
+        "hosts": result.hosts,
+        "cmdline_share": result.cmdline_share,
+        "hosts_without_command_line": list(result.hosts_without_command_line),
+        "warnings": list(result.warnings),
+        "exposure": {"events_with_secrets": exposed.events_with_secrets, "events": exposed.events,
+                     "by_host": exposed.by_host},
+        "rules": [
+            {"id": r.id, "title": r.title, "family": r.family, "level": r.level, "hits": r.hits,
+             "alerts_per_day": r.alerts_per_day, "hosts": r.hosts,
+             "alerts_per_day_by_host": r.alerts_per_day_by_host,
+             "hosts_not_evaluated": list(r.hosts_not_evaluated),
+             "top_processes": [list(p) for p in r.top_processes], "notes": list(r.notes)}
+            for r in result.results
+        ],
+    }
 
-    Hits are scaled by each host's projected 4688/day (the p50 of `auditplan estimate`, else the
-    sampled rate). Hosts whose sample has no CommandLine are named, and left out of the alerts/day of
-    rules that read it. Command lines in the store are already redacted; secrets are counted, never shown.
-    --json prints one object: fleet figures, "exposure" and "rules" (one object per rule).
 
-    \b
-    Example:
-      auditplan detections evaluate --db auditplan-out/auditplan.db --json
-    """
-    require_store(db, "`auditplan survey` or `auditplan ingest`")
-    with usage_error_on(StoreError), Store(db) as store:
-        events = store.events_frame()
-        estimates = store.load_estimates("latest")
-        hosts = store.hosts_frame()
-    events = events[events["event_id"] == 4688] if len(events) else events
-    rates: dict[str, float] = {}
-    if len(hosts) and "sampled_4688_per_day" in hosts:
-        rates.update({str(h): float(r) for h, r in zip(hosts["host"], hosts["sampled_4688_per_day"], strict=False)
-                      if r == r and r is not None})
-    rates.update({e.host: e.events_per_day.p50 for e in estimates})
-    rules = _load(rules_dirs)
-    result = evaluate(rules, events, rates)
-    exposed = exposure(events)
-    for warning in result.warnings:
-        click.echo(f"WARNING: {warning}", err=True)
-    if as_json:
-        click.echo(json.dumps({
-            "events": result.events,
-            "hosts": result.hosts,
-            "cmdline_share": result.cmdline_share,
-            "hosts_without_command_line": list(result.hosts_without_command_line),
-            "warnings": list(result.warnings),
-            "exposure": {"events_with_secrets": exposed.events_with_secrets, "events": exposed.events,
-                         "by_host": exposed.by_host},
-            "rules": [
-                {"id": r.id, "title": r.title, "family": r.family, "level": r.level, "hits": r.hits,
-                 "alerts_per_day": r.alerts_per_day, "hosts": r.hosts,
-                 "alerts_per_day_by_host": r.alerts_per_day_by_host,
-                 "hosts_not_evaluated": list(r.hosts_not_evaluated),
-                 "top_processes": [list(p) for p in r.top_processes], "notes": list(r.notes)}
-                for r in result.results
-            ],
-        }, indent=2))
-        return
+def _print_run(run: DetectionRun) -> None:
+    result, exposed = run.evaluation, run.exposure
     table = Table("family", "title", "hits", "alerts/day (fleet)", "hosts", "top processes", "notes")
     for r in result.results:
         per_day = "n/a" if r.alerts_per_day is None else f"{r.alerts_per_day:,.1f}"
@@ -142,23 +111,51 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
                       markup=False)
 
 
+@detections.command("evaluate")
+@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
+              help="The store written by `auditplan survey` / `auditplan ingest`.")
+@_rules_option
+@click.option("--json", "as_json", is_flag=True,
+              help='Print JSON: fleet figures, per-host and fleet secret exposure, one object per rule under "rules".')
+def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """Run the rules over every sampled or ingested 4688 event; project alerts/day per host and fleet.
+
+    Hits are scaled by each host's projected 4688/day (the p50 of `auditplan estimate`, else the
+    sampled rate). Hosts whose sample has no CommandLine are named, and left out of the alerts/day of
+    rules that read it. Command lines in the store are already redacted; secrets are counted, never shown.
+    --json prints one object: fleet figures, "exposure" and "rules" (one object per rule).
+
+    \b
+    Example:
+      auditplan detections evaluate --db auditplan-out/auditplan.db --json
+    """
+    with usage_error_on(StoreError, EmitError):
+        run = evaluate_detections(db, rules_dirs)
+    _warn(run.problems)
+    for warning in run.evaluation.warnings:
+        click.echo(f"WARNING: {warning}", err=True)
+    if as_json:
+        click.echo(json.dumps(_json_doc(run), indent=2))
+    else:
+        _print_run(run)
+
+
 @detections.command("export")
-@click.option("--format", "fmt", type=click.Choice(["sigma", "scom", *EXPORT_BACKENDS]), default="sigma",
-              show_default=True,
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="sigma", show_default=True,
               help="sigma: the rule files; scom: an unsealed management pack; splunk / kusto / elastic: queries "
                    "through the pySigma backend, if installed.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("auditplan-out/detections"),
               show_default=True, help="Folder for the Sigma files, or the file for queries.")
-@click.option("--mp-id", default="Auditplan.ProcessCreation.Detections", show_default=True,
+@click.option("--mp-id", default=DEFAULT_MP_ID, show_default=True,
               help="scom: the management pack ID (letters, digits, '.', '_').")
-@click.option("--mp-version", default="1.0.0.0", show_default=True, help="scom: the management pack version.")
+@click.option("--mp-version", default=DEFAULT_MP_VERSION, show_default=True, help="scom: the management pack version.")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="scom: plan.json; the rules are enabled (by override) on the hosts of waves 0..--through-wave.")
 @click.option("--through-wave", type=click.IntRange(0), default=0, show_default=True,
               help="scom: the last wave already rolled out (0 = the pilot only).")
 @_rules_option
-def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_path: Path | None, through_wave: int,
-                 rules_dirs: tuple[Path, ...]) -> None:
+def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_path: Path | None,
+                 through_wave: int, rules_dirs: tuple[Path, ...]) -> None:
     """Write the rules as Sigma YAML, a SCOM management pack, or SIEM queries.
 
     \b
@@ -167,51 +164,23 @@ def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_pat
       auditplan detections export --format scom --plan auditplan-out/plan.json --through-wave 1 --out mp.xml
       auditplan detections export --format splunk --out auditplan-out/detections.spl
     """
-    files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
-    if fmt != "scom":
-        # Only files that load as rules auditplan evaluates are exported (a broken one is skipped with a
-        # warning, as `evaluate` does); the SCOM writer reports its own per-file problems below.
-        loaded, load_problems = load_rules(files)
-        problems += load_problems
-        usable = {Path(r.path) for r in loaded}
-        files = [f for f in files if f in usable]
-    for problem in problems:
-        click.echo(f"warning: {problem}; skipped", err=True)
-    if fmt == "sigma":
-        out_path.mkdir(parents=True, exist_ok=True)
-        for file in files:
-            shutil.copyfile(file, out_path / file.name)
-        click.echo(f"Wrote {len(files)} Sigma rule(s) to {out_path}")
-        return
-    if fmt == "scom":
-        hosts: list[str] = []
-        if plan_path is not None:
-            try:
-                plan = read_plan(plan_path)
-            except PlanError as exc:
-                raise click.UsageError(str(exc)) from None
-            hosts = [h.host for w in plan.waves if w.number <= through_wave for h in w.hosts]
-        # The file name uses the sanitised ID (as the XML does), so --mp-id cannot point outside --out.
-        target = out_path if out_path.suffix.lower() == ".xml" else out_path / f"{mp_identifier(mp_id)}.xml"
-        try:
-            messages = write_management_pack(files, target, mp_id=mp_id, mp_version=mp_version, enabled_hosts=hosts)
-        except ManagementPackInvalid as exc:
-            click.echo(f"auditplan detections export: {exc}", err=True)
-            sys.exit(1)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-        for message in messages:
-            click.echo(f"note: {message}", err=True)
-        click.echo(f"Wrote the management pack to {target}; rules are disabled except on the {len(hosts)} host(s) "
-                   "of rolled-out waves (override).")
-        return
     try:
-        queries, query_problems = export_queries(files, fmt)
+        with usage_error_on(PlanError, EmitError):
+            done = export_rule_files(fmt, out_path, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version,
+                                     plan_path=plan_path, through_wave=through_wave)
+    except ManagementPackInvalid as exc:
+        click.echo(f"auditplan detections export: {exc}", err=True)
+        sys.exit(1)
     except ExportUnavailable as exc:
         click.echo(f"auditplan detections export: {exc}", err=True)
         sys.exit(2)
-    for problem in query_problems:
-        click.echo(f"warning: {problem}; skipped", err=True)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text("".join(f"# {name}\n{query}\n\n" for name, query in queries), encoding="utf-8")
-    click.echo(f"Wrote {len(queries)} {fmt} quer{'y' if len(queries) == 1 else 'ies'} to {out_path}")
+    _warn(done.skipped, "; skipped")
+    for note in done.notes:
+        click.echo(f"note: {note}", err=True)
+    if fmt == "sigma":
+        click.echo(f"Wrote {done.count} Sigma rule(s) to {done.path}")
+    elif fmt == "scom":
+        click.echo(f"Wrote the management pack to {done.path}; rules are disabled except on the "
+                   f"{len(done.enabled_hosts)} host(s) of rolled-out waves (override).")
+    else:
+        click.echo(f"Wrote {done.count} {fmt} quer{'y' if done.count == 1 else 'ies'} to {done.path}")

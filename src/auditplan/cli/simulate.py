@@ -238,14 +238,13 @@ DEMO_PRICE_PER_GB = 2.5  # assumption: an illustrative figure for the demo, not 
 
 
 def demo_report(ctx: DemoContext) -> None:
-    from auditplan.cli.report import build_inputs
-    from auditplan.emit.report import write_report
+    from auditplan.emit.api import write_report
 
     # No public price list is in the reference, so the demo's price per GB is illustrative only.
-    inputs = build_inputs(ctx.db, ctx.out / "plan.json", None, "Process creation auditing: capacity report",
-                          "Demo fleet (illustrative price)", None, datetime.now(UTC), DEMO_PRICE_PER_GB, "USD")
-    html, csv_path, _ = write_report(inputs, ctx.out / "report.html")
-    ctx.messages.append(f"report: {html.resolve()} (per-host CSV: {csv_path})")
+    written = write_report(ctx.db, ctx.out / "report.html", plan_path=ctx.out / "plan.json",
+                           org="Demo fleet (illustrative price)", price_per_gb=DEMO_PRICE_PER_GB, currency="USD",
+                           now=datetime.now(UTC))
+    ctx.messages.append(f"report: {written.html.resolve()} (per-host CSV: {written.csv})")
 
 
 # The demo is these steps in order: collect, model, emit.

@@ -1,7 +1,7 @@
 """Charts of the capacity report, drawn with matplotlib as self-contained inline SVG.
 
 Labels come from inventories and hosts, so they are reduced to a safe character set before
-plotting: matplotlib copies text into SVG comments, where "-->" would end the comment.
+plotting (text.chart_label): matplotlib copies text into SVG comments, where "-->" would end the comment.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9 _.,:()+#/]")
+from auditplan.text import chart_label
+
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 HOUR_TICKS = (1, 6, 24, 72, 168, 720, 2160, 8760)  # hour, quarter day, day, 3 days, week, month, quarter, year
 COLOURS = ("#1f4e79", "#6fa8dc", "#c00000", "#f4b183", "#70ad47", "#7f7f7f")
@@ -32,11 +33,6 @@ matplotlib.rcParams.update(
         "axes.spines.right": False,
     }
 )
-
-
-def safe_label(text: object, limit: int = 32) -> str:
-    cleaned = _UNSAFE.sub("_", str(text))
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "_"
 
 
 def _svg(fig: Figure) -> str:
@@ -59,7 +55,7 @@ def cumulative_by_wave(
     ax.plot(x, p90, marker="o", linestyle="--", color=COLOURS[0], label="p90", gid="cumulative-p90")
     if capacity is not None and math.isfinite(capacity):
         ax.axhline(capacity, color=COLOURS[2], linewidth=1.5, label="capacity (budget)", gid="capacity")
-    ax.set_xticks(x, [safe_label(lbl, 16) for lbl in labels])
+    ax.set_xticks(x, [chart_label(lbl, 16) for lbl in labels])
     ax.set_ylabel(unit)
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False, fontsize=8, loc="upper left")
@@ -75,7 +71,7 @@ def bars_with_range(
     lower = [max(0.0, m - lo) for m, lo in zip(p50, p10, strict=True)]
     upper = [max(0.0, hi - m) for m, hi in zip(p50, p90, strict=True)]
     ax.barh(y, p50, color=COLOURS[0], xerr=[lower, upper], error_kw={"ecolor": COLOURS[5], "capsize": 3})
-    ax.set_yticks(y, [safe_label(lbl) for lbl in labels])
+    ax.set_yticks(y, [chart_label(lbl) for lbl in labels])
     ax.invert_yaxis()
     ax.set_xlabel(f"{unit} (bar p50, whisker p10 to p90)")
     ax.set_title(title)
@@ -98,7 +94,7 @@ def readiness(categories: Sequence[tuple[str, int]]) -> str:
     total = sum(n for _, n in categories) or 1
     for i, (label, n) in enumerate(categories):
         colour = COLOURS[i % len(COLOURS)]
-        ax.barh([0], [n], left=left, color=colour, label=f"{safe_label(label, 40)} ({n})")
+        ax.barh([0], [n], left=left, color=colour, label=f"{chart_label(label, 40)} ({n})")
         left += n
     ax.set_xlim(0, total)
     ax.set_yticks([])

@@ -45,6 +45,8 @@ from sigma.types import (
 )
 
 from auditplan.emit.detections import canonicalize_field_names, string_pattern
+from auditplan.emit.errors import EmitError
+from auditplan.text import NOT_XML_CHAR, xml_chars
 
 # Event 4688 EventData order (reference §A5); SCOM's Params/Param[N] is 1-based.
 PARAM_OF_FIELD: Final = {
@@ -77,9 +79,6 @@ RE_FLAG_LETTERS: Final = {
 SEVERITY: Final = {"critical": "2", "high": "2", "medium": "1", "low": "0", "informational": "0"}
 PRIORITY: Final = {"critical": "2", "high": "2", "medium": "1", "low": "0", "informational": "0"}
 _ID_SAFE = re.compile(r"[^A-Za-z0-9_]")
-# Characters XML 1.0 (section 2.2, production Char) does not allow anywhere in a document, even escaped.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-REPLACEMENT_CHARACTER: Final = "\ufffd"
 # .NET: the very end of the text (`$` also matches before a final newline; Sigma's anchor does not).
 END_OF_TEXT: Final = r"\z"
 # A non-empty Param: any one character, a newline too.
@@ -90,14 +89,14 @@ class ManagementPackInvalid(ValueError):
     """The written management pack did not parse back as XML (a bug: nothing is reported as written)."""
 
 
-def xml_safe(text: str) -> str:
-    """`text` with every character XML 1.0 forbids replaced by U+FFFD (display text only)."""
-    return _NOT_XML_CHAR.sub(REPLACEMENT_CHARACTER, text)
-
-
 def _regex_xml_safe(pattern: str) -> str:
-    # In a pattern, \uXXXX keeps the meaning (.NET and Python both read it) where U+FFFD would not.
-    return _NOT_XML_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", pattern)
+    # In a pattern, \uXXXX keeps the meaning (.NET and Python both read it) where text.xml_chars's U+FFFD
+    # would not: the same forbidden characters (text.NOT_XML_CHAR), another replacement.
+    return NOT_XML_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", pattern)
+
+
+class ScomOptionError(EmitError):
+    """An option of the pack (its version) is not what SCOM accepts."""
 
 
 class ScomConversionError(ValueError):
@@ -250,7 +249,7 @@ def convert_rule(rule_file: Path) -> list[ScomRule]:
 
 
 def _text(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
-    # No xml_safe here: build_management_pack passes every element through it once, at the end.
+    # No xml_chars here: build_management_pack passes every element through it once, at the end.
     element = ET.SubElement(parent, tag, attrib)
     if text is not None:
         element.text = text
@@ -263,7 +262,7 @@ def build_management_pack(
     """The management pack XML. Same inputs give byte-identical output."""
     mp_id = mp_identifier(mp_id)
     if not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", mp_version):
-        raise ValueError(f"--mp-version {mp_version!r}: SCOM versions are four numbers, e.g. 1.0.0.0")
+        raise ScomOptionError(f"--mp-version {mp_version!r}: SCOM versions are four numbers, e.g. 1.0.0.0")
     root = ET.Element("ManagementPack", ContentReadable="true", SchemaVersion="2.0", OriginalSchemaVersion="1.1")
     root.set("xmlns:xsd", "http://www.w3.org/2001/XMLSchema")
     manifest = _text(root, "Manifest")
@@ -373,9 +372,9 @@ def build_management_pack(
         _text(ds, "Description", desc)
     for element in root.iter():  # the one place forbidden characters are replaced, for every element
         if element.text:
-            element.text = xml_safe(element.text)
+            element.text = xml_chars(element.text)
         for key, value in element.attrib.items():
-            element.set(key, xml_safe(value))
+            element.set(key, xml_chars(value))
     ET.indent(root, space="  ")
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + body + b"\n"

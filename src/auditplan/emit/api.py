@@ -1,0 +1,191 @@
+"""The emit stage's front door: the capacity report, the detections and the SCOM pack, as plain
+functions a Python user can call without click.
+
+Errors are the library's own, each naming the file, option or rule at fault: PlanError (plan.json),
+StoreError, ConfigError, NoStore, ReportError, ExportUnavailable (a pySigma backend is not
+installed), ScomOptionError and ManagementPackInvalid. Warnings come back in the results; nothing
+here prints.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from auditplan.emit.detections import (
+    EXPORT_BACKENDS,
+    Evaluation,
+    ExportUnavailable,
+    Exposure,
+    Rule,
+    RuleResult,
+    builtin_rules_dir,
+    evaluate,
+    export_queries,
+    exposure,
+    load_rules,
+    rule_files,
+)
+from auditplan.emit.errors import EmitError, NoStore, ReportError
+from auditplan.emit.gpo import PlanError, read_plan
+from auditplan.emit.report.gather import ProjectionRequest, gather
+from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs
+from auditplan.emit.report.render import write_report as _write_files
+from auditplan.emit.scom import ManagementPackInvalid, ScomOptionError, mp_identifier, write_management_pack
+from auditplan.store import Store
+
+__all__ = [
+    "DEFAULT_MP_ID", "DEFAULT_MP_VERSION", "DEFAULT_TITLE", "EXPORT_BACKENDS", "EXPORT_FORMATS", "DetectionRun",
+    "EmitError", "Evaluation", "ExportUnavailable", "Exposure", "ManagementPackInvalid", "NoStore", "PlanError",
+    "ProjectionNote", "ReportError", "ReportInputs", "ReportWritten", "Rule", "RuleResult", "RuleSet",
+    "RulesExported", "ScomOptionError", "detection_rules", "evaluate_detections", "export_rules",
+    "gather_report", "write_report", "write_report_files", "write_scom_pack",
+]
+
+DEFAULT_MP_ID: Final = "Auditplan.ProcessCreation.Detections"
+DEFAULT_MP_VERSION: Final = "1.0.0.0"
+EXPORT_FORMATS: Final = ("sigma", "scom", *EXPORT_BACKENDS)
+
+
+# -- the capacity report ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportWritten:
+    html: Path
+    csv: Path  # the per-host CSV beside the HTML
+    projection_note: str | None  # what the report says about its projection
+    warnings: tuple[str, ...]
+    context: Mapping[str, Any]  # every figure the report shows
+
+
+def gather_report(db: Path, *, plan_path: Path | None = None, siem: str | None = None, title: str = DEFAULT_TITLE,
+                  org: str | None = None, config_file: Path | None = None, price_per_gb: float | None = None,
+                  currency: str | None = None, gpo_dir: Path | None = None,
+                  now: datetime | None = None) -> ReportInputs:
+    """Everything the report shows, read from the store `db`, plan.json and `auditplan gpo`'s folder.
+
+    The projection is the one `auditplan plan` stored with the plan, unless there is no plan, none is
+    stored, or `siem` / `price_per_gb` / `currency` / `config_file` ask for another."""
+    asked = ProjectionRequest(siem=siem, config_file=config_file, price_per_gb=price_per_gb, currency=currency)
+    return gather(db, plan_path=plan_path, asked=asked, title=title, org=org, gpo_dir=gpo_dir, now=now)
+
+
+def write_report_files(inputs: ReportInputs, out: Path) -> ReportWritten:
+    """Write the HTML to `out` and the per-host CSV beside it (<name>-hosts.csv)."""
+    html, csv_path, ctx = _write_files(inputs, out)
+    note = inputs.projection_note.text if inputs.projection_note else None
+    return ReportWritten(html, csv_path, note, inputs.warnings, ctx)
+
+
+def write_report(db: Path, out: Path, *, plan_path: Path | None = None, siem: str | None = None,
+                 title: str = DEFAULT_TITLE, org: str | None = None, config_file: Path | None = None,
+                 price_per_gb: float | None = None, currency: str | None = None, gpo_dir: Path | None = None,
+                 now: datetime | None = None) -> ReportWritten:
+    """The one-file HTML capacity report of the store `db` (and plan.json), written to `out`."""
+    inputs = gather_report(db, plan_path=plan_path, siem=siem, title=title, org=org, config_file=config_file,
+                           price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir, now=now)
+    return write_report_files(inputs, out)
+
+
+# -- detections ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    problems: tuple[str, ...]  # one line per file or folder that could not be used
+
+
+def detection_rules(rules_dirs: Sequence[Path] = (), *, builtin: bool = True) -> RuleSet:
+    """The built-in five families (unless `builtin` is False) and the user's rules under `rules_dirs`."""
+    rules, problems = load_rules(([builtin_rules_dir()] if builtin else []) + list(rules_dirs))
+    return RuleSet(tuple(rules), tuple(problems))
+
+
+@dataclass(frozen=True)
+class DetectionRun:
+    evaluation: Evaluation
+    exposure: Exposure
+    problems: tuple[str, ...]  # rule files that could not be used
+
+
+def evaluate_detections(db: Path, rules_dirs: Sequence[Path] = ()) -> DetectionRun:
+    """Run the rules over every sampled or ingested 4688 event of the store `db`; alerts/day per rule
+    scale each host's hits by its 4688/day (the estimate's p50, else the sampled rate)."""
+    if not db.is_file():
+        raise NoStore(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
+    with Store(db) as store:
+        events = store.events_frame()
+        estimates = store.load_estimates("latest")
+        hosts = store.hosts_frame()
+    events = events[events["event_id"] == 4688] if len(events) else events
+    rates: dict[str, float] = {}
+    if len(hosts) and "sampled_4688_per_day" in hosts:
+        rates.update({str(h): float(r) for h, r in zip(hosts["host"], hosts["sampled_4688_per_day"], strict=False)
+                      if r == r and r is not None})
+    rates.update({e.host: e.events_per_day.p50 for e in estimates})
+    ruleset = detection_rules(rules_dirs)
+    return DetectionRun(evaluate(ruleset.rules, events, rates), exposure(events), ruleset.problems)
+
+
+@dataclass(frozen=True)
+class RulesExported:
+    fmt: str
+    path: Path  # the folder (sigma) or file (scom, queries) written
+    count: int  # rule files (sigma) or queries written; rule files read (scom)
+    skipped: tuple[str, ...] = ()  # files not exported, one line each
+    notes: tuple[str, ...] = ()  # scom: what each rule's translation could not keep
+    enabled_hosts: tuple[str, ...] = ()  # scom: the hosts the rules are enabled on
+
+
+def _plan_hosts(plan_path: Path | None, through_wave: int) -> list[str]:
+    if plan_path is None:
+        return []
+    plan = read_plan(plan_path)
+    return [h.host for w in plan.waves if w.number <= through_wave for h in w.hosts]
+
+
+def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = DEFAULT_MP_ID,
+                    mp_version: str = DEFAULT_MP_VERSION, plan_path: Path | None = None,
+                    through_wave: int = 0) -> RulesExported:
+    """An unsealed SCOM management pack of the rules, disabled except (by override) on the hosts of
+    waves 0..`through_wave` of plan.json. `out` is the .xml file, or a folder for <mp-id>.xml."""
+    files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
+    hosts = _plan_hosts(plan_path, through_wave)
+    # The file name uses the sanitised ID (as the XML does), so mp_id cannot point outside `out`.
+    target = out if out.suffix.lower() == ".xml" else out / f"{mp_identifier(mp_id)}.xml"
+    notes = write_management_pack(files, target, mp_id=mp_id, mp_version=mp_version, enabled_hosts=hosts)
+    return RulesExported("scom", target, len(files), tuple(problems), tuple(notes), tuple(hosts))
+
+
+def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = DEFAULT_MP_ID,
+                 mp_version: str = DEFAULT_MP_VERSION, plan_path: Path | None = None,
+                 through_wave: int = 0) -> RulesExported:
+    """Write the rules as Sigma files (`fmt` "sigma", into the folder `out`), a SCOM pack ("scom"), or
+    queries of a pySigma backend (splunk, kusto, elastic) into the file `out`."""
+    if fmt == "scom":
+        return write_scom_pack(out, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version, plan_path=plan_path,
+                               through_wave=through_wave)
+    if fmt not in EXPORT_FORMATS:
+        raise EmitError(f"--format {fmt}: expected one of {', '.join(EXPORT_FORMATS)}")
+    files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
+    # Only files that load as rules auditplan evaluates are exported (a broken one is skipped, as
+    # evaluate_detections skips it).
+    loaded, load_problems = load_rules(files)
+    problems += load_problems
+    usable = {Path(r.path) for r in loaded}
+    files = [f for f in files if f in usable]
+    if fmt == "sigma":
+        out.mkdir(parents=True, exist_ok=True)
+        for file in files:
+            shutil.copyfile(file, out / file.name)
+        return RulesExported(fmt, out, len(files), tuple(problems))
+    queries, query_problems = export_queries(files, fmt)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(f"# {name}\n{query}\n\n" for name, query in queries), encoding="utf-8")
+    return RulesExported(fmt, out, len(queries), tuple(problems + query_problems))

@@ -1,0 +1,180 @@
+"""Rules run over sampled 4688 events in an in-memory SQLite table, hits scaled to alerts/day.
+
+Following ../shared/reference/detections-and-peers.md §2: the events sit in a table with
+case-insensitive columns and a case-sensitive `re.search` REGEXP function. An empty field is NULL,
+as a missing one is (4688 writes an empty CommandLine when command-line auditing is off, reference
+§2.3), so no string match fires on it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pandas as pd
+
+from auditplan.emit.detections.rules import SAMPLED_COLUMNS, Rule
+
+# Below this share of events with a non-empty CommandLine, command-line rules cannot be judged.
+MIN_CMDLINE_SHARE: Final = 0.5
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    id: str
+    title: str
+    family: int | None
+    level: str | None
+    hits: int
+    alerts_per_day: float | None  # fleet, scaled by each host's 4688 rate; None when no host has a rate
+    hosts: dict[str, int]  # host -> hits in the sample
+    alerts_per_day_by_host: dict[str, float]
+    top_processes: tuple[tuple[str, int], ...]
+    notes: tuple[str, ...] = ()
+    # Hosts whose sample has no CommandLine: a rule that reads it cannot be judged there, so their
+    # volume is left out of its alerts/day (rather than scored as zero).
+    hosts_not_evaluated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    results: tuple[RuleResult, ...]
+    events: int
+    hosts: int
+    cmdline_share: float | None  # share of events with a non-empty CommandLine
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    hosts_without_command_line: tuple[str, ...] = ()  # sampled hosts none of whose events has a CommandLine
+
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def _regexp(pattern: str | None, value: str | None) -> int:
+    # Sigma |re is case-sensitive unless the rule says (?i); reference §2.4 says not to add re.I.
+    if pattern is None or value is None:
+        return 0
+    compiled = _compile(pattern)
+    return 1 if compiled is not None and compiled.search(value) else 0
+
+
+def _load_events(con: sqlite3.Connection, events: pd.DataFrame, extra_fields: Iterable[str]) -> None:
+    columns = list(SAMPLED_COLUMNS)
+    # Fields only a rule reads get NULL columns, so its query runs (and a NULL never matches). SQLite
+    # column names ignore case: one column per name whatever its spelling, or CREATE TABLE fails.
+    taken = {c.lower() for c in [*columns, "EventID", "host", "row_id"]}
+    extras: list[str] = []
+    for name in sorted(set(extra_fields)):
+        if name.lower() not in taken:
+            taken.add(name.lower())
+            extras.append(name)
+    ddl = ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in [*columns, *extras])
+    con.execute(f'CREATE TABLE logs (row_id INTEGER PRIMARY KEY, host TEXT, EventID INTEGER, {ddl})')
+    frame = events.reindex(columns=["host", "event_id", *SAMPLED_COLUMNS.values()])
+    names = ", ".join(columns)
+    con.executemany(
+        f"INSERT INTO logs (row_id, host, EventID, {names}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        (
+            (i, host, int(eid) if eid == eid and eid is not None else 4688, *(_text(v) for v in values))
+            for i, (host, eid, *values) in enumerate(frame.itertuples(index=False, name=None))
+        ),
+    )
+
+
+def _text(value: Any) -> str | None:
+    # Empty is NULL: SCOM (and the event) cannot tell an empty field from a missing one.
+    if value is None or (isinstance(value, float) and value != value) or value == "":
+        return None
+    return str(value)
+
+
+def _basename(path: str | None) -> str:
+    if not path:
+        return "(unknown)"
+    return path.replace("/", "\\").rsplit("\\", 1)[-1].lower()
+
+
+def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, float]) -> Evaluation:
+    """Run every rule over the sampled 4688 events; scale hits to alerts/day with each host's 4688/day.
+
+    `events` has one row per sampled 4688 event with columns host, new_process_name,
+    parent_process_name, subject_user_name, command_line (and optionally event_id).
+    `rates` maps host -> projected 4688 events/day (the estimate's p50).
+    """
+    con = sqlite3.connect(":memory:")
+    con.create_function("REGEXP", 2, _regexp, deterministic=True)
+    extra = set().union(*(r.fields for r in rules)) if rules else set()
+    _load_events(con, events, extra)
+    per_host = Counter(events["host"]) if len(events) else Counter()
+    cmdline = events["command_line"] if "command_line" in events else pd.Series(None, index=events.index, dtype=object)
+    has_cmdline = cmdline.fillna("").astype(str).str.len().gt(0) if len(events) else pd.Series(dtype=bool)
+    populated = int(has_cmdline.sum()) if len(events) else 0
+    share = populated / len(events) if len(events) else None
+    with_cmdline = set(events.loc[has_cmdline, "host"]) if len(events) else set()
+    blind = tuple(sorted((str(h) for h in per_host if h not in with_cmdline), key=str.lower))
+    warnings: list[str] = []
+    if blind:
+        volume = sum(rates.get(h, 0.0) for h in blind)
+        warnings.append(
+            f"{len(blind)} host(s) have no CommandLine in any sampled 4688 event (command-line auditing off?): "
+            + ", ".join(blind) + f". Rules that read CommandLine cannot be evaluated on them; their "
+            f"{volume:,.0f} 4688 events/day are left out of those rules' alerts/day, not scored as zero."
+        )
+    if share is not None and share < MIN_CMDLINE_SHARE:
+        warnings.append(
+            f"only {populated} of {len(events)} sampled 4688 events ({share:.0%}) carry a CommandLine, so the "
+            "alerts/day of rules that read it describe today's partial command-line auditing, NOT the fleet "
+            "once the GPO turns it on everywhere."
+        )
+    if not len(events):
+        warnings.append("no sampled 4688 events: survey hosts with Process Creation auditing on, or ingest .evtx files")
+    results: list[RuleResult] = []
+    for rule in rules:
+        notes: list[str] = []
+        notes += rule.missing_field_notes
+        if rule.not_sampled:
+            notes.append("uses 4688 fields auditplan does not sample: " + ", ".join(sorted(rule.not_sampled)))
+        if rule.uses_command_line and share is not None and share < MIN_CMDLINE_SHARE:
+            notes.append("reads CommandLine, which is empty in most of the sample")
+        skipped = blind if rule.uses_command_line else ()
+        if skipped:
+            shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+            notes.append(f"cannot be evaluated on {len(skipped)} host(s) without CommandLine ({shown}); "
+                         "alerts/day covers the other hosts only")
+        sql = rule.sql.replace("SELECT * FROM logs", "SELECT host, NewProcessName FROM logs", 1)
+        try:
+            matched = con.execute(sql).fetchall()
+        except sqlite3.Error as exc:
+            notes.append(f"could not be evaluated: {exc}")
+            matched = []
+        hosts = Counter(h for h, _ in matched)
+        by_host = {
+            h: hits / per_host[h] * rates[h]
+            for h, hits in hosts.items() if h in rates and per_host[h] and h not in skipped
+        }
+        evaluable = len(per_host) > len(skipped)
+        fleet = sum(by_host.values()) if evaluable and (by_host or not set(hosts) - set(skipped)) else None
+        unrated = [h for h in hosts if h not in rates and h not in skipped]
+        if unrated:
+            notes.append(f"{len(unrated)} host(s) with hits have no 4688 rate; left out of alerts/day")
+        results.append(
+            RuleResult(
+                id=rule.id, title=rule.title, family=rule.family, level=rule.level, hits=len(matched),
+                alerts_per_day=fleet, hosts=dict(sorted(hosts.items())),
+                alerts_per_day_by_host=dict(sorted(by_host.items())),
+                top_processes=tuple(Counter(_basename(n) for _, n in matched).most_common(5)), notes=tuple(notes),
+                hosts_not_evaluated=tuple(skipped),
+            )
+        )
+    con.close()
+    return Evaluation(tuple(results), len(events), len(per_host), share, tuple(warnings), blind)

@@ -1,0 +1,93 @@
+"""Every figure the report shows, computed once (tests compare the rendered text with these)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from auditplan.config import defaults_text as shipped_defaults_text
+from auditplan.emit.gpo import GpoOptions
+from auditplan.emit.model_bridge import Projection
+from auditplan.emit.report.assumptions import assumption_rows
+from auditplan.emit.report.figures import charts_of
+from auditplan.emit.report.inputs import ReportInputs
+from auditplan.emit.report.readiness import readiness
+from auditplan.emit.report.risks import CAPACITY_LIMITS, CAPACITY_REASONS, reason_code, risks
+from auditplan.emit.report.waves import budget_summary, counted_basis, fleet_value, timeline
+
+GROUP_LIMIT = 15  # roles/sites drawn and tabled; the rest are in the CSV
+TOP_HOSTS = 20
+FLEET_FIGURES = ("added_eps_mean_p50", "added_eps_peak_p90", "added_gb_day_p10", "added_gb_day_p50",
+                 "added_gb_day_p90", "added_cost_month_p10", "added_cost_month_p50", "added_cost_month_p90",
+                 "added_events_day_p50")
+DEFAULT_MIN_LOCAL_HOURS = 168.0  # [local_log] min_local_hours, when there is no projection to say
+
+
+def group_rows(frame: pd.DataFrame | None, limit: int = GROUP_LIMIT) -> tuple[list[dict[str, Any]], int]:
+    """The `limit` groups with the most added load (p50), and how many more there are."""
+    if frame is None or not len(frame):
+        return [], 0
+    if "added_gb_day_p50" in frame:
+        frame = frame.sort_values("added_gb_day_p50", ascending=False, kind="stable")
+    rows = []
+    for name, row in frame.head(limit).iterrows():
+        rows.append({"name": str(name), **{k: row.get(k) for k in (
+            "hosts", "added_eps_mean_p50", "added_gb_day_p10", "added_gb_day_p50", "added_gb_day_p90",
+            "added_cost_month_p50")}})
+    return rows, max(0, len(frame) - limit)
+
+
+def top_hosts(projection: Projection | None, n: int = TOP_HOSTS) -> list[dict[str, Any]]:
+    if projection is None or not len(projection.hosts):
+        return []
+    frame = projection.hosts.sort_values(["added_gb_day_p50", "host"], ascending=[False, True]).head(n)
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def build_context(inputs: ReportInputs) -> dict[str, Any]:
+    """All numbers the report shows, computed once."""
+    projection = inputs.projection
+    plan = inputs.plan
+    ctx: dict[str, Any] = {"title": inputs.title, "org": inputs.org,
+                           "generated": inputs.generated_at.strftime("%Y-%m-%d %H:%M UTC")}
+    ctx["readiness"] = readiness(inputs.hosts)
+    ctx["fleet"] = {name: fleet_value(projection, name) for name in FLEET_FIGURES}
+    ctx["siem"] = projection.profile.name if projection else None
+    ctx["projection_note"] = inputs.projection_note.text if inputs.projection_note else None
+    ctx["currency"] = projection.currency if projection else ""
+    ctx["price_per_gb"] = projection.price_per_gb if projection else None
+    min_hours = projection.min_local_hours if projection else DEFAULT_MIN_LOCAL_HOURS
+    ctx["min_local_hours"] = min_hours
+    local = projection.hosts if projection is not None else pd.DataFrame()
+    hours = [float(h) for h in local.get("local_hours_p90", pd.Series(dtype=float)).tolist() if h == h]
+    ctx["logs_short"] = sum(1 for h in hours if h < min_hours)
+    start = inputs.first_wave_date or inputs.generated_at + timedelta(days=7)
+    # The same rate the planner counts: the plan's profile's eps basis (model/plan.py _load_column).
+    basis = counted_basis(plan, projection)
+    ctx["waves"] = timeline(plan, start, inputs.wave_interval_days, inputs.gpo_names, basis)
+    ctx["gpo_names_read"] = sum(1 for w in ctx["waves"] if not w["gpo_default"])
+    ctx["gpo_default_prefix"] = GpoOptions.name_prefix
+    ctx["budget"] = budget_summary(plan, ctx["waves"], projection, basis)
+    unplaced = list(plan.get("unplaced", [])) if plan else []
+    capacity = [u for u in unplaced if reason_code(u) in CAPACITY_REASONS]
+    # Capacity first: those are the hosts the verdict and the top risk point at.
+    ctx["unplaced"] = capacity + [u for u in unplaced if reason_code(u) not in CAPACITY_REASONS]
+    ctx["capacity_unplaced"] = capacity
+    codes = {reason_code(u) for u in capacity}
+    ctx["capacity_limits"] = " and ".join(words for code, words in CAPACITY_LIMITS.items() if code in codes)
+    ctx["local_settings_hosts"] = sum(1 for w in (plan or {}).get("waves", []) for h in w.get("hosts", [])
+                                      if h.get("local_subcategories"))
+    ctx["risks"] = risks(ctx, inputs.exposure, inputs.detections)
+    ctx["sources"] = Counter(str(e.source) for e in inputs.estimates)
+    text = inputs.defaults_text or (shipped_defaults_text() if inputs.config is not None else "")
+    ctx["defaults"] = assumption_rows(text, inputs.config, inputs.config_sources)
+    ctx["detections"] = inputs.detections
+    ctx["exposure"] = inputs.exposure
+    ctx["by_role"], ctx["by_role_more"] = group_rows(projection.by_role if projection else None)
+    ctx["by_site"], ctx["by_site_more"] = group_rows(projection.by_site if projection else None)
+    ctx["top_hosts"] = top_hosts(projection)
+    ctx["charts"] = charts_of(ctx, inputs)
+    return ctx

@@ -1,0 +1,129 @@
+"""Everything the report reads, from the store, plan.json and `auditplan gpo`'s output folder.
+
+The projection is the one `auditplan plan` stored with the plan, so that a report made after a
+re-run of `auditplan estimate` still shows the figures the waves were planned with; a projection
+is computed for the report only when there is no plan, the plan has none stored, or the user asks
+for another SIEM profile, price, currency or configuration. The report says which it shows.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auditplan.config import defaults_text, load_config
+from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
+from auditplan.emit.errors import NoStore, ReportError
+from auditplan.emit.model_bridge import Projection, load_plan_projection, project, projection_config
+from auditplan.emit.report.gpo_names import plan_gpo_names
+from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs
+from auditplan.emit.report.plan_check import read_report_plan
+from auditplan.store import Store
+
+OPTION_PRICE = "option --price-per-gb"
+OPTION_CURRENCY = "option --currency"
+
+
+@dataclass(frozen=True)
+class ProjectionRequest:
+    """What the user asked the report to cost: each None means "as planned" (or the defaults)."""
+
+    siem: str | None = None
+    config_file: Path | None = None
+    price_per_gb: float | None = None  # 0 or None: the profile's price
+    currency: str | None = None
+
+
+def _differences(stored: Projection, asked: ProjectionRequest) -> list[str]:
+    """What the user asked for that the stored projection does not have, in words."""
+    out = []
+    if asked.siem and asked.siem != stored.profile.name:
+        out.append(f"--siem {asked.siem}, the plan's is {stored.profile.name}")
+    if asked.price_per_gb and asked.price_per_gb != stored.price_per_gb:
+        out.append(f"--price-per-gb {asked.price_per_gb:g}")
+    if asked.currency and asked.currency != stored.currency:
+        out.append(f"--currency {asked.currency}")
+    if asked.config_file is not None and load_config(asked.config_file) != dict(_config_of(stored, None)[0]):
+        out.append(f"--config {asked.config_file}")
+    return out
+
+
+def _config_of(projection: Projection, config_file: Path | None) -> tuple[Mapping[str, Any], Mapping[str, str], str]:
+    return projection_config(projection, config_file)
+
+
+def _with_options(projection: Projection, config: Mapping[str, Any], sources: Mapping[str, str],
+                  asked: ProjectionRequest) -> tuple[dict[str, Any], dict[str, str]]:
+    """The effective config with the options that replaced a profile's price or currency."""
+    effective: dict[str, Any] = copy.deepcopy(dict(config))
+    named = dict(sources)
+    profile = effective.get("siem", {}).get(projection.profile.name)
+    for key, value, option in (("price_per_gb", asked.price_per_gb, OPTION_PRICE),
+                               ("currency", asked.currency, OPTION_CURRENCY)):
+        if value and isinstance(profile, dict):
+            profile[key] = value
+            named[f"siem.{projection.profile.name}.{key}"] = option
+    return effective, named
+
+
+def choose_projection(store: Store, plan: Mapping[str, Any] | None, asked: ProjectionRequest
+                      ) -> tuple[Projection, ProjectionNote, dict[str, Any], dict[str, str]]:
+    """The plan's stored projection unless the user asked for something else; the note says which,
+    and the effective config (with each value's source) is the one that projection used."""
+    plan_id = str(plan.get("plan_id")) if plan else None
+    stored = load_plan_projection(store, plan_id) if plan_id else None
+    if plan_id is None:
+        reason = "no plan given"
+    elif stored is None:
+        reason = f"no projection is stored with plan {plan_id} (a store written before auditplan kept one)"
+    else:
+        differences = _differences(stored, asked)
+        reason = "asked for " + "; ".join(differences) if differences else ""
+    if stored is not None and not reason:
+        config, sources, run = _config_of(stored, None)
+        note = ProjectionNote(planned=True, siem=stored.profile.name, estimate_run=run, plan_id=plan_id)
+        return stored, note, dict(config), dict(sources)
+    siem = asked.siem or (str(plan["siem"]) if plan and plan.get("siem") else None)
+    projection = project(store, siem=siem, config_file=asked.config_file, price_per_gb=asked.price_per_gb,
+                         currency=asked.currency)
+    config, sources, run = _config_of(projection, asked.config_file)
+    note = ProjectionNote(planned=False, siem=projection.profile.name, estimate_run=run, plan_id=plan_id,
+                          reason=reason)
+    return projection, note, *_with_options(projection, config, sources, asked)
+
+
+def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest = ProjectionRequest(),
+           title: str = DEFAULT_TITLE, org: str | None = None, gpo_dir: Path | None = None,
+           now: datetime | None = None) -> ReportInputs:
+    """Everything the report shows; PlanError, StoreError, ConfigError, NoStore or ReportError on bad input."""
+    if gpo_dir is not None and plan_path is None:
+        raise ReportError("--gpo-dir needs --plan: the GPO names are matched to the plan's waves")
+    # The plan first: a malformed one fails before the store is read and the fleet simulated.
+    plan = read_report_plan(plan_path) if plan_path else None
+    warnings: list[str] = []
+    gpo_names: dict[int, str] = {}
+    if plan and plan_path:
+        gpo_names, warnings = plan_gpo_names(plan, plan_path, gpo_dir)
+    if not db.is_file():
+        raise NoStore(f"{db}: no store here; run `auditplan survey` (or ingest) and `auditplan estimate` first")
+    with Store(db) as store:
+        projection, note, config, sources = choose_projection(store, plan, asked)
+        run = note.estimate_run or "latest"
+        estimates = store.load_estimates(run)
+        survey = store.hosts_frame()
+        events = store.events_frame()
+    events = events[events["event_id"] == 4688] if len(events) else events
+    rules, _ = load_rules([builtin_rules_dir()])
+    rates = {e.host: e.events_per_day.p50 for e in estimates}
+    detections = evaluate(rules, events, rates) if len(events) else None
+    return ReportInputs(
+        hosts=survey, projection=projection, estimates=estimates, plan=plan, detections=detections,
+        exposure=exposure(events), defaults_text=defaults_text(), title=title, org=org,
+        generated_at=now or datetime.now(UTC), gpo_names=gpo_names, config=config, config_sources=sources,
+        projection_note=note, warnings=tuple(warnings),
+    )
+

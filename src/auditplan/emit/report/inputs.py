@@ -1,0 +1,59 @@
+"""What the report reads: the survey, the projection and where it came from, the plan, detections."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from auditplan.emit.detections import Evaluation, Exposure
+from auditplan.emit.model_bridge import Projection
+from auditplan.records import HostEstimate
+
+DEFAULT_TITLE = "Process creation auditing: capacity report"
+
+
+@dataclass(frozen=True)
+class ProjectionNote:
+    """Where the report's projection comes from: the one `auditplan plan` stored with the plan
+    (`planned`), or one computed for this report, and why."""
+
+    planned: bool
+    siem: str
+    estimate_run: str | None = None
+    plan_id: str | None = None
+    reason: str = ""  # why it was computed for this report; empty when planned
+
+    @property
+    def text(self) -> str:
+        run = f"estimates {self.estimate_run}, " if self.estimate_run else ""
+        if self.planned:
+            return f"Projection as planned: plan {self.plan_id}, {run}SIEM profile {self.siem}."
+        because = f" ({self.reason})" if self.reason else ""
+        return f"Projection computed for this report: {run}SIEM profile {self.siem}{because}."
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    hosts: pd.DataFrame  # Store.hosts_frame()
+    projection: Projection | None
+    estimates: Sequence[HostEstimate]
+    plan: Mapping[str, Any] | None = None  # plan.json
+    detections: Evaluation | None = None
+    exposure: Exposure | None = None
+    defaults_text: str = ""  # defaults.toml, for each number's documented basis
+    title: str = DEFAULT_TITLE
+    org: str | None = None
+    generated_at: datetime = field(default_factory=lambda: datetime(2000, 1, 1))
+    wave_interval_days: int = 7
+    first_wave_date: datetime | None = None
+    gpo_names: Mapping[int, str] | None = None  # wave -> GPO display name, from `auditplan gpo`'s manifest
+    # The effective configuration the projection used, and each leaf's source ("default", the
+    # --config file, or an option); None: the defaults of `defaults_text`.
+    config: Mapping[str, Any] | None = None
+    config_sources: Mapping[str, str] | None = None
+    projection_note: ProjectionNote | None = None
+    warnings: tuple[str, ...] = ()  # said on the terminal, not in the report (e.g. an unreadable GPO manifest)

@@ -1,0 +1,75 @@
+"""The report as files: the HTML (jinja2, autoescaped) and the per-host CSV beside it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from auditplan.emit.report.context import build_context
+from auditplan.emit.report.inputs import ReportInputs
+from auditplan.emit.report.readiness import one_row_per_host
+from auditplan.emit.report.waves import as_float
+from auditplan.store.export import frame_to_csv
+from auditplan.text import number
+
+HOST_COLUMNS = ("host", "source", "change", "p10", "p50", "p90", "added_gb_day_p50", "added_gb_day_p90",
+                "added_eps_peak_p90", "local_hours_p90", "recommended_log_max_size_mb")
+
+
+def _pct(value: Any) -> str:
+    x = as_float(value)
+    return "n/a" if value is None or not math.isfinite(x) else f"{100 * x:.0f}%"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("auditplan.reports", "."),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = number
+    env.filters["pct"] = _pct
+    return env
+
+
+def render(inputs: ReportInputs) -> tuple[str, dict[str, Any]]:
+    """The HTML and the context it shows."""
+    env = _environment()
+    ctx = build_context(inputs)
+    css = env.loader.get_source(env, "report.css")[0] if env.loader else ""
+    html = env.get_template("report.html.j2").render(ctx=ctx, css=Markup(css))  # noqa: S704 - our own stylesheet
+    return html, ctx
+
+
+def host_table(inputs: ReportInputs) -> pd.DataFrame:
+    """The per-host CSV written beside the HTML: survey facts joined with the projection."""
+    hosts = one_row_per_host(inputs.hosts)
+    if inputs.projection is None or not len(inputs.projection.hosts):
+        return hosts.reset_index(drop=True)
+    cols = [c for c in HOST_COLUMNS if c in inputs.projection.hosts.columns]
+    proj = inputs.projection.hosts[cols].rename(columns={"source": "estimate_source", "p10": "events_day_p10",
+                                                         "p50": "events_day_p50", "p90": "events_day_p90"})
+    merged = hosts.merge(proj, on="host", how="outer") if len(hosts) else proj
+    if inputs.plan:
+        wave_of = {h.get("host"): w.get("wave") for w in inputs.plan.get("waves", []) for h in w.get("hosts", [])}
+        reason_of = {u.get("host"): u.get("reason") for u in inputs.plan.get("unplaced", [])}
+        merged["wave"] = merged["host"].map(wave_of)
+        merged["unplaced_reason"] = merged["host"].map(reason_of)
+    return merged.sort_values("host").reset_index(drop=True)
+
+
+def write_report(inputs: ReportInputs, out: Path) -> tuple[Path, Path, dict[str, Any]]:
+    """Write the HTML and, beside it, the per-host CSV; return both paths and the context."""
+    html, ctx = render(inputs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    csv_path = out.with_name(out.stem + "-hosts.csv")
+    csv_path.write_text(frame_to_csv(host_table(inputs)), encoding="utf-8", newline="")
+    return out, csv_path, ctx

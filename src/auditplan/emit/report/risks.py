@@ -1,0 +1,85 @@
+"""The risks the report names, worst first; the verdict shows the top three."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from auditplan.emit.detections import Evaluation, Exposure
+from auditplan.emit.model_bridge import (
+    BUDGET_EPS,
+    BUDGET_GB_DAY,
+    REASON_EXCEEDS_BUDGET,
+    REASON_EXCEEDS_STEP,
+    REASON_MAX_WAVES,
+)
+from auditplan.text import number
+
+CAPACITY_REASONS = (REASON_EXCEEDS_BUDGET, REASON_EXCEEDS_STEP, REASON_MAX_WAVES)
+# Why a host is in no wave, by the plan's reason code (docs/plan-json.md, model/plan.py _waves):
+# its own load over the step, the budget spent before it, or every allowed wave full.
+CAPACITY_WORDS = {REASON_EXCEEDS_STEP: "its own load is larger than one wave's step",
+                  REASON_EXCEEDS_BUDGET: "the budget is used up",
+                  REASON_MAX_WAVES: "the wave limit was reached"}
+CAPACITY_LIMITS = {REASON_EXCEEDS_BUDGET: "the SIEM budget", REASON_EXCEEDS_STEP: "the wave step",
+                   REASON_MAX_WAVES: "the wave limit"}  # what a host did not fit, in the headline
+# The `auditplan plan` options (cli/plan.py) that would let such a host in, by budget kind.
+CAPACITY_FIXES: dict[str, dict[str | None, str]] = {
+    REASON_EXCEEDS_STEP: {BUDGET_GB_DAY: "a larger step (--max-step-gb-day)",
+                          BUDGET_EPS: "a larger step (--max-step-eps)",
+                          None: "a larger step (--max-step-gb-day or --max-step-eps)"},
+    REASON_EXCEEDS_BUDGET: {BUDGET_GB_DAY: "a larger budget (--budget-gb-day)",
+                            BUDGET_EPS: "a larger budget (--budget-eps)",
+                            None: "a larger budget (--budget-gb-day or --budget-eps)"},
+    REASON_MAX_WAVES: {None: "more waves (--max-waves)"},
+}
+
+
+def reason_code(entry: Mapping[str, Any]) -> str:
+    """The code an unplaced entry's reason starts with (docs/plan-json.md: `code: words`)."""
+    return str(entry.get("reason", "")).split(":", 1)[0].strip()
+
+
+def capacity_risk(capacity: Sequence[Mapping[str, Any]], kind: str | None) -> str:
+    """The risk for hosts the plan left out for its limits: why, by reason, and the options that help."""
+    codes = Counter(reason_code(u) for u in capacity)
+    why = "; ".join(f"{codes[code]} because {words}" for code, words in CAPACITY_WORDS.items() if codes[code])
+    fixes = [f.get(kind, f[None]) for code, f in CAPACITY_FIXES.items() if codes[code]]
+    names = ", ".join(str(u.get("host", "")) for u in capacity[:3]) + (
+        f" and {len(capacity) - 3} more" if len(capacity) > 3 else "")
+    return (f"{len(capacity)} host(s) are in no wave ({why}): {names}. They head the list 'Hosts not placed in "
+            f"a wave' under Risks; to place them, re-run auditplan plan with {' and '.join(fixes)}, or plan them "
+            "on their own.")
+
+
+def risks(ctx: Mapping[str, Any], exposure: Exposure | None, detections: Evaluation | None) -> list[dict[str, Any]]:
+    """Every risk found, worst first; the verdict shows the top three."""
+    found: list[dict[str, Any]] = []
+    r = ctx["readiness"]
+    capacity = ctx["capacity_unplaced"]
+    if capacity:
+        found.append({"weight": 100, "text": capacity_risk(capacity, (ctx["budget"] or {}).get("kind"))})
+    if ctx["logs_short"]:
+        found.append({"weight": 90, "text": f"{ctx['logs_short']} host(s) would keep less than "
+                      f"{number(ctx['min_local_hours'])} hours of Security log history after enablement; raise "
+                      "their log size first (the GPO can set it)."})
+    if r["unsupported"]:
+        found.append({"weight": 80, "text": f"{r['unsupported']} host(s) run an OS that cannot log the command "
+                      "line (older than 2012 R2 / 8.1 without KB3004375)."})
+    failed = r["surveyed"] - r["reachable"]
+    if failed:
+        kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(r["failures"].items()))
+        found.append({"weight": 70, "text": f"{failed} host(s) could not be surveyed ({kinds}): their load is a "
+                      "guess from role priors."})
+    if ctx["local_settings_hosts"]:
+        found.append({"weight": 60, "text": f"{ctx['local_settings_hosts']} host(s) have audit subcategories set "
+                      "locally; a GPO with advanced audit policy would wipe them (use gpo --preserve-local)."})
+    if exposure and exposure.events_with_secrets:
+        found.append({"weight": 85, "text": f"{exposure.events_with_secrets} of {exposure.events} sampled command "
+                      f"lines carried a credential on {len(exposure.by_host)} host(s); with command-line auditing "
+                      "everyone who can read the Security log would see such secrets."})
+    if detections and detections.cmdline_share is not None and detections.cmdline_share < 0.5:
+        found.append({"weight": 40, "text": "Most sampled 4688 events carry no command line yet, so the detection "
+                      "estimates below are a floor, not a forecast."})
+    return sorted(found, key=lambda x: -x["weight"])
