@@ -13,7 +13,7 @@ import time
 
 import pandas as pd
 
-from auditplan.emit.detections import builtin_rules_dir, evaluate, load_rules
+from auditplan.emit.api import detection_rules, evaluate_events
 
 BENIGN = [
     (r"C:\Windows\System32\svchost.exe", r"C:\Windows\System32\services.exe", "svchost.exe -k netsvcs -p -s Schedule"),
@@ -53,10 +53,10 @@ def main() -> None:
     events["host"] = [f"h{i % 500}" for i in range(len(events))]
     events["subject_user_name"] = "alice"
     events["event_id"] = 4688
-    rules, _ = load_rules([builtin_rules_dir()])
+    rules = detection_rules().rules
 
     t0 = time.perf_counter()
-    result = evaluate(rules, events, {})
+    result = evaluate_events(events, {}, rules)
     sigma_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     baseline_hits = 0

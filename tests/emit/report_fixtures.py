@@ -436,3 +436,16 @@ def chromium(profile_dir: Path, proxy: str) -> Iterator[Cdp]:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         log.close()
+
+
+def read_in_chromium(html: str, probe: str, work: Path) -> Any:
+    """`probe` (a JavaScript expression) evaluated on `html` as headless Chromium renders it."""
+    with recording_server() as (base, recorder):
+        recorder.pages["/report.html"] = html.encode("utf-8")
+        with chromium(work / "profile", base) as cdp:
+            for domain in ("Page", "Runtime"):
+                cdp.call(f"{domain}.enable")
+            start = len(cdp.events)
+            cdp.call("Page.navigate", url=base + "/report.html")
+            cdp.wait_for("Page.loadEventFired", after=start)
+            return cdp.evaluate(probe)

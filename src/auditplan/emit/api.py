@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+import pandas as pd
+
 from auditplan.emit.detections import (
     EXPORT_BACKENDS,
     Evaluation,
@@ -42,7 +44,7 @@ __all__ = [
     "DEFAULT_MP_ID", "DEFAULT_MP_VERSION", "DEFAULT_TITLE", "EXPORT_BACKENDS", "EXPORT_FORMATS", "DetectionRun",
     "EmitError", "Evaluation", "ExportUnavailable", "Exposure", "ManagementPackInvalid", "NoStore", "PlanError",
     "ProjectionNote", "ReportError", "ReportInputs", "ReportWritten", "Rule", "RuleResult", "RuleSet",
-    "RulesExported", "ScomOptionError", "detection_rules", "evaluate_detections", "export_rules",
+    "RulesExported", "ScomOptionError", "detection_rules", "evaluate_detections", "evaluate_events", "export_rules",
     "gather_report", "write_report", "write_report_files", "write_scom_pack",
 ]
 
@@ -105,6 +107,14 @@ def detection_rules(rules_dirs: Sequence[Path] = (), *, builtin: bool = True) ->
     """The built-in five families (unless `builtin` is False) and the user's rules under `rules_dirs`."""
     rules, problems = load_rules(([builtin_rules_dir()] if builtin else []) + list(rules_dirs))
     return RuleSet(tuple(rules), tuple(problems))
+
+
+def evaluate_events(events: pd.DataFrame, rates: Mapping[str, float],
+                    rules: Sequence[Rule] | None = None) -> Evaluation:
+    """Run `rules` (default: the built-in five) over a frame of 4688 events (columns host,
+    new_process_name, parent_process_name, subject_user_name, command_line); `rates` maps a host to
+    its 4688 events/day, which scales its hits to alerts/day."""
+    return evaluate(detection_rules().rules if rules is None else rules, events, rates)
 
 
 @dataclass(frozen=True)
