@@ -1,7 +1,8 @@
 """Records shared by every stage: frozen dataclasses and enums, importing nothing else of auditplan.
 
 survey.py: a host and what one survey (or EVTX ingest) found on it; estimate.py: per-host
-estimates and ranges; plan.py: the one plan and its plan.json writer; plan_reader.py: its reader.
+estimates and ranges; plan.py: the one plan and its plan.json writer; plan_reader.py: its reader;
+projection.py: a projection as the store keeps it.
 """
 
 from auditplan.records.estimate import (
@@ -32,6 +33,7 @@ from auditplan.records.plan import (
     plan_json_text,
 )
 from auditplan.records.plan_reader import parse_plan, read_plan
+from auditplan.records.projection import ProjectionRecord, ProjectionRecordError
 from auditplan.records.survey import (
     PROCESS_CREATION_GUID,
     REDACTED,
@@ -80,6 +82,8 @@ __all__ = [
     "ProbeCost",
     "ProcessTrace",
     "ProductType",
+    "ProjectionRecord",
+    "ProjectionRecordError",
     "Range",
     "Reason",
     "SampledEvent",
