@@ -27,11 +27,10 @@ from integration_fleet import PASSWORD, USERNAME, new_address
 
 from auditplan.cli import main
 from auditplan.records import REDACTED, AuditSetting
-from auditplan.simulator.eventlog import (
+from auditplan.simulator.eventlog import SECURITY_LOG, SimEventLog
+from auditplan.simulator.eventlog_templates import (
     KIND_PROCESS,
-    SECURITY_LOG,
     Prepared,
-    SimEventLog,
     _prepare,
     load_templates,
     security_templates,

@@ -23,7 +23,8 @@ import pytest
 
 from auditplan.emit.detections import Rule, builtin_rules_dir, evaluate, load_rules
 from auditplan.records import AuditSetting
-from auditplan.simulator.eventlog import KIND_PROCESS, Prepared, SimEventLog, process_draw_table, security_templates
+from auditplan.simulator.eventlog import SimEventLog
+from auditplan.simulator.eventlog_templates import KIND_PROCESS, Prepared, process_draw_table, security_templates
 from auditplan.simulator.profile import (
     HOURLY_SHAPES,
     AuditProfile,
