@@ -17,7 +17,8 @@ from auditplan.simulator.certs import TlsMaterial
 from auditplan.simulator.fleet import sim_host
 from auditplan.simulator.interface import Credentials, FaultSpec
 from auditplan.simulator.profile import HostProfile
-from auditplan.simulator.server import FleetServer, HostStats
+from auditplan.simulator.server import FleetServer
+from auditplan.simulator.server_state import HostStats
 
 USERNAME = "auditor"
 # One unique random password per test session: any appearance in an output is a leak.

@@ -8,7 +8,7 @@ appear in no byte of the store (with its -wal/-shm), of any file under the test 
 captured stdout/stderr, while the store must show the lines arrived, redacted and counted.
 
 The simulator is used as shipped: a real event template (its XML, size and fields) with only
-NewProcessName/CommandLine changed, the way simulator/templates_build.py derives its own templates.
+NewProcessName/CommandLine changed, the way tools/build_event_templates.py derives its own templates.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from integration_fleet import PASSWORD, USERNAME, new_address
 
 from auditplan.cli import main
 from auditplan.records import REDACTED, AuditSetting
-from auditplan.simulator.eventlog import (
+from auditplan.simulator.eventlog import SECURITY_LOG, SimEventLog
+from auditplan.simulator.eventlog_templates import (
     KIND_PROCESS,
-    SECURITY_LOG,
     Prepared,
-    SimEventLog,
     _prepare,
     load_templates,
     security_templates,

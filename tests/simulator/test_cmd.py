@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from auditplan.simulator.cmd import FileSystem, Shell, find_tool
+from auditplan.simulator.cmd_files import FileSystem
+from auditplan.simulator.cmd_shell import Shell
 from auditplan.simulator.host import SimulatedHost
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
+from auditplan.simulator.tools_find import find_tool
 
 TEMP = "C:\\Users\\auditor\\AppData\\Local\\Temp"
 

@@ -9,6 +9,7 @@ attack-like pattern list written here, against the band 0.1-0.5 % of process sta
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
@@ -23,7 +24,8 @@ import pytest
 
 from auditplan.emit.detections import Rule, builtin_rules_dir, evaluate, load_rules
 from auditplan.records import AuditSetting
-from auditplan.simulator.eventlog import KIND_PROCESS, Prepared, SimEventLog, process_draw_table, security_templates
+from auditplan.simulator.eventlog import SimEventLog
+from auditplan.simulator.eventlog_templates import KIND_PROCESS, Prepared, process_draw_table, security_templates
 from auditplan.simulator.profile import (
     HOURLY_SHAPES,
     AuditProfile,
@@ -33,11 +35,12 @@ from auditplan.simulator.profile import (
     SecurityLogProfile,
     SysmonProfile,
 )
-from auditplan.simulator.templates_build import main as build_templates
 
 NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 NOW = datetime(2026, 11, 28, 7, 30, 15, 250000, tzinfo=UTC)
 TEMPLATES_JSON = Path(__file__).resolve().parents[2] / "src" / "auditplan" / "simulator" / "data" / "event_templates.json"
+# The generator is a development script of the checkout (tools/), not a module of the package.
+BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "build_event_templates.py"
 MB = 1024 * 1024
 # evtx-data.md §2.2: the 11 early-boot 4688s, in order, from the audit-off baseline.
 BOOT_SEQUENCE = ["Registry", "smss.exe", "autochk.exe", "smss.exe", "csrss.exe", "smss.exe", "wininit.exe",
@@ -222,7 +225,7 @@ def test_log_figures_agree_with_the_events() -> None:
     assert log.max_size_bytes - 2 * 65536 <= log.file_size_bytes <= log.max_size_bytes
     assert log.record_count == sum(c for eid in (4688, 4624, 4625, 4648, 4672, 4798, 4799, 5379)
                                    for _, c in log.true_hourly_counts(eid))
-    # record sizes from the dev set (≈ 500-1000 B each, templates_build.py): 1 MB holds ~1-2 thousand
+    # record sizes from the dev set (≈ 500-1000 B each, tools/build_event_templates.py): 1 MB holds ~1-2 thousand
     assert 1000 < log.record_count < 2500
 
 
@@ -416,7 +419,7 @@ def test_rendered_events_keep_the_real_fields(evtx_dev_dir: Path) -> None:
 # ------------------------------------------------------------------ the process mix
 
 # Attack-like command lines, written from the technique list of the task and SOURCES.md's
-# "attack-cmdline" kind (not from templates_build.ATTACK_PATTERNS), plus the five families' shapes.
+# "attack-cmdline" kind (not from tools/build_event_templates.py's ATTACK_PATTERNS), plus the five families' shapes.
 ATTACK_LIKE = [re.compile(p, re.IGNORECASE) for p in (
     r"wevtutil(\.exe)?\"?\s+cl\b", r"auditpol(\.exe)?\"?\s+/clear", r"\breg(\.exe)?\"?\s+add\b",
     r"certutil(\.exe)?\"?\s+-urlcache", r"\bnet1?(\.exe)?\"?\s+(user|group)\b", r"schtasks(\.exe)?\"?\s+/create",
@@ -516,9 +519,19 @@ def test_template_classes_agree_with_the_detection_rules() -> None:
         assert isinstance(weight, float | int) and weight > 0
 
 
+def _build_templates(argv: list[str]) -> int:
+    """tools/build_event_templates.py's main(), loaded from its file."""
+    spec = importlib.util.spec_from_file_location("build_event_templates", BUILD_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result: int = module.main(argv)
+    return result
+
+
 def test_generator_rebuilds_the_packaged_json(evtx_dev_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "event_templates.json"
-    assert build_templates([str(evtx_dev_dir), str(out)]) == 0
+    assert _build_templates([str(evtx_dev_dir), str(out)]) == 0
     assert out.read_bytes() == TEMPLATES_JSON.read_bytes()
 
 

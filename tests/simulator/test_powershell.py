@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditplan.simulator.cmd import Shell, ToolContext
+from auditplan.simulator.cmd_shell import Shell, ToolContext
 from auditplan.simulator.host import SimulatedHost
 from auditplan.simulator.profile import HOURLY_SHAPES, HostProfile, RateProfile
 from auditplan.simulator.tools_powershell import PowerShell, expected_starts

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from auditplan.records import AuditSetting, ProductType
-from auditplan.simulator.cmd import CRLF, FileSystem, Shell, find_tool
+from auditplan.simulator.cmd_files import FileSystem
+from auditplan.simulator.cmd_shell import CRLF, Shell
 from auditplan.simulator.host import SimulatedHost
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import (
@@ -19,6 +20,7 @@ from auditplan.simulator.profile import (
     SecurityLogProfile,
     SysmonProfile,
 )
+from auditplan.simulator.tools_find import find_tool
 from auditplan.simulator.tools_wevtutil import Wevtutil
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)

@@ -1,7 +1,8 @@
 """Records shared by every stage: frozen dataclasses and enums, importing nothing else of auditplan.
 
 survey.py: a host and what one survey (or EVTX ingest) found on it; estimate.py: per-host
-estimates and ranges; plan.py: the one plan and its plan.json format.
+estimates and ranges; plan.py: the one plan and its plan.json writer; plan_reader.py: its reader;
+projection.py: a projection as the store keeps it.
 """
 
 from auditplan.records.estimate import (
@@ -9,6 +10,30 @@ from auditplan.records.estimate import (
     HostEstimate,
     Range,
 )
+from auditplan.records.plan import (
+    NO_GROUP,
+    PILOT_NAME,
+    PLAN_SCHEMA_VERSION,
+    QUANTILE_CHOICES,
+    Budget,
+    BudgetKind,
+    Change,
+    LocalSubcategory,
+    Pilot,
+    PilotCoverage,
+    Plan,
+    PlanError,
+    PlannedHost,
+    Reason,
+    Stratum,
+    Wave,
+    WaveLoad,
+    plan_document,
+    plan_id_of,
+    plan_json_text,
+)
+from auditplan.records.plan_reader import parse_plan, read_plan
+from auditplan.records.projection import ProjectionRecord, ProjectionRecordError
 from auditplan.records.survey import (
     PROCESS_CREATION_GUID,
     REDACTED,
@@ -30,24 +55,48 @@ from auditplan.records.survey import (
 )
 
 __all__ = [
+    "NO_GROUP",
+    "PILOT_NAME",
+    "PLAN_SCHEMA_VERSION",
     "PROCESS_CREATION_GUID",
+    "QUANTILE_CHOICES",
     "REDACTED",
     "AuditPolicy",
     "AuditSetting",
+    "Budget",
+    "BudgetKind",
+    "Change",
     "EstimateSource",
     "Host",
     "HostEstimate",
     "HostResult",
     "HostStatus",
+    "LocalSubcategory",
     "OSInfo",
+    "Pilot",
+    "PilotCoverage",
+    "Plan",
+    "PlanError",
+    "PlannedHost",
     "ProbeCaps",
     "ProbeCost",
     "ProcessTrace",
     "ProductType",
+    "ProjectionRecord",
+    "ProjectionRecordError",
     "Range",
+    "Reason",
     "SampledEvent",
     "SecurityLog",
+    "Stratum",
     "SubcategorySetting",
     "SysmonInfo",
     "VolumeSample",
+    "Wave",
+    "WaveLoad",
+    "parse_plan",
+    "plan_document",
+    "plan_id_of",
+    "plan_json_text",
+    "read_plan",
 ]

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from auditplan.simulator.cmd import FileSystem, Shell
+from auditplan.simulator.cmd_files import FileSystem
+from auditplan.simulator.cmd_shell import Shell
 from auditplan.simulator.interface import CommandOutput, EventLogView
 from auditplan.simulator.profile import HostProfile
 from auditplan.simulator.tools import build_tools

@@ -1,7 +1,7 @@
 """The contract between the simulator's WS-Management server and the hosts behind it.
 
 The server (simulator/server.py) speaks the protocol and injects transport faults; a
-`CommandBackend` (the cmd.exe emulator in simulator/cmd.py, driven by a host profile) turns a
+`CommandBackend` (the cmd.exe emulator in simulator/cmd_shell.py, driven by a host profile) turns a
 command line into output. Nothing outside simulator/ and tests imports this package.
 """
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from auditplan.simulator.cmd import CRLF, Tool, ToolContext, find_tool
+from auditplan.simulator.cmd_shell import CRLF, Tool, ToolContext
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
 from auditplan.simulator.tools_auditpol import Auditpol
+from auditplan.simulator.tools_find import find_tool
 from auditplan.simulator.tools_powershell import PowerShell
 from auditplan.simulator.tools_reg import Reg
 from auditplan.simulator.tools_wevtutil import LogProvider, Wevtutil

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditplan.records import AuditSetting
-from auditplan.simulator.cmd import CRLF, ToolContext, codec_for
+from auditplan.simulator.cmd_shell import CRLF, ToolContext, codec_for
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
 

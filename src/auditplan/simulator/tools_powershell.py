@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from auditplan.simulator.cmd import CRLF, ToolContext
+from auditplan.simulator.cmd_shell import CRLF, ToolContext
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditplan.records import ProductType
-from auditplan.simulator.cmd import CRLF, ToolContext
+from auditplan.simulator.cmd_shell import CRLF, ToolContext
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
 

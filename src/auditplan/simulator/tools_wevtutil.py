@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from auditplan.simulator.cmd import CRLF, ToolContext, codec_for
+from auditplan.simulator.cmd_shell import CRLF, ToolContext, codec_for
 from auditplan.simulator.interface import CommandOutput, EventLogView
 from auditplan.simulator.profile import HostProfile
 

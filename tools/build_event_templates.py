@@ -1,6 +1,9 @@
-"""Rebuild simulator/data/event_templates.json from the real EVTX dev set.
+"""Rebuild src/auditplan/simulator/data/event_templates.json from the real EVTX dev set.
 
-    python -m auditplan.simulator.templates_build [EVTX_DEV_DIR] [OUT_JSON]
+    python tools/build_event_templates.py [EVTX_DEV_DIR] [OUT_JSON]
+
+A development script, run from a checkout (it is not part of the installed package). It needs
+the dev extra (python-evtx) and the reference folder beside the checkout.
 
 Reads ../shared/reference/evtx-dev/ (SOURCES.md gives each file's licence) and keeps events
 only from CC0-1.0 and MIT files: GPL-3.0 files are never copied into the package. Each
@@ -20,7 +23,7 @@ template already defined in their chunk.
 
 Process mix. The CC0 captures are attack recordings (14 of their process events are
 `wevtutil cl`), so every 4688 template gets a mix class and a relative weight, and the
-simulator (eventlog.PROCESS_MIX) gives each class a share of process starts:
+simulator (simulator/eventlog_templates.py, PROCESS_MIX) gives each class a share of process starts:
 - "benign": ordinary OS/service activity: the benign 4688s of the captures (SOURCES.md
   "benign-content" kind and the svchost/winlogon children of the attack files) plus variants
   derived from real events by changing only NewProcessName, CommandLine and/or
@@ -71,7 +74,7 @@ BOOT_RECORDS = range(119, 132)
 SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
 SYSMON_GUID = "{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
-# Mix classes (see the module docstring; eventlog.PROCESS_MIX gives their shares).
+# Mix classes (see the module docstring; simulator/eventlog_templates.py's PROCESS_MIX gives their shares).
 MIX_BENIGN, MIX_ATTACK, MIX_ATTACK_FAMILY = "benign", "attack", "attack_family"
 # Technique command lines of the captures (matched case-insensitively on CommandLine, and on
 # NewProcessName for execution from Temp): each marks its template "attack".
@@ -536,8 +539,8 @@ def build(dev_dir: Path) -> dict[str, Any]:
         "files only, per ../shared/reference/evtx-dev/SOURCES.md; each template names its file, record "
         "number and licence. Derived process templates change only the fields their source.derived names "
         "(a common Windows process in place of the captured one); mix and weight give each process template "
-        "its class and relative weight (templates_build.py; the weights are an assumption). Sysmon templates "
-        "are synthetic (see their source).",
+        "its class and relative weight (tools/build_event_templates.py; the weights are an assumption). Sysmon "
+        "templates are synthetic (see their source).",
         "sources": sources,
         "record_overhead_bytes": {f"{k[0]}v{k[1]}": v for k, v in sorted(overhead.items())},
         "templates": templates,
@@ -554,9 +557,9 @@ def _ticks(iso: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    repo = Path(__file__).resolve().parents[3]
+    repo = Path(__file__).resolve().parents[1]
     dev_dir = Path(args[0]) if args else (repo / ".." / "shared" / "reference" / "evtx-dev").resolve()
-    out = Path(args[1]) if len(args) > 1 else Path(__file__).with_name("data") / "event_templates.json"
+    out = Path(args[1]) if len(args) > 1 else repo / "src" / "auditplan" / "simulator" / "data" / "event_templates.json"
     if not (dev_dir / "SOURCES.md").is_file():
         print(f"error: {dev_dir}: no SOURCES.md here (need the evtx-dev reference folder)", file=sys.stderr)
         return 2

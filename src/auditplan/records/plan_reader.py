@@ -1,0 +1,356 @@
+"""Reading plan.json back into the plan records (records/plan.py), with the checks every reader
+needs: the schema version, each wave, host and field (errors name the file, the wave, the host and
+the key), and the plan_id recomputed from the document (a plan edited by hand is refused)."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, TypeGuard, TypeVar
+
+from auditplan.records.plan import (
+    LOAD_KEYS,
+    LOG_MAX_SIZE_MB_MAX,
+    LOG_MAX_SIZE_MB_MIN,
+    MAX_NAME,
+    PILOT_NAME,
+    PLAN_SCHEMA_VERSION,
+    QUANTILE_CHOICES,
+    Budget,
+    BudgetKind,
+    Change,
+    LocalSubcategory,
+    Pilot,
+    PilotCoverage,
+    Plan,
+    PlanError,
+    PlannedHost,
+    Wave,
+    WaveLoad,
+    plan_id_of,
+)
+from auditplan.records.survey import AuditSetting
+
+
+def _shown(value: object) -> str:
+    """A value quoted for an error message, cut if long (records import nothing of auditplan, so
+    not text.quoted; repr() already shows every non-printable character escaped)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in words, for "expected X, got Y"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {str: "a string", list: "a list", dict: "an object", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__)
+
+
+def _object(value: object, where: str, *, got: bool = True) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PlanError(f"{where}: expected an object" + (f", got {_kind(value)}" if got else ""))
+    return value
+
+
+def _name(value: object, where: str) -> str:
+    """A name (host, wave, subcategory): a non-empty string of at most MAX_NAME characters, without
+    surrounding space. Kept as written: outputs make it safe (auditplan.text)."""
+    if not isinstance(value, str):
+        raise PlanError(f"{where}: expected a string, got {type(value).__name__}")
+    text = value.strip()
+    if not text:
+        raise PlanError(f"{where}: empty")
+    if len(text) > MAX_NAME:
+        raise PlanError(f"{where}: {len(text)} characters, longer than {MAX_NAME}: {_shown(text)}")
+    return text
+
+
+def _optional_text(value: object, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise PlanError(f"{where}: expected a string or null, got {_kind(value)}")
+    return value
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(value: object, where: str) -> float | None:
+    """A finite number or null; the value as written (an int stays an int, so text round-trips)."""
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise PlanError(f"{where}: expected a number or null, got {value!r}")
+    return value
+
+
+def _estimate(value: object, where: str) -> float:
+    number = _number(value, where)
+    return math.nan if number is None else number
+
+
+def _whole(value: object, where: str, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise PlanError(f"{where}: expected a whole number >= {minimum} or null, got {_shown(value)}")
+    return value
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+def _choice(value: object, choices: type[E], where: str, *, nullable: bool = True) -> E | None:
+    if value is None and nullable:
+        return None
+    allowed = sorted(c.value for c in choices)
+    # isinstance first: an unhashable value (a list) must not reach the set lookup.
+    if not isinstance(value, str) or value not in allowed:
+        raise PlanError(f"{where}: expected one of {allowed}{' or null' if nullable else ''}, got {_shown(value)}")
+    return choices(value)
+
+
+def read_plan(path: Path) -> Plan:
+    """Read plan.json (docs/plan-json.md, schema version 1) with errors that name the file and key."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise PlanError(f"{path}: not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"{path}: not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    return parse_plan(raw, str(path))
+
+
+def _subcategory(sub: object, at: str) -> LocalSubcategory:
+    if not isinstance(sub, Mapping):
+        raise PlanError(f"{at}: expected an object")
+    guid_raw = sub.get("guid")
+    guid = guid_raw.lower() if isinstance(guid_raw, str) else ""
+    if not _is_guid(guid):
+        raise PlanError(f"{at}.guid: not a {{GUID}}: {_shown(guid_raw)}")
+    setting = sub.get("setting")
+    if not isinstance(setting, str) or setting not in _SETTINGS:
+        raise PlanError(f"{at}.setting: expected one of {sorted(_SETTINGS)}, got {_shown(setting)}")
+    return LocalSubcategory(guid, AuditSetting(setting), _name(sub.get("name") or guid, f"{at}.name"))
+
+
+_HEX: Final = frozenset("0123456789abcdef")
+_SETTINGS: Final = frozenset(s.value for s in AuditSetting)
+
+
+def _is_guid(text: str) -> bool:
+    """{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}, lower-case hex."""
+    parts = text[1:-1].split("-") if len(text) == 38 and text[0] == "{" and text[-1] == "}" else []
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(set(p) <= _HEX for p in parts)
+
+
+def _log_size_mb(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not LOG_MAX_SIZE_MB_MIN <= value <= LOG_MAX_SIZE_MB_MAX:
+        raise PlanError(
+            f"{where}: recommended_log_max_size_mb: expected null or a whole number of MB in "
+            f"{LOG_MAX_SIZE_MB_MIN}..{LOG_MAX_SIZE_MB_MAX} (Security log MaxSize, EventLog.admx), got {_shown(value)}"
+        )
+    return value
+
+
+def _wave_host(h: object, at: str, wave: int) -> PlannedHost:
+    """One wave host; `at` names file, wave and index."""
+    if not isinstance(h, Mapping):
+        raise PlanError(f"{at}: expected an object")
+    name = _name(h.get("host"), f"{at}.host")
+    hat = f"{at} (host {_shown(name)})"
+    change = _choice(h.get("change"), Change, f"{hat}: change")
+    subs_raw = h.get("local_subcategories")
+    if subs_raw is None:
+        subs_raw = []
+    if not isinstance(subs_raw, list):
+        raise PlanError(f"{hat}: local_subcategories: expected a list, got {_shown(subs_raw)}")
+    subs = tuple(_subcategory(sub, f"{hat}: local_subcategories[{k}]") for k, sub in enumerate(subs_raw))
+    size = _log_size_mb(h.get("recommended_log_max_size_mb"), hat)
+    prior_pc = _choice(h.get("prior_process_creation"), AuditSetting, f"{hat}: prior_process_creation")
+    prior_cmdline = h.get("prior_cmdline_registry")
+    if prior_cmdline is not None and (isinstance(prior_cmdline, bool) or prior_cmdline not in (0, 1)):
+        raise PlanError(f"{hat}: prior_cmdline_registry: expected 0, 1 or null, got {_shown(prior_cmdline)}")
+    source = h.get("source")
+    return PlannedHost(
+        host=name, wave=wave, reason="",
+        role=_optional_text(h.get("role"), f"{hat}: role"),
+        site=_optional_text(h.get("site"), f"{hat}: site"),
+        os_family=_optional_text(h.get("os_family"), f"{hat}: os_family"),
+        change=change,
+        source=_optional_text(source, f"{hat}: source") or "",
+        events_per_day_p50=_estimate(h.get("events_per_day_p50"), f"{hat}: events_per_day_p50"),
+        events_per_day_p90=_estimate(h.get("events_per_day_p90"), f"{hat}: events_per_day_p90"),
+        gb_day_p50=_estimate(h.get("gb_day_p50"), f"{hat}: gb_day_p50"),
+        gb_day_p90=_estimate(h.get("gb_day_p90"), f"{hat}: gb_day_p90"),
+        eps_peak_p90=_estimate(h.get("eps_peak_p90"), f"{hat}: eps_peak_p90"),
+        recommended_log_max_size_mb=size,
+        local_hours_p90=_number(h.get("local_hours_p90"), f"{hat}: local_hours_p90"),
+        local_subcategories=subs,
+        prior_process_creation=prior_pc,
+        prior_cmdline_registry=None if prior_cmdline is None else int(prior_cmdline),
+    )
+
+
+def _wave_load(wave: Mapping[str, Any], key: str, where: str) -> WaveLoad | None:
+    if key not in wave:
+        return None
+    values = _object(wave[key], f"{where}.{key}")
+    numbers = {name: _number(value, f"{where}.{key}.{name}") for name, value in values.items()}
+    return WaveLoad(**{k: numbers.get(k) for k in LOAD_KEYS})
+
+
+def _waves(raw: object, where: str) -> tuple[Wave, ...]:
+    if not isinstance(raw, list):
+        raise PlanError(f"{where}: waves: expected a list")
+    waves: list[Wave] = []
+    seen: set[int] = set()
+    wave_of_host: dict[str, tuple[int, str]] = {}
+    for i, w in enumerate(raw):
+        at = f"{where}: waves[{i}]"
+        if not isinstance(w, Mapping):
+            raise PlanError(f"{at}: expected an object")
+        number = w.get("wave")
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0 or number in seen:
+            raise PlanError(f"{at}.wave: expected a unique whole number >= 0, got {_shown(number)}")
+        seen.add(number)
+        at = f"{where}: wave {number}: waves[{i}]"
+        name = _name(w.get("name") or (PILOT_NAME if number == 0 else f"wave {number}"), f"{at}.name")
+        hosts_raw = w.get("hosts")
+        if not isinstance(hosts_raw, list):
+            raise PlanError(f"{at}.hosts: expected a list")
+        hosts: list[PlannedHost] = []
+        for j, h in enumerate(hosts_raw):
+            host = _wave_host(h, f"{at}.hosts[{j}]", number)
+            # Windows host names are case-insensitive: one computer in two waves would get both GPOs.
+            key = host.host.casefold()
+            if key in wave_of_host:
+                first_wave, first_name = wave_of_host[key]
+                raise PlanError(
+                    f"{at}.hosts[{j}]: host {host.host!r} is already in wave {first_wave} (as {first_name!r}); "
+                    "a host belongs to one wave"
+                )
+            wave_of_host[key] = (number, host.host)
+            hosts.append(host)
+        load_at = f"{where}: waves[{i}]"
+        waves.append(Wave(number, name, tuple(hosts), _wave_load(w, "load", load_at),
+                          _wave_load(w, "cumulative", load_at)))
+    return tuple(sorted(waves, key=lambda w: w.number))
+
+
+def _budget(raw: object, where: str) -> Budget | None:
+    if raw is None:
+        return None
+    b = _object(raw, f"{where}: budget")
+    kind = b.get("kind")
+    if not isinstance(kind, str) or kind not in {k.value for k in BudgetKind}:
+        raise PlanError(f"{where}: budget.kind: expected {BudgetKind.GB_DAY.value!r} or {BudgetKind.EPS.value!r}, "
+                        f"got {kind!r}")
+    value = b.get("value")
+    if not _is_number(value) or value <= 0:
+        raise PlanError(f"{where}: budget.value: expected a number > 0, got {value!r}")
+    quantile = b.get("quantile", "p90")
+    if quantile not in QUANTILE_CHOICES:
+        raise PlanError(f"{where}: budget.quantile: expected one of {', '.join(QUANTILE_CHOICES)}, got {quantile!r}")
+    first = b.get("first", [])
+    if not isinstance(first, list) or not all(isinstance(s, str) for s in first):
+        raise PlanError(f"{where}: budget.first: expected a list of strings, got {_shown(first)}")
+    return Budget(
+        kind=BudgetKind(kind), value=value,
+        max_step=_number(b.get("max_step"), f"{where}: budget.max_step"),
+        quantile=quantile,
+        max_waves=_whole(b.get("max_waves"), f"{where}: budget.max_waves", 1),
+        pilot_size=_whole(b.get("pilot_size"), f"{where}: budget.pilot_size", 1),
+        first=tuple(first),
+    )
+
+
+def _pilot(raw: object, where: str) -> Pilot | None:
+    if raw is None:
+        return None
+    p = _object(raw, f"{where}: pilot")
+    coverage = _choice(p.get("coverage"), PilotCoverage, f"{where}: pilot.coverage", nullable=False)
+    assert coverage is not None  # not nullable
+    return Pilot(coverage, _whole(p.get("strata"), f"{where}: pilot.strata", 0) or 0,
+                 _whole(p.get("strata_already_enabled"), f"{where}: pilot.strata_already_enabled", 0) or 0)
+
+
+def _unplaced(raw: object, where: str) -> tuple[PlannedHost, ...]:
+    if not isinstance(raw, list):
+        raise PlanError(f"{where}: unplaced: expected a list, got {_kind(raw)}")
+    out: list[PlannedHost] = []
+    for i, entry in enumerate(raw):
+        at = f"{where}: unplaced[{i}]"
+        u = _object(entry, at)
+        for key in ("host", "reason"):
+            if not isinstance(u.get(key), str):
+                raise PlanError(f"{at}.{key}: expected a string, got {_kind(u.get(key))}")
+        out.append(PlannedHost(
+            host=u["host"], wave=None, reason=u["reason"],
+            role=_optional_text(u.get("role"), f"{at}.role"), site=_optional_text(u.get("site"), f"{at}.site"),
+            gb_day_p90=_estimate(u.get("gb_day_p90"), f"{at}.gb_day_p90"),
+        ))
+    return tuple(out)
+
+
+def _created_at(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PlanError(f"{where}: created_at: expected an ISO 8601 time, got {_shown(value)}")
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise PlanError(f"{where}: created_at: not an ISO 8601 time: {_shown(value)}") from None
+    return value
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise PlanError(f"{where}: expected a list of strings, got {_kind(value)}")
+    return tuple(value)
+
+
+def parse_plan(raw: object, where: str = "plan.json") -> Plan:
+    """A plan.json document as a Plan; PlanError naming `where` (the file), the wave, the host and
+    the field. The plan_id is checked last, against the document it came with."""
+    if not isinstance(raw, Mapping):
+        raise PlanError(f"{where}: expected a JSON object")
+    if raw.get("schema_version") != PLAN_SCHEMA_VERSION:
+        raise PlanError(f"{where}: schema_version {_shown(raw.get('schema_version'))} is not {PLAN_SCHEMA_VERSION}")
+    plan_id = _name(raw.get("plan_id"), f"{where}: plan_id")
+    waves = _waves(raw.get("waves"), where)
+    budget = _budget(raw.get("budget"), where)
+    unplaced = _unplaced(raw.get("unplaced", []), where)
+    siem = raw.get("siem")
+    if siem is not None and not isinstance(siem, str):
+        raise PlanError(f"{where}: siem: expected a string, got {_kind(siem)}")
+    plan = Plan(
+        siem=siem, waves=waves, unplaced=unplaced, budget=budget, pilot=_pilot(raw.get("pilot"), where),
+        warnings=_strings(raw.get("warnings", []), f"{where}: warnings"), plan_id=plan_id,
+        created_at=_created_at(raw.get("created_at"), where),
+    )
+    try:
+        expected = plan_id_of(raw)
+    except ValueError:
+        raise PlanError(f"{where}: holds NaN or Infinity, which JSON does not allow") from None
+    if plan_id != expected:
+        raise PlanError(
+            f"{where}: plan_id {_shown(plan_id)} does not match its content (edited by hand?): "
+            "plan.json is written by `auditplan plan`; re-run it rather than edit the file"
+        )
+    return plan
+
