@@ -42,7 +42,7 @@ from auditplan.emit.report.inputs import ReportInputs
 from auditplan.model.plan import PlanOptions, plan, plan_document
 from auditplan.model.project import Projection, project
 from auditplan.model.siem import load_siem_profiles, pick_profile
-from auditplan.records import EstimateSource, HostEstimate, Range
+from auditplan.records import EstimateSource, HostEstimate, Plan, Range, parse_plan
 
 HOSTILE_HOST = '<script>alert("host")</script>'
 FORMULA_HOST = "=cmd|' /C calc'!A0"
@@ -140,6 +140,11 @@ def events() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def as_plan(doc: dict[str, Any]) -> Plan:
+    """A plan.json document as the report reads it."""
+    return parse_plan(doc, "plan.json")
+
+
 def projection_of(estimates: list[HostEstimate], survey: pd.DataFrame, siem: str = "splunk-xml") -> Projection:
     """The fleet through the real projection with a shipped SIEM profile (defaults.toml)."""
     profile = pick_profile(load_siem_profiles(load_config(None)), siem)
@@ -161,7 +166,7 @@ def report_inputs(estimates: list[HostEstimate] | None = None, survey: pd.DataFr
         rules, _ = load_rules([builtin_rules_dir()])
         detections = evaluate(rules, sampled, {e.host: e.events_per_day.p50 for e in estimates})
     return ReportInputs(
-        hosts=survey, projection=projection, estimates=estimates, plan=plan_document(planned),
+        hosts=survey, projection=projection, estimates=estimates, plan=as_plan(plan_document(planned)),
         detections=detections, exposure=exposure(sampled),
         defaults_text=resources.files("auditplan").joinpath("defaults.toml").read_text(encoding="utf-8"),
         org='Example <Corp> & "Sons"', generated_at=GENERATED_AT, first_wave_date=datetime(2026, 3, 9, tzinfo=UTC),
@@ -201,7 +206,7 @@ def synthetic_inputs(n: int, sites: int = 200, seed: int = 1) -> ReportInputs:
     planned = plan(projection, PlanOptions(budget_kind="gb_day", budget=fleet_gb * 0.8, max_step=fleet_gb * 0.1),
                    survey=survey)
     return ReportInputs(
-        hosts=survey, projection=projection, estimates=estimates, plan=plan_document(planned),
+        hosts=survey, projection=projection, estimates=estimates, plan=as_plan(plan_document(planned)),
         defaults_text=resources.files("auditplan").joinpath("defaults.toml").read_text(encoding="utf-8"),
         generated_at=GENERATED_AT,
     )

@@ -36,6 +36,8 @@ from auditplan.emit.report.inputs import ReportInputs
 from auditplan.emit.report.render import render, write_report
 from auditplan.model.plan import BUDGET_EPS, PlanOptions, plan, plan_document
 from auditplan.model.project import DAYS_PER_MONTH, SECONDS_PER_DAY
+from auditplan.records import Plan, plan_id_of
+from auditplan.records import plan_document as document_of
 from auditplan.store import Store
 from auditplan.text import chart_label
 
@@ -58,6 +60,12 @@ def people(x: float) -> str:
 
 
 CAPACITY_CODES = ("exceeds_step", "exceeds_budget", "max_waves")  # docs/plan-json.md, unplaced reasons
+
+
+def _doc(plan: Plan | None) -> dict[str, Any]:
+    """The plan the report was given, as its plan.json document."""
+    assert plan is not None
+    return document_of(plan)
 
 
 def _planned_from_hosts(plan: Mapping[str, Any]) -> float:
@@ -309,8 +317,7 @@ def test_verdict_numbers_are_the_projection_numbers(rendered: Rendered, browser:
     projection = rendered.inputs.projection
     assert projection is not None
     fleet = projection.fleet.iloc[0]
-    plan = rendered.inputs.plan
-    assert plan is not None
+    plan = _doc(rendered.inputs.plan)
     # Survey facts, counted by hand in report_fixtures.
     assert ids["v-surveyed"] == str(rf.SURVEYED)
     assert ids["v-reachable"] == str(rf.REACHABLE)
@@ -346,8 +353,7 @@ def test_verdict_numbers_are_the_projection_numbers(rendered: Rendered, browser:
 
 
 def test_headline_chart_and_table_show_the_same_share(rendered: Rendered, browser: BrowserRun) -> None:
-    plan = rendered.inputs.plan
-    assert plan is not None
+    plan = _doc(rendered.inputs.plan)
     budget = plan["budget"]["value"]
     expected = f"{100 * _planned_from_hosts(plan) / budget:.0f}%"
     dom = browser.pages["/report.html"].dom
@@ -571,7 +577,7 @@ def test_cli_report_from_a_store_and_plan(tmp_path: Path) -> None:
     with Store(db) as store:
         store.save_estimates(RUN_LABEL, inputs.estimates)
     plan_path = tmp_path / "plan.json"
-    plan_path.write_text(json.dumps(inputs.plan), encoding="utf-8")
+    plan_path.write_text(json.dumps(_doc(inputs.plan)), encoding="utf-8")
     out = tmp_path / "out" / "capacity.html"
     result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out", str(out),
                                        "--title", "<b>T</b>", "--org", "=HYPERLINK(1)"])
@@ -579,7 +585,7 @@ def test_cli_report_from_a_store_and_plan(tmp_path: Path) -> None:
     assert f"Wrote {out} and {out.with_name('capacity-hosts.csv')}" in result.output
     html = out.read_text(encoding="utf-8")
     assert "<title>&lt;b&gt;T&lt;/b&gt;</title>" in html and "=HYPERLINK(1)" in html
-    assert f'<span class="value" id="v-waves">{len(inputs.plan["waves"]) if inputs.plan else 0}</span>' in html
+    assert f'<span class="value" id="v-waves">{len(inputs.plan.waves) if inputs.plan else 0}</span>' in html
     hosts = list(csv.DictReader(io.StringIO(out.with_name("capacity-hosts.csv").read_text(encoding="utf-8"))))
     assert len(hosts) == rf.SURVEYED and "'" + rf.FORMULA_HOST in {h["host"] for h in hosts}
 
@@ -604,7 +610,7 @@ def test_events_per_second_budget(rendered: Rendered) -> None:
     budget = round(peak * 2, 3)  # twice the fleet's p90 peak: fits, at about 50 %
     survey = rf.fleet()[1]
     planned = plan(projection, PlanOptions(budget_kind=BUDGET_EPS, budget=budget, max_step=budget / 2), survey=survey)
-    inputs = replace(rendered.inputs, plan=plan_document(planned), detections=None, exposure=None)
+    inputs = replace(rendered.inputs, plan=rf.as_plan(plan_document(planned)), detections=None, exposure=None)
     html, ctx = render(inputs)
     assert ctx["budget"]["unit"] == "events/s"
     # The headline's share is the plan's: its waves' loads (in the budget's unit) over the budget.
@@ -625,7 +631,7 @@ def _tight_plan(rendered: Rendered) -> dict[str, Any]:
     than the rest: capacity leaves hosts unplaced beside the unreachable and already-enabled ones."""
     projection = rendered.inputs.projection
     assert projection is not None and rendered.inputs.plan is not None
-    loads = sorted(h["gb_day_p90"] for w in rendered.inputs.plan["waves"] for h in w["hosts"])
+    loads = sorted(h["gb_day_p90"] for w in _doc(rendered.inputs.plan)["waves"] for h in w["hosts"])
     step = loads[-4]  # the three largest placeable hosts exceed one step
     planned = plan(projection, PlanOptions(budget_kind="gb_day", budget=10 * step, max_step=step),
                    survey=rf.fleet()[1])
@@ -639,7 +645,7 @@ def test_capacity_unplaced_hosts_lead_the_risks_and_the_headline(rendered: Rende
     assert codes == {"exceeds_step", "exceeds_budget"}
     others = [u for u in doc["unplaced"] if u not in capacity]
     assert {u["reason"].split(":")[0] for u in others} >= {"already_enabled", "unreachable"}
-    html, ctx = render(replace(rendered.inputs, plan=doc))
+    html, ctx = render(replace(rendered.inputs, plan=rf.as_plan(doc)))
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
     # The headline counts only hosts capacity left out, with the plan's own share of the budget.
     expected = f"{100 * _planned_from_hosts(doc) / doc['budget']['value']:.0f}%"
@@ -667,8 +673,8 @@ def test_capacity_unplaced_hosts_lead_the_risks_and_the_headline(rendered: Rende
 
 
 def test_no_capacity_risk_when_every_placeable_host_is_placed(rendered: Rendered) -> None:
-    doc = rendered.inputs.plan
-    assert doc is not None and doc["unplaced"] and _capacity_unplaced(doc) == []
+    doc = _doc(rendered.inputs.plan)
+    assert doc["unplaced"] and _capacity_unplaced(doc) == []
     assert not any("are in no wave" in r["text"] for r in rendered.ctx["risks"])
     assert "v-capacity-unplaced" not in rendered.html
 
@@ -696,7 +702,7 @@ def _limited_plan(rendered: Rendered, kind: str, reason: str) -> dict[str, Any]:
     """The fixture fleet planned so that one limit, `reason`, leaves hosts out."""
     projection = rendered.inputs.projection
     assert projection is not None and rendered.inputs.plan is not None
-    placeable = {h["host"] for w in rendered.inputs.plan["waves"] for h in w["hosts"]}
+    placeable = {h["host"] for w in _doc(rendered.inputs.plan)["waves"] for h in w["hosts"]}
     # splunk-xml counts mean events/s; the budget's load per host, as the planner sees it.
     column = "added_gb_day_p90" if kind == "gb_day" else "added_eps_mean_p90"
     hosts = projection.hosts[projection.hosts["host"].isin(placeable)]
@@ -716,7 +722,7 @@ def test_capacity_risk_words_each_reason_and_names_real_options(rendered: Render
     doc = _limited_plan(rendered, kind, reason)
     capacity = _capacity_unplaced(doc)
     assert capacity and {u["reason"].split(":")[0] for u in capacity} == {reason}
-    html, ctx = render(replace(rendered.inputs, plan=doc, detections=None, exposure=None))
+    html, ctx = render(replace(rendered.inputs, plan=rf.as_plan(doc), detections=None, exposure=None))
     risk = next(r["text"] for r in ctx["risks"] if "are in no wave" in r["text"])
     assert risk.startswith(f"{len(capacity)} host(s) are in no wave ({len(capacity)} {REASON_WORDS[reason]}): ")
     for other, words in REASON_WORDS.items():
@@ -766,7 +772,7 @@ def test_events_per_second_budget_waves_show_the_counted_rate(rendered: Rendered
     held = mean if basis == "mean" else peak
     if basis == "mean":
         assert math.fsum(peak) > budget  # summing the peak column would read as over the budget
-    inputs = replace(rendered.inputs, projection=projection, plan=doc, detections=None, exposure=None)
+    inputs = replace(rendered.inputs, projection=projection, plan=rf.as_plan(doc), detections=None, exposure=None)
     html, _ = render(inputs)
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
     total = math.fsum(held)
@@ -804,8 +810,7 @@ def store_and_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Mapp
     db = tmp_path_factory.mktemp("cli-store") / "auditplan.db"
     with Store(db) as store:
         store.save_estimates(RUN_LABEL, inputs.estimates)
-    assert inputs.plan is not None
-    return db, inputs.plan
+    return db, _doc(inputs.plan)
 
 
 def _bad(doc: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -856,6 +861,7 @@ def test_cli_report_reads_a_plan_without_optional_fields(
     for wave in lean["waves"]:
         del wave["cumulative"]["budget"]
     del lean["unplaced"], lean["siem"]
+    lean["plan_id"] = plan_id_of(lean)  # a plan read back must carry the id of its content
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(json.dumps(lean), encoding="utf-8")
     out = tmp_path / "r.html"
@@ -902,6 +908,7 @@ def test_gpo_names_of_another_plan_are_not_shown(store_and_plan: tuple[Path, Map
     db, doc = store_and_plan
     other = json.loads(json.dumps(doc))
     other["waves"][0]["hosts"] = other["waves"][0]["hosts"][:-1]  # another plan: the pilot lost a host
+    other["plan_id"] = plan_id_of(other)
     (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
     gpo = CliRunner().invoke(main, ["gpo", "--plan", str(tmp_path / "other.json"), "--out", str(tmp_path / "gpo"),
                                     "--name-prefix", "Contoso Audit"])
@@ -921,8 +928,7 @@ def test_without_gpo_output_the_column_says_default_and_how_to_change(rendered: 
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", rendered.html))
     assert "GPO (default name)" in text
     assert 'default --name-prefix "auditplan 4688"' in text and "--gpo-dir" in text
-    plan = rendered.inputs.plan
-    assert plan is not None
+    plan = _doc(rendered.inputs.plan)
     assert _gpo_cell_names(rendered.html) == [f"auditplan 4688 - wave {w['wave']:02d} ({w['name']})"
                                               for w in plan["waves"]]
 

@@ -33,11 +33,11 @@ from auditplan.emit.detections import (
     rule_files,
 )
 from auditplan.emit.errors import EmitError, NoStore, ReportError
-from auditplan.emit.gpo import PlanError, read_plan
 from auditplan.emit.report.gather import ProjectionRequest, gather
 from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs
 from auditplan.emit.report.render import write_report as _write_files
 from auditplan.emit.scom import ManagementPackInvalid, ScomOptionError, mp_identifier, write_management_pack
+from auditplan.records import PlanError, read_plan
 from auditplan.store import Store
 
 __all__ = [

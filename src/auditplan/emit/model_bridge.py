@@ -13,23 +13,14 @@ from typing import Any
 
 from auditplan.config import ConfigError, config_sources, load_config
 from auditplan.emit.errors import EmitError
-from auditplan.model.plan import (
-    BUDGET_EPS,
-    BUDGET_GB_DAY,
-    QUANTILE_CHOICES,
-    REASON_EXCEEDS_BUDGET,
-    REASON_EXCEEDS_STEP,
-    REASON_MAX_WAVES,
-)
 from auditplan.model.project import LocalLogSettings, Projection
 from auditplan.model.project import project as _project
 from auditplan.model.siem import EPS_BASIS_MEAN, EPS_BASIS_PEAK, SiemProfile, load_siem_profiles, pick_profile
 from auditplan.store import Store
 
 __all__ = [
-    "BUDGET_EPS", "BUDGET_GB_DAY", "EPS_BASIS_MEAN", "EPS_BASIS_PEAK", "QUANTILE_CHOICES", "REASON_EXCEEDS_BUDGET",
-    "REASON_EXCEEDS_STEP", "REASON_MAX_WAVES", "Projection", "SiemProfile", "load_plan_projection",
-    "load_siem_profiles", "pick_profile", "project", "projection_config",
+    "EPS_BASIS_MEAN", "EPS_BASIS_PEAK", "Projection", "SiemProfile", "load_plan_projection", "load_siem_profiles",
+    "pick_profile", "project", "projection_config",
 ]
 
 ESTIMATE_RUN = "latest"  # the run `auditplan estimate` saves (cli/project.py RUN_LABEL)

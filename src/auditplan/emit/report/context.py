@@ -15,7 +15,7 @@ from auditplan.emit.report.assumptions import assumption_rows
 from auditplan.emit.report.figures import charts_of
 from auditplan.emit.report.inputs import ReportInputs
 from auditplan.emit.report.readiness import readiness
-from auditplan.emit.report.risks import CAPACITY_LIMITS, CAPACITY_REASONS, reason_code, risks
+from auditplan.emit.report.risks import CAPACITY_LIMITS, CAPACITY_REASONS, risks
 from auditplan.emit.report.waves import budget_summary, counted_basis, fleet_value, timeline
 
 GROUP_LIMIT = 15  # roles/sites drawn and tabled; the rest are in the CSV
@@ -71,15 +71,14 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["gpo_names_read"] = sum(1 for w in ctx["waves"] if not w["gpo_default"])
     ctx["gpo_default_prefix"] = GpoOptions.name_prefix
     ctx["budget"] = budget_summary(plan, ctx["waves"], projection, basis)
-    unplaced = list(plan.get("unplaced", [])) if plan else []
-    capacity = [u for u in unplaced if reason_code(u) in CAPACITY_REASONS]
+    unplaced = list(plan.unplaced) if plan else []
+    capacity = [u for u in unplaced if u.reason_code in CAPACITY_REASONS]
     # Capacity first: those are the hosts the verdict and the top risk point at.
-    ctx["unplaced"] = capacity + [u for u in unplaced if reason_code(u) not in CAPACITY_REASONS]
+    ctx["unplaced"] = capacity + [u for u in unplaced if u.reason_code not in CAPACITY_REASONS]
     ctx["capacity_unplaced"] = capacity
-    codes = {reason_code(u) for u in capacity}
+    codes = {u.reason_code for u in capacity}
     ctx["capacity_limits"] = " and ".join(words for code, words in CAPACITY_LIMITS.items() if code in codes)
-    ctx["local_settings_hosts"] = sum(1 for w in (plan or {}).get("waves", []) for h in w.get("hosts", [])
-                                      if h.get("local_subcategories"))
+    ctx["local_settings_hosts"] = sum(1 for w in plan.waves for h in w.hosts if h.local_subcategories) if plan else 0
     ctx["risks"] = risks(ctx, inputs.exposure, inputs.detections)
     ctx["sources"] = Counter(str(e.source) for e in inputs.estimates)
     text = inputs.defaults_text or (shipped_defaults_text() if inputs.config is not None else "")

@@ -9,9 +9,9 @@ import numpy as np
 from markupsafe import Markup
 
 from auditplan.emit import charts
-from auditplan.emit.model_bridge import BUDGET_GB_DAY
 from auditplan.emit.report.inputs import ReportInputs
 from auditplan.emit.report.waves import as_float
+from auditplan.records import BudgetKind
 
 
 def charts_of(ctx: Mapping[str, Any], inputs: ReportInputs) -> dict[str, Markup]:
@@ -21,7 +21,7 @@ def charts_of(ctx: Mapping[str, Any], inputs: ReportInputs) -> dict[str, Markup]
     budget = ctx["budget"]
     if waves:
         labels = [f"wave {w['wave']}" for w in waves]
-        if budget and budget["kind"] != BUDGET_GB_DAY:
+        if budget and budget["kind"] != BudgetKind.GB_DAY:
             held = [as_float(w["cumulative_budget"]) for w in waves]
             out["cumulative"] = charts.cumulative_by_wave(labels, held, held, budget["value"], budget["unit_basis"])
         else:

@@ -9,6 +9,7 @@ for another SIEM profile, price, currency or configuration. The report says whic
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from auditplan.emit.errors import NoStore, ReportError
 from auditplan.emit.model_bridge import Projection, load_plan_projection, project, projection_config
 from auditplan.emit.report.gpo_names import plan_gpo_names
 from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs
-from auditplan.emit.report.plan_check import read_report_plan
+from auditplan.records import Plan, PlanError, parse_plan
 from auditplan.store import Store
 
 OPTION_PRICE = "option --price-per-gb"
@@ -70,11 +71,20 @@ def _with_options(projection: Projection, config: Mapping[str, Any], sources: Ma
     return effective, named
 
 
-def choose_projection(store: Store, plan: Mapping[str, Any] | None, asked: ProjectionRequest
+def read_report_plan(path: Path) -> Plan:
+    """plan.json, read and checked (records.parse_plan); PlanError names the file and the field."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanError(f"{path}: cannot read the plan: {exc}") from None
+    return parse_plan(raw, str(path))
+
+
+def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest
                       ) -> tuple[Projection, ProjectionNote, dict[str, Any], dict[str, str]]:
     """The plan's stored projection unless the user asked for something else; the note says which,
     and the effective config (with each value's source) is the one that projection used."""
-    plan_id = str(plan.get("plan_id")) if plan else None
+    plan_id = plan.plan_id if plan else None
     stored = load_plan_projection(store, plan_id) if plan_id else None
     if plan_id is None:
         reason = "no plan given"
@@ -87,7 +97,7 @@ def choose_projection(store: Store, plan: Mapping[str, Any] | None, asked: Proje
         config, sources, run = _config_of(stored, None)
         note = ProjectionNote(planned=True, siem=stored.profile.name, estimate_run=run, plan_id=plan_id)
         return stored, note, dict(config), dict(sources)
-    siem = asked.siem or (str(plan["siem"]) if plan and plan.get("siem") else None)
+    siem = asked.siem or (plan.siem if plan else None)
     projection = project(store, siem=siem, config_file=asked.config_file, price_per_gb=asked.price_per_gb,
                          currency=asked.currency)
     config, sources, run = _config_of(projection, asked.config_file)

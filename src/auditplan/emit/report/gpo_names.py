@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from auditplan.emit.errors import ReportError
 from auditplan.emit.gpo import GpoOptions
 from auditplan.emit.gpo_outdir import MANIFEST_NS
+from auditplan.records import Plan
 
 MANIFEST = ("backups", "manifest.xml")  # where `auditplan gpo --out DIR` lists its backups
 MAX_MANIFEST_BYTES = 16 * 2**20
@@ -25,7 +24,7 @@ def _hosts_txt(path: Path) -> list[str] | None:
         return None
 
 
-def read_gpo_names(gpo_dir: Path, plan: Mapping[str, Any]) -> dict[int, str]:
+def read_gpo_names(gpo_dir: Path, plan: Plan) -> dict[int, str]:
     """Wave -> GPO display name, as `auditplan gpo --out gpo_dir` wrote them for this plan.
 
     Each backup in backups/manifest.xml names its wave in its Comment ("auditplan ... wave N");
@@ -49,17 +48,16 @@ def read_gpo_names(gpo_dir: Path, plan: Mapping[str, Any]) -> dict[int, str]:
         if found and name:
             written[int(found.group(1))] = name
     names: dict[int, str] = {}
-    for wave in plan.get("waves", []):
-        number = wave.get("wave")
-        if not isinstance(number, int) or number not in written:
+    for wave in plan.waves:
+        if wave.number not in written:
             continue
-        listed = _hosts_txt(gpo_dir / f"wave-{number:02d}" / "hosts.txt")
-        if listed is not None and sorted(listed) == sorted(str(h.get("host", "")) for h in wave.get("hosts", [])):
-            names[number] = written[number]
+        listed = _hosts_txt(gpo_dir / f"wave-{wave.number:02d}" / "hosts.txt")
+        if listed is not None and sorted(listed) == sorted(h.host for h in wave.hosts):
+            names[wave.number] = written[wave.number]
     return names
 
 
-def plan_gpo_names(plan: Mapping[str, Any], plan_path: Path, gpo_dir: Path | None) -> tuple[dict[int, str], list[str]]:
+def plan_gpo_names(plan: Plan, plan_path: Path, gpo_dir: Path | None) -> tuple[dict[int, str], list[str]]:
     """The GPO names `auditplan gpo` wrote for this plan, and warnings: from `gpo_dir`, else from a
     gpo/ folder beside plan.json (where `auditplan demo` and the default --out folders put it).
 
@@ -74,14 +72,11 @@ def plan_gpo_names(plan: Mapping[str, Any], plan_path: Path, gpo_dir: Path | Non
             raise ReportError(f"--gpo-dir: {exc}") from None
         return {}, [f"{exc}; showing default GPO names"]
     if gpo_dir is not None and not names:
-        return names, [f"{folder.joinpath(*MANIFEST)} has no backup of plan {plan.get('plan_id')}; "
+        return names, [f"{folder.joinpath(*MANIFEST)} has no backup of plan {plan.plan_id}; "
                        "showing default GPO names"]
     return names, []
 
 
-def gpo_display_name(number: Any, name: Any, prefix: str = GpoOptions.name_prefix) -> str:
+def gpo_display_name(number: int, name: str, prefix: str = GpoOptions.name_prefix) -> str:
     """The wave's GPO as `auditplan gpo` names it by default (emit/gpo.py write_backups)."""
-    try:
-        return f"{prefix} - wave {int(number):02d} ({name})"
-    except (TypeError, ValueError):
-        return f"{prefix} - wave {number} ({name})"
+    return f"{prefix} - wave {number:02d} ({name})"

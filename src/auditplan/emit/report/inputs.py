@@ -11,7 +11,7 @@ import pandas as pd
 
 from auditplan.emit.detections import Evaluation, Exposure
 from auditplan.emit.model_bridge import Projection
-from auditplan.records import HostEstimate
+from auditplan.records import HostEstimate, Plan
 
 DEFAULT_TITLE = "Process creation auditing: capacity report"
 
@@ -41,7 +41,7 @@ class ReportInputs:
     hosts: pd.DataFrame  # Store.hosts_frame()
     projection: Projection | None
     estimates: Sequence[HostEstimate]
-    plan: Mapping[str, Any] | None = None  # plan.json
+    plan: Plan | None = None  # plan.json
     detections: Evaluation | None = None
     exposure: Exposure | None = None
     defaults_text: str = ""  # defaults.toml, for each number's documented basis

@@ -58,8 +58,8 @@ def host_table(inputs: ReportInputs) -> pd.DataFrame:
                                                          "p50": "events_day_p50", "p90": "events_day_p90"})
     merged = hosts.merge(proj, on="host", how="outer") if len(hosts) else proj
     if inputs.plan:
-        wave_of = {h.get("host"): w.get("wave") for w in inputs.plan.get("waves", []) for h in w.get("hosts", [])}
-        reason_of = {u.get("host"): u.get("reason") for u in inputs.plan.get("unplaced", [])}
+        wave_of = {h.host: w.number for w in inputs.plan.waves for h in w.hosts}
+        reason_of = {u.host: u.reason for u in inputs.plan.unplaced}
         merged["wave"] = merged["host"].map(wave_of)
         merged["unplaced_reason"] = merged["host"].map(reason_of)
     return merged.sort_values("host").reset_index(drop=True)

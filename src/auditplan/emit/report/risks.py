@@ -7,46 +7,35 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditplan.emit.detections import Evaluation, Exposure
-from auditplan.emit.model_bridge import (
-    BUDGET_EPS,
-    BUDGET_GB_DAY,
-    REASON_EXCEEDS_BUDGET,
-    REASON_EXCEEDS_STEP,
-    REASON_MAX_WAVES,
-)
+from auditplan.records import BudgetKind, PlannedHost, Reason
 from auditplan.text import number
 
-CAPACITY_REASONS = (REASON_EXCEEDS_BUDGET, REASON_EXCEEDS_STEP, REASON_MAX_WAVES)
-# Why a host is in no wave, by the plan's reason code (docs/plan-json.md, model/plan.py _waves):
+CAPACITY_REASONS = (Reason.EXCEEDS_BUDGET, Reason.EXCEEDS_STEP, Reason.MAX_WAVES)
+# Why a host is in no wave, by the plan's reason code (docs/plan-json.md, the planner's waves):
 # its own load over the step, the budget spent before it, or every allowed wave full.
-CAPACITY_WORDS = {REASON_EXCEEDS_STEP: "its own load is larger than one wave's step",
-                  REASON_EXCEEDS_BUDGET: "the budget is used up",
-                  REASON_MAX_WAVES: "the wave limit was reached"}
-CAPACITY_LIMITS = {REASON_EXCEEDS_BUDGET: "the SIEM budget", REASON_EXCEEDS_STEP: "the wave step",
-                   REASON_MAX_WAVES: "the wave limit"}  # what a host did not fit, in the headline
+CAPACITY_WORDS = {Reason.EXCEEDS_STEP: "its own load is larger than one wave's step",
+                  Reason.EXCEEDS_BUDGET: "the budget is used up",
+                  Reason.MAX_WAVES: "the wave limit was reached"}
+CAPACITY_LIMITS = {Reason.EXCEEDS_BUDGET: "the SIEM budget", Reason.EXCEEDS_STEP: "the wave step",
+                   Reason.MAX_WAVES: "the wave limit"}  # what a host did not fit, in the headline
 # The `auditplan plan` options (cli/plan.py) that would let such a host in, by budget kind.
 CAPACITY_FIXES: dict[str, dict[str | None, str]] = {
-    REASON_EXCEEDS_STEP: {BUDGET_GB_DAY: "a larger step (--max-step-gb-day)",
-                          BUDGET_EPS: "a larger step (--max-step-eps)",
+    Reason.EXCEEDS_STEP: {BudgetKind.GB_DAY: "a larger step (--max-step-gb-day)",
+                          BudgetKind.EPS: "a larger step (--max-step-eps)",
                           None: "a larger step (--max-step-gb-day or --max-step-eps)"},
-    REASON_EXCEEDS_BUDGET: {BUDGET_GB_DAY: "a larger budget (--budget-gb-day)",
-                            BUDGET_EPS: "a larger budget (--budget-eps)",
+    Reason.EXCEEDS_BUDGET: {BudgetKind.GB_DAY: "a larger budget (--budget-gb-day)",
+                            BudgetKind.EPS: "a larger budget (--budget-eps)",
                             None: "a larger budget (--budget-gb-day or --budget-eps)"},
-    REASON_MAX_WAVES: {None: "more waves (--max-waves)"},
+    Reason.MAX_WAVES: {None: "more waves (--max-waves)"},
 }
 
 
-def reason_code(entry: Mapping[str, Any]) -> str:
-    """The code an unplaced entry's reason starts with (docs/plan-json.md: `code: words`)."""
-    return str(entry.get("reason", "")).split(":", 1)[0].strip()
-
-
-def capacity_risk(capacity: Sequence[Mapping[str, Any]], kind: str | None) -> str:
+def capacity_risk(capacity: Sequence[PlannedHost], kind: str | None) -> str:
     """The risk for hosts the plan left out for its limits: why, by reason, and the options that help."""
-    codes = Counter(reason_code(u) for u in capacity)
+    codes = Counter(u.reason_code for u in capacity)
     why = "; ".join(f"{codes[code]} because {words}" for code, words in CAPACITY_WORDS.items() if codes[code])
     fixes = [f.get(kind, f[None]) for code, f in CAPACITY_FIXES.items() if codes[code]]
-    names = ", ".join(str(u.get("host", "")) for u in capacity[:3]) + (
+    names = ", ".join(u.host for u in capacity[:3]) + (
         f" and {len(capacity) - 3} more" if len(capacity) > 3 else "")
     return (f"{len(capacity)} host(s) are in no wave ({why}): {names}. They head the list 'Hosts not placed in "
             f"a wave' under Risks; to place them, re-run auditplan plan with {' and '.join(fixes)}, or plan them "

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from auditplan.emit.model_bridge import BUDGET_EPS, BUDGET_GB_DAY, EPS_BASIS_MEAN, EPS_BASIS_PEAK, Projection
+from auditplan.emit.model_bridge import EPS_BASIS_MEAN, EPS_BASIS_PEAK, Projection
 from auditplan.emit.report.gpo_names import gpo_display_name
+from auditplan.records import BudgetKind, Plan, WaveLoad
 
 UNKNOWN_BASIS = "mean or peak, as the plan's SIEM profile counts"  # neither plan.json nor the profile says
 HOST_NAMES_SHOWN = 12  # per wave; the rest are in the CSV
@@ -22,64 +23,67 @@ def as_float(value: Any) -> float:
         return math.nan
 
 
-def eps_basis(plan: Mapping[str, Any], projection: Projection | None) -> str | None:
+def eps_basis(plan: Plan, projection: Projection | None) -> str | None:
     """Which events/s the plan's budget counts: "mean" or "peak", the basis of its SIEM profile's
     licence (model/plan.py _load_column); None when neither the profile nor the plan tells.
 
     The projection's profile tells when it is the plan's (`auditplan report --siem` may cost
     another). Else the waves' loads tell where plan.json carries that rate (mean p50, peak p90)."""
-    siem = plan.get("siem")
-    if projection is not None and (not siem or projection.profile.name == siem):
+    if projection is not None and (not plan.siem or projection.profile.name == plan.siem):
         return EPS_BASIS_PEAK if projection.profile.eps_basis == EPS_BASIS_PEAK else EPS_BASIS_MEAN
-    quantile = (plan.get("budget") or {}).get("quantile", "p90")
-    loads = [w.get("load") or {} for w in plan.get("waves", [])]
+    quantile = plan.budget.quantile if plan.budget else "p90"
+    loads = [w.load for w in plan.waves]
     for basis, held in ((EPS_BASIS_MEAN, "eps_mean_p50"), (EPS_BASIS_PEAK, "eps_peak_p90")):
         if loads and held.endswith(quantile) and all(
-                math.isclose(as_float(x.get("budget")), as_float(x.get(held)), rel_tol=1e-4) for x in loads):
+                math.isclose(_held(x, "budget"), _held(x, held), rel_tol=1e-4) for x in loads):
             return basis
     return None
 
 
-def _wave_budget(load: Mapping[str, Any], kind: str | None, quantile: str, basis: str | None) -> float:
+def _held(load: WaveLoad | None, name: str) -> float:
+    """A figure of a wave's load, NaN when the plan does not carry it."""
+    return as_float(getattr(load, name, None))
+
+
+def _wave_budget(load: WaveLoad | None, kind: str | None, quantile: str, basis: str | None) -> float:
     """A wave's (or, from `cumulative`, the running) load in the budget's unit and basis, as the
     planner held it under the budget. Plans written before `budget` existed there
     (docs/plan-json.md's first example) carry the rate under its own name, when at all."""
-    value = as_float(load.get("budget"))
+    value = _held(load, "budget")
     if not math.isfinite(value):
-        value = as_float(load.get(f"gb_day_{quantile}" if kind == BUDGET_GB_DAY else f"eps_{basis}_{quantile}"))
+        value = _held(load, f"gb_day_{quantile}" if kind == BudgetKind.GB_DAY else f"eps_{basis}_{quantile}")
     return value
 
 
-def timeline(plan: Mapping[str, Any] | None, start: datetime, interval: int,
+def timeline(plan: Plan | None, start: datetime, interval: int,
              gpo_names: Mapping[int, str] | None = None, basis: str | None = None) -> list[dict[str, Any]]:
     """One row per wave: its load, the running load in the budget's unit, date and GPO name."""
     if not plan:
         return []
-    budget = plan.get("budget") or {}
-    kind, quantile, value = budget.get("kind"), budget.get("quantile", "p90"), as_float(budget.get("value"))
+    budget = plan.budget
+    kind = budget.kind if budget else None
+    quantile, value = (budget.quantile, as_float(budget.value)) if budget else ("p90", math.nan)
     out = []
     running = 0.0
-    for i, wave in enumerate(plan.get("waves", [])):
-        load = wave.get("load") or {}
-        cumulative = wave.get("cumulative") or {}
-        own = _wave_budget(load, kind, quantile, basis)
+    for i, wave in enumerate(plan.waves):
+        load, cumulative = wave.load or WaveLoad(), wave.cumulative or WaveLoad()
+        own = _wave_budget(wave.load, kind, quantile, basis)
         running += own
-        held = _wave_budget(cumulative, kind, quantile, basis)
+        held = _wave_budget(wave.cumulative, kind, quantile, basis)
         if not math.isfinite(held):
             held = running
-        number = wave.get("wave")
-        real_name = gpo_names.get(number) if gpo_names and isinstance(number, int) else None
+        real_name = gpo_names.get(wave.number) if gpo_names else None
         out.append({
-            "wave": wave.get("wave"), "name": wave.get("name", ""), "hosts": len(wave.get("hosts", [])),
-            "gb_day_p50": load.get("gb_day_p50"), "gb_day_p90": load.get("gb_day_p90"),
-            "eps_peak_p90": load.get("eps_peak_p90"), "cumulative_gb_day_p90": cumulative.get("gb_day_p90"),
-            "cumulative_p50": cumulative.get("gb_day_p50"), "load_budget": own, "cumulative_budget": held,
+            "wave": wave.number, "name": wave.name, "hosts": len(wave.hosts),
+            "gb_day_p50": load.gb_day_p50, "gb_day_p90": load.gb_day_p90,
+            "eps_peak_p90": load.eps_peak_p90, "cumulative_gb_day_p90": cumulative.gb_day_p90,
+            "cumulative_p50": cumulative.gb_day_p50, "load_budget": own, "cumulative_budget": held,
             "cumulative_share": held / value if math.isfinite(held) and value > 0 else None,
             "date": (start + timedelta(days=interval * i)).date().isoformat(),
-            "gpo": real_name or gpo_display_name(wave.get("wave"), wave.get("name", "")),
+            "gpo": real_name or gpo_display_name(wave.number, wave.name),
             "gpo_default": real_name is None,
-            "host_names": [h.get("host", "") for h in wave.get("hosts", [])][:HOST_NAMES_SHOWN],
-            "more_hosts": max(0, len(wave.get("hosts", [])) - HOST_NAMES_SHOWN),
+            "host_names": [h.host for h in wave.hosts][:HOST_NAMES_SHOWN],
+            "more_hosts": max(0, len(wave.hosts) - HOST_NAMES_SHOWN),
         })
     return out
 
@@ -90,28 +94,29 @@ def fleet_value(projection: Projection | None, column: str) -> float:
     return float(projection.fleet[column].iloc[0])
 
 
-def budget_summary(plan: Mapping[str, Any] | None, waves: list[dict[str, Any]], projection: Projection | None,
+def budget_summary(plan: Plan | None, waves: list[dict[str, Any]], projection: Projection | None,
                    basis: str | None) -> dict[str, Any] | None:
     """The plan's budget, what the waves hold under it, and the simulated whole fleet beside it."""
-    b = (plan or {}).get("budget") or None
-    if not b:
+    b = plan.budget if plan else None
+    if b is None:
         return None
-    kind, value, quantile = b.get("kind"), as_float(b.get("value")), str(b.get("quantile", "p90"))
+    kind, value, quantile = b.kind, as_float(b.value), b.quantile
     # The verdict's share is the plan's: the last wave's cumulative load, the figure the
     # wave table and the chart end on. The simulated fleet total is only context.
     planned = waves[-1]["cumulative_budget"] if waves else 0.0
-    column = f"added_gb_day_{quantile}" if kind == BUDGET_GB_DAY else f"added_eps_{basis}_{quantile}"
+    column = f"added_gb_day_{quantile}" if kind == BudgetKind.GB_DAY else f"added_eps_{basis}_{quantile}"
     need = fleet_value(projection, column)
-    unit = "GB/day" if kind == BUDGET_GB_DAY else "events/s"
+    unit = "GB/day" if kind == BudgetKind.GB_DAY else "events/s"
     # An events/s budget counts one rate, mean or peak: every figure held against it names it.
-    shown = unit if kind == BUDGET_GB_DAY else f"{unit} ({basis or UNKNOWN_BASIS})"
+    shown = unit if kind == BudgetKind.GB_DAY else f"{unit} ({basis or UNKNOWN_BASIS})"
     return {"kind": kind, "value": value, "quantile": quantile, "unit": unit, "basis": basis,
             "unit_basis": shown, "column": f"{unit} {basis + ' ' if basis else ''}{quantile}",
             "planned": planned, "share": planned / value if value > 0 and math.isfinite(planned) else None,
             "fleet_need": need, "share_fleet": need / value if value > 0 and math.isfinite(need) else None}
 
 
-def counted_basis(plan: Mapping[str, Any] | None, projection: Projection | None) -> str | None:
+def counted_basis(plan: Plan | None, projection: Projection | None) -> str | None:
     """The events/s basis an events/s budget counts (the plan's profile's, model/plan.py _load_column)."""
-    b = (plan or {}).get("budget") or None
-    return eps_basis(plan, projection) if plan and b and b.get("kind") == BUDGET_EPS else None
+    if plan is None or plan.budget is None or plan.budget.kind != BudgetKind.EPS:
+        return None
+    return eps_basis(plan, projection)
