@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "emit"))
 import report_fixtures
 
 from auditplan.emit.api import ReportInputs, write_report, write_report_files
-from auditplan.model.plan import plan_json_text
 from auditplan.records import (
     AuditPolicy,
     AuditSetting,
@@ -43,6 +42,7 @@ from auditplan.records import (
     ProductType,
     SampledEvent,
     SecurityLog,
+    plan_json_text,
 )
 from auditplan.store import Store
 
