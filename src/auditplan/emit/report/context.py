@@ -80,7 +80,11 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["capacity_limits"] = " and ".join(words for code, words in CAPACITY_LIMITS.items() if code in codes)
     ctx["local_settings_hosts"] = sum(1 for w in plan.waves for h in w.hosts if h.local_subcategories) if plan else 0
     ctx["risks"] = risks(ctx, inputs.exposure, inputs.detections)
-    ctx["sources"] = Counter(str(e.source) for e in inputs.estimates)
+    # The estimate sources of the hosts the projection counts (a plan's stored projection may
+    # predate the store's latest estimates).
+    projected = projection.hosts.get("source") if projection is not None else None
+    ctx["sources"] = Counter(str(s) for s in projected) if projected is not None else Counter(
+        str(e.source) for e in inputs.estimates)
     text = inputs.defaults_text or (shipped_defaults_text() if inputs.config is not None else "")
     ctx["defaults"] = assumption_rows(text, inputs.config, inputs.config_sources)
     ctx["detections"] = inputs.detections

@@ -9,7 +9,7 @@ import numpy as np
 from markupsafe import Markup
 
 from auditplan.emit import charts
-from auditplan.emit.report.inputs import ReportInputs
+from auditplan.emit.report.inputs import ReportInputs, projected_rates
 from auditplan.emit.report.waves import as_float
 from auditplan.records import BudgetKind
 
@@ -40,7 +40,9 @@ def charts_of(ctx: Mapping[str, Any], inputs: ReportInputs) -> dict[str, Markup]
         flat = (1 / 24,) * 24
         shapes = np.array([e.hourly_shape if len(e.hourly_shape) == 24 else flat for e in inputs.estimates],
                           dtype=float)
-        p50 = np.array([e.events_per_day.p50 for e in inputs.estimates], dtype=float)
+        # Each host's hour-of-day shape, weighted by the 4688/day the projection counts for it.
+        rates = projected_rates(inputs.projection)
+        p50 = np.array([rates.get(e.host, e.events_per_day.p50) for e in inputs.estimates], dtype=float)
         per_hour = np.nan_to_num(shapes * p50[:, None], nan=0.0, posinf=0.0, neginf=0.0).sum(axis=0)
         out["hours"] = charts.hour_of_day([float(v) for v in per_hour])
     if ctx["readiness"]["surveyed"]:

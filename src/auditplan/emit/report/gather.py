@@ -21,7 +21,7 @@ from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, loa
 from auditplan.emit.errors import NoStore, ReportError
 from auditplan.emit.model_bridge import Projection, load_plan_projection, project, projection_config
 from auditplan.emit.report.gpo_names import plan_gpo_names
-from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs
+from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs, projected_rates
 from auditplan.records import Plan, PlanError, parse_plan
 from auditplan.store import Store
 
@@ -128,7 +128,7 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
         events = store.events_frame()
     events = events[events["event_id"] == 4688] if len(events) else events
     rules, _ = load_rules([builtin_rules_dir()])
-    rates = {e.host: e.events_per_day.p50 for e in estimates}
+    rates = {e.host: e.events_per_day.p50 for e in estimates} | projected_rates(projection)
     detections = evaluate(rules, events, rates) if len(events) else None
     return ReportInputs(
         hosts=survey, projection=projection, estimates=estimates, plan=plan, detections=detections,

@@ -36,6 +36,14 @@ class ProjectionNote:
         return f"Projection computed for this report: {run}SIEM profile {self.siem}{because}."
 
 
+def projected_rates(projection: Projection | None) -> dict[str, float]:
+    """Host -> the 4688/day (p50) the projection used: the rates the report scales by, so that a
+    report of a plan's stored projection does not mix in estimates made after it."""
+    if projection is None or not {"host", "p50"} <= set(projection.hosts.columns):
+        return {}
+    return {str(h): float(r) for h, r in zip(projection.hosts["host"], projection.hosts["p50"], strict=True)}
+
+
 @dataclass(frozen=True)
 class ReportInputs:
     hosts: pd.DataFrame  # Store.hosts_frame()
