@@ -40,10 +40,10 @@ from pathlib import Path
 from statistics import mean
 
 import winrm
-
-from auditplan.collect import probe
-from auditplan.collect.survey import run_survey
 from auditplan.collect.transport import AuthTransport, Secret, TransportSettings
+
+from auditplan.collect.winrm import probe
+from auditplan.collect.winrm.survey import run_survey
 from auditplan.inventory import load_inventory
 from auditplan.records import Host, HostStatus
 from auditplan.store import Store

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditplan.collect.parsers import (
+from auditplan.collect.winrm.interpret import (
     AuditpolBackup,
     AuditpolReport,
     LogConfig,
@@ -294,7 +294,7 @@ def test_gl_access_denied() -> None:
 
 
 def test_registry_retention_values() -> None:
-    from auditplan.collect.parsers import RegValue
+    from auditplan.collect.winrm.interpret import RegValue
 
     def vals(ret: int, backup: int | None) -> dict[str, RegValue]:
         out = {"Retention": RegValue("Retention", "REG_DWORD", ret)}

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from auditplan.cli import main
-from auditplan.collect.parsers import interpret
-from auditplan.collect.probe import (
+from auditplan.collect.winrm.interpret import interpret
+from auditplan.collect.winrm.probe import (
     CMD_LINE_LIMIT,
     SECTION_ORDER,
     ProbeOptions,
@@ -469,7 +469,7 @@ def test_unwritable_temp_and_start_folder_name_the_cause(demo: object) -> None:
 
 
 def test_find_count_parse_error_names_a_missing_file_and_empty_output() -> None:
-    from auditplan.collect.parsers_tools import parse_find_counts
+    from auditplan.collect.parse.tools import parse_find_counts
 
     text = "File not found - APABCDEFS\r\n" * 24
     err = parse_find_counts(text, 24, "count_4688")
@@ -630,7 +630,7 @@ def test_trace_section_is_built_and_read() -> None:
 def test_a_line_cmd_exe_would_refuse_is_refused_before_any_host_is_contacted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from auditplan.collect import probe as probe_module
+    from auditplan.collect.winrm import probe as probe_module
 
     # Every option value the CLI accepts now fits (test_command_line_fits_cmd_limit), so the guard is
     # exercised with a smaller budget: the line must never reach a host once it could be too long.

@@ -7,7 +7,7 @@ from hostile_lines import HOSTILE_UNITS, fill
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditplan.collect.secrets import redact
+from auditplan.collect.redact import redact
 from auditplan.records import REDACTED
 
 # (command line, the secret that must disappear, expected count, text that must stay)

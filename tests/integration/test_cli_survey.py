@@ -313,7 +313,7 @@ def _expected_hourly(backend: object, saved: object, hours: int) -> tuple[int, .
 def test_default_probe_runs_on_a_host_whose_temp_is_as_long_as_windows_allows(tmp_path: Path) -> None:
     """The old probe named %TEMP% ~56 times; cmd refuses a line longer than 8191 characters after
     expansion. The probe now expands it once (cd /d) and the host answers ok."""
-    from auditplan.collect.probe import ProbeOptions, build_probe
+    from auditplan.collect.winrm.probe import ProbeOptions, build_probe
     from auditplan.records import HostResult
 
     result, saved, backend = _survey_long_temp_host(tmp_path, [])
@@ -377,7 +377,8 @@ def test_fault_text_with_rich_markup_is_shown_as_text(tmp_path: Path) -> None:
 def test_terminal_text_drops_escape_sequences_and_controls() -> None:
     from rich.console import Console
 
-    from auditplan.cli.survey import _summary_table, terminal_safe
+    from auditplan.cli.survey import _summary_table
+    from auditplan.text import terminal as terminal_safe
 
     # CSI colour, OSC 8 hyperlink / window title, a bare ESC form, C1 CSI, BEL, CR, bidi override.
     hostile = "a\x1b[31mred\x1b[0m b\x1b]0;pwned\x07c \x1b]8;;http://x\x1b\\d\x1bce\x9b2Jf\x07g\rh\u202ei"

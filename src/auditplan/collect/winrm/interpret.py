@@ -1,7 +1,7 @@
 """Probe output -> typed records: `interpret(sections, probe)`.
 
-The per-tool parsers live in parsers_tools.py (auditpol, reg, wevtutil gl/gli, sc, ver, hostname,
-find /c) and parsers_events.py (event XML); they are re-exported here. `interpret` never raises on
+The per-tool parsers live in collect/parse/tools.py (auditpol, reg, wevtutil gl/gli, sc, ver, hostname,
+find /c) and collect/parse/events.py (event XML); they are re-exported here. `interpret` never raises on
 host output: every problem becomes a warning, and `unparseable` is set only when nothing at all could
 be read.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from auditplan.collect.evtx import is_boot_only
-from auditplan.collect.parsers_events import (
+from auditplan.collect.parse.boot import is_boot_only
+from auditplan.collect.parse.events import (
     EventSummary,
     SampledEvents,
     parse_event_time,
@@ -21,7 +21,7 @@ from auditplan.collect.parsers_events import (
     split_events,
     summarize_event,
 )
-from auditplan.collect.parsers_tools import (
+from auditplan.collect.parse.tools import (
     AuditpolBackup,
     AuditpolReport,
     LogConfig,
@@ -46,7 +46,7 @@ from auditplan.collect.parsers_tools import (
     registry_retention,
     retention_mode,
 )
-from auditplan.collect.probe import (
+from auditplan.collect.winrm.probe import (
     BUILD_KB_CHECK,
     S_AUDITPOL_BACKUP,
     S_AUDITPOL_CSV,
@@ -74,7 +74,7 @@ from auditplan.collect.probe import (
     ProbeCommand,
     Section,
 )
-from auditplan.collect.trace import parse_trace
+from auditplan.collect.winrm.trace import parse_trace
 from auditplan.records import (
     PROCESS_CREATION_GUID,
     AuditPolicy,
@@ -443,7 +443,7 @@ def sample_boot_only(sample: SampledEvents | None, sample_events: int) -> bool:
     """Whether the sampled 4688s show that auditing is effectively off (only early-boot events).
 
     The sample can tell only when it holds every 4688 before the window's end: fewer events than asked
-    for, none unreadable, output not cut. The rule itself is collect.evtx.is_boot_only.
+    for, none unreadable, output not cut. The rule itself is collect.parse.boot.is_boot_only.
     """
     if sample is None or not sample.complete or not sample.events or len(sample.events) >= sample_events:
         return False
@@ -453,7 +453,7 @@ def sample_boot_only(sample: SampledEvents | None, sample_events: int) -> bool:
 
 
 def _trace(r: _Reader) -> ProcessTrace | None:
-    """The live process-start trace (collect/trace.py parses its section)."""
+    """The live process-start trace (winrm/trace.py parses its section)."""
     sec = r.get(S_TRACE)
     if sec is None:
         return None
