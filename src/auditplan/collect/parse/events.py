@@ -76,11 +76,16 @@ def split_events(text: str, limit: int | None = None) -> tuple[list[str], bool]:
 
 
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    return tag[tag.rfind("}") + 1 :]
+
+
+def _utf8_size(text: str) -> int:
+    # Both paths size every sampled event: skip the encode for the (usual) all-ASCII XML.
+    return len(text) if text.isascii() else len(text.encode("utf-8", errors="replace"))
 
 
 def _parse_event_xml(xml_text: str, section: str) -> ET.Element | ParseError:
-    size = len(xml_text.encode("utf-8", errors="replace"))
+    size = _utf8_size(xml_text)
     if size > MAX_EVENT_BYTES:
         return ParseError(section, f"event XML of {size} bytes exceeds {MAX_EVENT_BYTES}", "too_large")
     if "<!" in xml_text or "<?" in xml_text:
@@ -132,7 +137,7 @@ def summarize_event(xml_text: str, section: str = "events") -> EventSummary | Pa
             continue
         for item in child:
             name = item.get("Name")
-            if _local(item.tag) == "Data" and name is not None and name not in data:
+            if name is not None and name not in data and _local(item.tag) == "Data":
                 data[name] = item.text or ""
     return EventSummary(
         event_id=_int_or_none(fields["EventID"].text) if "EventID" in fields else None,
@@ -142,7 +147,7 @@ def summarize_event(xml_text: str, section: str = "events") -> EventSummary | Pa
         record_id=_int_or_none(fields["EventRecordID"].text) if "EventRecordID" in fields else None,
         computer=(fields["Computer"].text or None) if "Computer" in fields else None,
         data=data,
-        size_bytes=len(xml_text.encode("utf-8", errors="replace")),
+        size_bytes=_utf8_size(xml_text),
     )
 
 
