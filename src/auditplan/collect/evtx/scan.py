@@ -3,10 +3,12 @@
 
 evtx-rs `records()` XML is the rendering to use (evtx-data.md §2.3: ≈400 k records/s; JSON +
 json.loads ≈140 k/s; measured here, `records_json()` without json.loads is no faster than XML). The
-scan reads only the fields it needs from the XML text with str.find; a 4688's EventData fields are
-parsed (collect.parse.events) only when it is drawn into the event sample (bench/ingest.py has the
-figures). Facts relied on (evtx-data.md §2.3): the event time is `System/TimeCreated/@SystemTime`
-(the record-header timestamp is wrong in filtered exports, trap 1); a 4688 is `EventID` 4688 *and*
+scan reads only the fields it needs from the XML text with str.find (of a 4688: its version,
+command-line length and process name); a 4688's whole XML is parsed (collect.parse.events) only when
+it is drawn into the event sample (bench/ingest.py has the figures).
+
+Facts relied on (evtx-data.md §2.3): the event time is `System/TimeCreated/@SystemTime` (the
+record-header timestamp is wrong in filtered exports, trap 1); a 4688 is `EventID` 4688 *and*
 provider Microsoft-Windows-Security-Auditing (trap 3), and `EventID` may carry a Qualifiers attribute
 (trap 4); evtx-rs raises per-record errors on damaged chunks (trap 5): counted, not fatal.
 """

@@ -22,7 +22,7 @@ _BARE = r"""(?P<bare>[^\s"'][^\s"]*)"""
 # A switch value: \"escaped\", "quoted", 'quoted', or a bare token.
 VALUE = f"(?:{EQ}|{DQ}|{SQ}|{_BARE})"
 # `Name=value` in a string: braced (ODBC), quoted, or bare up to ; & | or a quote. The braced branch is
-# tried only where a `}` follows (see _rule_spans): otherwise it would scan to the end for every `{`.
+# tried only where a `}` follows (see engine._rule_spans): otherwise it would scan to the end for every `{`.
 _BRACE = r"""\{(?P<brace>(?:[^}]|\}\})*)\}"""
 _KV_REST = rf"""{_EQ_CLOSED}|{_DQ_CLOSED}|{_SQ_CLOSED}|(?P<bare>(?!\\")[^\s;&"'|]+)"""
 

@@ -19,6 +19,8 @@ from auditplan.collect.redact.line import (
     V,
 )
 
+# ------------------------------------------------------------------ names that mean "secret"
+
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SECRET_LAST = frozenset(
     # the words, PowerShell's unambiguous prefixes of -Password, and pass-the-hash material

@@ -58,6 +58,7 @@ class AuthTransport(enum.StrEnum):
 # Auth methods that encrypt the SOAP body themselves (MS-WSMV 2.2.9.1), so plain HTTP is safe.
 MESSAGE_ENCRYPTING = frozenset({AuthTransport.NTLM, AuthTransport.KERBEROS, AuthTransport.CREDSSP})
 
+
 class Secret:
     """A password. Its repr and str never show the value; read it with `.reveal()`."""
 
