@@ -287,7 +287,7 @@ def test_gl_access_denied() -> None:
 
 
 def test_registry_retention_values() -> None:
-    from auditplan.collect.winrm.interpret import RegValue
+    from auditplan.collect.parse.tools import RegValue
 
     def vals(ret: int, backup: int | None) -> dict[str, RegValue]:
         out = {"Retention": RegValue("Retention", "REG_DWORD", ret)}

@@ -1,9 +1,8 @@
 """Probe output -> typed records: `interpret(sections, probe)`.
 
-The per-tool parsers live in collect/parse/tools.py (auditpol, reg, wevtutil gl/gli, sc, ver, hostname,
-find /c) and collect/parse/events.py (event XML); they are re-exported here. `interpret` never raises on
-host output: every problem becomes a warning, and `unparseable` is set only when nothing at all could
-be read.
+The per-tool parsers live in collect/parse/tools.py (auditpol, reg, wevtutil gl/gli, sc, ver,
+hostname, find /c) and collect/parse/events.py (event XML). `interpret` never raises on host output:
+every problem becomes a warning, and `unparseable` is set only when nothing at all could be read.
 """
 
 from __future__ import annotations
@@ -13,13 +12,9 @@ from typing import TypeVar
 
 from auditplan.collect.parse.boot import is_boot_only
 from auditplan.collect.parse.events import (
-    EventSummary,
     SampledEvents,
     parse_event_time,
     parse_sampled_4688,
-    parse_system_time,
-    split_events,
-    summarize_event,
 )
 from auditplan.collect.parse.tools import (
     AuditpolBackup,
@@ -44,7 +39,6 @@ from auditplan.collect.parse.tools import (
     parse_wevtutil_gli,
     reg_value,
     registry_retention,
-    retention_mode,
 )
 from auditplan.collect.winrm.probe import (
     BUILD_KB_CHECK,
@@ -85,41 +79,6 @@ from auditplan.records import (
     SysmonInfo,
     VolumeSample,
 )
-
-__all__ = [
-    "AuditpolBackup",
-    "AuditpolReport",
-    "EventSummary",
-    "Interpretation",
-    "LogConfig",
-    "LogStatus",
-    "ParseError",
-    "RegValue",
-    "SampledEvents",
-    "ServiceState",
-    "WindowsVersion",
-    "cmdline_supported",
-    "interpret",
-    "parse_auditpol_backup",
-    "parse_auditpol_report",
-    "parse_event_time",
-    "parse_find_counts",
-    "parse_hostname",
-    "parse_kb_present",
-    "parse_product_type",
-    "parse_reg_values",
-    "parse_sampled_4688",
-    "parse_sc_query",
-    "parse_system_time",
-    "parse_ver",
-    "parse_wevtutil_gl",
-    "parse_wevtutil_gli",
-    "reg_value",
-    "registry_retention",
-    "retention_mode",
-    "split_events",
-    "summarize_event",
-]
 
 MAX_EVENT_WARNINGS = 5
 
