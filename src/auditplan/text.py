@@ -24,6 +24,9 @@ from typing import Final
 # zero-width and bidi formatting characters (embeddings, overrides, isolates: they reorder what a
 # terminal or a report shows), and an inner BOM. TAB is included: a cell or a reason is one line.
 CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# CONTROL without TAB: for reading a user's input file, where TAB is blank space between an entry and
+# its comment (inventory.py: `web01<TAB># primary DC`). Output still goes through CONTROL.
+CONTROL_EXCEPT_TAB: Final = re.compile(r"(?!\t)" + CONTROL.pattern)
 
 # Terminal escape sequences, dropped whole so that no parameter bytes are left behind.
 ESCAPE_SEQUENCE: Final = re.compile(

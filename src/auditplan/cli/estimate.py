@@ -15,7 +15,6 @@ from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.errors import require_store, usage_error_on
-from auditplan.cli.ingest import printable
 from auditplan.cli.project import monte_carlo_settings
 from auditplan.config import ConfigError, load_config
 from auditplan.model.estimate import estimate_hosts
@@ -24,6 +23,7 @@ from auditplan.model.project import SHARED_ERROR_TEXT, fleet_events_day
 from auditplan.records import HostEstimate, Range
 from auditplan.store import Store, StoreError
 from auditplan.store.export import frame_to_csv
+from auditplan.text import escaped as printable
 
 RUN_LABEL = "latest"
 # Settings of the old independent-hosts fleet total, replaced by [plan] draws / seed.
