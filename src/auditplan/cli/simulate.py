@@ -112,18 +112,15 @@ DemoStep = Callable[[DemoContext], None]
 
 def demo_survey(ctx: DemoContext) -> None:
     """Survey the demo fleet with HTTPS + NTLM against the generated CA."""
-    from auditplan.collect import probe
-    from auditplan.collect.survey import run_survey
-    from auditplan.collect.transport import AuthTransport, Secret, TransportSettings
+    from auditplan.collect import api as collect
     from auditplan.inventory import load_inventory
-    from auditplan.store import Store
 
     fleet = ctx.fleet
     inventory = load_inventory(fleet.files.hosts)
-    settings = TransportSettings(
+    settings = collect.TransportSettings(
         username=fleet.credentials.username,
-        password=Secret(fleet.credentials.password),
-        transport=AuthTransport(fleet.auth),
+        password=collect.Secret(fleet.credentials.password),
+        transport=collect.AuthTransport(fleet.auth),
         scheme=fleet.scheme,
         ca_bundle=fleet.tls.ca_cert if fleet.tls else None,
         client_cert=fleet.tls.client_cert if fleet.tls else None,
@@ -134,10 +131,8 @@ def demo_survey(ctx: DemoContext) -> None:
         read_timeout=5,
         deadline=30.0,
     )
-    with Store(ctx.db) as store:
-        outcome = run_survey(
-            inventory.hosts, settings, store, concurrency=16, probe_options=probe.ProbeOptions(), refresh=True
-        )
+    results = collect.survey(inventory.hosts, ctx.db, settings, concurrency=16, refresh=True)
+    outcome = results.outcome
     counts = ", ".join(f"{status}: {n}" for status, n in sorted(outcome.counts.items()))
     ctx.messages.append(f"survey: {len(outcome.results)} hosts ({counts}) -> {ctx.db}")
 
@@ -154,17 +149,13 @@ def demo_ingest(ctx: DemoContext) -> None:
     """Ingest the shipped Security.evtx into the same store, as an offline-collected host."""
     from importlib import resources
 
-    from auditplan.collect.evtx import ingest_file
-    from auditplan.store import Store
+    from auditplan.collect import api as collect
 
     resource = resources.files("auditplan.simulator").joinpath(DEMO_EVTX_RESOURCE)
     with resources.as_file(resource) as path:
-        outcome = ingest_file(path, DEMO_EVTX_HOST, role=DEMO_EVTX_ROLE)
-    s = outcome.summary
-    if outcome.result is None:
+        (s,) = collect.ingest([path], ctx.db, host_name=DEMO_EVTX_HOST, role=DEMO_EVTX_ROLE).files
+    if s.error:
         raise click.ClickException(f"{s.file}: {s.error}")
-    with Store(ctx.db) as store:
-        store.save_result(outcome.result)
     window = ""
     if s.first_time is not None and s.last_time is not None:
         hours = (s.last_time - s.first_time).total_seconds() / 3600
