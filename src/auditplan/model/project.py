@@ -16,7 +16,7 @@ import gc
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from auditplan.config import ConfigError
 from auditplan.model.siem import SiemProfile
-from auditplan.records import EstimateSource, HostEstimate, Range
+from auditplan.records import NO_GROUP, Change, EstimateSource, HostEstimate, Range
 
 QUANTILES = ("p10", "p50", "p90")
 Z90 = NormalDist().inv_cdf(0.9)
@@ -34,11 +34,11 @@ HOURS_PER_DAY = 24.0
 DAYS_PER_MONTH = 365.25 / 12.0
 MB = 2**20
 KB = 1024
-NO_GROUP = "(none)"
 
-CHANGE_ENABLE = "enable_4688"  # Process Creation off: every 4688 is new load
-CHANGE_CMDLINE = "cmdline_only"  # 4688 already on, command line not: only the CommandLine bytes are new
-CHANGE_NONE = "none"  # both already on
+# records.Change values, as the host frame's `change` column holds them (plain strings).
+CHANGE_ENABLE = Change.ENABLE_4688.value  # Process Creation off: every 4688 is new load
+CHANGE_CMDLINE = Change.CMDLINE_ONLY.value  # 4688 already on, command line not: only the CommandLine bytes are new
+CHANGE_NONE = Change.NONE.value  # both already on
 
 # Metrics per host and group; each gets _p10/_p50/_p90 columns. "added_" = the change's increment.
 METRICS = ("events_day", "eps_mean", "eps_peak", "gb_day", "gb_held", "cost_month")
@@ -105,6 +105,10 @@ class Projection:
     by_role: pd.DataFrame
     by_site: pd.DataFrame
     warnings: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)  # the effective config values it was made with
+    # Leaf key of `config` ("plan.draws") -> "default" or the --config file it came from.
+    config_sources: Mapping[str, str] = field(default_factory=dict)
+    estimate_run: str = ""  # the store's estimate run (label) it projected
 
 
 @contextmanager

@@ -11,6 +11,9 @@ from auditplan.records.estimate import (
     Range,
 )
 from auditplan.records.plan import (
+    LOG_MAX_SIZE_MB_MAX,
+    LOG_MAX_SIZE_MB_MIN,
+    MAX_NAME,
     NO_GROUP,
     PILOT_NAME,
     PLAN_SCHEMA_VERSION,
@@ -31,6 +34,7 @@ from auditplan.records.plan import (
     plan_document,
     plan_id_of,
     plan_json_text,
+    plan_number,
 )
 from auditplan.records.plan_reader import parse_plan, read_plan
 from auditplan.records.projection import ProjectionRecord, ProjectionRecordError
@@ -55,6 +59,9 @@ from auditplan.records.survey import (
 )
 
 __all__ = [
+    "LOG_MAX_SIZE_MB_MAX",
+    "LOG_MAX_SIZE_MB_MIN",
+    "MAX_NAME",
     "NO_GROUP",
     "PILOT_NAME",
     "PLAN_SCHEMA_VERSION",
@@ -98,5 +105,6 @@ __all__ = [
     "plan_document",
     "plan_id_of",
     "plan_json_text",
+    "plan_number",
     "read_plan",
 ]

@@ -74,7 +74,7 @@ class PlanError(ValueError):
     edited by hand or of a version this code does not read; the message says where."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class LocalSubcategory:
     """An advanced-audit subcategory set locally on a host (a GPO with audit policy replaces it)."""
 
@@ -235,8 +235,9 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _num(value: float | None) -> float | None:
-    """Six significant digits: stable text for byte-identical output. None (null) when not finite."""
+def plan_number(value: float | None) -> float | None:
+    """A number as plan files write it: six significant digits, stable text for byte-identical
+    output; None (null) when unknown or not finite."""
     if value is None or not math.isfinite(value):
         return None
     return float(f"{value:.6g}")
@@ -250,19 +251,19 @@ def _host_doc(h: PlannedHost) -> dict[str, Any]:
         "os_family": h.os_family,
         "change": h.change,
         "source": h.source,
-        "events_per_day_p50": _num(h.events_per_day_p50),
-        "events_per_day_p90": _num(h.events_per_day_p90),
-        "gb_day_p50": _num(h.gb_day_p50),
-        "gb_day_p90": _num(h.gb_day_p90),
-        "eps_peak_p90": _num(h.eps_peak_p90),
-        "local_hours_p90": _num(h.local_hours_p90),
+        "events_per_day_p50": plan_number(h.events_per_day_p50),
+        "events_per_day_p90": plan_number(h.events_per_day_p90),
+        "gb_day_p50": plan_number(h.gb_day_p50),
+        "gb_day_p90": plan_number(h.gb_day_p90),
+        "eps_peak_p90": plan_number(h.eps_peak_p90),
+        "local_hours_p90": plan_number(h.local_hours_p90),
         "local_subcategories": [{"guid": s.guid, "setting": s.setting, "name": s.name} for s in h.local_subcategories],
         "recommended_log_max_size_mb": h.recommended_log_max_size_mb,
     }
 
 
 def _load_doc(load: WaveLoad | None, keys: Sequence[str]) -> dict[str, float | None]:
-    return {k: _num(getattr(load, k) if load is not None else None) for k in keys}
+    return {k: plan_number(getattr(load, k) if load is not None else None) for k in keys}
 
 
 LOAD_KEYS: Final = ("gb_day_p50", "gb_day_p90", "eps_mean_p50", "eps_peak_p90", "budget")
@@ -296,7 +297,7 @@ def _plan_document(plan: Plan) -> dict[str, Any]:
                         "strata_already_enabled": plan.pilot.strata_already_enabled}
     doc["waves"] = waves
     doc["unplaced"] = [
-        {"host": h.host, "reason": h.reason, "role": h.role, "site": h.site, "gb_day_p90": _num(h.gb_day_p90)}
+        {"host": h.host, "reason": h.reason, "role": h.role, "site": h.site, "gb_day_p90": plan_number(h.gb_day_p90)}
         for h in plan.unplaced
     ]
     doc["warnings"] = list(plan.warnings)
