@@ -33,6 +33,7 @@ from auditplan.model.inputs import (
     opened,
     read_exclude,
 )
+from auditplan.model.local_log import LocalLogSettings
 from auditplan.model.output import (
     FLEET_ROW,
     HOST_COLUMNS,
@@ -51,14 +52,13 @@ from auditplan.model.project import (
     DAYS_PER_MONTH,
     SECONDS_PER_DAY,
     SHARED_ERROR_TEXT,
-    LocalLogSettings,
     Projection,
     fleet_events_day,
 )
-from auditplan.model.project import project as project_hosts
+from auditplan.model.project import project as project_estimates
 from auditplan.model.recalibrate import recalibration
 from auditplan.model.siem import EPS_BASIS_MEAN, EPS_BASIS_PEAK, SiemProfile, load_siem_profiles, pick_profile
-from auditplan.model.stored import earlier_plans, latest_plan, save_plan
+from auditplan.model.stored import earlier_plans, latest_plan, projection_record, save_plan
 from auditplan.model.stored import load_plan_projection as _load_plan_projection
 from auditplan.records import HostEstimate, Plan, PlanError, Range, plan_document, plan_json_text
 from auditplan.store import Store
@@ -68,12 +68,46 @@ RETIRED_PRIORS_KEYS: Final = frozenset({"fleet_draws", "fleet_seed"})
 DEFAULT_OUT: Final = Path("auditplan-out")
 
 __all__ = [
-    "BUDGET_EPS", "BUDGET_GB_DAY", "CSV_COLUMNS", "DAYS_PER_MONTH", "EPS_BASIS_MEAN", "EPS_BASIS_PEAK",
-    "ESTIMATE_RUN", "FLEET_ROW", "HOST_COLUMNS", "SECONDS_PER_DAY", "SHARED_ERROR_TEXT", "ConfigError",
-    "EnabledLoad", "EstimateRun", "ModelError", "PlanError", "PlanOptions", "PlanRun", "Projection", "SiemProfile",
-    "change_summary", "enabled_load", "estimate", "estimate_csv_text", "estimate_fleet", "estimate_row",
-    "load_plan_projection", "load_siem_profiles", "pick_profile", "plan", "plan_csv_text", "plan_rows", "plan_waves",
-    "project", "projections", "projections_csv_text", "projections_document", "recalibration",
+    "BUDGET_EPS",
+    "BUDGET_GB_DAY",
+    "CSV_COLUMNS",
+    "DAYS_PER_MONTH",
+    "EPS_BASIS_MEAN",
+    "EPS_BASIS_PEAK",
+    "ESTIMATE_RUN",
+    "FLEET_ROW",
+    "HOST_COLUMNS",
+    "SECONDS_PER_DAY",
+    "SHARED_ERROR_TEXT",
+    "ConfigError",
+    "EnabledLoad",
+    "EstimateRun",
+    "ModelError",
+    "PlanError",
+    "PlanOptions",
+    "PlanRun",
+    "Projection",
+    "SiemProfile",
+    "change_summary",
+    "enabled_load",
+    "estimate",
+    "estimate_csv_text",
+    "estimate_fleet",
+    "estimate_row",
+    "load_plan_projection",
+    "load_siem_profiles",
+    "pick_profile",
+    "plan",
+    "plan_csv_text",
+    "plan_rows",
+    "plan_waves",
+    "project",
+    "project_estimates",
+    "projection_record",
+    "projections",
+    "projections_csv_text",
+    "projections_document",
+    "recalibration",
 ]
 
 
@@ -112,7 +146,7 @@ def _project(config: Config, inputs: Estimates, profile: SiemProfile, *, retenti
     retention = retention_days if retention_days is not None else config.plan_number("retention_days", 90.0)
     draws, seed = config.monte_carlo()
     settings = LocalLogSettings.from_config(config.values, min_local_hours)
-    result = project_hosts(inputs.estimates, profile, retention_days=retention, price_per_gb=price_per_gb,
+    result = project_estimates(inputs.estimates, profile, retention_days=retention, price_per_gb=price_per_gb,
                            currency=currency, seed=seed, draws=draws, survey=inputs.survey, local_log=settings)
     return dataclasses.replace(result, config=config.values, config_sources=config.sources, estimate_run=inputs.run)
 

@@ -8,14 +8,23 @@ so a later report shows the numbers the plan was made from. docs/projection.md "
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
 import pandas as pd
 
 from auditplan.config import ConfigError
-from auditplan.model.project import Projection
-from auditplan.model.siem import profile_from_table
+from auditplan.model.project import (
+    GROUP_COLUMNS,
+    HOST_INPUT_COLUMNS,
+    Projection,
+    add_host_metrics,
+    blank_unusable,
+    host_coefficients,
+    unusable_hosts,
+)
+from auditplan.model.siem import SiemProfile, profile_from_table
 from auditplan.records import Plan, PlanError, ProjectionRecord, ProjectionRecordError, parse_plan
 from auditplan.store import Store, StoreError
 
@@ -29,10 +38,25 @@ def _rows(frame: pd.DataFrame) -> tuple[dict[str, Any], ...]:
     return tuple(cast(list[dict[str, Any]], frame.to_dict("records")))
 
 
+# Per-host columns the store keeps: the inputs of every metric (project.HOST_INPUT_COLUMNS) and the
+# local log columns; the METRICS x QUANTILES columns are computed again on load, by the same code,
+# from the same numbers (the bench figures are in records/projection.py).
+LOCAL_LOG_COLUMNS: Final = (
+    "log_max_size_bytes", "log_file_size_bytes", "log_history_hours", "current_bytes_per_hour",
+    "added_bytes_per_hour_p50", "local_hours_p50", "added_bytes_per_hour_p90", "local_hours_p90",
+    "meets_min_local_hours", "recommended_log_max_size_mb", "log_size_capped", "current_rate_known",
+)
+_TEXT: Final = ("host", "role", "site", "os_family", "source", "change")
+_OBJECT: Final = ("cmdline_supported",)  # True, False or None
+_BOOL: Final = ("meets_min_local_hours", "log_size_capped", "current_rate_known")
+
+
 def projection_record(projection: Projection, plan_id: str | None) -> ProjectionRecord:
-    """The projection as the store keeps it: its settings and every row of its frames."""
+    """The projection as the store keeps it: its settings, its hosts' input columns and every
+    row of its group tables."""
     settings = dataclasses.asdict(projection.profile)
     del settings["name"]
+    hosts = projection.hosts
     return ProjectionRecord(
         plan_id=plan_id,
         siem=projection.profile.name,
@@ -44,7 +68,7 @@ def projection_record(projection: Projection, plan_id: str | None) -> Projection
         draws=projection.draws,
         min_local_hours=projection.min_local_hours,
         estimate_run=projection.estimate_run,
-        hosts=_rows(projection.hosts),
+        hosts={c: hosts[c].tolist() for c in (*HOST_INPUT_COLUMNS, *LOCAL_LOG_COLUMNS) if c in hosts.columns},
         fleet=_rows(projection.fleet.reset_index())[0],
         by_role=_rows(projection.by_role.reset_index()),
         by_site=_rows(projection.by_site.reset_index()),
@@ -54,18 +78,41 @@ def projection_record(projection: Projection, plan_id: str | None) -> Projection
     )
 
 
+def _column(name: str, values: Sequence[Any]) -> pd.Series:
+    if name in _TEXT:
+        return pd.Series(values, dtype="str")
+    if name in _OBJECT:
+        return pd.Series(values, dtype=object)
+    if name in _BOOL:
+        return pd.Series(values, dtype=bool)
+    return pd.Series([math.nan if v is None else v for v in values], dtype=float)
+
+
+def _host_frame(record: ProjectionRecord, profile: SiemProfile) -> pd.DataFrame:
+    """The projection's host frame again: the stored columns, then the metrics computed from them
+    as project() computes them (unusable hosts blanked the same way), in project()'s column order."""
+    columns = record.hosts
+    missing = [c for c in (*HOST_INPUT_COLUMNS, *LOCAL_LOG_COLUMNS) if c not in columns]
+    if missing:
+        raise StoreError(f"stored projection of plan {record.plan_id}: no host column {missing[0]!r}")
+    frame = pd.DataFrame({c: _column(c, columns[c]) for c in HOST_INPUT_COLUMNS})
+    add_host_metrics(frame, profile, record.retention_days, record.price_per_gb)
+    frame = pd.concat([frame, pd.DataFrame({c: _column(c, columns[c]) for c in LOCAL_LOG_COLUMNS})], axis=1)
+    blank_unusable(frame, unusable_hosts(frame, host_coefficients(frame)))
+    return frame.set_index("host", drop=False).rename_axis("host_key")
+
+
 def _groups(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A group table again, in _group_table's column order (the store sorts a document's keys)."""
     frame = pd.DataFrame(list(rows)) if rows else pd.DataFrame({"group": []})
-    return frame.set_index("group")
+    order = [c for c in GROUP_COLUMNS if c in frame.columns]
+    return frame.set_index("group")[order + [c for c in frame.columns if c not in (*order, "group")]]
 
 
 def projection_from_record(record: ProjectionRecord) -> Projection:
-    """The model's Projection again, frames rebuilt from the stored rows (columns in name order
-    after the store; every value as it was, NaN and infinity included). ConfigError when the
-    stored SIEM settings are not a profile any more."""
+    """The model's Projection again, frames rebuilt from the stored values (NaN and infinity
+    included). ConfigError when the stored SIEM settings are not a profile any more."""
     profile = profile_from_table(record.siem, record.siem_settings)
-    hosts = pd.DataFrame(list(record.hosts)) if record.hosts else pd.DataFrame({"host": []})
-    hosts = hosts[["host", *(c for c in hosts.columns if c != "host")]]
     return Projection(
         profile=profile,
         retention_days=record.retention_days,
@@ -74,7 +121,7 @@ def projection_from_record(record: ProjectionRecord) -> Projection:
         seed=record.seed,
         draws=record.draws,
         min_local_hours=record.min_local_hours,
-        hosts=hosts.set_index("host", drop=False).rename_axis("host_key"),
+        hosts=_host_frame(record, profile),
         fleet=_groups([record.fleet]),
         by_role=_groups(record.by_role),
         by_site=_groups(record.by_site),
