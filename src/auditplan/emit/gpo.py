@@ -46,6 +46,7 @@ from auditplan.emit.gpo_outdir import (
 from auditplan.records import (
     LOG_MAX_SIZE_MB_MAX,
     LOG_MAX_SIZE_MB_MIN,
+    MAX_NAME,
     AuditSetting,
     Change,
     Plan,
@@ -86,7 +87,6 @@ MACHINE_DIR: Final = ("DomainSysvol", "GPO", "Machine")
 
 # PowerShell treats these as single quotes too (about_Quoting_Rules), so each must be doubled.
 _PS_SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
-MAX_NAME = 200
 # MS-ADA1 2.175: the displayName attribute (a GPO's name in AD) holds at most 256 Unicode characters.
 MAX_GPO_DISPLAY_NAME: Final = 256
 # RFC 1035 / RFC 1123 host-name rules for the AD domain's DNS name.
