@@ -214,7 +214,8 @@ def plan(source: Store | Path, *, budget_kind: str, budget: float, max_step: flo
     load_siem_profiles(config.values)
     with opened(source, MAKES_ESTIMATES) as store:
         inputs = load_estimates(store)
-        step = max_step if max_step is not None else budget * config.step_fraction()
+        fraction = config.step_fraction()  # checked even when --max-step is given, as before
+        step = max_step if max_step is not None else budget * fraction
         exclude, notes = read_exclude(exclude_file) if exclude_file is not None else ({}, [])
         profile = config.profile(siem)
         options = PlanOptions(budget_kind=budget_kind, budget=budget, max_step=step,

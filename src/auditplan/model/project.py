@@ -12,10 +12,8 @@ See docs/projection.md.
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -26,7 +24,7 @@ import pandas as pd
 from auditplan.config import ConfigError
 from auditplan.model.local_log import LocalLogSettings, local_log_frame
 from auditplan.model.siem import SiemProfile
-from auditplan.records import NO_GROUP, Change, EstimateSource, HostEstimate, Range
+from auditplan.records import NO_GROUP, Change, EstimateSource, HostEstimate, Range, gc_paused
 
 QUANTILES = ("p10", "p50", "p90")
 Z90 = NormalDist().inv_cdf(0.9)
@@ -69,23 +67,6 @@ class Projection:
     # Leaf key of `config` ("plan.draws") -> "default" or the --config file it came from.
     config_sources: Mapping[str, str] = field(default_factory=dict)
     estimate_run: str = ""  # the store's estimate run (label) it projected
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building per-host records in bulk.
-
-    These loops create no reference cycles, but 100,000 hosts' worth of new objects trigger
-    repeated full collections that walk every live object: measured 2-3x slower at 100k hosts
-    (bench/plan.py). The previous state is restored on exit.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def change_of(estimate: HostEstimate) -> str:

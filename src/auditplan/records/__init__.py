@@ -11,6 +11,7 @@ from auditplan.records.estimate import (
     Range,
 )
 from auditplan.records.plan import (
+    HOST_FIELDS,
     LOG_MAX_SIZE_MB_MAX,
     LOG_MAX_SIZE_MB_MIN,
     MAX_NAME,
@@ -31,6 +32,7 @@ from auditplan.records.plan import (
     Stratum,
     Wave,
     WaveLoad,
+    gc_paused,
     plan_document,
     plan_id_of,
     plan_json_text,
@@ -59,6 +61,7 @@ from auditplan.records.survey import (
 )
 
 __all__ = [
+    "HOST_FIELDS",
     "LOG_MAX_SIZE_MB_MAX",
     "LOG_MAX_SIZE_MB_MIN",
     "MAX_NAME",
@@ -101,6 +104,7 @@ __all__ = [
     "VolumeSample",
     "Wave",
     "WaveLoad",
+    "gc_paused",
     "parse_plan",
     "plan_document",
     "plan_id_of",
