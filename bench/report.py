@@ -32,9 +32,8 @@ import report_fixtures
 from click.testing import CliRunner
 
 from auditplan.cli import main as cli_main
-from auditplan.cli.project import RUN_LABEL
 from auditplan.emit.report import ReportInputs, write_report
-from auditplan.model.plan import plan_json_text
+from auditplan.model.api import ESTIMATE_RUN as RUN_LABEL
 from auditplan.records import (
     AuditPolicy,
     AuditSetting,
@@ -45,6 +44,7 @@ from auditplan.records import (
     ProductType,
     SampledEvent,
     SecurityLog,
+    plan_json_text,
 )
 from auditplan.store import Store
 

@@ -97,8 +97,10 @@ def _as_float(value: object) -> float:
         return math.nan
 
 
-def number(value: object, digits: int = 3) -> str:
-    """Numbers for people: `digits` significant digits, thousands separators, 'n/a' when unknown."""
+def number(value: object, digits: int = 3, *, trim: bool = False) -> str:
+    """Numbers for people: `digits` significant digits, thousands separators, 'n/a' when unknown.
+    `trim` drops trailing zeros after the point (0.5, not 0.500): the terminal output of
+    `auditplan plan` and `project`, which tests and users quote (e.g. "give --budget-gb-day 0.4")."""
     x = _as_float(value)
     if not math.isfinite(x):
         return "n/a"
@@ -106,4 +108,5 @@ def number(value: object, digits: int = 3) -> str:
         return "0"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
-    return f"{x:.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
+    text = f"{x:.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
+    return text.rstrip("0").rstrip(".") if trim and "." in text else text

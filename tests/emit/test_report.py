@@ -28,7 +28,6 @@ import report_fixtures as rf  # tests/emit/, on sys.path under pytest's default 
 from click.testing import CliRunner
 
 from auditplan.cli import main
-from auditplan.cli.project import RUN_LABEL
 from auditplan.emit import charts
 from auditplan.emit.report import (
     NO_SOURCE,
@@ -38,8 +37,10 @@ from auditplan.emit.report import (
     render,
     write_report,
 )
-from auditplan.model.plan import BUDGET_EPS, PlanOptions, plan, plan_document
+from auditplan.model.api import ESTIMATE_RUN as RUN_LABEL
+from auditplan.model.planner import BUDGET_EPS, PlanOptions, plan
 from auditplan.model.project import DAYS_PER_MONTH, SECONDS_PER_DAY
+from auditplan.records import plan_document, plan_id_of
 from auditplan.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -859,6 +860,7 @@ def test_cli_report_reads_a_plan_without_optional_fields(
     for wave in lean["waves"]:
         del wave["cumulative"]["budget"]
     del lean["unplaced"], lean["siem"]
+    lean["plan_id"] = plan_id_of(lean)  # an older plan, as `auditplan plan` wrote it then
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(json.dumps(lean), encoding="utf-8")
     out = tmp_path / "r.html"
@@ -905,6 +907,7 @@ def test_gpo_names_of_another_plan_are_not_shown(store_and_plan: tuple[Path, Map
     db, doc = store_and_plan
     other = json.loads(json.dumps(doc))
     other["waves"][0]["hosts"] = other["waves"][0]["hosts"][:-1]  # another plan: the pilot lost a host
+    other["plan_id"] = plan_id_of(other)
     (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
     gpo = CliRunner().invoke(main, ["gpo", "--plan", str(tmp_path / "other.json"), "--out", str(tmp_path / "gpo"),
                                     "--name-prefix", "Contoso Audit"])

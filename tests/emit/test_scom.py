@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from auditplan.cli import main
 from auditplan.emit.detections import builtin_rules_dir, evaluate, load_rules
 from auditplan.emit.scom import write_management_pack
+from auditplan.records import plan_id_of
 
 # Event 4688's EventData order from gpo-backup-format.md §A5 (typed here from the reference).
 EVENTDATA_ORDER = ["SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId", "NewProcessId",
@@ -218,9 +219,10 @@ def test_untranslatable_fields_are_reported(tmp_path: Path) -> None:
 
 def test_cli_scom_export(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"schema_version": 1, "plan_id": "p", "waves": [
+    doc = {"schema_version": 1, "waves": [
         {"wave": 0, "name": "pilot", "hosts": [{"host": "dc01"}]},
-        {"wave": 1, "name": "w1", "hosts": [{"host": "web01"}]}], "unplaced": []}), encoding="utf-8")
+        {"wave": 1, "name": "w1", "hosts": [{"host": "web01"}]}], "unplaced": []}
+    plan.write_text(json.dumps({**doc, "plan_id": plan_id_of(doc)}), encoding="utf-8")
     out = tmp_path / "mp.xml"
     result = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--plan", str(plan),
                                        "--out", str(out)])

@@ -12,12 +12,11 @@ import click
 
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.errors import usage_error_on
-from auditplan.cli.project import load_inputs, plan_setting, run_projection
 from auditplan.config import ConfigError
 from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
 from auditplan.emit.gpo import PlanError
 from auditplan.emit.report import MANIFEST, ReportInputs, check_plan, read_gpo_names, write_report
-from auditplan.model.siem import pick_profile
+from auditplan.model.api import ESTIMATE_RUN, ModelError, project
 from auditplan.store import Store, StoreError
 
 
@@ -58,22 +57,20 @@ def build_inputs(db: Path, plan_path: Path | None, siem: str | None, title: str,
     # The plan first: a malformed one fails before the store is read and the fleet simulated.
     plan = _read_plan(plan_path) if plan_path else None
     gpo_names = _gpo_names(plan, plan_path, gpo_dir) if plan and plan_path else {}
-    inputs = load_inputs(db, config_file)
-    name = siem or (plan.get("siem") if plan else None) or str(
-        plan_setting(inputs.config, "default_siem", "splunk-xml"))
-    with usage_error_on(ConfigError):
-        profile = pick_profile(inputs.profiles, str(name))
-    projection = run_projection(inputs, profile, retention_days=None, price_per_gb=price_per_gb, currency=currency,
-                                min_local_hours=None)
+    name = siem or (plan.get("siem") if plan else None)
+    with usage_error_on(ConfigError, ModelError, StoreError):
+        projection = project(db, siem=name, config_file=config_file, price_per_gb=price_per_gb, currency=currency)
     with usage_error_on(StoreError), Store(db) as store:
         events = store.events_frame()
+        estimates = store.load_estimates(ESTIMATE_RUN)
+        survey = store.hosts_frame()
     events = events[events["event_id"] == 4688] if len(events) else events
     rules, _ = load_rules([builtin_rules_dir()])
-    rates = {e.host: e.events_per_day.p50 for e in inputs.estimates}
+    rates = {e.host: e.events_per_day.p50 for e in estimates}
     detections = evaluate(rules, events, rates) if len(events) else None
     defaults_text = resources.files("auditplan").joinpath("defaults.toml").read_text(encoding="utf-8")
     return ReportInputs(
-        hosts=inputs.survey, projection=projection, estimates=inputs.estimates, plan=plan, detections=detections,
+        hosts=survey, projection=projection, estimates=estimates, plan=plan, detections=detections,
         exposure=exposure(events), defaults_text=defaults_text, title=title, org=org, generated_at=now,
         gpo_names=gpo_names,
     )

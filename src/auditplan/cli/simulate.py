@@ -193,13 +193,10 @@ def _round_up_2sig(value: float) -> float:
 
 def demo_plan(ctx: DemoContext) -> None:
     from auditplan.cli.plan import plan_command
-    from auditplan.cli.project import load_inputs, plan_setting, run_projection
-    from auditplan.model.siem import pick_profile
+    from auditplan.model.api import project
 
-    inputs = load_inputs(ctx.db, None)
-    profile = pick_profile(inputs.profiles, str(plan_setting(inputs.config, "default_siem", "splunk-xml")))
-    projection = run_projection(inputs, profile, retention_days=None, price_per_gb=None, currency=None,
-                                min_local_hours=None)
+    projection = project(ctx.db)
+    profile = projection.profile
     need = float(projection.fleet["added_gb_day_p90"].iloc[0])
     # The demo SIEM has 50 % headroom over the whole rollout's p90, rounded up to two significant digits.
     budget = _round_up_2sig(need * 1.5) if need > 0 else 1.0

@@ -27,17 +27,8 @@ from auditplan.emit import charts
 from auditplan.emit.detections import Evaluation, Exposure
 from auditplan.emit.gpo import GpoOptions, PlanError, parse_plan
 from auditplan.emit.gpo_outdir import MANIFEST_NS
-from auditplan.model.plan import (
-    BUDGET_EPS,
-    BUDGET_GB_DAY,
-    QUANTILE_CHOICES,
-    REASON_EXCEEDS_BUDGET,
-    REASON_EXCEEDS_STEP,
-    REASON_MAX_WAVES,
-)
-from auditplan.model.project import Projection
-from auditplan.model.siem import EPS_BASIS_MEAN, EPS_BASIS_PEAK
-from auditplan.records import AuditSetting, HostEstimate
+from auditplan.model.api import BUDGET_EPS, BUDGET_GB_DAY, EPS_BASIS_MEAN, EPS_BASIS_PEAK, Projection
+from auditplan.records import QUANTILE_CHOICES, AuditSetting, HostEstimate, Reason
 from auditplan.store.export import frame_to_csv
 
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=\s*(.+?)\s*(?:#\s*(.*))?$")
@@ -61,6 +52,8 @@ class ReportInputs:
 
 
 NO_SOURCE = "(no source given)"
+REASON_EXCEEDS_BUDGET, REASON_EXCEEDS_STEP, REASON_MAX_WAVES = (
+    Reason.EXCEEDS_BUDGET.value, Reason.EXCEEDS_STEP.value, Reason.MAX_WAVES.value)
 CAPACITY_REASONS = (REASON_EXCEEDS_BUDGET, REASON_EXCEEDS_STEP, REASON_MAX_WAVES)
 GROUP_LIMIT = 15  # roles/sites drawn and tabled; the rest are in the CSV
 # Why a host is in no wave, by the plan's reason code (docs/plan-json.md, model/plan.py _waves):
