@@ -9,7 +9,7 @@ Two shapes of the same data (the dev set, 837 records in 20 files, read until >=
   B. the 20 small files, each ingested on its own, repeated: the worst case, because every
      4688 of a small file lands in its sample and has its command line redacted.
 python-evtx (≈300 records/s, evtx-data.md §2.3) reads the 19 small files once; its rate is
-extrapolated. Bare iteration = the same PyEvtxParser(...).records() call ingest makes.
+extrapolated. Bare iteration = the same PyEvtxParser(...).records() call ingest makes (collect.api.read_evtx).
 Targets: ingest >= 100x python-evtx and >= 0.5x the bare evtx iteration.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import evtx
 
-from auditplan.collect.evtx import EVTX_HEADER_SIZE, ingest_file
+from auditplan.collect import api
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEV_DIR = REPO / ".." / "shared" / "reference" / "evtx-dev"
@@ -42,7 +42,7 @@ def bare(files: list[Path]) -> int:
 
 
 def ingest(files: list[Path]) -> int:
-    return sum(ingest_file(f).summary.events_total for f in files)
+    return sum(api.read_evtx(f).summary.events_total for f in files)
 
 
 def python_evtx_rate(files: list[Path]) -> tuple[int, float]:
@@ -92,12 +92,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="auditplan-bench-") as tmp:
         big = Path(tmp) / "Security.evtx"
-        chunks = b"".join(f.read_bytes()[EVTX_HEADER_SIZE:] for f in files)
+        chunks = b"".join(f.read_bytes()[api.EVTX_HEADER_SIZE:] for f in files)
         with big.open("wb") as fh:
-            fh.write(files[0].read_bytes()[:EVTX_HEADER_SIZE])
+            fh.write(files[0].read_bytes()[:api.EVTX_HEADER_SIZE])
             for _ in range(passes):
                 fh.write(chunks)
-        big_total = ingest_file(big).summary.events_total
+        big_total = api.read_evtx(big).summary.events_total
         if big_total != total:
             raise SystemExit(f"large log: read {big_total} records, expected {total}")
         bare_a, ours_a = median_rates([big], 1, args.repeats)
@@ -111,14 +111,14 @@ def main() -> None:
           f"{total:,} records would take {total / py_rate:,.0f} s)")
     print("A. one large log (targets)")
     print(f"   bare evtx-rs iteration     : {bare_a:10,.0f} records/s (median of {args.repeats})")
-    print(f"   auditplan ingest_file      : {ours_a:10,.0f} records/s")
+    print(f"   auditplan api.read_evtx    : {ours_a:10,.0f} records/s")
     print(f"   ingest / bare evtx-rs      : {ours_a / bare_a:8.2f}x  (target >= {TARGET_VS_BARE}x)  "
           f"{verdict(ours_a / bare_a, TARGET_VS_BARE)}")
     print(f"   ingest / python-evtx       : {ours_a / py_rate:8.0f}x  (target >= {TARGET_VS_PYTHON_EVTX:.0f}x)  "
           f"{verdict(ours_a / py_rate, TARGET_VS_PYTHON_EVTX)}")
     print("B. 20 small files, each its own host (every 4688 sampled and redacted)")
     print(f"   bare evtx-rs iteration     : {bare_b:10,.0f} records/s (median of {args.repeats})")
-    print(f"   auditplan ingest_file      : {ours_b:10,.0f} records/s")
+    print(f"   auditplan api.read_evtx    : {ours_b:10,.0f} records/s")
     print(f"   ingest / bare evtx-rs      : {ours_b / bare_b:8.2f}x")
     print(f"   ingest / python-evtx       : {ours_b / py_rate:8.0f}x")
 

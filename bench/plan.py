@@ -2,7 +2,9 @@
 
 Prints wall time and CPU time of project + plan (CPU time is the fairer figure on a shared,
 busy machine), time per 10,000 hosts (near-linear growth expected) and peak traced memory
-(tracemalloc, Python + numpy allocations) and the process's peak RSS (resource.getrusage).
+(tracemalloc, Python + numpy allocations) and the process's peak RSS (resource.getrusage); also
+what `auditplan plan` adds to save the projection beside the plan in the store (the document's
+JSON dump, as Store.save_document makes it, and its size). Calls auditplan.model.api only.
 Targets from the brief: 100,000 hosts in under 5 s and 1 GB on a 2-core machine.
 Run: .venv/bin/python bench/plan.py [--sizes 10000,30000,100000]
 """
@@ -10,6 +12,7 @@ Run: .venv/bin/python bench/plan.py [--sizes 10000,30000,100000]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -19,10 +22,15 @@ import tracemalloc
 import pandas as pd
 
 from auditplan.config import load_defaults
-from auditplan.model.plan import PlanOptions, plan, plan_csv_text, plan_document, plan_json_text
-from auditplan.model.project import project
-from auditplan.model.siem import load_siem_profiles
-from auditplan.records import EstimateSource, HostEstimate, Range
+from auditplan.model.api import (
+    PlanOptions,
+    load_siem_profiles,
+    plan_csv_text,
+    plan_waves,
+    project_estimates,
+    projection_record,
+)
+from auditplan.records import EstimateSource, HostEstimate, Range, plan_document, plan_json_text
 
 ROLES = ("domain_controller", "file_server", "sql_server", "web_server", "app_server", "rds_host", "workstation")
 OS = ("2012r2", "2016", "2019", "2022", "2025", "win10", "win11")
@@ -67,23 +75,28 @@ def run(n: int, trace: bool = False) -> dict[str, float]:
         tracemalloc.start()
     c0 = time.process_time()
     t0 = time.perf_counter()
-    projection = project(estimates, profile, retention_days=90, price_per_gb=1.0, currency=None, seed=4688,
-                         survey=survey)
+    projection = project_estimates(estimates, profile, retention_days=90, price_per_gb=1.0, currency=None,
+                                   seed=4688, survey=survey)
     t1 = time.perf_counter()
     fleet_gb = float(projection.fleet.iloc[0]["added_gb_day_p90"])
     options = PlanOptions(budget_kind="gb_day", budget=fleet_gb * 0.8, max_step=fleet_gb * 0.1)
-    result = plan(projection, options, survey=survey)
+    result = plan_waves(projection, options, survey=survey)
     t2 = time.perf_counter()
     c2 = time.process_time()
     text = plan_json_text(plan_document(result))
     csv_text = plan_csv_text(result)
     t3 = time.perf_counter()
+    # What `auditplan plan` adds to save the projection beside the plan (Store.save_document's dump).
+    stored = json.dumps(projection_record(projection, "bench").to_document(), ensure_ascii=False, allow_nan=False,
+                        sort_keys=True)
+    t4 = time.perf_counter()
     peak = 0
     if trace:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     return {"project": t1 - t0, "plan": t2 - t1, "write": t3 - t2, "cpu": c2 - c0, "peak_mb": peak / 2**20,
-            "bytes": len(text) + len(csv_text), "waves": len(result.waves)}
+            "bytes": len(text) + len(csv_text), "waves": len(result.waves), "store": t4 - t3,
+            "store_mb": len(stored.encode("utf-8")) / 2**20}
 
 
 def main() -> None:
@@ -92,7 +105,7 @@ def main() -> None:
     sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
     # tracemalloc slows allocation-heavy code 2-5x: time without it, then trace memory separately.
     print(f"{'hosts':>8} {'project s':>10} {'plan s':>8} {'total s':>8} {'CPU s':>7} {'CPU s/10k':>9} {'files s':>8} "
-          f"{'waves':>6}")
+          f"{'store s':>8} {'store MB':>9} {'waves':>6}")
     base = None
     for n in sizes:
         r = run(n)
@@ -100,7 +113,7 @@ def main() -> None:
         per10k = r["cpu"] / (n / 10_000)  # CPU: other jobs on a shared machine do not inflate it
         base = base or per10k
         print(f"{n:>8} {r['project']:>10.2f} {r['plan']:>8.2f} {total:>8.2f} {r['cpu']:>7.2f} {per10k:>9.3f} "
-              f"{r['write']:>8.2f} "
+              f"{r['write']:>8.2f} {r['store']:>8.2f} {r['store_mb']:>9.1f} "
               f"{int(r['waves']):>6}   CPU s/10k ratio vs {sizes[0]}: {per10k / base:.2f}")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     traced = run(sizes[-1], trace=True)["peak_mb"]

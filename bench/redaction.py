@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "collect"
 
 from hostile_lines import BASELINE_UNIT, HOSTILE_UNITS, fill
 
-from auditplan.collect.secrets import redact
+from auditplan.collect.api import redact
 
 
 def best_of(line: str, runs: int) -> float:

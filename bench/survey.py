@@ -41,12 +41,9 @@ from statistics import mean
 
 import winrm
 
-from auditplan.collect import probe
-from auditplan.collect.survey import run_survey
-from auditplan.collect.transport import AuthTransport, Secret, TransportSettings
+from auditplan.collect import api
 from auditplan.inventory import load_inventory
 from auditplan.records import Host, HostStatus
-from auditplan.store import Store
 
 USERNAME = "auditor"
 
@@ -153,11 +150,11 @@ def simulator_in_process(
         yield running.files.hosts, []
 
 
-def settings_for(auth: str, password: str) -> TransportSettings:
-    return TransportSettings(
+def settings_for(auth: str, password: str) -> api.TransportSettings:
+    return api.TransportSettings(
         username=USERNAME,
-        password=Secret(password),
-        transport=AuthTransport(auth),
+        password=api.Secret(password),
+        transport=api.AuthTransport(auth),
         scheme="http",
         allow_basic_over_http=auth == "basic",
         operation_timeout=10,
@@ -199,13 +196,13 @@ def bench(auth: str, args: argparse.Namespace, work: Path) -> None:
         inventory = load_inventory(hosts_csv)
         hosts = list(inventory.hosts)
         settings = settings_for(auth, password)
-        with Store(work / f"bench-{auth}.db") as store:
-            sim_cpu0 = sum(process_cpu_seconds(pid) for pid in sim_pids) if sim_pids else float("nan")
-            cpu0, t0 = time.process_time(), time.perf_counter()
-            outcome = run_survey(hosts, settings, store, concurrency=args.concurrency, refresh=True)
-            elapsed = time.perf_counter() - t0
-            client_cpu = time.process_time() - cpu0
-            sim_cpu = sum(process_cpu_seconds(pid) for pid in sim_pids) - sim_cpu0 if sim_pids else float("nan")
+        sim_cpu0 = sum(process_cpu_seconds(pid) for pid in sim_pids) if sim_pids else float("nan")
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        outcome = api.survey(hosts, work / f"bench-{auth}.db", settings, concurrency=args.concurrency,
+                             refresh=True).outcome
+        elapsed = time.perf_counter() - t0
+        client_cpu = time.process_time() - cpu0
+        sim_cpu = sum(process_cpu_seconds(pid) for pid in sim_pids) - sim_cpu0 if sim_pids else float("nan")
         ok = [r for r in outcome.results if r.status is HostStatus.OK and r.cost is not None]
         if len(ok) != len(hosts):
             bad = [f"{r.host.name}: {r.status} {r.reason}" for r in outcome.results if r.status is not HostStatus.OK]
@@ -216,7 +213,7 @@ def bench(auth: str, args: argparse.Namespace, work: Path) -> None:
         rate = len(outcome.results) / elapsed
         limit = args.concurrency / (requests * args.latency_ms / 1000.0)
 
-        command = probe.build_probe(probe.ProbeOptions(), datetime.now(UTC))
+        command = api.build_probe(api.ProbeOptions(), datetime.now(UTC))
         tools = tool_commands(command.command_line, command.marker)
         naive = naive_seconds_per_host(hosts[: args.baseline_hosts], auth, password, tools)
 
@@ -250,17 +247,17 @@ def bench_sampling(auth: str, args: argparse.Namespace, work: Path) -> None:
     password = secrets.token_urlsafe(18)
     start = simulator_in_process if args.in_process else simulator_process
     hosts_n = args.sampling_hosts
-    sizes = sorted({0, probe.DEFAULT_SAMPLE_EVENTS, 100})
+    sizes = sorted({0, api.DEFAULT_SAMPLE_EVENTS, 100})
     print(f"{auth} over http, sampling on: {hosts_n} hosts with 4688 on (5,000/day, command lines, 20 MB log)")
     with start(work, hosts_n, args.latency_ms, auth, password, 1, SAMPLING_FLEET_TOML) as (hosts_csv, _):
         hosts = list(load_inventory(hosts_csv).hosts)
         settings = settings_for(auth, password)
         for size in sizes:
-            with Store(work / f"bench-sampling-{auth}-{size}.db") as store:
-                t0 = time.perf_counter()
-                outcome = run_survey(hosts, settings, store, concurrency=args.concurrency, refresh=True,
-                                     probe_options=probe.ProbeOptions(sample_events=size))
-                elapsed = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            outcome = api.survey(hosts, work / f"bench-sampling-{auth}-{size}.db", settings,
+                                 concurrency=args.concurrency, refresh=True,
+                                 probe=api.ProbeOptions(sample_events=size)).outcome
+            elapsed = time.perf_counter() - t0
             ok = [r for r in outcome.results if r.status is HostStatus.OK and r.cost is not None]
             if not ok:
                 print(f"  sample {size:4d}: no host ok, e.g. {outcome.results[0].reason if outcome.results else '-'}")
@@ -270,7 +267,7 @@ def bench_sampling(auth: str, args: argparse.Namespace, work: Path) -> None:
             received = mean(r.cost.bytes_received for r in ok if r.cost)
             events = mean(len(r.events) for r in ok)
             wire = sent + received
-            default = " (default)" if size == probe.DEFAULT_SAMPLE_EVENTS else ""
+            default = " (default)" if size == api.DEFAULT_SAMPLE_EVENTS else ""
             print(
                 f"  sample {size:4d}{default:10s}: {events:5.1f} events, requests {requests:5.2f} per host, "
                 f"bytes {sent:,.0f} sent + {received:,.0f} received = {wire / 1024:6.1f} KB per host "

@@ -13,7 +13,8 @@ import pytest
 
 from auditplan.records import Host, HostResult, HostStatus, SampledEvent
 from auditplan.store import Store
-from auditplan.store.export import ExportError, frame_records, frame_to_csv, frame_to_json, neutralise_cell, write_frame
+from auditplan.store.export import ExportError, frame_records, frame_to_csv, frame_to_json, write_frame
+from auditplan.text import csv_cell as neutralise_cell
 
 
 @pytest.mark.parametrize(

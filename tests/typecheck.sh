@@ -10,5 +10,7 @@ for dir in tests tests/cli tests/collect tests/emit tests/integration tests/mode
   path="src:$dir:tests"
   # bench/report.py and bench/redaction.py put these on sys.path themselves, for shared test data
   if [ "$dir" = bench ]; then path="$path:tests/emit:tests/collect"; fi
+  # tests/cli reuses the report tests' fleet (tests/emit/report_fixtures.py), put on sys.path by the test
+  if [ "$dir" = tests/cli ]; then path="$path:tests/emit"; fi
   MYPYPATH="$path" .venv/bin/mypy "$dir"/*.py
 done

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from auditplan.records import Host
+from auditplan.text import CONTROL_EXCEPT_TAB, quoted
 
 # A host entry plus a full CSV row fits easily; anything longer is hostile or a wrong file.
 MAX_LINE_BYTES = 8192
@@ -54,16 +55,12 @@ _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\Z")
 _LABEL_CHARS = re.compile(r"[A-Za-z0-9-]+\Z")
 _DOTTED_NUMERIC = re.compile(r"[0-9.]+\Z")
 _BRACKETED = re.compile(r"\[([^\]]*)\](?::(.*))?\Z")
-_SHOWN_CHARS = 60
 # Fast paths: a whole valid name / dotted-quad in one regex; the slow path explains failures.
 _LABEL_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _NAME = re.compile(rf"{_LABEL_PATTERN}(?:\.{_LABEL_PATTERN})*\Z")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}\Z")
 _SPACE = re.compile(r"\s")
-# C0/C1 controls (TAB allowed) plus the invisible format characters that can disguise a name
-# in a report or a group name: zero-width, bidi embeddings/overrides/isolates, inner BOM.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _TRAILING_COMMENT = re.compile(r"\s#")
 
 
@@ -102,17 +99,11 @@ class _LineError(ValueError):
     """A reason why one entry is unusable; becomes an InventoryError with file and line."""
 
 
-def _shown(text: str) -> str:
-    """The text as it may appear in a message: escaped, and cut if long."""
-    cut = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
-    return ascii(cut) if not cut.isprintable() else repr(cut)
-
-
 def _check_port(text: str) -> int:
     if text == "":
         raise _LineError("empty port after ':'")
     if not text.isascii() or not text.isdigit():
-        raise _LineError(f"port {_shown(text)} is not a number")
+        raise _LineError(f"port {quoted(text)} is not a number")
     port = int(text)
     if not MIN_PORT <= port <= MAX_PORT:
         raise _LineError(f"port {port} is out of range {MIN_PORT}-{MAX_PORT}")
@@ -122,11 +113,11 @@ def _check_port(text: str) -> int:
 def _check_ipv6(text: str) -> str:
     if "%" in text:
         # A zone ID would need %25-escaping in the WS-Man URL and means nothing off-link.
-        raise _LineError(f"{_shown(text)}: IPv6 zone IDs (%...) are not supported")
+        raise _LineError(f"{quoted(text)}: IPv6 zone IDs (%...) are not supported")
     try:
         return ipaddress.IPv6Address(text).compressed
     except ValueError:
-        raise _LineError(f"{_shown(text)} is not a valid IPv6 address") from None
+        raise _LineError(f"{quoted(text)} is not a valid IPv6 address") from None
 
 
 def _check_name(text: str) -> str:
@@ -140,9 +131,9 @@ def _check_name(text: str) -> str:
             return str(ipaddress.IPv4Address(text))
         except ValueError:
             # RFC 1123 §2.1: a top-level label is never all-numeric, so this meant an address.
-            raise _LineError(f"{_shown(text)} is not a valid IPv4 address") from None
+            raise _LineError(f"{quoted(text)} is not a valid IPv4 address") from None
     if not text.isascii():
-        raise _LineError(f"{_shown(text)} has non-ASCII characters; use the punycode (xn--) form")
+        raise _LineError(f"{quoted(text)} has non-ASCII characters; use the punycode (xn--) form")
     name = text[:-1] if text.endswith(".") else text  # a trailing dot marks an absolute FQDN
     if len(name) <= MAX_NAME_LENGTH and _NAME.match(name):
         return name
@@ -150,17 +141,17 @@ def _check_name(text: str) -> str:
         raise _LineError(f"host name is {len(name)} characters, longer than {MAX_NAME_LENGTH}")
     for label in name.split("."):
         if label == "":
-            raise _LineError(f"{_shown(text)} has an empty label")
+            raise _LineError(f"{quoted(text)} has an empty label")
         if len(label) > MAX_LABEL_LENGTH:
             raise _LineError(
-                f"label {_shown(label)} is {len(label)} characters, longer than {MAX_LABEL_LENGTH}"
+                f"label {quoted(label)} is {len(label)} characters, longer than {MAX_LABEL_LENGTH}"
             )
         if not _LABEL.match(label):
             if _LABEL_CHARS.match(label):
-                raise _LineError(f"label {_shown(label)} starts or ends with a hyphen")
+                raise _LineError(f"label {quoted(label)} starts or ends with a hyphen")
             bad = next(c for c in label if not (c.isascii() and (c.isalnum() or c == "-")))
             raise _LineError(
-                f"{_shown(text)} has the character {bad!r}; names allow letters, digits, hyphens"
+                f"{quoted(text)} has the character {bad!r}; names allow letters, digits, hyphens"
             )
     return name
 
@@ -168,7 +159,7 @@ def _check_name(text: str) -> str:
 def _check_address(text: str) -> str:
     """A connectable address without a port: a name, IPv4, bare or bracketed IPv6."""
     if _SPACE.search(text):
-        raise _LineError(f"{_shown(text)} has spaces inside")
+        raise _LineError(f"{quoted(text)} has spaces inside")
     bracketed = _BRACKETED.match(text)
     if bracketed:
         if bracketed.group(2) is not None:
@@ -191,7 +182,7 @@ def _split_bare_ipv6(text: str) -> str:
         except ValueError:
             return address
         raise _LineError(
-            f"{_shown(text)} is ambiguous: write [{head}]:{tail} for a port, or [{text}] for the address"
+            f"{quoted(text)} is ambiguous: write [{head}]:{tail} for a port, or [{text}] for the address"
         )
     return address
 
@@ -199,14 +190,14 @@ def _split_bare_ipv6(text: str) -> str:
 def _parse_plain_entry(entry: str) -> tuple[str, int | None]:
     """`name`, `name:port`, IPv4[:port], `[IPv6]`, `[IPv6]:port` or an unambiguous bare IPv6."""
     if _SPACE.search(entry):
-        raise _LineError(f"{_shown(entry)} has spaces inside; one host per line")
+        raise _LineError(f"{quoted(entry)} has spaces inside; one host per line")
     bracketed = _BRACKETED.match(entry)
     if bracketed:
         address = _check_ipv6(bracketed.group(1))
         port_text = bracketed.group(2)
         return address, None if port_text is None else _check_port(port_text)
     if entry.startswith("["):
-        raise _LineError(f"{_shown(entry)}: unbalanced '[' (IPv6 is written [address] or [address]:port)")
+        raise _LineError(f"{quoted(entry)}: unbalanced '[' (IPv6 is written [address] or [address]:port)")
     if entry.count(":") >= 2:
         return _split_bare_ipv6(entry), None
     name, colon, port_text = entry.partition(":")
@@ -222,7 +213,8 @@ def _strip_comment(text: str) -> str:
 
 
 def _control_character(text: str) -> str | None:
-    found = _CONTROL.search(text)
+    # TAB is blank space in an input file; every other control or invisible character is refused.
+    found = CONTROL_EXCEPT_TAB.search(text)
     return None if found is None else f"U+{ord(found.group()):04X}"
 
 
@@ -315,7 +307,7 @@ def _decode(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        shown = _shown(raw.decode("utf-8", errors="replace"))
+        shown = quoted(raw.decode("utf-8", errors="replace"))
         raise _LineError(f"not valid UTF-8 at byte {exc.start + 1}: {shown}; skipped") from None
     control = _control_character(text)
     if control is not None:
@@ -340,7 +332,7 @@ def _headerless_csv_delimiter(entry: str) -> str | None:
 def _headerless_csv_reason(entry: str, delimiter: str) -> str:
     """Why a first entry that looks like a header row without a host column stops the file."""
     return (
-        f"{_shown(entry)} looks like a CSV header row (cells separated by {delimiter!r}) but has no 'host' "
+        f"{quoted(entry)} looks like a CSV header row (cells separated by {delimiter!r}) but has no 'host' "
         f"column: name the column of host names 'host' (columns: {', '.join(CSV_COLUMNS)}), e.g. "
         f"host{delimiter}role{delimiter}site; a plain hosts file has one host per line. File not read further"
     )
@@ -354,9 +346,9 @@ class _CsvReader:
         for index, cell in enumerate(next(csv.reader([header], delimiter=delimiter))):
             column = cell.strip().casefold()
             if column in self.columns:
-                builder.warn(header_line, f"column {_shown(column)} appears twice; using the first")
+                builder.warn(header_line, f"column {quoted(column)} appears twice; using the first")
             elif column not in CSV_COLUMNS:
-                builder.warn(header_line, f"unknown column {_shown(cell.strip())} ignored")
+                builder.warn(header_line, f"unknown column {quoted(cell.strip())} ignored")
             else:
                 self.columns[column] = index
         self.width = len(next(csv.reader([header], delimiter=delimiter)))
@@ -416,7 +408,7 @@ def _choice(value: str | None, column: str, allowed: tuple[str, ...]) -> str | N
     if value is None:
         return None
     if value.casefold() not in allowed:
-        raise _LineError(f"{column} {_shown(value)} is not one of {', '.join(allowed)}")
+        raise _LineError(f"{column} {quoted(value)} is not one of {', '.join(allowed)}")
     return value.casefold()
 
 

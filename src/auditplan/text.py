@@ -24,6 +24,9 @@ from typing import Final
 # zero-width and bidi formatting characters (embeddings, overrides, isolates: they reorder what a
 # terminal or a report shows), and an inner BOM. TAB is included: a cell or a reason is one line.
 CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# CONTROL without TAB: for reading a user's input file, where TAB is blank space between an entry and
+# its comment (inventory.py: `web01<TAB># primary DC`). Output still goes through CONTROL.
+CONTROL_EXCEPT_TAB: Final = re.compile(r"(?!\t)" + CONTROL.pattern)
 
 # Terminal escape sequences, dropped whole so that no parameter bytes are left behind.
 ESCAPE_SEQUENCE: Final = re.compile(
@@ -94,8 +97,10 @@ def _as_float(value: object) -> float:
         return math.nan
 
 
-def number(value: object, digits: int = 3) -> str:
-    """Numbers for people: `digits` significant digits, thousands separators, 'n/a' when unknown."""
+def number(value: object, digits: int = 3, *, trim: bool = False) -> str:
+    """Numbers for people: `digits` significant digits, thousands separators, 'n/a' when unknown.
+    `trim` drops trailing zeros after the point (0.5, not 0.500): the terminal output of
+    `auditplan plan` and `project`, which tests and users quote (e.g. "give --budget-gb-day 0.4")."""
     x = _as_float(value)
     if not math.isfinite(x):
         return "n/a"
@@ -103,4 +108,5 @@ def number(value: object, digits: int = 3) -> str:
         return "0"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
-    return f"{x:.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
+    text = f"{x:.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
+    return text.rstrip("0").rstrip(".") if trim and "." in text else text

@@ -16,8 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from auditplan.cli import main
-from auditplan.collect.evtx import EVENT_NS, ingest_file, is_boot_only, merge_results
-from auditplan.collect.secrets import redact
+from auditplan.collect.evtx import ingest_file, merge_results
+from auditplan.collect.parse.boot import is_boot_only
+from auditplan.collect.parse.events import EVENT_NS
+from auditplan.collect.redact import redact
 from auditplan.records import AuditSetting, HostStatus
 from auditplan.store import Store
 

@@ -21,10 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from winrm.protocol import Protocol
 
-from auditplan.collect import probe
-from auditplan.collect.parsers import interpret
-from auditplan.collect.parsers_tools import ParseError
-from auditplan.collect.trace import (
+from auditplan.collect.parse.tools import ParseError
+from auditplan.collect.winrm import probe
+from auditplan.collect.winrm.interpret import interpret
+from auditplan.collect.winrm.trace import (
     CMD_LINE_LIMIT,
     MAX_TRACE_SECONDS,
     RC_NAME,

@@ -13,23 +13,30 @@ from typing import Any
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-from auditplan.emit.gpo import GpoOptions, WaveOutput, parse_plan, write_backups
+from auditplan.emit.gpo import GpoOptions, WaveOutput, write_backups
+from auditplan.records import parse_plan, plan_id_of
 
 
-def plan_doc(*waves: list[dict[str, Any]], plan_id: str = "test-plan-1", **extra: Any) -> dict[str, Any]:
-    """plan.json (schema 1) with one wave per list of host objects, numbered from 0."""
-    return {
+def stamped(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with the plan_id its content gives (plan.json readers check it), for plans built or
+    edited by hand in a test."""
+    return {**doc, "plan_id": plan_id_of(doc)}
+
+
+def plan_doc(*waves: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """plan.json (schema 1) with one wave per list of host objects, numbered from 0, and its plan_id."""
+    return stamped({
         "schema_version": 1,
-        "plan_id": plan_id,
         "waves": [{"wave": i, "name": "pilot" if i == 0 else f"wave {i}", "hosts": hosts}
                   for i, hosts in enumerate(waves)],
         "unplaced": [],
         **extra,
-    }
+    })
 
 
 def write(out: Path, plan: dict[str, Any], **options: Any) -> list[WaveOutput]:
-    return write_backups(parse_plan(plan), out, GpoOptions(**options))
+    """The GPO output of `plan`, a plan.json document the test may have edited (its id is renewed)."""
+    return write_backups(parse_plan(stamped(plan)), out, GpoOptions(**options))
 
 
 def tree_digest(root: Path) -> str:

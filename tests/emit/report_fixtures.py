@@ -39,10 +39,10 @@ import pandas as pd
 from auditplan.config import load_config
 from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
 from auditplan.emit.report.inputs import ReportInputs
-from auditplan.model.plan import PlanOptions, plan, plan_document
+from auditplan.model.planner import PlanOptions, plan
 from auditplan.model.project import Projection, project
 from auditplan.model.siem import load_siem_profiles, pick_profile
-from auditplan.records import EstimateSource, HostEstimate, Plan, Range, parse_plan
+from auditplan.records import EstimateSource, HostEstimate, Plan, Range, parse_plan, plan_document
 
 HOSTILE_HOST = '<script>alert("host")</script>'
 FORMULA_HOST = "=cmd|' /C calc'!A0"

@@ -344,7 +344,7 @@ def test_simulator_secret_templates_are_fake_redacted_and_rare() -> None:
     """The demo's credential-bearing command lines: obviously fake, redacted by the collector, ~1 % of starts."""
     from importlib import resources
 
-    from auditplan.collect.secrets import redact
+    from auditplan.collect.redact import redact
     from auditplan.records import REDACTED
 
     doc = json.loads(resources.files("auditplan.simulator").joinpath("data/event_templates.json")

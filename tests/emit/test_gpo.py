@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import tree_sitter_powershell
 from click.testing import CliRunner
-from gpo_helpers import tree_digest
+from gpo_helpers import stamped, tree_digest
 from tree_sitter import Language, Node, Parser
 
 from auditplan.cli import main
-from auditplan.emit.gpo import GpoOptions, PlanError, parse_plan, write_backups
+from auditplan.emit.gpo import GpoOptions, write_backups
+from auditplan.records import PlanError, parse_plan
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 ORACLE = Path(__file__).with_name("samba_oracle.py")
@@ -32,19 +33,18 @@ HOSTILE = "x'; Remove-Item C:\\ -Recurse; ' <b>&amp;]]> \u2019$(calc) \"q\" \u00
 def _plan(**wave0: object) -> dict[str, object]:
     host0: dict[str, object] = {"host": "dc01.corp.example", "recommended_log_max_size_mb": 512}
     host0.update(wave0)
-    return {
+    return stamped({
         "schema_version": 1,
-        "plan_id": "test-plan-1",
         "waves": [
             {"wave": 0, "name": "pilot", "hosts": [host0]},
             {"wave": 1, "name": "wave 1", "hosts": [{"host": "web01"}, {"host": "sql01"}]},
         ],
         "unplaced": [],
-    }
+    })
 
 
 def _write(tmp_path: Path, plan: dict[str, object], **options: object) -> list:  # type: ignore[type-arg]
-    return write_backups(parse_plan(plan), tmp_path, GpoOptions(**options))  # type: ignore[arg-type]
+    return write_backups(parse_plan(stamped(plan)), tmp_path, GpoOptions(**options))  # type: ignore[arg-type]
 
 
 def _samba(backup_dir: Path) -> dict[str, object]:

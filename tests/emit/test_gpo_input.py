@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from gpo_helpers import assigned_literal, parse_script, plan_doc, ps_string, syntax_errors, walk, write
 
 from auditplan.cli import main
-from auditplan.emit.gpo import PlanError, parse_plan, validate_domain
+from auditplan.emit.gpo import validate_domain
+from auditplan.records import PlanError, parse_plan
 
 MANIFEST_NS = "http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest"
 LOGON = "{0cce9215-69ae-11d9-bed3-505054503030}"
@@ -113,3 +114,26 @@ def test_very_long_names(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match=re.escape("wave 0: GPO name") + ".*257 characters.*MS-ADA1"):
         write(tmp_path / "too-long", plan, name_prefix=prefix)
     assert not (tmp_path / "too-long").exists()
+
+
+def test_cli_refuses_a_plan_edited_by_hand(tmp_path: Path) -> None:
+    plan = plan_doc([{"host": "dc01"}], [{"host": "web01"}])
+    plan["waves"][1]["hosts"].append({"host": "sql01"})  # added by hand: the plan_id no longer matches
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan), encoding="utf-8")
+    result = CliRunner().invoke(main, ["gpo", "--plan", str(plan_file), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{plan_file}: plan_id" in result.output and "does not match its content (edited by hand?)" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_names_lose_controls_bidi_and_zero_width_characters(tmp_path: Path) -> None:
+    # auditplan.text.CONTROL: C0/C1 controls, bidi overrides and zero-width characters become a space.
+    (o,) = write(tmp_path / "ok", plan_doc([{"host": "web\u202e01\u200b.corp\x85x"}]))
+    assert o.hosts == ("web 01 .corp x",)
+    assert (o.script_dir / "hosts.txt").read_bytes() == b"web 01 .corp x\r\n"
+    # Two names the plan tells apart but the GPO would not: one computer must not be in two waves.
+    with pytest.raises(PlanError, match=r"wave 1: hosts\[0\]: host 'web 01' is already in wave 0"):
+        write(tmp_path / "twice", plan_doc([{"host": "web\u202e01"}], [{"host": "web\u200b01"}]))
+    with pytest.raises(PlanError, match=r"wave 0: hosts\[0\].host: empty"):
+        write(tmp_path / "empty", plan_doc([{"host": "\u202e\u200b"}]))

@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from gpo_helpers import plan_doc, tree_digest, write
+from gpo_helpers import plan_doc, stamped, tree_digest, write
 
 from auditplan.cli import main
 from auditplan.emit import gpo_outdir
-from auditplan.emit.gpo import DEFAULT_BACKUP_TIME, GpoOptions, PlanError, parse_plan, write_backups
+from auditplan.emit.gpo import DEFAULT_BACKUP_TIME, GpoOptions, write_backups
 from auditplan.emit.gpo_outdir import LOCK, MARKER, OutputConflict
+from auditplan.records import PlanError, parse_plan
 
 MANIFEST_NS = "http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest"
 GUID_DIR = re.compile(r"\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}")
@@ -37,8 +38,8 @@ def _host(name: str, p50: float = 1000.0, **extra: Any) -> dict[str, Any]:
             "recommended_log_max_size_mb": 512, **extra}
 
 
-def _two_waves(plan_id: str = "plan-a", p50: float = 1000.0) -> dict[str, Any]:
-    return plan_doc([_host("dc01", p50)], [_host("web01", p50 * 1.3), _host("sql01", p50 / 3)], plan_id=plan_id)
+def _two_waves(p50: float = 1000.0) -> dict[str, Any]:
+    return plan_doc([_host("dc01", p50)], [_host("web01", p50 * 1.3), _host("sql01", p50 / 3)])
 
 
 def _backup_names(out: Path) -> list[tuple[str, str, str]]:
@@ -52,15 +53,16 @@ def _backup_names(out: Path) -> list[tuple[str, str, str]]:
 
 
 def test_same_waves_give_identical_backups_whatever_the_plan_id_and_estimates(tmp_path: Path) -> None:
-    first = write(tmp_path / "a", _two_waves("plan-a", 1000.0))
-    second = write(tmp_path / "b", _two_waves("plan-b", 1234.5678))
+    first = write(tmp_path / "a", _two_waves(1000.0))
+    second = write(tmp_path / "b", _two_waves(1234.5678))
+    assert _two_waves(1000.0)["plan_id"] != _two_waves(1234.5678)["plan_id"]  # two plans, one set of waves
     assert [o.backup_guid for o in first] == [o.backup_guid for o in second]
     assert [o.gpo_guid for o in first] == [o.gpo_guid for o in second]
     assert tree_digest(tmp_path / "a" / "backups") == tree_digest(tmp_path / "b" / "backups")
     for wave in ("wave-00", "wave-01"):
         assert tree_digest(tmp_path / "a" / wave) == tree_digest(tmp_path / "b" / wave)
     # Host order within a wave is not content (the set of hosts is).
-    shuffled = _two_waves("plan-c")
+    shuffled = _two_waves()
     shuffled["waves"][1]["hosts"].reverse()
     assert [o.backup_guid for o in write(tmp_path / "c", shuffled)] == [o.backup_guid for o in first]
 
@@ -201,7 +203,7 @@ def _cli(plan_file: Path, out: Path, *extra: str) -> Any:
 
 def _plan_file(tmp_path: Path, plan: dict[str, Any]) -> Path:
     path = tmp_path / "plan.json"
-    path.write_text(json.dumps(plan), encoding="utf-8")
+    path.write_text(json.dumps(stamped(plan)), encoding="utf-8")
     return path
 
 
@@ -498,7 +500,7 @@ def _start_together(tmp_path: Path, runs: list[list[str]]) -> list[subprocess.Co
 
 
 def _many_waves(prefix: str, waves: int = 12) -> dict[str, Any]:
-    return plan_doc(*[[_host(f"{prefix}{w:02d}-{i}") for i in range(3)] for w in range(waves)], plan_id=prefix)
+    return plan_doc(*[[_host(f"{prefix}{w:02d}-{i}") for i in range(3)] for w in range(waves)])
 
 
 def test_two_runs_at_once_into_one_folder_leave_one_backup_per_gpo_name(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from gpo_helpers import assigned_literal, commands, parse_script, plan_doc, ps_string, syntax_errors, text, walk, write
 from tree_sitter import Node
 
-from auditplan.emit.gpo import PlanError, parse_plan
+from auditplan.records import PlanError, parse_plan
 
 PROCESS_CREATION = "{0cce922b-69ae-11d9-bed3-505054503030}"
 AUDIT_KEY = r"HKLM:\Software\Microsoft\Windows\CurrentVersion\Policies\System\Audit"

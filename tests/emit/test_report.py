@@ -28,16 +28,15 @@ import report_fixtures as rf  # tests/emit/, on sys.path under pytest's default 
 from click.testing import CliRunner
 
 from auditplan.cli import main
-from auditplan.cli.project import RUN_LABEL
 from auditplan.config import NO_SOURCE, defaults_table
 from auditplan.emit import charts
 from auditplan.emit.report.context import build_context
 from auditplan.emit.report.inputs import ReportInputs
 from auditplan.emit.report.render import render, write_report
-from auditplan.model.plan import BUDGET_EPS, PlanOptions, plan, plan_document
+from auditplan.model.api import ESTIMATE_RUN as RUN_LABEL
+from auditplan.model.planner import BUDGET_EPS, PlanOptions, plan
 from auditplan.model.project import DAYS_PER_MONTH, SECONDS_PER_DAY
-from auditplan.records import Plan, plan_id_of
-from auditplan.records import plan_document as document_of
+from auditplan.records import Plan, plan_document, plan_id_of
 from auditplan.store import Store
 from auditplan.text import chart_label
 
@@ -65,7 +64,7 @@ CAPACITY_CODES = ("exceeds_step", "exceeds_budget", "max_waves")  # docs/plan-js
 def _doc(plan: Plan | None) -> dict[str, Any]:
     """The plan the report was given, as its plan.json document."""
     assert plan is not None
-    return document_of(plan)
+    return plan_document(plan)
 
 
 def _planned_from_hosts(plan: Mapping[str, Any]) -> float:
@@ -861,7 +860,7 @@ def test_cli_report_reads_a_plan_without_optional_fields(
     for wave in lean["waves"]:
         del wave["cumulative"]["budget"]
     del lean["unplaced"], lean["siem"]
-    lean["plan_id"] = plan_id_of(lean)  # a plan read back must carry the id of its content
+    lean["plan_id"] = plan_id_of(lean)  # an older plan, as `auditplan plan` wrote it then
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(json.dumps(lean), encoding="utf-8")
     out = tmp_path / "r.html"

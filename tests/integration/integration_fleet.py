@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from auditplan.collect.transport import AuthTransport, Secret, TransportSettings
+from auditplan.collect.api import AuthTransport, Secret, TransportSettings
 from auditplan.records import Host
 from auditplan.simulator.certs import TlsMaterial
 from auditplan.simulator.fleet import sim_host

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from integration_fleet import PASSWORD, inventory_host, profile, serving, settings_for, settled_stats
 
-from auditplan.collect.transport import SettingsError, run_command_line
+from auditplan.collect.winrm.settings import SettingsError
+from auditplan.collect.winrm.transport import run_command_line
 from auditplan.records import HostStatus
 from auditplan.simulator.certs import TlsMaterial
 

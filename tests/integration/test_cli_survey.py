@@ -3,6 +3,8 @@ codes, inventory errors, the security defaults, and no password anywhere it coul
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import sys
@@ -85,6 +87,33 @@ def test_all_ok_exits_zero_and_prompts_hidden_without_a_password_source(
     header, row = result.stdout.splitlines()[:2]
     assert header.startswith("host,status,reason,")
     assert row.startswith("web01,ok,,")
+
+
+def test_csv_is_the_store_row_and_neutralises_full_width_formulas(tmp_path: Path) -> None:
+    """`survey --csv` prints the store's one row (store/rows.py): the columns of Store.hosts_frame(), from
+    which the report's per-host CSV is built. A role starting with a full-width equals sign (U+FF1D, which
+    some spreadsheets read as "=") gets the apostrophe: the survey's own cell check used to let it through."""
+    from auditplan.store import Store
+
+    with serving([profile("web01")]) as server:
+        address, port = server.endpoint("web01")
+        hosts = tmp_path / "hosts.csv"
+        hosts.write_text(f"host,address,port,role\nweb01,{address},{port},\uff1d1+2\n", encoding="utf-8")
+        db = tmp_path / "a.db"
+        result = _run(["survey", str(hosts), "--db", str(db), "--username", USERNAME, "--password-env", "AP_PW",
+                       "--transport", "basic", "--http", "--allow-basic-over-http", "--no-progress", "--csv"],
+                      env={"AP_PW": PASSWORD})
+    assert result.exit_code == 0, _all_output(result)
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
+    assert row["role"] == "'\uff1d1+2"
+    with Store(db) as store:
+        frame = store.hosts_frame()
+    assert list(row) == list(frame.columns)
+    for renamed in ("sce_no_apply_legacy", "log_max_size_bytes", "log_history_hours", "sysmon_installed",
+                    "product_name"):
+        assert renamed in row
+    assert not {"force_subcategory", "security_log_max_bytes", "sysmon", "os_name"} & set(row)
+    assert (row["host"], row["status"], row["process_creation"], row["cmdline_enabled"]) == ("web01", "ok", "none", "false")
 
 
 def test_basic_over_http_is_a_usage_error_without_the_flag(tmp_path: Path) -> None:
@@ -313,7 +342,7 @@ def _expected_hourly(backend: object, saved: object, hours: int) -> tuple[int, .
 def test_default_probe_runs_on_a_host_whose_temp_is_as_long_as_windows_allows(tmp_path: Path) -> None:
     """The old probe named %TEMP% ~56 times; cmd refuses a line longer than 8191 characters after
     expansion. The probe now expands it once (cd /d) and the host answers ok."""
-    from auditplan.collect.probe import ProbeOptions, build_probe
+    from auditplan.collect.winrm.probe import ProbeOptions, build_probe
     from auditplan.records import HostResult
 
     result, saved, backend = _survey_long_temp_host(tmp_path, [])
@@ -377,7 +406,8 @@ def test_fault_text_with_rich_markup_is_shown_as_text(tmp_path: Path) -> None:
 def test_terminal_text_drops_escape_sequences_and_controls() -> None:
     from rich.console import Console
 
-    from auditplan.cli.survey import _summary_table, terminal_safe
+    from auditplan.cli.survey import _summary_table
+    from auditplan.text import terminal as terminal_safe
 
     # CSI colour, OSC 8 hyperlink / window title, a bare ESC form, C1 CSI, BEL, CR, bidi override.
     hostile = "a\x1b[31mred\x1b[0m b\x1b]0;pwned\x07c \x1b]8;;http://x\x1b\\d\x1bce\x9b2Jf\x07g\rh\u202ei"

@@ -8,7 +8,7 @@ import socket
 import pytest
 from integration_fleet import PASSWORD, inventory_host, profile, serving, settings_for
 
-from auditplan.collect.transport import run_command_line
+from auditplan.collect.winrm.transport import run_command_line
 from auditplan.records import Host, HostStatus
 from auditplan.simulator.certs import TlsMaterial
 from auditplan.simulator.interface import FaultSpec

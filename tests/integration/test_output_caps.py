@@ -11,8 +11,8 @@ from pathlib import Path
 
 from integration_fleet import PASSWORD, USERNAME, inventory_host, profile, serving, settings_for
 
-from auditplan.collect import probe
-from auditplan.collect.survey import survey_host
+from auditplan.collect.winrm import probe
+from auditplan.collect.winrm.survey import survey_host
 from auditplan.records import HostStatus
 from auditplan.simulator.interface import CommandOutput, Credentials, FaultSpec, SimHost
 from auditplan.simulator.server import FleetServer
@@ -25,7 +25,8 @@ CAP = 1024 * 1024
 CLIENT = """
 import json, os, sys, tracemalloc
 from auditplan.records import Host
-from auditplan.collect.transport import Secret, TransportSettings, run_command_line
+from auditplan.collect.winrm.settings import Secret, TransportSettings
+from auditplan.collect.winrm.transport import run_command_line
 tracemalloc.start()
 settings = TransportSettings(username=sys.argv[3], password=Secret(os.environ["AP_TEST_PASSWORD"]),
     transport="basic", scheme="http", allow_basic_over_http=True, operation_timeout=2, read_timeout=5,

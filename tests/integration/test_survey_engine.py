@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from integration_fleet import PASSWORD, USERNAME, inventory_host, profile, serving, settings_for
 
-from auditplan.collect.survey import Progress, run_survey
+from auditplan.collect.winrm.survey import Progress, run_survey
 from auditplan.records import HostStatus
 from auditplan.simulator.fleet import sim_host
 from auditplan.simulator.interface import CommandOutput, Credentials, FaultSpec, SimHost
@@ -153,7 +153,7 @@ def test_a_hanging_host_holds_only_its_own_worker(tmp_path: Path) -> None:
 def test_trace_reaches_the_host_result_over_winrm(tmp_path: Path) -> None:
     """--trace-seconds through the real engine: the simulator's powershell.exe answers the trace script
     with a Poisson count over the simulated 60 s, and the HostResult carries it."""
-    from auditplan.collect import probe
+    from auditplan.collect.winrm import probe
     from auditplan.records import AuditSetting
     from auditplan.simulator.profile import AuditProfile
 

@@ -11,15 +11,8 @@ import requests
 import winrm.exceptions
 import winrm.transport
 
-from auditplan.collect.transport import (
-    AuthTransport,
-    DeadlineExceeded,
-    Secret,
-    SettingsError,
-    TransportSettings,
-    classify,
-    endpoint_for,
-)
+from auditplan.collect.winrm.faults import DeadlineExceeded, classify
+from auditplan.collect.winrm.settings import AuthTransport, Secret, SettingsError, TransportSettings, endpoint_for
 from auditplan.records import Host, HostStatus
 
 PASSWORD = "pw-Zq81-unique"

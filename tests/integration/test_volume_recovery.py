@@ -20,8 +20,8 @@ from pathlib import Path
 
 from integration_fleet import PASSWORD, USERNAME, inventory_host, new_address, settings_for, settled_stats
 
-from auditplan.collect.probe import ProbeOptions
-from auditplan.collect.survey import run_survey
+from auditplan.collect.winrm.probe import ProbeOptions
+from auditplan.collect.winrm.survey import run_survey
 from auditplan.config import load_config
 from auditplan.model.estimate import estimate_hosts
 from auditplan.records import AuditSetting, EstimateSource, HostStatus

@@ -21,20 +21,10 @@ from hypothesis import strategies as st
 
 from auditplan.cli import main
 from auditplan.config import load_defaults
-from auditplan.model.plan import (
-    CSV_COLUMNS,
-    Plan,
-    PlanError,
-    PlanOptions,
-    enabled_load,
-    plan,
-    plan_csv_text,
-    plan_document,
-    plan_json_text,
-    plan_rows,
-    recalibration,
-)
+from auditplan.model.plan_csv import CSV_COLUMNS, plan_csv_text, plan_rows
+from auditplan.model.planner import PlanOptions, enabled_load, plan
 from auditplan.model.project import Projection, project
+from auditplan.model.recalibrate import recalibration
 from auditplan.model.siem import load_siem_profiles
 from auditplan.records import (
     AuditPolicy,
@@ -44,9 +34,13 @@ from auditplan.records import (
     HostEstimate,
     HostResult,
     HostStatus,
+    Plan,
+    PlanError,
     Range,
     SecurityLog,
     SubcategorySetting,
+    plan_document,
+    plan_json_text,
 )
 
 # With splunk-xml (bytes = XML size, GB = 2^30) an event of 2^30 / 10^6 bytes and 10^6 * L

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from auditplan.records import (
+    HOST_FIELDS,
     AuditSetting,
     Budget,
     BudgetKind,
@@ -208,3 +209,13 @@ def test_hostile_names_are_kept_as_written_for_outputs_to_make_safe() -> None:
     name = "web\x1b[31m01\u202e"
     p = parse_plan(stamped({"schema_version": 1, "waves": [{"wave": 0, "hosts": [{"host": name}]}]}))
     assert p.waves[0].hosts[0].host == name
+
+
+def test_bulk_records_equal_the_ones_init_builds() -> None:
+    host = _host("web01", 1, prior_process_creation=AuditSetting.SUCCESS, prior_cmdline_registry=0)
+    fields = {name: getattr(host, name) for name in HOST_FIELDS}
+    assert PlannedHost.bulk(fields.items()) == host
+    # Fields left out take their defaults, as with __init__.
+    assert PlannedHost.bulk([("host", "x"), ("wave", None)]) == PlannedHost("x", None)
+    with pytest.raises(AttributeError):
+        PlannedHost.bulk([("host", "x")]).host = "y"  # type: ignore[misc]  # frozen all the same

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from auditplan.config import load_defaults
+from auditplan.model.local_log import LocalLogSettings
 from auditplan.model.project import (
     CHANGE_CMDLINE,
     CHANGE_ENABLE,
     CHANGE_NONE,
-    LocalLogSettings,
     lognormal_params,
     project,
 )

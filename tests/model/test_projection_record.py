@@ -15,7 +15,8 @@ def _record() -> ProjectionRecord:
         plan_id="a" * 32, siem="splunk-xml", siem_settings={"size_factor": 1.0, "sources": {"size_factor": "doc"}},
         retention_days=90.0, price_per_gb=None, currency="USD", seed=4688, draws=1000, min_local_hours=168.0,
         estimate_run="latest",
-        hosts=({"host": "web01", "role": None, "local_hours_p90": math.inf, "p50": math.nan, "ok": True, "n": 3},),
+        hosts={"host": ["web01", "web02"], "role": [None, "web"], "local_hours_p90": [math.inf, 2.0],
+               "p50": [math.nan, 1.5], "ok": [True, False], "n": [3, 4]},
         fleet={"added_gb_day_p90": 0.5, "hosts": 1}, by_role=({"role": "(none)", "added_gb_day_p90": 0.5},),
         by_site=(), warnings=("one",), config={"plan": {"draws": 1000}, "local_log": {"x": -math.inf}},
         config_sources={"plan.draws": "default", "local_log.x": "/tmp/my.toml"},
@@ -26,9 +27,10 @@ def test_round_trip_through_strict_json_keeps_nan_and_infinity() -> None:
     record = _record()
     text = json.dumps(record.to_document(), allow_nan=False)  # what Store.save_document does
     back = ProjectionRecord.from_document(json.loads(text))
-    host = back.hosts[0]
+    host, other = back.host_rows()
     assert host["local_hours_p90"] == math.inf and math.isnan(host["p50"])
-    assert (host["role"], host["ok"], host["n"]) == (None, True, 3)
+    assert (host["host"], host["role"], host["ok"], host["n"]) == ("web01", None, True, 3)
+    assert other == {"host": "web02", "role": "web", "local_hours_p90": 2.0, "p50": 1.5, "ok": False, "n": 4}
     assert back.config == {"plan": {"draws": 1000}, "local_log": {"x": -math.inf}}
     assert back.config_sources == record.config_sources
     assert (back.plan_id, back.siem, back.price_per_gb, back.seed, back.draws, back.estimate_run) == (
@@ -39,7 +41,8 @@ def test_round_trip_through_strict_json_keeps_nan_and_infinity() -> None:
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"version": 2}, "store: projection x: version 2 is not 1"),
-    ({"hosts": {}}, "hosts: expected a list"),
+    ({"hosts": []}, "hosts: expected an object"),
+    ({"hosts": {"host": ["a"], "p50": []}}, "hosts: columns of different lengths"),
     ({"seed": "1"}, "seed: expected a whole number"),
     ({"config_sources": {"a": 1}}, "config_sources: expected a table of strings"),
 ])

@@ -8,56 +8,25 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
-from auditplan.cli.errors import require_store, usage_error_on
-from auditplan.cli.ingest import printable
-from auditplan.cli.project import monte_carlo_settings
-from auditplan.config import ConfigError, load_config
-from auditplan.model.estimate import estimate_hosts
-from auditplan.model.priors import load_priors
-from auditplan.model.project import SHARED_ERROR_TEXT, fleet_events_day
-from auditplan.records import HostEstimate, Range
-from auditplan.store import Store, StoreError
-from auditplan.store.export import frame_to_csv
+from auditplan.cli.errors import usage_error_on
+from auditplan.model.api import (
+    FLEET_ROW,
+    ConfigError,
+    ModelError,
+    estimate_csv_text,
+    estimate_fleet,
+    estimate_row,
+)
+from auditplan.model.api import estimate as estimate_hosts
+from auditplan.store import StoreError
+from auditplan.text import escaped
 
-RUN_LABEL = "latest"
-# Settings of the old independent-hosts fleet total, replaced by [plan] draws / seed.
-RETIRED_PRIORS_KEYS = frozenset({"fleet_draws", "fleet_seed"})
-FLEET_ROW = "(fleet total)"
 TABLE_WIDTH = 110
-
-
-def _row(e: HostEstimate) -> dict[str, Any]:
-    return {
-        "host": e.host,
-        "role": e.role,
-        "site": e.site,
-        "os_family": e.os_family,
-        "source": e.source.value,
-        "events_per_day_p10": round(e.events_per_day.p10, 1),
-        "events_per_day_p50": round(e.events_per_day.p50, 1),
-        "events_per_day_p90": round(e.events_per_day.p90, 1),
-        "peak_hour_factor": round(e.peak_hour_factor, 3),
-        "bytes_per_event_xml": round(e.bytes_per_event_xml, 1),
-        "bytes_per_event_xml_no_cmdline": round(e.bytes_per_event_xml_no_cmdline, 1),
-        "cmdline_length_p50": e.cmdline_length_p50,
-        "bytes_source": e.bytes_source,
-        "already_on": e.already_on,
-        "cmdline_already_on": e.cmdline_already_on,
-        "cmdline_supported": e.cmdline_supported,
-        "notes": "; ".join(e.notes),
-    }
-
-
-def _fleet(total: Range, hosts: int, draws: int, seed: int) -> dict[str, Any]:
-    return {"hosts": hosts, "events_per_day_p10": round(total.p10, 1), "events_per_day_p50": round(total.p50, 1),
-            "events_per_day_p90": round(total.p90, 1), "method": "monte_carlo", "draws": draws, "seed": seed,
-            "shared_error": SHARED_ERROR_TEXT}
 
 
 @main.command()
@@ -76,38 +45,22 @@ def estimate(db: Path, config_file: Path | None, as_json: bool, as_csv: bool) ->
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
-    with usage_error_on(ConfigError):
-        config = load_config(config_file)
-        load_priors(config)
-    draws, seed = monte_carlo_settings(config)
-    retired = sorted(set(config.get("priors", {})) & RETIRED_PRIORS_KEYS)
-    if retired:
-        click.echo(f"warning: [priors] {', '.join(retired)} no longer read: the fleet range uses [plan] draws "
-                   "and seed, as `auditplan project` does", err=True)
-    require_store(db, "`auditplan survey` or `auditplan ingest`")
-    with usage_error_on(StoreError), Store(db) as store:
-        results = store.load_results()
-        estimates = estimate_hosts(results, config)
-        store.save_estimates(RUN_LABEL, estimates)
-    if not estimates:
+    with usage_error_on(ConfigError, ModelError, StoreError):
+        run = estimate_hosts(db, config_file=config_file)
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not run.estimates or run.fleet is None:
         click.echo(f"{db}: no hosts in the store", err=True)
         sys.exit(1)
-    with usage_error_on(ConfigError):
-        total = fleet_events_day(estimates, draws=draws, seed=seed)
-    rows = [_row(e) for e in estimates]
-    fleet = _fleet(total, len(estimates), draws, seed)
+    rows = [estimate_row(e) for e in run.estimates]
+    fleet = estimate_fleet(run.fleet, len(run.estimates), run.draws, run.seed)
     if as_json:
         click.echo(json.dumps({"hosts": rows, "fleet": fleet}, indent=2))
     elif as_csv:
-        fleet_row: dict[str, Any] = dict.fromkeys(rows[0])
-        fleet_row.update(host=FLEET_ROW, source="monte_carlo",
-                         events_per_day_p10=fleet["events_per_day_p10"],
-                         events_per_day_p50=fleet["events_per_day_p50"],
-                         events_per_day_p90=fleet["events_per_day_p90"])
-        sys.stdout.write(frame_to_csv(pd.DataFrame([*rows, fleet_row])))
+        sys.stdout.write(estimate_csv_text(rows, fleet))
     else:
         _print_text(rows, fleet)
-    click.echo(f"{len(estimates)} estimate(s) saved in {db} as {RUN_LABEL!r}", err=True)
+    click.echo(f"{len(run.estimates)} estimate(s) saved in {db} as {run.run!r}", err=True)
 
 
 def _table(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> Table:
@@ -117,7 +70,7 @@ def _table(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> Table:
         table.add_column(name, justify="right" if right else "left", overflow="fold")
     for r in rows:
         # Text() cells: host-supplied names must not be read as rich markup.
-        table.add_row(Text(printable(r["host"])), Text(printable(r["role"])), r["source"],
+        table.add_row(Text(escaped(r["host"])), Text(escaped(r["role"])), r["source"],
                       f"{r['events_per_day_p10']:,.0f}", f"{r['events_per_day_p50']:,.0f}",
                       f"{r['events_per_day_p90']:,.0f}",
                       f"{r['peak_hour_factor']:.2f}", f"{r['bytes_per_event_xml']:,.0f}")
@@ -135,4 +88,4 @@ def _print_text(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> None:
                        f"seed {fleet['seed']}; {fleet['shared_error']}"))
     for r in rows:
         if r["notes"]:
-            console.print(Text(printable(f"{r['host']}: {r['notes']}")))
+            console.print(Text(escaped(f"{r['host']}: {r['notes']}")))

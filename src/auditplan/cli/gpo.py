@@ -8,14 +8,7 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
-from auditplan.emit.gpo import (
-    LOG_MAX_SIZE_MB_MAX,
-    LOG_MAX_SIZE_MB_MIN,
-    GpoOptions,
-    PlanError,
-    read_plan,
-    write_backups,
-)
+from auditplan.emit.api import LOG_MAX_SIZE_MB_MAX, LOG_MAX_SIZE_MB_MIN, GpoOptions, PlanError, write_gpo
 
 
 @main.command()
@@ -59,13 +52,12 @@ def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_s
     Example:
       auditplan gpo --plan auditplan-out/plan.json --domain corp.example.com --out auditplan-out/gpo
     """
+    options = GpoOptions(domain=domain, name_prefix=name_prefix, include_failure=include_failure,
+                         preserve_local=preserve_local, log_max_size_mb=log_max_size_mb,
+                         use_plan_log_size=recommended_log_size)
     try:
-        plan = read_plan(plan_path)
-        options = GpoOptions(domain=domain, name_prefix=name_prefix, include_failure=include_failure,
-                             preserve_local=preserve_local, log_max_size_mb=log_max_size_mb,
-                             use_plan_log_size=recommended_log_size)
-        outputs = write_backups(plan, out_dir, options, force=force,
-                                warn=lambda message: click.echo(f"auditplan gpo: warning: {message}", err=True))
+        outputs = write_gpo(plan_path, out_dir, options, force=force,
+                            warn=lambda message: click.echo(f"auditplan gpo: warning: {message}", err=True))
     except (PlanError, ValueError) as exc:
         click.echo(f"auditplan gpo: {exc}", err=True)
         sys.exit(2)

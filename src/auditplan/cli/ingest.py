@@ -1,47 +1,35 @@
-"""`auditplan ingest`: exported .evtx files into the store, beside surveyed hosts."""
+"""`auditplan ingest`: exported .evtx files into the store, beside surveyed hosts.
+
+Click only: the options become a collect.api.ingest() call; each file's line is printed as soon
+as it is read, and the hosts' merges and failures after.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from auditplan.cli import DEFAULT_DB, main
-from auditplan.collect.evtx import (
-    DEFAULT_MAX_FILE_BYTES,
-    DEFAULT_SAMPLE_SIZE,
-    FileSummary,
-    ingest_file,
-    merge_results,
-)
-from auditplan.records import HostResult
-from auditplan.store import Store, StoreError
+from auditplan.collect import api
+from auditplan.store import StoreError
+from auditplan.text import escaped
 
 EXIT_OK = 0
 EXIT_FILES_FAILED = 1
 
 
-def printable(text: str | None) -> str:
-    """Host-supplied text made safe for a terminal: control characters (escape sequences,
-    carriage returns) shown as \\xNN instead of being acted on."""
-    if text is None:
-        return ""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-
-
-def _line(s: FileSummary) -> str:
+def _line(s: api.FileSummary) -> str:
     if s.error:
-        return f"{printable(s.file)}: ERROR {printable(s.error)}"
+        return f"{escaped(s.file)}: ERROR {escaped(s.error)}"
     span = ""
     if s.first_time and s.last_time:
         span = f", {s.first_time:%Y-%m-%dT%H:%M:%SZ} .. {s.last_time:%Y-%m-%dT%H:%M:%SZ}"
     state = "audit off (boot-time 4688s only)" if s.audit_off else (
         "command line populated" if s.cmdline_populated else "no command line")
-    return (f"{printable(s.file)}: host {printable(s.host)}, {s.events_total} events, {s.events_4688} x 4688, "
+    return (f"{escaped(s.file)}: host {escaped(s.host)}, {s.events_total} events, {s.events_4688} x 4688, "
             f"{s.sysmon_eid1} x Sysmon EID 1{span}; {state}")
 
 
@@ -54,10 +42,10 @@ def _line(s: FileSummary) -> str:
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
               help="The store (SQLite) that ingested hosts join.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
-@click.option("--sample", "sample_size", type=click.IntRange(0, 100_000), default=DEFAULT_SAMPLE_SIZE,
+@click.option("--sample", "sample_size", type=click.IntRange(0, 100_000), default=api.DEFAULT_SAMPLE_SIZE,
               show_default=True, help="4688 events kept per host (random sample) with redacted command lines.")
 @click.option("--max-size-mb", type=click.FloatRange(min=0, min_open=True),
-              default=DEFAULT_MAX_FILE_BYTES / 1024**2, show_default=True,
+              default=api.DEFAULT_MAX_FILE_BYTES / 1024**2, show_default=True,
               help="Refuse files larger than this.")
 def ingest(files: tuple[Path, ...], host_name: str | None, role: str | None, db: Path, as_json: bool,
            sample_size: int, max_size_mb: float) -> None:
@@ -72,40 +60,27 @@ def ingest(files: tuple[Path, ...], host_name: str | None, role: str | None, db:
     short after its header (a copy of a log still being written, a partial download) ingests its
     complete chunks, with a warning saying where it was cut and what was kept and lost.
     """
-    try:
-        db.parent.mkdir(parents=True, exist_ok=True)
-        store = Store(db)
-    except (OSError, StoreError) as exc:
-        raise click.UsageError(f"{db}: cannot open the store: {exc}") from None
-    summaries: list[FileSummary] = []
-    by_host: dict[str, list[tuple[int, HostResult]]] = defaultdict(list)
-    for path in files:
-        outcome = ingest_file(path, host_name, role=role, sample_size=sample_size,
-                              max_file_bytes=int(max_size_mb * 1024**2))
-        if outcome.result is not None:
-            by_host[outcome.result.host.name.lower()].append((len(summaries), outcome.result))
-        summaries.append(outcome.summary)
+    def on_file(summary: api.FileSummary) -> None:
         if not as_json:
-            click.echo(_line(outcome.summary))
-            for warning in outcome.summary.warnings:
-                click.echo(f"  warning: {printable(warning)}", err=True)
-        elif outcome.summary.truncation_warning is not None:
+            click.echo(_line(summary))
+            for warning in summary.warnings:
+                click.echo(f"  warning: {escaped(warning)}", err=True)
+        elif summary.truncation_warning is not None:
             # stdout carries the JSON; a file read only in part still gets its warning on stderr.
-            click.echo(f"warning: {printable(outcome.summary.truncation_warning)}", err=True)
-    with store:
-        for group in by_host.values():
-            results = [r for _, r in group]
-            merged = merge_results(results, sample_size=sample_size)
-            if len(results) > 1:
-                click.echo(f"host {printable(merged.host.name)}: {len(results)} files merged into one result", err=True)
-            try:
-                store.save_result(merged)
-            except StoreError as exc:
-                for i, _ in group:
-                    summaries[i] = replace(summaries[i], error=f"not stored: {exc}")
-                click.echo(f"{printable(merged.host.name)}: not stored: {printable(str(exc))}", err=True)
+            click.echo(f"warning: {escaped(summary.truncation_warning)}", err=True)
+
+    try:
+        results = api.ingest(list(files), db, host_name=host_name, role=role, sample_size=sample_size,
+                             max_file_bytes=int(max_size_mb * 1024**2), on_file=on_file)
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None
+    for host in results.hosts:
+        if host.files > 1:
+            click.echo(f"host {escaped(host.name)}: {host.files} files merged into one result", err=True)
+        if host.error is not None:
+            click.echo(f"{escaped(host.name)}: not stored: {escaped(host.error)}", err=True)
     if as_json:
-        click.echo(json.dumps([s.to_json() for s in summaries], indent=2))
-    failed = sum(1 for s in summaries if s.error)
-    click.echo(f"{len(summaries) - failed} of {len(summaries)} file(s) ingested into {db}", err=True)
-    sys.exit(EXIT_FILES_FAILED if failed else EXIT_OK)
+        click.echo(json.dumps([s.to_json() for s in results.files], indent=2))
+    total = len(results.files)
+    click.echo(f"{total - results.failed} of {total} file(s) ingested into {db}", err=True)
+    sys.exit(EXIT_FILES_FAILED if results.failed else EXIT_OK)

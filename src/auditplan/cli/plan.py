@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,133 +13,55 @@ from rich.table import Table
 from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
-from auditplan.cli.project import load_inputs, plan_setting, run_projection
-from auditplan.config import ConfigError
-from auditplan.model.plan import (
+from auditplan.cli.errors import usage_error_on
+from auditplan.model.api import (
     BUDGET_EPS,
     BUDGET_GB_DAY,
-    QUANTILE_CHOICES,
+    ConfigError,
     EnabledLoad,
-    Plan,
+    ModelError,
     PlanError,
-    PlanOptions,
-    enabled_load,
-    plan,
-    plan_csv_text,
-    plan_document,
-    plan_json_text,
-    recalibration,
+    PlanRun,
 )
-from auditplan.model.siem import pick_profile
-from auditplan.records import EstimateSource
-from auditplan.store import Store, StoreError
-
-DOC_KIND = "plan"
-DOC_LATEST = "latest"
-EXCLUDE_MAX_BYTES = 16 * 2**20
+from auditplan.model.api import plan as make_plan
+from auditplan.records import QUANTILE_CHOICES, plan_number
+from auditplan.store import StoreError
+from auditplan.text import escaped, number
 
 
-def read_exclude(path: Path) -> tuple[dict[str, str], list[str]]:
-    """Host names to leave out, one per line (`#` comments, blank lines). Returns
-    (host lower-case -> "FILE:LINE", warnings naming FILE:LINE)."""
-    try:
-        if path.stat().st_size > EXCLUDE_MAX_BYTES:
-            raise click.UsageError(f"{path}: larger than {EXCLUDE_MAX_BYTES // 2**20} MB; not a host list")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise click.UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    text = raw.decode("utf-8-sig", errors="replace")
-    out: dict[str, str] = {}
-    warnings: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        entry = line.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        if "\ufffd" in entry or any(ord(c) < 32 for c in entry):
-            warnings.append(f"{path}:{number}: not a host name (bad bytes), skipped")
-            continue
-        name, *extra = entry.split()
-        if extra:
-            warnings.append(f"{path}:{number}: only the first word ({name}) is a host name; the rest is ignored")
-        out.setdefault(name.lower(), f"{path.name}:{number}")
-    return out, warnings
+def _fmt(value: float | None) -> str:
+    return number(value, trim=True)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a plan."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _measured(estimates: list[Any]) -> dict[str, float]:
-    return {
-        e.host: e.events_per_day.p50
-        for e in estimates
-        if e.source == EstimateSource.MEASURED_4688 and e.already_on
-    }
-
-
-def _local_subcategories(db: Path) -> dict[str, list[tuple[str, str, str]]]:
-    """Advanced-audit subcategories set locally on each host (other than Process Creation)."""
-    from auditplan.records import PROCESS_CREATION_GUID
-
-    out: dict[str, list[tuple[str, str, str]]] = {}
-    with Store(db) as store:
-        for result in store.load_results():
-            if result.audit is None:
-                continue
-            subs = [
-                (s.guid.lower(), str(s.setting), s.name)
-                for s in result.audit.subcategories
-                if s.guid.lower() != PROCESS_CREATION_GUID and s.setting.value != "none"
-            ]
-            if subs:
-                out[result.host.name] = sorted(set(subs))
-    return out
-
-
-def _fmt(value: float) -> str:
-    if value == 0:
-        return "0"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
-def _print(console: Console, p: Plan, doc: dict[str, Any], unit: str) -> None:
-    table = Table(title=escape(f"Waves for {p.siem}: budget {p.options.budget:g} {unit} ({p.options.quantile}), "
-                               f"step {p.options.max_step:g}"))
-    for name in ("wave", "hosts", f"added {unit} ({p.options.quantile})", "cumulative", "GB/day p50", "GB/day p90",
+def _print(console: Console, run: PlanRun, unit: str) -> None:
+    p, o = run.plan, run.options
+    table = Table(title=escape(f"Waves for {p.siem}: budget {o.budget:g} {unit} ({o.quantile}), step {o.max_step:g}"))
+    for name in ("wave", "hosts", f"added {unit} ({o.quantile})", "cumulative", "GB/day p50", "GB/day p90",
                  "EPS peak p90"):
         table.add_column(name, justify="left" if name == "wave" else "right")
-    for w in doc["waves"]:
-        table.add_row(w["name"], str(len(w["hosts"])), _fmt(w["load"]["budget"]), _fmt(w["cumulative"]["budget"]),
-                      _fmt(w["load"]["gb_day_p50"]), _fmt(w["load"]["gb_day_p90"]), _fmt(w["load"]["eps_peak_p90"]))
+    for w in p.waves:
+        # Six significant digits first, as plan.json holds them: the table shows the file's numbers.
+        load, cum = w.load, w.cumulative
+        assert load is not None and cum is not None  # the planner's waves always carry both
+        table.add_row(w.name, str(len(w.hosts)), _fmt(plan_number(load.budget)), _fmt(plan_number(cum.budget)),
+                      _fmt(plan_number(load.gb_day_p50)), _fmt(plan_number(load.gb_day_p90)),
+                      _fmt(plan_number(load.eps_peak_p90)))
     console.print(table)
-    console.print(f"pilot covers {len(p.strata)} stratum/strata of (role, OS family, site) ({p.pilot_coverage} cover)")
-    reasons = Counter(h.reason.split(":", 1)[0] for h in p.unplaced)
+    strata = p.pilot.strata if p.pilot else 0
+    console.print(f"pilot covers {strata} stratum/strata of (role, OS family, site) ({p.pilot_coverage} cover)")
+    reasons = Counter(h.reason_code for h in p.unplaced)
     if reasons:
         console.print("unplaced: " + ", ".join(f"{code} {n}" for code, n in sorted(reasons.items())))
     for warning in p.warnings:
-        console.print(Text(f"warning: {warning}", style="yellow"))
+        console.print(Text(f"warning: {escaped(warning)}", style="yellow"))
 
 
-def _earlier_plans(store: Store, current_id: str) -> list[dict[str, Any]]:
-    """Plans saved in the store before this one, oldest first."""
-    keys = [k for k in store.list_documents(DOC_KIND) if k not in (DOC_LATEST, current_id)]
-    return [d for k in keys if (d := store.load_document(DOC_KIND, k)) is not None]
-
-
-def _print_enabled(console: Console, e: EnabledLoad, p: Plan, flag: str, unit: str, added: float) -> None:
+def _print_enabled(console: Console, e: EnabledLoad, quantile: str, flag: str, unit: str, added: float) -> None:
     """Hosts already auditing 4688 are outside the budget: say what they carry and what that
     means for --budget-* on a re-plan (docs/projection.md "The budget on a re-plan")."""
     if not e.hosts:
         return
-    q = p.options.quantile
+    q = quantile
     text = (f"Already auditing 4688: {e.hosts} host(s) ({e.measured} measured), {_fmt(e.load)} {unit} ({q}) today. "
             f"{flag} is headroom for the ADDED load only: this plan's cumulative starts at 0 and leaves out the "
             "4688 stream these hosts send today.")
@@ -183,7 +102,7 @@ def _print_recalibration(console: Console, recal: dict[str, Any]) -> None:
             table.add_column(name, justify="left" if name == "host" else "right")
         for e in recal["enabled"]:
             ratio = "n/a" if e["ratio"] is None else f"{e['ratio']:.2f}"
-            table.add_row(Text(e["host"]), str(e["wave"]), _fmt(e["assumed_events_per_day_p50"]),
+            table.add_row(Text(escaped(e["host"])), str(e["wave"]), _fmt(e["assumed_events_per_day_p50"]),
                           _fmt(e["measured_events_per_day_p50"]), ratio)
         console.print(table)
     table = Table(title="Load per wave, previous plan -> now (GB/day)")
@@ -198,7 +117,7 @@ def _print_recalibration(console: Console, recal: dict[str, Any]) -> None:
     for m in moved[:30]:
         before = "unplaced" if m["from"] is None else f"wave {m['from']}"
         after = "unplaced" if m["to"] is None else f"wave {m['to']}"
-        console.print(Text(f"  {m['host']}: {before} -> {after}"))
+        console.print(Text(f"  {escaped(m['host'])}: {before} -> {after}"))
     if len(moved) > 30:
         console.print(f"  ... and {len(moved) - 30} more (recalibration.json)")
 
@@ -253,59 +172,20 @@ def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None
     wrong_step = max_step_eps if kind == BUDGET_GB_DAY else max_step_gb_day
     if wrong_step is not None:
         raise click.UsageError("--max-step-gb-day goes with --budget-gb-day, --max-step-eps with --budget-eps")
-    inputs = load_inputs(db, config_file)
-    config = inputs.config
-    fraction = plan_setting(config, "default_step_fraction", 0.25)
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
-        raise click.UsageError(f"plan.default_step_fraction: expected a number in (0, 1], got {fraction!r}")
-    step = float(step_given) if step_given is not None else budget * float(fraction)
-    exclude: dict[str, str] = {}
-    if exclude_file is not None:
-        exclude, notes = read_exclude(exclude_file)
-        for note in notes:
-            click.echo(f"warning: {note}", err=True)
-    try:
-        profile = pick_profile(inputs.profiles, siem or str(plan_setting(config, "default_siem", "splunk-xml")))
-        options = PlanOptions(
-            budget_kind=kind, budget=budget, max_step=step,
-            quantile=quantile or str(plan_setting(config, "quantile", "p90")),
-            pilot_size=pilot_size, max_waves=max_waves, first=first, exclude=exclude,
-        )
-    except (ConfigError, PlanError) as exc:
-        raise click.UsageError(str(exc)) from None
-    projection = run_projection(inputs, profile, retention_days=None, price_per_gb=None, currency=None,
-                                min_local_hours=None)
-    try:
-        subcats = _local_subcategories(db)
-        result = plan(projection, options, survey=inputs.survey, local_subcategories=subcats)
-    except (PlanError, StoreError) as exc:
-        raise click.UsageError(str(exc)) from None
-    doc = plan_document(result)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(out_dir / "plan.json", plan_json_text(doc))
-        _write_atomic(out_dir / "plan.csv", plan_csv_text(result))
-    except OSError as exc:
-        raise click.UsageError(f"{out_dir}: cannot write the plan: {exc.strerror or exc}") from None
-
+    with usage_error_on(ConfigError, ModelError, PlanError, StoreError):
+        run = make_plan(db, budget_kind=kind, budget=budget, max_step=step_given, siem=siem, quantile=quantile,
+                        pilot_size=pilot_size, max_waves=max_waves, first=first, exclude_file=exclude_file,
+                        out_dir=out_dir, config_file=config_file)
+    for note in run.warnings:
+        click.echo(f"warning: {note}", err=True)
     console = Console()
     unit = "GB/day" if kind == BUDGET_GB_DAY else "EPS"
-    _print(console, result, doc, unit)
-    added = sum(w.total("load") for w in result.waves)
+    _print(console, run, unit)
     flag = "--budget-gb-day" if kind == BUDGET_GB_DAY else "--budget-eps"
-    try:
-        with Store(db) as store:
-            earlier = _earlier_plans(store, doc["plan_id"])
-            _print_enabled(console, enabled_load(projection, options, earlier), result, flag, unit, added)
-            previous = store.load_document(DOC_KIND, DOC_LATEST)
-            if previous is not None and previous.get("plan_id") != doc["plan_id"]:
-                recal = recalibration(previous, result, _measured(inputs.estimates))
-                _write_atomic(out_dir / "recalibration.json", json.dumps(recal, indent=2, sort_keys=True) + "\n")
-                _print_recalibration(console, recal)
-            store.save_document(DOC_KIND, doc["plan_id"], doc)
-            store.save_document(DOC_KIND, DOC_LATEST, doc)
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
-    total = sum(len(w.hosts) for w in result.waves)
-    click.echo(f"{total} host(s) in {len(result.waves)} wave(s), {len(result.unplaced)} unplaced; "
-               f"wrote {out_dir / 'plan.json'} and {out_dir / 'plan.csv'} (plan {doc['plan_id']})", err=True)
+    _print_enabled(console, run.enabled, run.options.quantile, flag, unit, run.added)
+    if run.recalibration is not None:
+        _print_recalibration(console, run.recalibration)
+    p = run.plan
+    total = sum(len(w.hosts) for w in p.waves)
+    click.echo(f"{total} host(s) in {len(p.waves)} wave(s), {len(p.unplaced)} unplaced; "
+               f"wrote {out_dir / 'plan.json'} and {out_dir / 'plan.csv'} (plan {p.plan_id})", err=True)

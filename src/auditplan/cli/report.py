@@ -10,6 +10,7 @@ from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import ConfigError
 from auditplan.emit.api import DEFAULT_TITLE, EmitError, PlanError, write_report
+from auditplan.model.api import ModelError
 from auditplan.store import StoreError
 
 
@@ -48,7 +49,7 @@ def report(db: Path, plan_path: Path | None, siem: str | None, out_path: Path, t
     Example:
       auditplan report --plan auditplan-out/plan.json --siem splunk-xml --org "Example Corp"
     """
-    with usage_error_on(PlanError, StoreError, ConfigError, EmitError):
+    with usage_error_on(PlanError, StoreError, ConfigError, ModelError, EmitError):
         written = write_report(db, out_path, plan_path=plan_path, siem=siem, title=title, org=org,
                                config_file=config_file, price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir)
     for warning in written.warnings:

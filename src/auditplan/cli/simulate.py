@@ -112,18 +112,15 @@ DemoStep = Callable[[DemoContext], None]
 
 def demo_survey(ctx: DemoContext) -> None:
     """Survey the demo fleet with HTTPS + NTLM against the generated CA."""
-    from auditplan.collect import probe
-    from auditplan.collect.survey import run_survey
-    from auditplan.collect.transport import AuthTransport, Secret, TransportSettings
+    from auditplan.collect import api as collect
     from auditplan.inventory import load_inventory
-    from auditplan.store import Store
 
     fleet = ctx.fleet
     inventory = load_inventory(fleet.files.hosts)
-    settings = TransportSettings(
+    settings = collect.TransportSettings(
         username=fleet.credentials.username,
-        password=Secret(fleet.credentials.password),
-        transport=AuthTransport(fleet.auth),
+        password=collect.Secret(fleet.credentials.password),
+        transport=collect.AuthTransport(fleet.auth),
         scheme=fleet.scheme,
         ca_bundle=fleet.tls.ca_cert if fleet.tls else None,
         client_cert=fleet.tls.client_cert if fleet.tls else None,
@@ -134,10 +131,8 @@ def demo_survey(ctx: DemoContext) -> None:
         read_timeout=5,
         deadline=30.0,
     )
-    with Store(ctx.db) as store:
-        outcome = run_survey(
-            inventory.hosts, settings, store, concurrency=16, probe_options=probe.ProbeOptions(), refresh=True
-        )
+    results = collect.survey(inventory.hosts, ctx.db, settings, concurrency=16, refresh=True)
+    outcome = results.outcome
     counts = ", ".join(f"{status}: {n}" for status, n in sorted(outcome.counts.items()))
     ctx.messages.append(f"survey: {len(outcome.results)} hosts ({counts}) -> {ctx.db}")
 
@@ -154,17 +149,13 @@ def demo_ingest(ctx: DemoContext) -> None:
     """Ingest the shipped Security.evtx into the same store, as an offline-collected host."""
     from importlib import resources
 
-    from auditplan.collect.evtx import ingest_file
-    from auditplan.store import Store
+    from auditplan.collect import api as collect
 
     resource = resources.files("auditplan.simulator").joinpath(DEMO_EVTX_RESOURCE)
     with resources.as_file(resource) as path:
-        outcome = ingest_file(path, DEMO_EVTX_HOST, role=DEMO_EVTX_ROLE)
-    s = outcome.summary
-    if outcome.result is None:
+        (s,) = collect.ingest([path], ctx.db, host_name=DEMO_EVTX_HOST, role=DEMO_EVTX_ROLE).files
+    if s.error:
         raise click.ClickException(f"{s.file}: {s.error}")
-    with Store(ctx.db) as store:
-        store.save_result(outcome.result)
     window = ""
     if s.first_time is not None and s.last_time is not None:
         hours = (s.last_time - s.first_time).total_seconds() / 3600
@@ -202,13 +193,10 @@ def _round_up_2sig(value: float) -> float:
 
 def demo_plan(ctx: DemoContext) -> None:
     from auditplan.cli.plan import plan_command
-    from auditplan.cli.project import load_inputs, plan_setting, run_projection
-    from auditplan.model.siem import pick_profile
+    from auditplan.model.api import project
 
-    inputs = load_inputs(ctx.db, None)
-    profile = pick_profile(inputs.profiles, str(plan_setting(inputs.config, "default_siem", "splunk-xml")))
-    projection = run_projection(inputs, profile, retention_days=None, price_per_gb=None, currency=None,
-                                min_local_hours=None)
+    projection = project(ctx.db)
+    profile = projection.profile
     need = float(projection.fleet["added_gb_day_p90"].iloc[0])
     # The demo SIEM has 50 % headroom over the whole rollout's p90, rounded up to two significant digits.
     budget = _round_up_2sig(need * 1.5) if need > 0 else 1.0

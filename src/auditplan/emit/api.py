@@ -1,5 +1,6 @@
-"""The emit stage's front door: the capacity report, the detections and the SCOM pack, as plain
-functions a Python user can call without click.
+"""The emit stage's front door: GPO backups, the capacity report, the detections and the SCOM pack,
+as plain functions a Python user (and the CLI) can call without click. Outside emit/, only this
+module is imported.
 
 Errors are the library's own, each naming the file, option or rule at fault: PlanError (plan.json),
 StoreError, ConfigError, NoStore, ReportError, ExportUnavailable (a pySigma backend is not
@@ -10,7 +11,7 @@ here prints.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,11 +34,22 @@ from auditplan.emit.detections import (
     rule_files,
 )
 from auditplan.emit.errors import EmitError, NoStore, ReportError
+
+# GPO block imports (emit/gpo.py); names re-exported for cli/gpo.py are written `X as X`.
+from auditplan.emit.gpo import DEFAULT_BACKUP_TIME as DEFAULT_BACKUP_TIME
+from auditplan.emit.gpo import GpoOptions as GpoOptions
+from auditplan.emit.gpo import WaveOutput as WaveOutput
+from auditplan.emit.gpo import validate_domain as validate_domain
+from auditplan.emit.gpo import write_backups
+from auditplan.emit.gpo_outdir import OutputConflict as OutputConflict
 from auditplan.emit.report.gather import ProjectionRequest, gather
 from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs
 from auditplan.emit.report.render import write_report as _write_files
 from auditplan.emit.scom import ManagementPackInvalid, ScomOptionError, mp_identifier, write_management_pack
-from auditplan.records import PlanError, read_plan
+from auditplan.model.api import ESTIMATE_RUN
+from auditplan.records import LOG_MAX_SIZE_MB_MAX as LOG_MAX_SIZE_MB_MAX
+from auditplan.records import LOG_MAX_SIZE_MB_MIN as LOG_MAX_SIZE_MB_MIN
+from auditplan.records import Plan, PlanError, read_plan
 from auditplan.store import Store
 
 __all__ = [
@@ -131,7 +143,7 @@ def evaluate_detections(db: Path, rules_dirs: Sequence[Path] = ()) -> DetectionR
         raise NoStore(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
     with Store(db) as store:
         events = store.events_frame()
-        estimates = store.load_estimates("latest")
+        estimates = store.load_estimates(ESTIMATE_RUN)
         hosts = store.hosts_frame()
     events = events[events["event_id"] == 4688] if len(events) else events
     rates: dict[str, float] = {}
@@ -199,3 +211,17 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(f"# {name}\n{query}\n\n" for name, query in queries), encoding="utf-8")
     return RulesExported(fmt, out, len(queries), tuple(problems + query_problems))
+
+
+# ---- GPO backups (emit/gpo.py) ----------------------------------------------------------------
+# The MODEL + PLAN helper's block: `auditplan gpo` calls write_gpo.
+
+
+def write_gpo(plan: Plan | Path, out_dir: Path, options: GpoOptions | None = None, *, force: bool = False,
+              warn: Callable[[str], None] | None = None) -> list[WaveOutput]:
+    """One Import-GPO-ready backup per wave of `plan` (a Plan, or the path of its plan.json) with
+    rollout, verify and rollback scripts, into `out_dir` (emit/gpo.py write_backups). Errors:
+    PlanError (the plan), ValueError (an option, e.g. the domain), OutputConflict (what is in
+    `out_dir`, a ValueError too), OSError (writing)."""
+    plan = read_plan(plan) if isinstance(plan, Path) else plan
+    return write_backups(plan, out_dir, options or GpoOptions(), force=force, warn=warn)

@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,23 @@ from auditplan.emit.gpo_outdir import (
     output_lock,
     replace_output,
 )
+from auditplan.records import (
+    LOG_MAX_SIZE_MB_MAX,
+    LOG_MAX_SIZE_MB_MIN,
+    MAX_NAME,
+    AuditSetting,
+    Change,
+    Plan,
+    PlannedHost,
+    Wave,
+)
+from auditplan.records import PlanError as PlanError
+from auditplan.records import parse_plan as parse_plan
+from auditplan.records import read_plan as read_plan
+from auditplan.text import CONTROL, quoted
+
+# PlanError, parse_plan and read_plan (records/plan_reader.py) are re-exported for cli/detections.py,
+# cli/report.py and emit/report.py, which import them from here until they use auditplan.records.
 
 _log = logging.getLogger(__name__)
 
@@ -68,51 +85,16 @@ AUDIT_DIR: Final = ("DomainSysvol", "GPO", "Machine", "microsoft", "windows nt",
 SECEDIT_DIR: Final = ("DomainSysvol", "GPO", "Machine", "microsoft", "windows nt", "SecEdit")
 MACHINE_DIR: Final = ("DomainSysvol", "GPO", "Machine")
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # PowerShell treats these as single quotes too (about_Quoting_Rules), so each must be doubled.
 _PS_SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
-MAX_NAME = 200
 # MS-ADA1 2.175: the displayName attribute (a GPO's name in AD) holds at most 256 Unicode characters.
 MAX_GPO_DISPLAY_NAME: Final = 256
 # RFC 1035 / RFC 1123 host-name rules for the AD domain's DNS name.
 _DNS_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 MAX_DNS_NAME: Final = 253
-# plan.json `change` (docs/plan-json.md; model/project.py CHANGE_*, not imported: it pulls in pandas).
-CHANGE_ENABLE: Final = "enable_4688"  # Process Creation was off
-CHANGE_CMDLINE: Final = "cmdline_only"  # Process Creation was on, the command line was not
-CHANGE_NONE: Final = "none"
-_CHANGES: Final = (CHANGE_ENABLE, CHANGE_CMDLINE, CHANGE_NONE)
-# EventLog.admx Security log MaxSize range (§A4) in whole MB, as plan.json carries it.
-LOG_MAX_SIZE_MB_MIN: Final = SECURITY_LOG_MAX_SIZE_KB_MIN // 1024
-LOG_MAX_SIZE_MB_MAX: Final = SECURITY_LOG_MAX_SIZE_KB_MAX // 1024
-
-
-class PlanError(ValueError):
-    """plan.json is missing, malformed or not a version this code reads; the message says where."""
-
-
-@dataclass(frozen=True)
-class WaveHost:
-    host: str
-    local_subcategories: tuple[tuple[str, str, int], ...] = ()  # (guid, name, setting value)
-    change: str | None = None  # plan.json `change`; None when the plan does not say
-    prior_process_creation: str | None = None  # plan.json `prior_process_creation`; None: unknown
-    prior_cmdline_registry: int | None = None  # plan.json `prior_cmdline_registry` (0 or 1); None: unknown
-
-
-@dataclass(frozen=True)
-class Wave:
-    number: int
-    name: str
-    hosts: tuple[WaveHost, ...]
-    recommended_log_max_size_kb: int | None = None
-
-
-@dataclass(frozen=True)
-class PlanDoc:
-    plan_id: str
-    waves: tuple[Wave, ...]
-    created_at: str | None = None  # BackupTime form, UTC: 2024-05-24T01:37:16
+# The plan's Security log size range (records/plan.py, EventLog.admx) is the GPO's, in whole MB.
+assert (LOG_MAX_SIZE_MB_MIN, LOG_MAX_SIZE_MB_MAX) == (SECURITY_LOG_MAX_SIZE_KB_MIN // 1024,
+                                                      SECURITY_LOG_MAX_SIZE_KB_MAX // 1024)
 
 
 @dataclass(frozen=True)
@@ -139,151 +121,58 @@ class WaveOutput:
     preserved_subcategories: tuple[str, ...] = ()
 
 
-_SETTING_VALUES: Final = {"none": 4, "success": 1, "failure": 2, "success_and_failure": 3}
-_GUID_RE: Final = re.compile(r"\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}")
+# MS-GPAC 2.2.1.3.1 SettingValue of each audit setting: 1 success, 2 failure, 3 both, 4 none.
+_SETTING_VALUES: Final = {AuditSetting.NONE: 4, AuditSetting.SUCCESS: 1, AuditSetting.FAILURE: 2,
+                          AuditSetting.SUCCESS_AND_FAILURE: 3}
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _clean_text(value: object, where: str) -> str:
-    if not isinstance(value, str):
-        raise PlanError(f"{where}: expected a string, got {type(value).__name__}")
-    text = _CONTROL.sub(" ", value).strip()
+def _clean_text(value: str, where: str) -> str:
+    """A name as the GPO and scripts carry it: controls, bidi and zero-width characters (text.CONTROL)
+    as a space, trimmed, non-empty, at most MAX_NAME characters."""
+    text = CONTROL.sub(" ", value).strip()
     if not text:
         raise PlanError(f"{where}: empty")
     if len(text) > MAX_NAME:
-        raise PlanError(f"{where}: {len(text)} characters, longer than {MAX_NAME}: {_shown(text)}")
+        raise PlanError(f"{where}: {len(text)} characters, longer than {MAX_NAME}: {quoted(text)}")
     return text
 
 
-def read_plan(path: Path) -> PlanDoc:
-    """Read plan.json (docs/plan-json.md, schema version 1) with errors that name the file and key."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise PlanError(f"{path}: not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"{path}: not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    return parse_plan(raw, str(path))
-
-
-def _backup_time(value: object, where: str) -> str | None:
-    """plan.json `created_at` (ISO 8601) as BackupTime: UTC, seconds, no zone (as in §B4)."""
+def _backup_time(value: str | None) -> str | None:
+    """plan.json `created_at` (ISO 8601, checked by the plan reader) as BackupTime: UTC, seconds,
+    no zone (as in §B4)."""
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise PlanError(f"{where}: created_at: expected an ISO 8601 time, got {_shown(value)}")
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise PlanError(f"{where}: created_at: not an ISO 8601 time: {_shown(value)}") from None
+    when = datetime.fromisoformat(value)
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
     return when.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _log_size_mb(value: object, where: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not LOG_MAX_SIZE_MB_MIN <= value <= LOG_MAX_SIZE_MB_MAX:
-        raise PlanError(
-            f"{where}: recommended_log_max_size_mb: expected null or a whole number of MB in "
-            f"{LOG_MAX_SIZE_MB_MIN}..{LOG_MAX_SIZE_MB_MAX} (Security log MaxSize, EventLog.admx), got {_shown(value)}"
-        )
-    return value
+@dataclass(frozen=True)
+class _WaveContent:
+    """One wave as its GPO carries it: names made safe (text.CONTROL) once, for every file."""
+
+    wave: Wave
+    name: str
+    hosts: tuple[str, ...]  # the wave's hosts' names, in the plan's order
 
 
-def _parse_host(h: object, at: str) -> tuple[WaveHost, int | None]:
-    """One wave host and its recommended Security log size (MB); `at` names file, wave and index."""
-    if not isinstance(h, Mapping):
-        raise PlanError(f"{at}: expected an object")
-    name = _clean_text(h.get("host"), f"{at}.host")
-    hat = f"{at} (host {_shown(name)})"
-    change = h.get("change")
-    if change is not None and change not in _CHANGES:
-        raise PlanError(f"{hat}: change: expected one of {list(_CHANGES)} or null, got {_shown(change)}")
-    subs_raw = h.get("local_subcategories")
-    if subs_raw is None:
-        subs_raw = []
-    if not isinstance(subs_raw, list):
-        raise PlanError(f"{hat}: local_subcategories: expected a list, got {_shown(subs_raw)}")
-    local: list[tuple[str, str, int]] = []
-    for k, sub in enumerate(subs_raw):
-        sat = f"{hat}: local_subcategories[{k}]"
-        if not isinstance(sub, Mapping):
-            raise PlanError(f"{sat}: expected an object")
-        guid_raw = sub.get("guid")
-        guid = guid_raw.lower() if isinstance(guid_raw, str) else ""
-        if not _GUID_RE.fullmatch(guid):
-            raise PlanError(f"{sat}.guid: not a {{GUID}}: {_shown(guid_raw)}")
-        setting = sub.get("setting")
-        # isinstance first: an unhashable value (a list) must not reach the dict lookup.
-        if not isinstance(setting, str) or setting not in _SETTING_VALUES:
-            raise PlanError(f"{sat}.setting: expected one of {sorted(_SETTING_VALUES)}, got {_shown(setting)}")
-        sub_name = _clean_text(sub.get("name") or guid, f"{sat}.name")
-        local.append((guid, sub_name, _SETTING_VALUES[setting]))
-    size = _log_size_mb(h.get("recommended_log_max_size_mb"), hat)
-    prior_pc = h.get("prior_process_creation")
-    if prior_pc is not None and (not isinstance(prior_pc, str) or prior_pc not in _SETTING_VALUES):
-        raise PlanError(
-            f"{hat}: prior_process_creation: expected one of {sorted(_SETTING_VALUES)} or null, got {_shown(prior_pc)}")
-    prior_cmdline = h.get("prior_cmdline_registry")
-    if prior_cmdline is not None and (isinstance(prior_cmdline, bool) or prior_cmdline not in (0, 1)):
-        raise PlanError(f"{hat}: prior_cmdline_registry: expected 0, 1 or null, got {_shown(prior_cmdline)}")
-    return WaveHost(name, tuple(local), change, prior_pc, None if prior_cmdline is None else int(prior_cmdline)), size
-
-
-def parse_plan(raw: object, where: str = "plan.json") -> PlanDoc:
-    if not isinstance(raw, Mapping):
-        raise PlanError(f"{where}: expected a JSON object")
-    if raw.get("schema_version") != 1:
-        raise PlanError(f"{where}: schema_version {_shown(raw.get('schema_version'))} is not 1")
-    plan_id = _clean_text(raw.get("plan_id"), f"{where}: plan_id")
-    waves_raw = raw.get("waves")
-    if not isinstance(waves_raw, list):
-        raise PlanError(f"{where}: waves: expected a list")
-    waves: list[Wave] = []
-    seen: set[int] = set()
-    wave_of_host: dict[str, tuple[int, str]] = {}
-    for i, w in enumerate(waves_raw):
-        at = f"{where}: waves[{i}]"
-        if not isinstance(w, Mapping):
-            raise PlanError(f"{at}: expected an object")
-        number = w.get("wave")
-        if not isinstance(number, int) or isinstance(number, bool) or number < 0 or number in seen:
-            raise PlanError(f"{at}.wave: expected a unique whole number >= 0, got {_shown(number)}")
-        seen.add(number)
-        at = f"{where}: wave {number}: waves[{i}]"
-        name = _clean_text(w.get("name") or ("pilot" if number == 0 else f"wave {number}"), f"{at}.name")
-        hosts_raw = w.get("hosts")
-        if not isinstance(hosts_raw, list):
-            raise PlanError(f"{at}.hosts: expected a list")
-        hosts: list[WaveHost] = []
-        sizes: list[int] = []
-        for j, h in enumerate(hosts_raw):
-            host, size = _parse_host(h, f"{at}.hosts[{j}]")
-            # Windows host names are case-insensitive: one computer in two waves would get both GPOs.
-            key = host.host.casefold()
-            if key in wave_of_host:
-                first_wave, first_name = wave_of_host[key]
-                raise PlanError(
-                    f"{at}.hosts[{j}]: host {host.host!r} is already in wave {first_wave} (as {first_name!r}); "
-                    "a host belongs to one wave"
-                )
-            wave_of_host[key] = (number, host.host)
-            hosts.append(host)
-            if size is not None:
-                sizes.append(size * 1024)
-        waves.append(Wave(number, name, tuple(hosts), max(sizes) if sizes else None))
-    created = _backup_time(raw.get("created_at"), where)
-    return PlanDoc(plan_id, tuple(sorted(waves, key=lambda w: w.number)), created)
+def _contents(plan: Plan) -> list[_WaveContent]:
+    """Each wave with its names cleaned; PlanError when two hosts become one name (one computer
+    in two waves would get both GPOs)."""
+    seen: dict[str, int] = {}
+    out = []
+    for wave in plan.waves:
+        hosts = []
+        for j, h in enumerate(wave.hosts):
+            name = _clean_text(h.host, f"wave {wave.number}: hosts[{j}].host")
+            if name.casefold() in seen:
+                raise PlanError(f"wave {wave.number}: hosts[{j}]: host {name!r} is already in wave "
+                                f"{seen[name.casefold()]}; a host belongs to one wave")
+            seen[name.casefold()] = wave.number
+            hosts.append(name)
+        out.append(_WaveContent(wave, _clean_text(wave.name, f"wave {wave.number}: name"), tuple(hosts)))
+    return out
 
 
 def validate_domain(domain: str) -> str:
@@ -291,7 +180,7 @@ def validate_domain(domain: str) -> str:
     labels = domain.split(".")
     if len(domain) > MAX_DNS_NAME or not all(_DNS_LABEL.fullmatch(label) for label in labels):
         raise ValueError(
-            f"--domain {_shown(domain)}: not a DNS domain name (dot-separated labels of letters, digits "
+            f"--domain {quoted(domain)}: not a DNS domain name (dot-separated labels of letters, digits "
             f"and inner hyphens, 1-63 characters each, {MAX_DNS_NAME} in all), e.g. corp.example.com"
         )
     return domain
@@ -301,7 +190,7 @@ def _utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def wave_content_digest(wave: Wave, rows: Sequence[AuditRow], log_kb: int | None, domain: str,
+def wave_content_digest(wave: int, hosts: Sequence[str], rows: Sequence[AuditRow], log_kb: int | None, domain: str,
                         display_name: str, group_name: str) -> str:
     """sha256 of everything the wave's GPO and scripts act on, and nothing else (no estimates).
 
@@ -309,11 +198,11 @@ def wave_content_digest(wave: Wave, rows: Sequence[AuditRow], log_kb: int | None
     uses) is left out on purpose: it does not change the GPO, so recording it keeps the GUIDs."""
     content = {
         "version": CONTENT_VERSION,
-        "wave": wave.number,
+        "wave": wave,
         "display_name": display_name,
         "group_name": group_name,
         "domain": domain.lower(),
-        "hosts": sorted(h.host.casefold() for h in wave.hosts),
+        "hosts": sorted(h.casefold() for h in hosts),
         "audit_rows": [[r.guid, r.setting_value] for r in rows],
         "log_max_size_kb": log_kb,
     }
@@ -344,7 +233,7 @@ _AUDITPOL_FLAGS: Final = {
 }
 
 
-def prior_state(host: WaveHost) -> dict[str, Any]:
+def prior_state(host: PlannedHost, name: str | None = None) -> dict[str, Any]:
     """What rollback.ps1 -RevertHosts restores on one host, from plan.json (docs/plan-json.md).
 
     With `prior_process_creation` (the survey's reading of Process Creation) both auditpol flags are
@@ -355,16 +244,16 @@ def prior_state(host: WaveHost) -> dict[str, Any]:
     re-enabled and Failure left as it is for cmdline_only and `none`; the command line value 0 for
     enable_4688 and cmdline_only, 1 for `none`. Without either, Process Creation is not touched
     (no flags, command line -1). `local_subcategories` are re-applied exactly. `*_from` says which
-    (survey, change or none) each part came from.
+    (survey, change or none) each part came from. `name`: the host's name as the GPO carries it.
     """
     flags: tuple[str, ...] = ()
     cmdline = -1
     flags_from = cmdline_from = "none"
-    if host.change == CHANGE_ENABLE:
+    if host.change == Change.ENABLE_4688:
         flags, cmdline = ("/success:disable", "/failure:disable"), 0
-    elif host.change == CHANGE_CMDLINE:
+    elif host.change == Change.CMDLINE_ONLY:
         flags, cmdline = ("/success:enable",), 0
-    elif host.change == CHANGE_NONE:
+    elif host.change == Change.NONE:
         flags, cmdline = ("/success:enable",), 1
     if host.change is not None:
         flags_from = cmdline_from = "change"
@@ -374,12 +263,13 @@ def prior_state(host: WaveHost) -> dict[str, Any]:
     if host.prior_cmdline_registry is not None:
         cmdline, cmdline_from = host.prior_cmdline_registry, "survey"
     subs = [
-        {"guid": guid, "success": _AUDITPOL_FLAGS[value][0], "failure": _AUDITPOL_FLAGS[value][1]}
-        for guid, _name, value in sorted(host.local_subcategories)
-        if guid != PROCESS_CREATION_GUID
+        {"guid": s.guid, "success": _AUDITPOL_FLAGS[_SETTING_VALUES[s.setting]][0],
+         "failure": _AUDITPOL_FLAGS[_SETTING_VALUES[s.setting]][1]}
+        for s in sorted(host.local_subcategories)
+        if s.guid != PROCESS_CREATION_GUID
     ]
-    return {"host": host.host, "process_creation": list(flags), "command_line": cmdline, "subcategories": subs,
-            "change": host.change or "unknown", "process_creation_from": flags_from,
+    return {"host": name or host.host, "process_creation": list(flags), "command_line": cmdline,
+            "subcategories": subs, "change": str(host.change or "unknown"), "process_creation_from": flags_from,
             "command_line_from": cmdline_from}
 
 
@@ -393,7 +283,7 @@ def ps_literal(value: object) -> Markup:
 
 def ps_comment(value: object) -> str:
     """Text safe inside a PowerShell <# ... #> block comment: it cannot close the block."""
-    return _CONTROL.sub(" ", str(value)).replace("#>", "# >").replace("<#", "< #")
+    return CONTROL.sub(" ", str(value)).replace("#>", "# >").replace("<#", "< #")
 
 
 def cdata(value: object) -> Markup:
@@ -424,7 +314,7 @@ def _group_name(prefix: str, wave: int) -> str:
     return f"{base[:50]}-wave-{wave:02d}"
 
 
-def _audit_rows(wave: Wave, options: GpoOptions) -> tuple[list[AuditRow], list[str], list[str]]:
+def _audit_rows(wave: _WaveContent, options: GpoOptions) -> tuple[list[AuditRow], list[str], list[str]]:
     """Rows of the wave's audit.csv, hosts that would lose local subcategories, and carried GUIDs.
 
     A GPO with advanced audit policy clears the local subcategory settings before applying its own
@@ -434,13 +324,15 @@ def _audit_rows(wave: Wave, options: GpoOptions) -> tuple[list[AuditRow], list[s
     rows = [AuditRow(PROCESS_CREATION_NAME, PROCESS_CREATION_GUID, 3 if options.include_failure else 1)]
     losing: list[str] = []
     union: dict[str, tuple[str, int]] = {}
-    for host in wave.hosts:
-        carried = [s for s in host.local_subcategories if s[0] != PROCESS_CREATION_GUID and s[2] != 4]
+    for host, name in zip(wave.wave.hosts, wave.hosts, strict=True):
+        carried = [s for s in host.local_subcategories
+                   if s.guid != PROCESS_CREATION_GUID and s.setting != AuditSetting.NONE]
         if carried:
-            losing.append(host.host)
-        for guid, name, value in carried:
-            old = union.get(guid, (name, 0))
-            union[guid] = (old[0], old[1] | value)
+            losing.append(name)
+        for k, sub in enumerate(carried):
+            label = _clean_text(sub.name, f"wave {wave.wave.number}: host {name!r}: local_subcategories[{k}].name")
+            old = union.get(sub.guid, (label, 0))
+            union[sub.guid] = (old[0], old[1] | _SETTING_VALUES[sub.setting])
     if options.preserve_local:
         rows += [AuditRow(union[g][0], g, union[g][1]) for g in sorted(union)]
         return rows, [], sorted(union)
@@ -451,7 +343,7 @@ def _rel(*parts: str) -> str:
     return "/".join(parts)
 
 
-def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions, *, force: bool = False,
+def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool = False,
                   warn: Callable[[str], None] | None = None) -> list[WaveOutput]:
     """Write backups/{GUID}/ per wave, backups/manifest.xml, wave-NN/ scripts and README.md.
 
@@ -463,29 +355,30 @@ def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions, *, force: b
     env = _environment()
     domain = validate_domain(options.domain)
     prefix = _clean_text(options.name_prefix, "--name-prefix")
-    backup_time = plan.created_at or DEFAULT_BACKUP_TIME
+    backup_time = _backup_time(plan.created_at) or DEFAULT_BACKUP_TIME
     outputs: list[WaveOutput] = []
     instances: list[str] = []
     files: dict[str, bytes] = {}
-    for wave in plan.waves:
-        display_name = f"{prefix} - wave {wave.number:02d} ({wave.name})"
+    for content in _contents(plan):
+        wave = content.wave
+        display_name = f"{prefix} - wave {wave.number:02d} ({content.name})"
         if _utf16_length(display_name) > MAX_GPO_DISPLAY_NAME:
             raise PlanError(
-                f"wave {wave.number}: GPO name {_shown(display_name)} has {_utf16_length(display_name)} characters; "
+                f"wave {wave.number}: GPO name {quoted(display_name)} has {_utf16_length(display_name)} characters; "
                 f"Active Directory holds at most {MAX_GPO_DISPLAY_NAME} (displayName, MS-ADA1 2.175): "
                 "shorten --name-prefix or the wave's name in the plan"
             )
         group_name = _group_name(prefix, wave.number)
-        rows, losing, preserved = _audit_rows(wave, options)
+        rows, losing, preserved = _audit_rows(content, options)
         log_kb: int | None = None
         if options.log_max_size_mb is not None:
             log_kb = options.log_max_size_mb * 1024
-        elif options.use_plan_log_size and wave.recommended_log_max_size_kb:
-            log_kb = wave.recommended_log_max_size_kb
-        digest = wave_content_digest(wave, rows, log_kb, domain, display_name, group_name)
+        elif options.use_plan_log_size and wave.recommended_log_max_size_mb:
+            log_kb = wave.recommended_log_max_size_mb * 1024
+        hosts = list(content.hosts)
+        digest = wave_content_digest(wave.number, hosts, rows, log_kb, domain, display_name, group_name)
         backup_guid = derived_guid(digest, "backup")
         gpo_guid = derived_guid(digest, "gpo")
-        hosts = [h.host for h in wave.hosts]
         context: dict[str, Any] = {
             "gpo_guid": gpo_guid,
             "backup_guid": backup_guid,
@@ -504,10 +397,10 @@ def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions, *, force: b
             "audit_rows": rows,
             "log_max_size_kb": log_kb,
             "wave": wave.number,
-            "wave_name": wave.name,
+            "wave_name": content.name,
             "hosts": hosts,
             "ip_hosts": [h for h in hosts if is_ip_address(h)],
-            "prior": [prior_state(h) for h in wave.hosts],
+            "prior": [prior_state(h, name) for h, name in zip(wave.hosts, hosts, strict=True)],
             "setting_value": 3 if options.include_failure else 1,
         }
         bdir = ("backups", backup_guid)
@@ -562,7 +455,7 @@ def write_backups(plan: PlanDoc, out_dir: Path, options: GpoOptions, *, force: b
     return outputs
 
 
-def _index(outputs: Sequence[WaveOutput], plan: PlanDoc, domain: str) -> str:
+def _index(outputs: Sequence[WaveOutput], plan: Plan, domain: str) -> str:
     # An example link target in the domain the GPOs are for: OU=Servers,DC=corp,DC=example,DC=com,
     # quoted as the scripts quote their strings (the domain is a checked DNS name; quoted all the same).
     dn = ps_literal("OU=Servers," + ",".join(f"DC={part}" for part in domain.split(".") if part))

@@ -12,11 +12,9 @@ See docs/projection.md.
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
@@ -24,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from auditplan.config import ConfigError
+from auditplan.model.local_log import LocalLogSettings, local_log_frame
 from auditplan.model.siem import SiemProfile
-from auditplan.records import EstimateSource, HostEstimate, Range
+from auditplan.records import NO_GROUP, Change, EstimateSource, HostEstimate, Range, gc_paused
 
 QUANTILES = ("p10", "p50", "p90")
 Z90 = NormalDist().inv_cdf(0.9)
@@ -34,11 +33,11 @@ HOURS_PER_DAY = 24.0
 DAYS_PER_MONTH = 365.25 / 12.0
 MB = 2**20
 KB = 1024
-NO_GROUP = "(none)"
 
-CHANGE_ENABLE = "enable_4688"  # Process Creation off: every 4688 is new load
-CHANGE_CMDLINE = "cmdline_only"  # 4688 already on, command line not: only the CommandLine bytes are new
-CHANGE_NONE = "none"  # both already on
+# records.Change values, as the host frame's `change` column holds them (plain strings).
+CHANGE_ENABLE = Change.ENABLE_4688.value  # Process Creation off: every 4688 is new load
+CHANGE_CMDLINE = Change.CMDLINE_ONLY.value  # 4688 already on, command line not: only the CommandLine bytes are new
+CHANGE_NONE = Change.NONE.value  # both already on
 
 # Metrics per host and group; each gets _p10/_p50/_p90 columns. "added_" = the change's increment.
 METRICS = ("events_day", "eps_mean", "eps_peak", "gb_day", "gb_held", "cost_month")
@@ -46,47 +45,6 @@ _CHUNK = 4096
 # Estimates from these sources share one error per role (the same prior or peer fit).
 SHARED_ERROR_SOURCES = (str(EstimateSource.ROLE_PRIOR), str(EstimateSource.ROLE_PEERS))
 SHARED_ERROR_TEXT = "role_prior and role_peers estimates share one draw per role"
-
-
-@dataclass(frozen=True)
-class LocalLogSettings:
-    """[local_log] of the config: local Security log sizing (gpo-backup-format.md §A4 limits)."""
-
-    min_local_hours: float = 168.0
-    disk_factor_no_cmdline: float = 1.0
-    disk_bytes_per_cmdline_char: float = 2.0
-    round_to_mb: int = 64
-    max_size_kb: int = 4194240
-    min_size_kb: int = 20480
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], min_local_hours: float | None = None) -> LocalLogSettings:
-        section = config.get("local_log", {})
-        values: dict[str, float] = {}
-        for key, default in (
-            ("min_local_hours", cls.min_local_hours),
-            ("disk_factor_no_cmdline", cls.disk_factor_no_cmdline),
-            ("disk_bytes_per_cmdline_char", cls.disk_bytes_per_cmdline_char),
-            ("round_to_mb", cls.round_to_mb),
-            ("max_size_kb", cls.max_size_kb),
-            ("min_size_kb", cls.min_size_kb),
-        ):
-            value = section.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"local_log.{key}: expected a number > 0, got {value!r}")
-            values[key] = float(value)
-        if min_local_hours is not None:
-            if not math.isfinite(min_local_hours) or min_local_hours <= 0:
-                raise ConfigError(f"--min-local-hours: expected a number > 0, got {min_local_hours!r}")
-            values["min_local_hours"] = min_local_hours
-        return cls(
-            min_local_hours=values["min_local_hours"],
-            disk_factor_no_cmdline=values["disk_factor_no_cmdline"],
-            disk_bytes_per_cmdline_char=values["disk_bytes_per_cmdline_char"],
-            round_to_mb=int(values["round_to_mb"]),
-            max_size_kb=int(values["max_size_kb"]),
-            min_size_kb=int(values["min_size_kb"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -105,23 +63,10 @@ class Projection:
     by_role: pd.DataFrame
     by_site: pd.DataFrame
     warnings: tuple[str, ...] = ()
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building per-host records in bulk.
-
-    These loops create no reference cycles, but 100,000 hosts' worth of new objects trigger
-    repeated full collections that walk every live object: measured 2-3x slower at 100k hosts
-    (bench/plan.py). The previous state is restored on exit.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    config: Mapping[str, Any] = field(default_factory=dict)  # the effective config values it was made with
+    # Leaf key of `config` ("plan.draws") -> "default" or the --config file it came from.
+    config_sources: Mapping[str, str] = field(default_factory=dict)
+    estimate_run: str = ""  # the store's estimate run (label) it projected
 
 
 def change_of(estimate: HostEstimate) -> str:
@@ -222,6 +167,29 @@ def _host_frame(
     )
     shapes, shape_ok = _shapes(es)
     frame["added_events"] = (frame["change"] == CHANGE_ENABLE).astype(float)
+    add_host_metrics(frame, profile, retention_days, price)
+    return frame, shapes, shape_ok
+
+
+# The per-host columns every metric follows from (with the profile, retention and price): what the
+# store keeps of a projection's hosts (model/stored.py), with the local log columns.
+HOST_INPUT_COLUMNS = (
+    "host", "role", "site", "os_family", "source", "change", "cmdline_supported", "p10", "p50", "p90",
+    "peak_hour_factor", "bytes_per_event", "added_bytes_per_event", "cmdline_bytes_per_event", "xml_bytes",
+    "xml_no_cmdline_bytes", "cmdline_chars", "added_events",
+)
+
+
+# Columns of the group tables (fleet, by_role, by_site) in _group_table's order.
+GROUP_COLUMNS = (
+    "hosts",
+    *(f"{prefix}{m}_{q}" for q in QUANTILES for prefix in ("", "added_") for m in METRICS),
+    "peak_hour_factor",
+)
+
+
+def add_host_metrics(frame: pd.DataFrame, profile: SiemProfile, retention_days: float, price: float | None) -> None:
+    """Add each host's METRICS x QUANTILES columns (whole stream and added_) to `frame` (HOST_INPUT_COLUMNS)."""
     gb = float(profile.gb_bytes)
     held = retention_days * profile.storage_factor
     for q in QUANTILES:
@@ -241,7 +209,32 @@ def _host_frame(
         frame[f"added_cost_month_{q}"] = (
             frame[f"added_gb_day_{q}"] * DAYS_PER_MONTH * price if price else math.nan
         )
-    return frame, shapes, shape_ok
+
+
+def host_coefficients(frame: pd.DataFrame) -> np.ndarray:
+    """Per host: events, bytes, added events and added bytes per 4688 (what the Monte Carlo sums)."""
+    return np.stack(
+        [
+            np.ones(len(frame)),
+            frame["bytes_per_event"].to_numpy(dtype=float),
+            frame["added_events"].to_numpy(dtype=float),
+            frame["added_bytes_per_event"].to_numpy(dtype=float),
+        ],
+        axis=1,
+    )
+
+
+def unusable_hosts(frame: pd.DataFrame, coeffs: np.ndarray) -> np.ndarray:
+    """Hosts whose estimate has a NaN, infinite or negative number: left out of every total."""
+    bad: np.ndarray = _unusable(frame[list(_CHECKED)].to_numpy(dtype=float)) | ~np.isfinite(coeffs).all(axis=1)
+    return bad
+
+
+def blank_unusable(frame: pd.DataFrame, bad: np.ndarray) -> None:
+    """NaN for the load columns of `bad` hosts (their own rows stay NaN; the planner lists them)."""
+    if bad.any():
+        for col in [c for c in frame.columns if c.startswith(("added_", "events_day_", "eps_", "gb_", "cost_"))]:
+            frame.loc[bad, col] = math.nan
 
 
 def _group_peak_factors(
@@ -415,57 +408,6 @@ def fleet_events_day(estimates: Sequence[HostEstimate], *, draws: int, seed: int
     return Range(float(p10), float(p50), float(p90))
 
 
-def local_log_frame(hosts: pd.DataFrame, survey: pd.DataFrame | None, settings: LocalLogSettings) -> pd.DataFrame:
-    """Hours of local Security log history after enablement, and the MaxSize that keeps
-    `settings.min_local_hours`. `survey` is Store.hosts_frame() (host, log_max_size_bytes,
-    log_file_size_bytes, log_history_hours); hosts missing from it get NaN."""
-    frame = hosts[["host", "change", "p50", "p90", "xml_no_cmdline_bytes", "cmdline_chars"]].copy()
-    cols = ["log_max_size_bytes", "log_file_size_bytes", "log_history_hours"]
-    if survey is not None and len(survey) and "host" in survey.columns:
-        # A host may have several results (survey, EVTX ingest): prefer one that has log facts.
-        has_log = survey["log_max_size_bytes"].notna() if "log_max_size_bytes" in survey.columns else False
-        ranked = survey.assign(_has_log=has_log).sort_values("_has_log", kind="stable")
-        facts = ranked.drop_duplicates("host", keep="last").set_index("host")
-        for col in cols:
-            values = frame["host"].map(facts[col]) if col in facts.columns else pd.Series(math.nan, index=frame.index)
-            frame[col] = pd.to_numeric(values, errors="coerce").astype("float64")
-    else:
-        for col in cols:
-            frame[col] = math.nan
-    disk_cmd = frame["cmdline_chars"] * settings.disk_bytes_per_cmdline_char
-    per_event = np.where(
-        frame["change"] == CHANGE_ENABLE,
-        frame["xml_no_cmdline_bytes"] * settings.disk_factor_no_cmdline + disk_cmd,
-        np.where(frame["change"] == CHANGE_CMDLINE, disk_cmd, 0.0),
-    )
-    history = frame["log_history_hours"]
-    current = (frame["log_file_size_bytes"] / history).where(history > 0)
-    frame["current_bytes_per_hour"] = current
-    for q in ("p50", "p90"):
-        added = frame[q].clip(lower=0.0) / HOURS_PER_DAY * per_event
-        frame[f"added_bytes_per_hour_{q}"] = added
-        rate = current.fillna(0.0) + added
-        frame[f"local_hours_{q}"] = (frame["log_max_size_bytes"] / rate).where(rate > 0, math.inf)
-    frame.loc[frame["log_max_size_bytes"].isna(), ["local_hours_p50", "local_hours_p90"]] = math.nan
-    need_rate = current.fillna(0.0) + frame["added_bytes_per_hour_p90"]
-    need_mb = need_rate * settings.min_local_hours / MB
-    step = settings.round_to_mb
-    cap_mb = (settings.max_size_kb * KB // MB) // step * step
-    floor_mb = math.ceil(settings.min_size_kb * KB / MB / step) * step
-    rec = np.ceil(need_mb / step) * step
-    rec = np.clip(rec, floor_mb, cap_mb)
-    meets = frame["local_hours_p90"] >= settings.min_local_hours
-    current_mb = frame["log_max_size_bytes"] / MB
-    frame["meets_min_local_hours"] = meets
-    # Recommend only growth: a host that meets the target keeps its MaxSize (null in plan.json).
-    frame["recommended_log_max_size_mb"] = pd.Series(rec, index=frame.index).where(
-        ~meets & ~(current_mb >= rec), math.nan
-    )
-    frame["log_size_capped"] = (need_mb > cap_mb) & ~meets
-    frame["current_rate_known"] = current.notna()
-    return frame.drop(columns=["p50", "p90", "xml_no_cmdline_bytes", "cmdline_chars", "change"])
-
-
 @gc_paused()
 def project(
     estimates: Sequence[HostEstimate],
@@ -495,19 +437,10 @@ def project(
     gb = float(profile.gb_bytes)
     held = retention_days * profile.storage_factor
     added_ev = frame["added_events"].to_numpy(dtype=float)
-    coeffs = np.stack(
-        [
-            np.ones(len(frame)),
-            frame["bytes_per_event"].to_numpy(dtype=float),
-            added_ev,
-            frame["added_bytes_per_event"].to_numpy(dtype=float),
-        ],
-        axis=1,
-    )
+    coeffs = host_coefficients(frame)
     # An estimate with NaN/inf/negative numbers would poison every sum: keep it out of the group
     # totals (its own row stays NaN, and the planner lists it as unusable) and say so.
-    values = frame[list(_CHECKED)].to_numpy(dtype=float)
-    bad = _unusable(values) | ~np.isfinite(coeffs).all(axis=1)
+    bad = unusable_hosts(frame, coeffs)
     if bad.any():
         coeffs[bad] = 0.0
         names = frame.loc[bad, "host"].tolist()
@@ -515,8 +448,7 @@ def project(
             f"{len(names)} estimate(s) with missing or negative numbers left out of the totals: "
             + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         )
-        for col in [c for c in frame.columns if c.startswith(("added_", "events_day_", "eps_", "gb_", "cost_"))]:
-            frame.loc[bad, col] = math.nan
+        blank_unusable(frame, bad)
     roles = frame["role"].to_numpy(dtype=object)
     sites = frame["site"].to_numpy(dtype=object)
     cells, cell_role, cell_site = _draw_cells(frame, bad, coeffs, draws, seed)

@@ -11,6 +11,10 @@ from auditplan.records.estimate import (
     Range,
 )
 from auditplan.records.plan import (
+    HOST_FIELDS,
+    LOG_MAX_SIZE_MB_MAX,
+    LOG_MAX_SIZE_MB_MIN,
+    MAX_NAME,
     NO_GROUP,
     PILOT_NAME,
     PLAN_SCHEMA_VERSION,
@@ -28,9 +32,11 @@ from auditplan.records.plan import (
     Stratum,
     Wave,
     WaveLoad,
+    gc_paused,
     plan_document,
     plan_id_of,
     plan_json_text,
+    plan_number,
 )
 from auditplan.records.plan_reader import parse_plan, read_plan
 from auditplan.records.projection import ProjectionRecord, ProjectionRecordError
@@ -55,6 +61,10 @@ from auditplan.records.survey import (
 )
 
 __all__ = [
+    "HOST_FIELDS",
+    "LOG_MAX_SIZE_MB_MAX",
+    "LOG_MAX_SIZE_MB_MIN",
+    "MAX_NAME",
     "NO_GROUP",
     "PILOT_NAME",
     "PLAN_SCHEMA_VERSION",
@@ -94,9 +104,11 @@ __all__ = [
     "VolumeSample",
     "Wave",
     "WaveLoad",
+    "gc_paused",
     "parse_plan",
     "plan_document",
     "plan_id_of",
     "plan_json_text",
+    "plan_number",
     "read_plan",
 ]

@@ -5,6 +5,7 @@ the key), and the plan_id recomputed from the document (a plan edited by hand is
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from auditplan.records.plan import (
     PlannedHost,
     Wave,
     WaveLoad,
+    gc_paused,
     plan_id_of,
 )
 from auditplan.records.survey import AuditSetting
@@ -59,22 +61,28 @@ def _object(value: object, where: str, *, got: bool = True) -> Mapping[str, Any]
     return value
 
 
-def _name(value: object, where: str) -> str:
+def _name(value: object, where: object, suffix: str = "") -> str:
     """A name (host, wave, subcategory): a non-empty string of at most MAX_NAME characters, without
     surrounding space. Kept as written: outputs make it safe (auditplan.text)."""
     if not isinstance(value, str):
-        raise PlanError(f"{where}: expected a string, got {type(value).__name__}")
+        raise PlanError(f"{where}{suffix}: expected a string, got {type(value).__name__}")
     text = value.strip()
     if not text:
-        raise PlanError(f"{where}: empty")
+        raise PlanError(f"{where}{suffix}: empty")
     if len(text) > MAX_NAME:
-        raise PlanError(f"{where}: {len(text)} characters, longer than {MAX_NAME}: {_shown(text)}")
+        raise PlanError(f"{where}{suffix}: {len(text)} characters, longer than {MAX_NAME}: {_shown(text)}")
     return text
 
 
-def _optional_text(value: object, where: str) -> str | None:
+def _at(where: object, key: str) -> str:
+    """`where: key`, or `where` alone: per-host checks pass the key apart, so that the message is
+    only formatted when there is an error."""
+    return f"{where}: {key}" if key else str(where)
+
+
+def _optional_text(value: object, where: object, key: str = "") -> str | None:
     if value is not None and not isinstance(value, str):
-        raise PlanError(f"{where}: expected a string or null, got {_kind(value)}")
+        raise PlanError(f"{_at(where, key)}: expected a string or null, got {_kind(value)}")
     return value
 
 
@@ -82,17 +90,18 @@ def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _number(value: object, where: str) -> float | None:
+def _number(value: object, where: object, key: str = "") -> float | None:
     """A finite number or null; the value as written (an int stays an int, so text round-trips)."""
-    if value is None:
-        return None
+    # Exact types first: this runs for every number of every host (bool is not exactly int).
+    if value is None or (type(value) is float and math.isfinite(value)) or type(value) is int:
+        return value
     if not _is_number(value):
-        raise PlanError(f"{where}: expected a number or null, got {value!r}")
+        raise PlanError(f"{_at(where, key)}: expected a number or null, got {value!r}")
     return value
 
 
-def _estimate(value: object, where: str) -> float:
-    number = _number(value, where)
+def _estimate(value: object, where: object, key: str = "") -> float:
+    number = _number(value, where, key)
     return math.nan if number is None else number
 
 
@@ -107,14 +116,21 @@ def _whole(value: object, where: str, minimum: int) -> int | None:
 E = TypeVar("E", bound=enum.StrEnum)
 
 
-def _choice(value: object, choices: type[E], where: str, *, nullable: bool = True) -> E | None:
+@functools.cache
+def _members(choices: type[enum.StrEnum]) -> dict[str, enum.StrEnum]:
+    return {c.value: c for c in choices}
+
+
+def _choice(value: object, choices: type[E], where: object, key: str = "", *, nullable: bool = True) -> E | None:
     if value is None and nullable:
         return None
-    allowed = sorted(c.value for c in choices)
-    # isinstance first: an unhashable value (a list) must not reach the set lookup.
-    if not isinstance(value, str) or value not in allowed:
-        raise PlanError(f"{where}: expected one of {allowed}{' or null' if nullable else ''}, got {_shown(value)}")
-    return choices(value)
+    members = _members(choices)
+    # isinstance first: an unhashable value (a list) must not reach the dict lookup.
+    if not isinstance(value, str) or value not in members:
+        allowed = sorted(members)
+        raise PlanError(f"{_at(where, key)}: expected one of {allowed}{' or null' if nullable else ''}, "
+                        f"got {_shown(value)}")
+    return members[value]  # type: ignore[return-value]
 
 
 def read_plan(path: Path) -> Plan:
@@ -153,7 +169,7 @@ def _is_guid(text: str) -> bool:
     return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(set(p) <= _HEX for p in parts)
 
 
-def _log_size_mb(value: object, where: str) -> int | None:
+def _log_size_mb(value: object, where: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -166,13 +182,27 @@ def _log_size_mb(value: object, where: str) -> int | None:
     return value
 
 
-def _wave_host(h: object, at: str, wave: int) -> PlannedHost:
-    """One wave host; `at` names file, wave and index."""
+class _HostAt:
+    """Where a wave host is ("FILE: wave N: waves[i].hosts[j] (host 'x')"), formatted only when an
+    error names it: a plan has up to 100,000 hosts and nearly all of them are fine."""
+
+    __slots__ = ("index", "name", "wave_at")
+
+    def __init__(self, wave_at: str, index: int, name: str | None = None) -> None:
+        self.wave_at, self.index, self.name = wave_at, index, name
+
+    def __str__(self) -> str:
+        at = f"{self.wave_at}.hosts[{self.index}]"
+        return at if self.name is None else f"{at} (host {_shown(self.name)})"
+
+
+def _wave_host(h: object, wave_at: str, index: int, wave: int) -> PlannedHost:
+    """One wave host; `wave_at` names file and wave, `index` the host's place in it."""
     if not isinstance(h, Mapping):
-        raise PlanError(f"{at}: expected an object")
-    name = _name(h.get("host"), f"{at}.host")
-    hat = f"{at} (host {_shown(name)})"
-    change = _choice(h.get("change"), Change, f"{hat}: change")
+        raise PlanError(f"{_HostAt(wave_at, index)}: expected an object")
+    name = _name(h.get("host"), _HostAt(wave_at, index), ".host")
+    hat = _HostAt(wave_at, index, name)
+    change = _choice(h.get("change"), Change, hat, "change")
     subs_raw = h.get("local_subcategories")
     if subs_raw is None:
         subs_raw = []
@@ -180,29 +210,28 @@ def _wave_host(h: object, at: str, wave: int) -> PlannedHost:
         raise PlanError(f"{hat}: local_subcategories: expected a list, got {_shown(subs_raw)}")
     subs = tuple(_subcategory(sub, f"{hat}: local_subcategories[{k}]") for k, sub in enumerate(subs_raw))
     size = _log_size_mb(h.get("recommended_log_max_size_mb"), hat)
-    prior_pc = _choice(h.get("prior_process_creation"), AuditSetting, f"{hat}: prior_process_creation")
+    prior_pc = _choice(h.get("prior_process_creation"), AuditSetting, hat, "prior_process_creation")
     prior_cmdline = h.get("prior_cmdline_registry")
     if prior_cmdline is not None and (isinstance(prior_cmdline, bool) or prior_cmdline not in (0, 1)):
         raise PlanError(f"{hat}: prior_cmdline_registry: expected 0, 1 or null, got {_shown(prior_cmdline)}")
-    source = h.get("source")
-    return PlannedHost(
-        host=name, wave=wave, reason="",
-        role=_optional_text(h.get("role"), f"{hat}: role"),
-        site=_optional_text(h.get("site"), f"{hat}: site"),
-        os_family=_optional_text(h.get("os_family"), f"{hat}: os_family"),
-        change=change,
-        source=_optional_text(source, f"{hat}: source") or "",
-        events_per_day_p50=_estimate(h.get("events_per_day_p50"), f"{hat}: events_per_day_p50"),
-        events_per_day_p90=_estimate(h.get("events_per_day_p90"), f"{hat}: events_per_day_p90"),
-        gb_day_p50=_estimate(h.get("gb_day_p50"), f"{hat}: gb_day_p50"),
-        gb_day_p90=_estimate(h.get("gb_day_p90"), f"{hat}: gb_day_p90"),
-        eps_peak_p90=_estimate(h.get("eps_peak_p90"), f"{hat}: eps_peak_p90"),
-        recommended_log_max_size_mb=size,
-        local_hours_p90=_number(h.get("local_hours_p90"), f"{hat}: local_hours_p90"),
-        local_subcategories=subs,
-        prior_process_creation=prior_pc,
-        prior_cmdline_registry=None if prior_cmdline is None else int(prior_cmdline),
-    )
+    return PlannedHost.bulk((
+        ("host", name), ("wave", wave),
+        ("role", _optional_text(h.get("role"), hat, "role")),
+        ("site", _optional_text(h.get("site"), hat, "site")),
+        ("os_family", _optional_text(h.get("os_family"), hat, "os_family")),
+        ("change", change),
+        ("source", _optional_text(h.get("source"), hat, "source") or ""),
+        ("events_per_day_p50", _estimate(h.get("events_per_day_p50"), hat, "events_per_day_p50")),
+        ("events_per_day_p90", _estimate(h.get("events_per_day_p90"), hat, "events_per_day_p90")),
+        ("gb_day_p50", _estimate(h.get("gb_day_p50"), hat, "gb_day_p50")),
+        ("gb_day_p90", _estimate(h.get("gb_day_p90"), hat, "gb_day_p90")),
+        ("eps_peak_p90", _estimate(h.get("eps_peak_p90"), hat, "eps_peak_p90")),
+        ("recommended_log_max_size_mb", size),
+        ("local_hours_p90", _number(h.get("local_hours_p90"), hat, "local_hours_p90")),
+        ("local_subcategories", subs),
+        ("prior_process_creation", prior_pc),
+        ("prior_cmdline_registry", None if prior_cmdline is None else int(prior_cmdline)),
+    ))
 
 
 def _wave_load(wave: Mapping[str, Any], key: str, where: str) -> WaveLoad | None:
@@ -234,7 +263,7 @@ def _waves(raw: object, where: str) -> tuple[Wave, ...]:
             raise PlanError(f"{at}.hosts: expected a list")
         hosts: list[PlannedHost] = []
         for j, h in enumerate(hosts_raw):
-            host = _wave_host(h, f"{at}.hosts[{j}]", number)
+            host = _wave_host(h, at, j, number)
             # Windows host names are case-insensitive: one computer in two waves would get both GPOs.
             key = host.host.casefold()
             if key in wave_of_host:
@@ -327,6 +356,11 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
 def parse_plan(raw: object, where: str = "plan.json") -> Plan:
     """A plan.json document as a Plan; PlanError naming `where` (the file), the wave, the host and
     the field. The plan_id is checked last, against the document it came with."""
+    with gc_paused():  # a record per host: no cycles, but full collections would walk them all
+        return _parse_plan(raw, where)
+
+
+def _parse_plan(raw: object, where: str) -> Plan:
     if not isinstance(raw, Mapping):
         raise PlanError(f"{where}: expected a JSON object")
     if raw.get("schema_version") != PLAN_SCHEMA_VERSION:

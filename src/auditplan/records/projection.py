@@ -5,9 +5,12 @@
 with the configuration that produced them. The model's Projection (model/project.py, pandas
 frames) converts to and from this record; here everything is the standard library only.
 
-Rows are plain dicts of str / int / float / bool / None. Floats may be NaN or infinite in memory
-(a host's local log hours are infinite when it writes nothing); to_document writes those as
-{"$float": "nan" | "inf" | "-inf"} because the store keeps strict JSON.
+Group rows (fleet, by role, by site) are plain dicts; the per-host values are kept by column
+(one list per column, one host per index): at 100,000 hosts a dict per host is 222 MB of JSON
+and 10 s to write, columns of the values a projection cannot recompute 34 MB and 1.5 s
+(bench/plan.py). Values are str / int / float / bool / None; floats may be NaN or infinite in
+memory (a host's local log hours are infinite when it writes nothing), and to_document writes
+those as {"$float": "nan" | "inf" | "-inf"} because the store keeps strict JSON.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class ProjectionRecord:
     draws: int
     min_local_hours: float
     estimate_run: str  # the estimate run (store label) it projected
-    hosts: tuple[Row, ...]  # one row per host
+    hosts: Mapping[str, Sequence[Any]]  # column -> one value per host (every column as long)
     fleet: Row  # the fleet totals
     by_role: tuple[Row, ...]
     by_site: tuple[Row, ...]
@@ -65,7 +68,7 @@ class ProjectionRecord:
             "draws": self.draws,
             "min_local_hours": _encode(self.min_local_hours),
             "estimate_run": self.estimate_run,
-            "hosts": [_encode(r) for r in self.hosts],
+            "hosts": {column: _encode(values) for column, values in self.hosts.items()},
             "fleet": _encode(self.fleet),
             "by_role": [_encode(r) for r in self.by_role],
             "by_site": [_encode(r) for r in self.by_site],
@@ -100,7 +103,7 @@ class ProjectionRecord:
             draws=_int(doc.get("draws"), f"{where}: draws"),
             min_local_hours=_float(_decode(doc.get("min_local_hours")), f"{where}: min_local_hours"),
             estimate_run=_str(doc.get("estimate_run", ""), f"{where}: estimate_run"),
-            hosts=_rows(doc.get("hosts"), f"{where}: hosts"),
+            hosts=_columns(doc.get("hosts"), f"{where}: hosts"),
             fleet=_table(_decode(doc.get("fleet")), f"{where}: fleet"),
             by_role=_rows(doc.get("by_role"), f"{where}: by_role"),
             by_site=_rows(doc.get("by_site"), f"{where}: by_site"),
@@ -108,6 +111,12 @@ class ProjectionRecord:
             config=_table(_decode(doc.get("config", {})), f"{where}: config"),
             config_sources=sources,
         )
+
+
+    def host_rows(self) -> list[dict[str, Any]]:
+        """The per-host values as one dict per host."""
+        columns = list(self.hosts)
+        return [dict(zip(columns, values, strict=True)) for values in zip(*self.hosts.values(), strict=True)]
 
 
 def _encode(value: Any) -> Any:
@@ -143,6 +152,14 @@ def _list(value: Any, where: str) -> Sequence[Any]:
     if not isinstance(value, list):
         raise ProjectionRecordError(f"{where}: expected a list")
     return value
+
+
+def _columns(value: Any, where: str) -> dict[str, list[Any]]:
+    table = _table(value, where)
+    columns = {str(k): list(_list(_decode(v), f"{where}.{k}")) for k, v in table.items()}
+    if len({len(v) for v in columns.values()}) > 1:
+        raise ProjectionRecordError(f"{where}: columns of different lengths")
+    return columns
 
 
 def _rows(value: Any, where: str) -> tuple[Row, ...]:

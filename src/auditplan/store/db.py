@@ -17,7 +17,6 @@ what it is given, so collect must never put a secret into a reason or a command 
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import threading
@@ -33,11 +32,11 @@ import pandas as pd
 
 from auditplan.records import HostEstimate, HostResult, HostStatus, SampledEvent
 from auditplan.store.codec import CodecError, decode_as, encode
+from auditplan.store.rows import EVENTS_COLUMNS, HOSTS_COLUMNS, host_row, typed_frame, utc
 from auditplan.store.schema import MIGRATIONS, SCHEMA_VERSION_TABLE, current_version
 
 BUSY_TIMEOUT_SECONDS = 30.0
 FILE_MODE = 0o600
-HOURS_PER_DAY = 24
 
 # HostResult fields with a column of their own (JSON or plain); any other field, e.g. one a
 # later contract adds, is kept in extra_json so that nothing is dropped on a round trip.
@@ -84,11 +83,6 @@ _INSERT_EVENT = (
 
 class StoreError(Exception):
     """The store cannot be opened, read or written; the message names the file."""
-
-
-def _utc(moment: datetime) -> datetime:
-    # Records carry tz-aware UTC; a naive time is taken to be UTC, never local time.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _dumps(value: Any) -> str:
@@ -242,7 +236,7 @@ class Store:
             "status": str(result.status.value),
             "reason": result.reason,
             "collected_at": result.collected_at.isoformat(),
-            "collected_at_utc": _utc(result.collected_at).isoformat(),
+            "collected_at_utc": utc(result.collected_at).isoformat(),
             "source": result.source,
             "computer_name": result.computer_name,
         }
@@ -266,7 +260,7 @@ class Store:
         for name in _EVENT_COLUMNS:
             value = getattr(event, name)
             row[name] = value.isoformat() if isinstance(value, datetime) else value
-        row["time_utc"] = _utc(event.time).isoformat()
+        row["time_utc"] = utc(event.time).isoformat()
         extra = {
             f.name: encode(getattr(event, f.name)) for f in fields(event) if f.name not in _EVENT_COLUMNS
         }
@@ -342,17 +336,17 @@ class Store:
     # -- frames ----------------------------------------------------------------------------
 
     def hosts_frame(self, source: str | None = None) -> pd.DataFrame:
-        """One row per stored result, flat columns (HOSTS_COLUMNS); a host surveyed over WinRM and
+        """One row per stored result, flat columns (rows.HOSTS_COLUMNS); a host surveyed over WinRM and
         ingested from EVTX has a row per source unless `source` picks one."""
         counts = {
             row["result_id"]: row["n"]
             for row in self._read("SELECT result_id, count(*) AS n FROM events GROUP BY result_id")
         }
         records = [
-            _flatten(result, counts.get(row_id, 0))
+            host_row(result, counts.get(row_id, 0))
             for row_id, result in self._iter_results(source, with_events=False)
         ]
-        return _typed_frame(records, HOSTS_COLUMNS)
+        return typed_frame(records, HOSTS_COLUMNS)
 
     def events_frame(self, source: str | None = None) -> pd.DataFrame:
         """One row per sampled event: host, source and the SampledEvent fields; times in UTC."""
@@ -367,7 +361,7 @@ class Store:
         records = [dict(row) for row in rows]
         for record in records:
             record["time"] = datetime.fromisoformat(record["time"])
-        return _typed_frame(records, EVENTS_COLUMNS)
+        return typed_frame(records, EVENTS_COLUMNS)
 
     # -- estimates and documents -----------------------------------------------------------
 
@@ -447,136 +441,3 @@ def _decode_event(row: sqlite3.Row) -> SampledEvent:
         size_bytes=int(row["size_bytes"]),
         secrets_found=int(row["secrets_found"]),
     )
-
-
-# -- flat frames ---------------------------------------------------------------------------
-
-# Column name -> pandas dtype. Nullable dtypes keep "unknown" apart from 0 / False.
-HOSTS_COLUMNS: dict[str, str] = {
-    "host": "object",
-    "address": "object",
-    "port": "Int64",
-    "computer_name": "object",
-    "status": "object",
-    "reason": "object",
-    "source": "object",
-    "collected_at": "datetime64[ns, UTC]",
-    "role": "object",
-    "site": "object",
-    "group": "object",
-    "tags": "object",
-    "product_name": "object",
-    "os_build": "Int64",
-    "ubr": "Int64",
-    "display_version": "object",
-    "product_type": "object",
-    "cmdline_supported": "boolean",
-    "process_creation": "object",
-    "cmdline_enabled": "boolean",
-    "sce_no_apply_legacy": "boolean",
-    "log_max_size_bytes": "Int64",
-    "log_retention": "object",
-    "log_file_size_bytes": "Int64",
-    "log_record_count": "Int64",
-    "log_history_hours": "float64",
-    "sysmon_installed": "boolean",
-    "sysmon_running": "boolean",
-    "sampled_hours": "Int64",
-    "sampled_4688_per_day": "float64",
-    "sampled_sysmon_eid1_per_day": "float64",
-    "security_events_per_hour": "float64",
-    "sample_capped": "boolean",
-    "boot_only": "boolean",
-    "events_sampled": "Int64",
-    "requests": "Int64",
-    "bytes_sent": "Int64",
-    "bytes_received": "Int64",
-    "seconds": "float64",
-    "truncated": "boolean",
-    "warnings": "Int64",
-}
-
-EVENTS_COLUMNS: dict[str, str] = {
-    "host": "object",
-    "source": "object",
-    "time": "datetime64[ns, UTC]",
-    "event_id": "Int64",
-    "version": "Int64",
-    "new_process_name": "object",
-    "parent_process_name": "object",
-    "subject_user_name": "object",
-    "command_line": "object",
-    "size_bytes": "Int64",
-    "secrets_found": "Int64",
-}
-
-
-def _per_day(hourly: tuple[int, ...] | None) -> float:
-    """Hourly counts scaled to 24 h; NaN when nothing was counted."""
-    if not hourly:
-        return math.nan
-    return sum(hourly) * HOURS_PER_DAY / len(hourly)
-
-
-def _value(value: Any) -> Any:
-    return str(value.value) if hasattr(value, "value") else value
-
-
-def _flatten(result: HostResult, events_sampled: int) -> dict[str, Any]:
-    host, os_info, audit, log = result.host, result.os, result.audit, result.security_log
-    volume, cost = result.volume, result.cost
-    return {
-        "host": host.name,
-        "address": host.address,
-        "port": host.port,
-        "computer_name": result.computer_name,
-        "status": _value(result.status),
-        "reason": result.reason,
-        "source": result.source,
-        "collected_at": _utc(result.collected_at),
-        "role": host.role,
-        "site": host.site,
-        "group": host.group,
-        "tags": ";".join(host.tags),
-        "product_name": os_info.product_name if os_info else None,
-        "os_build": os_info.current_build if os_info else None,
-        "ubr": os_info.ubr if os_info else None,
-        "display_version": os_info.display_version if os_info else None,
-        "product_type": _value(os_info.product_type) if os_info and os_info.product_type else None,
-        "cmdline_supported": os_info.cmdline_supported if os_info else None,
-        "process_creation": _value(audit.process_creation) if audit and audit.process_creation else None,
-        "cmdline_enabled": audit.cmdline_enabled if audit else None,
-        "sce_no_apply_legacy": audit.sce_no_apply_legacy if audit else None,
-        "log_max_size_bytes": log.max_size_bytes if log else None,
-        "log_retention": log.retention if log else None,
-        "log_file_size_bytes": log.file_size_bytes if log else None,
-        "log_record_count": log.record_count if log else None,
-        "log_history_hours": log.history_hours if log else None,
-        "sysmon_installed": result.sysmon.installed if result.sysmon else None,
-        "sysmon_running": result.sysmon.running if result.sysmon else None,
-        "sampled_hours": len(volume.hourly_4688) if volume else None,
-        "sampled_4688_per_day": _per_day(volume.hourly_4688) if volume else math.nan,
-        "sampled_sysmon_eid1_per_day": _per_day(volume.hourly_sysmon_eid1) if volume else math.nan,
-        "security_events_per_hour": volume.security_events_per_hour if volume else None,
-        "sample_capped": volume.capped if volume else None,
-        "boot_only": volume.boot_only if volume else None,
-        "events_sampled": events_sampled,
-        "requests": cost.requests if cost else None,
-        "bytes_sent": cost.bytes_sent if cost else None,
-        "bytes_received": cost.bytes_received if cost else None,
-        "seconds": cost.seconds if cost else None,
-        "truncated": cost.truncated if cost else None,
-        "warnings": len(result.warnings),
-    }
-
-
-def _typed_frame(records: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=list(columns))
-    for column, dtype in columns.items():
-        if dtype.startswith("datetime64"):
-            frame[column] = pd.to_datetime(frame[column], utc=True).dt.as_unit("ns")
-        elif dtype == "float64":
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-        else:
-            frame[column] = frame[column].astype(dtype)  # type: ignore[call-overload]
-    return frame

@@ -1,9 +1,9 @@
 """CSV and JSON export of the store's frames (hosts_frame, events_frame, or any flat frame).
 
 Cells hold host-supplied text (command lines, computer names, reasons), so CSV output
-neutralises spreadsheet formulas: a text cell starting with a formula trigger gets a leading
-apostrophe (OWASP "CSV Injection"). JSON is strict (no NaN): missing values are null and
-datetimes are ISO 8601 UTC with a trailing "Z".
+neutralises spreadsheet formulas with text.csv_cell: a text cell starting with a formula trigger
+(full-width forms included) gets a leading apostrophe (OWASP "CSV Injection"). JSON is strict (no
+NaN): missing values are null and datetimes are ISO 8601 UTC with a trailing "Z".
 """
 
 from __future__ import annotations
@@ -18,19 +18,14 @@ from typing import Any
 
 import pandas as pd
 
-# Characters that make Excel / LibreOffice / Sheets read a cell as a formula (or that they
-# strip before doing so). The full-width forms are normalised to ASCII by some spreadsheets.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-NEUTRALISER = "'"
+from auditplan.text import csv_cell
+
+# model/plan.py still imports the old name; text.csv_cell is the function. Delete once it imports that.
+neutralise_cell = csv_cell
 
 
 class ExportError(Exception):
     """An export could not be written; the message names the file."""
-
-
-def neutralise_cell(text: str) -> str:
-    """`text` made safe to open in a spreadsheet: a formula trigger first gets an apostrophe."""
-    return NEUTRALISER + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def _iso_utc(moment: datetime) -> str:
@@ -57,7 +52,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _csv_cell(value: Any) -> str:
+def _cell(value: Any) -> str:
     plain = _plain(value)
     if plain is None:
         return ""
@@ -67,16 +62,16 @@ def _csv_cell(value: Any) -> str:
         plain = ";".join("" if item is None else str(item) for item in plain)
     if isinstance(plain, int | float):
         return repr(plain) if isinstance(plain, float) else str(plain)
-    return neutralise_cell(str(plain))
+    return csv_cell(str(plain))
 
 
 def frame_to_csv(frame: pd.DataFrame) -> str:
     """The frame as CSV text (header row, CRLF line ends, RFC 4180 quoting)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([neutralise_cell(str(column)) for column in frame.columns])
+    writer.writerow([csv_cell(str(column)) for column in frame.columns])
     for row in frame.itertuples(index=False, name=None):
-        writer.writerow([_csv_cell(value) for value in row])
+        writer.writerow([_cell(value) for value in row])
     return out.getvalue()
 
 
@@ -89,9 +84,10 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def frame_to_json(frame: pd.DataFrame) -> str:
-    """The frame as a strict JSON array of objects."""
-    return json.dumps(frame_records(frame), ensure_ascii=False, allow_nan=False, indent=2) + "\n"
+def frame_to_json(frame: pd.DataFrame, *, ascii_only: bool = False) -> str:
+    """The frame as a strict JSON array of objects. `ascii_only` escapes every non-ASCII character
+    (\\uXXXX): for a terminal, where a C1 control or a bidi override in host text would act."""
+    return json.dumps(frame_records(frame), ensure_ascii=ascii_only, allow_nan=False, indent=2) + "\n"
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:

@@ -10,13 +10,13 @@ import pandas as pd
 
 from auditplan.config import defaults_text as shipped_defaults_text
 from auditplan.emit.gpo import GpoOptions
-from auditplan.emit.model_bridge import Projection
 from auditplan.emit.report.assumptions import assumption_rows
 from auditplan.emit.report.figures import charts_of
 from auditplan.emit.report.inputs import ReportInputs
 from auditplan.emit.report.readiness import readiness
 from auditplan.emit.report.risks import CAPACITY_LIMITS, CAPACITY_REASONS, risks
 from auditplan.emit.report.waves import budget_summary, counted_basis, fleet_value, timeline
+from auditplan.model.api import Projection
 
 GROUP_LIMIT = 15  # roles/sites drawn and tabled; the rest are in the CSV
 TOP_HOSTS = 20

@@ -19,9 +19,9 @@ from typing import Any
 from auditplan.config import defaults_text, load_config
 from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
 from auditplan.emit.errors import NoStore, ReportError
-from auditplan.emit.model_bridge import Projection, load_plan_projection, project, projection_config
 from auditplan.emit.report.gpo_names import plan_gpo_names
 from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs, projected_rates
+from auditplan.model.api import ESTIMATE_RUN, Projection, load_plan_projection, project
 from auditplan.records import Plan, PlanError, parse_plan
 from auditplan.store import Store
 
@@ -48,13 +48,9 @@ def _differences(stored: Projection, asked: ProjectionRequest) -> list[str]:
         out.append(f"--price-per-gb {asked.price_per_gb:g}")
     if asked.currency and asked.currency != stored.currency:
         out.append(f"--currency {asked.currency}")
-    if asked.config_file is not None and load_config(asked.config_file) != dict(_config_of(stored, None)[0]):
+    if asked.config_file is not None and load_config(asked.config_file) != dict(stored.config):
         out.append(f"--config {asked.config_file}")
     return out
-
-
-def _config_of(projection: Projection, config_file: Path | None) -> tuple[Mapping[str, Any], Mapping[str, str], str]:
-    return projection_config(projection, config_file)
 
 
 def _with_options(projection: Projection, config: Mapping[str, Any], sources: Mapping[str, str],
@@ -94,16 +90,15 @@ def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest
         differences = _differences(stored, asked)
         reason = "asked for " + "; ".join(differences) if differences else ""
     if stored is not None and not reason:
-        config, sources, run = _config_of(stored, None)
-        note = ProjectionNote(planned=True, siem=stored.profile.name, estimate_run=run, plan_id=plan_id)
-        return stored, note, dict(config), dict(sources)
+        note = ProjectionNote(planned=True, siem=stored.profile.name, estimate_run=stored.estimate_run or None,
+                              plan_id=plan_id)
+        return stored, note, dict(stored.config), dict(stored.config_sources)
     siem = asked.siem or (plan.siem if plan else None)
     projection = project(store, siem=siem, config_file=asked.config_file, price_per_gb=asked.price_per_gb,
                          currency=asked.currency)
-    config, sources, run = _config_of(projection, asked.config_file)
-    note = ProjectionNote(planned=False, siem=projection.profile.name, estimate_run=run, plan_id=plan_id,
-                          reason=reason)
-    return projection, note, *_with_options(projection, config, sources, asked)
+    note = ProjectionNote(planned=False, siem=projection.profile.name, estimate_run=projection.estimate_run or None,
+                          plan_id=plan_id, reason=reason)
+    return projection, note, *_with_options(projection, projection.config, projection.config_sources, asked)
 
 
 def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest = ProjectionRequest(),
@@ -122,8 +117,7 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
         raise NoStore(f"{db}: no store here; run `auditplan survey` (or ingest) and `auditplan estimate` first")
     with Store(db) as store:
         projection, note, config, sources = choose_projection(store, plan, asked)
-        run = note.estimate_run or "latest"
-        estimates = store.load_estimates(run)
+        estimates = store.load_estimates(note.estimate_run or ESTIMATE_RUN)
         survey = store.hosts_frame()
         events = store.events_frame()
     events = events[events["event_id"] == 4688] if len(events) else events

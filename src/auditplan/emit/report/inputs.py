@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from auditplan.emit.detections import Evaluation, Exposure
-from auditplan.emit.model_bridge import Projection
+from auditplan.model.api import Projection
 from auditplan.records import HostEstimate, Plan
 
 DEFAULT_TITLE = "Process creation auditing: capacity report"

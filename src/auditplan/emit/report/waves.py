@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from auditplan.emit.model_bridge import EPS_BASIS_MEAN, EPS_BASIS_PEAK, Projection
 from auditplan.emit.report.gpo_names import gpo_display_name
+from auditplan.model.api import EPS_BASIS_MEAN, EPS_BASIS_PEAK, Projection
 from auditplan.records import BudgetKind, Plan, WaveLoad
 
 UNKNOWN_BASIS = "mean or peak, as the plan's SIEM profile counts"  # neither plan.json nor the profile says

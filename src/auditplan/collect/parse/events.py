@@ -1,4 +1,6 @@
-"""Pure parsers for `wevtutil qe ... /f:xml` output: event XML -> times and SampledEvent records.
+"""Pure parsers of event XML (`wevtutil qe ... /f:xml` output, or evtx-rs's rendering of a record):
+times, EventSummary, and `sampled_4688`, the one builder of SampledEvent records that the WinRM
+sample and the EVTX ingest both use.
 
 Events arrive back to back with no separator and no root element (windows-tool-outputs.md §4.1), so
 the text is cut at `<Event ...>...</Event>` boundaries first and each event is parsed on its own.
@@ -14,17 +16,27 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from auditplan.collect.parsers_tools import ParseError, looks_access_denied, printable_excerpt
-from auditplan.collect.secrets import redact
+from auditplan.collect.parse.tools import ParseError, looks_access_denied
+from auditplan.collect.redact import redact
 from auditplan.records import SampledEvent
+from auditplan.text import excerpt
 
 MAX_EVENT_BYTES = 256 * 1024  # a 4688 is ~1.5 KB, at most ~64 KB with a 32K-character command line
 MAX_EVENTS_TEXT_CHARS = 64 * 1024 * 1024
+EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+# What makes an event a 4688 (gpo-backup-format.md §A5; evtx-data.md §2.3 trap 3: the provider too) or
+# a Sysmon process creation.
 SECURITY_AUDITING_PROVIDER = "Microsoft-Windows-Security-Auditing"
 PROCESS_CREATION_EVENT_ID = 4688
+SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
+SYSMON_PROCESS_CREATE_EVENT_ID = 1
+
+# A command-line redactor: (redacted line, secrets replaced). collect.redact.redact, or a cache of it.
+Redactor = Callable[[str], tuple[str, int]]
 
 _EVENT_START = re.compile(r"<Event[\s>]")
 _EVENT_END = "</Event>"
@@ -64,11 +76,16 @@ def split_events(text: str, limit: int | None = None) -> tuple[list[str], bool]:
 
 
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    return tag[tag.rfind("}") + 1 :]
+
+
+def _utf8_size(text: str) -> int:
+    # Both paths size every sampled event: skip the encode for the (usual) all-ASCII XML.
+    return len(text) if text.isascii() else len(text.encode("utf-8", errors="replace"))
 
 
 def _parse_event_xml(xml_text: str, section: str) -> ET.Element | ParseError:
-    size = len(xml_text.encode("utf-8", errors="replace"))
+    size = _utf8_size(xml_text)
     if size > MAX_EVENT_BYTES:
         return ParseError(section, f"event XML of {size} bytes exceeds {MAX_EVENT_BYTES}", "too_large")
     if "<!" in xml_text or "<?" in xml_text:
@@ -120,7 +137,7 @@ def summarize_event(xml_text: str, section: str = "events") -> EventSummary | Pa
             continue
         for item in child:
             name = item.get("Name")
-            if _local(item.tag) == "Data" and name is not None and name not in data:
+            if name is not None and name not in data and _local(item.tag) == "Data":
                 data[name] = item.text or ""
     return EventSummary(
         event_id=_int_or_none(fields["EventID"].text) if "EventID" in fields else None,
@@ -130,7 +147,7 @@ def summarize_event(xml_text: str, section: str = "events") -> EventSummary | Pa
         record_id=_int_or_none(fields["EventRecordID"].text) if "EventRecordID" in fields else None,
         computer=(fields["Computer"].text or None) if "Computer" in fields else None,
         data=data,
-        size_bytes=len(xml_text.encode("utf-8", errors="replace")),
+        size_bytes=_utf8_size(xml_text),
     )
 
 
@@ -148,7 +165,7 @@ def _events_error(section: str, text: str, exit_code: int | None) -> ParseError 
     if looks_access_denied(head, exit_code):
         return ParseError(section, "access denied", "access_denied")
     if exit_code not in (0, None) or head.strip():
-        return ParseError(section, f"no events (exit code {exit_code}): {printable_excerpt(head)}")
+        return ParseError(section, f"no events (exit code {exit_code}): {excerpt(head)}")
     return None
 
 
@@ -221,10 +238,9 @@ def own_process_events(summaries: list[EventSummary], nonce: str) -> set[int]:
 def parse_sampled_4688(
     text: str, exit_code: int | None = None, section: str = "events_4688", nonce: str | None = None
 ) -> SampledEvents | ParseError:
-    """Newest-first 4688 events (`/rd:true /f:xml`) -> records. CommandLine is None when the event has
-    no such Data element (version 0, or 7601 without KB3004375), "" when present but empty (policy off,
-    evtx-data.md §2.1), otherwise redacted (collect.secrets). ParentProcessName exists from version 2.
-    With `nonce`, the probe's own processes are dropped (own_process_events).
+    """Newest-first 4688 events (`/rd:true /f:xml`) -> records, each built by `sampled_4688` (its
+    docstring has the field rules). With `nonce`, the probe's own processes are dropped
+    (own_process_events).
     """
     if err := _events_error(section, text, exit_code):
         return err
@@ -244,32 +260,67 @@ def parse_sampled_4688(
     for index, summary in enumerate(summaries):
         if index in own:
             continue
-        if summary.event_id != PROCESS_CREATION_EVENT_ID or summary.provider != SECURITY_AUDITING_PROVIDER:
-            problems.append(ParseError(section, f"skipped event {summary.event_id} from {summary.provider!r}"))
+        record = sampled_4688(summary, section)
+        if isinstance(record, ParseError):
+            problems.append(record)
             continue
-        if summary.time is None:
-            problems.append(ParseError(section, "skipped event without TimeCreated/@SystemTime"))
-            continue
-        raw_cmd = summary.data.get("CommandLine")
-        if raw_cmd is None:
-            command_line, found = None, 0
-        else:
-            command_line, found = redact(raw_cmd)
-        records.append(
-            SampledEvent(
-                time=summary.time,
-                event_id=summary.event_id,
-                version=summary.version,
-                new_process_name=summary.data.get("NewProcessName"),
-                parent_process_name=summary.data.get("ParentProcessName"),
-                subject_user_name=summary.data.get("SubjectUserName"),
-                command_line=command_line,
-                size_bytes=summary.size_bytes,
-                secrets_found=found,
-            )
-        )
+        records.append(record)
     if not records and problems and not partial:
         return problems[0]
     return SampledEvents(
         events=tuple(records), problems=tuple(problems), own_dropped=len(own), complete=not problems
     )
+
+
+def _text_field(summary: EventSummary, name: str) -> str | None:
+    return summary.data.get(name) or None
+
+
+def sampled_4688(
+    summary: EventSummary, section: str = "events", *, size_bytes: int | None = None, redactor: Redactor = redact
+) -> SampledEvent | ParseError:
+    """The one event -> SampledEvent builder, for the WinRM sample and for EVTX ingest alike, so that
+    the same event gives the same record on both paths. Rules:
+
+    - only a 4688 of Microsoft-Windows-Security-Auditing with a readable TimeCreated/@SystemTime
+      (anything else is a ParseError saying what was skipped);
+    - NewProcessName, ParentProcessName, SubjectUserName: the Data element's text; None when the
+      element is absent (ParentProcessName exists from version 2) or empty (it names nothing);
+    - CommandLine: None when the event has no such Data element (version 0, or 7601 without
+      KB3004375); "" when present but empty, which is what "command line auditing off" looks like
+      (gpo-backup-format.md §A2, evtx-data.md §2.1) and so is kept apart from None; otherwise the
+      text with every secret replaced by `redactor` (collect.redact), and how many were;
+    - size_bytes: the UTF-8 size of the event's XML as the caller received it (wevtutil's element,
+      or evtx-rs's whole record with its XML declaration); the summary's size when not given.
+    """
+    if summary.event_id != PROCESS_CREATION_EVENT_ID or summary.provider != SECURITY_AUDITING_PROVIDER:
+        return ParseError(section, f"skipped event {summary.event_id} from {summary.provider!r}")
+    if summary.time is None:
+        return ParseError(section, "skipped event without TimeCreated/@SystemTime")
+    raw_cmd = summary.data.get("CommandLine")
+    command_line, found = (None, 0) if raw_cmd is None else redactor(raw_cmd)
+    return SampledEvent(
+        time=summary.time,
+        event_id=summary.event_id,
+        version=summary.version,
+        new_process_name=_text_field(summary, "NewProcessName"),
+        parent_process_name=_text_field(summary, "ParentProcessName"),
+        subject_user_name=_text_field(summary, "SubjectUserName"),
+        command_line=command_line,
+        size_bytes=summary.size_bytes if size_bytes is None else size_bytes,
+        secrets_found=found,
+    )
+
+
+def sampled_4688_from_xml(
+    xml_text: str, section: str = "events", *, size_bytes: int | None = None, redactor: Redactor = redact
+) -> SampledEvent | ParseError:
+    """One rendered event (its `<Event>` element, with anything around it such as evtx-rs's XML
+    declaration ignored) -> SampledEvent, through summarize_event and sampled_4688."""
+    events, _ = split_events(xml_text, limit=1)
+    if not events:
+        return ParseError(section, "no <Event> element")
+    summary = summarize_event(events[0], section)
+    if isinstance(summary, ParseError):
+        return summary
+    return sampled_4688(summary, section, size_bytes=size_bytes, redactor=redactor)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from auditplan.records import PROCESS_CREATION_GUID, AuditSetting, ProductType, SubcategorySetting
+from auditplan.text import excerpt
 
 MAX_SECTION_CHARS = 2_000_000  # config sections are a few KB; anything bigger is not what we asked for
 
@@ -34,13 +35,6 @@ def _too_large(section: str, text: str) -> ParseError | None:
     if len(text) > MAX_SECTION_CHARS:
         return ParseError(section, f"output is {len(text)} characters, more than {MAX_SECTION_CHARS}", "too_large")
     return None
-
-
-def printable_excerpt(text: str, limit: int = 80) -> str:
-    """A short, single-line, control-free excerpt of untrusted text for messages."""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text.strip())
-    cleaned = re.sub(r"\s+", " ", cleaned)
-    return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
 
 
 # --- access-denied and error texts ----------------------------------------------------------------
@@ -75,7 +69,7 @@ def _auditpol_error(section: str, text: str) -> ParseError | None:
         code = int(m.group(1), 16)
         if code == AUDITPOL_PRIVILEGE_NOT_HELD:
             return ParseError(section, "access denied (0x00000522: a required privilege is not held)", "access_denied")
-        return ParseError(section, f"auditpol error 0x{code:08X}: {printable_excerpt(head)}")
+        return ParseError(section, f"auditpol error 0x{code:08X}: {excerpt(head)}")
     if looks_access_denied(head, None):
         return ParseError(section, "access denied", "access_denied")
     return None
@@ -126,13 +120,13 @@ def parse_auditpol_backup(text: str, section: str = "auditpol_csv") -> AuditpolB
         settings.append(
             SubcategorySetting(
                 guid=row[3].strip().lower(),
-                name=printable_excerpt(row[2], 200),
+                name=excerpt(row[2], 200),
                 setting=AuditSetting.from_setting_value(int(value)),
             )
         )
     if not settings:
         extra = f" ({bad} rows with a bad Setting Value)" if bad else ""
-        return ParseError(section, f"no subcategory rows with a GUID{extra}: {printable_excerpt(text)}")
+        return ParseError(section, f"no subcategory rows with a GUID{extra}: {excerpt(text)}")
     pc = next((s.setting for s in settings if s.guid == PROCESS_CREATION_GUID), None)
     return AuditpolBackup(subcategories=tuple(settings), process_creation=pc)
 
@@ -188,11 +182,11 @@ def parse_auditpol_report(text: str, section: str = "auditpol_get") -> AuditpolR
         inclusion = row[4].strip()
         setting = INCLUSION_TEXTS.get(inclusion.casefold())
         if setting is None:
-            unknown.append((guid, printable_excerpt(inclusion, 60)))
+            unknown.append((guid, excerpt(inclusion, 60)))
         else:
-            settings.append(SubcategorySetting(guid=guid, name=printable_excerpt(row[2], 200), setting=setting))
+            settings.append(SubcategorySetting(guid=guid, name=excerpt(row[2], 200), setting=setting))
     if not settings and not unknown:
-        return ParseError(section, f"no subcategory rows with a GUID: {printable_excerpt(text)}")
+        return ParseError(section, f"no subcategory rows with a GUID: {excerpt(text)}")
     return AuditpolReport(settings=tuple(settings), unrecognised=tuple(unknown))
 
 
@@ -233,7 +227,7 @@ def parse_reg_values(
                 data = int(data_text, 16) if data_text.lower().startswith("0x") else int(data_text)
             except ValueError:
                 return ParseError(
-                    section, f"{m.group('name')}: {rtype} data is not a number: {printable_excerpt(data_text)}"
+                    section, f"{m.group('name')}: {rtype} data is not a number: {excerpt(data_text)}"
                 )
         values[m.group("name").strip()] = RegValue(m.group("name").strip(), rtype, data)
     if values:
@@ -246,7 +240,7 @@ def parse_reg_values(
         return ParseError(section, "empty output", "empty")
     if "HKEY_" in text[:2000] and exit_code in (0, None):
         return {}  # the key exists but holds no values (only subkeys)
-    return ParseError(section, f"not reg query output: {printable_excerpt(text)}")
+    return ParseError(section, f"not reg query output: {excerpt(text)}")
 
 
 def reg_value(values: dict[str, RegValue] | None, name: str) -> RegValue | None:
@@ -313,7 +307,7 @@ class WindowsVersion:
 def parse_ver(text: str, section: str = "ver") -> WindowsVersion | ParseError:
     m = _VER.search(text[:4096])
     if not m:
-        return ParseError(section, f"no version banner: {printable_excerpt(text)}")
+        return ParseError(section, f"no version banner: {excerpt(text)}")
     return WindowsVersion(int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)) if m.group(4) else None)
 
 
@@ -324,7 +318,7 @@ def parse_hostname(text: str, section: str = "hostname") -> str | ParseError:
     """`hostname`: the name and CRLF, nothing else (tool-outputs §8)."""
     lines = [ln.strip() for ln in text[:4096].splitlines() if ln.strip()]
     if len(lines) != 1 or not _HOSTNAME.match(lines[0]):
-        return ParseError(section, f"not a host name: {printable_excerpt(text)}")
+        return ParseError(section, f"not a host name: {excerpt(text)}")
     return lines[0]
 
 
@@ -399,7 +393,7 @@ def parse_wevtutil_gl(text: str, exit_code: int | None = None, section: str = "w
     if isinstance(kv, ParseError):
         return kv
     if "maxSize" not in kv and "retention" not in kv:
-        return ParseError(section, f"no maxSize/retention lines: {printable_excerpt(text)}")
+        return ParseError(section, f"no maxSize/retention lines: {excerpt(text)}")
     return LogConfig(
         max_size_bytes=_int(kv.get("maxSize")),
         retention=retention_mode(_bool(kv.get("retention")), _bool(kv.get("autoBackup"))),
@@ -422,7 +416,7 @@ def parse_wevtutil_gli(
     if isinstance(kv, ParseError):
         return kv
     if "numberOfLogRecords" not in kv and "fileSize" not in kv:
-        return ParseError(section, f"no numberOfLogRecords/fileSize lines: {printable_excerpt(text)}")
+        return ParseError(section, f"no numberOfLogRecords/fileSize lines: {excerpt(text)}")
     return LogStatus(
         file_size_bytes=_int(kv.get("fileSize")),
         record_count=_int(kv.get("numberOfLogRecords")),
@@ -473,7 +467,7 @@ def parse_sc_query(text: str, exit_code: int | None = None, section: str = "sc")
         return ServiceState(present=False)
     if looks_access_denied(text, exit_code):
         return ParseError(section, "access denied", "access_denied")
-    return ParseError(section, f"not sc query output: {printable_excerpt(text)}")
+    return ParseError(section, f"not sc query output: {excerpt(text)}")
 
 
 # --- find /c ----------------------------------------------------------------------------------------
@@ -506,9 +500,9 @@ def _find_failure(text: str) -> str:
     missing = _FIND_FILE_NOT_FOUND.search(text)
     if missing is not None:
         return (
-            f"find could not read the temp file ({printable_excerpt(missing.group(0))}): the query's output "
+            f"find could not read the temp file ({excerpt(missing.group(0))}): the query's output "
             "was not written; check that %TEMP% or WinRS's start folder (the user's profile) is writable"
         )
     if not text.strip():
         return "no output (the temp file of event dates was not written or find did not run)"
-    return printable_excerpt(text)
+    return excerpt(text)

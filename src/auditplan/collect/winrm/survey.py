@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from auditplan.collect import parsers, probe
-from auditplan.collect.transport import CODEPAGE_UTF8, TransportSettings, run_command_line
+from auditplan.collect.winrm import interpret, probe
+from auditplan.collect.winrm.settings import CODEPAGE_UTF8, TransportSettings
+from auditplan.collect.winrm.transport import run_command_line
 from auditplan.records import Host, HostResult, HostStatus
 
 
@@ -87,7 +88,7 @@ def survey_host(host: Host, settings: TransportSettings, command: probe.ProbeCom
         )
     try:
         sections = probe.split_sections(run.stdout, CODEPAGE_UTF8)
-        parsed = parsers.interpret(sections, command)
+        parsed = interpret.interpret(sections, command)
     except Exception as exc:  # the parsers are meant to be total; a bug must not sink the survey
         return HostResult(
             host=host,

@@ -48,7 +48,7 @@ from /work/shared/reference/windows-tool-outputs.md (cited as "tool-outputs §n"
   never inside an `<Event>...</Event>` element (see its docstring).
 - Sample pollution: up to ~70 of the newest 4688s are the probe's own processes (docs/real-fleet.md §1).
   They all start in the current hour, so the sample is bounded by `@SystemTime < window_end` like the
-  counts; parsers_events.parse_sampled_4688 also drops any event carrying the nonce and its descendants.
+  counts; parse/events.py's parse_sampled_4688 also drops any event carrying the nonce and its descendants.
 - Sample size and the wire (issue 3: <= 64 KB per host at the defaults, no extra round trips): the
   sample rides in the same command, so it adds no request while the output fits one Receive envelope
   (pywinrm asks for MaxEnvelopeSize 153600, winrm-protocol.md §1.2). A realistic 4688-on host
@@ -70,7 +70,13 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from auditplan.collect import trace
+from auditplan.collect.errors import ProbeOptionsError
+from auditplan.collect.parse.events import (
+    PROCESS_CREATION_EVENT_ID,
+    SECURITY_AUDITING_PROVIDER,
+    SYSMON_PROCESS_CREATE_EVENT_ID,
+)
+from auditplan.collect.winrm import trace
 from auditplan.records import PROCESS_CREATION_GUID, ProbeCaps
 
 MARKER_PREFIX = "##AP"
@@ -85,9 +91,6 @@ FOR_VARIABLE = "%h"  # command-line (not batch) mode: one percent sign
 
 SECURITY_LOG = "Security"
 SYSMON_LOG = "Microsoft-Windows-Sysmon/Operational"
-SECURITY_AUDITING_PROVIDER = "Microsoft-Windows-Security-Auditing"
-PROCESS_CREATION_EVENT_ID = 4688
-SYSMON_PROCESS_CREATE_EVENT_ID = 1
 SYSMON_SERVICES = ("Sysmon64", "Sysmon")
 
 KEY_CURRENT_VERSION = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
@@ -126,7 +129,7 @@ S_COUNT_4688 = "count_4688"
 S_COUNT_SYSMON = "count_sysmon_eid1"
 S_OLDEST = "security_oldest"
 S_NEWEST = "security_newest"
-S_TRACE = trace.SECTION  # collect/trace.py's fragment echoes its own marker
+S_TRACE = trace.SECTION  # winrm/trace.py's fragment echoes its own marker
 S_EVENTS = "events_4688"
 
 DEFAULT_SAMPLE_EVENTS = 12  # see "Sample size and the wire" above
@@ -168,23 +171,23 @@ class ProbeOptions:
     max_bytes: int = 4 * 1024 * 1024  # enforced by the transport; recorded in ProbeCaps
     deadline_seconds: float = 120.0
     nonce: str | None = None  # 6 lower-case hex digits; random when None (tests pass one)
-    trace_seconds: int = 0  # > 0: append collect/trace.py's live process-start trace (PowerShell)
+    trace_seconds: int = 0  # > 0: append winrm/trace.py's live process-start trace (PowerShell)
 
     def __post_init__(self) -> None:
         if not 1 <= self.window_hours <= 168:
-            raise ValueError(f"window_hours must be 1..168, got {self.window_hours}")
+            raise ProbeOptionsError(f"window_hours must be 1..168, got {self.window_hours}")
         if not 0 <= self.sample_events <= 10_000:
-            raise ValueError(f"sample_events must be 0..10000, got {self.sample_events}")
+            raise ProbeOptionsError(f"sample_events must be 0..10000, got {self.sample_events}")
         if self.max_events < 1:
-            raise ValueError(f"max_events must be >= 1, got {self.max_events}")
+            raise ProbeOptionsError(f"max_events must be >= 1, got {self.max_events}")
         if self.max_bytes < 1:
-            raise ValueError(f"max_bytes must be >= 1, got {self.max_bytes}")
+            raise ProbeOptionsError(f"max_bytes must be >= 1, got {self.max_bytes}")
         if self.deadline_seconds <= 0:
-            raise ValueError(f"deadline_seconds must be > 0, got {self.deadline_seconds}")
+            raise ProbeOptionsError(f"deadline_seconds must be > 0, got {self.deadline_seconds}")
         if self.nonce is not None and not _NONCE_RE.fullmatch(self.nonce):
-            raise ValueError("nonce must be 6 lower-case hex digits")
+            raise ProbeOptionsError("nonce must be 6 lower-case hex digits")
         if not 0 <= self.trace_seconds <= MAX_TRACE_SECONDS:
-            raise ValueError(f"trace_seconds must be 0..{MAX_TRACE_SECONDS}, got {self.trace_seconds}")
+            raise ProbeOptionsError(f"trace_seconds must be 0..{MAX_TRACE_SECONDS}, got {self.trace_seconds}")
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,7 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
     line = f'cd /d "{TEMP_REF}" 2>nul&' + "&".join(pieces) + f"&echo {mark}{END_SECTION}"
     if len(line) > PROBE_LINE_BUDGET:
         # cmd.exe would refuse the whole line ("The input line is too long."): say which options to shrink.
-        raise ValueError(
+        raise ProbeOptionsError(
             f"the probe command line would be {len(line)} characters; with {TEMP_REF} expanded (up to "
             f"{MAX_PATH - 1} characters) that is over cmd.exe's {CMD_LINE_LIMIT}: "
             f"use a shorter --window-hours (now {options.window_hours})"

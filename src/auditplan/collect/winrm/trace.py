@@ -12,7 +12,7 @@ Facts relied on (winrm-protocol.md, cited as "winrm §n"):
   (test_trace.py pins < 2,000): beside it the probe fits a 168-hour window (7,166 characters in all).
 - §1.5/§3.3: PowerShell writes CLIXML (`#< CLIXML` + `<Objs>` progress records) on stderr, which the
   probe's `2>&1` folds into the section text; `parse_trace` looks for its own line anywhere in it.
-- Markers and exit codes follow collect/probe.py: `echo <marker>trace&<tool> 2>&1 && echo
+- Markers and exit codes follow winrm/probe.py: `echo <marker>trace&<tool> 2>&1 && echo
   <marker>rc:0|| call echo <marker>rc:%^ERRORLEVEL%` (probe.py's docstring explains the `call` idiom).
 
 UNVERIFIED (no capture in /work/shared/reference): that Win32_ProcessStartTrace needs an administrator
@@ -29,11 +29,12 @@ import base64
 import re
 from datetime import UTC, datetime
 
-from auditplan.collect.parsers_tools import ParseError, printable_excerpt
+from auditplan.collect.parse.tools import ParseError
 from auditplan.records import ProcessTrace
+from auditplan.text import excerpt
 
 SECTION = "trace"
-RC_NAME = "rc"  # the same rc marker name as collect/probe.py's RC_NAME (a test checks they agree)
+RC_NAME = "rc"  # the same rc marker name as winrm/probe.py's RC_NAME (a test checks they agree)
 MIN_TRACE_SECONDS = 1
 MAX_TRACE_SECONDS = 900  # time-boxed: 15 minutes is already long for a survey to wait on one host
 CMD_LINE_LIMIT = 8191  # winrm §3.3
@@ -166,7 +167,7 @@ def _parse(text: str, exit_code: int | None) -> ProcessTrace | ParseError:
         return ParseError(SECTION, "the probe command line is too long for cmd.exe (8191 characters)")
     if not text.strip():
         return ParseError(SECTION, f"no output (exit code {exit_code})", "empty")
-    shown = "CLIXML records only" if text.lstrip().startswith(_CLIXML_HEADER) else printable_excerpt(text)
+    shown = "CLIXML records only" if text.lstrip().startswith(_CLIXML_HEADER) else excerpt(text)
     return ParseError(SECTION, f"no trace result line (exit code {exit_code}): {shown}")
 
 

@@ -1,9 +1,8 @@
 """Probe output -> typed records: `interpret(sections, probe)`.
 
-The per-tool parsers live in parsers_tools.py (auditpol, reg, wevtutil gl/gli, sc, ver, hostname,
-find /c) and parsers_events.py (event XML); they are re-exported here. `interpret` never raises on
-host output: every problem becomes a warning, and `unparseable` is set only when nothing at all could
-be read.
+The per-tool parsers live in collect/parse/tools.py (auditpol, reg, wevtutil gl/gli, sc, ver,
+hostname, find /c) and collect/parse/events.py (event XML). `interpret` never raises on host output:
+every problem becomes a warning, and `unparseable` is set only when nothing at all could be read.
 """
 
 from __future__ import annotations
@@ -11,17 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from auditplan.collect.evtx import is_boot_only
-from auditplan.collect.parsers_events import (
-    EventSummary,
+from auditplan.collect.parse.boot import is_boot_only
+from auditplan.collect.parse.events import (
     SampledEvents,
     parse_event_time,
     parse_sampled_4688,
-    parse_system_time,
-    split_events,
-    summarize_event,
 )
-from auditplan.collect.parsers_tools import (
+from auditplan.collect.parse.tools import (
     AuditpolBackup,
     AuditpolReport,
     LogConfig,
@@ -44,9 +39,8 @@ from auditplan.collect.parsers_tools import (
     parse_wevtutil_gli,
     reg_value,
     registry_retention,
-    retention_mode,
 )
-from auditplan.collect.probe import (
+from auditplan.collect.winrm.probe import (
     BUILD_KB_CHECK,
     S_AUDITPOL_BACKUP,
     S_AUDITPOL_CSV,
@@ -74,7 +68,7 @@ from auditplan.collect.probe import (
     ProbeCommand,
     Section,
 )
-from auditplan.collect.trace import parse_trace
+from auditplan.collect.winrm.trace import parse_trace
 from auditplan.records import (
     PROCESS_CREATION_GUID,
     AuditPolicy,
@@ -85,41 +79,6 @@ from auditplan.records import (
     SysmonInfo,
     VolumeSample,
 )
-
-__all__ = [
-    "AuditpolBackup",
-    "AuditpolReport",
-    "EventSummary",
-    "Interpretation",
-    "LogConfig",
-    "LogStatus",
-    "ParseError",
-    "RegValue",
-    "SampledEvents",
-    "ServiceState",
-    "WindowsVersion",
-    "cmdline_supported",
-    "interpret",
-    "parse_auditpol_backup",
-    "parse_auditpol_report",
-    "parse_event_time",
-    "parse_find_counts",
-    "parse_hostname",
-    "parse_kb_present",
-    "parse_product_type",
-    "parse_reg_values",
-    "parse_sampled_4688",
-    "parse_sc_query",
-    "parse_system_time",
-    "parse_ver",
-    "parse_wevtutil_gl",
-    "parse_wevtutil_gli",
-    "reg_value",
-    "registry_retention",
-    "retention_mode",
-    "split_events",
-    "summarize_event",
-]
 
 MAX_EVENT_WARNINGS = 5
 
@@ -443,7 +402,7 @@ def sample_boot_only(sample: SampledEvents | None, sample_events: int) -> bool:
     """Whether the sampled 4688s show that auditing is effectively off (only early-boot events).
 
     The sample can tell only when it holds every 4688 before the window's end: fewer events than asked
-    for, none unreadable, output not cut. The rule itself is collect.evtx.is_boot_only.
+    for, none unreadable, output not cut. The rule itself is collect.parse.boot.is_boot_only.
     """
     if sample is None or not sample.complete or not sample.events or len(sample.events) >= sample_events:
         return False
@@ -453,7 +412,7 @@ def sample_boot_only(sample: SampledEvents | None, sample_events: int) -> bool:
 
 
 def _trace(r: _Reader) -> ProcessTrace | None:
-    """The live process-start trace (collect/trace.py parses its section)."""
+    """The live process-start trace (winrm/trace.py parses its section)."""
     sec = r.get(S_TRACE)
     if sec is None:
         return None

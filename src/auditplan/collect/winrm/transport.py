@@ -1,0 +1,304 @@
+"""One WinRM conversation with one host: open a shell, run one command line, read, delete.
+
+Built on pywinrm 0.5.0's `Protocol` (never `Session`), one Protocol per host per worker thread:
+pywinrm is not thread-safe (reference/winrm-protocol.md §3.1). The conversation is
+Create, Command, Receive x k, Delete - no Signal, because deleting the shell ends the command
+(§4, MS-WSMV 3.1.4.4.1). Every HTTP request (including NTLM/CredSSP auth legs) goes through a
+metering adapter mounted on that Protocol's own requests.Session, which counts requests and
+bytes, caps each response body, and shortens each request's timeout to the per-host deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
+import winrm.exceptions
+import winrm.protocol
+import winrm.transport
+
+from auditplan.collect.errors import SettingsError
+from auditplan.collect.winrm.faults import HTTP_UNAUTHORIZED, DeadlineExceeded, ResponseTooLarge, classify
+from auditplan.collect.winrm.settings import (
+    CODEPAGE_UTF8,
+    MESSAGE_ENCRYPTING,
+    Endpoint,
+    TransportSettings,
+    endpoint_for,
+)
+from auditplan.records import Host, HostStatus, ProbeCost
+
+_READ_CHUNK = 64 * 1024
+_LAST_BODY_KEEP = 64 * 1024  # enough for any fault envelope
+# Time allowed for the closing Delete after the deadline has already fired.
+_CLEANUP_GRACE_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class RemoteRun:
+    """How one host's conversation ended. stdout/stderr are empty unless status is OK."""
+
+    status: HostStatus
+    reason: str
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None
+    cost: ProbeCost
+    warnings: tuple[str, ...] = ()
+
+
+class _Meter:
+    """Per-host request accounting and limits; one per conversation, never shared."""
+
+    def __init__(self, deadline_at: float, max_response_bytes: int) -> None:
+        self.deadline_at = deadline_at
+        self.max_response_bytes = max_response_bytes
+        self.requests = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        # The newest HTTP answer (status, start of its body): an auth library that fails on it keeps
+        # neither, and the status says whether the host had already accepted the credentials.
+        self.last_response: tuple[int, bytes] | None = None
+
+    def remaining(self) -> float:
+        return self.deadline_at - time.monotonic()
+
+
+def _content_length(response: requests.Response) -> int | None:
+    try:
+        return int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+
+
+def _header_bytes(headers: Mapping[str, str]) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in headers.items()) + 2
+
+
+class _MeteredAdapter(requests.adapters.HTTPAdapter):
+    """Counts every request this session sends (auth legs included: requests-ntlm and
+    requests-credssp resend through `response.connection`, which is this adapter), reads each
+    body with a size cap, and never lets one request run past the host's deadline."""
+
+    def __init__(self, meter: _Meter) -> None:
+        super().__init__(max_retries=0)
+        self._meter = meter
+
+    def send(  # type: ignore[override]
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        meter = self._meter
+        remaining = meter.remaining()
+        if remaining <= 0:
+            raise DeadlineExceeded()
+        if isinstance(timeout, int | float):
+            timeout = min(float(timeout), remaining)
+        else:
+            timeout = remaining
+        body = request.body or b""
+        meter.requests += 1
+        # Request line + headers (http.client adds Host) + body: the HTTP bytes, TLS framing excluded.
+        meter.bytes_sent += (
+            len(request.method or "")
+            + len(request.path_url)
+            + 11
+            + len("Host: \r\n")
+            + len(urlsplit(request.url or "").netloc)
+            + _header_bytes(request.headers)
+            + len(body)
+        )
+        response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        meter.bytes_received += 15 + len(response.reason or "") + _header_bytes(response.headers)
+        if response.status_code == HTTP_UNAUTHORIZED:
+            # requests-ntlm reads the TLS peer certificate (for channel binding) through this
+            # response's socket, which reading the body to the end would close; a 401 body is
+            # tiny, so check its declared size and leave the reading to requests.
+            declared = _content_length(response)
+            if declared is not None and declared > meter.max_response_bytes:
+                response.close()
+                raise ResponseTooLarge(f"a 401 response declared {declared} bytes")
+            meter.bytes_received += declared or 0
+            meter.last_response = (HTTP_UNAUTHORIZED, b"")
+            return response
+        content = bytearray()
+        try:
+            while True:
+                chunk = response.raw.read1(_READ_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                content += chunk
+                meter.bytes_received += len(chunk)
+                if len(content) > meter.max_response_bytes:
+                    raise ResponseTooLarge(
+                        f"an HTTP response exceeded {meter.max_response_bytes} bytes; no WS-Man envelope is that big"
+                    )
+                if meter.remaining() <= 0:
+                    raise DeadlineExceeded()
+        except BaseException:
+            response.close()
+            raise
+        body = bytes(content)
+        # Only an error body is ever read back (_classify_auth_library_error): keep none of a 200.
+        error = response.status_code >= 400
+        meter.last_response = (response.status_code, body[:_LAST_BODY_KEEP] if error else b"")
+        # requests reads the body lazily into _content; we have read it already, under our caps.
+        response._content = body
+        response._content_consumed = True  # type: ignore[attr-defined]
+        return response
+
+
+class _MeteredTransport(winrm.transport.Transport):  # type: ignore[misc]
+    """pywinrm's Transport with the metering adapter mounted on its session before the first
+    request, including the empty NTLM set-up POST that build_session sends (§2.2)."""
+
+    def __init__(self, meter: _Meter, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.meter = meter
+
+    def _send_message_request(
+        self, session: requests.Session, prepared_request: requests.PreparedRequest
+    ) -> requests.Response:
+        if not isinstance(session.get_adapter(prepared_request.url or ""), _MeteredAdapter):
+            adapter = _MeteredAdapter(self.meter)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        return super()._send_message_request(session, prepared_request)  # type: ignore[no-any-return]
+
+
+def _build_protocol(endpoint: Endpoint, settings: TransportSettings, meter: _Meter) -> winrm.protocol.Protocol:
+    password = settings.password.reveal() if settings.password is not None else None
+    # "always" on HTTP: never let NTLM/Kerberos/CredSSP fall back to a clear-text body.
+    encryption = "always" if endpoint.scheme == "http" and endpoint.transport in MESSAGE_ENCRYPTING else "auto"
+    kwargs: dict[str, Any] = {
+        "endpoint": endpoint.url,
+        "username": settings.username or None,
+        "password": password,
+        "service": "HTTP",
+        "ca_trust_path": str(settings.ca_bundle) if settings.ca_bundle else None,
+        "cert_pem": str(settings.client_cert) if settings.client_cert else None,
+        "cert_key_pem": str(settings.client_key) if settings.client_key else None,
+        "server_cert_validation": "ignore" if settings.insecure else "validate",
+        "auth_method": endpoint.transport.value,
+        "message_encryption": encryption,
+        # Environment proxies must never capture fleet or loopback traffic (§3.3).
+        "proxy": None,
+    }
+    protocol_kwargs = {k: v for k, v in kwargs.items() if k != "auth_method"}
+    protocol = winrm.protocol.Protocol(
+        transport=endpoint.transport.value,
+        read_timeout_sec=settings.read_timeout,
+        operation_timeout_sec=settings.operation_timeout,
+        **protocol_kwargs,
+    )
+    # Replace the Transport Protocol built with the same arguments plus the meter.
+    protocol.transport = _MeteredTransport(meter, read_timeout_sec=settings.read_timeout, **kwargs)
+    return protocol
+
+
+def run_command_line(host: Host, settings: TransportSettings, command_line: str) -> RemoteRun:
+    """Run `command_line` through cmd.exe on `host` (one shell, one command); never raises for
+    anything the host or network does: every failure becomes a classified RemoteRun."""
+    started = time.monotonic()
+    meter = _Meter(started + settings.deadline, settings.max_response_bytes)
+    password = settings.password.reveal() if settings.password is not None else None
+    warnings: list[str] = []
+    truncated = False
+
+    def cost() -> ProbeCost:
+        return ProbeCost(
+            requests=meter.requests,
+            bytes_sent=meter.bytes_sent,
+            bytes_received=meter.bytes_received,
+            seconds=round(time.monotonic() - started, 3),
+            truncated=truncated,
+        )
+
+    def failed(status: HostStatus, reason: str) -> RemoteRun:
+        return RemoteRun(status, _redact(reason, password), b"", b"", None, cost(), tuple(warnings))
+
+    try:
+        endpoint = endpoint_for(host, settings)
+        protocol = _build_protocol(endpoint, settings, meter)
+    except SettingsError as exc:
+        return failed(HostStatus.PROTOCOL_ERROR, f"settings: {exc}")
+    except winrm.exceptions.WinRMError as exc:  # pywinrm's own argument checks (cert files etc.)
+        return failed(HostStatus.PROTOCOL_ERROR, f"client setup: {exc}")
+
+    shell_id: str | None = None
+    try:
+        shell_id = protocol.open_shell(codepage=CODEPAGE_UTF8)
+        command_id = protocol.run_command(shell_id, command_line)
+        stdout, stderr, exit_code, truncated = _receive(protocol, shell_id, command_id, settings, meter)
+    except Exception as exc:
+        status, reason = classify(exc, settings, last_response=meter.last_response)
+        if shell_id is not None:
+            _close_quietly(protocol, shell_id, meter)
+        else:
+            protocol.transport.close_session()
+        return failed(status, reason)
+
+    try:
+        meter.deadline_at = max(meter.deadline_at, time.monotonic() + _CLEANUP_GRACE_SECONDS)
+        protocol.close_shell(shell_id, close_session=True)
+    except Exception as exc:
+        # The output is already complete; a failed Delete only leaves a shell behind until
+        # its IdleTimeout, so note it and keep the result.
+        _, reason = classify(exc, settings)
+        warnings.append(_redact(f"closing the shell failed: {reason}", password))
+    return RemoteRun(HostStatus.OK, "", stdout, stderr, exit_code, cost(), tuple(warnings))
+
+
+def _receive(
+    protocol: winrm.protocol.Protocol, shell_id: str, command_id: str, settings: TransportSettings, meter: _Meter
+) -> tuple[bytes, bytes, int | None, bool]:
+    """The Receive loop with our own deadline and output cap (pywinrm's get_command_output
+    retries w:TimedOut forever, §1.4)."""
+    stdout = bytearray()
+    stderr = bytearray()
+    while True:
+        try:
+            out, err, exit_code, done = protocol.get_command_output_raw(shell_id, command_id)
+        except winrm.exceptions.WinRMOperationTimeoutError:
+            out, err, exit_code, done = b"", b"", -1, False
+        stdout += out
+        stderr += err
+        if len(stdout) + len(stderr) > settings.max_output_bytes:
+            # Stop reading; the Delete that follows ends the command on the host (§4).
+            del stdout[settings.max_output_bytes :]
+            del stderr[max(0, settings.max_output_bytes - len(stdout)) :]
+            return bytes(stdout), bytes(stderr), None, True
+        if done:
+            return bytes(stdout), bytes(stderr), exit_code, False
+        if meter.remaining() <= 0:
+            raise DeadlineExceeded()
+
+
+def _close_quietly(protocol: winrm.protocol.Protocol, shell_id: str, meter: _Meter) -> None:
+    """Best-effort Delete after a failure, so the host frees the shell; bounded by a short grace."""
+    meter.deadline_at = time.monotonic() + _CLEANUP_GRACE_SECONDS
+    try:
+        protocol.close_shell(shell_id, close_session=True)
+    except Exception:  # noqa: S110 - the host's status is already decided
+        pass
+    finally:
+        protocol.transport.close_session()
+
+
+def _redact(text: str, password: str | None) -> str:
+    line = " ".join(text.split())
+    if password:
+        line = line.replace(password, "***")
+    return line
+
+

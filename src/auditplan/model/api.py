@@ -1,0 +1,258 @@
+"""The model stage's front door: estimate, project and plan, from a store to records and files.
+
+Plain functions: no click, no printing. Each takes the store as an open `Store` (the caller's,
+left open) or its path (opened once here, for the whole call) and raises the library's own
+errors with one-line messages naming the file: ModelError (no store, no estimates, a file it
+cannot read or write), ConfigError (the config or an option's value), PlanError (plan options),
+StoreError (the store). Outside model/, only this module is imported (.importlinter).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from auditplan.config import ConfigError
+from auditplan.model.errors import ModelError
+from auditplan.model.estimate import estimate_hosts
+from auditplan.model.inputs import (
+    ESTIMATE_RUN,
+    MAKES_ESTIMATES,
+    MAKES_RESULTS,
+    Config,
+    Estimates,
+    load_estimates,
+    local_subcategories,
+    measured,
+    opened,
+    read_exclude,
+)
+from auditplan.model.local_log import LocalLogSettings
+from auditplan.model.output import (
+    FLEET_ROW,
+    HOST_COLUMNS,
+    change_summary,
+    estimate_csv_text,
+    estimate_fleet,
+    estimate_row,
+    projections_csv_text,
+    projections_document,
+)
+from auditplan.model.plan_csv import CSV_COLUMNS, plan_csv_text, plan_rows
+from auditplan.model.planner import BUDGET_EPS, BUDGET_GB_DAY, EnabledLoad, PlanOptions, enabled_load
+from auditplan.model.planner import plan as plan_waves
+from auditplan.model.priors import load_priors
+from auditplan.model.project import (
+    DAYS_PER_MONTH,
+    SECONDS_PER_DAY,
+    SHARED_ERROR_TEXT,
+    Projection,
+    fleet_events_day,
+)
+from auditplan.model.project import project as project_estimates
+from auditplan.model.recalibrate import recalibration
+from auditplan.model.siem import EPS_BASIS_MEAN, EPS_BASIS_PEAK, SiemProfile, load_siem_profiles, pick_profile
+from auditplan.model.stored import earlier_plans, latest_plan, projection_record, save_plan
+from auditplan.model.stored import load_plan_projection as _load_plan_projection
+from auditplan.records import HostEstimate, Plan, PlanError, Range, plan_document, plan_json_text
+from auditplan.store import Store
+
+# Settings of the old independent-hosts fleet total, replaced by [plan] draws / seed.
+RETIRED_PRIORS_KEYS: Final = frozenset({"fleet_draws", "fleet_seed"})
+DEFAULT_OUT: Final = Path("auditplan-out")
+
+__all__ = [
+    "BUDGET_EPS",
+    "BUDGET_GB_DAY",
+    "CSV_COLUMNS",
+    "DAYS_PER_MONTH",
+    "EPS_BASIS_MEAN",
+    "EPS_BASIS_PEAK",
+    "ESTIMATE_RUN",
+    "FLEET_ROW",
+    "HOST_COLUMNS",
+    "SECONDS_PER_DAY",
+    "SHARED_ERROR_TEXT",
+    "ConfigError",
+    "EnabledLoad",
+    "EstimateRun",
+    "ModelError",
+    "PlanError",
+    "PlanOptions",
+    "PlanRun",
+    "Projection",
+    "SiemProfile",
+    "change_summary",
+    "enabled_load",
+    "estimate",
+    "estimate_csv_text",
+    "estimate_fleet",
+    "estimate_row",
+    "load_plan_projection",
+    "load_siem_profiles",
+    "pick_profile",
+    "plan",
+    "plan_csv_text",
+    "plan_rows",
+    "plan_waves",
+    "project",
+    "project_estimates",
+    "projection_record",
+    "projections",
+    "projections_csv_text",
+    "projections_document",
+    "recalibration",
+]
+
+
+@dataclass(frozen=True)
+class EstimateRun:
+    """What `estimate` saved: per-host estimates and the fleet total's range."""
+
+    estimates: list[HostEstimate]
+    fleet: Range | None  # None when the store holds no hosts
+    draws: int
+    seed: int
+    run: str  # the store label they were saved under
+    warnings: tuple[str, ...] = ()
+
+
+def estimate(source: Store | Path, *, config_file: Path | None = None) -> EstimateRun:
+    """Estimate every stored host's 4688/day and save the estimates under ESTIMATE_RUN; the
+    fleet total comes from the Monte Carlo `project` uses ([plan] draws and seed)."""
+    config = Config.load(config_file)
+    load_priors(config.values)
+    draws, seed = config.monte_carlo()
+    warnings: list[str] = []
+    retired = sorted(set(config.values.get("priors", {})) & RETIRED_PRIORS_KEYS)
+    if retired:
+        warnings.append(f"[priors] {', '.join(retired)} no longer read: the fleet range uses [plan] draws and seed, "
+                        "as `auditplan project` does")
+    with opened(source, MAKES_RESULTS) as store:
+        estimates = estimate_hosts(store.load_results(), config.values)
+        store.save_estimates(ESTIMATE_RUN, estimates)
+    fleet = fleet_events_day(estimates, draws=draws, seed=seed) if estimates else None
+    return EstimateRun(estimates, fleet, draws, seed, ESTIMATE_RUN, tuple(warnings))
+
+
+def _project(config: Config, inputs: Estimates, profile: SiemProfile, *, retention_days: float | None,
+             price_per_gb: float | None, currency: str | None, min_local_hours: float | None) -> Projection:
+    retention = retention_days if retention_days is not None else config.plan_number("retention_days", 90.0)
+    draws, seed = config.monte_carlo()
+    settings = LocalLogSettings.from_config(config.values, min_local_hours)
+    result = project_estimates(inputs.estimates, profile, retention_days=retention, price_per_gb=price_per_gb,
+                           currency=currency, seed=seed, draws=draws, survey=inputs.survey, local_log=settings)
+    return dataclasses.replace(result, config=config.values, config_sources=config.sources, estimate_run=inputs.run)
+
+
+def projections(source: Store | Path, *, siems: Sequence[str] = (), config_file: Path | None = None,
+                retention_days: float | None = None, price_per_gb: float | None = None, currency: str | None = None,
+                min_local_hours: float | None = None) -> list[Projection]:
+    """Project the stored estimates for each profile in `siems` (every profile of the config when
+    empty): per host, role, site and fleet, with local log retention."""
+    config = Config.load(config_file)
+    load_siem_profiles(config.values)  # a bad profile is named before the store is read
+    with opened(source, MAKES_ESTIMATES) as store:
+        inputs = load_estimates(store)
+    return [_project(config, inputs, profile, retention_days=retention_days, price_per_gb=price_per_gb,
+                     currency=currency, min_local_hours=min_local_hours) for profile in config.profiles(siems)]
+
+
+def project(source: Store | Path, *, siem: str | None = None, config_file: Path | None = None,
+            retention_days: float | None = None, price_per_gb: float | None = None, currency: str | None = None,
+            min_local_hours: float | None = None) -> Projection:
+    """The projection for one SIEM profile (`siem`, else [plan] default_siem)."""
+    config = Config.load(config_file)
+    profile = config.profile(siem)
+    with opened(source, MAKES_ESTIMATES) as store:
+        inputs = load_estimates(store)
+    return _project(config, inputs, profile, retention_days=retention_days, price_per_gb=price_per_gb,
+                    currency=currency, min_local_hours=min_local_hours)
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """A plan made, written and saved, with what the command prints about it."""
+
+    plan: Plan  # with its plan_id
+    projection: Projection  # the one it was planned with (saved with the plan)
+    options: PlanOptions
+    enabled: EnabledLoad  # what hosts already auditing 4688 carry
+    added: float  # the plan's added load in the budget's unit (the last wave's cumulative)
+    recalibration: dict[str, Any] | None  # against the store's previous plan, when it differs
+    files: tuple[Path, ...]  # plan.json, plan.csv (and recalibration.json)
+    warnings: tuple[str, ...] = ()  # --exclude lines skipped, stored plans that could not be read
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a plan."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def plan(source: Store | Path, *, budget_kind: str, budget: float, max_step: float | None = None,
+         siem: str | None = None, quantile: str | None = None, pilot_size: int | None = None,
+         max_waves: int | None = None, first: Sequence[str] = (), exclude_file: Path | None = None,
+         out_dir: Path = DEFAULT_OUT, config_file: Path | None = None) -> PlanRun:
+    """Plan rollout waves for the stored estimates (docs/projection.md), write plan.json, plan.csv
+    and, when the store's previous plan differs, recalibration.json into `out_dir`, and save the
+    plan and the projection it used in the store. `max_step` defaults to [plan]
+    default_step_fraction of `budget`; `siem` and `quantile` to [plan] default_siem and quantile."""
+    config = Config.load(config_file)
+    load_siem_profiles(config.values)
+    with opened(source, MAKES_ESTIMATES) as store:
+        inputs = load_estimates(store)
+        fraction = config.step_fraction()  # checked even when --max-step is given, as before
+        step = max_step if max_step is not None else budget * fraction
+        exclude, notes = read_exclude(exclude_file) if exclude_file is not None else ({}, [])
+        profile = config.profile(siem)
+        options = PlanOptions(budget_kind=budget_kind, budget=budget, max_step=step,
+                              quantile=quantile or str(config.plan_setting("quantile", "p90")),
+                              pilot_size=pilot_size, max_waves=max_waves, first=tuple(first), exclude=exclude)
+        projection = _project(config, inputs, profile, retention_days=None, price_per_gb=None, currency=None,
+                              min_local_hours=None)
+        planned = plan_waves(projection, options, survey=inputs.survey,
+                            local_subcategories=local_subcategories(store.load_results()))
+        document = plan_document(planned)
+        planned = dataclasses.replace(planned, plan_id=document["plan_id"])
+        files = [out_dir / "plan.json", out_dir / "plan.csv"]
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            _write_atomic(files[0], plan_json_text(document))
+            _write_atomic(files[1], plan_csv_text(planned))
+        except OSError as exc:
+            raise ModelError(f"{out_dir}: cannot write the plan: {exc.strerror or exc}") from None
+        warnings = list(notes)
+        enabled = enabled_load(projection, options, earlier_plans(store, planned.plan_id, warnings))
+        previous = latest_plan(store, warnings)
+        recal = None
+        if previous is not None and previous.plan_id != planned.plan_id:
+            recal = recalibration(previous, planned, measured(inputs.estimates))
+            files.append(out_dir / "recalibration.json")
+            try:
+                _write_atomic(files[-1], json.dumps(recal, indent=2, sort_keys=True) + "\n")
+            except OSError as exc:
+                raise ModelError(f"{out_dir}: cannot write the plan: {exc.strerror or exc}") from None
+        save_plan(store, document, projection)
+    added = sum(w.load.budget for w in planned.waves if w.load is not None and w.load.budget is not None)
+    return PlanRun(planned, projection, options, enabled, float(added), recal, tuple(files), tuple(warnings))
+
+
+def load_plan_projection(source: Store | Path, plan_id: str) -> Projection | None:
+    """The projection `plan` saved with plan `plan_id`, rebuilt with its frames; None when the
+    store has none for it (a plan made before projections were saved, or not in this store)."""
+    with opened(source, MAKES_ESTIMATES) as store:
+        return _load_plan_projection(store, plan_id)
+
