@@ -10,30 +10,22 @@ here prints.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import pandas as pd
-
-from auditplan.emit.detections import (
-    EXPORT_BACKENDS,
-    Evaluation,
+from auditplan.emit.errors import (
+    EmitError,
     ExportUnavailable,
-    Exposure,
-    Rule,
-    RuleResult,
-    builtin_rules_dir,
-    evaluate,
-    export_queries,
-    exposure,
-    load_rules,
-    rule_files,
+    ManagementPackInvalid,
+    NoStore,
+    ReportError,
+    ScomOptionError,
 )
-from auditplan.emit.errors import EmitError, NoStore, ReportError
 
 # GPO block imports (emit/gpo.py); names re-exported for cli/gpo.py are written `X as X`.
 from auditplan.emit.gpo import DEFAULT_BACKUP_TIME as DEFAULT_BACKUP_TIME
@@ -42,27 +34,54 @@ from auditplan.emit.gpo import WaveOutput as WaveOutput
 from auditplan.emit.gpo import validate_domain as validate_domain
 from auditplan.emit.gpo import write_backups
 from auditplan.emit.gpo_outdir import OutputConflict as OutputConflict
-from auditplan.emit.report.gather import ProjectionRequest, gather
-from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs
-from auditplan.emit.report.render import write_report as _write_files
-from auditplan.emit.scom import ManagementPackInvalid, ScomOptionError, mp_identifier, write_management_pack
-from auditplan.model.api import ESTIMATE_RUN
+from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.records import LOG_MAX_SIZE_MB_MAX as LOG_MAX_SIZE_MB_MAX
 from auditplan.records import LOG_MAX_SIZE_MB_MIN as LOG_MAX_SIZE_MB_MIN
 from auditplan.records import Plan, PlanError, read_plan
-from auditplan.store import Store
+
+# The report, the detections and the SCOM pack need pandas, matplotlib and pySigma: they are
+# imported where they are used (and these names on first use, below), so that importing the front
+# door, as `auditplan gpo` does, loads none of them.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from auditplan.emit.detections import EXPORT_BACKENDS as EXPORT_BACKENDS
+    from auditplan.emit.detections import Evaluation as Evaluation
+    from auditplan.emit.detections import Exposure as Exposure
+    from auditplan.emit.detections import Rule as Rule
+    from auditplan.emit.detections import RuleResult as RuleResult
+    from auditplan.emit.report.inputs import ProjectionNote as ProjectionNote
+    from auditplan.emit.report.inputs import ReportInputs as ReportInputs
+
+    EXPORT_FORMATS: tuple[str, ...]
+
+_LAZY: Final = {
+    "EXPORT_BACKENDS": "auditplan.emit.detections", "Evaluation": "auditplan.emit.detections",
+    "Exposure": "auditplan.emit.detections", "Rule": "auditplan.emit.detections",
+    "RuleResult": "auditplan.emit.detections", "ProjectionNote": "auditplan.emit.report.inputs",
+    "ReportInputs": "auditplan.emit.report.inputs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names above that live in the heavy modules, imported on first use."""
+    if name == "EXPORT_FORMATS":
+        return ("sigma", "scom", *__getattr__("EXPORT_BACKENDS"))
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_MP_ID", "DEFAULT_MP_VERSION", "DEFAULT_TITLE", "EXPORT_BACKENDS", "EXPORT_FORMATS", "DetectionRun",
     "EmitError", "Evaluation", "ExportUnavailable", "Exposure", "ManagementPackInvalid", "NoStore", "PlanError",
     "ProjectionNote", "ReportError", "ReportInputs", "ReportWritten", "Rule", "RuleResult", "RuleSet",
     "RulesExported", "ScomOptionError", "detection_rules", "evaluate_detections", "evaluate_events", "export_rules",
-    "gather_report", "write_report", "write_report_files", "write_scom_pack",
+    "gather_report", "write_gpo", "write_report", "write_report_files", "write_scom_pack",
 ]
 
 DEFAULT_MP_ID: Final = "Auditplan.ProcessCreation.Detections"
 DEFAULT_MP_VERSION: Final = "1.0.0.0"
-EXPORT_FORMATS: Final = ("sigma", "scom", *EXPORT_BACKENDS)
 
 
 # -- the capacity report ---------------------------------------------------------------------------------
@@ -85,13 +104,17 @@ def gather_report(db: Path, *, plan_path: Path | None = None, siem: str | None =
 
     The projection is the one `auditplan plan` stored with the plan, unless there is no plan, none is
     stored, or `siem` / `price_per_gb` / `currency` / `config_file` ask for another."""
+    from auditplan.emit.report.gather import ProjectionRequest, gather
+
     asked = ProjectionRequest(siem=siem, config_file=config_file, price_per_gb=price_per_gb, currency=currency)
     return gather(db, plan_path=plan_path, asked=asked, title=title, org=org, gpo_dir=gpo_dir, now=now)
 
 
 def write_report_files(inputs: ReportInputs, out: Path) -> ReportWritten:
     """Write the HTML to `out` and the per-host CSV beside it (<name>-hosts.csv)."""
-    html, csv_path, ctx = _write_files(inputs, out)
+    from auditplan.emit.report.render import write_report as write_files
+
+    html, csv_path, ctx = write_files(inputs, out)
     note = inputs.projection_note.text if inputs.projection_note else None
     return ReportWritten(html, csv_path, note, inputs.warnings, ctx)
 
@@ -117,6 +140,8 @@ class RuleSet:
 
 def detection_rules(rules_dirs: Sequence[Path] = (), *, builtin: bool = True) -> RuleSet:
     """The built-in five families (unless `builtin` is False) and the user's rules under `rules_dirs`."""
+    from auditplan.emit.detections import builtin_rules_dir, load_rules
+
     rules, problems = load_rules(([builtin_rules_dir()] if builtin else []) + list(rules_dirs))
     return RuleSet(tuple(rules), tuple(problems))
 
@@ -126,6 +151,8 @@ def evaluate_events(events: pd.DataFrame, rates: Mapping[str, float],
     """Run `rules` (default: the built-in five) over a frame of 4688 events (columns host,
     new_process_name, parent_process_name, subject_user_name, command_line); `rates` maps a host to
     its 4688 events/day, which scales its hits to alerts/day."""
+    from auditplan.emit.detections import evaluate
+
     return evaluate(detection_rules().rules if rules is None else rules, events, rates)
 
 
@@ -139,6 +166,10 @@ class DetectionRun:
 def evaluate_detections(db: Path, rules_dirs: Sequence[Path] = ()) -> DetectionRun:
     """Run the rules over every sampled or ingested 4688 event of the store `db`; alerts/day per rule
     scale each host's hits by its 4688/day (the estimate's p50, else the sampled rate)."""
+    from auditplan.emit.detections import evaluate, exposure
+    from auditplan.model.api import ESTIMATE_RUN
+    from auditplan.store import Store
+
     if not db.is_file():
         raise NoStore(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
     with Store(db) as store:
@@ -177,6 +208,9 @@ def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = 
                     through_wave: int = 0) -> RulesExported:
     """An unsealed SCOM management pack of the rules, disabled except (by override) on the hosts of
     waves 0..`through_wave` of plan.json. `out` is the .xml file, or a folder for <mp-id>.xml."""
+    from auditplan.emit.detections import builtin_rules_dir, rule_files
+    from auditplan.emit.scom import mp_identifier, write_management_pack
+
     files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
     hosts = _plan_hosts(plan_path, through_wave)
     # The file name uses the sanitised ID (as the XML does), so mp_id cannot point outside `out`.
@@ -193,8 +227,11 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
     if fmt == "scom":
         return write_scom_pack(out, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version, plan_path=plan_path,
                                through_wave=through_wave)
-    if fmt not in EXPORT_FORMATS:
-        raise EmitError(f"--format {fmt}: expected one of {', '.join(EXPORT_FORMATS)}")
+    from auditplan.emit.detections import EXPORT_BACKENDS, builtin_rules_dir, export_queries, load_rules, rule_files
+
+    formats = ("sigma", "scom", *EXPORT_BACKENDS)
+    if fmt not in formats:
+        raise EmitError(f"--format {fmt}: expected one of {', '.join(formats)}")
     files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
     # Only files that load as rules auditplan evaluates are exported (a broken one is skipped, as
     # evaluate_detections skips it).

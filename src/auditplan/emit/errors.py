@@ -1,4 +1,8 @@
-"""The emit stage's own errors; each message names the file, option or folder that is wrong."""
+"""The emit stage's own errors; each message names the file, option or folder that is wrong.
+
+Standard library only: the front door (emit/api.py) re-exports them without loading pandas, pySigma
+or matplotlib, so `auditplan gpo` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -13,3 +17,15 @@ class NoStore(EmitError):
 
 class ReportError(EmitError):
     """The report cannot be made from what it was given (e.g. an unreadable --gpo-dir manifest)."""
+
+
+class ExportUnavailable(RuntimeError):
+    """The pySigma backend for a query language is not installed."""
+
+
+class ScomOptionError(EmitError):
+    """An option of the SCOM pack (its version) is not what SCOM accepts."""
+
+
+class ManagementPackInvalid(ValueError):
+    """The written management pack did not parse back as XML (a bug: nothing is reported as written)."""

@@ -45,7 +45,7 @@ from sigma.types import (
 )
 
 from auditplan.emit.detections import canonicalize_field_names, string_pattern
-from auditplan.emit.errors import EmitError
+from auditplan.emit.errors import ManagementPackInvalid, ScomOptionError
 from auditplan.text import NOT_XML_CHAR, xml_chars
 
 # Event 4688 EventData order (reference §A5); SCOM's Params/Param[N] is 1-based.
@@ -85,18 +85,10 @@ END_OF_TEXT: Final = r"\z"
 NON_EMPTY: Final = r"[\s\S]"
 
 
-class ManagementPackInvalid(ValueError):
-    """The written management pack did not parse back as XML (a bug: nothing is reported as written)."""
-
-
 def _regex_xml_safe(pattern: str) -> str:
     # In a pattern, \uXXXX keeps the meaning (.NET and Python both read it) where text.xml_chars's U+FFFD
     # would not: the same forbidden characters (text.NOT_XML_CHAR), another replacement.
     return NOT_XML_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", pattern)
-
-
-class ScomOptionError(EmitError):
-    """An option of the pack (its version) is not what SCOM accepts."""
 
 
 class ScomConversionError(ValueError):

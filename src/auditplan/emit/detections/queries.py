@@ -14,6 +14,7 @@ from sigma.pipelines.windows.windows import windows_audit_pipeline
 from sigma.rule import SigmaRule
 
 from auditplan.emit.detections.rules import canonicalize_field_names
+from auditplan.emit.errors import ExportUnavailable
 
 EXPORT_BACKENDS: Final = {
     # format: (backend module, backend class, pipeline module, pipeline function, pip package)
@@ -24,10 +25,6 @@ EXPORT_BACKENDS: Final = {
     "elastic": ("sigma.backends.elasticsearch", "LuceneBackend", "sigma.pipelines.elasticsearch.windows",
                 "ecs_windows", "pysigma-backend-elasticsearch"),
 }
-
-
-class ExportUnavailable(RuntimeError):
-    """The pySigma backend for a query language is not installed."""
 
 
 def export_queries(files: Sequence[Path], fmt: str) -> tuple[list[tuple[str, str]], list[str]]:

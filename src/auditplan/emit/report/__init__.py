@@ -7,3 +7,5 @@ Everything from hosts (names, OS strings, reasons, command lines) is untrusted: 
 environment autoescapes, charts get sanitised labels (text.chart_label), and the per-host CSV
 goes through store.export (text.csv_cell) against formula injection.
 """
+
+DEFAULT_TITLE = "Process creation auditing: capacity report"

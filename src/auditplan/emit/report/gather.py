@@ -19,8 +19,9 @@ from typing import Any
 from auditplan.config import defaults_text, load_config
 from auditplan.emit.detections import builtin_rules_dir, evaluate, exposure, load_rules
 from auditplan.emit.errors import NoStore, ReportError
+from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.emit.report.gpo_names import plan_gpo_names
-from auditplan.emit.report.inputs import DEFAULT_TITLE, ProjectionNote, ReportInputs, projected_rates
+from auditplan.emit.report.inputs import ProjectionNote, ReportInputs, projected_rates
 from auditplan.model.api import ESTIMATE_RUN, Projection, load_plan_projection, project
 from auditplan.records import Plan, PlanError, parse_plan
 from auditplan.store import Store

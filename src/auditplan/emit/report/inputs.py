@@ -10,10 +10,9 @@ from typing import Any
 import pandas as pd
 
 from auditplan.emit.detections import Evaluation, Exposure
+from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.model.api import Projection
 from auditplan.records import HostEstimate, Plan
-
-DEFAULT_TITLE = "Process creation auditing: capacity report"
 
 
 @dataclass(frozen=True)
