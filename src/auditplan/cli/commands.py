@@ -4,7 +4,7 @@ Each module registers its command on `main` when imported.
 """
 
 COMMAND_MODULES: dict[str, str] = {
-    "demo": "auditplan.cli.simulate",
+    "demo": "auditplan.cli.demo",
     "detections": "auditplan.cli.detections",
     "estimate": "auditplan.cli.estimate",
     "gpo": "auditplan.cli.gpo",

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -68,27 +68,6 @@ def list_rules(rules_dirs: tuple[Path, ...]) -> None:
     Console().print(table)
 
 
-def _json_doc(run: DetectionRun) -> dict[str, Any]:
-    result, exposed = run.evaluation, run.exposure
-    return {
-        "events": result.events,
-        "hosts": result.hosts,
-        "cmdline_share": result.cmdline_share,
-        "hosts_without_command_line": list(result.hosts_without_command_line),
-        "warnings": list(result.warnings),
-        "exposure": {"events_with_secrets": exposed.events_with_secrets, "events": exposed.events,
-                     "by_host": exposed.by_host},
-        "rules": [
-            {"id": r.id, "title": r.title, "family": r.family, "level": r.level, "hits": r.hits,
-             "alerts_per_day": r.alerts_per_day, "hosts": r.hosts,
-             "alerts_per_day_by_host": r.alerts_per_day_by_host,
-             "hosts_not_evaluated": list(r.hosts_not_evaluated),
-             "top_processes": [list(p) for p in r.top_processes], "notes": list(r.notes)}
-            for r in result.results
-        ],
-    }
-
-
 def _print_run(run: DetectionRun) -> None:
     result, exposed = run.evaluation, run.exposure
     table = Table("family", "title", "hits", "alerts/day (fleet)", "hosts", "top processes", "notes")
@@ -135,7 +114,7 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
     for warning in run.evaluation.warnings:
         click.echo(f"WARNING: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps(_json_doc(run), indent=2))
+        click.echo(json.dumps(run.document(), indent=2))
     else:
         _print_run(run)
 

@@ -162,6 +162,28 @@ class DetectionRun:
     exposure: Exposure
     problems: tuple[str, ...]  # rule files that could not be used
 
+    def document(self) -> dict[str, Any]:
+        """The run as one JSON-able object (`detections evaluate --json`): fleet figures, "exposure"
+        and "rules" (one object per rule). Secrets are counted, never shown."""
+        result, exposed = self.evaluation, self.exposure
+        return {
+            "events": result.events,
+            "hosts": result.hosts,
+            "cmdline_share": result.cmdline_share,
+            "hosts_without_command_line": list(result.hosts_without_command_line),
+            "warnings": list(result.warnings),
+            "exposure": {"events_with_secrets": exposed.events_with_secrets, "events": exposed.events,
+                         "by_host": exposed.by_host},
+            "rules": [
+                {"id": r.id, "title": r.title, "family": r.family, "level": r.level, "hits": r.hits,
+                 "alerts_per_day": r.alerts_per_day, "hosts": r.hosts,
+                 "alerts_per_day_by_host": r.alerts_per_day_by_host,
+                 "hosts_not_evaluated": list(r.hosts_not_evaluated),
+                 "top_processes": [list(p) for p in r.top_processes], "notes": list(r.notes)}
+                for r in result.results
+            ],
+        }
+
 
 def evaluate_detections(db: Path, rules_dirs: Sequence[Path] = ()) -> DetectionRun:
     """Run the rules over every sampled or ingested 4688 event of the store `db`; alerts/day per rule

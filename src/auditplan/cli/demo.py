@@ -1,0 +1,225 @@
+"""`auditplan demo`: the whole pipeline against the built-in demo fleet, in one process.
+
+Each step calls one stage's front door (collect.api, model.api, emit.api), as a Python user of the
+library would; nothing here drives another click command. The simulated fleet runs only while the
+survey does: every later step reads the store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from auditplan.cli import main
+from auditplan.cli.simulate import load_profiles
+from auditplan.collect import api as collect
+from auditplan.emit import api as emit
+from auditplan.inventory import load_inventory
+from auditplan.model import api as model
+from auditplan.simulator.runner import AUTH_MODES, RunningFleet, run_fleet
+from auditplan.text import number
+
+# The demo's offline-collected host: a whole Security.evtx of a Windows Server 2022 VM shipped as
+# package data (MIT; simulator/data/SOURCES.md). Its name fits the inventory's DNS-label rules and
+# says how it was collected; its Computer field (WIN-FUDU2CKJOE8) stays in the result.
+DEMO_EVTX_RESOURCE = "data/dfirmuseum__APTSimulatorVM_EventLogs_Server2022__Security.evtx"
+DEMO_EVTX_HOST = "aptsim-srv2022-evtx"
+DEMO_EVTX_ROLE = "member_server"
+DEMO_DOMAIN = "corp.example.com"
+DEMO_PRICE_PER_GB = 2.5  # assumption: an illustrative figure for the demo, not a vendor's price
+DEMO_ORG = "Demo fleet (illustrative price)"
+# The demo's price goes in through a config file, as a user's own would, so that the plan's stored
+# projection carries it and the report shows "as planned" with the file named as the price's source.
+DEMO_CONFIG = "demo-config.toml"
+
+
+@dataclass
+class DemoContext:
+    """What the demo steps share. Later stages read `db` and write under `out`."""
+
+    out: Path
+    fleet: RunningFleet | None
+    db: Path
+    messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def config(self) -> Path:
+        return self.out / DEMO_CONFIG
+
+
+DemoStep = Callable[[DemoContext], None]
+
+
+def demo_survey(ctx: DemoContext) -> None:
+    """Survey the demo fleet with HTTPS + NTLM against the generated CA."""
+    fleet = ctx.fleet
+    if fleet is None:
+        raise click.ClickException("the demo fleet is not running")
+    inventory = load_inventory(fleet.files.hosts)
+    settings = collect.TransportSettings(
+        username=fleet.credentials.username,
+        password=collect.Secret(fleet.credentials.password),
+        transport=collect.AuthTransport(fleet.auth),
+        scheme=fleet.scheme,
+        ca_bundle=fleet.tls.ca_cert if fleet.tls else None,
+        client_cert=fleet.tls.client_cert if fleet.tls else None,
+        client_key=fleet.tls.client_key if fleet.tls else None,
+        # The hanging demo host costs one read timeout (5 s); the deadline leaves room for the
+        # busiest simulated hosts, whose event logs take the simulator seconds of CPU to query.
+        operation_timeout=2,
+        read_timeout=5,
+        deadline=30.0,
+    )
+    outcome = collect.survey(inventory.hosts, ctx.db, settings, concurrency=16, refresh=True).outcome
+    counts = ", ".join(f"{status}: {n}" for status, n in sorted(outcome.counts.items()))
+    ctx.messages.append(f"survey: {len(outcome.results)} hosts ({counts}) -> {ctx.db}")
+
+
+def demo_ingest(ctx: DemoContext) -> None:
+    """Ingest the shipped Security.evtx into the same store, as an offline-collected host."""
+    resource = resources.files("auditplan.simulator").joinpath(DEMO_EVTX_RESOURCE)
+    with resources.as_file(resource) as path:
+        (s,) = collect.ingest([path], ctx.db, host_name=DEMO_EVTX_HOST, role=DEMO_EVTX_ROLE).files
+    if s.error:
+        raise click.ClickException(f"{s.file}: {s.error}")
+    window = ""
+    if s.first_time is not None and s.last_time is not None:
+        hours = (s.last_time - s.first_time).total_seconds() / 3600
+        window = f" over {s.first_time:%Y-%m-%d %H:%M}..{s.last_time:%H:%M} UTC ({hours:.1f} h)"
+        if s.audit_off:
+            window += f"; boot-time 4688s only ({s.boots} boots): auditing off, no rate"
+        elif hours > 0:
+            window += f"; {s.events_4688 / hours:,.1f} x 4688/h"
+    ctx.messages.append(
+        f"ingest: {DEMO_EVTX_HOST} ({DEMO_EVTX_ROLE}), offline Security.evtx of {s.computer_name}: "
+        f"{s.events_total} events, {s.events_4688} x 4688{window} -> {ctx.db}"
+    )
+
+
+def demo_estimate(ctx: DemoContext) -> None:
+    run = model.estimate(ctx.db, config_file=ctx.config)
+    ctx.warnings.extend(run.warnings)
+    if run.fleet is None:
+        raise click.ClickException(f"{ctx.db}: no host to estimate")
+    rows = [model.estimate_row(e) for e in run.estimates]
+    path = ctx.out / "estimates.csv"
+    path.write_text(model.estimate_csv_text(rows, model.estimate_fleet(run.fleet, len(rows), run.draws, run.seed)),
+                    encoding="utf-8", newline="")
+    ctx.messages.append(
+        f"estimate: {len(rows)} hosts, fleet {number(run.fleet.p10)}..{number(run.fleet.p90)} x 4688/day "
+        f"(p10..p90, median {number(run.fleet.p50)}) -> {path}"
+    )
+
+
+def _round_up_2sig(value: float) -> float:
+    """`value` rounded up to two significant digits (0.4712 -> 0.48, 101 -> 110)."""
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return round(math.ceil(value / step - 1e-9) * step, 12)
+
+
+def demo_plan(ctx: DemoContext) -> None:
+    projection = model.project(ctx.db, config_file=ctx.config)
+    need = float(projection.fleet["added_gb_day_p90"].iloc[0])
+    # The demo SIEM has 50 % headroom over the whole rollout's p90, rounded up to two significant digits.
+    budget = _round_up_2sig(need * 1.5) if need > 0 else 1.0
+    run = model.plan(ctx.db, budget_kind=model.BUDGET_GB_DAY, budget=budget, out_dir=ctx.out, config_file=ctx.config)
+    ctx.warnings.extend(run.warnings)
+    placed = sum(len(w.hosts) for w in run.plan.waves)
+    ctx.messages.append(
+        f"plan: {placed} host(s) in {len(run.plan.waves)} wave(s), {len(run.plan.unplaced)} unplaced, budget "
+        f"{budget:g} GB/day ({projection.profile.name}; plan {run.plan.plan_id}) -> "
+        + ", ".join(str(p) for p in run.files)
+    )
+
+
+def demo_gpo(ctx: DemoContext) -> None:
+    outputs = emit.write_gpo(ctx.out / "plan.json", ctx.out / "gpo", emit.GpoOptions(domain=DEMO_DOMAIN),
+                             warn=ctx.warnings.append)
+    ctx.messages.append(f"gpo: {len(outputs)} GPO backup(s), one per wave, with rollout/verify/rollback scripts "
+                        f"-> {ctx.out / 'gpo'}")
+
+
+def demo_detections(ctx: DemoContext) -> None:
+    run = emit.evaluate_detections(ctx.db)
+    ctx.warnings.extend(run.problems)
+    ctx.warnings.extend(run.evaluation.warnings)
+    path = ctx.out / "detections.json"
+    path.write_text(json.dumps(run.document(), indent=2) + "\n", encoding="utf-8")
+    mp = emit.write_scom_pack(ctx.out / "scom" / "Auditplan.ProcessCreation.Detections.xml",
+                              plan_path=ctx.out / "plan.json", through_wave=0)
+    ctx.warnings.extend(mp.skipped)
+    exposed = run.exposure
+    ctx.messages.append(
+        f"detections: alerts/day of {len(run.evaluation.results)} rules on {run.evaluation.events} sampled 4688s; "
+        f"{exposed.events_with_secrets} command line(s) exposed a secret (redacted) -> {path}; "
+        f"SCOM management pack -> {mp.path}"
+    )
+
+
+def demo_report(ctx: DemoContext) -> None:
+    written = emit.write_report(ctx.db, ctx.out / "report.html", plan_path=ctx.out / "plan.json",
+                                org=DEMO_ORG, config_file=ctx.config, gpo_dir=ctx.out / "gpo")
+    ctx.messages.append(f"report: {written.html.resolve()} (per-host CSV: {written.csv})")
+
+
+# The demo is these steps in order: collect, model, emit.
+DEMO_STEPS: list[DemoStep] = [demo_survey]
+OFFLINE_STEPS: list[DemoStep] = [demo_ingest, demo_estimate, demo_plan, demo_gpo, demo_detections, demo_report]
+
+
+def write_demo_config(out: Path) -> Path:
+    """The demo's own --config file: the illustrative price of the default SIEM profile."""
+    path = out / DEMO_CONFIG
+    path.write_text(
+        "# auditplan demo: an illustrative SIEM price (no public price list is in the reference).\n"
+        f'[siem.splunk-xml]\nprice_per_gb = {DEMO_PRICE_PER_GB}  # assumption: illustrative only\ncurrency = "USD"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("auditplan-out/demo"),
+              show_default=True, help="Folder for the store and everything later stages produce.")
+@click.option("--auth", type=click.Choice(AUTH_MODES), default="ntlm", show_default=True,
+              help="Authentication of the demo fleet (HTTPS with a generated CA in every case).")
+def demo(out: Path, auth: str) -> None:
+    """Start the built-in demo fleet in this process, survey it, ingest a shipped Security.evtx as an
+    offline-collected host, and run every later stage, saying where the results are.
+
+    \b
+    Example:
+      auditplan demo --out demo/ --auth credssp
+    """
+    profiles = load_profiles(None)
+    out.mkdir(parents=True, exist_ok=True)
+    write_demo_config(out)
+    ctx = DemoContext(out=out, fleet=None, db=out / "auditplan.db")
+    with tempfile.TemporaryDirectory(prefix="auditplan-demo-") as tmp, run_fleet(
+        profiles, Path(tmp), auth=auth, https=True
+    ) as fleet:
+        ctx.fleet = fleet
+        for step in DEMO_STEPS:
+            _run_step(ctx, step)
+    # Everything after the survey reads only the store: the simulated fleet is already stopped.
+    ctx.fleet = None
+    for step in OFFLINE_STEPS:
+        _run_step(ctx, step)
+
+
+def _run_step(ctx: DemoContext, step: DemoStep) -> None:
+    """Run one stage and print what it produced (and warned about) as soon as it is done."""
+    seen, warned = len(ctx.messages), len(ctx.warnings)
+    step(ctx)
+    for warning in ctx.warnings[warned:]:
+        click.echo(f"WARNING: {warning}", err=True)
+    for message in ctx.messages[seen:]:
+        click.echo(message)
