@@ -98,10 +98,26 @@ def test_demo_surveys_the_demo_fleet(tmp_path: Path) -> None:
     assert statuses["dc01"] == "ok"
     assert sum(1 for s in statuses.values() if s == "ok") >= 40
     assert os.stat(out / "auditplan.db").st_mode & 0o077 == 0
+    # Every later stage ran through its front door and left its output where the demo says.
+    import json
+
+    from auditplan.records import read_plan
+
+    plan = read_plan(out / "plan.json")  # plan_id verified on read
+    assert plan.waves and f"plan {plan.plan_id}" in result.stdout
+    assert (out / "gpo" / "backups" / "manifest.xml").is_file()
+    assert (out / "estimates.csv").read_text(encoding="utf-8").startswith("host,role,site,")
+    detections = json.loads((out / "detections.json").read_text(encoding="utf-8"))
+    assert len(detections["rules"]) == 5
+    html = (out / "report.html").read_text(encoding="utf-8")
+    # The demo plans with its own config (an illustrative price) and reports with the same one, so
+    # the report shows the projection stored with the plan and names the file as the price's source.
+    assert f"Projection as planned: plan {plan.plan_id}" in html
+    assert "demo-config.toml" in html
 
 
 def test_demo_budget_rounds_up_to_two_significant_digits() -> None:
-    from auditplan.cli.simulate import _round_up_2sig
+    from auditplan.cli.demo import _round_up_2sig
 
     # Worked by hand; 101 and 99.01 used to loop forever with string rounding.
     assert [_round_up_2sig(v) for v in (0.4712, 0.5, 0.0333, 99.01, 101.0, 12345.0)] == [
