@@ -13,7 +13,7 @@ from typing import Any
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-from auditplan.emit.gpo import GpoOptions, WaveOutput, write_backups
+from auditplan.emit.gpo.backups import GpoOptions, WaveOutput, write_backups
 from auditplan.records import parse_plan, plan_id_of
 
 

@@ -16,7 +16,7 @@ from gpo_helpers import stamped, tree_digest
 from tree_sitter import Language, Node, Parser
 
 from auditplan.cli import main
-from auditplan.emit.gpo import GpoOptions, write_backups
+from auditplan.emit.gpo.backups import GpoOptions, write_backups
 from auditplan.records import PlanError, parse_plan
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from gpo_helpers import assigned_literal, parse_script, plan_doc, ps_string, syntax_errors, walk, write
 
 from auditplan.cli import main
-from auditplan.emit.gpo import validate_domain
+from auditplan.emit.gpo.backups import validate_domain
 from auditplan.records import PlanError, parse_plan
 
 MANIFEST_NS = "http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest"

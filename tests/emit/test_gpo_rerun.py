@@ -23,9 +23,9 @@ from click.testing import CliRunner
 from gpo_helpers import plan_doc, stamped, tree_digest, write
 
 from auditplan.cli import main
-from auditplan.emit import gpo_outdir
-from auditplan.emit.gpo import DEFAULT_BACKUP_TIME, GpoOptions, write_backups
-from auditplan.emit.gpo_outdir import LOCK, MARKER, OutputConflict
+from auditplan.emit.gpo import outdir as gpo_outdir
+from auditplan.emit.gpo.backups import DEFAULT_BACKUP_TIME, GpoOptions, write_backups
+from auditplan.emit.gpo.outdir import LOCK, MARKER, OutputConflict
 from auditplan.records import PlanError, parse_plan
 
 MANIFEST_NS = "http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest"

@@ -25,7 +25,7 @@ from gpo_helpers import (
 )
 from tree_sitter import Node
 
-from auditplan.emit.gpo import is_ip_address
+from auditplan.emit.gpo.backups import is_ip_address
 
 LOGON = "{0cce9215-69ae-11d9-bed3-505054503030}"
 ACCOUNT_LOCKOUT = "{0cce9217-69ae-11d9-bed3-505054503030}"

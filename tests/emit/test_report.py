@@ -29,7 +29,7 @@ from click.testing import CliRunner
 
 from auditplan.cli import main
 from auditplan.config import NO_SOURCE, defaults_table
-from auditplan.emit import charts
+from auditplan.emit.report import charts
 from auditplan.emit.report.context import build_context
 from auditplan.emit.report.inputs import ReportInputs
 from auditplan.emit.report.render import render, write_report

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from auditplan.cli import main
 from auditplan.emit.detections import builtin_rules_dir, evaluate, load_rules
-from auditplan.emit.scom import write_management_pack
+from auditplan.emit.detections.scom import write_management_pack
 from auditplan.records import plan_id_of
 
 # Event 4688's EventData order from gpo-backup-format.md §A5 (typed here from the reference).
@@ -414,7 +414,7 @@ def test_cli_scom_title_with_a_control_character_gives_parsable_xml(tmp_path: Pa
 
 
 def test_cli_scom_reports_failure_when_the_xml_does_not_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditplan.emit.scom as scom
+    import auditplan.emit.detections.scom as scom
 
     # Stand-in for a future escaping bug: the writer must read its output back and refuse to report success.
     monkeypatch.setattr(scom, "build_management_pack", lambda *a, **k: b"<ManagementPack>\x01</ManagementPack>")
@@ -426,7 +426,7 @@ def test_cli_scom_reports_failure_when_the_xml_does_not_parse(tmp_path: Path, mo
 
 
 def test_cli_scom_bad_xml_leaves_an_earlier_pack_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditplan.emit.scom as scom
+    import auditplan.emit.detections.scom as scom
 
     monkeypatch.setattr(scom, "build_management_pack", lambda *a, **k: b"<ManagementPack>\x01</ManagementPack>")
     out = tmp_path / "mp.xml"

@@ -27,13 +27,13 @@ from auditplan.emit.errors import (
     ScomOptionError,
 )
 
-# GPO block imports (emit/gpo.py); names re-exported for cli/gpo.py are written `X as X`.
-from auditplan.emit.gpo import DEFAULT_BACKUP_TIME as DEFAULT_BACKUP_TIME
-from auditplan.emit.gpo import GpoOptions as GpoOptions
-from auditplan.emit.gpo import WaveOutput as WaveOutput
-from auditplan.emit.gpo import validate_domain as validate_domain
-from auditplan.emit.gpo import write_backups
-from auditplan.emit.gpo_outdir import OutputConflict as OutputConflict
+# GPO block imports (emit/gpo/backups.py); names re-exported for cli/gpo.py are written `X as X`.
+from auditplan.emit.gpo.backups import DEFAULT_BACKUP_TIME as DEFAULT_BACKUP_TIME
+from auditplan.emit.gpo.backups import GpoOptions as GpoOptions
+from auditplan.emit.gpo.backups import WaveOutput as WaveOutput
+from auditplan.emit.gpo.backups import validate_domain as validate_domain
+from auditplan.emit.gpo.backups import write_backups
+from auditplan.emit.gpo.outdir import OutputConflict as OutputConflict
 from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.records import LOG_MAX_SIZE_MB_MAX as LOG_MAX_SIZE_MB_MAX
 from auditplan.records import LOG_MAX_SIZE_MB_MIN as LOG_MAX_SIZE_MB_MIN
@@ -231,7 +231,7 @@ def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = 
     """An unsealed SCOM management pack of the rules, disabled except (by override) on the hosts of
     waves 0..`through_wave` of plan.json. `out` is the .xml file, or a folder for <mp-id>.xml."""
     from auditplan.emit.detections import builtin_rules_dir, rule_files
-    from auditplan.emit.scom import mp_identifier, write_management_pack
+    from auditplan.emit.detections.scom import mp_identifier, write_management_pack
 
     files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
     hosts = _plan_hosts(plan_path, through_wave)
@@ -272,14 +272,14 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
     return RulesExported(fmt, out, len(queries), tuple(problems + query_problems))
 
 
-# ---- GPO backups (emit/gpo.py) ----------------------------------------------------------------
+# ---- GPO backups (emit/gpo/backups.py) ----------------------------------------------------------------
 # The MODEL + PLAN helper's block: `auditplan gpo` calls write_gpo.
 
 
 def write_gpo(plan: Plan | Path, out_dir: Path, options: GpoOptions | None = None, *, force: bool = False,
               warn: Callable[[str], None] | None = None) -> list[WaveOutput]:
     """One Import-GPO-ready backup per wave of `plan` (a Plan, or the path of its plan.json) with
-    rollout, verify and rollback scripts, into `out_dir` (emit/gpo.py write_backups). Errors:
+    rollout, verify and rollback scripts, into `out_dir` (emit/gpo/backups.py write_backups). Errors:
     PlanError (the plan), ValueError (an option, e.g. the domain), OutputConflict (what is in
     `out_dir`, a ValueError too), OSError (writing)."""
     plan = read_plan(plan) if isinstance(plan, Path) else plan

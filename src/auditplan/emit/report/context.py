@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from auditplan.config import defaults_text as shipped_defaults_text
-from auditplan.emit.gpo import GpoOptions
+from auditplan.emit.gpo.backups import GpoOptions
 from auditplan.emit.report.assumptions import assumption_rows
 from auditplan.emit.report.figures import charts_of
 from auditplan.emit.report.inputs import ReportInputs

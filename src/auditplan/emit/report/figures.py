@@ -1,4 +1,4 @@
-"""The report's charts, from its context: inline SVG drawn by emit/charts.py."""
+"""The report's charts, from its context: inline SVG drawn by emit/report/charts.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
-from auditplan.emit import charts
+from auditplan.emit.report import charts
 from auditplan.emit.report.inputs import ReportInputs, projected_rates
 from auditplan.emit.report.waves import as_float
 from auditplan.records import BudgetKind

@@ -24,7 +24,7 @@ from typing import Any, Final
 import jinja2
 from markupsafe import Markup
 
-from auditplan.emit.gpo_files import (
+from auditplan.emit.gpo.files import (
     PROCESS_CREATION_GUID,
     PROCESS_CREATION_NAME,
     SECURITY_LOG_MAX_SIZE_KB_MAX,
@@ -35,7 +35,7 @@ from auditplan.emit.gpo_files import (
     registry_pol,
     wave_registry_entries,
 )
-from auditplan.emit.gpo_outdir import (
+from auditplan.emit.gpo.outdir import (
     MARKER_TOOL,
     OutputConflict,
     check_foreign_backups,
@@ -78,7 +78,7 @@ CONTENT_VERSION: Final = 1
 # BackupTime when plan.json carries no `created_at` (`auditplan plan` writes none: plan.json depends
 # only on its inputs). A fixed time keeps the backups byte-identical; Import-GPO reads BackupTime only
 # to pick the newest of several backups with one display name (§B4), and every run removes its earlier
-# backups from --out (emit/gpo_outdir.py), so one folder never holds two of ours.
+# backups from --out (emit/gpo/outdir.py), so one folder never holds two of ours.
 DEFAULT_BACKUP_TIME: Final = "2000-01-01T00:00:00"
 
 AUDIT_DIR: Final = ("DomainSysvol", "GPO", "Machine", "microsoft", "windows nt", "Audit")
@@ -348,7 +348,7 @@ def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool
     """Write backups/{GUID}/ per wave, backups/manifest.xml, wave-NN/ scripts and README.md.
 
     Everything is rendered before anything is written, so bad input leaves out_dir untouched. Files
-    an earlier run wrote into out_dir and this run does not write again are removed (gpo_outdir).
+    an earlier run wrote into out_dir and this run does not write again are removed (outdir.py).
     Existing files this run did not write stop it unless `force`; earlier files edited since are kept
     and reported through `warn` (default: this module's logger).
     """
@@ -436,7 +436,7 @@ def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool
         raise OutputConflict(f"{out_dir}: a symbolic link to {os.readlink(out_dir)}, which does not exist; "
                              "create that folder, or give --out a folder path")
     out_dir.mkdir(parents=True, exist_ok=True)
-    # One run at a time from reading the earlier state to writing the marker (gpo_outdir.output_lock).
+    # One run at a time from reading the earlier state to writing the marker (outdir.output_lock).
     with output_lock(out_dir):
         earlier = earlier_files(out_dir)
         check_foreign_backups(out_dir, {o.backup_guid: o.display_name for o in outputs}, earlier)
