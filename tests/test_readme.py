@@ -60,3 +60,22 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert test in ci, f".ci/run does not run the README's test command {test!r}"
     assert ci[-1] == test  # last, so its exit status is CI's
     assert install.split(" && ")[0] in ci  # and CI installs the same way
+
+
+def test_the_library_example_in_development_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Python example uses only front doors, without click, and produces every output."""
+    development = README.read_text(encoding="utf-8").split("## Development", 1)[1]
+    code = development.split("```python", 1)[1].split("```", 1)[0]
+    evtx = Path(__file__).resolve().parent / "data" / "dfirmuseum__APTSimulatorVM_EventLogs_Server2022__Security.evtx"
+    assert 'Path("Security.evtx")' in code
+    code = code.replace('Path("Security.evtx")', f"Path({str(evtx)!r})")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md (Development)", "exec"), {})  # noqa: S102 - our own README's example
+    out = tmp_path / "auditplan-out"
+    from auditplan.records import read_plan
+
+    plan = read_plan(out / "plan.json")
+    assert [h.host for w in plan.waves for h in w.hosts] == ["web01"]
+    assert (out / "gpo" / "backups" / "manifest.xml").is_file()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "web01" in html and f"Projection as planned: plan {plan.plan_id}" in html
