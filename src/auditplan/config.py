@@ -66,12 +66,13 @@ def load_config(user_file: Path | None = None) -> dict[str, Any]:
 SOURCE_DEFAULT = "default"
 
 
-def _leaves(table: dict[str, Any], path: str = "") -> dict[str, Any]:
+def leaves(table: Mapping[str, Any], path: str = "") -> dict[str, Any]:
+    """Every value of a nested config table under its dotted key ("plan.draws" -> 1000)."""
     out: dict[str, Any] = {}
     for key, value in table.items():
         here = f"{path}.{key}" if path else key
-        if isinstance(value, dict):
-            out.update(_leaves(value, here))
+        if isinstance(value, Mapping):
+            out.update(leaves(value, here))
         else:
             out[here] = value
     return out
@@ -80,9 +81,9 @@ def _leaves(table: dict[str, Any], path: str = "") -> dict[str, Any]:
 def config_sources(user_file: Path | None = None) -> dict[str, str]:
     """Each leaf key of the effective config ("plan.draws") -> where its value came from:
     "default" (the shipped defaults.toml) or the user file's path."""
-    sources = dict.fromkeys(_leaves(load_defaults()), SOURCE_DEFAULT)
+    sources = dict.fromkeys(leaves(load_defaults()), SOURCE_DEFAULT)
     if user_file is not None:
-        sources.update(dict.fromkeys(_leaves(_read_user_file(user_file)), str(user_file)))
+        sources.update(dict.fromkeys(leaves(_read_user_file(user_file)), str(user_file)))
     return sources
 
 

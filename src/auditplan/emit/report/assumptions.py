@@ -7,20 +7,9 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-from auditplan.config import NO_SOURCE, SOURCE_DEFAULT, defaults_table
+from auditplan.config import NO_SOURCE, SOURCE_DEFAULT, defaults_table, leaves
 
 NOT_DOCUMENTED = "(not in defaults.toml)"
-
-
-def _leaves(table: Mapping[str, Any], path: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        here = f"{path}.{key}" if path else key
-        if isinstance(value, Mapping):
-            out.update(_leaves(value, here))
-        else:
-            out[here] = value
-    return out
 
 
 def _is_number(value: Any) -> bool:
@@ -42,10 +31,10 @@ def assumption_rows(defaults_text: str, config: Mapping[str, Any] | None,
     documented = defaults_table(defaults_text)
     shipped = {row["name"]: row for row in documented}
     try:
-        default_values = _leaves(tomllib.loads(defaults_text))
+        default_values = leaves(tomllib.loads(defaults_text))
     except tomllib.TOMLDecodeError:
         default_values = {}
-    values = default_values if config is None else _leaves(config)
+    values = default_values if config is None else leaves(config)
     sources = sources or {}
     names = [row["name"] for row in documented if row["name"] in values]
     names += sorted(n for n in values if n not in shipped and (
