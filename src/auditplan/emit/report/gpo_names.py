@@ -13,7 +13,8 @@ from auditplan.records import Plan
 
 MANIFEST = ("backups", "manifest.xml")  # where `auditplan gpo --out DIR` lists its backups
 MAX_MANIFEST_BYTES = 16 * 2**20
-# bkupInfo/manifest Comment as emit/gpo/backups.py writes it: "auditplan plan <id> wave N" (and "auditplan wave N: ...").
+# bkupInfo/manifest Comment as emit/gpo/backups.py writes it: "auditplan plan <id> wave N"
+# (and "auditplan wave N: ...").
 _COMMENT_WAVE = re.compile(r"auditplan\b.*?\bwave (\d+)\b", re.S)
 
 
