@@ -40,3 +40,30 @@ def test_records_import_only_the_standard_library() -> None:
             for root in roots - allowed_roots:
                 found.setdefault(path.name, set()).add(root)
     assert found == {}
+
+
+FRONT_DOORS = {"auditplan.collect.api", "auditplan.model.api", "auditplan.emit.api"}
+STAGES = ("auditplan.collect", "auditplan.model", "auditplan.emit")
+
+
+def _auditplan_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("auditplan")}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("auditplan"):
+            module = node.module or ""
+            # `from auditplan.model import api` names the front door as an attribute of the stage.
+            found |= {f"{module}.{alias.name}" if module in STAGES else module for alias in node.names}
+    return found
+
+
+def test_bench_scripts_call_front_doors_only() -> None:
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    wrong = {
+        path.name: sorted(m for m in _auditplan_imports(path)
+                          if m.startswith("auditplan.cli") or (m.startswith(STAGES) and m not in FRONT_DOORS))
+        for path in sorted(bench.glob("*.py"))
+    }
+    assert {name: mods for name, mods in wrong.items() if mods} == {}
