@@ -12,6 +12,7 @@ or characters XML forbids. Each output has its own function here, and only here:
 - `xml_chars`: text with every character XML 1.0 forbids replaced
 - `chart_label`: a short label drawn in a chart (a strict allow-list)
 - `number`: numbers for people (three significant digits, thousands separators, "n/a")
+- `percent`: a share as a percentage for people ("25%", "n/a")
 """
 
 from __future__ import annotations
@@ -110,3 +111,12 @@ def number(value: object, digits: int = 3, *, trim: bool = False) -> str:
         return f"{x:,.0f}"
     text = f"{x:.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
     return text.rstrip("0").rstrip(".") if trim and "." in text else text
+
+
+def percent(part: object, whole: object = 1, digits: int = 0) -> str:
+    """`part` of `whole` as a percentage for people ("25%"); with `whole` left at 1, `part` is a share
+    (0.25). 'n/a' when either is unknown or `whole` is 0."""
+    x, of = _as_float(part), _as_float(whole)
+    if not (math.isfinite(x) and math.isfinite(of)) or of == 0:
+        return "n/a"
+    return f"{100 * x / of:.{digits}f}%"

@@ -112,3 +112,22 @@ def test_a_plan_without_a_stored_projection_gets_one_computed(planned: Planned, 
         f"Projection computed for this report: estimates {ESTIMATE_RUN}, SIEM profile splunk-xml (no projection is "
         f"stored with plan {planned.plan_id} (a store written before auditplan kept one)).")
     assert _value(html, "v-gb") == _gb(project(older))
+
+
+def test_an_events_per_second_plan_costed_with_another_profile_keeps_the_rate_it_counted(tmp_path: Path) -> None:
+    """An events/s budget counts one rate, the plan's SIEM profile's (splunk-xml: mean). A report costed
+    with QRadar (peak) still holds the waves to the mean rate the stored projection's profile counted,
+    rather than guessing it from the waves' loads (which cannot tell mean at p90)."""
+    db = tmp_path / "auditplan.db"
+    with Store(db) as store:
+        store.save_estimates(ESTIMATE_RUN, rf.fleet()[0])
+    result = CliRunner().invoke(main, ["plan", "--db", str(db), "--budget-eps", "1000", "--siem", "splunk-xml",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    plan_path = tmp_path / "plan.json"
+    stored = load_plan_projection(db, json.loads(plan_path.read_text(encoding="utf-8"))["plan_id"])
+    assert stored is not None and stored.profile.eps_basis == "mean"
+    html = _report(db, plan_path, tmp_path / "r.html", "--siem", "qradar")
+    assert _value(html, "projection-note").startswith("Projection computed for this report: ")
+    text = re.sub(r"\s+", " ", markup.unescape(re.sub(r"<[^>]+>", "", html)))
+    assert "events/s (mean) budget (SIEM headroom)" in text and "mean or peak" not in text

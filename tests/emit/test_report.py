@@ -599,7 +599,8 @@ def test_cli_report_bad_plan_names_the_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["report", "--db", str(db), "--plan", str(plan_path), "--out",
                                        str(tmp_path / "r.html")])
     assert result.exit_code == 2
-    assert "plan.json: cannot read the plan" in result.output and "Traceback" not in result.output
+    # records.read_plan's message: the file, and where in it the JSON breaks.
+    assert "plan.json: not JSON: line 1 column 2" in result.output and "Traceback" not in result.output
 
 
 def test_events_per_second_budget(rendered: Rendered) -> None:

@@ -11,6 +11,7 @@ from typing import ParamSpec, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.errors import usage_error_on
@@ -28,6 +29,7 @@ from auditplan.emit.api import (
 )
 from auditplan.emit.api import export_rules as export_rule_files
 from auditplan.store import StoreError
+from auditplan.text import escaped, number
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,7 +50,13 @@ def _rules_option(f: Callable[P, R]) -> Callable[P, R]:
 
 def _warn(problems: tuple[str, ...], suffix: str = "") -> None:
     for problem in problems:
-        click.echo(f"warning: {problem}{suffix}", err=True)
+        click.echo(f"warning: {escaped(problem)}{suffix}", err=True)
+
+
+def _shown(value: object) -> Text:
+    """A table cell or line of text that came from a host, an event or a rule file: plain text (never
+    Rich markup), every non-printable character shown as \\xNN (text.escaped)."""
+    return Text(escaped(str(value)))
 
 
 @detections.command("list")
@@ -64,7 +72,8 @@ def list_rules(rules_dirs: tuple[Path, ...]) -> None:
     _warn(ruleset.problems)
     table = Table("family", "id", "level", "title", "fields")
     for rule in ruleset.rules:
-        table.add_row(str(rule.family or "-"), rule.id, rule.level or "", rule.title, ", ".join(sorted(rule.fields)))
+        table.add_row(*(_shown(cell) for cell in (rule.family or "-", rule.id, rule.level or "", rule.title,
+                                                   ", ".join(sorted(rule.fields)))))
     Console().print(table)
 
 
@@ -72,22 +81,22 @@ def _print_run(run: DetectionRun) -> None:
     result, exposed = run.evaluation, run.exposure
     table = Table("family", "title", "hits", "alerts/day (fleet)", "hosts", "top processes", "notes")
     for r in result.results:
-        per_day = "n/a" if r.alerts_per_day is None else f"{r.alerts_per_day:,.1f}"
+        # number(): the alerts/day figure as the report shows it (None is "n/a").
         top = ", ".join(f"{n} ({c})" for n, c in r.top_processes[:3])
-        table.add_row(str(r.family or "-"), r.title, str(r.hits), per_day, str(len(r.hosts)), top, "; ".join(r.notes))
+        table.add_row(*(_shown(cell) for cell in (r.family or "-", r.title, r.hits, number(r.alerts_per_day),
+                                                   len(r.hosts), top, "; ".join(r.notes))))
     console = Console()
     console.print(table)
-    console.print(f"{result.events} sampled 4688 events from {result.hosts} hosts; "
-                  f"{exposed.events_with_secrets} command line(s) exposed a credential "
-                  f"(redacted in the store) on {len(exposed.by_host)} host(s).")
+    console.print(_shown(f"{result.events} sampled 4688 events from {result.hosts} hosts; "
+                         f"{exposed.events_with_secrets} command line(s) exposed a credential "
+                         f"(redacted in the store) on {len(exposed.by_host)} host(s)."))
     if exposed.by_host:
-        console.print("Exposed command lines per host: "
-                      + ", ".join(f"{h} {n}" for h, n in sorted(exposed.by_host.items(), key=lambda x: (-x[1], x[0]))),
-                      markup=False)
-    if result.hosts_without_command_line:
-        console.print(f"Command-line rules could not be evaluated on {len(result.hosts_without_command_line)} "
-                      "host(s) whose sample has no CommandLine: " + ", ".join(result.hosts_without_command_line),
-                      markup=False)
+        by_count = sorted(exposed.by_host.items(), key=lambda x: (-x[1], x[0]))
+        console.print(_shown("Exposed command lines per host: " + ", ".join(f"{h} {n}" for h, n in by_count)))
+    blind = result.hosts_without_command_line
+    if blind:
+        console.print(_shown(f"Command-line rules could not be evaluated on {len(blind)} host(s) whose sample has "
+                             "no CommandLine: " + ", ".join(blind)))
 
 
 @detections.command("evaluate")
@@ -112,7 +121,7 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
         run = evaluate_detections(db, rules_dirs)
     _warn(run.problems)
     for warning in run.evaluation.warnings:
-        click.echo(f"WARNING: {warning}", err=True)
+        click.echo(f"WARNING: {escaped(warning)}", err=True)
     if as_json:
         click.echo(json.dumps(run.document(), indent=2))
     else:
@@ -155,7 +164,7 @@ def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_pat
         sys.exit(2)
     _warn(done.skipped, "; skipped")
     for note in done.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {escaped(note)}", err=True)
     if fmt == "sigma":
         click.echo(f"Wrote {done.count} Sigma rule(s) to {done.path}")
     elif fmt == "scom":

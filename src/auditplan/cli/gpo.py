@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
-from auditplan.emit.api import LOG_MAX_SIZE_MB_MAX, LOG_MAX_SIZE_MB_MIN, GpoOptions, PlanError, write_gpo
+from auditplan.emit.api import LOG_MAX_SIZE_MB_MAX, LOG_MAX_SIZE_MB_MIN, EmitError, GpoOptions, PlanError, write_gpo
 
 
 @main.command()
@@ -58,11 +58,8 @@ def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_s
     try:
         outputs = write_gpo(plan_path, out_dir, options, force=force,
                             warn=lambda message: click.echo(f"auditplan gpo: warning: {message}", err=True))
-    except (PlanError, ValueError) as exc:
+    except (PlanError, EmitError) as exc:
         click.echo(f"auditplan gpo: {exc}", err=True)
-        sys.exit(2)
-    except OSError as exc:
-        click.echo(f"auditplan gpo: cannot write {exc.filename or out_dir}: {exc.strerror or exc}", err=True)
         sys.exit(2)
     for o in outputs:
         extra = ""

@@ -12,6 +12,7 @@ from auditplan.config import ConfigError
 from auditplan.emit.api import DEFAULT_TITLE, EmitError, PlanError, write_report
 from auditplan.model.api import ModelError
 from auditplan.store import StoreError
+from auditplan.text import escaped
 
 
 @main.command()
@@ -53,5 +54,5 @@ def report(db: Path, plan_path: Path | None, siem: str | None, out_path: Path, t
         written = write_report(db, out_path, plan_path=plan_path, siem=siem, title=title, org=org,
                                config_file=config_file, price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir)
     for warning in written.warnings:
-        click.echo(f"auditplan report: warning: {warning}", err=True)
+        click.echo(f"auditplan report: warning: {escaped(warning)}", err=True)
     click.echo(f"Wrote {written.html} and {written.csv}")

@@ -3,9 +3,10 @@ as plain functions a Python user (and the CLI) can call without click. Outside e
 module is imported.
 
 Errors are the library's own, each naming the file, option or rule at fault: PlanError (plan.json),
-StoreError, ConfigError, NoStore, ReportError, ExportUnavailable (a pySigma backend is not
-installed), ScomOptionError and ManagementPackInvalid. Warnings come back in the results; nothing
-here prints.
+StoreError, ConfigError, ModelError (the report's projection: e.g. no estimates in the store), and
+emit's: NoStore, ReportError, OutputError (where --out points cannot be written), GpoOptionError,
+OutputConflict, ScomOptionError (all EmitError, a ValueError), ExportUnavailable (a pySigma backend is
+not installed) and ManagementPackInvalid (a bug). Warnings come back in the results; nothing here prints.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from typing import TYPE_CHECKING, Any, Final
 from auditplan.emit.errors import (
     EmitError,
     ExportUnavailable,
+    GpoOptionError,
     ManagementPackInvalid,
     NoStore,
+    OutputError,
     ReportError,
     ScomOptionError,
+    cannot_write,
 )
 
 # GPO block imports (emit/gpo/backups.py); names re-exported for cli/gpo.py are written `X as X`.
@@ -74,10 +78,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_MP_ID", "DEFAULT_MP_VERSION", "DEFAULT_TITLE", "EXPORT_BACKENDS", "EXPORT_FORMATS", "DetectionRun",
-    "EmitError", "Evaluation", "ExportUnavailable", "Exposure", "ManagementPackInvalid", "NoStore", "PlanError",
-    "ProjectionNote", "ReportError", "ReportInputs", "ReportWritten", "Rule", "RuleResult", "RuleSet",
-    "RulesExported", "ScomOptionError", "detection_rules", "evaluate_detections", "evaluate_events", "export_rules",
-    "gather_report", "write_gpo", "write_report", "write_report_files", "write_scom_pack",
+    "EmitError", "Evaluation", "ExportUnavailable", "Exposure", "GpoOptionError", "ManagementPackInvalid", "NoStore",
+    "OutputError", "PlanError", "ProjectionNote", "ReportError", "ReportInputs", "ReportWritten", "Rule", "RuleResult",
+    "RuleSet", "RulesExported", "ScomOptionError", "detection_rules", "evaluate_detections", "evaluate_events",
+    "export_rules", "gather_report", "write_gpo", "write_report", "write_report_files", "write_scom_pack",
 ]
 
 DEFAULT_MP_ID: Final = "Auditplan.ProcessCreation.Detections"
@@ -103,7 +107,9 @@ def gather_report(db: Path, *, plan_path: Path | None = None, siem: str | None =
     """Everything the report shows, read from the store `db`, plan.json and `auditplan gpo`'s folder.
 
     The projection is the one `auditplan plan` stored with the plan, unless there is no plan, none is
-    stored, or `siem` / `price_per_gb` / `currency` / `config_file` ask for another."""
+    stored, or `siem` / `price_per_gb` / `currency` / `config_file` ask for another. Errors: PlanError,
+    NoStore, StoreError, ConfigError, ReportError (--gpo-dir), ModelError (a projection cannot be made,
+    e.g. the store holds no estimates: run `auditplan estimate`)."""
     from auditplan.emit.report.gather import ProjectionRequest, gather
 
     asked = ProjectionRequest(siem=siem, config_file=config_file, price_per_gb=price_per_gb, currency=currency)
@@ -111,7 +117,8 @@ def gather_report(db: Path, *, plan_path: Path | None = None, siem: str | None =
 
 
 def write_report_files(inputs: ReportInputs, out: Path) -> ReportWritten:
-    """Write the HTML to `out` and the per-host CSV beside it (<name>-hosts.csv)."""
+    """Write the HTML to `out` and the per-host CSV beside it (<name>-hosts.csv); OutputError naming
+    the file that cannot be written."""
     from auditplan.emit.report.render import write_report as write_files
 
     html, csv_path, ctx = write_files(inputs, out)
@@ -123,7 +130,8 @@ def write_report(db: Path, out: Path, *, plan_path: Path | None = None, siem: st
                  title: str = DEFAULT_TITLE, org: str | None = None, config_file: Path | None = None,
                  price_per_gb: float | None = None, currency: str | None = None, gpo_dir: Path | None = None,
                  now: datetime | None = None) -> ReportWritten:
-    """The one-file HTML capacity report of the store `db` (and plan.json), written to `out`."""
+    """The one-file HTML capacity report of the store `db` (and plan.json), written to `out`. Errors:
+    gather_report's (among them ModelError when the store holds no estimates) and OutputError."""
     inputs = gather_report(db, plan_path=plan_path, siem=siem, title=title, org=org, config_file=config_file,
                            price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir, now=now)
     return write_report_files(inputs, out)
@@ -245,7 +253,8 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
                  mp_version: str = DEFAULT_MP_VERSION, plan_path: Path | None = None,
                  through_wave: int = 0) -> RulesExported:
     """Write the rules as Sigma files (`fmt` "sigma", into the folder `out`), a SCOM pack ("scom"), or
-    queries of a pySigma backend (splunk, kusto, elastic) into the file `out`."""
+    queries of a pySigma backend (splunk, kusto, elastic) into the file `out`. Errors: EmitError (an
+    unknown `fmt`), OutputError (`out` cannot be written), PlanError, ScomOptionError, ExportUnavailable."""
     if fmt == "scom":
         return write_scom_pack(out, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version, plan_path=plan_path,
                                through_wave=through_wave)
@@ -262,25 +271,43 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
     usable = {Path(r.path) for r in loaded}
     files = [f for f in files if f in usable]
     if fmt == "sigma":
-        out.mkdir(parents=True, exist_ok=True)
-        for file in files:
-            shutil.copyfile(file, out / file.name)
+        _copy_rules(files, out)
         return RulesExported(fmt, out, len(files), tuple(problems))
     queries, query_problems = export_queries(files, fmt)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(f"# {name}\n{query}\n\n" for name, query in queries), encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(f"# {name}\n{query}\n\n" for name, query in queries), encoding="utf-8")
+    except OSError as exc:
+        raise cannot_write(out, exc) from None
     return RulesExported(fmt, out, len(queries), tuple(problems + query_problems))
 
 
-# ---- GPO backups (emit/gpo/backups.py) ----------------------------------------------------------------
-# The MODEL + PLAN helper's block: `auditplan gpo` calls write_gpo.
+def _copy_rules(files: Sequence[Path], out: Path) -> None:
+    """Copy the rule files into the folder `out`; OutputError naming the path that cannot be written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(out, exc, folder=True) from None
+    for file in files:
+        try:
+            shutil.copyfile(file, out / file.name)
+        except shutil.SameFileError:
+            continue  # --out is a --rules folder: the rule is already there
+        except OSError as exc:
+            raise cannot_write(out / file.name, exc) from None
+
+
+# -- GPO backups (emit/gpo/backups.py) ------------------------------------------------------------------
 
 
 def write_gpo(plan: Plan | Path, out_dir: Path, options: GpoOptions | None = None, *, force: bool = False,
               warn: Callable[[str], None] | None = None) -> list[WaveOutput]:
     """One Import-GPO-ready backup per wave of `plan` (a Plan, or the path of its plan.json) with
     rollout, verify and rollback scripts, into `out_dir` (emit/gpo/backups.py write_backups). Errors:
-    PlanError (the plan), ValueError (an option, e.g. the domain), OutputConflict (what is in
-    `out_dir`, a ValueError too), OSError (writing)."""
+    PlanError (the plan), GpoOptionError (an option, e.g. the domain), OutputConflict (what is in
+    `out_dir`), OutputError (`out_dir` cannot be written); all but PlanError are EmitError."""
     plan = read_plan(plan) if isinstance(plan, Path) else plan
-    return write_backups(plan, out_dir, options or GpoOptions(), force=force, warn=warn)
+    try:
+        return write_backups(plan, out_dir, options or GpoOptions(), force=force, warn=warn)
+    except OSError as exc:
+        raise cannot_write(out_dir, exc, folder=True) from None

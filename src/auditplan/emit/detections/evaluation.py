@@ -19,6 +19,7 @@ from typing import Any, Final
 import pandas as pd
 
 from auditplan.emit.detections.rules import SAMPLED_COLUMNS, Rule
+from auditplan.text import number, percent
 
 # Below this share of events with a non-empty CommandLine, command-line rules cannot be judged.
 MIN_CMDLINE_SHARE: Final = 0.5
@@ -128,11 +129,11 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
         warnings.append(
             f"{len(blind)} host(s) have no CommandLine in any sampled 4688 event (command-line auditing off?): "
             + ", ".join(blind) + f". Rules that read CommandLine cannot be evaluated on them; their "
-            f"{volume:,.0f} 4688 events/day are left out of those rules' alerts/day, not scored as zero."
+            f"{number(volume)} 4688 events/day are left out of those rules' alerts/day, not scored as zero."
         )
     if share is not None and share < MIN_CMDLINE_SHARE:
         warnings.append(
-            f"only {populated} of {len(events)} sampled 4688 events ({share:.0%}) carry a CommandLine, so the "
+            f"only {populated} of {len(events)} sampled 4688 events ({percent(share)}) carry a CommandLine, so the "
             "alerts/day of rules that read it describe today's partial command-line auditing, NOT the fleet "
             "once the GPO turns it on everywhere."
         )

@@ -228,16 +228,20 @@ def _family(rule: SigmaRule) -> int | None:
 
 
 def rule_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
-    """Every .yml/.yaml file under `paths` (a file is taken as is); one problem line per missing path."""
+    """Every .yml/.yaml file under `paths` (a file is taken as is); one problem line per path that is
+    missing or cannot be read."""
     files: list[Path] = []
     problems: list[str] = []
     for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in RULE_SUFFIXES and p.is_file())
-        elif path.exists():
-            files.append(path)
-        else:
-            problems.append(f"{path}: no such file or folder")
+        try:
+            if path.is_dir():
+                files += sorted(p for p in path.rglob("*") if p.suffix.lower() in RULE_SUFFIXES and p.is_file())
+            elif path.exists():
+                files.append(path)
+            else:
+                problems.append(f"{path}: no such file or folder")
+        except OSError as exc:
+            problems.append(f"{path}: cannot read: {exc.strerror or exc}")
     return files, problems
 
 

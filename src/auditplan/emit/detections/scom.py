@@ -7,9 +7,9 @@ Sigma string matches are case-insensitive, so every string test becomes MatchesR
 with `(?i)` and an escaped literal: ContainsSubstring's case rules would change the meaning. `|cased`
 strings drop the `(?i)`; `|re` flags i, m, s become the same .NET inline options; `field: null` is an
 empty Param on a 4688 field and always true on a field 4688 lacks.
-The patterns mean what the Sigma evaluation (SQLite, emit/detections.py) means: wildcards cross newlines
-(`(?s)`), the end anchor is .NET's `\z` (`$` also matches before a final newline), and an empty Param is
-NULL there, so a pattern that could match the empty string also requires a non-empty Param.
+The patterns mean what the Sigma evaluation (SQLite, emit/detections/evaluation.py) means: wildcards
+cross newlines (`(?s)`), the end anchor is .NET's `\z` (`$` also matches before a final newline), and an
+empty Param is NULL there, so a pattern that could match the empty string also requires a non-empty Param.
 Rules ship disabled; an override enables them for a group of the computers of rolled-out waves.
 """
 
@@ -45,7 +45,7 @@ from sigma.types import (
 )
 
 from auditplan.emit.detections import canonicalize_field_names, string_pattern
-from auditplan.emit.errors import ManagementPackInvalid, ScomOptionError
+from auditplan.emit.errors import ManagementPackInvalid, ScomOptionError, cannot_write
 from auditplan.text import NOT_XML_CHAR, xml_chars
 
 # Event 4688 EventData order (reference §A5); SCOM's Params/Param[N] is 1-based.
@@ -374,7 +374,8 @@ def build_management_pack(
 
 def write_management_pack(rule_files: Sequence[Path], out: Path, *, mp_id: str, mp_version: str,
                           enabled_hosts: Sequence[str]) -> list[str]:
-    """Write the MP; return one line per rule that could not be expressed, or needed a note."""
+    """Write the MP; return one line per rule that could not be expressed, or needed a note.
+    OutputError naming `out` when it cannot be written."""
     rules: list[ScomRule] = []
     messages: list[str] = []
     for file in rule_files:
@@ -397,6 +398,9 @@ def write_management_pack(rule_files: Sequence[Path], out: Path, *, mp_id: str, 
     except ET.ParseError as exc:
         raise ManagementPackInvalid(f"{out}: the generated management pack is not well-formed XML ({exc}); "
                                     "nothing was written") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        raise cannot_write(out, exc) from None
     return messages

@@ -24,6 +24,7 @@ from typing import Any, Final
 import jinja2
 from markupsafe import Markup
 
+from auditplan.emit.errors import GpoOptionError
 from auditplan.emit.gpo.files import (
     PROCESS_CREATION_GUID,
     PROCESS_CREATION_NAME,
@@ -50,16 +51,11 @@ from auditplan.records import (
     AuditSetting,
     Change,
     Plan,
+    PlanError,
     PlannedHost,
     Wave,
 )
-from auditplan.records import PlanError as PlanError
-from auditplan.records import parse_plan as parse_plan
-from auditplan.records import read_plan as read_plan
 from auditplan.text import CONTROL, quoted
-
-# PlanError, parse_plan and read_plan (records/plan_reader.py) are re-exported for cli/detections.py,
-# cli/report.py and emit/report.py, which import them from here until they use auditplan.records.
 
 _log = logging.getLogger(__name__)
 
@@ -126,15 +122,26 @@ _SETTING_VALUES: Final = {AuditSetting.NONE: 4, AuditSetting.SUCCESS: 1, AuditSe
                           AuditSetting.SUCCESS_AND_FAILURE: 3}
 
 
-def _clean_text(value: str, where: str) -> str:
+def _cleaned(value: str) -> str:
     """A name as the GPO and scripts carry it: controls, bidi and zero-width characters (text.CONTROL)
-    as a space, trimmed, non-empty, at most MAX_NAME characters."""
-    text = CONTROL.sub(" ", value).strip()
+    as a space, trimmed."""
+    return CONTROL.sub(" ", value).strip()
+
+
+def _clean_text(value: str, where: str, error: type[ValueError] = PlanError) -> str:
+    """`value` cleaned (_cleaned), non-empty and at most MAX_NAME characters, else `error` naming `where`."""
+    text = _cleaned(value)
     if not text:
-        raise PlanError(f"{where}: empty")
+        raise error(f"{where}: empty")
     if len(text) > MAX_NAME:
-        raise PlanError(f"{where}: {len(text)} characters, longer than {MAX_NAME}: {quoted(text)}")
+        raise error(f"{where}: {len(text)} characters, longer than {MAX_NAME}: {quoted(text)}")
     return text
+
+
+def gpo_display_name(number: int, wave_name: str, prefix: str = GpoOptions.name_prefix) -> str:
+    """The display name of a wave's GPO, as `auditplan gpo --name-prefix prefix` writes it (the report
+    shows it too): both names cleaned as the GPO carries them."""
+    return f"{_cleaned(prefix)} - wave {number:02d} ({_cleaned(wave_name)})"
 
 
 def _backup_time(value: str | None) -> str | None:
@@ -176,10 +183,10 @@ def _contents(plan: Plan) -> list[_WaveContent]:
 
 
 def validate_domain(domain: str) -> str:
-    """The AD domain's DNS name, checked: it lands in XML, PowerShell literals and LDAP DNs."""
+    """The AD domain's DNS name, checked (GpoOptionError): it lands in XML, PowerShell literals and LDAP DNs."""
     labels = domain.split(".")
     if len(domain) > MAX_DNS_NAME or not all(_DNS_LABEL.fullmatch(label) for label in labels):
-        raise ValueError(
+        raise GpoOptionError(
             f"--domain {quoted(domain)}: not a DNS domain name (dot-separated labels of letters, digits "
             f"and inner hyphens, 1-63 characters each, {MAX_DNS_NAME} in all), e.g. corp.example.com"
         )
@@ -354,14 +361,18 @@ def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool
     """
     env = _environment()
     domain = validate_domain(options.domain)
-    prefix = _clean_text(options.name_prefix, "--name-prefix")
+    prefix = _clean_text(options.name_prefix, "--name-prefix", GpoOptionError)
+    size = options.log_max_size_mb
+    if size is not None and not (isinstance(size, int) and LOG_MAX_SIZE_MB_MIN <= size <= LOG_MAX_SIZE_MB_MAX):
+        raise GpoOptionError(f"--log-max-size-mb {size!r}: expected a whole number of MB in "
+                             f"{LOG_MAX_SIZE_MB_MIN}..{LOG_MAX_SIZE_MB_MAX} (EventLog.admx)")
     backup_time = _backup_time(plan.created_at) or DEFAULT_BACKUP_TIME
     outputs: list[WaveOutput] = []
     instances: list[str] = []
     files: dict[str, bytes] = {}
     for content in _contents(plan):
         wave = content.wave
-        display_name = f"{prefix} - wave {wave.number:02d} ({content.name})"
+        display_name = gpo_display_name(wave.number, content.name, prefix)
         if _utf16_length(display_name) > MAX_GPO_DISPLAY_NAME:
             raise PlanError(
                 f"wave {wave.number}: GPO name {quoted(display_name)} has {_utf16_length(display_name)} characters; "

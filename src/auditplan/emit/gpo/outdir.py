@@ -34,6 +34,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Final
 
+from auditplan.emit.errors import EmitError
+
 _fcntl: ModuleType | None
 try:
     import fcntl as _fcntl
@@ -86,7 +88,7 @@ _OUR_SCRIPT_TEXT: Final = {
 _OUR_README_START: Final = "# GPO backups for plan "
 
 
-class OutputConflict(ValueError):
+class OutputConflict(EmitError):
     """The output folder holds something a run must not overwrite or leave beside its own backups."""
 
 

@@ -65,8 +65,8 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     hours = [float(h) for h in local.get("local_hours_p90", pd.Series(dtype=float)).tolist() if h == h]
     ctx["logs_short"] = sum(1 for h in hours if h < min_hours)
     start = inputs.first_wave_date or inputs.generated_at + timedelta(days=7)
-    # The same rate the planner counts: the plan's profile's eps basis (model/plan.py _load_column).
-    basis = counted_basis(plan, projection)
+    # The same rate the planner counts: the plan's profile's eps basis (model/planner.py _load_column).
+    basis = counted_basis(plan, projection, inputs.plan_eps_basis)
     ctx["waves"] = timeline(plan, start, inputs.wave_interval_days, inputs.gpo_names, basis)
     ctx["gpo_names_read"] = sum(1 for w in ctx["waves"] if not w["gpo_default"])
     ctx["gpo_default_prefix"] = GpoOptions.name_prefix

@@ -9,7 +9,6 @@ for another SIEM profile, price, currency or configuration. The report says whic
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.emit.report.gpo_names import plan_gpo_names
 from auditplan.emit.report.inputs import ProjectionNote, ReportInputs, projected_rates
 from auditplan.model.api import ESTIMATE_RUN, Projection, load_plan_projection, project
-from auditplan.records import Plan, PlanError, parse_plan
+from auditplan.records import Plan, read_plan
 from auditplan.store import Store
 
 OPTION_PRICE = "option --price-per-gb"
@@ -68,17 +67,20 @@ def _with_options(projection: Projection, config: Mapping[str, Any], sources: Ma
     return effective, named
 
 
-def read_report_plan(path: Path) -> Plan:
-    """plan.json, read and checked (records.parse_plan); PlanError names the file and the field."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanError(f"{path}: cannot read the plan: {exc}") from None
-    return parse_plan(raw, str(path))
+@dataclass(frozen=True)
+class ChosenProjection:
+    """The projection the report shows, the note that says which it is, and its effective config."""
+
+    projection: Projection
+    note: ProjectionNote
+    config: dict[str, Any]
+    sources: dict[str, str]  # each config leaf's source
+    # The events/s basis (mean or peak) of the SIEM profile of the projection stored with the plan, the
+    # rate its planner counted, even when the report shows another; None when none is stored.
+    plan_eps_basis: str | None = None
 
 
-def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest
-                      ) -> tuple[Projection, ProjectionNote, dict[str, Any], dict[str, str]]:
+def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest) -> ChosenProjection:
     """The plan's stored projection unless the user asked for something else; the note says which,
     and the effective config (with each value's source) is the one that projection used."""
     plan_id = plan.plan_id if plan else None
@@ -90,26 +92,29 @@ def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest
     else:
         differences = _differences(stored, asked)
         reason = "asked for " + "; ".join(differences) if differences else ""
+    basis = stored.profile.eps_basis if stored is not None else None
     if stored is not None and not reason:
         note = ProjectionNote(planned=True, siem=stored.profile.name, estimate_run=stored.estimate_run or None,
                               plan_id=plan_id)
-        return stored, note, dict(stored.config), dict(stored.config_sources)
+        return ChosenProjection(stored, note, dict(stored.config), dict(stored.config_sources), basis)
     siem = asked.siem or (plan.siem if plan else None)
     projection = project(store, siem=siem, config_file=asked.config_file, price_per_gb=asked.price_per_gb,
                          currency=asked.currency)
     note = ProjectionNote(planned=False, siem=projection.profile.name, estimate_run=projection.estimate_run or None,
                           plan_id=plan_id, reason=reason)
-    return projection, note, *_with_options(projection, projection.config, projection.config_sources, asked)
+    config, sources = _with_options(projection, projection.config, projection.config_sources, asked)
+    return ChosenProjection(projection, note, config, sources, basis)
 
 
 def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest = ProjectionRequest(),
            title: str = DEFAULT_TITLE, org: str | None = None, gpo_dir: Path | None = None,
            now: datetime | None = None) -> ReportInputs:
-    """Everything the report shows; PlanError, StoreError, ConfigError, NoStore or ReportError on bad input."""
+    """Everything the report shows; PlanError, StoreError, ConfigError, NoStore or ReportError on bad input,
+    ModelError when a projection cannot be made (e.g. no estimates)."""
     if gpo_dir is not None and plan_path is None:
         raise ReportError("--gpo-dir needs --plan: the GPO names are matched to the plan's waves")
     # The plan first: a malformed one fails before the store is read and the fleet simulated.
-    plan = read_report_plan(plan_path) if plan_path else None
+    plan = read_plan(plan_path) if plan_path else None
     warnings: list[str] = []
     gpo_names: dict[int, str] = {}
     if plan and plan_path:
@@ -117,7 +122,8 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
     if not db.is_file():
         raise NoStore(f"{db}: no store here; run `auditplan survey` (or ingest) and `auditplan estimate` first")
     with Store(db) as store:
-        projection, note, config, sources = choose_projection(store, plan, asked)
+        chosen = choose_projection(store, plan, asked)
+        projection, note = chosen.projection, chosen.note
         estimates = store.load_estimates(note.estimate_run or ESTIMATE_RUN)
         survey = store.hosts_frame()
         events = store.events_frame()
@@ -128,7 +134,8 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
     return ReportInputs(
         hosts=survey, projection=projection, estimates=estimates, plan=plan, detections=detections,
         exposure=exposure(events), defaults_text=defaults_text(), title=title, org=org,
-        generated_at=now or datetime.now(UTC), gpo_names=gpo_names, config=config, config_sources=sources,
-        projection_note=note, warnings=tuple(warnings),
+        generated_at=now or datetime.now(UTC), gpo_names=gpo_names, config=chosen.config,
+        config_sources=chosen.sources, projection_note=note, warnings=tuple(warnings),
+        plan_eps_basis=chosen.plan_eps_basis,
     )
 

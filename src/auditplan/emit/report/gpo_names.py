@@ -7,14 +7,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from auditplan.emit.errors import ReportError
-from auditplan.emit.gpo.backups import GpoOptions
 from auditplan.emit.gpo.outdir import MANIFEST_NS
 from auditplan.records import Plan
 
 MANIFEST = ("backups", "manifest.xml")  # where `auditplan gpo --out DIR` lists its backups
 MAX_MANIFEST_BYTES = 16 * 2**20
-# bkupInfo/manifest Comment as emit/gpo/backups.py writes it: "auditplan plan <id> wave N"
-# (and "auditplan wave N: ...").
+# bkupInfo/manifest Comment as emit/gpo/backups.py writes it ("auditplan wave N: ..."), and as
+# earlier releases wrote it ("auditplan plan <id> wave N").
 _COMMENT_WAVE = re.compile(r"auditplan\b.*?\bwave (\d+)\b", re.S)
 
 
@@ -76,8 +75,3 @@ def plan_gpo_names(plan: Plan, plan_path: Path, gpo_dir: Path | None) -> tuple[d
         return names, [f"{folder.joinpath(*MANIFEST)} has no backup of plan {plan.plan_id}; "
                        "showing default GPO names"]
     return names, []
-
-
-def gpo_display_name(number: int, name: str, prefix: str = GpoOptions.name_prefix) -> str:
-    """The wave's GPO as `auditplan gpo` names it by default (emit/gpo/backups.py write_backups)."""
-    return f"{prefix} - wave {number:02d} ({name})"

@@ -64,3 +64,6 @@ class ReportInputs:
     config_sources: Mapping[str, str] | None = None
     projection_note: ProjectionNote | None = None
     warnings: tuple[str, ...] = ()  # said on the terminal, not in the report (e.g. an unreadable GPO manifest)
+    # The events/s basis ("mean" or "peak") of the SIEM profile of the projection stored with the plan:
+    # the rate the planner held under an events/s budget. None when no projection is stored with it.
+    plan_eps_basis: str | None = None

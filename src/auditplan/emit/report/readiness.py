@@ -9,13 +9,10 @@ from typing import Any
 import pandas as pd
 
 from auditplan.records import AuditSetting
+from auditplan.text import percent
 
 # Process Creation audits successes (records/survey.py AuditSetting.includes_success).
 _SUCCESS_SETTINGS = frozenset(str(s) for s in AuditSetting if s.includes_success)
-
-
-def _share(part: int, whole: int) -> str:
-    return f"{100.0 * part / whole:.0f}%" if whole else "n/a"
 
 
 def _truthy(value: Any) -> bool:
@@ -62,7 +59,7 @@ def readiness(all_rows: pd.DataFrame) -> dict[str, Any]:
     ]
     return {
         "surveyed": total, "reachable": len(ok), "process_creation_on": on, "cmdline_on": cmd,
-        "unsupported": unsupported, "process_creation_on_share": _share(on, len(ok)),
-        "cmdline_on_share": _share(cmd, len(ok)), "categories": categories,
+        "unsupported": unsupported, "process_creation_on_share": percent(on, len(ok)),
+        "cmdline_on_share": percent(cmd, len(ok)), "categories": categories,
         "failures": Counter(str(s) for s in hosts["status"] if s != "ok") if total else Counter(),
     }

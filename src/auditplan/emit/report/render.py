@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +9,15 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from auditplan.emit.errors import cannot_write
 from auditplan.emit.report.context import build_context
 from auditplan.emit.report.inputs import ReportInputs
 from auditplan.emit.report.readiness import one_row_per_host
-from auditplan.emit.report.waves import as_float
 from auditplan.store.export import frame_to_csv
-from auditplan.text import number
+from auditplan.text import number, percent
 
 HOST_COLUMNS = ("host", "source", "change", "p10", "p50", "p90", "added_gb_day_p50", "added_gb_day_p90",
                 "added_eps_peak_p90", "local_hours_p90", "recommended_log_max_size_mb")
-
-
-def _pct(value: Any) -> str:
-    x = as_float(value)
-    return "n/a" if value is None or not math.isfinite(x) else f"{100 * x:.0f}%"
 
 
 def _environment() -> jinja2.Environment:
@@ -35,7 +29,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["fmt"] = number
-    env.filters["pct"] = _pct
+    env.filters["pct"] = percent
     return env
 
 
@@ -66,10 +60,15 @@ def host_table(inputs: ReportInputs) -> pd.DataFrame:
 
 
 def write_report(inputs: ReportInputs, out: Path) -> tuple[Path, Path, dict[str, Any]]:
-    """Write the HTML and, beside it, the per-host CSV; return both paths and the context."""
+    """Write the HTML and, beside it, the per-host CSV; return both paths and the context.
+    OutputError (an EmitError) naming the file when either cannot be written."""
     html, ctx = render(inputs)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
     csv_path = out.with_name(out.stem + "-hosts.csv")
-    csv_path.write_text(frame_to_csv(host_table(inputs)), encoding="utf-8", newline="")
+    table = frame_to_csv(host_table(inputs))
+    for path, text in ((out, html), (csv_path, table)):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="" if path == csv_path else None)
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
     return out, csv_path, ctx

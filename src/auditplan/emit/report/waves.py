@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from auditplan.emit.report.gpo_names import gpo_display_name
+from auditplan.emit.gpo.backups import gpo_display_name
 from auditplan.model.api import EPS_BASIS_MEAN, EPS_BASIS_PEAK, Projection
 from auditplan.records import BudgetKind, Plan, WaveLoad
 
@@ -23,14 +23,25 @@ def as_float(value: Any) -> float:
         return math.nan
 
 
-def eps_basis(plan: Plan, projection: Projection | None) -> str | None:
-    """Which events/s the plan's budget counts: "mean" or "peak", the basis of its SIEM profile's
-    licence (model/plan.py _load_column); None when neither the profile nor the plan tells.
+def _basis(profile_basis: str) -> str:
+    """A SIEM profile's eps_basis as the planner reads it (model/planner.py _load_column)."""
+    return EPS_BASIS_PEAK if profile_basis == EPS_BASIS_PEAK else EPS_BASIS_MEAN
 
-    The projection's profile tells when it is the plan's (`auditplan report --siem` may cost
-    another). Else the waves' loads tell where plan.json carries that rate (mean p50, peak p90)."""
+
+def eps_basis(plan: Plan, projection: Projection | None, planned: str | None = None) -> str | None:
+    """Which events/s the plan's budget counts: "mean" or "peak", the basis of its SIEM profile's
+    licence (model/planner.py _load_column); None when nothing tells.
+
+    `planned`, the eps_basis of the profile of the projection stored with the plan (the one the
+    planner counted with), settles it. Without a stored projection, the report's projection's
+    profile tells when it is the plan's (`auditplan report --siem` may cost another)."""
+    if planned is not None:
+        return _basis(planned)
     if projection is not None and (not plan.siem or projection.profile.name == plan.siem):
-        return EPS_BASIS_PEAK if projection.profile.eps_basis == EPS_BASIS_PEAK else EPS_BASIS_MEAN
+        return _basis(projection.profile.eps_basis)
+    # Only a guess, for plans with no projection stored (stores written before auditplan kept one)
+    # costed with another profile: the waves' loads tell where plan.json carries that rate under its
+    # own name as well as under `budget` (mean p50, peak p90).
     quantile = plan.budget.quantile if plan.budget else "p90"
     loads = [w.load for w in plan.waves]
     for basis, held in ((EPS_BASIS_MEAN, "eps_mean_p50"), (EPS_BASIS_PEAK, "eps_peak_p90")):
@@ -115,8 +126,9 @@ def budget_summary(plan: Plan | None, waves: list[dict[str, Any]], projection: P
             "fleet_need": need, "share_fleet": need / value if value > 0 and math.isfinite(need) else None}
 
 
-def counted_basis(plan: Plan | None, projection: Projection | None) -> str | None:
-    """The events/s basis an events/s budget counts (the plan's profile's, model/plan.py _load_column)."""
+def counted_basis(plan: Plan | None, projection: Projection | None, planned: str | None = None) -> str | None:
+    """The events/s basis an events/s budget counts (the plan's profile's, model/planner.py _load_column);
+    `planned` as eps_basis takes it."""
     if plan is None or plan.budget is None or plan.budget.kind != BudgetKind.EPS:
         return None
-    return eps_basis(plan, projection)
+    return eps_basis(plan, projection, planned)
