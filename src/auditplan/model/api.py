@@ -325,8 +325,8 @@ def _exclude(path: Path | None) -> tuple[dict[str, str], list[str]]:
 
 def load_plan_projection(source: Store | Path, plan: Plan | str, projection_id: str | None = None
                          ) -> Projection | None:
-    """The projection `plan` saved with this plan.json, rebuilt with its frames: the one its
-    projection_id names (`plan` a Plan, or its plan_id with `projection_id`). A plan without one
+    """The projection `auditplan plan` saved with this plan.json, rebuilt with its frames: the one
+    its projection_id names (`plan` a Plan, or its plan_id with `projection_id`). A plan without one
     (written before plans named their projection) gets the one saved under its plan_id. None when
     the store has none for it (a plan made before projections were saved, or not in this store)."""
     plan_id, named = (plan.plan_id, plan.projection_id) if isinstance(plan, Plan) else (plan, projection_id)
