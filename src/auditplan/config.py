@@ -2,15 +2,18 @@
 
 Each stage reads its own section: [probe], [priors], [event_size], [siem.NAME], [plan],
 [local_log]. A user file sets only the keys it wants to change; tables merge key by key.
-Each value has a source (`config_sources`), and each shipped number a documented basis
-(`documented_basis`: the comment beside or above it, or its `[X.sources]` entry).
+`Config.load` reads the user file once and keeps each value's source ("default" or the file);
+each shipped number has a documented basis (`documented_basis`: the comment beside or above it,
+or its `[X.sources]` entry).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -55,15 +58,9 @@ def _read_user_file(user_file: Path) -> dict[str, Any]:
     return user
 
 
-def load_config(user_file: Path | None = None) -> dict[str, Any]:
-    """Defaults, with `user_file` (if given) merged over them."""
-    config = load_defaults()
-    if user_file is None:
-        return config
-    return _merge(config, _read_user_file(user_file), str(user_file))
-
-
-SOURCE_DEFAULT = "default"
+SOURCE_DEFAULT: Final = "default"
+DEFAULT_SEED: Final = 4688  # [plan] seed when a config has none
+DEFAULT_DRAWS: Final = 1000  # [plan] draws when a config has none
 
 
 def leaves(table: Mapping[str, Any], path: str = "") -> dict[str, Any]:
@@ -78,13 +75,51 @@ def leaves(table: Mapping[str, Any], path: str = "") -> dict[str, Any]:
     return out
 
 
-def config_sources(user_file: Path | None = None) -> dict[str, str]:
-    """Each leaf key of the effective config ("plan.draws") -> where its value came from:
-    "default" (the shipped defaults.toml) or the user file's path."""
-    sources = dict.fromkeys(leaves(load_defaults()), SOURCE_DEFAULT)
-    if user_file is not None:
-        sources.update(dict.fromkeys(leaves(_read_user_file(user_file)), str(user_file)))
-    return sources
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration and where each leaf value came from, with the [plan] settings
+    every model stage reads (estimate, project and plan share the Monte Carlo's draws and seed)."""
+
+    values: dict[str, Any]
+    sources: dict[str, str]  # "plan.draws" -> "default" or the --config file
+
+    @classmethod
+    def load(cls, user_file: Path | None = None) -> Config:
+        """Defaults with `user_file` (if given) merged over them; the file is read once."""
+        defaults = load_defaults()
+        sources = dict.fromkeys(leaves(defaults), SOURCE_DEFAULT)
+        if user_file is None:
+            return cls(defaults, sources)
+        user = _read_user_file(user_file)
+        sources.update(dict.fromkeys(leaves(user), str(user_file)))
+        return cls(_merge(defaults, user, str(user_file)), sources)
+
+    def plan_setting(self, key: str, default: Any) -> Any:
+        section = self.values.get("plan", {})
+        return section.get(key, default) if isinstance(section, dict) else default
+
+    def plan_number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+        """A number of the [plan] section, or a ConfigError naming `plan.KEY`."""
+        value = self.plan_setting(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < minimum:
+            raise ConfigError(f"plan.{key}: expected a number >= {minimum:g}, got {value!r}")
+        return float(value)
+
+    def monte_carlo(self) -> tuple[int, int]:
+        """(draws, seed) of the fleet Monte Carlo, [plan] draws and seed: `project` and `estimate` share them."""
+        return int(self.plan_number("draws", DEFAULT_DRAWS, minimum=10)), int(self.plan_number("seed", DEFAULT_SEED))
+
+    def step_fraction(self) -> float:
+        """[plan] default_step_fraction: the share of the budget one wave may add without --max-step."""
+        fraction = self.plan_setting("default_step_fraction", 0.25)
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
+            raise ConfigError(f"plan.default_step_fraction: expected a number in (0, 1], got {fraction!r}")
+        return float(fraction)
+
+
+def load_config(user_file: Path | None = None) -> dict[str, Any]:
+    """Defaults, with `user_file` (if given) merged over them (Config.load(user_file).values)."""
+    return Config.load(user_file).values
 
 
 # -- the documented basis of each shipped number ------------------------------------------------

@@ -13,6 +13,8 @@ The file is untrusted input. Every line is checked on its own; a bad line become
 InventoryError naming file and line, and the rest of the file is still read. Lines longer
 than MAX_LINE_BYTES are skipped without being held in memory. Duplicate names (compared
 case-insensitively, as Windows compares computer names) are merged into the first entry.
+
+`read_exclude` reads the other host list, `auditplan plan --exclude`: names only, one per line.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from auditplan.records import Host
-from auditplan.text import CONTROL_EXCEPT_TAB, quoted
+from auditplan.text import CONTROL_EXCEPT_TAB, escaped, quoted
 
 # A host entry plus a full CSV row fits easily; anything longer is hostile or a wrong file.
 MAX_LINE_BYTES = 8192
 # UTF-16 files are re-encoded in memory (no streaming decoder for split lines); bound that.
 MAX_UTF16_BYTES = 64 << 20
+# An --exclude file is read whole; anything this large is not a list of host names.
+EXCLUDE_MAX_BYTES = 16 << 20
 # RFC 1035 §2.3.4 / RFC 1123 §2.1: labels of 1-63 letters, digits and hyphens, not starting
 # or ending with a hyphen; a name of at most 253 characters (255 octets on the wire).
 MAX_LABEL_LENGTH = 63
@@ -62,6 +66,7 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}\Z")
 _SPACE = re.compile(r"\s")
 _TRAILING_COMMENT = re.compile(r"\s#")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class InventoryError(Exception):
@@ -505,3 +510,42 @@ def _report_plain_entry(builder: _Builder, line: int, entry: str) -> None:
         builder.error(line, str(exc))
         return
     builder.add(line, Host(name=name, address=name, port=port, source=f"{builder.file}:{line}"))
+
+
+def read_exclude(path: Path) -> tuple[dict[str, str], list[str]]:
+    """Host names to leave out of a plan, one per line (`#` starts a comment anywhere; blank lines;
+    only the first word of a line counts). Returns (name lower-case -> "FILE:LINE", warnings naming
+    FILE:LINE for the lines skipped or cut); InventoryError when the file cannot be read."""
+    file = str(path)
+    try:
+        if path.stat().st_size > EXCLUDE_MAX_BYTES:
+            raise InventoryError(file, None, f"larger than {EXCLUDE_MAX_BYTES >> 20} MB; not a host list")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InventoryError(file, None, f"cannot read: {exc.strerror or exc}") from None
+    text = raw.decode("utf-8-sig", errors="replace")
+    out: dict[str, str] = {}
+    warnings: list[str] = []
+    # Lines end at CR LF, LF or CR only: str.splitlines would also break at FS, GS, RS, NEL and
+    # U+2028, hiding those characters from the check below and numbering lines unlike an editor.
+    for number, line in enumerate(_LINE_END.split(text), start=1):
+        entry = line.split(COMMENT, 1)[0].strip(" \t")
+        if not entry:
+            continue
+        if "\ufffd" in entry:
+            warnings.append(f"{file}:{number}: not a host name (bytes that are not UTF-8), skipped")
+            continue
+        control = _control_character(entry)
+        if control is not None:
+            warnings.append(f"{file}:{number}: not a host name (the control or invisible character {control}), "
+                            "skipped")
+            continue
+        words = entry.split()
+        if not words:
+            continue  # only blank space (e.g. a no-break space)
+        name, *extra = words
+        if extra:
+            warnings.append(f"{file}:{number}: only the first word ({escaped(name)}) is a host name; "
+                            "the rest is ignored")
+        out.setdefault(name.lower(), f"{path.name}:{number}")
+    return out, warnings

@@ -17,7 +17,7 @@ from markupsafe import escape
 
 from auditplan.cli import main
 from auditplan.model.api import ESTIMATE_RUN, Projection, load_plan_projection, project
-from auditplan.records import HostEstimate, Range
+from auditplan.records import HostEstimate, Range, read_plan
 from auditplan.store import Store
 from auditplan.text import number
 
@@ -68,7 +68,7 @@ def planned(tmp_path: Path) -> Planned:
 
 
 def test_report_after_a_re_estimate_shows_the_plans_projection(planned: Planned, tmp_path: Path) -> None:
-    as_planned = load_plan_projection(planned.db, planned.plan_id)
+    as_planned = load_plan_projection(planned.db, read_plan(planned.plan_path))
     assert as_planned is not None
     latest = project(planned.db)  # what the store's newer estimates give
     assert _gb(as_planned) != _gb(latest)

@@ -79,7 +79,7 @@ def test_plan_saves_the_projection_it_used_and_gives_it_back(db: Path, tmp_path:
     assert run.projection.config_sources["plan.seed"] == "default"
     assert run.projection.config["plan"]["draws"] == 200 and run.projection.estimate_run == "latest"
 
-    loaded = api.load_plan_projection(db, run.plan.plan_id)
+    loaded = api.load_plan_projection(db, run.plan)
     assert loaded is not None
     original = run.projection
     pd.testing.assert_frame_equal(loaded.hosts, original.hosts, check_dtype=False)
@@ -117,7 +117,7 @@ def test_one_store_object_serves_a_whole_run(db: Path, tmp_path: Path) -> None:
     with Store(db) as store:
         run = api.plan(store, budget_kind=api.BUDGET_EPS, budget=50.0, max_step=50.0, out_dir=tmp_path)
         projection = api.project(store, siem="qradar")
-        assert api.load_plan_projection(store, run.plan.plan_id) is not None
+        assert api.load_plan_projection(store, run.plan) is not None
         assert store.load_document("plan", "latest") == json.loads((tmp_path / "plan.json").read_text("utf-8"))
     assert projection.profile.name == "qradar"
 

@@ -596,6 +596,30 @@ def _store_before_rollout(tmp_path: Path) -> Path:
     return db
 
 
+def test_plan_run_gives_the_headroom_left_and_the_overrun(tmp_path: Path) -> None:
+    """The re-plan arithmetic the command prints is the library's (model.api.PlanRun): the same
+    scenario as above, through the front door."""
+    from auditplan.model import api
+    from auditplan.store import Store
+
+    db = tmp_path / "ap.db"
+    with Store(db) as store:
+        for r in (result("web01"), result("web02"), result("sql01", role="sql")):
+            store.save_result(r)
+        store.save_estimates("latest", [host("web01", 0.2), host("web02", 0.5), host("sql01", 0.3, role="sql")])
+    first = api.plan(db, budget_kind=api.BUDGET_GB_DAY, budget=1.0, max_step=0.5, out_dir=tmp_path)
+    assert (first.headroom_left, first.rollout_total, first.over_first_budget) == (None, None, False)
+    with Store(db) as store:
+        store.save_estimates("latest", [host("web01", 0.3, on=True, cmd_on=True), host("web02", 0.5),
+                                        host("sql01", 0.3, role="sql", on=True, cmd_on=True)])
+    again = api.plan(db, budget_kind=api.BUDGET_GB_DAY, budget=1.0, max_step=0.5, out_dir=tmp_path)
+    assert again.headroom_left == pytest.approx(0.4) and again.rollout_total == pytest.approx(1.1)
+    assert again.over_first_budget
+    fixed = api.plan(db, budget_kind=api.BUDGET_GB_DAY, budget=0.4, max_step=0.5, out_dir=tmp_path)
+    assert fixed.headroom_left == pytest.approx(0.4) and fixed.rollout_total == pytest.approx(0.6)
+    assert not fixed.over_first_budget
+
+
 def test_replan_without_a_rollout_gives_no_earlier_waves_advice(tmp_path: Path) -> None:
     """Two plans, no wave enabled in between (the demo's `plan 0.62` then `plan 0.5`): the hosts that
     already audit 4688 without the command line sit in both plans' waves, but neither plan's waves ran,

@@ -109,12 +109,10 @@ def demo_estimate(ctx: DemoContext) -> None:
     ctx.warnings.extend(run.warnings)
     if run.fleet is None:
         raise click.ClickException(f"{ctx.db}: no host to estimate")
-    rows = [model.estimate_row(e) for e in run.estimates]
     path = ctx.out / "estimates.csv"
-    path.write_text(model.estimate_csv_text(rows, model.estimate_fleet(run.fleet, len(rows), run.draws, run.seed)),
-                    encoding="utf-8", newline="")
+    path.write_text(run.csv_text(), encoding="utf-8", newline="")
     ctx.messages.append(
-        f"estimate: {len(rows)} hosts, fleet {number(run.fleet.p10)}..{number(run.fleet.p90)} x 4688/day "
+        f"estimate: {len(run.estimates)} hosts, fleet {number(run.fleet.p10)}..{number(run.fleet.p90)} x 4688/day "
         f"(p10..p90, median {number(run.fleet.p50)}) -> {path}"
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 
@@ -17,8 +16,3 @@ def usage_error_on(*errors: type[Exception]) -> Iterator[None]:
     except errors as exc:
         raise click.UsageError(str(exc)) from None
 
-
-def require_store(db: Path, first: str) -> None:
-    """UsageError unless the store file exists; `first` says which command(s) create it."""
-    if not db.is_file():
-        raise click.UsageError(f"{db}: no store here; run {first} first")

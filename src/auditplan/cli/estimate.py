@@ -14,17 +14,10 @@ from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.errors import usage_error_on
-from auditplan.model.api import (
-    FLEET_ROW,
-    ConfigError,
-    ModelError,
-    estimate_csv_text,
-    estimate_fleet,
-    estimate_row,
-)
+from auditplan.model.api import FLEET_ROW, ConfigError, ModelError
 from auditplan.model.api import estimate as estimate_hosts
 from auditplan.store import StoreError
-from auditplan.text import escaped
+from auditplan.text import escaped, number
 
 TABLE_WIDTH = 110
 
@@ -49,17 +42,16 @@ def estimate(db: Path, config_file: Path | None, as_json: bool, as_csv: bool) ->
         run = estimate_hosts(db, config_file=config_file)
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if not run.estimates or run.fleet is None:
+    fleet = run.fleet_row()
+    if not run.estimates or fleet is None:
         click.echo(f"{db}: no hosts in the store", err=True)
         sys.exit(1)
-    rows = [estimate_row(e) for e in run.estimates]
-    fleet = estimate_fleet(run.fleet, len(run.estimates), run.draws, run.seed)
     if as_json:
-        click.echo(json.dumps({"hosts": rows, "fleet": fleet}, indent=2))
+        click.echo(json.dumps(run.document(), indent=2))
     elif as_csv:
-        sys.stdout.write(estimate_csv_text(rows, fleet))
+        sys.stdout.write(run.csv_text())
     else:
-        _print_text(rows, fleet)
+        _print_text(run.rows(), fleet)
     click.echo(f"{len(run.estimates)} estimate(s) saved in {db} as {run.run!r}", err=True)
 
 
@@ -71,12 +63,12 @@ def _table(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> Table:
     for r in rows:
         # Text() cells: host-supplied names must not be read as rich markup.
         table.add_row(Text(escaped(r["host"])), Text(escaped(r["role"])), r["source"],
-                      f"{r['events_per_day_p10']:,.0f}", f"{r['events_per_day_p50']:,.0f}",
-                      f"{r['events_per_day_p90']:,.0f}",
-                      f"{r['peak_hour_factor']:.2f}", f"{r['bytes_per_event_xml']:,.0f}")
+                      *(number(r[k]) for k in ("events_per_day_p10", "events_per_day_p50", "events_per_day_p90",
+                                               "peak_hour_factor", "bytes_per_event_xml")))
     table.add_section()
-    table.add_row(FLEET_ROW, "", f"{fleet['hosts']} hosts", f"{fleet['events_per_day_p10']:,.0f}",
-                  f"{fleet['events_per_day_p50']:,.0f}", f"{fleet['events_per_day_p90']:,.0f}", "", "")
+    table.add_row(FLEET_ROW, "", f"{fleet['hosts']} hosts",
+                  *(number(fleet[k]) for k in ("events_per_day_p10", "events_per_day_p50", "events_per_day_p90")),
+                  "", "")
     return table
 
 

@@ -18,7 +18,6 @@ from auditplan.model.api import (
     BUDGET_EPS,
     BUDGET_GB_DAY,
     ConfigError,
-    EnabledLoad,
     ModelError,
     PlanError,
     PlanRun,
@@ -27,10 +26,6 @@ from auditplan.model.api import plan as make_plan
 from auditplan.records import QUANTILE_CHOICES, plan_number
 from auditplan.store import StoreError
 from auditplan.text import escaped, number
-
-
-def _fmt(value: float | None) -> str:
-    return number(value, trim=True)
 
 
 def _print(console: Console, run: PlanRun, unit: str) -> None:
@@ -43,9 +38,8 @@ def _print(console: Console, run: PlanRun, unit: str) -> None:
         # Six significant digits first, as plan.json holds them: the table shows the file's numbers.
         load, cum = w.load, w.cumulative
         assert load is not None and cum is not None  # the planner's waves always carry both
-        table.add_row(w.name, str(len(w.hosts)), _fmt(plan_number(load.budget)), _fmt(plan_number(cum.budget)),
-                      _fmt(plan_number(load.gb_day_p50)), _fmt(plan_number(load.gb_day_p90)),
-                      _fmt(plan_number(load.eps_peak_p90)))
+        table.add_row(w.name, str(len(w.hosts)), *(number(plan_number(v), trim=True) for v in (
+            load.budget, cum.budget, load.gb_day_p50, load.gb_day_p90, load.eps_peak_p90)))
     console.print(table)
     strata = p.pilot.strata if p.pilot else 0
     console.print(f"pilot covers {strata} stratum/strata of (role, OS family, site) ({p.pilot_coverage} cover)")
@@ -56,32 +50,32 @@ def _print(console: Console, run: PlanRun, unit: str) -> None:
         console.print(Text(f"warning: {escaped(warning)}", style="yellow"))
 
 
-def _print_enabled(console: Console, e: EnabledLoad, quantile: str, flag: str, unit: str, added: float) -> None:
+def _print_enabled(console: Console, run: PlanRun, flag: str, unit: str) -> None:
     """Hosts already auditing 4688 are outside the budget: say what they carry and what that
     means for --budget-* on a re-plan (docs/projection.md "The budget on a re-plan")."""
+    e, q = run.enabled, run.options.quantile
     if not e.hosts:
         return
-    q = quantile
-    text = (f"Already auditing 4688: {e.hosts} host(s) ({e.measured} measured), {_fmt(e.load)} {unit} ({q}) today. "
-            f"{flag} is headroom for the ADDED load only: this plan's cumulative starts at 0 and leaves out the "
-            "4688 stream these hosts send today.")
+    text = (f"Already auditing 4688: {e.hosts} host(s) ({e.measured} measured), {number(e.load, trim=True)} {unit} "
+            f"({q}) today. {flag} is headroom for the ADDED load only: this plan's cumulative starts at 0 and leaves "
+            "out the 4688 stream these hosts send today.")
     if e.cmdline_only:
         text += (f" {e.cmdline_only} of them audit 4688 without its command line: the command line this plan "
                  f"adds to them is added load: it counts against {flag}.")
     console.print(Text(text, style="yellow"))
-    if e.rollout_hosts and e.first_budget is not None:
-        left = e.first_budget - e.rollout_load
-        advice = (f"give {flag} {_fmt(left)} now ({_fmt(e.first_budget)} - {_fmt(e.rollout_load)})" if left > 0
-                  else f"no headroom is left for more waves ({_fmt(e.first_budget)} - {_fmt(e.rollout_load)})")
+    left, total = run.headroom_left, run.rollout_total
+    if left is not None and total is not None and e.first_budget is not None:
+        first, earlier = number(e.first_budget, trim=True), number(e.rollout_load, trim=True)
+        advice = (f"give {flag} {number(left, trim=True)} now ({first} - {earlier})" if left > 0
+                  else f"no headroom is left for more waves ({first} - {earlier})")
         console.print(Text(
             f"{e.rollout_hosts} of them were enabled by waves of earlier plans (they audit more now than when "
-            f"placed), which added {_fmt(e.rollout_load)} {unit} ({q}). The first plan in this store had {flag} "
-            f"{_fmt(e.first_budget)}: if that was the SIEM's headroom before the rollout, {advice}.", style="yellow"))
-        total = e.rollout_load + added
-        if total > e.first_budget * (1 + 1e-9):
+            f"placed), which added {earlier} {unit} ({q}). The first plan in this store had {flag} "
+            f"{first}: if that was the SIEM's headroom before the rollout, {advice}.", style="yellow"))
+        if run.over_first_budget:
             console.print(Text(
-                f"warning: earlier waves {_fmt(e.rollout_load)} + this plan {_fmt(added)} = {_fmt(total)} {unit} "
-                f"> the first plan's budget {_fmt(e.first_budget)}", style="bold yellow"))
+                f"warning: earlier waves {earlier} + this plan {number(run.added, trim=True)} = "
+                f"{number(total, trim=True)} {unit} > the first plan's budget {first}", style="bold yellow"))
     elif e.placed_hosts:
         console.print(Text(
             f"Earlier plans in this store placed {e.placed_hosts} host(s) in waves; none of them audits more now "
@@ -101,16 +95,15 @@ def _print_recalibration(console: Console, recal: dict[str, Any]) -> None:
         for name in ("host", "wave", "assumed/day", "measured/day", "ratio"):
             table.add_column(name, justify="left" if name == "host" else "right")
         for e in recal["enabled"]:
-            ratio = "n/a" if e["ratio"] is None else f"{e['ratio']:.2f}"
-            table.add_row(Text(escaped(e["host"])), str(e["wave"]), _fmt(e["assumed_events_per_day_p50"]),
-                          _fmt(e["measured_events_per_day_p50"]), ratio)
+            table.add_row(Text(escaped(e["host"])), str(e["wave"]), *(number(e[k], trim=True) for k in (
+                "assumed_events_per_day_p50", "measured_events_per_day_p50", "ratio")))
         console.print(table)
     table = Table(title="Load per wave, previous plan -> now (GB/day)")
     for name in ("wave", "previous p50", "previous p90", "now p50", "now p90"):
         table.add_column(name, justify="right")
     for w in recal["waves"]:
-        table.add_row(str(w["wave"]), _fmt(w["previous"]["gb_day_p50"]), _fmt(w["previous"]["gb_day_p90"]),
-                      _fmt(w["now"]["gb_day_p50"]), _fmt(w["now"]["gb_day_p90"]))
+        table.add_row(str(w["wave"]), *(number(w[when][k], trim=True) for when in ("previous", "now")
+                                        for k in ("gb_day_p50", "gb_day_p90")))
     console.print(table)
     moved = recal["moved"]
     console.print(f"{len(moved)} host(s) moved" + (":" if moved else ""))
@@ -182,7 +175,7 @@ def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None
     unit = "GB/day" if kind == BUDGET_GB_DAY else "EPS"
     _print(console, run, unit)
     flag = "--budget-gb-day" if kind == BUDGET_GB_DAY else "--budget-eps"
-    _print_enabled(console, run.enabled, run.options.quantile, flag, unit, run.added)
+    _print_enabled(console, run, flag, unit)
     if run.recalibration is not None:
         _print_recalibration(console, run.recalibration)
     p = run.plan

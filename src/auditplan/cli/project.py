@@ -20,7 +20,9 @@ from auditplan.model.api import (
     ConfigError,
     ModelError,
     Projection,
+    capacity_units,
     change_summary,
+    local_history,
     projections,
     projections_csv_text,
     projections_document,
@@ -29,15 +31,12 @@ from auditplan.store import StoreError
 from auditplan.text import escaped, number
 
 
-def _g(value: float) -> str:
-    return number(value, trim=True)
-
-
 def _interval(row: pd.Series, metric: str) -> Text:
     # Text, not str: "[a–b]" would otherwise be read as rich markup.
     if math.isnan(row[f"{metric}_p50"]):
         return Text("n/a")
-    return Text(f"{_g(row[f'{metric}_p50'])} [{_g(row[f'{metric}_p10'])}–{_g(row[f'{metric}_p90'])}]")
+    p50, p10, p90 = (number(row[f"{metric}_{q}"], trim=True) for q in ("p50", "p10", "p90"))
+    return Text(f"{p50} [{p10}–{p90}]")
 
 
 def _group_table(title: str, frame: pd.DataFrame, currency: str) -> Table:
@@ -47,9 +46,10 @@ def _group_table(title: str, frame: pd.DataFrame, currency: str) -> Table:
         table.add_column(escape(name), justify="left" if name == "group" else "right")
     for group, row in frame.iterrows():
         table.add_row(
-            Text(escaped(str(group))), str(int(row["hosts"])), _g(row["added_events_day_p50"]),
-            _interval(row, "added_eps_mean"), _g(row["added_eps_peak_p90"]), _interval(row, "added_gb_day"),
-            _g(row["added_gb_held_p90"]), _interval(row, "added_cost_month"),
+            Text(escaped(str(group))), str(int(row["hosts"])), number(row["added_events_day_p50"], trim=True),
+            _interval(row, "added_eps_mean"), number(row["added_eps_peak_p90"], trim=True),
+            _interval(row, "added_gb_day"), number(row["added_gb_held_p90"], trim=True),
+            _interval(row, "added_cost_month"),
         )
     return table
 
@@ -65,29 +65,30 @@ def _print_projection(console: Console, p: Projection) -> None:
     console.print(_group_table(f"{prof.name}: added load by site", p.by_site, p.currency))
     changes = change_summary(p)
     console.print("By change (sums of per-host p50 / p90 added GB/day): " + "; ".join(
-        f"{name} {c['hosts']:.0f} host(s) +{_g(c['added_gb_day_p50'])} / +{_g(c['added_gb_day_p90'])}"
+        f"{name} {c['hosts']:.0f} host(s) +{number(c['added_gb_day_p50'], trim=True)} / "
+        f"+{number(c['added_gb_day_p90'], trim=True)}"
         for name, c in changes.items()
     ) + ("  (cmdline_only = the command line alone, on hosts already auditing 4688)" if "cmdline_only" in changes
          else ""))
     f = p.fleet.iloc[0]
-    console.print(f"After enablement the fleet's whole 4688 stream is {_g(f['gb_day_p50'])} GB/day p50 "
-                  f"({_g(f['eps_mean_p50'])} EPS mean); the table shows the increment over today.")
-    if prof.eps_capacity > 0:
-        basis = "eps_peak" if prof.eps_basis == "peak" else "eps_mean"
-        console.print(f"Capacity: {_g(f[f'{basis}_p90'] / prof.eps_capacity)} unit(s) of "
-                      f"{prof.eps_capacity:g} EPS ({prof.eps_basis}, p90 of the whole 4688 stream)")
-    hosts = p.hosts
-    short = hosts[~hosts["meets_min_local_hours"] & hosts["log_max_size_bytes"].notna()]
-    console.print(f"Local Security log: {len(short)} of {int(hosts['log_max_size_bytes'].notna().sum())} surveyed "
-                  f"host(s) would hold < {p.min_local_hours:g} h of history at p90 after enablement.")
-    if len(short):
+    console.print(f"After enablement the fleet's whole 4688 stream is {number(f['gb_day_p50'], trim=True)} GB/day "
+                  f"p50 ({number(f['eps_mean_p50'], trim=True)} EPS mean); the table shows the increment over today.")
+    units = capacity_units(p)
+    if units is not None:
+        console.print(f"Capacity: {number(units, trim=True)} unit(s) of {prof.eps_capacity:g} EPS "
+                      f"({prof.eps_basis}, p90 of the whole 4688 stream)")
+    history = local_history(p)
+    console.print(f"Local Security log: {len(history.short)} of {history.surveyed} surveyed host(s) would hold "
+                  f"< {history.target_hours:g} h of history at p90 after enablement.")
+    if len(history.short):
         table = Table(title="Hosts below the local history target (p90)")
         for name in ("host", "MaxSize MB", "hours after (p90)", "recommended MaxSize MB"):
             table.add_column(name, justify="left" if name == "host" else "right")
-        for _, row in short.sort_values(["local_hours_p90", "host"]).head(20).iterrows():
-            table.add_row(Text(escaped(str(row["host"]))), _g(row["log_max_size_bytes"] / 2**20),
-                          _g(row["local_hours_p90"]),
-                          _g(row["recommended_log_max_size_mb"]) + (" (cap)" if row["log_size_capped"] else ""))
+        for _, row in history.short.head(20).iterrows():
+            table.add_row(Text(escaped(str(row["host"]))), number(row["log_max_size_bytes"] / 2**20, trim=True),
+                          number(row["local_hours_p90"], trim=True),
+                          number(row["recommended_log_max_size_mb"], trim=True)
+                          + (" (cap)" if row["log_size_capped"] else ""))
         console.print(table)
     for warning in p.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
@@ -137,6 +138,6 @@ def project_command(db: Path, siems: tuple[str, ...], price_per_gb: float | None
                 table.add_column(name, justify="left" if name == "siem" else "right")
             for p in made:
                 f = p.fleet.iloc[0]
-                table.add_row(p.profile.name, _interval(f, "added_gb_day"), _g(f["added_eps_peak_p90"]),
-                              _g(f["added_gb_held_p90"]), _interval(f, "added_cost_month"))
+                table.add_row(p.profile.name, _interval(f, "added_gb_day"), number(f["added_eps_peak_p90"], trim=True),
+                              number(f["added_gb_held_p90"], trim=True), _interval(f, "added_cost_month"))
             console.print(table)

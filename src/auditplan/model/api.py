@@ -18,29 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from auditplan.config import ConfigError
+from auditplan.config import Config, ConfigError
+from auditplan.inventory import InventoryError, read_exclude
 from auditplan.model.errors import ModelError
 from auditplan.model.estimate import estimate_hosts
-from auditplan.model.inputs import (
-    ESTIMATE_RUN,
-    MAKES_ESTIMATES,
-    MAKES_RESULTS,
-    Config,
-    Estimates,
-    load_estimates,
-    local_subcategories,
-    measured,
-    opened,
-    read_exclude,
-)
 from auditplan.model.local_log import LocalLogSettings
 from auditplan.model.output import (
     FLEET_ROW,
     HOST_COLUMNS,
+    LocalHistory,
+    capacity_units,
     change_summary,
     estimate_csv_text,
     estimate_fleet,
     estimate_row,
+    local_history,
     projections_csv_text,
     projections_document,
 )
@@ -56,11 +48,37 @@ from auditplan.model.project import (
     fleet_events_day,
 )
 from auditplan.model.project import project as project_estimates
-from auditplan.model.recalibrate import recalibration
-from auditplan.model.siem import EPS_BASIS_MEAN, EPS_BASIS_PEAK, SiemProfile, load_siem_profiles, pick_profile
+from auditplan.model.recalibrate import measured, recalibration
+from auditplan.model.siem import (
+    EPS_BASIS_MEAN,
+    EPS_BASIS_PEAK,
+    SiemProfile,
+    config_profile,
+    config_profiles,
+    load_siem_profiles,
+    pick_profile,
+)
+from auditplan.model.store_inputs import (
+    ESTIMATE_RUN,
+    MAKES_ESTIMATES,
+    MAKES_RESULTS,
+    Estimates,
+    load_estimates,
+    load_local_subcategories,
+    opened,
+)
 from auditplan.model.stored import earlier_plans, latest_plan, projection_record, save_plan
 from auditplan.model.stored import load_plan_projection as _load_plan_projection
-from auditplan.records import HostEstimate, Plan, PlanError, Range, plan_document, plan_json_text
+from auditplan.records import (
+    PROJECTION_ID,
+    HostEstimate,
+    Plan,
+    PlanError,
+    Range,
+    plan_document,
+    plan_json_text,
+    projection_id_of,
+)
 from auditplan.store import Store
 
 # Settings of the old independent-hosts fleet total, replaced by [plan] draws / seed.
@@ -82,12 +100,14 @@ __all__ = [
     "ConfigError",
     "EnabledLoad",
     "EstimateRun",
+    "LocalHistory",
     "ModelError",
     "PlanError",
     "PlanOptions",
     "PlanRun",
     "Projection",
     "SiemProfile",
+    "capacity_units",
     "change_summary",
     "enabled_load",
     "estimate",
@@ -96,6 +116,7 @@ __all__ = [
     "estimate_row",
     "load_plan_projection",
     "load_siem_profiles",
+    "local_history",
     "pick_profile",
     "plan",
     "plan_csv_text",
@@ -121,6 +142,24 @@ class EstimateRun:
     seed: int
     run: str  # the store label they were saved under
     warnings: tuple[str, ...] = ()
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per host, as `auditplan estimate --json / --csv` prints them."""
+        return [estimate_row(e) for e in self.estimates]
+
+    def fleet_row(self) -> dict[str, Any] | None:
+        """The fleet total with its method (None when the store holds no hosts)."""
+        return None if self.fleet is None else estimate_fleet(self.fleet, len(self.estimates), self.draws, self.seed)
+
+    def document(self) -> dict[str, Any]:
+        """`auditplan estimate --json`: {"hosts": [...], "fleet": {...}}."""
+        return {"hosts": self.rows(), "fleet": self.fleet_row()}
+
+    def csv_text(self) -> str:
+        """`auditplan estimate --csv` (and the demo's estimates.csv): one row per host, then the
+        fleet total; "" when the store holds no hosts."""
+        fleet = self.fleet_row()
+        return "" if fleet is None or not self.estimates else estimate_csv_text(self.rows(), fleet)
 
 
 def estimate(source: Store | Path, *, config_file: Path | None = None) -> EstimateRun:
@@ -161,7 +200,7 @@ def projections(source: Store | Path, *, siems: Sequence[str] = (), config_file:
     with opened(source, MAKES_ESTIMATES) as store:
         inputs = load_estimates(store)
     return [_project(config, inputs, profile, retention_days=retention_days, price_per_gb=price_per_gb,
-                     currency=currency, min_local_hours=min_local_hours) for profile in config.profiles(siems)]
+                     currency=currency, min_local_hours=min_local_hours) for profile in config_profiles(config, siems)]
 
 
 def project(source: Store | Path, *, siem: str | None = None, config_file: Path | None = None,
@@ -169,7 +208,7 @@ def project(source: Store | Path, *, siem: str | None = None, config_file: Path 
             min_local_hours: float | None = None) -> Projection:
     """The projection for one SIEM profile (`siem`, else [plan] default_siem)."""
     config = Config.load(config_file)
-    profile = config.profile(siem)
+    profile = config_profile(config, siem)
     with opened(source, MAKES_ESTIMATES) as store:
         inputs = load_estimates(store)
     return _project(config, inputs, profile, retention_days=retention_days, price_per_gb=price_per_gb,
@@ -188,6 +227,27 @@ class PlanRun:
     recalibration: dict[str, Any] | None  # against the store's previous plan, when it differs
     files: tuple[Path, ...]  # plan.json, plan.csv (and recalibration.json)
     warnings: tuple[str, ...] = ()  # --exclude lines skipped, stored plans that could not be read
+
+    @property
+    def headroom_left(self) -> float | None:
+        """The first plan's budget less what the waves of earlier plans added: the budget to give
+        now if the first was the SIEM's headroom before the rollout (docs/projection.md "The budget
+        on a re-plan"); None when no earlier wave shows as enabled or no first budget is known."""
+        e = self.enabled
+        if not e.rollout_hosts or e.first_budget is None:
+            return None
+        return e.first_budget - e.rollout_load
+
+    @property
+    def rollout_total(self) -> float | None:
+        """What earlier waves added plus this plan's added load; None as for headroom_left."""
+        return None if self.headroom_left is None else self.enabled.rollout_load + self.added
+
+    @property
+    def over_first_budget(self) -> bool:
+        """Earlier waves plus this plan take the SIEM past the first plan's budget."""
+        first, total = self.enabled.first_budget, self.rollout_total
+        return first is not None and total is not None and total > first * (1 + 1e-9)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -216,17 +276,21 @@ def plan(source: Store | Path, *, budget_kind: str, budget: float, max_step: flo
         inputs = load_estimates(store)
         fraction = config.step_fraction()  # checked even when --max-step is given, as before
         step = max_step if max_step is not None else budget * fraction
-        exclude, notes = read_exclude(exclude_file) if exclude_file is not None else ({}, [])
-        profile = config.profile(siem)
+        exclude, notes = _exclude(exclude_file)
+        profile = config_profile(config, siem)
         options = PlanOptions(budget_kind=budget_kind, budget=budget, max_step=step,
                               quantile=quantile or str(config.plan_setting("quantile", "p90")),
                               pilot_size=pilot_size, max_waves=max_waves, first=tuple(first), exclude=exclude)
         projection = _project(config, inputs, profile, retention_days=None, price_per_gb=None, currency=None,
                               min_local_hours=None)
         planned = plan_waves(projection, options, survey=inputs.survey,
-                            local_subcategories=local_subcategories(store.load_results()))
+                             local_subcategories=load_local_subcategories(store))
         document = plan_document(planned)
-        planned = dataclasses.replace(planned, plan_id=document["plan_id"])
+        # plan.json names the projection it was made with (outside plan_id: docs/plan-json.md), so a
+        # later run of the same plan with another config or price cannot replace what it shows.
+        stored_projection = projection_record(projection, document["plan_id"]).to_document()
+        document[PROJECTION_ID] = projection_id_of(stored_projection)
+        planned = dataclasses.replace(planned, plan_id=document["plan_id"], projection_id=document[PROJECTION_ID])
         files = [out_dir / "plan.json", out_dir / "plan.csv"]
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -245,14 +309,27 @@ def plan(source: Store | Path, *, budget_kind: str, budget: float, max_step: flo
                 _write_atomic(files[-1], json.dumps(recal, indent=2, sort_keys=True) + "\n")
             except OSError as exc:
                 raise ModelError(f"{out_dir}: cannot write the plan: {exc.strerror or exc}") from None
-        save_plan(store, document, projection)
+        save_plan(store, document, stored_projection)
     added = sum(w.load.budget for w in planned.waves if w.load is not None and w.load.budget is not None)
     return PlanRun(planned, projection, options, enabled, float(added), recal, tuple(files), tuple(warnings))
 
 
-def load_plan_projection(source: Store | Path, plan_id: str) -> Projection | None:
-    """The projection `plan` saved with plan `plan_id`, rebuilt with its frames; None when the
-    store has none for it (a plan made before projections were saved, or not in this store)."""
+def _exclude(path: Path | None) -> tuple[dict[str, str], list[str]]:
+    if path is None:
+        return {}, []
+    try:
+        return read_exclude(path)
+    except InventoryError as exc:
+        raise ModelError(str(exc)) from None
+
+
+def load_plan_projection(source: Store | Path, plan: Plan | str, projection_id: str | None = None
+                         ) -> Projection | None:
+    """The projection `auditplan plan` saved with this plan.json, rebuilt with its frames: the one
+    its projection_id names (`plan` a Plan, or its plan_id with `projection_id`). A plan without one
+    (written before plans named their projection) gets the one saved under its plan_id. None when
+    the store has none for it (a plan made before projections were saved, or not in this store)."""
+    plan_id, named = (plan.plan_id, plan.projection_id) if isinstance(plan, Plan) else (plan, projection_id)
     with opened(source, MAKES_ESTIMATES) as store:
-        return _load_plan_projection(store, plan_id)
+        return _load_plan_projection(store, plan_id, named)
 

@@ -93,9 +93,9 @@ def usable_hours(
     """How many leading (oldest) hours of `counts` to leave out of the rate, and why.
 
     - Hours that end before the log's oldest event read 0 only because the log no longer holds them
-      (collect/probe.py). With `log_oldest_partial` (a survey: the log wrapped inside the window) the
+      (collect/winrm/probe.py). With `log_oldest_partial` (a survey: the log wrapped inside the window) the
       hour holding the oldest event is partial and goes too; an .evtx file's window starts at its first
-      event's hour on purpose (collect/evtx.py), so there it stays.
+      event's hour on purpose (collect/evtx/ingest.py), so there it stays.
     - With `capped`, /rd:true kept the newest events: the oldest hour with any count is partial and
       the hours before it read 0 for the same reason, so all of them go.
     """

@@ -1,9 +1,12 @@
-"""Machine output of `auditplan estimate` and `auditplan project` (--json, --csv): the rows and
-documents, built here so the commands only print them."""
+"""What `auditplan estimate` and `auditplan project` show: the machine output (--json, --csv) and
+the figures the tables print (capacity units, hosts short of local log history), built here so the
+commands only print them and a library user gets the same numbers."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import pandas as pd
@@ -77,10 +80,45 @@ def change_summary(p: Projection) -> dict[str, dict[str, float]]:
     return out
 
 
+def capacity_units(p: Projection) -> float | None:
+    """How many units of the profile's EPS capacity (e.g. WEC servers) the whole 4688 stream after
+    enablement needs, at p90 of the profile's EPS basis; None for a profile without one."""
+    prof = p.profile
+    if prof.eps_capacity <= 0:
+        return None
+    basis = "eps_peak" if prof.eps_basis == "peak" else "eps_mean"
+    units = float(p.fleet[f"{basis}_p90"].iloc[0]) / prof.eps_capacity
+    return units if math.isfinite(units) else None
+
+
+@dataclass(frozen=True)
+class LocalHistory:
+    """Local Security log history after enablement against the target (--min-local-hours)."""
+
+    target_hours: float
+    surveyed: int  # hosts whose log MaxSize the survey read
+    short: pd.DataFrame  # of them, those below the target at p90: host rows, shortest history first
+
+    @property
+    def hosts_below(self) -> list[str]:
+        return [str(h) for h in self.short["host"].tolist()]
+
+
+def local_history(p: Projection) -> LocalHistory:
+    """The surveyed hosts that would hold less than the target's hours of history at p90."""
+    hosts = p.hosts
+    surveyed = hosts["log_max_size_bytes"].notna()
+    short = hosts[~hosts["meets_min_local_hours"].astype(bool) & surveyed]
+    return LocalHistory(p.min_local_hours, int(surveyed.sum()), short.sort_values(["local_hours_p90", "host"]))
+
+
 def projections_document(projections: Sequence[Projection]) -> dict[str, Any]:
-    """`auditplan project --json`: per SIEM the profile, settings, fleet, by_role, by_site and hosts."""
+    """`auditplan project --json`: per SIEM the profile, settings, fleet, by_role, by_site and hosts,
+    the capacity units the stream needs (null without an EPS capacity) and the surveyed hosts below
+    the local history target."""
     out: dict[str, Any] = {}
     for p in projections:
+        history = local_history(p)
         out[p.profile.name] = {
             "profile": {"description": p.profile.description, "gb_bytes": p.profile.gb_bytes,
                         "licence": p.profile.licence, "eps_basis": p.profile.eps_basis,
@@ -94,6 +132,8 @@ def projections_document(projections: Sequence[Projection]) -> dict[str, Any]:
             "by_site": frame_records(p.by_site.reset_index()),
             "hosts": frame_records(p.hosts[list(HOST_COLUMNS)]),
             "warnings": list(p.warnings),
+            "capacity_units_p90": capacity_units(p),
+            "local_log": {"surveyed_hosts": history.surveyed, "hosts_below_min_local_hours": history.hosts_below},
         }
     return {"siem": out}
 

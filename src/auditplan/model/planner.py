@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from auditplan.model.gc_pause import gc_paused
 from auditplan.model.project import Projection
 from auditplan.model.siem import EPS_BASIS_PEAK
 from auditplan.records import (
@@ -39,7 +40,6 @@ from auditplan.records import (
     Stratum,
     Wave,
     WaveLoad,
-    gc_paused,
     parse_plan,
 )
 
@@ -161,16 +161,16 @@ def _survey_facts(survey: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
 
 
 # Sources whose audit policy was read from the host (auditpol, registry). An EVTX ingest infers it
-# from events (collect/evtx.py): it cannot see the Failure flag or the registry value itself.
+# from events (collect/evtx/ingest.py): it cannot see the Failure flag or the registry value itself.
 LIVE_SURVEY_SOURCES = ("winrm",)
 _PRIOR_SETTINGS = frozenset(s.value for s in AuditSetting)
 
 
 def _prior_audit(survey: pd.DataFrame | None) -> dict[str, tuple[AuditSetting | None, int | None]]:
     """Host (lower case) -> (Process Creation setting, command-line registry value) from its live
-    survey. The store keeps `cmdline_enabled` as "value == 1" (collect/parsers.py): False covers 0,
-    absent and any other value, which all mean off (gpo-backup-format.md §A2), so 0 stands for
-    "not 1" and the store cannot tell an absent value from 0."""
+    survey. The store keeps `cmdline_enabled` as "value == 1" (collect/winrm/interpret.py): False
+    covers 0, absent and any other value, which all mean off (gpo-backup-format.md §A2), so 0 stands
+    for "not 1" and the store cannot tell an absent value from 0."""
     if survey is None or not len(survey) or not {"host", "process_creation", "cmdline_enabled"} <= set(survey.columns):
         return {}
     cols = ["host", "status", "source", "process_creation", "cmdline_enabled"]

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from auditplan.config import ConfigError
+from auditplan.model.gc_pause import gc_paused
 from auditplan.model.local_log import LocalLogSettings, local_log_frame
 from auditplan.model.siem import SiemProfile
-from auditplan.records import NO_GROUP, Change, EstimateSource, HostEstimate, Range, gc_paused
+from auditplan.records import NO_GROUP, Change, EstimateSource, HostEstimate, Range
 
 QUANTILES = ("p10", "p50", "p90")
 Z90 = NormalDist().inv_cdf(0.9)

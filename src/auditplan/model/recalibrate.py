@@ -5,11 +5,21 @@ recalibration.json beside plan.json; docs/projection.md "Re-planning after a wav
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditplan.model.planner import as_plan
-from auditplan.records import Plan, plan_number
+from auditplan.records import EstimateSource, HostEstimate, Plan, plan_number
+
+
+def measured(estimates: Sequence[HostEstimate]) -> dict[str, float]:
+    """Host -> measured 4688/day p50, for hosts that audit 4688 and were measured doing it: the
+    rates `recalibration` holds against the ones an earlier plan assumed."""
+    return {
+        e.host: e.events_per_day.p50
+        for e in estimates
+        if e.source == EstimateSource.MEASURED_4688 and e.already_on
+    }
 
 
 def _gb(value: float | None) -> float:

@@ -9,11 +9,13 @@ The byte model (per host, from its sampled or dev-set XML sizes, evtx-data.md §
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from auditplan.config import ConfigError
+from auditplan.config import Config, ConfigError
+
+DEFAULT_SIEM: Final = "splunk-xml"  # the profile when neither --siem nor [plan] default_siem names one
 
 LICENCE_GB_DAY = "gb_day"
 LICENCE_EPS = "eps"
@@ -131,3 +133,15 @@ def pick_profile(profiles: Mapping[str, SiemProfile], name: str) -> SiemProfile:
         return profiles[name]
     except KeyError:
         raise ConfigError(f"unknown SIEM profile {name!r}; known: {', '.join(sorted(profiles))}") from None
+
+
+def config_profile(config: Config, name: str | None) -> SiemProfile:
+    """The SIEM profile `name`, else [plan] default_siem (splunk-xml); ConfigError when unknown."""
+    return pick_profile(load_siem_profiles(config.values), name or str(config.plan_setting("default_siem",
+                                                                                           DEFAULT_SIEM)))
+
+
+def config_profiles(config: Config, names: Sequence[str] = ()) -> list[SiemProfile]:
+    """The named profiles, or every profile of the config when none is named."""
+    every = load_siem_profiles(config.values)
+    return [pick_profile(every, n) for n in names] if names else list(every.values())

@@ -1,8 +1,10 @@
 """Plans and the projections they were made from, in the store (Store.save_document).
 
 `auditplan plan` saves each plan.json document under ("plan", plan_id) and ("plan", "latest"),
-and the projection it planned with under ("projection", plan_id) as a records.ProjectionRecord,
-so a later report shows the numbers the plan was made from. docs/projection.md "The store".
+and the projection it planned with under ("projection", projection_id) as a
+records.ProjectionRecord; plan.json names that projection_id, so a later report shows the numbers
+that very plan.json was made from, even when the same plan (same plan_id) was made again since with
+another config or price. docs/projection.md "Recalibration", docs/plan-json.md.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from auditplan.model.project import (
     unusable_hosts,
 )
 from auditplan.model.siem import SiemProfile, profile_from_table
-from auditplan.records import Plan, PlanError, ProjectionRecord, ProjectionRecordError, parse_plan
+from auditplan.records import PROJECTION_ID, Plan, PlanError, ProjectionRecord, ProjectionRecordError, parse_plan
 from auditplan.store import Store, StoreError
 
 PLAN_KIND: Final = "plan"
@@ -132,12 +134,13 @@ def projection_from_record(record: ProjectionRecord) -> Projection:
     )
 
 
-def save_plan(store: Store, document: Mapping[str, Any], projection: Projection) -> None:
-    """Save plan.json's document (under its plan_id and as the latest) and its projection."""
+def save_plan(store: Store, document: Mapping[str, Any], projection: Mapping[str, Any]) -> None:
+    """Save plan.json's document (under its plan_id and as the latest) and the projection document
+    it names (under the document's projection_id)."""
     plan_id = str(document["plan_id"])
+    store.save_document(PROJECTION_KIND, str(document[PROJECTION_ID]), dict(projection))
     store.save_document(PLAN_KIND, plan_id, dict(document))
     store.save_document(PLAN_KIND, PLAN_LATEST, dict(document))
-    store.save_document(PROJECTION_KIND, plan_id, projection_record(projection, plan_id).to_document())
 
 
 def _stored_plan(store: Store, key: str, warnings: list[str]) -> Plan | None:
@@ -163,15 +166,20 @@ def latest_plan(store: Store, warnings: list[str]) -> Plan | None:
     return _stored_plan(store, PLAN_LATEST, warnings)
 
 
-def load_plan_projection(store: Store, plan_id: str) -> Projection | None:
-    """The projection saved with plan `plan_id`, rebuilt with its frames; None when the store has
-    none (plans made before projections were saved). StoreError when it cannot be read."""
-    doc = store.load_document(PROJECTION_KIND, plan_id)
+def load_plan_projection(store: Store, plan_id: str, projection_id: str | None) -> Projection | None:
+    """The projection plan.json names (`projection_id`), rebuilt with its frames; for a plan without
+    one (written before plans named their projection) the one saved under its `plan_id`. None when
+    the store has none, or when the one named was saved for another plan (a projection_id copied
+    from another plan.json: it is outside plan_id, so read_plan cannot catch that). StoreError when
+    it cannot be read."""
+    key = projection_id or plan_id
+    doc = store.load_document(PROJECTION_KIND, key)
     if doc is None:
         return None
-    where = f"{store.path}: stored projection of plan {plan_id}"
+    where = f"{store.path}: stored projection {key} of plan {plan_id}"
     try:
-        return projection_from_record(ProjectionRecord.from_document(doc, where))
+        record = ProjectionRecord.from_document(doc, where)
+        return projection_from_record(record) if record.plan_id == plan_id else None
     except ProjectionRecordError as exc:
         raise StoreError(str(exc)) from None
     except ConfigError as exc:

@@ -18,6 +18,7 @@ from auditplan.records.plan import (
     NO_GROUP,
     PILOT_NAME,
     PLAN_SCHEMA_VERSION,
+    PROJECTION_ID,
     QUANTILE_CHOICES,
     Budget,
     BudgetKind,
@@ -32,14 +33,13 @@ from auditplan.records.plan import (
     Stratum,
     Wave,
     WaveLoad,
-    gc_paused,
     plan_document,
     plan_id_of,
     plan_json_text,
     plan_number,
 )
 from auditplan.records.plan_reader import parse_plan, read_plan
-from auditplan.records.projection import ProjectionRecord, ProjectionRecordError
+from auditplan.records.projection import ProjectionRecord, ProjectionRecordError, projection_id_of
 from auditplan.records.survey import (
     PROCESS_CREATION_GUID,
     REDACTED,
@@ -69,6 +69,7 @@ __all__ = [
     "PILOT_NAME",
     "PLAN_SCHEMA_VERSION",
     "PROCESS_CREATION_GUID",
+    "PROJECTION_ID",
     "QUANTILE_CHOICES",
     "REDACTED",
     "AuditPolicy",
@@ -104,11 +105,11 @@ __all__ = [
     "VolumeSample",
     "Wave",
     "WaveLoad",
-    "gc_paused",
     "parse_plan",
     "plan_document",
     "plan_id_of",
     "plan_json_text",
     "plan_number",
+    "projection_id_of",
     "read_plan",
 ]

@@ -1,8 +1,8 @@
-"""Typed records of the model stage: per-host estimates, projections and the wave plan.
+"""A host's estimated 4688 volume, the record `auditplan estimate` saves and `project` reads.
 
-estimate.py turns HostResult records (records/survey.py, loaded from the store) into
-HostEstimate; project.py turns estimates + a SIEM profile into loads; plan.py into a Plan.
-emit/ reads Plan (or plan.json, its serialised form) and never the store directly.
+HostEstimate: events/day as a Range (p10/p50/p90) with the EstimateSource it came from, the
+hour-of-day shape and peak factor, bytes per event with and without the command line, and what
+the host already audits. Range is any quantity with its 10th, 50th and 90th percentile.
 """
 
 from __future__ import annotations

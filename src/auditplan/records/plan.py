@@ -4,8 +4,8 @@
 `auditplan report` and `auditplan detections export` read it back with read_plan. Both sides use
 these records, so there is one definition of a plan. docs/plan-json.md describes the file: keys
 sorted, one host per line, numbers with six significant digits, `plan_id` the sha256 of the
-document without `plan_id` and the hosts' `prior_*` fields. read_plan recomputes the id, so a
-plan edited by hand (or a half-copied one) is refused instead of silently used.
+document without `plan_id`, `projection_id` and the hosts' `prior_*` fields. read_plan recomputes
+the id, so a plan edited by hand (or a half-copied one) is refused instead of silently used.
 
 Fields a plan.json does not carry (older plans, plans written by hand) get defaults: None for
 text and whole numbers, NaN for estimates, () for lists; each record says which.
@@ -14,15 +14,14 @@ text and whole numbers, NaN for estimates, () for lists; each record says which.
 from __future__ import annotations
 
 import enum
-import gc
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, Final
 
+from auditplan.records._gc_pause import gc_paused
 from auditplan.records.survey import AuditSetting
 
 PLAN_SCHEMA_VERSION: Final = 1
@@ -34,6 +33,10 @@ MAX_NAME: Final = 200  # longest host, wave or subcategory name a plan may carry
 LOG_MAX_SIZE_MB_MIN: Final = 20480 // 1024
 LOG_MAX_SIZE_MB_MAX: Final = 2147483647 // 1024
 PRIOR_FIELDS: Final = ("prior_process_creation", "prior_cmdline_registry")  # left out of plan_id
+# Also outside plan_id: which stored projection the plan was made with (records/projection.py), so
+# the same waves planned with another config or price keep their id and their GPO bytes.
+PROJECTION_ID: Final = "projection_id"
+DIGEST_HEX: Final = 32  # plan_id and projection_id: the first 32 hex digits of a sha256
 
 Stratum = tuple[str, str, str]  # (role, OS family, site), NO_GROUP for a missing one
 
@@ -199,6 +202,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
     plan_id: str = ""
     created_at: str | None = None  # ISO 8601, only in plans written by hand; `auditplan plan` writes none
+    # The digest of the projection `auditplan plan` stored with this plan (projection_id_of); None in
+    # plans written before it was recorded, or by hand.
+    projection_id: str | None = None
     # The planner's strata with a host already auditing 4688 with its command line; plan.json keeps
     # only their count (pilot.strata_already_enabled), so a plan read back has ().
     done_strata: tuple[Stratum, ...] = ()
@@ -223,9 +229,9 @@ def _canonical(doc: Mapping[str, Any]) -> str:
 
 def plan_id_of(doc: Mapping[str, Any]) -> str:
     """The plan_id a plan.json document should carry: sha256 (first 32 hex) of its canonical JSON
-    without `plan_id` and without the wave hosts' prior_* fields (docs/plan-json.md). ValueError
-    when the document holds NaN or Infinity (not JSON)."""
-    stripped = {k: v for k, v in doc.items() if k != "plan_id"}
+    without `plan_id`, `projection_id` and the wave hosts' prior_* fields (docs/plan-json.md).
+    ValueError when the document holds NaN or Infinity (not JSON)."""
+    stripped = {k: v for k, v in doc.items() if k not in ("plan_id", PROJECTION_ID)}
     waves = stripped.get("waves")
     if isinstance(waves, list):
         stripped["waves"] = [
@@ -234,23 +240,10 @@ def plan_id_of(doc: Mapping[str, Any]) -> str:
             if isinstance(w, Mapping) and isinstance(w.get("hosts"), list) else w
             for w in waves
         ]
-    return hashlib.sha256(_canonical(stripped).encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(_canonical(stripped).encode("utf-8")).hexdigest()[:DIGEST_HEX]
 
 
 # ---- writing ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while records are built in bulk: 100,000 hosts' worth of
-    new objects trigger repeated full collections that walk every live object (bench/plan.py)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def plan_number(value: float | None) -> float | None:
@@ -321,13 +314,15 @@ def _plan_document(plan: Plan) -> dict[str, Any]:
     doc["warnings"] = list(plan.warnings)
     if plan.created_at is not None:
         doc["created_at"] = plan.created_at
-    doc["plan_id"] = hashlib.sha256(_canonical(doc).encode("utf-8")).hexdigest()[:32]
+    doc["plan_id"] = hashlib.sha256(_canonical(doc).encode("utf-8")).hexdigest()[:DIGEST_HEX]
     # Added after the id on purpose: the prior state is what rollback restores, not an input that
     # changes the plan, so plans written before these fields existed keep their id.
     for w, wave_doc in zip(plan.waves, waves, strict=True):
         for h, host_doc in zip(w.hosts, wave_doc["hosts"], strict=True):
             host_doc["prior_process_creation"] = h.prior_process_creation
             host_doc["prior_cmdline_registry"] = h.prior_cmdline_registry
+    if plan.projection_id is not None:
+        doc[PROJECTION_ID] = plan.projection_id  # after the id too: it names the projection, not a plan input
     return doc
 
 

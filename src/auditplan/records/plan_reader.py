@@ -13,13 +13,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeGuard, TypeVar
 
+from auditplan.records._gc_pause import gc_paused
 from auditplan.records.plan import (
+    DIGEST_HEX,
     LOAD_KEYS,
     LOG_MAX_SIZE_MB_MAX,
     LOG_MAX_SIZE_MB_MIN,
     MAX_NAME,
     PILOT_NAME,
     PLAN_SCHEMA_VERSION,
+    PROJECTION_ID,
     QUANTILE_CHOICES,
     Budget,
     BudgetKind,
@@ -32,7 +35,6 @@ from auditplan.records.plan import (
     PlannedHost,
     Wave,
     WaveLoad,
-    gc_paused,
     plan_id_of,
 )
 from auditplan.records.survey import AuditSetting
@@ -347,6 +349,16 @@ def _created_at(value: object, where: str) -> str | None:
     return value
 
 
+def _projection_id(value: object, where: str) -> str | None:
+    """A projection digest (projection_id_of: 32 lower-case hex) or None; it is a store key and is
+    outside plan_id, so nothing else is accepted."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != DIGEST_HEX or not all(c in _HEX for c in value):
+        raise PlanError(f"{where}: {PROJECTION_ID}: expected {DIGEST_HEX} hex digits, got {_shown(value)}")
+    return value
+
+
 def _strings(value: object, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
         raise PlanError(f"{where}: expected a list of strings, got {_kind(value)}")
@@ -376,6 +388,7 @@ def _parse_plan(raw: object, where: str) -> Plan:
         siem=siem, waves=waves, unplaced=unplaced, budget=budget, pilot=_pilot(raw.get("pilot"), where),
         warnings=_strings(raw.get("warnings", []), f"{where}: warnings"), plan_id=plan_id,
         created_at=_created_at(raw.get("created_at"), where),
+        projection_id=_projection_id(raw.get(PROJECTION_ID), where),
     )
     try:
         expected = plan_id_of(raw)

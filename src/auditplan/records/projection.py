@@ -1,9 +1,11 @@
 """A projection as it is stored: the settings it was made with and its rows, in plain JSON values.
 
 `auditplan plan` saves the projection it planned with beside the plan (Store.save_document, kind
-"projection", key = the plan_id), so `auditplan report` shows the numbers the plan was made from,
-with the configuration that produced them. The model's Projection (model/project.py, pandas
-frames) converts to and from this record; here everything is the standard library only.
+"projection", key = its projection_id, the digest of the stored document, which plan.json names),
+so `auditplan report` shows the numbers the plan was made from, with the configuration that
+produced them, even after the same plan is made again with another config or price. The model's
+Projection (model/project.py, pandas frames) converts to and from this record; here everything is
+the standard library only.
 
 Group rows (fleet, by role, by site) are plain dicts; the per-host values are kept by column
 (one list per column, one host per index): at 100,000 hosts a dict per host is 222 MB of JSON
@@ -15,10 +17,14 @@ those as {"$float": "nan" | "inf" | "-inf"} because the store keeps strict JSON.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from auditplan.records.plan import DIGEST_HEX
 
 PROJECTION_DOCUMENT_VERSION: Final = 1
 _FLOAT_MARK: Final = "$float"
@@ -117,6 +123,16 @@ class ProjectionRecord:
         """The per-host values as one dict per host."""
         columns = list(self.hosts)
         return [dict(zip(columns, values, strict=True)) for values in zip(*self.hosts.values(), strict=True)]
+
+
+def projection_id_of(document: Mapping[str, Any]) -> str:
+    """The projection_id of a stored projection document (ProjectionRecord.to_document): sha256
+    (first 32 hex) of its JSON text as Store.save_document writes it (keys sorted, UTF-8), so the
+    store's payload can be checked against plan.json directly. It covers the plan_id, the config,
+    the price and every row: two plans, or one plan made twice with other settings, name different
+    projections."""
+    text = json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:DIGEST_HEX]
 
 
 def _encode(value: Any) -> Any:

@@ -173,7 +173,7 @@ class ProbeCost:
 
 @dataclass(frozen=True)
 class ProcessTrace:
-    """A short live Win32_ProcessStartTrace count (collect/trace.py): `process_starts` in `seconds`."""
+    """A short live Win32_ProcessStartTrace count (collect/winrm/trace.py): `process_starts` in `seconds`."""
 
     seconds: float
     process_starts: int

@@ -20,9 +20,6 @@ import pandas as pd
 
 from auditplan.text import csv_cell
 
-# model/plan.py still imports the old name; text.csv_cell is the function. Delete once it imports that.
-neutralise_cell = csv_cell
-
 
 class ExportError(Exception):
     """An export could not be written; the message names the file."""

@@ -84,7 +84,7 @@ def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest)
     """The plan's stored projection unless the user asked for something else; the note says which,
     and the effective config (with each value's source) is the one that projection used."""
     plan_id = plan.plan_id if plan else None
-    stored = load_plan_projection(store, plan_id) if plan_id else None
+    stored = load_plan_projection(store, plan) if plan else None
     if plan_id is None:
         reason = "no plan given"
     elif stored is None:
