@@ -109,8 +109,9 @@ def test_a_plan_without_a_stored_projection_gets_one_computed(planned: Planned, 
         store.save_estimates(ESTIMATE_RUN, planned.estimates)
     html = _report(older, planned.plan_path, tmp_path / "r.html")
     assert _value(html, "projection-note") == (
-        f"Projection computed for this report: estimates {ESTIMATE_RUN}, SIEM profile splunk-xml (no projection is "
-        f"stored with plan {planned.plan_id} (a store written before auditplan kept one)).")
+        f"Projection computed for this report: estimates {ESTIMATE_RUN}, SIEM profile splunk-xml (this store holds "
+        f"no projection of plan {planned.plan_id} (the plan was made from another store, or before auditplan kept "
+        "projections)).")
     assert _value(html, "v-gb") == _gb(project(older))
 
 

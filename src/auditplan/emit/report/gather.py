@@ -88,7 +88,8 @@ def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest)
     if plan_id is None:
         reason = "no plan given"
     elif stored is None:
-        reason = f"no projection is stored with plan {plan_id} (a store written before auditplan kept one)"
+        reason = (f"this store holds no projection of plan {plan_id} (the plan was made from another store, "
+                  "or before auditplan kept projections)")
     else:
         differences = _differences(stored, asked)
         reason = "asked for " + "; ".join(differences) if differences else ""
