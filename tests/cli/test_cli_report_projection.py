@@ -126,7 +126,7 @@ def test_an_events_per_second_plan_costed_with_another_profile_keeps_the_rate_it
                                        "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     plan_path = tmp_path / "plan.json"
-    stored = load_plan_projection(db, json.loads(plan_path.read_text(encoding="utf-8"))["plan_id"])
+    stored = load_plan_projection(db, read_plan(plan_path))
     assert stored is not None and stored.profile.eps_basis == "mean"
     html = _report(db, plan_path, tmp_path / "r.html", "--siem", "qradar")
     assert _value(html, "projection-note").startswith("Projection computed for this report: ")
