@@ -62,14 +62,16 @@ def test_fault_is_classified(
 
 
 def test_receive_timeouts_are_retried_within_the_deadline() -> None:
-    # Three w:TimedOut answers (reference §1.4), then the output: each costs one more Receive.
+    # Three w:TimedOut answers (reference §1.4), then the output: each costs one more Receive. (A busy
+    # machine may add a real long-poll timeout to the injected ones; the server counts both.)
     with serving([profile("slow", FaultSpec(receive_timeouts=3))], operation_timeout_cap=0.2) as server:
         run = run_command_line(inventory_host(server, "slow"), settings_for("basic", None, deadline=8.0), "hostname")
         stats = server.stats("slow")
     assert run.status is HostStatus.OK, run.reason
     assert run.stdout == b"slow\r\n"
-    assert stats.actions == ("Create", "Command") + ("Receive",) * 4 + ("Delete",)
-    assert run.cost is not None and run.cost.requests == 7
+    assert stats.timed_out_receives >= 3
+    assert stats.actions == ("Create", "Command") + ("Receive",) * (1 + stats.timed_out_receives) + ("Delete",)
+    assert run.cost is not None and run.cost.requests == 4 + stats.timed_out_receives
 
 
 def test_refused_port_is_unreachable() -> None:

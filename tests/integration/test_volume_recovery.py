@@ -102,7 +102,13 @@ def test_sampled_rate_recovers_the_true_rate_and_caps_hold(tmp_path: Path) -> No
         # 3. Caps, from the simulator's side: sampled events plus the oldest and newest event, no more.
         assert counters[name].event_elements <= options.sample_events + 2
         assert len(result.events) <= options.sample_events
-        assert stats[name].requests == 4  # sampling adds no round trip
+        # Sampling adds no round trip: one shell, one command, one read of its output, one Delete.
+        # The count queries can outlast the 1 s OperationTimeout on a busy machine, and then the first
+        # Receive comes back w:TimedOut and the client polls again (DESIGN "Collect": 4 requests plus
+        # Receive long-poll repeats); any request beyond those repeats is one too many.
+        assert stats[name].conversation == ("Create", "Command", "Receive", "Delete")
+        assert stats[name].requests == 4 + stats[name].timed_out_receives
+        assert result.cost is not None and result.cost.requests == stats[name].requests
         assert stats[name].bytes_out <= 64 * 1024
 
 

@@ -53,10 +53,17 @@ def pattern(n: int) -> bytes:
 
 
 def run_once(p: Protocol, command: str, args: tuple[str, ...] = ()) -> tuple[bytes, bytes, int]:
-    """open_shell + run_command + get_command_output_raw + close_shell: the 4-request survey pattern."""
+    """open_shell + run_command + get_command_output_raw + close_shell: the 4-request survey pattern,
+    plus a Receive long-poll repeat for each w:TimedOut (the backend thread may start late on a busy
+    machine; the server counts those as HostStats.timed_out_receives)."""
     shell = p.open_shell()
     cid = p.run_command(shell, command, args)
-    out, err, rc, done = p.get_command_output_raw(shell, cid)
+    while True:
+        try:
+            out, err, rc, done = p.get_command_output_raw(shell, cid)
+            break
+        except winrm.exceptions.WinRMOperationTimeoutError:
+            continue
     assert done
     p.close_shell(shell)
     return out, err, rc
@@ -95,8 +102,8 @@ def test_basic_over_http_runs_a_command_in_four_requests(basic_http: FleetServer
     assert (out, err, rc) == (b"hello world\r\n", b"", 0)
     stats = basic_http.stats("web01")
     # reference §4: Create, Command, Receive, Delete; Basic is pre-emptive, so no auth legs.
-    assert stats.actions == ("Create", "Command", "Receive", "Delete")
-    assert stats.requests == 4
+    assert stats.conversation == ("Create", "Command", "Receive", "Delete")
+    assert stats.requests == 4 + stats.timed_out_receives  # long-poll repeats are the only extra requests
     assert stats.connections == 1
     assert stats.bytes_in > 4 * 1000 and stats.bytes_out > 4 * 500
 
@@ -128,7 +135,9 @@ def test_basic_over_https_verifies_against_the_test_ca(tls: TlsMaterial) -> None
         assert server.url("web01").startswith("https://")
         p = protocol(server.url("web01"), "ssl", ca_trust_path=str(tls.ca_cert))
         assert run_once(p, "echo", ("tls",)) == (b"tls\r\n", b"", 0)
-        assert server.stats("web01").requests == 4
+        stats = server.stats("web01")
+        assert stats.conversation == ("Create", "Command", "Receive", "Delete")
+        assert stats.requests == 4 + stats.timed_out_receives
 
 
 def test_wrong_password_is_rejected_for_basic_and_ntlm(basic_http: FleetServer) -> None:
@@ -271,7 +280,9 @@ def test_certificate_auth_maps_the_client_cert_to_a_user(tls: TlsMaterial) -> No
             read_timeout_sec=5,
         )
         assert run_once(p, "echo", ("cert",)) == (b"cert\r\n", b"", 0)
-        assert server.stats("web01").requests == 4
+        stats = server.stats("web01")
+        assert stats.conversation == ("Create", "Command", "Receive", "Delete")
+        assert stats.requests == 4 + stats.timed_out_receives
         # Without a client certificate the same header gets a 401.
         no_cert = Protocol(
             server.url("web01"),

@@ -115,7 +115,9 @@ def test_receive_timeouts_then_output(fleet: FleetServer) -> None:
             p.get_command_output_raw(shell, cid)
     assert p.get_command_output_raw(shell, cid)[:3] == (b"late\r\n", b"", 0)
     p.close_shell(shell)
-    assert fleet.stats("timeouts").actions == ("Create", "Command", "Receive", "Receive", "Receive", "Delete")
+    stats = fleet.stats("timeouts")
+    assert stats.actions == ("Create", "Command", "Receive", "Receive", "Receive", "Delete")
+    assert stats.timed_out_receives == 2  # the injected w:TimedOut answers are long-poll repeats too
 
 
 def test_hang_needs_the_client_deadline_and_blocks_nobody_else(fleet: FleetServer) -> None:

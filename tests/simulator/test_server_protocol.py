@@ -220,6 +220,11 @@ def test_receive_long_polls_then_times_out_like_windows(server: FleetServer, bac
     backend.gate.set()
     out, err, rc, done = p.get_command_output_raw(shell, cid)
     assert (out, err, rc, done) == (b"released\r\n", b"", 0, True)
+    # The server tells the long-poll repeat apart from the read that carried the output.
+    stats = server.stats("srv")
+    assert stats.actions == ("Create", "Command", "Receive", "Receive")
+    assert stats.timed_out_receives == 1
+    assert stats.conversation == ("Create", "Command", "Receive")
 
 
 def test_five_megabytes_arrive_intact_across_several_receives(server: FleetServer) -> None:
@@ -328,12 +333,19 @@ def test_one_hundred_hosts_serve_sixteen_concurrent_clients() -> None:
             )
             shell = p.open_shell()
             cid = p.run_command(shell, "hostname")
-            out = p.get_command_output_raw(shell, cid)[0]
+            while True:  # 16 clients on a busy machine: a Receive may time out before the backend ran
+                try:
+                    out = p.get_command_output_raw(shell, cid)[0]
+                    break
+                except winrm.exceptions.WinRMOperationTimeoutError:
+                    continue
             p.close_shell(shell)
             return bytes(out)
 
         with ThreadPoolExecutor(16) as pool:
             outputs = list(pool.map(survey, [h.name for h in hosts]))
         assert outputs == [b"hostname\r\n"] * 100
-        assert all(fleet.stats(h.name).requests == 4 for h in hosts)
+        stats = [fleet.stats(h.name) for h in hosts]
+        assert all(s.conversation == ("Create", "Command", "Receive", "Delete") for s in stats)
+        assert all(s.requests == 4 + s.timed_out_receives for s in stats)
         assert sum(fleet.stats(h.name).connections for h in hosts) == 100

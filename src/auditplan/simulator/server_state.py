@@ -11,16 +11,39 @@ from auditplan.simulator.auth import AuthPolicy
 from auditplan.simulator.interface import SimHost
 
 WSMAN_PATH = "/wsman"  # the one path every simulated host serves
+RECEIVE = "Receive"  # the short action name a Receive request is logged under
+
 
 @dataclass(frozen=True)
 class HostStats:
-    """What one host's listener saw. bytes_* count HTTP bytes (request/status lines, headers, bodies)."""
+    """What one host's listener saw. bytes_* count HTTP bytes (request/status lines, headers, bodies).
+
+    `timed_out_receives` counts the Receives answered w:TimedOut: the command had no output yet when
+    the OperationTimeout ran out, so the client must ask again (a long-poll repeat, reference §1.4).
+    How many there are depends on how fast the host's command ran, so a test that counts requests
+    compares `conversation` and `requests - timed_out_receives`, never a bare `requests`.
+    """
 
     requests: int
     bytes_in: int
     bytes_out: int
     actions: tuple[str, ...]
     connections: int
+    timed_out_receives: int
+
+    def count(self, action: str) -> int:
+        """How many requests were logged as `action` (a short WS-Man action name or a label)."""
+        return self.actions.count(action)
+
+    @property
+    def conversation(self) -> tuple[str, ...]:
+        """`actions` with each run of back-to-back Receives as one: one read of a command's output,
+        however many long polls (or output chunks) it took."""
+        shape: list[str] = []
+        for action in self.actions:
+            if not (action == RECEIVE and shape and shape[-1] == RECEIVE):
+                shape.append(action)
+        return tuple(shape)
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,7 @@ class Counters:
             self.bytes_out = 0
             self.actions: list[str] = []
             self.connections = 0
+            self.timed_out_receives = 0
 
     def add_in(self, n: int) -> None:
         with self._lock:
@@ -68,9 +92,20 @@ class Counters:
         with self._lock:
             self.connections += 1
 
+    def receive_timed_out(self) -> None:
+        with self._lock:
+            self.timed_out_receives += 1
+
     def snapshot(self) -> HostStats:
         with self._lock:
-            return HostStats(self.requests, self.bytes_in, self.bytes_out, tuple(self.actions), self.connections)
+            return HostStats(
+                self.requests,
+                self.bytes_in,
+                self.bytes_out,
+                tuple(self.actions),
+                self.connections,
+                self.timed_out_receives,
+            )
 
 
 @dataclass

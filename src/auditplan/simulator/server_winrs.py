@@ -215,19 +215,23 @@ class WinRS:
         if faults.hang:
             self._hang(sock)
             return None
-        timed_out = (500, wsman.fault_response(mid, wsman.timed_out_fault(), machine))
+        def timed_out() -> tuple[int, bytes]:
+            # Counted so tests can tell a long-poll repeat from a request the client did not need.
+            host.counters.receive_timed_out()
+            return 500, wsman.fault_response(mid, wsman.timed_out_fault(), machine)
+
         wait = self._poll_seconds(request)
         if cmd.timeouts_left > 0:
             with host.cond:
                 cmd.timeouts_left -= 1
             self._hold(wait)
-            return timed_out
+            return timed_out()
         deadline = time.monotonic() + wait
         with host.cond:
             while not cmd.finished:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stopping.is_set():
-                    return timed_out
+                    return timed_out()
                 if shell.commands.get(command_id) is not cmd:  # signalled or shell deleted meanwhile
                     return 500, wsman.fault_response(mid, wsman.unknown_command_fault(), machine)
                 host.cond.wait(remaining)
