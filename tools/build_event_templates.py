@@ -179,7 +179,7 @@ DERIVED_ATTACK_FAMILY: tuple[tuple[str, int, dict[str, str]], ...] = (
                    "/v svc /t REG_SZ /d \"C:\\Users\\admmig\\AppData\\Local\\Temp\\msupd\\svchosts.exe\" /f"}),
 )
 # Administrators' commands that put a credential on the command line (obviously fake values; the
-# collector redacts them before anything is stored: collect/secrets.py). Each carries its own
+# collector redacts them before anything is stored: collect/redact/). Each carries its own
 # weight within the benign class: 0.1 each, 0.5 of the benign total of ~45, i.e. about 1.1 % of
 # process starts (an ASSUMPTION chosen so a demo sample of a few hundred events finds some).
 SECRET_WEIGHT = 0.1

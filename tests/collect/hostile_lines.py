@@ -1,5 +1,5 @@
 """Hostile command lines for redact(): each once made (or could make) a rule rescan to the end of
-the line. Shared by tests/collect/test_secrets.py (the output is right) and bench/redaction.py (the
+the line. Shared by tests/collect/test_redact.py (the output is right) and bench/redaction.py (the
 cost is linear: a ratio against a benign line of the same length, never a timed assert)."""
 
 from __future__ import annotations

@@ -360,7 +360,7 @@ def test_simulator_secret_templates_are_fake_redacted_and_rare() -> None:
     assert not any("Password=" in dict(t["data"])["CommandLine"] for t in process if t not in with_secret)
     benign = [t for t in process if t["mix"] == "benign"]
     share = sum(t["weight"] for t in benign if t in with_secret) / sum(t["weight"] for t in benign)
-    assert 0.005 <= share <= 0.02  # "about 1 % of process starts" (templates_build.DERIVED_BENIGN_SECRETS)
+    assert 0.005 <= share <= 0.02  # "about 1 % of process starts" (tools/build_event_templates.py DERIVED_BENIGN_SECRETS)
 
 
 def test_exposure_trusts_the_collectors_count_where_known() -> None:

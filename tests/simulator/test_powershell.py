@@ -27,7 +27,7 @@ LOOP = "while([DateTime]::UtcNow -lt $d){$null=$w.WaitForNextEvent();$n++}\n"
 
 
 def trace_script(seconds: int) -> str:
-    """A script of the shape collect/trace.py writes, written out here independently of that module."""
+    """A script of the shape collect/winrm/trace.py writes, written out here independently of that module."""
     deadline = f"$t=[DateTime]::UtcNow\n$d=$t.AddSeconds({seconds})\n"
     return "$p='auditplan-trace '\n$n=0\n" + WATCHER + deadline + LOOP
 

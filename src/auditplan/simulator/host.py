@@ -64,7 +64,7 @@ class SimulatedHost:
             return self._logs[name]
 
     def _build_log(self, name: str) -> EventLogView | None:
-        # Imported here so this module imports even before simulator/eventlog.py exists.
+        # Imported here: the event log (and its templates) loads only when a host first reads one.
         from auditplan.simulator.eventlog import SimEventLog
 
         if name == SECURITY:

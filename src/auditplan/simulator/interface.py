@@ -1,6 +1,6 @@
 """The contract between the simulator's WS-Management server and the hosts behind it.
 
-The server (simulator/server.py) speaks the protocol and injects transport faults; a
+The server (simulator/server.py, server_http.py, server_winrs.py) speaks the protocol and injects faults; a
 `CommandBackend` (the cmd.exe emulator in simulator/cmd_shell.py, driven by a host profile) turns a
 command line into output. Nothing outside simulator/ and tests imports this package.
 """
@@ -32,7 +32,7 @@ class CommandBackend(Protocol):
 class EventLogView(Protocol):
     """One simulated event log (Security, or Sysmon's Operational log), as wevtutil sees it.
 
-    simulator/eventlog.py implements it; the wevtutil emulation in simulator/tools.py uses it
+    simulator/eventlog.py implements it; the wevtutil emulation in simulator/tools_wevtutil.py uses it
     for `gl`/`gli` figures and delegates `qe` to `query`.
     """
 

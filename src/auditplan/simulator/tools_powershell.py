@@ -2,13 +2,13 @@
 
 The emulator is not a PowerShell interpreter. It decodes `-EncodedCommand` (base64 of UTF-16LE,
 winrm-protocol.md §1.5) and recognises one kind of script: one that watches
-`Win32_ProcessStartTrace` until `$t.AddSeconds(N)` (collect/trace.py writes it). For such a script it
+`Win32_ProcessStartTrace` until `$t.AddSeconds(N)` (collect/winrm/trace.py writes it). For such a script it
 prints what the script prints on a host with this profile's rates:
 
 - admin: `auditplan-trace seconds=N starts=K started=<UTC start>Z`, exit 0, where K is a Poisson draw
   whose mean integrates the profile's process_starts_per_day x hourly_shape over [start, start + N s]
   (the same hourly weighting as simulator/eventlog.py).
-- not admin: `auditplan-trace error=access_denied`, exit 5 (UNVERIFIED on Windows: see collect/trace.py).
+- not admin: `auditplan-trace error=access_denied`, exit 5 (UNVERIFIED on Windows: see collect/winrm/trace.py).
 
 Time: the trace is SIMULATED time. The host clock's current value is the start, and by default the
 tool returns at once (`time_scale=0`), so a 600 s trace costs tests nothing. A demo may pass
