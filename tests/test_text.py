@@ -92,3 +92,10 @@ def test_chart_label_allows_a_small_alphabet_and_a_length() -> None:
 )
 def test_number_for_people(value: object, shown: str) -> None:
     assert text.number(value) == shown
+
+
+def test_error_line_is_one_line_and_names_a_silent_exception() -> None:
+    assert text.error_line(ValueError("  first\nsecond\r\nthird")) == "first"
+    assert text.error_line(OSError("x" * 500), limit=10) == "x" * 10
+    assert text.error_line(KeyError()) == "KeyError"
+    assert text.error_line(KeyError(), empty="") == ""

@@ -7,6 +7,7 @@ or characters XML forbids. Each output has its own function here, and only here:
 - `terminal`: one line for a terminal (escape sequences dropped, other controls as a space)
 - `escaped`: text for a terminal with every non-printable character shown as \\xNN
 - `excerpt`: a short single-line excerpt of host output for an error message
+- `error_line`: an exception's message as one line (a host's reason, a file's error)
 - `quoted`: a value quoted for a message (repr, cut if long)
 - `csv_cell`: a spreadsheet cell that is never run as a formula
 - `xml_chars`: text with every character XML 1.0 forbids replaced
@@ -67,6 +68,15 @@ def excerpt(text: str, limit: int = 80) -> str:
     cleaned = "".join(ch if ch.isprintable() else " " for ch in text.strip())
     cleaned = _SPACES.sub(" ", cleaned)
     return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
+
+
+def error_line(exc: BaseException, limit: int = 300, *, empty: str | None = None) -> str:
+    """An exception's message as one line for a host's reason or a file's error: its first line, cut
+    at `limit`; when it has no message, `empty` (the exception's class name unless given)."""
+    message = str(exc).strip()
+    if not message:
+        return type(exc).__name__ if empty is None else empty
+    return message.splitlines()[0][:limit]
 
 
 def quoted(text: str, limit: int = 60) -> str:

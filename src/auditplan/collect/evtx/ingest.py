@@ -25,7 +25,7 @@ from auditplan.collect.evtx.file import (
     find_truncation,
     truncation_warning,
 )
-from auditplan.collect.evtx.scan import Scan, first_line, parse_time, scan
+from auditplan.collect.evtx.scan import Scan, parse_time, scan
 from auditplan.collect.evtx.summary import FileSummary, IngestOutcome, Stats
 from auditplan.collect.parse.boot import is_boot_only
 from auditplan.collect.parse.events import sampled_4688_from_xml
@@ -42,6 +42,7 @@ from auditplan.records import (
     SecurityLog,
     VolumeSample,
 )
+from auditplan.text import error_line
 
 SECURITY_CHANNEL = "Security"
 DEFAULT_SAMPLE_SIZE = 200
@@ -107,11 +108,11 @@ def ingest_file(
             try:
                 s = scan(parser, sample_size, random.Random(seed))
             except Exception as exc:  # anything the parser throws past the per-record guard
-                return _failed(path, host_name, file_bytes, f"parse failed: {first_line(exc)}", cut)
+                return _failed(path, host_name, file_bytes, f"parse failed: {error_line(exc, 200)}", cut)
     except EvtxIngestError as exc:
         return _failed(path, host_name, file_bytes, str(exc))
     except Exception as exc:  # evtx-rs raises OSError subclasses for unreadable headers
-        return _failed(path, host_name, file_bytes, f"not readable as EVTX: {first_line(exc)}")
+        return _failed(path, host_name, file_bytes, f"not readable as EVTX: {error_line(exc, 200)}")
     return _outcome(path, host_name, role, file_bytes, s, cut)
 
 

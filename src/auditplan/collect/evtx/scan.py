@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import evtx
 
 from auditplan.collect.parse.events import SECURITY_AUDITING_PROVIDER, SYSMON_PROVIDER
+from auditplan.text import error_line
 
 MAX_CONSECUTIVE_RECORD_ERRORS = 10_000
 _CANONICAL_TIME_LEN = len("2021-11-02T14:15:24.567327Z")
@@ -37,11 +38,6 @@ def _canonical_time(text: str) -> str:
     """SystemTime in the fixed-width form evtx-rs prints, so that strings order like times."""
     return parse_time(text).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _field(xml: str, open_tag: str, start: int) -> str | None:
@@ -132,7 +128,7 @@ def scan(parser: evtx.PyEvtxParser, sample_size: int, rng: random.Random) -> Sca
         except Exception as exc:  # evtx-rs raises per damaged record/chunk (evtx-data.md §2.3 trap 5)
             s.error_count += 1
             if s.first_error is None:
-                s.first_error = first_line(exc)
+                s.first_error = error_line(exc, 200)
             consecutive_errors += 1
             if consecutive_errors >= MAX_CONSECUTIVE_RECORD_ERRORS:
                 break

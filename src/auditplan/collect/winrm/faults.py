@@ -14,6 +14,7 @@ import winrm.exceptions
 
 from auditplan.collect.winrm.settings import TransportSettings
 from auditplan.records import HostStatus
+from auditplan.text import error_line
 
 # MS-WSMV WSManFault codes and subcodes the mapping looks at (§1.6).
 WSMAN_FAULT_OPERATION_TIMEOUT = 2150858793  # w:TimedOut, 0x80338029
@@ -63,7 +64,7 @@ def classify(
         return HostStatus.PROTOCOL_ERROR, f"HTTP {exc.code} from the host without a WS-Man fault"
     if isinstance(exc, winrm.exceptions.AuthenticationError | PermissionError):
         # requests-ntlm raises PermissionError when the server sends no NTLM challenge (§1.6).
-        return HostStatus.AUTH_FAILED, f"authentication failed: {_first_line(exc)}"
+        return HostStatus.AUTH_FAILED, f"authentication failed: {error_line(exc)}"
     if _is_auth_library_error(exc):
         return _classify_auth_library_error(exc, settings, last_response)
     if isinstance(exc, requests.exceptions.SSLError) or _caused_by(exc, ssl.SSLError):
@@ -75,9 +76,9 @@ def classify(
     if isinstance(exc, requests.exceptions.ConnectionError):
         return _classify_connection_error(exc)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
-        return HostStatus.PROTOCOL_ERROR, f"broken HTTP response body: {_first_line(exc)}"
+        return HostStatus.PROTOCOL_ERROR, f"broken HTTP response body: {error_line(exc)}"
     if isinstance(exc, urllib3.exceptions.ProtocolError | http.client.HTTPException):
-        return HostStatus.PROTOCOL_ERROR, f"broken HTTP exchange: {_first_line(exc)}"
+        return HostStatus.PROTOCOL_ERROR, f"broken HTTP exchange: {error_line(exc)}"
     if isinstance(exc, ET.ParseError):
         return HostStatus.PROTOCOL_ERROR, f"the host's response is not well-formed XML ({exc})"
     if isinstance(exc, StopIteration | AssertionError | KeyError | IndexError | ValueError | TypeError):
@@ -85,9 +86,9 @@ def classify(
         # RelatesTo or a Stream Name (§1.3, §1.6).
         return HostStatus.PROTOCOL_ERROR, f"unexpected WS-Man response ({type(exc).__name__}{_suffix(exc)})"
     if isinstance(exc, winrm.exceptions.WinRMError):
-        return HostStatus.PROTOCOL_ERROR, f"WinRM error: {_first_line(exc)}"
+        return HostStatus.PROTOCOL_ERROR, f"WinRM error: {error_line(exc)}"
     if isinstance(exc, OSError):
-        return HostStatus.UNREACHABLE, f"network error: {_first_line(exc)}"
+        return HostStatus.UNREACHABLE, f"network error: {error_line(exc)}"
     return HostStatus.PROTOCOL_ERROR, f"unexpected {type(exc).__name__}{_suffix(exc)}"
 
 
@@ -116,12 +117,12 @@ def _classify_auth_library_error(
     401 carrying a token, so a WS-Man fault the host sent after accepting the credentials reaches
     us as "Server did not response with a CredSSP token after step Credential exchange". Only a
     401 means the credentials were refused; any other status is the host's answer to the request."""
-    auth_failed = f"authentication failed: {type(exc).__name__}: {_first_line(exc)}"
+    auth_failed = f"authentication failed: {type(exc).__name__}: {error_line(exc)}"
     if last_response is None:
         return HostStatus.AUTH_FAILED, auth_failed
     status, body = last_response
     if status == HTTP_UNAUTHORIZED:
-        return HostStatus.AUTH_FAILED, f"authentication failed (HTTP 401): {type(exc).__name__}: {_first_line(exc)}"
+        return HostStatus.AUTH_FAILED, f"authentication failed (HTTP 401): {type(exc).__name__}: {error_line(exc)}"
     fault = wsman_fault_from_body(status, body)
     if fault is not None:
         return classify(fault, settings)
@@ -192,7 +193,7 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 
 
 def _innermost(exc: BaseException) -> str:
-    return _first_line(_chain(exc)[-1])
+    return error_line(_chain(exc)[-1])
 
 
 # In a TLS_ERROR reason when the server's certificate did not verify (api.survey counts those hosts for a hint).
@@ -206,11 +207,6 @@ def _tls_reason(exc: BaseException) -> str:
     return _innermost(exc)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
-
-
 def _suffix(exc: BaseException) -> str:
-    text = _first_line(exc)
+    text = error_line(exc)
     return f": {text}" if text and text != type(exc).__name__ else ""

@@ -19,6 +19,7 @@ from auditplan.collect.winrm import interpret, probe
 from auditplan.collect.winrm.settings import CODEPAGE_UTF8, TransportSettings
 from auditplan.collect.winrm.transport import run_command_line
 from auditplan.records import Host, HostResult, HostStatus
+from auditplan.text import error_line
 
 
 class ResultStore(Protocol):
@@ -93,7 +94,7 @@ def survey_host(host: Host, settings: TransportSettings, command: probe.ProbeCom
         return HostResult(
             host=host,
             status=HostStatus.UNPARSEABLE,
-            reason=f"output could not be parsed ({type(exc).__name__}: {str(exc)[:200]})",
+            reason=f"output could not be parsed ({type(exc).__name__}: {error_line(exc, 200, empty='')})",
             collected_at=collected_at,
             cost=run.cost,
             caps=caps,
@@ -218,6 +219,6 @@ def _result_of(future: Future[HostResult], host: Host) -> HostResult:
     return HostResult(
         host=host,
         status=HostStatus.PROTOCOL_ERROR,
-        reason=f"internal error: {type(exc).__name__}: {str(exc)[:200]}",
+        reason=f"internal error: {type(exc).__name__}: {error_line(exc, 200, empty='')}",
         collected_at=datetime.now(UTC),
     )

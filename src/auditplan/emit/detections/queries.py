@@ -15,6 +15,7 @@ from sigma.rule import SigmaRule
 
 from auditplan.emit.detections.rules import canonicalize_field_names
 from auditplan.emit.errors import ExportUnavailable
+from auditplan.text import error_line
 
 EXPORT_BACKENDS: Final = {
     # format: (backend module, backend class, pipeline module, pipeline function, pip package)
@@ -52,7 +53,7 @@ def export_queries(files: Sequence[Path], fmt: str) -> tuple[list[tuple[str, str
             problems.append(f"{file}: cannot read: {exc}")
             continue
         except (SigmaError, yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first_line = error_line(exc)
             problems.append(f"{file}: not converted to {fmt}: {first_line}")
             continue
         out += [(file.name, str(query)) for query in queries]

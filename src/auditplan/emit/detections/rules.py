@@ -28,6 +28,8 @@ from sigma.pipelines.windows.windows import windows_audit_pipeline
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import SigmaCasedString, SigmaExpansion, SigmaNull, SigmaRegularExpression, SigmaString, SpecialChars
 
+from auditplan.text import error_line
+
 # Event 4688's EventData fields (reference gpo-backup-format.md §A5), after the windows-audit mapping.
 FIELDS_4688: Final = frozenset(
     {
@@ -282,6 +284,6 @@ def load_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[str]]:
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"{file}: cannot read: {exc}")
         except (SigmaError, yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first_line = error_line(exc)
             problems.append(f"{file}: not a usable Sigma rule: {first_line}")
     return rules, problems

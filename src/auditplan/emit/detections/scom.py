@@ -46,7 +46,7 @@ from sigma.types import (
 
 from auditplan.emit.detections import canonicalize_field_names, string_pattern
 from auditplan.emit.errors import ManagementPackInvalid, ScomOptionError, cannot_write
-from auditplan.text import NOT_XML_CHAR, xml_chars
+from auditplan.text import NOT_XML_CHAR, error_line, xml_chars
 
 # Event 4688 EventData order (reference §A5); SCOM's Params/Param[N] is 1-based.
 PARAM_OF_FIELD: Final = {
@@ -385,7 +385,7 @@ def write_management_pack(rule_files: Sequence[Path], out: Path, *, mp_id: str, 
             messages.append(f"{file.name}: not exported: {exc}")
             continue
         except (SigmaError, yaml.YAMLError, OSError, UnicodeDecodeError, ValueError) as exc:
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first_line = error_line(exc)
             messages.append(f"{file.name}: not exported: not a usable Sigma rule: {first_line}")
             continue
         for rule in converted:
