@@ -100,6 +100,7 @@ __all__ = [
     "ConfigError",
     "EnabledLoad",
     "EstimateRun",
+    "Estimates",
     "LocalHistory",
     "ModelError",
     "PlanError",
@@ -114,6 +115,7 @@ __all__ = [
     "estimate_csv_text",
     "estimate_fleet",
     "estimate_row",
+    "load_estimates",
     "load_plan_projection",
     "load_siem_profiles",
     "local_history",
@@ -205,12 +207,15 @@ def projections(source: Store | Path, *, siems: Sequence[str] = (), config_file:
 
 def project(source: Store | Path, *, siem: str | None = None, config_file: Path | None = None,
             retention_days: float | None = None, price_per_gb: float | None = None, currency: str | None = None,
-            min_local_hours: float | None = None) -> Projection:
-    """The projection for one SIEM profile (`siem`, else [plan] default_siem)."""
+            min_local_hours: float | None = None, inputs: Estimates | None = None) -> Projection:
+    """The projection for one SIEM profile (`siem`, else [plan] default_siem). `inputs`: the store's
+    estimates and hosts as `load_estimates` read them, for a caller that has them already (the store is
+    then not read again)."""
     config = Config.load(config_file)
     profile = config_profile(config, siem)
-    with opened(source, MAKES_ESTIMATES) as store:
-        inputs = load_estimates(store)
+    if inputs is None:
+        with opened(source, MAKES_ESTIMATES) as store:
+            inputs = load_estimates(store)
     return _project(config, inputs, profile, retention_days=retention_days, price_per_gb=price_per_gb,
                     currency=currency, min_local_hours=min_local_hours)
 

@@ -21,7 +21,15 @@ from auditplan.emit.errors import NoStore, ReportError
 from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.emit.report.gpo_names import plan_gpo_names
 from auditplan.emit.report.inputs import ProjectionNote, ReportInputs, projected_rates
-from auditplan.model.api import ESTIMATE_RUN, Projection, load_plan_projection, project
+from auditplan.model.api import (
+    ESTIMATE_RUN,
+    Estimates,
+    ModelError,
+    Projection,
+    load_estimates,
+    load_plan_projection,
+    project,
+)
 from auditplan.records import Plan, read_plan
 from auditplan.store import Store
 
@@ -80,7 +88,8 @@ class ChosenProjection:
     plan_eps_basis: str | None = None
 
 
-def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest) -> ChosenProjection:
+def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest,
+                      inputs: Estimates | None = None) -> ChosenProjection:
     """The plan's stored projection unless the user asked for something else; the note says which,
     and the effective config (with each value's source) is the one that projection used."""
     plan_id = plan.plan_id if plan else None
@@ -100,7 +109,7 @@ def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest)
         return ChosenProjection(stored, note, dict(stored.config), dict(stored.config_sources), basis)
     siem = asked.siem or (plan.siem if plan else None)
     projection = project(store, siem=siem, config_file=asked.config_file, price_per_gb=asked.price_per_gb,
-                         currency=asked.currency)
+                         currency=asked.currency, inputs=inputs)
     note = ProjectionNote(planned=False, siem=projection.profile.name, estimate_run=projection.estimate_run or None,
                           plan_id=plan_id, reason=reason)
     config, sources = _with_options(projection, projection.config, projection.config_sources, asked)
@@ -123,10 +132,17 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
     if not db.is_file():
         raise NoStore(f"{db}: no store here; run `auditplan survey` (or ingest) and `auditplan estimate` first")
     with Store(db) as store:
-        chosen = choose_projection(store, plan, asked)
+        # Read once: the estimates and hosts serve both the projection (when one is computed) and the report.
+        try:
+            inputs: Estimates | None = load_estimates(store)
+        except ModelError:
+            inputs = None  # no estimates: project() says so, after checking the options it was given
+        chosen = choose_projection(store, plan, asked, inputs)
         projection, note = chosen.projection, chosen.note
-        estimates = store.load_estimates(note.estimate_run or ESTIMATE_RUN)
-        survey = store.hosts_frame()
+        if inputs is None:
+            estimates, survey = store.load_estimates(ESTIMATE_RUN), store.hosts_frame()
+        else:
+            estimates, survey = inputs.estimates, inputs.survey
         events = store.events_frame()
     events = events[events["event_id"] == 4688] if len(events) else events
     rules, _ = load_rules([builtin_rules_dir()])
