@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from auditplan.collect.connection import (
     DEFAULT_MAX_OUTPUT_BYTES,
@@ -44,7 +45,6 @@ from auditplan.collect.evtx import (
 from auditplan.collect.evtx import ingest_file as read_evtx
 from auditplan.collect.evtx.file import EVTX_HEADER_SIZE
 from auditplan.collect.redact import redact
-from auditplan.collect.winrm.faults import CERT_VERIFY_FAILED
 from auditplan.collect.winrm.probe import (
     DEFAULT_SAMPLE_EVENTS,
     MAX_TRACE_SECONDS,
@@ -53,9 +53,24 @@ from auditplan.collect.winrm.probe import (
     build_probe,
 )
 from auditplan.collect.winrm.settings import AuthTransport, Secret, TransportSettings
-from auditplan.collect.winrm.survey import Progress, SurveyOutcome, run_survey
 from auditplan.records import Host, HostResult, HostStatus
 from auditplan.store import Store, StoreError
+
+# The survey engine pulls in pywinrm, requests and the auth stack; an offline `ingest` needs none of
+# them, so they load when a survey runs (and these names on first use, below).
+if TYPE_CHECKING:
+    from auditplan.collect.winrm.survey import Progress as Progress
+    from auditplan.collect.winrm.survey import SurveyOutcome as SurveyOutcome
+
+_LAZY = {"Progress": "auditplan.collect.winrm.survey", "SurveyOutcome": "auditplan.collect.winrm.survey"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -170,6 +185,8 @@ def survey(
                 datetime.now(UTC))
     store = _open_store(db)
     try:
+        from auditplan.collect.winrm.survey import run_survey
+
         outcome = run_survey(hosts, settings, store, concurrency=concurrency, probe_options=options,
                              refresh=refresh, retry_failed=retry_failed, on_progress=on_progress, on_start=on_start)
         results = _results_for_inventory(hosts, outcome, store)
@@ -177,6 +194,8 @@ def survey(
         store.close()
     unverified = 0
     if settings.ca_bundle is None and not settings.insecure:
+        from auditplan.collect.winrm.faults import CERT_VERIFY_FAILED
+
         unverified = sum(1 for r in results if r.status is HostStatus.TLS_ERROR and CERT_VERIFY_FAILED in r.reason)
     return SurveyResults(results=tuple(results), outcome=outcome, hosts=len(hosts),
                          unverified_certificates=unverified)

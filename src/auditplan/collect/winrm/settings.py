@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import winrm.transport
-
 from auditplan.collect.errors import SettingsError
 from auditplan.records import Host
 
@@ -149,6 +147,8 @@ class TransportSettings:
             raise SettingsError(f"{transport} auth needs a username")
         elif self.password is None:
             raise SettingsError(f"{transport} auth needs a password")
+        import winrm.transport  # here, not at import: an offline ingest loads no pywinrm
+
         if transport is AuthTransport.KERBEROS and not winrm.transport.HAVE_KERBEROS:
             raise SettingsError("kerberos auth needs pykerberos: pip install 'pywinrm[kerberos]'")
         if transport is AuthTransport.CREDSSP and not winrm.transport.HAVE_CREDSSP:
