@@ -72,7 +72,8 @@ def test_ingest_into_a_store_that_cannot_be_opened_raises_the_store_error(tmp_pa
         api.ingest([CLEAR_LOG], blocker / "s.db")  # its folder would be a file
 
 
-def test_read_evtx_does_not_store(tmp_path: Path) -> None:
+def test_read_evtx_does_not_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where the default store (auditplan-out/auditplan.db) would appear
     outcome = api.read_evtx(AUDIT_OFF, sample_size=5)
     assert outcome.summary.events_total == 583 and outcome.result is not None
     assert len(outcome.result.events) == 5

@@ -141,7 +141,8 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
               show_default=True, help="Hosts surveyed at the same time.")
 @click.option("--timeout", type=click.FloatRange(2.0, 3600.0), default=api.DEFAULT_TIMEOUT, show_default=True,
               help="Per-host deadline in seconds for the whole conversation, from connect to the shell's deletion.")
-@click.option("--max-output", "max_output_mb", type=click.FloatRange(0.01, 1024.0), default=4.0,
+@click.option("--max-output", "max_output_mb", type=click.FloatRange(0.01, 1024.0),
+              default=api.DEFAULT_MAX_OUTPUT_BYTES / 1024**2,
               show_default=True, help="Stop reading a host's output after this many MiB (marked truncated).")
 @click.option("--window-hours", type=click.IntRange(1, 168), default=24, show_default=True,
               help="Count 4688s (and Sysmon EID 1) per hour over this many whole UTC hours before now "
@@ -159,7 +160,7 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
 @click.option("--trace-seconds", type=click.IntRange(0, api.MAX_TRACE_SECONDS), default=0, show_default=True,
               help="Opt-in: count live process starts for this many seconds with PowerShell + "
                    "Win32_ProcessStartTrace (for hosts where 4688 is off); 0 = off. Adds the same time "
-                   "plus 30 s to each host's deadline (e.g. --trace-seconds 60).")
+                   f"plus {api.TRACE_DEADLINE_MARGIN:g} s to each host's deadline (e.g. --trace-seconds 60).")
 @click.option("--refresh", is_flag=True, help="Survey every host again, even those already in the store.")
 @click.option("--retry-failed", is_flag=True,
               help="Survey again only the hosts whose saved result is not ok.")

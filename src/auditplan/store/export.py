@@ -12,12 +12,13 @@ import csv
 import io
 import json
 import math
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from auditplan.store.rows import utc
 from auditplan.text import csv_cell
 
 
@@ -26,8 +27,7 @@ class ExportError(Exception):
 
 
 def _iso_utc(moment: datetime) -> str:
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+    return utc(moment).isoformat().replace("+00:00", "Z")
 
 
 def _plain(value: Any) -> Any:
