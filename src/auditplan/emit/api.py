@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from auditplan.emit.detections import EXPORT_BACKENDS as EXPORT_BACKENDS
+    from auditplan.emit.detections import EXPORT_FORMATS as EXPORT_FORMATS
     from auditplan.emit.detections import Evaluation as Evaluation
     from auditplan.emit.detections import Exposure as Exposure
     from auditplan.emit.detections import Rule as Rule
@@ -57,20 +58,16 @@ if TYPE_CHECKING:
     from auditplan.emit.report.inputs import ProjectionNote as ProjectionNote
     from auditplan.emit.report.inputs import ReportInputs as ReportInputs
 
-    EXPORT_FORMATS: tuple[str, ...]
-
 _LAZY: Final = {
     "EXPORT_BACKENDS": "auditplan.emit.detections", "Evaluation": "auditplan.emit.detections",
     "Exposure": "auditplan.emit.detections", "Rule": "auditplan.emit.detections",
     "RuleResult": "auditplan.emit.detections", "ProjectionNote": "auditplan.emit.report.inputs",
-    "ReportInputs": "auditplan.emit.report.inputs",
+    "ReportInputs": "auditplan.emit.report.inputs", "EXPORT_FORMATS": "auditplan.emit.detections",
 }
 
 
 def __getattr__(name: str) -> Any:
     """The names above that live in the heavy modules, imported on first use."""
-    if name == "EXPORT_FORMATS":
-        return ("sigma", "scom", *__getattr__("EXPORT_BACKENDS"))
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -258,11 +255,10 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
     if fmt == "scom":
         return write_scom_pack(out, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version, plan_path=plan_path,
                                through_wave=through_wave)
-    from auditplan.emit.detections import EXPORT_BACKENDS, builtin_rules_dir, export_queries, load_rules, rule_files
+    from auditplan.emit.detections import EXPORT_FORMATS, builtin_rules_dir, export_queries, load_rules, rule_files
 
-    formats = ("sigma", "scom", *EXPORT_BACKENDS)
-    if fmt not in formats:
-        raise EmitError(f"--format {fmt}: expected one of {', '.join(formats)}")
+    if fmt not in EXPORT_FORMATS:
+        raise EmitError(f"--format {fmt}: expected one of {', '.join(EXPORT_FORMATS)}")
     files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
     # Only files that load as rules auditplan evaluates are exported (a broken one is skipped, as
     # evaluate_detections skips it).

@@ -26,6 +26,8 @@ EXPORT_BACKENDS: Final = {
     "elastic": ("sigma.backends.elasticsearch", "LuceneBackend", "sigma.pipelines.elasticsearch.windows",
                 "ecs_windows", "pysigma-backend-elasticsearch"),
 }
+# What `detections export --format` takes: the rule files, a SCOM pack, or one backend's queries.
+EXPORT_FORMATS: Final = ("sigma", "scom", *EXPORT_BACKENDS)
 
 
 def export_queries(files: Sequence[Path], fmt: str) -> tuple[list[tuple[str, str]], list[str]]:

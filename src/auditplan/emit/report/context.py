@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 
-from auditplan.config import defaults_text as shipped_defaults_text
 from auditplan.emit.gpo.backups import GpoOptions
 from auditplan.emit.report.assumptions import assumption_rows
 from auditplan.emit.report.figures import charts_of
@@ -85,8 +84,7 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     projected = projection.hosts.get("source") if projection is not None else None
     ctx["sources"] = Counter(str(s) for s in projected) if projected is not None else Counter(
         str(e.source) for e in inputs.estimates)
-    text = inputs.defaults_text or (shipped_defaults_text() if inputs.config is not None else "")
-    ctx["defaults"] = assumption_rows(text, inputs.config, inputs.config_sources)
+    ctx["defaults"] = assumption_rows(inputs.defaults_text, inputs.config, inputs.config_sources)
     ctx["detections"] = inputs.detections
     ctx["exposure"] = inputs.exposure
     ctx["by_role"], ctx["by_role_more"] = group_rows(projection.by_role if projection else None)

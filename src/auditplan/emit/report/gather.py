@@ -22,7 +22,6 @@ from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.emit.report.gpo_names import plan_gpo_names
 from auditplan.emit.report.inputs import ProjectionNote, ReportInputs, projected_rates
 from auditplan.model.api import (
-    ESTIMATE_RUN,
     Estimates,
     ModelError,
     Projection,
@@ -139,10 +138,8 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
             inputs = None  # no estimates: project() says so, after checking the options it was given
         chosen = choose_projection(store, plan, asked, inputs)
         projection, note = chosen.projection, chosen.note
-        if inputs is None:
-            estimates, survey = store.load_estimates(ESTIMATE_RUN), store.hosts_frame()
-        else:
-            estimates, survey = inputs.estimates, inputs.survey
+        # No estimates (inputs None) gets this far only with a plan's stored projection.
+        estimates, survey = (inputs.estimates, inputs.survey) if inputs else ([], store.hosts_frame())
         events = store.events_frame()
     events = events[events["event_id"] == 4688] if len(events) else events
     rules, _ = load_rules([builtin_rules_dir()])
