@@ -25,7 +25,6 @@ from auditplan.model.estimate import estimate_hosts
 from auditplan.model.local_log import LocalLogSettings
 from auditplan.model.output import (
     FLEET_ROW,
-    HOST_COLUMNS,
     LocalHistory,
     capacity_units,
     change_summary,
@@ -36,14 +35,11 @@ from auditplan.model.output import (
     projections_csv_text,
     projections_document,
 )
-from auditplan.model.plan_csv import CSV_COLUMNS, plan_csv_text, plan_rows
+from auditplan.model.plan_csv import plan_csv_text
 from auditplan.model.planner import BUDGET_EPS, BUDGET_GB_DAY, EnabledLoad, PlanOptions, enabled_load
 from auditplan.model.planner import plan as plan_waves
 from auditplan.model.priors import load_priors
 from auditplan.model.project import (
-    DAYS_PER_MONTH,
-    SECONDS_PER_DAY,
-    SHARED_ERROR_TEXT,
     Projection,
     fleet_events_day,
 )
@@ -56,7 +52,6 @@ from auditplan.model.siem import (
     config_profile,
     config_profiles,
     load_siem_profiles,
-    pick_profile,
 )
 from auditplan.model.store_inputs import (
     ESTIMATE_RUN,
@@ -75,6 +70,7 @@ from auditplan.records import (
     Plan,
     PlanError,
     Range,
+    document_text,
     plan_document,
     plan_json_text,
     projection_id_of,
@@ -88,15 +84,10 @@ DEFAULT_OUT: Final = Path("auditplan-out")
 __all__ = [
     "BUDGET_EPS",
     "BUDGET_GB_DAY",
-    "CSV_COLUMNS",
-    "DAYS_PER_MONTH",
     "EPS_BASIS_MEAN",
     "EPS_BASIS_PEAK",
     "ESTIMATE_RUN",
     "FLEET_ROW",
-    "HOST_COLUMNS",
-    "SECONDS_PER_DAY",
-    "SHARED_ERROR_TEXT",
     "ConfigError",
     "EnabledLoad",
     "EstimateRun",
@@ -119,10 +110,8 @@ __all__ = [
     "load_plan_projection",
     "load_siem_profiles",
     "local_history",
-    "pick_profile",
     "plan",
     "plan_csv_text",
-    "plan_rows",
     "plan_waves",
     "project",
     "project_estimates",
@@ -293,7 +282,8 @@ def plan(source: Store | Path, *, budget_kind: str, budget: float, max_step: flo
         document = plan_document(planned)
         # plan.json names the projection it was made with (outside plan_id: docs/plan-json.md), so a
         # later run of the same plan with another config or price cannot replace what it shows.
-        stored_projection = projection_record(projection, document["plan_id"]).to_document()
+        # Serialised once: the digest and the store take the same text (35 MB at 100,000 hosts).
+        stored_projection = document_text(projection_record(projection, document["plan_id"]).to_document())
         document[PROJECTION_ID] = projection_id_of(stored_projection)
         planned = dataclasses.replace(planned, plan_id=document["plan_id"], projection_id=document[PROJECTION_ID])
         files = [out_dir / "plan.json", out_dir / "plan.csv"]

@@ -17,7 +17,6 @@ from typing import Any, Final
 
 import pandas as pd
 
-from auditplan.model.gc_pause import gc_paused
 from auditplan.model.project import Projection
 from auditplan.model.siem import EPS_BASIS_PEAK
 from auditplan.records import (
@@ -42,6 +41,7 @@ from auditplan.records import (
     WaveLoad,
     parse_plan,
 )
+from auditplan.records.gc_pause import gc_paused
 
 BUDGET_GB_DAY: Final = BudgetKind.GB_DAY.value
 BUDGET_EPS: Final = BudgetKind.EPS.value

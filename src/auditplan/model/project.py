@@ -22,18 +22,16 @@ import numpy as np
 import pandas as pd
 
 from auditplan.config import ConfigError
-from auditplan.model.gc_pause import gc_paused
 from auditplan.model.local_log import LocalLogSettings, local_log_frame
 from auditplan.model.siem import SiemProfile
 from auditplan.records import NO_GROUP, Change, EstimateSource, HostEstimate, Range
+from auditplan.records.gc_pause import gc_paused
 
 QUANTILES = ("p10", "p50", "p90")
 Z90 = NormalDist().inv_cdf(0.9)
 SECONDS_PER_DAY = 86400.0
 HOURS_PER_DAY = 24.0
 DAYS_PER_MONTH = 365.25 / 12.0
-MB = 2**20
-KB = 1024
 
 # records.Change values, as the host frame's `change` column holds them (plain strings).
 CHANGE_ENABLE = Change.ENABLE_4688.value  # Process Creation off: every 4688 is new load

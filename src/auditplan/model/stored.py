@@ -27,7 +27,15 @@ from auditplan.model.project import (
     unusable_hosts,
 )
 from auditplan.model.siem import SiemProfile, profile_from_table
-from auditplan.records import PROJECTION_ID, Plan, PlanError, ProjectionRecord, ProjectionRecordError, parse_plan
+from auditplan.records import (
+    PROJECTION_ID,
+    Plan,
+    PlanError,
+    ProjectionRecord,
+    ProjectionRecordError,
+    document_text,
+    parse_plan,
+)
 from auditplan.store import Store, StoreError
 
 PLAN_KIND: Final = "plan"
@@ -134,13 +142,14 @@ def projection_from_record(record: ProjectionRecord) -> Projection:
     )
 
 
-def save_plan(store: Store, document: Mapping[str, Any], projection: Mapping[str, Any]) -> None:
-    """Save plan.json's document (under its plan_id and as the latest) and the projection document
-    it names (under the document's projection_id)."""
+def save_plan(store: Store, document: Mapping[str, Any], projection_text: str) -> None:
+    """Save plan.json's document (under its plan_id and as the latest) and the projection document it
+    names (its document_text, under the document's projection_id). Each is serialised once."""
     plan_id = str(document["plan_id"])
-    store.save_document(PROJECTION_KIND, str(document[PROJECTION_ID]), dict(projection))
-    store.save_document(PLAN_KIND, plan_id, dict(document))
-    store.save_document(PLAN_KIND, PLAN_LATEST, dict(document))
+    store.save_document_text(PROJECTION_KIND, str(document[PROJECTION_ID]), projection_text)
+    plan_text = document_text(document)
+    store.save_document_text(PLAN_KIND, plan_id, plan_text)
+    store.save_document_text(PLAN_KIND, PLAN_LATEST, plan_text)
 
 
 def _stored_plan(store: Store, key: str, warnings: list[str]) -> Plan | None:

@@ -39,7 +39,7 @@ from auditplan.records.plan import (
     plan_number,
 )
 from auditplan.records.plan_reader import parse_plan, read_plan
-from auditplan.records.projection import ProjectionRecord, ProjectionRecordError, projection_id_of
+from auditplan.records.projection import ProjectionRecord, ProjectionRecordError, document_text, projection_id_of
 from auditplan.records.survey import (
     PROCESS_CREATION_GUID,
     REDACTED,
@@ -105,6 +105,7 @@ __all__ = [
     "VolumeSample",
     "Wave",
     "WaveLoad",
+    "document_text",
     "parse_plan",
     "plan_document",
     "plan_id_of",

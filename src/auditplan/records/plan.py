@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, Final
 
-from auditplan.records._gc_pause import gc_paused
+from auditplan.records.gc_pause import gc_paused
 from auditplan.records.survey import AuditSetting
 
 PLAN_SCHEMA_VERSION: Final = 1

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeGuard, TypeVar
 
-from auditplan.records._gc_pause import gc_paused
+from auditplan.records.gc_pause import gc_paused
 from auditplan.records.plan import (
     DIGEST_HEX,
     LOAD_KEYS,

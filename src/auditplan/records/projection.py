@@ -125,13 +125,17 @@ class ProjectionRecord:
         return [dict(zip(columns, values, strict=True)) for values in zip(*self.hosts.values(), strict=True)]
 
 
-def projection_id_of(document: Mapping[str, Any]) -> str:
-    """The projection_id of a stored projection document (ProjectionRecord.to_document): sha256
-    (first 32 hex) of its JSON text as Store.save_document writes it (keys sorted, UTF-8), so the
-    store's payload can be checked against plan.json directly. It covers the plan_id, the config,
-    the price and every row: two plans, or one plan made twice with other settings, name different
-    projections."""
-    text = json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
+def document_text(document: Mapping[str, Any]) -> str:
+    """A stored document's JSON text exactly as Store.save_document writes it (strict, keys sorted)."""
+    return json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
+
+
+def projection_id_of(document: Mapping[str, Any] | str) -> str:
+    """The projection_id of a stored projection document (ProjectionRecord.to_document), or of its
+    document_text: sha256 (first 32 hex) of that text (UTF-8), so the store's payload can be checked
+    against plan.json directly. It covers the plan_id, the config, the price and every row: two plans,
+    or one plan made twice with other settings, name different projections."""
+    text = document if isinstance(document, str) else document_text(document)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:DIGEST_HEX]
 
 

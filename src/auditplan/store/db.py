@@ -400,6 +400,11 @@ class Store:
             text = json.dumps(payload, ensure_ascii=False, allow_nan=False, sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise StoreError(f"{self.path}: document {kind}/{key} is not JSON-serialisable: {exc}") from None
+        self.save_document_text(kind, key, text)
+
+    def save_document_text(self, kind: str, key: str, text: str) -> None:
+        """save_document for a caller that already holds the document's text, as save_document writes
+        it (strict JSON, keys sorted): a 100,000-host projection is not serialised twice."""
         saved_at = datetime.now(UTC).isoformat()
         with self._write(f"document {kind}/{key}") as conn:
             conn.execute(
