@@ -101,9 +101,11 @@ def test_export_sigma_out_is_a_file(a_file: Path) -> None:
 
 
 @pytest.mark.skipif(not HAS_SPLUNK, reason="pysigma-backend-splunk is not installed")
-def test_export_queries_out_is_a_folder(tmp_path: Path) -> None:
+def test_export_queries_into_a_folder_with_a_folder_in_the_way(tmp_path: Path) -> None:
+    # An existing --out folder takes auditplan-detections.spl (issue 18); a folder of that name is in the way.
+    (tmp_path / "auditplan-detections.spl").mkdir()
     result = CliRunner().invoke(main, ["detections", "export", "--format", "splunk", "--out", str(tmp_path)])
-    _refused(result, f"{tmp_path}: cannot write: a folder is in the way")
+    _refused(result, f"{tmp_path / 'auditplan-detections.spl'}: is a folder")
 
 
 def test_export_sigma_into_the_rules_folder_keeps_the_rules(tmp_path: Path) -> None:

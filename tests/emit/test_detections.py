@@ -246,10 +246,12 @@ SIGMAHQ_AUTHORS = {
     "67f113fa-e23d-4271-befa-30113b3e08b1": "E.M. Anhaus",
     "06b401f4-107c-4ff9-947f-9ec1e7649f1e": "Victor Sergeev",
     "de587dce-915e-4218-aac4-835ca6af6f70": "Swachchhanda Shrawan Poudel",
+    "b98d0db6-511d-45de-ad02-e82a98729620": "Nasreddine Bencherchali",
+    "3dfd06d2-eaf4-4532-9555-68aca59f57c4": "Tim Shelton",
 }
 
 
-@pytest.mark.parametrize("family", [1, 2, 5])
+@pytest.mark.parametrize("family", [1, 2, 4, 5])
 def test_rules_derived_from_sigmahq_credit_the_authors(family: int) -> None:
     import yaml
 

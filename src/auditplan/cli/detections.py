@@ -133,7 +133,8 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
               help="sigma: the rule files; scom: an unsealed management pack; splunk / kusto / elastic: queries "
                    "through the pySigma backend, if installed.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("auditplan-out/detections"),
-              show_default=True, help="Folder for the Sigma files, or the file for queries.")
+              show_default=True, help="Folder for the Sigma files; for queries, the file, or an existing folder "
+                   "(then auditplan-detections.spl / .kql / .lucene inside it).")
 @click.option("--mp-id", default=DEFAULT_MP_ID, show_default=True,
               help="scom: the management pack ID (letters, digits, '.', '_').")
 @click.option("--mp-version", default=DEFAULT_MP_VERSION, show_default=True, help="scom: the management pack version.")

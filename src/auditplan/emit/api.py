@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from auditplan import safe_write
 from auditplan.emit.errors import (
     EmitError,
     ExportUnavailable,
@@ -42,6 +43,7 @@ from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.records import LOG_MAX_SIZE_MB_MAX as LOG_MAX_SIZE_MB_MAX
 from auditplan.records import LOG_MAX_SIZE_MB_MIN as LOG_MAX_SIZE_MB_MIN
 from auditplan.records import Plan, PlanError, read_plan
+from auditplan.safe_write import UnsafePathError
 
 # The report, the detections and the SCOM pack need pandas, matplotlib and pySigma: they are
 # imported where they are used (and these names on first use, below), so that importing the front
@@ -270,12 +272,23 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
         _copy_rules(files, out)
         return RulesExported(fmt, out, len(files), tuple(problems))
     queries, query_problems = export_queries(files, fmt)
+    target = query_file(out, fmt)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(f"# {name}\n{query}\n\n" for name, query in queries), encoding="utf-8")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        safe_write.write_text(target, "".join(f"# {name}\n{query}\n\n" for name, query in queries))
+    except UnsafePathError as exc:
+        raise OutputError(str(exc)) from None
     except OSError as exc:
-        raise cannot_write(out, exc) from None
-    return RulesExported(fmt, out, len(queries), tuple(problems + query_problems))
+        raise cannot_write(target, exc) from None
+    return RulesExported(fmt, target, len(queries), tuple(problems + query_problems))
+
+
+def query_file(out: Path, fmt: str) -> Path:
+    """Where `detections export --format <query language>` writes: `out` itself, or, when `out` is an
+    existing folder, auditplan-detections.<spl|kql|lucene> inside it."""
+    from auditplan.emit.detections import QUERY_FILE_SUFFIX
+
+    return out / f"auditplan-detections{QUERY_FILE_SUFFIX[fmt]}" if out.is_dir() else out
 
 
 def _copy_rules(files: Sequence[Path], out: Path) -> None:
