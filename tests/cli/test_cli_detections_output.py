@@ -86,6 +86,8 @@ def test_alerts_per_day_as_the_report_shows_them(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if "PowerShell" in line and "│ 3 " in line)
     cells = [c.strip() for c in row.split("│")]
-    assert number(720.0) == "720" and cells[4] == "720", row
+    # p50 (p10-p90): 3 hits, Garwood's 80 % interval 1.1021..6.6808 (chi-square tables) x 720 / 3
+    assert number(720.0) == "720" and cells[4] == f"720 ({number(720 * 2.2041 / 2 / 3)}-{number(720 * 6.6808 / 3)})", row
+    # a rule with no hit: 0, with a p90 above 0 (the rule of three at 90 %: 2,400/day x 2.3026 / 10 = 553)
     no_rate = next(line for line in result.stdout.splitlines() if "│ 0 " in line)
-    assert [c.strip() for c in no_rate.split("│")][4] == "0"
+    assert [c.strip() for c in no_rate.split("│")][4] == f"0 (0-{number(2400 * 2.302585 / 10)})"

@@ -196,7 +196,13 @@ def test_cli_evaluate_json_and_exports(tmp_path: Path) -> None:
     assert set(hidden) >= {"id", "title", "family", "hits", "alerts_per_day", "hosts"}
     assert hidden["hits"] == 3 and hidden["hosts"] == {"web01": 3}
     # 3 of 10 sampled events, at the sampled 2,400 4688/day (100 per hour) -> 720 alerts/day, by hand.
-    assert hidden["alerts_per_day"] == pytest.approx(720.0)
+    # The range: 3 hits, Garwood's exact 80 % Poisson interval 1.1021 .. 6.6808 (chi-square tables:
+    # chi2(0.10; 6) / 2 and chi2(0.90; 8) / 2), as a ratio to the 3 hits.
+    assert hidden["alerts_per_day"] == pytest.approx({"p10": 720 * 1.1021 / 3, "p50": 720.0, "p90": 720 * 6.6808 / 3},
+                                                     rel=1e-4)
+    # 15 minutes per alert by default (defaults.toml [detections]): 720 alerts -> 180 hours/day at p50.
+    assert hidden["analyst_hours_per_day"]["p50"] == pytest.approx(180.0)
+    assert doc["minutes_per_alert"]["value"] == 15.0 and "assumption" in doc["minutes_per_alert"]["source"]
     table = runner.invoke(main, ["detections", "evaluate", "--db", str(db)])
     assert table.exit_code == 0 and "1 command line(s) exposed a credential" in table.output
     out = tmp_path / "rules"
@@ -335,7 +341,7 @@ def test_cli_evaluate_json_names_hosts_without_command_line_and_exposure(tmp_pat
     hidden = next(r for r in doc["rules"] if r["family"] == 3)
     assert hidden["hosts_not_evaluated"] == ["blind01"]
     # seen01: 1 of 10 sampled at 2,400/day = 240 (by hand); blind01 is not in it
-    assert hidden["alerts_per_day"] == pytest.approx(240.0)
+    assert hidden["alerts_per_day"]["p50"] == pytest.approx(240.0)
     assert "blind01" in result.stderr
     table = CliRunner().invoke(main, ["detections", "evaluate", "--db", str(db)])
     assert "could not be evaluated on 1 host(s)" in table.stdout and "blind01" in table.stdout
@@ -441,7 +447,7 @@ def test_cli_evaluate_user_rules_with_field_names_in_any_case(tmp_path: Path) ->
     # one matching event of 10 sampled at 2,400 4688/day -> 240 alerts/day (by hand)
     for title in ("Lower", "Upper"):
         assert by_title[title]["hits"] == 1 and by_title[title]["hosts"] == {"web01": 1}
-        assert by_title[title]["alerts_per_day"] == pytest.approx(240.0)
+        assert by_title[title]["alerts_per_day"]["p50"] == pytest.approx(240.0)
         assert not any("could not be evaluated" in n for n in by_title[title]["notes"])
     assert by_title["Unknown"]["hits"] == 0
     assert not any("could not be evaluated" in n for n in by_title["Unknown"]["notes"])

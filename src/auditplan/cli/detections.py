@@ -15,6 +15,7 @@ from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.errors import usage_error_on
+from auditplan.config import ConfigError
 from auditplan.emit.api import (
     DEFAULT_MP_ID,
     DEFAULT_MP_VERSION,
@@ -77,19 +78,36 @@ def list_rules(rules_dirs: tuple[Path, ...]) -> None:
     Console().print(table)
 
 
+def _range(r: object) -> str:
+    """p50 (p10-p90) as the report shows numbers; "n/a" when there is no range."""
+    if r is None:
+        return "n/a"
+    return f"{number(r.p50)} ({number(r.p10)}-{number(r.p90)})"  # type: ignore[attr-defined]
+
+
 def _print_run(run: DetectionRun) -> None:
-    result, exposed = run.evaluation, run.exposure
-    table = Table("family", "title", "hits", "alerts/day (fleet)", "hosts", "top processes", "notes")
+    result, exposed, load = run.evaluation, run.exposure, run.workload
+    minutes = load.minutes_per_alert if load else None
+    table = Table("family", "title", "hits", "alerts/day p50 (p10-p90)", "analyst h/day", "hosts", "top processes",
+                  "notes")
     for r in result.results:
-        # number(): the alerts/day figure as the report shows it (None is "n/a").
         top = ", ".join(f"{n} ({c})" for n, c in r.top_processes[:3])
-        table.add_row(*(_shown(cell) for cell in (r.family or "-", r.title, r.hits, number(r.alerts_per_day),
-                                                   len(r.hosts), top, "; ".join(r.notes))))
+        hours = r.alerts_per_day_range.scaled(minutes / 60) if r.alerts_per_day_range and minutes else None
+        table.add_row(*(_shown(cell) for cell in (r.family or "-", r.title, r.hits, _range(r.alerts_per_day_range),
+                                                   _range(hours), len(r.hosts), top, "; ".join(r.notes))))
     console = Console()
     console.print(table)
     console.print(_shown(f"{result.events} sampled 4688 events from {result.hosts} hosts; "
                          f"{exposed.events_with_secrets} command line(s) exposed a credential "
                          f"(redacted in the store) on {len(exposed.by_host)} host(s)."))
+    if load:
+        console.print(_shown(f"All rules: {_range(load.alerts_per_day)} alerts/day, "
+                             f"{_range(load.analyst_hours_per_day)} analyst hours/day at "
+                             f"{number(load.minutes_per_alert)} minutes per alert ({load.basis})."))
+        for w in load.waves:
+            console.print(_shown(f"  wave {w.wave} ({w.name}, {w.hosts} hosts): +{_range(w.alerts_per_day)} "
+                                 f"alerts/day; through this wave {_range(w.cumulative_analyst_hours_per_day)} "
+                                 "analyst hours/day"))
     if exposed.by_host:
         by_count = sorted(exposed.by_host.items(), key=lambda x: (-x[1], x[0]))
         console.print(_shown("Exposed command lines per host: " + ", ".join(f"{h} {n}" for h, n in by_count)))
@@ -103,22 +121,34 @@ def _print_run(run: DetectionRun) -> None:
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
               help="The store written by `auditplan survey` / `auditplan ingest`.")
 @_rules_option
+@click.option("--minutes-per-alert", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Analyst minutes per alert, for analyst hours/day. Default: [detections] minutes_per_alert of "
+                   "the config (15, an assumption with its published range beside it in defaults.toml).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="Your defaults override file (its [detections] minutes_per_alert is used).")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="plan.json: alerts/day and analyst hours/day per wave as the waves enable.")
 @click.option("--json", "as_json", is_flag=True,
-              help='Print JSON: fleet figures, per-host and fleet secret exposure, one object per rule under "rules".')
-def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
+              help='Print JSON: fleet figures, per-host and fleet secret exposure, one object per rule under "rules", '
+                   'alerts/day and analyst hours/day as {p10, p50, p90}, and "waves" with --plan.')
+def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], minutes_per_alert: float | None,
+                   config_file: Path | None, plan_path: Path | None, as_json: bool) -> None:
     """Run the rules over every sampled or ingested 4688 event; project alerts/day per host and fleet.
 
     Hits are scaled by each host's projected 4688/day (the p50 of `auditplan estimate`, else the
-    sampled rate). Hosts whose sample has no CommandLine are named, and left out of the alerts/day of
-    rules that read it. Command lines in the store are already redacted; secrets are counted, never shown.
-    --json prints one object: fleet figures, "exposure" and "rules" (one object per rule).
+    sampled rate). The p10-p90 range comes from the number of hits (an exact Poisson interval; with no
+    hit, the rule of three at 90 %), so a rule that never fired in a small sample still shows how many
+    alerts a day it could raise. Analyst hours/day = alerts/day x minutes per alert. Hosts whose sample
+    has no CommandLine are named, and left out of the alerts/day of rules that read it. Command lines in
+    the store are already redacted; secrets are counted, never shown.
 
     \b
     Example:
-      auditplan detections evaluate --db auditplan-out/auditplan.db --json
+      auditplan detections evaluate --db auditplan-out/auditplan.db --plan auditplan-out/plan.json --json
     """
-    with usage_error_on(StoreError, EmitError):
-        run = evaluate_detections(db, rules_dirs)
+    with usage_error_on(StoreError, EmitError, PlanError, ConfigError):
+        run = evaluate_detections(db, rules_dirs, minutes_per_alert=minutes_per_alert, config_file=config_file,
+                                  plan_path=plan_path)
     _warn(run.problems)
     for warning in run.evaluation.warnings:
         click.echo(f"WARNING: {escaped(warning)}", err=True)

@@ -12,6 +12,7 @@ not installed) and ManagementPackInvalid (a bug). Warnings come back in the resu
 from __future__ import annotations
 
 import importlib
+import math
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from auditplan.emit.detections import Exposure as Exposure
     from auditplan.emit.detections import Rule as Rule
     from auditplan.emit.detections import RuleResult as RuleResult
+    from auditplan.emit.detections.workload import Workload as Workload
     from auditplan.emit.report.inputs import ProjectionNote as ProjectionNote
     from auditplan.emit.report.inputs import ReportInputs as ReportInputs
 
@@ -65,6 +67,7 @@ _LAZY: Final = {
     "Exposure": "auditplan.emit.detections", "Rule": "auditplan.emit.detections",
     "RuleResult": "auditplan.emit.detections", "ProjectionNote": "auditplan.emit.report.inputs",
     "ReportInputs": "auditplan.emit.report.inputs", "EXPORT_FORMATS": "auditplan.emit.detections",
+    "Workload": "auditplan.emit.detections.workload",
 }
 
 
@@ -79,8 +82,9 @@ __all__ = [
     "DEFAULT_MP_ID", "DEFAULT_MP_VERSION", "DEFAULT_TITLE", "EXPORT_BACKENDS", "EXPORT_FORMATS", "DetectionRun",
     "EmitError", "Evaluation", "ExportUnavailable", "Exposure", "GpoOptionError", "ManagementPackInvalid", "NoStore",
     "OutputError", "PlanError", "ProjectionNote", "ReportError", "ReportInputs", "ReportWritten", "Rule", "RuleResult",
-    "RuleSet", "RulesExported", "ScomOptionError", "detection_rules", "evaluate_detections", "evaluate_events",
-    "export_rules", "gather_report", "write_gpo", "write_report", "write_report_files", "write_scom_pack",
+    "RuleSet", "RulesExported", "ScomOptionError", "Workload", "detection_rules", "evaluate_detections",
+    "evaluate_events", "export_rules", "gather_report", "write_gpo", "write_report", "write_report_files",
+    "write_scom_pack",
 ]
 
 DEFAULT_MP_ID: Final = "Auditplan.ProcessCreation.Detections"
@@ -168,12 +172,21 @@ class DetectionRun:
     evaluation: Evaluation
     exposure: Exposure
     problems: tuple[str, ...]  # rule files that could not be used
+    workload: Workload | None = None  # analyst hours (None: built by hand without one)
 
     def document(self) -> dict[str, Any]:
-        """The run as one JSON-able object (`detections evaluate --json`): fleet figures, "exposure"
-        and "rules" (one object per rule). Secrets are counted, never shown."""
-        result, exposed = self.evaluation, self.exposure
-        return {
+        """The run as one JSON-able object (`detections evaluate --json`): fleet figures, "exposure",
+        "rules" (one object per rule, alerts/day and analyst hours/day as {p10, p50, p90}), the analyst
+        workload and, with a plan, "waves". Secrets are counted, never shown."""
+        from auditplan.emit.detections.workload import analyst_hours
+
+        result, exposed, load = self.evaluation, self.exposure, self.workload
+        minutes = load.minutes_per_alert if load else None
+
+        def rng(r: Any) -> dict[str, float] | None:
+            return None if r is None else dict(r.document())
+
+        doc: dict[str, Any] = {
             "events": result.events,
             "hosts": result.hosts,
             "cmdline_share": result.cmdline_share,
@@ -183,22 +196,34 @@ class DetectionRun:
                          "by_host": exposed.by_host},
             "rules": [
                 {"id": r.id, "title": r.title, "family": r.family, "level": r.level, "hits": r.hits,
-                 "alerts_per_day": r.alerts_per_day, "hosts": r.hosts,
+                 "alerts_per_day": rng(r.alerts_per_day_range), "hosts": r.hosts,
+                 "analyst_hours_per_day": rng(analyst_hours(r.alerts_per_day_range, minutes)) if minutes else None,
+                 "sampled_events": r.sampled_events, "events_per_day": r.events_per_day,
                  "alerts_per_day_by_host": r.alerts_per_day_by_host,
                  "hosts_not_evaluated": list(r.hosts_not_evaluated),
                  "top_processes": [list(p) for p in r.top_processes], "notes": list(r.notes)}
                 for r in result.results
             ],
         }
+        if load:
+            doc.update(load.document())
+        return doc
 
 
-def evaluate_detections(db: Path, rules_dirs: Sequence[Path] = ()) -> DetectionRun:
+def evaluate_detections(db: Path, rules_dirs: Sequence[Path] = (), *, minutes_per_alert: float | None = None,
+                        config_file: Path | None = None, plan_path: Path | None = None) -> DetectionRun:
     """Run the rules over every sampled or ingested 4688 event of the store `db`; alerts/day per rule
-    scale each host's hits by its 4688/day (the estimate's p50, else the sampled rate)."""
+    scale each host's hits by its 4688/day (the estimate's p50, else the sampled rate), with a p10-p90
+    range from the number of hits. Analyst hours/day at `minutes_per_alert` (else [detections]
+    minutes_per_alert of the config, with its source), and per wave of plan.json at `plan_path`.
+    Errors: NoStore, StoreError, ConfigError, PlanError, EmitError (minutes per alert not > 0)."""
     from auditplan.emit.detections import evaluate, exposure
+    from auditplan.emit.detections.workload import workload
     from auditplan.model.api import ESTIMATE_RUN
     from auditplan.store import Store
 
+    plan = read_plan(plan_path) if plan_path else None
+    minutes, basis = _minutes_per_alert(minutes_per_alert, config_file)
     if not db.is_file():
         raise NoStore(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
     with Store(db) as store:
@@ -212,7 +237,29 @@ def evaluate_detections(db: Path, rules_dirs: Sequence[Path] = ()) -> DetectionR
                       if r == r and r is not None})
     rates.update({e.host: e.events_per_day.p50 for e in estimates})
     ruleset = detection_rules(rules_dirs)
-    return DetectionRun(evaluate(ruleset.rules, events, rates), exposure(events), ruleset.problems)
+    evaluation = evaluate(ruleset.rules, events, rates)
+    return DetectionRun(evaluation, exposure(events), ruleset.problems,
+                        workload(evaluation.results, minutes, basis, plan))
+
+
+def _minutes_per_alert(asked: float | None, config_file: Path | None) -> tuple[float, str]:
+    """Minutes an analyst spends on one alert, and where the figure comes from (the option, the
+    --config file, or the default's documented basis)."""
+    from auditplan.config import Config, documented_basis
+
+    value: object
+    if asked is not None:
+        value, basis = asked, "--minutes-per-alert"
+    else:
+        config = Config.load(config_file)
+        section = config.values.get("detections", {})
+        value = section.get("minutes_per_alert") if isinstance(section, dict) else None
+        source = config.sources.get("detections.minutes_per_alert", "default")
+        basis = (documented_basis().get("detections.minutes_per_alert", "assumption") if source == "default"
+                 else source)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise EmitError(f"minutes per alert ({basis}): expected a number > 0, got {value!r}")
+    return float(value), basis
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any, Final
 import pandas as pd
 
 from auditplan.emit.detections.rules import SAMPLED_COLUMNS, Rule
+from auditplan.emit.detections.workload import AlertRange, alert_range, share_of
 from auditplan.text import number, percent
 
 # Below this share of events with a non-empty CommandLine, command-line rules cannot be judged.
@@ -40,6 +41,15 @@ class RuleResult:
     # Hosts whose sample has no CommandLine: a rule that reads it cannot be judged there, so their
     # volume is left out of its alerts/day (rather than scored as zero).
     hosts_not_evaluated: tuple[str, ...] = ()
+    # alerts_per_day as p10/p50/p90 (workload.RANGE_RULE); None where alerts_per_day is None.
+    alerts_per_day_range: AlertRange | None = None
+    sampled_events: int = 0  # sampled events on the hosts that scale alerts/day (rated, evaluable)
+    events_per_day: float = 0.0  # those hosts' 4688/day: what alerts/day is a share of
+
+    @property
+    def alerts_per_event(self) -> AlertRange | None:
+        """Alerts per 4688 event of the hosts that scale alerts/day: what a wave's 4688/day is multiplied by."""
+        return share_of(self.alerts_per_day_range, self.events_per_day)
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,10 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
         }
         evaluable = len(per_host) > len(skipped)
         fleet = sum(by_host.values()) if evaluable and (by_host or not set(hosts) - set(skipped)) else None
+        scaling = [h for h in per_host if h in rates and h not in skipped]
+        sampled = sum(per_host[h] for h in scaling)
+        volume = sum(rates[h] for h in scaling)
+        in_scope_hits = sum(hosts.get(h, 0) for h in scaling)
         unrated = [h for h in hosts if h not in rates and h not in skipped]
         if unrated:
             notes.append(f"{len(unrated)} host(s) with hits have no 4688 rate; left out of alerts/day")
@@ -175,6 +189,8 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
                 alerts_per_day_by_host=dict(sorted(by_host.items())),
                 top_processes=tuple(Counter(_basename(n) for _, n in matched).most_common(5)), notes=tuple(notes),
                 hosts_not_evaluated=tuple(skipped),
+                alerts_per_day_range=alert_range(fleet, in_scope_hits, sampled, volume), sampled_events=sampled,
+                events_per_day=volume,
             )
         )
     con.close()
