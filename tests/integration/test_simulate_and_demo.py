@@ -114,6 +114,13 @@ def test_demo_surveys_the_demo_fleet(tmp_path: Path) -> None:
     # the report shows the projection stored with the plan and names the file as the price's source.
     assert f"Projection as planned: plan {plan.plan_id}" in html
     assert "demo-config.toml" in html
+    # issue 18: alerts/day as a range, analyst hours per wave, and the over-broad Security log ACL of web02
+    assert all(set(r["alerts_per_day"]) == {"p10", "p50", "p90"} for r in detections["rules"])
+    assert detections["waves"] and detections["minutes_per_alert"]["value"] > 0
+    exposure = html[html.index('id="t-log-readers"'):]
+    exposure = exposure[:exposure.index("</table>")]
+    assert "web02" in exposure and "Authenticated Users (S-1-5-11)" in exposure
+    assert "web01" not in exposure
 
 
 def test_demo_budget_rounds_up_to_two_significant_digits() -> None:

@@ -146,7 +146,7 @@ def demo_gpo(ctx: DemoContext) -> None:
 
 
 def demo_detections(ctx: DemoContext) -> None:
-    run = emit.evaluate_detections(ctx.db)
+    run = emit.evaluate_detections(ctx.db, plan_path=ctx.out / "plan.json", config_file=ctx.config)
     ctx.warnings.extend(run.problems)
     ctx.warnings.extend(run.evaluation.warnings)
     path = ctx.out / "detections.json"

@@ -181,6 +181,33 @@ class ProcessTrace:
 
 
 @dataclass(frozen=True)
+class LogReader:
+    """A principal the Security channel's ACL (`wevtutil gl Security` channelAccess) lets read the log."""
+
+    sid: str  # "S-1-5-32-573"; a domain-relative SDDL alias ("DU") when the domain SID is not in the SDDL
+    name: str | None  # the Windows name where the SID is well known ("BUILTIN\\Event Log Readers")
+    access_mask: int  # the allow ACE's mask (event log rights: 0x1 read, 0x2 write, 0x4 clear)
+    default: bool  # granted by Windows' own default Security channel ACL
+    broad: bool  # a group most accounts are in (Everyone, Authenticated Users, Users, Domain Users, ...)
+
+
+@dataclass(frozen=True)
+class ChannelAccess:
+    """The Security channel's access: the SDDL the host printed and the principals it lets read."""
+
+    sddl: str
+    readers: tuple[LogReader, ...] = ()
+
+    @property
+    def beyond_default(self) -> tuple[LogReader, ...]:
+        return tuple(r for r in self.readers if not r.default)
+
+    @property
+    def broad(self) -> tuple[LogReader, ...]:
+        return tuple(r for r in self.readers if r.broad)
+
+
+@dataclass(frozen=True)
 class HostResult:
     """Everything known about one host after one survey (or one EVTX ingest)."""
 
@@ -200,6 +227,8 @@ class HostResult:
     caps: ProbeCaps | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)  # per-section parse problems
     trace: ProcessTrace | None = None  # only with --trace-seconds
+    # Who can read the Security log, from `wevtutil gl Security` channelAccess (issue 18); None: not read.
+    security_channel_access: ChannelAccess | None = None
 
 
 # The GUID of Process Creation (auditpol subcategory). Lower case, braces, as stored.

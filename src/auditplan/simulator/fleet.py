@@ -31,6 +31,7 @@ from auditplan.simulator.profile import (
     SecurityLogProfile,
     SysmonProfile,
 )
+from auditplan.simulator.sddl import DEFAULT_SECURITY_CHANNEL_ACCESS, sddl_problem
 
 DEMO_FLEET_RESOURCE = "demo_fleet.toml"
 FIRST_AUTO_ADDRESS = ipaddress.IPv4Address("127.0.0.11")
@@ -123,6 +124,13 @@ def _subcategories(v: Any) -> tuple[tuple[str, AuditSetting], ...]:
     return tuple(out)
 
 
+def _sddl(v: Any) -> str:
+    text = _str(v)
+    if problem := sddl_problem(text):
+        raise _Bad(problem)
+    return text
+
+
 def _optional_float(v: Any) -> float:
     return _float(v)
 
@@ -182,6 +190,7 @@ HOST_SCALARS: dict[str, Checker] = {
     "computer_name": _str,
     "seed": _int(0),
     "admin": _bool,
+    "security_channel_access": _sddl,
 }
 TOP_LEVEL = ("domain", "seed", "defaults", "roles", "hosts")
 
@@ -464,6 +473,7 @@ def _profile(name: str, address: str, merged: dict[str, Any], domain: str, fleet
         computer_name=merged.get("computer_name", f"{name.upper()}.{domain}"),
         seed=seed,
         admin=merged.get("admin", True),
+        security_channel_access=merged.get("security_channel_access", DEFAULT_SECURITY_CHANNEL_ACCESS),
         os=OSProfile(**os_t),
         audit=audit,
         security_log=SecurityLogProfile(**_section(merged, "security_log")),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from auditplan.records import AuditSetting, ProductType
 from auditplan.simulator.interface import Credentials, FaultSpec
+from auditplan.simulator.sddl import DEFAULT_SECURITY_CHANNEL_ACCESS
 
 RETENTION_MODES = ("overwrite", "archive", "do_not_overwrite")
 LOCALES = ("en-US", "de-DE")
@@ -198,6 +199,8 @@ class HostProfile:
     # password out of any log line that prints a profile.
     credentials: Credentials | None = field(default=None, repr=False)
     faults: FaultSpec = field(default_factory=FaultSpec)
+    # The Security channel's SDDL, as `wevtutil gl Security` prints it (channelAccess).
+    security_channel_access: str = DEFAULT_SECURITY_CHANNEL_ACCESS
 
     @property
     def host_name(self) -> str:

@@ -110,6 +110,7 @@ class Wevtutil:
             )
         channel = CHANNELS[name]
         if name == SECURITY:
+            channel = {**channel, "channelAccess": self.profile.security_channel_access}
             max_size = self.profile.security_log.max_size_bytes
             retention = self.profile.security_log.retention
         else:

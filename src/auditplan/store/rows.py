@@ -63,6 +63,13 @@ HOSTS_COLUMNS: dict[str, str] = {
     "seconds": "float64",
     "truncated": "boolean",
     "warnings": "object",  # the warning lines (a list; CSV joins them with ';')
+    # Who can read the Security log (`wevtutil gl Security` channelAccess): SIDs, their names in the same
+    # order (null where not well known), the SIDs beyond Windows' default ACL, and whether a group most
+    # accounts are in (Everyone, Authenticated Users, Users, Domain Users...) is one of them.
+    "security_log_readers": "object",
+    "security_log_reader_names": "object",
+    "security_log_readers_beyond_default": "object",
+    "security_log_broad_readers": "boolean",
 }
 
 EVENTS_COLUMNS: dict[str, str] = {
@@ -144,6 +151,20 @@ def host_row(result: HostResult, events_sampled: int | None = None) -> dict[str,
         "seconds": cost.seconds if cost else None,
         "truncated": cost.truncated if cost else None,
         "warnings": list(result.warnings),
+        **_readers(result),
+    }
+
+
+def _readers(result: HostResult) -> dict[str, Any]:
+    access = result.security_channel_access
+    if access is None:
+        return {"security_log_readers": None, "security_log_reader_names": None,
+                "security_log_readers_beyond_default": None, "security_log_broad_readers": None}
+    return {
+        "security_log_readers": [r.sid for r in access.readers],
+        "security_log_reader_names": [r.name for r in access.readers],
+        "security_log_readers_beyond_default": [r.sid for r in access.beyond_default],
+        "security_log_broad_readers": bool(access.broad),
     }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from auditplan.collect.parse.boot import is_boot_only
+from auditplan.collect.parse.channel_access import parse_channel_access
 from auditplan.collect.parse.events import (
     SampledEvents,
     parse_event_time,
@@ -72,6 +73,7 @@ from auditplan.collect.winrm.trace import parse_trace
 from auditplan.records import (
     PROCESS_CREATION_GUID,
     AuditPolicy,
+    ChannelAccess,
     OSInfo,
     ProcessTrace,
     SampledEvent,
@@ -105,6 +107,7 @@ class Interpretation:
     access_denied: bool = False  # auditpol and the Security log both refused: the account is not an admin
     trace: ProcessTrace | None = None
     own_events_dropped: int = 0  # sampled events that were the probe's own processes
+    security_channel_access: ChannelAccess | None = None  # who can read the Security log (issue 18)
 
 
 class _Reader:
@@ -265,6 +268,17 @@ def _audit(r: _Reader) -> tuple[AuditPolicy | None, bool]:
     if policy == AuditPolicy(None, None, None):
         return None, denied
     return policy, denied
+
+
+def _channel_access(r: _Reader) -> ChannelAccess | None:
+    """The readers of the Security channel, from the same `wevtutil gl` output (parse/channel_access.py)."""
+    if (sec := r.get(S_WEVTUTIL_GL)) is None:
+        return None
+    parsed = parse_channel_access(sec.text, S_WEVTUTIL_GL)
+    if isinstance(parsed, ParseError):
+        r.error(parsed)  # a warning on the host; the gl section itself was counted already
+        return None
+    return parsed
 
 
 def _security_log(r: _Reader) -> tuple[SecurityLog | None, bool]:
@@ -449,4 +463,5 @@ def interpret(sections: dict[str, Section], probe: ProbeCommand) -> Interpretati
         access_denied=access_denied,
         trace=trace,
         own_events_dropped=sample.own_dropped if sample is not None else 0,
+        security_channel_access=_channel_access(r),
     )

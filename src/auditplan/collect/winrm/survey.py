@@ -128,6 +128,7 @@ def survey_host(host: Host, settings: TransportSettings, command: probe.ProbeCom
         caps=caps,
         warnings=warnings,
         trace=parsed.trace,
+        security_channel_access=parsed.security_channel_access,
     )
 
 

@@ -13,6 +13,7 @@ from auditplan.emit.report.assumptions import assumption_rows
 from auditplan.emit.report.figures import charts_of
 from auditplan.emit.report.inputs import ReportInputs
 from auditplan.emit.report.readiness import readiness
+from auditplan.emit.report.review import detection_rows, log_readers, minutes_per_alert
 from auditplan.emit.report.risks import CAPACITY_LIMITS, CAPACITY_REASONS, risks
 from auditplan.emit.report.waves import budget_summary, counted_basis, fleet_value, timeline
 from auditplan.model.api import Projection
@@ -78,6 +79,8 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     codes = {u.reason_code for u in capacity}
     ctx["capacity_limits"] = " and ".join(words for code, words in CAPACITY_LIMITS.items() if code in codes)
     ctx["local_settings_hosts"] = sum(1 for w in plan.waves for h in w.hosts if h.local_subcategories) if plan else 0
+    ctx["log_readers"] = log_readers(inputs.hosts, inputs.exposure)  # issue 18: who reads the command lines
+    ctx["review"] = detection_rows(inputs.detections, minutes_per_alert(inputs.config))
     ctx["risks"] = risks(ctx, inputs.exposure, inputs.detections)
     # The estimate sources of the hosts the projection counts (a plan's stored projection may
     # predate the store's latest estimates).

@@ -68,6 +68,12 @@ def risks(ctx: Mapping[str, Any], exposure: Exposure | None, detections: Evaluat
         found.append({"weight": 85, "text": f"{exposure.events_with_secrets} of {exposure.events} sampled command "
                       f"lines carried a credential on {len(exposure.by_host)} host(s); with command-line auditing "
                       "everyone who can read the Security log would see such secrets."})
+    broad = (ctx.get("log_readers") or {}).get("broad_hosts") or []
+    if broad:
+        shown = ", ".join(broad[:5]) + (f" and {len(broad) - 5} more" if len(broad) > 5 else "")
+        found.append({"weight": 88, "text": f"{len(broad)} host(s) let a group most accounts are in read the "
+                      f"Security log ({shown}): once command lines are audited, those accounts read them too. "
+                      "Restrict the log's ACL first (see 'Who can read the command lines')."})
     if detections and detections.cmdline_share is not None and detections.cmdline_share < 0.5:
         found.append({"weight": 40, "text": "Most sampled 4688 events carry no command line yet, so the detection "
                       "estimates below are a floor, not a forecast."})
