@@ -34,7 +34,8 @@ def test_poisson_interval_matches_chi_square_tables(hits: int, lower: float, upp
 
 def test_zero_hits_give_the_rule_of_three_at_90_percent() -> None:
     # 0 hits: P(0 | mu) = e^-mu = 0.10 -> mu = ln 10
-    assert poisson_interval(0) == (0.0, pytest.approx(2.302585, rel=1e-6))
+    lower, upper = poisson_interval(0)
+    assert lower == 0.0 and upper == pytest.approx(2.302585, rel=1e-6)
 
 
 def test_large_counts_stay_continuous() -> None:

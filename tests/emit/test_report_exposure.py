@@ -33,15 +33,25 @@ def _with_readers(survey: pd.DataFrame) -> pd.DataFrame:
     broad: list[Any] = []
     for i, host in enumerate(frame["host"]):
         if frame["status"].iloc[i] != "ok":
-            readers.append(None), names.append(None), extra.append(None), broad.append(None)
+            readers.append(None)
+            names.append(None)
+            extra.append(None)
+            broad.append(None)
             continue
-        sids, labels = list(DEFAULT[0]), list(DEFAULT[1])
+        sids, labels = list(DEFAULT[0]), list[str | None](DEFAULT[1])
         more: list[str] = []
         if host == BROAD_HOST:  # a broad grant on the host whose name is markup
-            sids.append("S-1-5-11"), labels.append("NT AUTHORITY\\Authenticated Users"), more.append("S-1-5-11")
+            sids.append("S-1-5-11")
+            labels.append("NT AUTHORITY\\Authenticated Users")
+            more.append("S-1-5-11")
         elif host == "host05":  # a custom group: beyond the default, not broad
-            sids.append("S-1-5-21-1-2-3-1105"), labels.append(None), more.append("S-1-5-21-1-2-3-1105")
-        readers.append(sids), names.append(labels), extra.append(more), broad.append(host == BROAD_HOST)
+            sids.append("S-1-5-21-1-2-3-1105")
+            labels.append(None)
+            more.append("S-1-5-21-1-2-3-1105")
+        readers.append(sids)
+        names.append(labels)
+        extra.append(more)
+        broad.append(host == BROAD_HOST)
     frame["security_log_readers"] = readers
     frame["security_log_reader_names"] = names
     frame["security_log_readers_beyond_default"] = extra
