@@ -402,7 +402,8 @@ def test_top_three_risks_in_plain_words(rendered: Rendered, browser: BrowserRun)
 def test_sections_and_charts(browser: BrowserRun) -> None:
     dom = browser.pages["/report.html"].dom
     assert dom["headings"] == ["Rollout waves", "Load", "Readiness", "Local Security logs after enablement", "Risks",
-                               "Detection value", "Method and assumptions", "Appendix: top hosts by added load"]
+                               "Detection value", "Who can read the command lines", "Method and assumptions",
+                               "Appendix: top hosts by added load"]
     # cumulative by wave, by role, by site, hour of day, readiness, local history
     assert dom["charts"] == 6
     assert "auditplan 4688 - wave 00 (pilot)" in dom["text"]

@@ -1,16 +1,19 @@
 r"""A SCOM management pack (unsealed, schema 2.0) with one alert rule per Sigma detection.
 
-Each rule reads the Security log through Windows!Microsoft.Windows.EventProvider and matches
-EventDisplayNumber 4688 and `Params/Param[N]` (4688 EventData order, reference
-gpo-backup-format.md §A5: 2 SubjectUserName, 6 NewProcessName, 9 CommandLine, 14 ParentProcessName).
-Sigma string matches are case-insensitive, so every string test becomes MatchesRegularExpression
-with `(?i)` and an escaped literal: ContainsSubstring's case rules would change the meaning. `|cased`
-strings drop the `(?i)`; `|re` flags i, m, s become the same .NET inline options; `field: null` is an
-empty Param on a 4688 field and always true on a field 4688 lacks.
-The patterns mean what the Sigma evaluation (SQLite, emit/detections/evaluation.py) means: wildcards
-cross newlines (`(?s)`), the end anchor is .NET's `\z` (`$` also matches before a final newline), and an
-empty Param is NULL there, so a pattern that could match the empty string also requires a non-empty Param.
-Rules ship disabled; an override enables them for a group of the computers of rolled-out waves.
+Each rule reads the Security log through Windows!Microsoft.Windows.EventProvider with the same
+configuration in every rule (EventDisplayNumber 4688 only), so SCOM runs one data source for all of them
+(cook-down), and each rule's own test is a System.ExpressionFilter condition detection on `Params/Param[N]`
+(4688 EventData order, reference gpo-backup-format.md §A5: 2 SubjectUserName, 6 NewProcessName,
+9 CommandLine, 14 ParentProcessName). Patterns use only the constructs KB 2702651 documents for
+expression filters (scom_regex.py): Sigma's case-insensitive strings become character classes, `|cased`
+keeps the case, `|re` (with its i, m, s flags) is translated to the same constructs or refused. `field:
+null` is an empty Param on a 4688 field and always true on a field 4688 lacks. The patterns mean what the
+Sigma evaluation (SQLite, evaluation.py) means: wildcards cross newlines, an end anchor is the very end of
+the text (a `$` and a guard against a final newline), an empty Param is NULL there.
+Alerts are suppressed per host, image and command line: a burst of the same command raises one alert with a
+repeat count, a different command line on the same host its own alert. Rules ship disabled; an override
+enables them for a group of the computers of rolled-out waves. Each rule carries its triage runbook as
+its knowledge article.
 """
 
 from __future__ import annotations
@@ -44,9 +47,13 @@ from sigma.types import (
     SpecialChars,
 )
 
-from auditplan.emit.detections import canonicalize_field_names, string_pattern
-from auditplan.emit.errors import ManagementPackInvalid, ScomOptionError, cannot_write
-from auditplan.text import NOT_XML_CHAR, error_line, xml_chars
+from auditplan import safe_write
+from auditplan.emit.detections import canonicalize_field_names
+from auditplan.emit.detections import scom_regex as kb
+from auditplan.emit.detections.runbooks import MAML_NS, maml_sections, runbook_for
+from auditplan.emit.errors import ManagementPackInvalid, OutputError, ScomOptionError, cannot_write
+from auditplan.safe_write import UnsafePathError
+from auditplan.text import error_line, xml_chars
 
 # Event 4688 EventData order (reference §A5); SCOM's Params/Param[N] is 1-based.
 PARAM_OF_FIELD: Final = {
@@ -63,6 +70,7 @@ REFERENCES: Final = (
     ("SC", "Microsoft.SystemCenter.Library", "7.0.8433.0"),
 )
 EVENT_PROVIDER: Final = "Windows!Microsoft.Windows.EventProvider"
+EXPRESSION_FILTER: Final = "System!System.ExpressionFilter"
 GENERATE_ALERT: Final = "Health!System.Health.GenerateAlert"
 COMPUTER: Final = "Windows!Microsoft.Windows.Computer"
 # An expression no 4688 event satisfies, for Sigma conditions on fields 4688 lacks (a NULL field never
@@ -79,16 +87,11 @@ RE_FLAG_LETTERS: Final = {
 SEVERITY: Final = {"critical": "2", "high": "2", "medium": "1", "low": "0", "informational": "0"}
 PRIORITY: Final = {"critical": "2", "high": "2", "medium": "1", "low": "0", "informational": "0"}
 _ID_SAFE = re.compile(r"[^A-Za-z0-9_]")
-# .NET: the very end of the text (`$` also matches before a final newline; Sigma's anchor does not).
-END_OF_TEXT: Final = r"\z"
 # A non-empty Param: any one character, a newline too.
-NON_EMPTY: Final = r"[\s\S]"
-
-
-def _regex_xml_safe(pattern: str) -> str:
-    # In a pattern, \uXXXX keeps the meaning (.NET and Python both read it) where text.xml_chars's U+FFFD
-    # would not: the same forbidden characters (text.NOT_XML_CHAR), another replacement.
-    return NOT_XML_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", pattern)
+NON_EMPTY: Final = kb.ANY_CHAR
+# What the alert's suppression compares: a repeat of the same command on the same host raises the repeat
+# count; a different image or command line raises its own alert.
+SUPPRESSION_VALUES: Final = ("$Data/LoggingComputer$", "$Data/Params/Param[6]$", "$Data/Params/Param[9]$")
 
 
 class ScomConversionError(ValueError):
@@ -103,6 +106,7 @@ class ScomRule:
     level: str
     expression: ET.Element
     notes: tuple[str, ...]
+    runbook: str = ""  # the triage runbook (markdown), the rule's knowledge article
 
 
 def mp_identifier(text: str) -> str:
@@ -147,8 +151,17 @@ def _regex(param: int, operator: str, pattern: str) -> ET.Element:
     query = ET.SubElement(ET.SubElement(rx, "ValueExpression"), "XPathQuery", Type="String")
     query.text = f"Params/Param[{param}]"
     ET.SubElement(rx, "Operator").text = operator
-    ET.SubElement(rx, "Pattern").text = _regex_xml_safe(pattern)
+    ET.SubElement(rx, "Pattern").text = pattern
     return expr
+
+
+def _anchored(param: int, pattern: str, guard: str | None) -> ET.Element:
+    """`pattern` matches and `guard` (`\\n$`: the Param ends in a newline), when given, does not: `$` alone
+    would also accept a Param that ends in a newline, which Sigma's end anchor does not."""
+    expr = _regex(param, "MatchesRegularExpression", pattern)
+    if guard is None:
+        return expr
+    return _group("And", [expr, _regex(param, "DoesNotMatchRegularExpression", guard)])
 
 
 def _never() -> ET.Element:
@@ -190,7 +203,7 @@ def _convert(node: object, notes: list[str]) -> ET.Element:
                              "(as in Sigma, where it is NULL)")
                 return _always()
             # An empty Param is what SCOM sees for a field the event left empty (a NULL column in Sigma).
-            return _regex(PARAM_OF_FIELD[name], "MatchesRegularExpression", "^" + END_OF_TEXT)
+            return _anchored(PARAM_OF_FIELD[name], "^$", "\\n$")
         if name not in PARAM_OF_FIELD:
             notes.append(f"field {name} is not in event 4688: its conditions never match "
                          "(as in Sigma, where it is NULL)")
@@ -202,15 +215,21 @@ def _convert(node: object, notes: list[str]) -> ET.Element:
             pattern = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
             flags = "".join(sorted(RE_FLAG_LETTERS[f] for f in value.flags))
             full = (f"(?{flags})" if flags else "") + pattern
-            expr = _regex(param, "MatchesRegularExpression", full)
+            try:
+                translated = kb.translate(full, notes)
+            except kb.RegexUnsupported as exc:
+                raise ScomConversionError(f"|re pattern of {name}: {exc} has no KB 2702651 equivalent") from None
+            expr = _regex(param, "MatchesRegularExpression", translated)
             return _non_empty_and(param, expr) if _regex_may_match_empty(full) else expr
         if isinstance(value, SigmaString):
             # |cased keeps Sigma's case-sensitive match; every other string match ignores case.
             cased = isinstance(value, SigmaCasedString)
-            expr = _regex(param, "MatchesRegularExpression", string_pattern(value, cased=cased, end_anchor=END_OF_TEXT))
+            pattern, guard = kb.string_pattern(value, cased=cased, notes=notes)
+            expr = _anchored(param, pattern, guard)
             return _non_empty_and(param, expr) if _matches_empty(value) else expr
         if isinstance(value, SigmaNumber):
-            return _regex(param, "MatchesRegularExpression", f"^{value.number}{END_OF_TEXT}")
+            digits = "".join(kb.literal(c, fold=False, notes=notes) for c in str(value.number))
+            return _anchored(param, f"^{digits}$", "\\n$")
         raise ScomConversionError(f"{type(value).__name__} values (field {name}) have no SCOM equivalent")
     if isinstance(node, ConditionValueExpression):
         raise ScomConversionError("keyword (field-less) searches have no SCOM Params equivalent")
@@ -222,6 +241,7 @@ def convert_rule(rule_file: Path) -> list[ScomRule]:
     from sigma.collection import SigmaCollection
 
     out: list[ScomRule] = []
+    runbook = runbook_for(rule_file)
     for rule in SigmaCollection.from_yaml(rule_file.read_text(encoding="utf-8")).rules:
         if not isinstance(rule, SigmaRule):
             continue
@@ -234,7 +254,7 @@ def convert_rule(rule_file: Path) -> list[ScomRule]:
             ScomRule(
                 rule_id=str(rule.id or rule_file.stem), title=rule.title,
                 description=(rule.description or "").strip(), level=str(rule.level or "medium").lower(),
-                expression=expression, notes=tuple(dict.fromkeys(notes)),
+                expression=expression, notes=tuple(dict.fromkeys(notes)), runbook=runbook,
             )
         )
     return out
@@ -298,8 +318,9 @@ def build_management_pack(
         rx = _text(expr, "RegExExpression")
         _text(_text(rx, "ValueExpression"), "Property", f'$MPElement[Name="{COMPUTER}"]/NetworkName$')
         _text(rx, "Operator", "MatchesRegularExpression")
-        # The plan may hold short names or FQDNs; NetworkName is the FQDN.
-        _text(rx, "Pattern", f"(?i)^{re.escape(short)}(\\..*)?$")
+        # The plan may hold short names or FQDNs; NetworkName is the FQDN. Case as classes (KB 2702651).
+        name_pattern = "".join(kb.literal(c, fold=True, notes=[]) for c in short)
+        _text(rx, "Pattern", f"^{name_pattern}([.].*)?$")
         host_exprs.append(expr)
     if not host_exprs:
         host_exprs.append(_simple(f'$MPElement[Name="{COMPUTER}"]/NetworkName$', "String", "Equal",
@@ -319,16 +340,20 @@ def build_management_pack(
                     "Computers where Process Creation auditing with command line is on; the rules are enabled here."))
     strings.append((discovery_id, f"{display_name} - group membership", "Populates the rolled-out-waves group."))
     string_resources: list[str] = []
+    articles: list[tuple[str, str]] = []
     for rule in sorted(rules, key=lambda r: r.rule_id):
         element_id = f"{mp_id}.Rule.{mp_identifier(rule.rule_id.replace('-', ''))}"
         message_id = f"{element_id}.AlertMessage"
         el = _text(rules_el, "Rule", ID=element_id, Enabled="false", Target=COMPUTER, ConfirmDelivery="true",
                    Remotable="true", Priority="Normal", DiscardLevel="100")
         _text(el, "Category", "Alert")
+        # The same data source configuration in every rule, so SCOM runs it once (cook-down); each rule's
+        # own test is its condition detection.
         data_source = _text(_text(el, "DataSources"), "DataSource", ID="DS", TypeID=EVENT_PROVIDER)
         _text(data_source, "ComputerName", f'$Target/Property[Type="{COMPUTER}"]/NetworkName$')
         _text(data_source, "LogName", "Security")
-        data_source.append(rule.expression)
+        data_source.append(_simple("EventDisplayNumber", "UnsignedInteger", "Equal", "4688", "UnsignedInteger"))
+        _text(el, "ConditionDetection", ID="Filter", TypeID=EXPRESSION_FILTER).append(rule.expression)
         alert = _text(_text(el, "WriteActions"), "WriteAction", ID="Alert", TypeID=GENERATE_ALERT)
         _text(alert, "Priority", PRIORITY.get(rule.level, "1"))
         _text(alert, "Severity", SEVERITY.get(rule.level, "1"))
@@ -338,8 +363,8 @@ def build_management_pack(
                                   "$Data/Params/Param[9]$", "$Data/Params/Param[14]$"), start=1):
             _text(params, f"AlertParameter{i}", data)
         suppression = _text(alert, "Suppression")
-        # One alert per host and rule; repeats raise its repeat count instead of new alerts.
-        _text(suppression, "SuppressionValue", "$Data/LoggingComputer$")
+        for value in SUPPRESSION_VALUES:
+            _text(suppression, "SuppressionValue", value)
         override = _text(overrides, "RulePropertyOverride", ID=f"{element_id}.EnableForWaves", Context=group_id,
                          Enforced="false", Rule=element_id, Property="Enabled")
         _text(override, "Value", "true")
@@ -351,6 +376,8 @@ def build_management_pack(
                         "Parent process: {4}"))
         strings.append((f"{element_id}.EnableForWaves", f"Enable {rule.title} on rolled-out waves", ""))
         string_resources.append(message_id)
+        if rule.runbook:
+            articles.append((element_id, rule.runbook))
 
     presentation = _text(root, "Presentation")
     resources = _text(presentation, "StringResources")
@@ -362,11 +389,18 @@ def build_management_pack(
         ds = _text(display, "DisplayString", ElementID=element_id)
         _text(ds, "Name", name)
         _text(ds, "Description", desc)
+    if articles:
+        # Each rule's triage runbook (runbooks.py) as its knowledge article, in MAML.
+        knowledge = _text(language, "KnowledgeArticles")
+        for element_id, runbook in articles:
+            article = _text(knowledge, "KnowledgeArticle", ElementID=element_id, Visible="true")
+            _text(article, "MamlContent").extend(maml_sections(runbook))
     for element in root.iter():  # the one place forbidden characters are replaced, for every element
         if element.text:
             element.text = xml_chars(element.text)
         for key, value in element.attrib.items():
             element.set(key, xml_chars(value))
+    ET.register_namespace("maml", MAML_NS)
     ET.indent(root, space="  ")
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + body + b"\n"
@@ -400,7 +434,9 @@ def write_management_pack(rule_files: Sequence[Path], out: Path, *, mp_id: str, 
                                     "nothing was written") from None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+        safe_write.write_bytes(out, data)
+    except UnsafePathError as exc:
+        raise OutputError(str(exc)) from None
     except OSError as exc:
         raise cannot_write(out, exc) from None
     return messages
