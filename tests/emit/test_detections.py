@@ -242,7 +242,8 @@ def test_cli_export_skips_broken_rules_with_a_warning_and_takes_yaml(tmp_path: P
     sigma_out = tmp_path / "sigma"
     result = runner.invoke(main, ["detections", "export", "--rules", str(rules), "--out", str(sigma_out)])
     assert result.exit_code == 0 and "broken.yml" in result.stderr
-    assert sorted(p.name for p in sigma_out.iterdir() if not p.name.startswith("family")) == ["mine.yaml"]
+    assert sorted(p.name for p in sigma_out.iterdir() if not p.name.startswith("family")) == [
+        "mine.runbook.md", "mine.yaml"]  # each rule with its triage runbook (issue 18)
 
 
 # Original authors of the SigmaHQ rules the built-in families derive from, typed by hand from the SigmaHQ

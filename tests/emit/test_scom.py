@@ -200,8 +200,8 @@ def test_structure_ids_and_display_strings(mp: ET.Element, tmp_path: Path) -> No
     # cook-down: every rule's data source is configured identically (Security, EventDisplayNumber 4688 only)
     sources = {ET.tostring(r.find("DataSources/DataSource")) for r in rules}  # type: ignore[arg-type]
     assert len(sources) == 1
-    (source,) = sources
-    assert b"<Value Type=\"UnsignedInteger\">4688</Value>" in source and b"Params/" not in source
+    (source_xml,) = sources
+    assert b"<Value Type=\"UnsignedInteger\">4688</Value>" in source_xml and b"Params/" not in source_xml
 
 
 def test_byte_identical_and_hostile_hosts_escaped(tmp_path: Path) -> None:

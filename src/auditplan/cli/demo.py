@@ -151,6 +151,8 @@ def demo_detections(ctx: DemoContext) -> None:
     ctx.warnings.extend(run.evaluation.warnings)
     path = ctx.out / "detections.json"
     path.write_text(json.dumps(run.document(), indent=2) + "\n", encoding="utf-8")
+    rules = emit.export_rules("sigma", ctx.out / "detections")  # the rules, each with its triage runbook
+    ctx.warnings.extend(rules.skipped)
     mp = emit.write_scom_pack(ctx.out / "scom" / "Auditplan.ProcessCreation.Detections.xml",
                               plan_path=ctx.out / "plan.json", through_wave=0)
     ctx.warnings.extend(mp.skipped)
@@ -158,7 +160,7 @@ def demo_detections(ctx: DemoContext) -> None:
     ctx.messages.append(
         f"detections: alerts/day of {len(run.evaluation.results)} rules on {run.evaluation.events} sampled 4688s; "
         f"{exposed.events_with_secrets} command line(s) exposed a secret (redacted) -> {path}; "
-        f"SCOM management pack -> {mp.path}"
+        f"Sigma rules and triage runbooks -> {rules.path}; SCOM management pack -> {mp.path}"
     )
 
 

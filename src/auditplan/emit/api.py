@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -339,18 +338,24 @@ def query_file(out: Path, fmt: str) -> Path:
 
 
 def _copy_rules(files: Sequence[Path], out: Path) -> None:
-    """Copy the rule files into the folder `out`; OutputError naming the path that cannot be written."""
+    """Copy the rule files into the folder `out`, each with its triage runbook beside it
+    (<rule>.runbook.md); OutputError naming the path that cannot be written."""
+    from auditplan.emit.detections.runbooks import runbook_for, runbook_name
+
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise cannot_write(out, exc, folder=True) from None
     for file in files:
+        target = out / file.name
         try:
-            shutil.copyfile(file, out / file.name)
-        except shutil.SameFileError:
-            continue  # --out is a --rules folder: the rule is already there
+            if not (target.exists() and target.samefile(file)):  # --out is a --rules folder: already there
+                safe_write.write_bytes(target, file.read_bytes())
+            safe_write.write_text(out / runbook_name(file), runbook_for(file))
+        except UnsafePathError as exc:
+            raise OutputError(str(exc)) from None
         except OSError as exc:
-            raise cannot_write(out / file.name, exc) from None
+            raise cannot_write(target, exc) from None
 
 
 # -- GPO backups (emit/gpo/backups.py) ------------------------------------------------------------------

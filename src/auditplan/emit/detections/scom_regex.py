@@ -30,7 +30,7 @@ with warnings.catch_warnings():  # sre_parse: the stdlib's own regex parser, the
 
 ANY_CHAR: Final = r"(.|\n)"  # any one character, a newline too ('.' stops at a newline without (?s))
 _OUTSIDE_META: Final = frozenset(".$|?*+()[{}")
-_ESCAPED: Final = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "]": "[\\]]", "^": "[\\^]"}
+_ESCAPED: Final = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "]": "[\\]]", "^": "[\\^]", "[": "[\\[]"}
 _CLASS_ESCAPED: Final = {"\\": "\\\\", "]": "\\]", "^": "\\^", "-": "\\-", "[": "\\[", "\n": "\\n", "\t": "\\t"}
 
 
