@@ -35,7 +35,7 @@ def test_auditpol_backs_up_into_a_file_that_does_not_exist_and_its_failure_is_re
     root, _ = _verify(tmp_path)
     assert "GetTempFileName" not in text(root)
     (auditpol,) = [node for name, _p, node in commands(root) if name == "auditpol.exe"]
-    named, other = arguments(auditpol)
+    _named, other = arguments(auditpol)
     assert other == ["/backup", "('/file:' + $file)", "2>&1"]
     # The file name is new: TEMP + a fresh GUID, never created before auditpol runs.
     (file_assignment,) = _assignments(root, "file")
