@@ -84,10 +84,12 @@ def test_alerts_per_day_as_the_report_shows_them(tmp_path: Path) -> None:
         _save(store, "web01", [(PS, "powershell -w hidden -c x", 0)] * 3 + [(PS, "svc", 0)] * 7)
     result = CliRunner().invoke(main, ["detections", "evaluate", "--db", str(db)], env=WIDE)
     assert result.exit_code == 0, result.output
-    row = next(line for line in result.stdout.splitlines() if "PowerShell" in line and "│ 3 " in line)
-    cells = [c.strip() for c in row.split("│")]
-    # p50 (p10-p90): 3 hits, Garwood's 80 % interval 1.1021..6.6808 (chi-square tables) x 720 / 3
-    assert number(720.0) == "720" and cells[4] == f"720 ({number(720 * 2.2041 / 2 / 3)}-{number(720 * 6.6808 / 3)})", row
-    # a rule with no hit: 0, with a p90 above 0 (the rule of three at 90 %: 2,400/day x 2.3026 / 10 = 553)
-    no_rate = next(line for line in result.stdout.splitlines() if "│ 0 " in line)
-    assert [c.strip() for c in no_rate.split("│")][4] == f"0 (0-{number(2400 * 2.302585 / 10)})"
+    # One block per rule: its title line, then its figures indented under it.
+    blocks = {b.splitlines()[0]: b for b in result.stdout.split("\n\n") if b.strip()}
+    hidden = next(b for title, b in blocks.items() if "PowerShell" in title and "(family 3)" in title)
+    # p50 (p10-p90): 3 hits, Garwood's 80 % interval chi2(0.10; 6)/2 .. chi2(0.90; 8)/2 (tables) x 720 / 3
+    shown = f"720 ({number(720 * 2.2041 / 2 / 3)}-{number(720 * 13.3616 / 2 / 3)})"
+    assert number(720.0) == "720" and f"alerts/day (fleet): {shown} on 1 host(s); 3 hit(s)" in hidden, hidden
+    # a rule with no hit: 0, with a p90 above 0 (the rule of three at 90 %: 2,400/day x 2.3026 / 10 sampled)
+    no_rate = next(b for title, b in blocks.items() if "(family 5)" in title)
+    assert f"alerts/day (fleet): 0 (0-{number(2400 * 2.302585 / 10)}) on 0 host(s); 0 hit(s)" in no_rate

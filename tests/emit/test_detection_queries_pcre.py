@@ -40,7 +40,7 @@ def splunk_queries(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("spl")
     result = CliRunner().invoke(main, ["detections", "export", "--format", "splunk", "--out", str(folder)])
     assert result.exit_code == 0, result.output
-    return (folder / "auditplan-detections.spl").read_text(encoding="utf-8")
+    return (folder / "detections.spl").read_text(encoding="utf-8")
 
 
 def _regexes(text: str) -> list[tuple[str, str]]:
@@ -85,7 +85,7 @@ def test_export_into_an_existing_folder(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["detections", "export", "--format", "splunk", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    written = tmp_path / "auditplan-detections.spl"
+    written = tmp_path / "detections.spl"
     assert written.read_text(encoding="utf-8").count("EventCode=4688") == 5
     assert str(written) in result.output
     # a file path still names the file; a link there is refused, not followed

@@ -9,17 +9,19 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import DEFAULT_OUT, find_plan, find_store, store_option
+from auditplan.cli.console import echo_block, stdout_console
 from auditplan.cli.errors import usage_error_on
+from auditplan.cli.vocabulary import single_file_out
 from auditplan.config import ConfigError
 from auditplan.emit.api import (
     DEFAULT_MP_ID,
     DEFAULT_MP_VERSION,
     EXPORT_FORMATS,
+    QUERY_FILE_NAMES,
     DetectionRun,
     EmitError,
     ExportUnavailable,
@@ -31,6 +33,9 @@ from auditplan.emit.api import (
 from auditplan.emit.api import export_rules as export_rule_files
 from auditplan.store import StoreError
 from auditplan.text import escaped, number
+
+# The file `detections export --format F` writes by default (and inside a folder given as --out).
+QUERY_FILES = QUERY_FILE_NAMES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,15 +76,18 @@ def list_rules(rules_dirs: tuple[Path, ...]) -> None:
     """
     ruleset = detection_rules(rules_dirs)
     _warn(ruleset.problems)
-    table = Table("family", "id", "level", "title", "fields")
-    for rule in ruleset.rules:
-        table.add_row(*(_shown(cell) for cell in (rule.family or "-", rule.id, rule.level or "", rule.title,
-                                                   ", ".join(sorted(rule.fields)))))
-    Console().print(table)
+    # One block per rule, not a table: the ids share their first 16 characters and titles are long, so
+    # a five-column table cut or wrapped them at 80 columns.
+    for n, rule in enumerate(ruleset.rules):
+        if n:
+            click.echo()
+        family = f"family {rule.family}" if rule.family else "your rule"
+        echo_block(escaped(f"{rule.title} ({family}, {rule.level or 'no level'})"),
+                   [f"id {escaped(rule.id)}", "reads " + ", ".join(escaped(f) for f in sorted(rule.fields))])
 
 
 def _range(r: object) -> str:
-    """p50 (p10-p90) as the report shows numbers; "n/a" when there is no range."""
+    """p50 (p10-p90), each as text.number shows it (the report's way); "n/a" when there is no range."""
     if r is None:
         return "n/a"
     return f"{number(r.p50)} ({number(r.p10)}-{number(r.p90)})"  # type: ignore[attr-defined]
@@ -88,18 +96,24 @@ def _range(r: object) -> str:
 def _print_run(run: DetectionRun) -> None:
     result, exposed, load = run.evaluation, run.exposure, run.workload
     minutes = load.minutes_per_alert if load else None
-    table = Table("family", "title", "hits", "alerts/day p50 (p10-p90)", "analyst h/day", "hosts", "top processes",
-                  "notes")
+    # One block per rule (readable at 80 columns; a seven-column table took ~25 lines a rule there).
     for r in result.results:
-        top = ", ".join(f"{n} ({c})" for n, c in r.top_processes[:3])
+        family = f"family {r.family}" if r.family else "your rule"
         hours = r.alerts_per_day_range.scaled(minutes / 60) if r.alerts_per_day_range and minutes else None
-        table.add_row(*(_shown(cell) for cell in (r.family or "-", r.title, r.hits, _range(r.alerts_per_day_range),
-                                                   _range(hours), len(r.hosts), top, "; ".join(r.notes))))
-    console = Console()
-    console.print(table)
+        details = [f"alerts/day (fleet): {_range(r.alerts_per_day_range)} on {len(r.hosts)} host(s); "
+                   f"{r.hits} hit(s) in the sample", f"analyst hours/day: {_range(hours)}"]
+        if r.top_processes:
+            details.append("top processes: " + ", ".join(escaped(f"{n} ({c})") for n, c in r.top_processes[:3]))
+        details += [f"note: {escaped(note)}" for note in r.notes]
+        echo_block(escaped(f"{r.title} ({family})"), details)
+        click.echo()
+    console = stdout_console()
     console.print(_shown(f"{result.events} sampled 4688 events from {result.hosts} hosts; "
                          f"{exposed.events_with_secrets} command line(s) exposed a credential "
                          f"(redacted in the store) on {len(exposed.by_host)} host(s)."))
+    if exposed.by_host:
+        by_count = sorted(exposed.by_host.items(), key=lambda x: (-x[1], x[0]))
+        console.print(_shown("Exposed command lines per host: " + ", ".join(f"{h} {n}" for h, n in by_count)))
     if load:
         console.print(_shown(f"All rules: {_range(load.alerts_per_day)} alerts/day, "
                              f"{_range(load.analyst_hours_per_day)} analyst hours/day at "
@@ -108,9 +122,6 @@ def _print_run(run: DetectionRun) -> None:
             console.print(_shown(f"  wave {w.wave} ({w.name}, {w.hosts} hosts): +{_range(w.alerts_per_day)} "
                                  f"alerts/day; through this wave {_range(w.cumulative_analyst_hours_per_day)} "
                                  "analyst hours/day"))
-    if exposed.by_host:
-        by_count = sorted(exposed.by_host.items(), key=lambda x: (-x[1], x[0]))
-        console.print(_shown("Exposed command lines per host: " + ", ".join(f"{h} {n}" for h, n in by_count)))
     blind = result.hosts_without_command_line
     if blind:
         console.print(_shown(f"Command-line rules could not be evaluated on {len(blind)} host(s) whose sample has "
@@ -118,8 +129,7 @@ def _print_run(run: DetectionRun) -> None:
 
 
 @detections.command("evaluate")
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store written by `auditplan survey` / `auditplan ingest`.")
+@store_option("The store written by `auditplan survey` / `auditplan ingest`.")
 @_rules_option
 @click.option("--minutes-per-alert", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Analyst minutes per alert, for analyst hours/day. Default: [detections] minutes_per_alert of "
@@ -131,7 +141,7 @@ def _print_run(run: DetectionRun) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help='Print JSON: fleet figures, per-host and fleet secret exposure, one object per rule under "rules", '
                    'alerts/day and analyst hours/day as {p10, p50, p90}, and "waves" with --plan.')
-def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], minutes_per_alert: float | None,
+def evaluate_rules(db: Path | None, rules_dirs: tuple[Path, ...], minutes_per_alert: float | None,
                    config_file: Path | None, plan_path: Path | None, as_json: bool) -> None:
     """Run the rules over every sampled or ingested 4688 event; project alerts/day per host and fleet.
 
@@ -146,6 +156,7 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], minutes_per_alert: fl
     Example:
       auditplan detections evaluate --db auditplan-out/auditplan.db --plan auditplan-out/plan.json --json
     """
+    db = find_store(db)
     with usage_error_on(StoreError, EmitError, PlanError, ConfigError):
         run = evaluate_detections(db, rules_dirs, minutes_per_alert=minutes_per_alert, config_file=config_file,
                                   plan_path=plan_path)
@@ -162,18 +173,21 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], minutes_per_alert: fl
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="sigma", show_default=True,
               help="sigma: the rule files; scom: an unsealed management pack; splunk / kusto / elastic: queries "
                    "through the pySigma backend, if installed.")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("auditplan-out/detections"),
-              show_default=True, help="Folder for the Sigma files; for queries, the file, or an existing folder "
-                   "(then auditplan-detections.spl / .kql / .lucene inside it).")
+@click.option("--out", "out_path", default=None,
+              help="sigma: Folder for the rule files (default auditplan-out/detections). scom: File, the .xml "
+                   "(or a folder for <mp-id>.xml; default auditplan-out/detections/). splunk / kusto / elastic: File "
+                   "for the queries (default auditplan-out/detections.spl, .kql, -elastic.txt; an existing folder "
+                   "or a path ending in / gets that name inside it).")
 @click.option("--mp-id", default=DEFAULT_MP_ID, show_default=True,
               help="scom: the management pack ID (letters, digits, '.', '_').")
 @click.option("--mp-version", default=DEFAULT_MP_VERSION, show_default=True, help="scom: the management pack version.")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
-              help="scom: plan.json; the rules are enabled (by override) on the hosts of waves 0..--through-wave.")
+              help="scom: plan.json; the rules are enabled (by override) on the hosts of waves 0..--through-wave "
+                   "(default: the plan `auditplan plan` wrote beside the store, if any).")
 @click.option("--through-wave", type=click.IntRange(0), default=0, show_default=True,
               help="scom: the last wave already rolled out (0 = the pilot only).")
 @_rules_option
-def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_path: Path | None,
+def export_rules(fmt: str, out_path: str | None, mp_id: str, mp_version: str, plan_path: Path | None,
                  through_wave: int, rules_dirs: tuple[Path, ...]) -> None:
     """Write the rules as Sigma YAML, a SCOM management pack, or SIEM queries.
 
@@ -183,9 +197,16 @@ def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_pat
       auditplan detections export --format scom --plan auditplan-out/plan.json --through-wave 1 --out mp.xml
       auditplan detections export --format splunk --out auditplan-out/detections.spl
     """
+    if fmt == "scom":
+        plan_path = find_plan(plan_path, find_store(None, announce=False))
+    if fmt in ("sigma", "scom"):
+        out = Path(out_path) if out_path is not None else DEFAULT_OUT / "detections"
+    else:
+        name = QUERY_FILES.get(fmt, f"detections-{fmt}.txt")
+        out = single_file_out(out_path, name) if out_path is not None else DEFAULT_OUT / name
     try:
         with usage_error_on(PlanError, EmitError):
-            done = export_rule_files(fmt, out_path, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version,
+            done = export_rule_files(fmt, out, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version,
                                      plan_path=plan_path, through_wave=through_wave)
     except ManagementPackInvalid as exc:
         click.echo(f"auditplan detections export: {exc}", err=True)

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
     from auditplan.emit.detections import EXPORT_BACKENDS as EXPORT_BACKENDS
     from auditplan.emit.detections import EXPORT_FORMATS as EXPORT_FORMATS
+    from auditplan.emit.detections import QUERY_FILE_NAMES as QUERY_FILE_NAMES
     from auditplan.emit.detections import Evaluation as Evaluation
     from auditplan.emit.detections import Exposure as Exposure
     from auditplan.emit.detections import Rule as Rule
@@ -66,7 +67,7 @@ _LAZY: Final = {
     "Exposure": "auditplan.emit.detections", "Rule": "auditplan.emit.detections",
     "RuleResult": "auditplan.emit.detections", "ProjectionNote": "auditplan.emit.report.inputs",
     "ReportInputs": "auditplan.emit.report.inputs", "EXPORT_FORMATS": "auditplan.emit.detections",
-    "Workload": "auditplan.emit.detections.workload",
+    "Workload": "auditplan.emit.detections.workload", "QUERY_FILE_NAMES": "auditplan.emit.detections",
 }
 
 
@@ -78,12 +79,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "DEFAULT_MP_ID", "DEFAULT_MP_VERSION", "DEFAULT_TITLE", "EXPORT_BACKENDS", "EXPORT_FORMATS", "DetectionRun",
-    "EmitError", "Evaluation", "ExportUnavailable", "Exposure", "GpoOptionError", "ManagementPackInvalid", "NoStore",
-    "OutputError", "PlanError", "ProjectionNote", "ReportError", "ReportInputs", "ReportWritten", "Rule", "RuleResult",
-    "RuleSet", "RulesExported", "ScomOptionError", "Workload", "detection_rules", "evaluate_detections",
-    "evaluate_events", "export_rules", "gather_report", "write_gpo", "write_report", "write_report_files",
-    "write_scom_pack",
+    "DEFAULT_MP_ID", "DEFAULT_MP_VERSION", "DEFAULT_TITLE", "EXPORT_BACKENDS", "EXPORT_FORMATS", "QUERY_FILE_NAMES",
+    "DetectionRun", "EmitError", "Evaluation", "ExportUnavailable", "Exposure", "GpoOptionError",
+    "ManagementPackInvalid", "NoStore", "OutputError", "PlanError", "ProjectionNote", "ReportError", "ReportInputs",
+    "ReportWritten", "Rule", "RuleResult", "RuleSet", "RulesExported", "ScomOptionError", "Workload",
+    "detection_rules", "evaluate_detections", "evaluate_events", "export_rules", "gather_report", "write_gpo",
+    "write_report", "write_report_files", "write_scom_pack",
 ]
 
 DEFAULT_MP_ID: Final = "Auditplan.ProcessCreation.Detections"
@@ -318,7 +319,7 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
         _copy_rules(files, out)
         return RulesExported(fmt, out, len(files), tuple(problems))
     queries, query_problems = export_queries(files, fmt)
-    target = query_file(out, fmt)
+    target = out  # the CLI turns a folder into QUERY_FILE_NAMES[fmt] inside it (cli/vocabulary.single_file_out)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         safe_write.write_text(target, "".join(f"# {name}\n{query}\n\n" for name, query in queries))
@@ -327,14 +328,6 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
     except OSError as exc:
         raise cannot_write(target, exc) from None
     return RulesExported(fmt, target, len(queries), tuple(problems + query_problems))
-
-
-def query_file(out: Path, fmt: str) -> Path:
-    """Where `detections export --format <query language>` writes: `out` itself, or, when `out` is an
-    existing folder, auditplan-detections.<spl|kql|lucene> inside it."""
-    from auditplan.emit.detections import QUERY_FILE_SUFFIX
-
-    return out / f"auditplan-detections{QUERY_FILE_SUFFIX[fmt]}" if out.is_dir() else out
 
 
 def _copy_rules(files: Sequence[Path], out: Path) -> None:

@@ -5,7 +5,7 @@ The names other emit modules (and tests) use are re-exported here.
 """
 
 from auditplan.emit.detections.evaluation import MIN_CMDLINE_SHARE, Evaluation, RuleResult, evaluate
-from auditplan.emit.detections.queries import EXPORT_BACKENDS, EXPORT_FORMATS, QUERY_FILE_SUFFIX, export_queries
+from auditplan.emit.detections.queries import EXPORT_BACKENDS, EXPORT_FORMATS, QUERY_FILE_NAMES, export_queries
 from auditplan.emit.detections.rules import (
     CANONICAL_FIELD_NAMES,
     FIELDS_4688,
@@ -25,7 +25,7 @@ from auditplan.emit.errors import ExportUnavailable
 
 __all__ = [
     "CANONICAL_FIELD_NAMES", "EXPORT_BACKENDS", "EXPORT_FORMATS", "FIELDS_4688", "MIN_CMDLINE_SHARE",
-    "QUERY_FILE_SUFFIX", "RULE_SUFFIXES",
+    "QUERY_FILE_NAMES", "RULE_SUFFIXES",
     "SAMPLED_COLUMNS", "WINDOWS_AUDIT_FIELD_MAP", "Evaluation", "ExportUnavailable", "Exposure", "Rule",
     "RuleResult", "builtin_rules_dir", "canonicalize_field_names", "evaluate", "export_queries", "exposure",
     "load_rules", "needs_unicode_case_folding", "rule_files", "string_pattern",

@@ -26,8 +26,8 @@ EXPORT_BACKENDS: Final = {
     "elastic": ("sigma.backends.elasticsearch", "LuceneBackend", "sigma.pipelines.elasticsearch.windows",
                 "ecs_windows", "pysigma-backend-elasticsearch"),
 }
-# The file a backend's queries go to when --out is a folder.
-QUERY_FILE_SUFFIX: Final = {"splunk": ".spl", "kusto": ".kql", "elastic": ".lucene"}
+# The file a backend's queries go to by default, and inside a folder given as --out.
+QUERY_FILE_NAMES: Final = {"splunk": "detections.spl", "kusto": "detections.kql", "elastic": "detections-elastic.txt"}
 # What `detections export --format` takes: the rule files, a SCOM pack, or one backend's queries.
 EXPORT_FORMATS: Final = ("sigma", "scom", *EXPORT_BACKENDS)
 
