@@ -47,9 +47,11 @@ def test_wheel_ships_templates_rules_and_data(tmp_path: Path) -> None:
         "auditplan/simulator/demo_fleet.toml",
         "auditplan/simulator/data/event_templates.json",
         *(f"auditplan/emit/sigma/{p.name}" for p in (REPO / "src/auditplan/emit/sigma").glob("*.yml")),
+        # the five triage runbooks (issue 18)
+        *(f"auditplan/emit/sigma/runbooks/{p.stem}.md" for p in (REPO / "src/auditplan/emit/sigma").glob("*.yml")),
     }
     assert expected <= names, sorted(expected - names)
-    assert len([n for n in names if n.startswith("auditplan/emit/sigma/")]) == 5
+    assert len([n for n in names if n.startswith("auditplan/emit/sigma/")]) == 10
     # Every module of the source tree is in the wheel (a package left out of pyproject's list would be missing).
     modules = {f"auditplan/{p.relative_to(REPO / 'src/auditplan').as_posix()}"
                for p in (REPO / "src/auditplan").rglob("*.py")}
