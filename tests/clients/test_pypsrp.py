@@ -130,8 +130,9 @@ def test_a_powershell_runspace_faults_at_create_as_windows_does(tls: TlsMaterial
         address, port = server.endpoint("web01")
         wsman = WSMan(
             address, port=port, username="CORP\\svc-audit", password=ACCEPTED[5].password, ssl=True,
-            cert_validation=str(tls.ca_cert), auth="ntlm", connection_timeout=5, read_timeout=15, no_proxy=True,
-            reconnection_retries=0,
+            # pypsrp passes this to requests' `verify`, so a CA bundle path works; its hint says bool.
+            cert_validation=str(tls.ca_cert),  # type: ignore[arg-type]
+            auth="ntlm", connection_timeout=5, read_timeout=15, no_proxy=True, reconnection_retries=0,
         )
         with pytest.raises(WSManFaultError) as fault:
             RunspacePool(wsman).open()
