@@ -9,6 +9,7 @@ COMMAND_MODULES: dict[str, str] = {
     "estimate": "auditplan.cli.estimate",
     "gpo": "auditplan.cli.gpo",
     "ingest": "auditplan.cli.ingest",
+    "merge": "auditplan.cli.merge",
     "plan": "auditplan.cli.plan",
     "project": "auditplan.cli.project",
     "report": "auditplan.cli.report",
