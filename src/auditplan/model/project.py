@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from statistics import NormalDist
 from typing import Any
 
@@ -294,7 +295,7 @@ def _monte_carlo_cells(
         # stay in cache, where a weighted np.add.reduceat per coefficient made and summed a full copy of
         # the chunk each time. One product per coefficient, so a coefficient's sums do not depend on
         # which others are asked for (fleet_events_day and project must print the same range).
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        for lo, hi in pairwise(bounds):
             rows = x[lo:hi]
             target = out[chunk_cells[lo]]
             for k in range(n_coeffs):
