@@ -161,6 +161,12 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
               help="Opt-in: count live process starts for this many seconds with PowerShell + "
                    "Win32_ProcessStartTrace (for hosts where 4688 is off); 0 = off. Adds the same time "
                    f"plus {api.TRACE_DEADLINE_MARGIN:g} s to each host's deadline (e.g. --trace-seconds 60).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the hosts on the workers of this Dask scheduler (tcp:// or tls://; needs "
+                   "pip install 'auditplan[dask]' here and on the workers); results come back to --db here.")
+@click.option("--processes", type=click.IntRange(1, 256), default=None,
+              help="Start a local Dask cluster of this many worker processes (when one process's CPU is "
+                   "the limit); --concurrency is shared between them.")
 @click.option("--refresh", is_flag=True, help="Survey every host again, even those already in the store.")
 @click.option("--retry-failed", is_flag=True,
               help="Survey again only the hosts whose saved result is not ok.")
@@ -191,6 +197,8 @@ def survey(
     sample_events: int,
     max_events: int,
     trace_seconds: int,
+    scheduler: str | None,
+    processes: int | None,
     refresh: bool,
     retry_failed: bool,
     as_json: bool,
@@ -218,6 +226,8 @@ def survey(
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    if scheduler and processes:
+        raise click.UsageError("choose one of --scheduler and --processes")
     if refresh and retry_failed:
         raise click.UsageError("--refresh already re-surveys every host; drop --retry-failed")
     try:
@@ -266,7 +276,7 @@ def survey(
                 concurrency=concurrency, refresh=refresh, retry_failed=retry_failed,
                 ask_password=_ask_password if _terminal_available() else None,
                 on_warning=lambda line: click.echo(f"warning: {line}", err=True),
-                on_start=on_start, on_progress=on_progress,
+                on_start=on_start, on_progress=on_progress, scheduler=scheduler, processes=processes,
             )
         except (api.CollectError, StoreError) as exc:
             raise click.UsageError(str(exc)) from None
