@@ -216,6 +216,7 @@ def run_survey_dask(
     on_progress: Callable[[Progress], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
     save: Callable[[HostResult], None] | None = None,
+    queue_ahead: bool = True,
 ) -> SurveyOutcome:
     """run_survey on the workers of `cluster` (see the module docstring); the same outcome."""
     distributed = _distributed()
@@ -247,32 +248,41 @@ def run_survey_dask(
     run_token, serial = uuid.uuid4().hex[:12], itertools.count()
     pending = iter(to_run)
     in_flight: dict[Any, Host] = {}
-    completed = distributed.as_completed(loop=client.loop)
+    # Results are fetched by Dask's event loop as they finish (with_results): a blocking
+    # future.result() per host costs a round trip to that loop each, which starves under load.
+    completed = distributed.as_completed(loop=client.loop, with_results=True, raise_errors=False)
+    # Hosts handed out beyond `concurrency` wait in the workers' queues, so a worker is not idle while a
+    # result travels back and the next host travels out; only `concurrency` threads talk to hosts.
+    limit = concurrency + concurrency // 2 if queue_ahead else concurrency
 
     def submit_more() -> None:
-        while len(in_flight) < concurrency:
+        groups: dict[str | None, list[Host]] = {}
+        while len(in_flight) + sum(map(len, groups.values())) < limit:
             host = next(pending, None)
             if host is None:
-                return
-            resources = None
+                break
+            resource = None
             if sites and host.site:
                 resource = sites.get(host.site.casefold())
                 if resource is None:
                     finish(_unserved_result(host))
                     continue
-                resources = {resource: 1}
-            # The key names the host (dashboards, `client.processing()`); the run token keeps re-runs apart.
-            future = client.submit(survey_on_worker, host, sealed, command, resources=resources,
-                                   key=f"auditplan-survey-{run_token}-{next(serial)}-{host.name}")
-            in_flight[future] = host
-            completed.add(future)
+            groups.setdefault(resource, []).append(host)
+        for resource, batch in groups.items():
+            # One message to the scheduler per batch; each key names its host (dashboards,
+            # `client.processing()`), the run token keeps re-runs apart.
+            futures = client.map(survey_on_worker, batch, sealed=sealed, command=command,
+                                 resources=None if resource is None else {resource: 1},
+                                 key=[f"auditplan-survey-{run_token}-{next(serial)}-{h.name}" for h in batch])
+            in_flight.update(zip(futures, batch, strict=True))
+            completed.update(futures)
 
-    def collect(future: Any) -> None:
+    def collect(future: Any, value: Any) -> None:
         host = in_flight.pop(future)
         if future.status == "finished":
-            finish(future.result())
+            finish(value)
             return
-        exc = future.exception()
+        exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value  # (type, exception, traceback)
         if isinstance(exc, distributed.KilledWorker):
             finish(_lost_result(host, exc))
         else:  # a bug, or the scheduler went away: reported, not saved, surveyed again on resume
@@ -282,16 +292,17 @@ def run_survey_dask(
 
     try:
         submit_more()
-        for future in completed:
-            collect(future)
+        for batch in completed.batches():
+            for future, value in batch:
+                collect(future, value)
             submit_more()
     except KeyboardInterrupt:
         outcome.interrupted = True
         outcome.not_started = [h.name for h in pending]
-        for future in list(in_flight):
-            try:
-                distributed.wait(future)
-                collect(future)
-            except KeyboardInterrupt:
-                break
+        try:  # the hosts handed out finish (each within its deadline) and are saved
+            for batch in completed.batches():
+                for future, value in batch:
+                    collect(future, value)
+        except KeyboardInterrupt:
+            pass
     return outcome
