@@ -179,3 +179,16 @@ def test_api_refuses_both_engines_at_once(tmp_path: Path) -> None:
         api.survey([Host(name="h", address="127.0.0.1")], tmp_path / "a.db", settings_for("basic", None),
                    scheduler="tcp://127.0.0.1:9", processes=2)
     assert not (tmp_path / "a.db").exists()
+
+
+def test_lockout_guard_stops_after_the_canary_as_with_threads(tmp_path: Path, cluster: Any) -> None:
+    names = [f"lk{i}" for i in range(6)]
+    wrong = settings_for("basic", None, password="not-" + PASSWORD)
+    with serving([profile(n) for n in names]) as server, Store(tmp_path / "s.db") as store:
+        hosts = [inventory_host(server, n) for n in names]
+        outcome = run_survey_dask(hosts, wrong, store, DaskCluster(cluster, {}), concurrency=8)
+        tried = [n for n in names if server.stats(n).requests]
+        saved = store.load_results()
+    assert outcome.stopped_reason is not None and "rejected the credentials" in outcome.stopped_reason
+    assert tried == ["lk0"] and [r.host.name for r in saved] == ["lk0"]  # only the canary
+    assert sorted(outcome.not_started) == names[1:]

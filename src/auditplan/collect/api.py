@@ -46,6 +46,7 @@ from auditplan.collect.evtx import (
 from auditplan.collect.evtx import ingest_file as read_evtx
 from auditplan.collect.evtx.file import EVTX_HEADER_SIZE
 from auditplan.collect.redact import redact
+from auditplan.collect.winrm.lockout import DEFAULT_MAX_AUTH_FAILURES, LockoutGuard
 from auditplan.collect.winrm.probe import (
     DEFAULT_SAMPLE_EVENTS,
     MAX_TRACE_SECONDS,
@@ -75,6 +76,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_AUTH_FAILURES",
     "DEFAULT_MAX_FILE_BYTES",
     "DEFAULT_MAX_OUTPUT_BYTES",
     "DEFAULT_SAMPLE_EVENTS",
@@ -95,6 +97,7 @@ __all__ = [
     "HostIngest",
     "IngestOutcome",
     "IngestResults",
+    "LockoutGuard",
     "ProbeCommand",
     "ProbeOptions",
     "ProbeOptionsError",
@@ -132,9 +135,14 @@ class SurveyResults:
         return Counter(str(r.status) for r in self.results)
 
     @property
+    def stopped(self) -> str | None:
+        """Why the lockout guard stopped the run (one line), or None."""
+        return self.outcome.stopped_reason
+
+    @property
     def all_ok(self) -> bool:
-        """Every inventory host has a result and it is ok (and the run was not interrupted)."""
-        return (not self.outcome.interrupted and len(self.results) == self.hosts
+        """Every inventory host has a result and it is ok (and the run was neither interrupted nor stopped)."""
+        return (not self.outcome.interrupted and not self.stopped and len(self.results) == self.hosts
                 and all(r.status is HostStatus.OK for r in self.results))
 
 
@@ -162,13 +170,17 @@ def survey(
     on_progress: Callable[[Progress], None] | None = None,
     scheduler: str | None = None,
     processes: int | None = None,
+    max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
 ) -> SurveyResults:
     """Survey `hosts` over WinRM into the store at `db`, at most `concurrency` at a time.
 
     `connection` is either finished TransportSettings or a user's ConnectionOptions (credentials
     file, password source; `ask_password(username)` is asked only when no other source has one).
     A re-run skips hosts already stored, unless `refresh` (all again) or `retry_failed` (those not
-    ok). `on_start(to_run, skipped)` is called once before work, `on_progress` after each host;
+    ok); hosts stored as auth_failed are always tried again (`outcome.retried_auth_failed`).
+    The lockout guard surveys one canary host first and starts no new host after
+    `max_auth_failures` authentication failures in a row (0 = off); `stopped` then says why.
+    `on_start(to_run, skipped)` is called once before work, `on_progress` after each host;
     `on_warning` gets one line per warning about the inputs (a credentials file others can read).
     On KeyboardInterrupt the hosts in flight finish and the results say `interrupted`.
     `scheduler` (a Dask address, tcp:// or tls://) runs the hosts on that cluster's workers, `processes`
@@ -184,6 +196,8 @@ def survey(
         raise CollectError("choose one of a Dask scheduler and local worker processes")
     if processes is not None and processes < 1:
         raise CollectError("processes must be at least 1")
+    if max_auth_failures < 0:
+        raise CollectError("max_auth_failures must be 0 (off) or more")
     options = probe or ProbeOptions()
     if isinstance(connection, ConnectionOptions):
         settings = connection_settings(connection, hosts, trace_seconds=options.trace_seconds,
@@ -208,13 +222,13 @@ def survey(
 
             outcome = run_survey(hosts, settings, store, concurrency=concurrency, probe_options=options,
                                  refresh=refresh, retry_failed=retry_failed, on_progress=on_progress,
-                                 on_start=on_start)
+                                 on_start=on_start, max_auth_failures=max_auth_failures)
         else:
             from auditplan.collect.winrm.dask_engine import run_survey_dask
 
             outcome = run_survey_dask(hosts, settings, store, client, concurrency=concurrency, probe_options=options,
                                       refresh=refresh, retry_failed=retry_failed, on_progress=on_progress,
-                                      on_start=on_start)
+                                      on_start=on_start, max_auth_failures=max_auth_failures)
         results = _results_for_inventory(hosts, outcome, store)
     unverified = 0
     if settings.ca_bundle is None and not settings.insecure:

@@ -34,8 +34,17 @@ from typing import Any
 from auditplan import __version__
 from auditplan.collect.errors import CollectError
 from auditplan.collect.winrm import probe
+from auditplan.collect.winrm.lockout import DEFAULT_MAX_AUTH_FAILURES, LockoutGuard
 from auditplan.collect.winrm.settings import Secret, TransportSettings
-from auditplan.collect.winrm.survey import Progress, ResultStore, SurveyOutcome, select_hosts, survey_host
+from auditplan.collect.winrm.survey import (
+    Progress,
+    ResultStore,
+    SurveyOutcome,
+    auth_retries,
+    auth_retries_last,
+    select_hosts,
+    survey_host,
+)
 from auditplan.records import Host, HostResult, HostStatus
 from auditplan.text import error_line
 
@@ -99,9 +108,17 @@ def _worker_label() -> str:
     return worker.address if name == worker.address else f"{name} ({worker.address})"
 
 
-def survey_on_worker(host: Host, sealed: _SealedSettings, command: probe.ProbeCommand) -> HostResult:
+def survey_on_worker(host: Host, sealed: _SealedSettings, command: probe.ProbeCommand,
+                     stop: str | None = None) -> HostResult | None:
     """The task each worker runs: one host's conversation. A host the worker cannot reach names the
-    worker, so a site's routing mistake is visible in the result."""
+    worker, so a site's routing mistake is visible in the result. None, without contacting the host,
+    once the client has set the Dask Event `stop` (the lockout guard stopped the run, or Ctrl-C):
+    a host queued on a worker is not started after that, as with the threaded engine."""
+    if stop is not None:
+        from distributed import Event
+
+        if Event(stop).is_set():  # type: ignore[no-untyped-call]
+            return None
     result = survey_host(host, sealed.open(), command)
     if result.status in (HostStatus.UNREACHABLE, HostStatus.TIMEOUT):
         result = replace(result, reason=f"{result.reason} (from Dask worker {_worker_label()})")
@@ -217,12 +234,18 @@ def run_survey_dask(
     on_start: Callable[[int, int], None] | None = None,
     save: Callable[[HostResult], None] | None = None,
     queue_ahead: bool = True,
+    max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
 ) -> SurveyOutcome:
     """run_survey on the workers of `cluster` (see the module docstring); the same outcome."""
     distributed = _distributed()
     client, sites = cluster.client, cluster.sites
-    to_run, skipped = select_hosts(hosts, store.finished_hosts(), refresh=refresh, retry_failed=retry_failed)
-    outcome = SurveyOutcome(skipped=skipped)
+    # Host selection and the lockout guard exactly as run_survey (survey.py, lockout.py).
+    finished_before = store.finished_hosts()
+    to_run, skipped = select_hosts(hosts, finished_before, refresh=refresh, retry_failed=retry_failed)
+    to_run = auth_retries_last(to_run, finished_before)
+    retried = [] if refresh else auth_retries(to_run, finished_before)
+    outcome = SurveyOutcome(skipped=skipped, retried_auth_failed=retried)
+    guard = LockoutGuard(max_auth_failures)
     if on_start is not None:
         on_start(len(to_run), len(skipped))
     if not to_run:
@@ -236,16 +259,21 @@ def run_survey_dask(
     total = len(to_run)
     failed = 0
 
-    def finish(result: HostResult) -> None:
+    def finish(result: HostResult, *, tried: bool = True) -> None:
         nonlocal failed
         keep(result)
         outcome.results.append(result)
         if result.status is not HostStatus.OK:
             failed += 1
+        if tried:  # a host of a site no worker serves says nothing about the credentials
+            guard.record(result)
+            if guard.stopped:
+                stop_event.set()
         if on_progress is not None:
             on_progress(Progress(result, len(outcome.results), failed, total))
 
     run_token, serial = uuid.uuid4().hex[:12], itertools.count()
+    stop_event = distributed.Event(f"auditplan-survey-stop-{run_token}", client=client)
     pending = iter(to_run)
     in_flight: dict[Any, Host] = {}
     # Results are fetched by Dask's event loop as they finish (with_results): a blocking
@@ -257,7 +285,8 @@ def run_survey_dask(
 
     def submit_more() -> None:
         groups: dict[str | None, list[Host]] = {}
-        while len(in_flight) + sum(map(len, groups.values())) < limit:
+        # The guard narrows the hosts handed out to one canary, or to none once it has stopped the run.
+        while len(in_flight) + sum(map(len, groups.values())) < guard.allowed_in_flight(limit):
             host = next(pending, None)
             if host is None:
                 break
@@ -265,13 +294,13 @@ def run_survey_dask(
             if sites and host.site:
                 resource = sites.get(host.site.casefold())
                 if resource is None:
-                    finish(_unserved_result(host))
+                    finish(_unserved_result(host), tried=False)
                     continue
             groups.setdefault(resource, []).append(host)
         for resource, batch in groups.items():
             # One message to the scheduler per batch; each key names its host (dashboards,
             # `client.processing()`), the run token keeps re-runs apart.
-            futures = client.map(survey_on_worker, batch, sealed=sealed, command=command,
+            futures = client.map(survey_on_worker, batch, sealed=sealed, command=command, stop=stop_event.name,
                                  resources=None if resource is None else {resource: 1},
                                  key=[f"auditplan-survey-{run_token}-{next(serial)}-{h.name}" for h in batch])
             in_flight.update(zip(futures, batch, strict=True))
@@ -280,7 +309,10 @@ def run_survey_dask(
     def collect(future: Any, value: Any) -> None:
         host = in_flight.pop(future)
         if future.status == "finished":
-            finish(value)
+            if value is None:  # stopped before it started
+                outcome.not_started.append(host.name)
+            else:
+                finish(value)
             return
         exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value  # (type, exception, traceback)
         if isinstance(exc, distributed.KilledWorker):
@@ -296,9 +328,13 @@ def run_survey_dask(
             for future, value in batch:
                 collect(future, value)
             submit_more()
+        if guard.stopped:
+            outcome.stopped_reason = guard.reason
+            outcome.not_started += [h.name for h in pending]
     except KeyboardInterrupt:
         outcome.interrupted = True
-        outcome.not_started = [h.name for h in pending]
+        stop_event.set()
+        outcome.not_started += [h.name for h in pending]
         try:  # the hosts handed out finish (each within its deadline) and are saved
             for batch in completed.batches():
                 for future, value in batch:
