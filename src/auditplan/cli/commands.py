@@ -25,6 +25,7 @@ COMMAND_HELP: dict[str, str] = {
     "estimate": "Estimate 4688 events/day per host (p10/p50/p90) with the source of each estimate.",
     "gpo": "Write one Import-GPO-ready GPO backup per wave, with rollout, verify and rollback scripts.",
     "ingest": "Read exported .evtx files, such as Security.evtx, into the store as host results.",
+    "merge": "Merge per-site stores into one new store: the newest result per host, estimates kept per store.",
     "plan": "Plan rollout waves under a SIEM budget: a pilot, then waves that fit; plan.json and plan.csv.",
     "project": "Project the added SIEM load, cost and local log history once 4688 with command line is on.",
     "report": "Write the one-file HTML capacity report: the verdict first, then the evidence.",
