@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.console import stdout_console
 from auditplan.cli.vocabulary import MB
 from auditplan.collect import api
 from auditplan.inventory import InventoryError, load_inventory
@@ -309,9 +310,7 @@ def _print_results(results: api.SurveyResults, db: Path, *, as_json: bool, as_cs
     elif as_csv:
         click.echo(frame_to_csv(frame), nl=False)
     else:
-        out = Console()
-        if not out.is_terminal:
-            out = Console(width=200)  # piped to a file: no terminal width to fit, keep rows on one line
+        out = stdout_console()  # piped to a file: no terminal width to fit, every value whole
         out.print(_summary_table(frame_records(frame), results.counts))
     click.echo(f"results in {db}", err=True)
     ran = {r.host.name for r in results.outcome.results}
