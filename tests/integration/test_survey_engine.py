@@ -57,15 +57,21 @@ def test_every_host_classified_saved_once_and_resumable(tmp_path: Path) -> None:
         assert ok_stats.conversation == ("Create", "Command", "Receive", "Delete")
         assert ok.cost is not None and ok.cost.requests == ok_stats.requests == 4 + ok_stats.timed_out_receives
 
-        # Resume: nothing left to do, nothing sent.
+        # Resume: nothing sent to hosts already saved, except the one that failed authentication,
+        # which is retried (alone, as the canary, so the run stops when it fails again).
         server.reset_stats()
         again = run_survey(hosts, short, store, concurrency=3)
-        assert again.results == [] and sorted(again.skipped) == sorted(EXPECTED)
-        assert all(server.stats(name).requests == 0 for name in EXPECTED)
+        assert [r.host.name for r in again.results] == ["badcreds"] and again.retried_auth_failed == ["badcreds"]
+        assert sorted(again.skipped) == sorted(set(EXPECTED) - {"badcreds"})
+        assert again.stopped_reason is not None and "badcreds" in again.stopped_reason
+        assert all(server.stats(name).requests == 0 for name in EXPECTED if name != "badcreds")
 
         # --retry-failed: only the hosts that did not end ok talk to the server again.
         retried = run_survey(hosts, short, store, concurrency=3, retry_failed=True)
-        assert sorted(r.host.name for r in retried.results) == ["badcreds", "hang", "reset"]
+        # The host that failed authentication goes last: hang and reset say nothing about the
+        # credentials, so each is a canary in turn, and badcreds, the last canary, stops the run.
+        assert [r.host.name for r in retried.results] == ["hang", "reset", "badcreds"]
+        assert retried.stopped_reason is not None and "badcreds" in retried.stopped_reason
         assert all(server.stats(name).requests == 0 for name in ("ok1", "ok2", "ok3"))
 
         # --refresh: everyone again, still one saved result per host.
@@ -118,8 +124,9 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
                          allow_unencrypted=True)
     with server, Store(tmp_path / "s.db") as store:
         hosts = [inventory_host(server, s.name) for s in sims]
+        # Guard off: a canary would run the first host alone, before the others could reach the barrier.
         outcome = run_survey(hosts, settings_for("basic", None, deadline=120.0), store,
-                             concurrency=3)
+                             concurrency=3, max_auth_failures=0)
     assert all(r.status is HostStatus.OK for r in outcome.results)
     assert gauge["broken"] == 0  # three hosts were in flight at once
     assert gauge["max"] == 3  # and never more
@@ -185,7 +192,9 @@ def test_a_stuck_host_holds_only_its_own_worker(tmp_path: Path) -> None:
     with server, Store(tmp_path / "s.db") as store:
         hosts = [inventory_host(server, n) for n in names]
         settings = settings_for("basic", None, operation_timeout=1, read_timeout=5, deadline=60.0)
-        outcome = run_survey(hosts, settings, store, concurrency=2, on_progress=progress)
+        # Guard off: with a canary, "stuck" (the first host) would run alone, and it is released
+        # only once the others are done.
+        outcome = run_survey(hosts, settings, store, concurrency=2, on_progress=progress, max_auth_failures=0)
     assert order[-1] == "stuck"
     assert sorted(order[:-1]) == ["a", "b", "c", "d"]
     assert outcome.counts == {HostStatus.OK: 5}
