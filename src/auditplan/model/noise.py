@@ -1,0 +1,167 @@
+"""Which (NewProcessName, ParentProcessName) pairs make the 4688 volume, from sampled events.
+
+Each sampled 4688 of a host stands for gb_day_h / n_h of its projected GB/day (n_h: the host's
+sampled 4688s), so a busy host's sample weighs more than a quiet one's. A pair's share of a scope
+(a role, or the fleet) is the weighted share of its events; its GB/day is that share of the scope's
+projected 4688 GB/day, all of its hosts counted (sampled or not: the unsampled ones are taken to
+run the same mix as the sampled ones of their scope).
+
+How sure a share is: a Wilson score interval at 90 % (z = 1.645, the p10..p90 the rest of auditplan
+shows) on the Kish effective sample size n_eff = (sum w)^2 / sum w^2 of the event weights. Samples
+are small (a dozen events a host by default) and are the most recent events of each host, not a
+random draw: the interval covers sampling noise, not a day whose mix differs from the sampled hour.
+The GB/day range multiplies the share's low end by the scope's p10 GB/day and its high end by the
+p90. Wilson (1927), "Probable inference, the law of succession, and statistical inference"; Kish
+(1965), "Survey Sampling", design effect of unequal weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import pandas as pd
+
+from auditplan.model.errors import ModelError
+from auditplan.model.project import Projection
+
+Z90: Final = 1.6448536269514722  # the standard normal's 95th percentile: a two-sided 90 % interval
+FLEET: Final = "(fleet)"
+EMPTY: Final = "(empty)"  # a 4688 without the field (v1 events, or early-boot processes)
+
+
+@dataclass(frozen=True)
+class PairShare:
+    """One (NewProcessName, ParentProcessName) pair in one scope."""
+
+    scope: str  # a role, or FLEET
+    new_process_name: str
+    parent_process_name: str
+    events: int  # sampled 4688s of the pair in the scope
+    hosts: int  # sampled hosts where it was seen
+    share: float  # weighted share of the scope's 4688 volume
+    share_low: float  # 90 % Wilson interval
+    share_high: float
+    gb_day_p50: float  # share x the scope's projected 4688 GB/day
+    gb_day_low: float  # share_low x the scope's p10 GB/day
+    gb_day_high: float  # share_high x the scope's p90 GB/day
+
+
+@dataclass(frozen=True)
+class ScopeTotals:
+    scope: str
+    sampled_events: int
+    sampled_hosts: int
+    hosts: int  # hosts of the scope in the projection
+    effective_n: float
+    gb_day_p10: float
+    gb_day_p50: float
+    gb_day_p90: float
+
+
+def wilson(p: float, n: float, z: float = Z90) -> tuple[float, float]:
+    """The Wilson score interval of a proportion `p` observed on `n` (possibly effective) trials."""
+    if n <= 0:
+        return 0.0, 1.0
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _name(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value) or str(value) == "":
+        return EMPTY
+    return str(value)
+
+
+def rank_pairs(events: pd.DataFrame, hosts: pd.DataFrame, groups: pd.DataFrame | None = None
+               ) -> tuple[list[PairShare], list[ScopeTotals]]:
+    """Pairs ranked by GB/day per scope (FLEET first, then roles by name), and each scope's totals.
+
+    `events`: sampled 4688s (host, new_process_name, parent_process_name); `hosts`: the projection's
+    per-host frame (host, role, gb_day_p10/p50/p90); `groups`: its fleet and by-role totals (indexed by
+    FLEET or the role), whose p10/p50/p90 `project` shows (a sum of host quantiles is not the fleet's);
+    a scope missing there sums its hosts. Hosts with no projected volume weigh nothing."""
+    volume = hosts.set_index("host")[["role", "gb_day_p10", "gb_day_p50", "gb_day_p90"]].copy()
+    volume["role"] = volume["role"].map(_name)
+    sample = events[["host", "new_process_name", "parent_process_name"]].copy()
+    sample["new_process_name"] = sample["new_process_name"].map(_name)
+    sample["parent_process_name"] = sample["parent_process_name"].map(_name)
+    sample = sample[sample["host"].isin(volume.index)]
+    per_host = sample.groupby("host").size()
+    gb = volume["gb_day_p50"].astype(float).fillna(0.0)
+    sample["weight"] = sample["host"].map(gb) / sample["host"].map(per_host)
+    sample = sample[sample["weight"] > 0].copy()
+    sample["role"] = sample["host"].map(volume["role"])
+    pairs: list[PairShare] = []
+    totals: list[ScopeTotals] = []
+    scopes = [(FLEET, sample, volume)] + [
+        (role, sample[sample["role"] == role], volume[volume["role"] == role]) for role in sorted(set(sample["role"]))
+    ]
+    for scope, rows, scope_hosts in scopes:
+        if rows.empty:
+            continue
+        total_w = float(rows["weight"].sum())
+        n_eff = total_w ** 2 / float((rows["weight"] ** 2).sum())
+        columns = ("gb_day_p10", "gb_day_p50", "gb_day_p90")
+        if groups is not None and scope in groups.index:
+            g10, g50, g90 = (float(groups.loc[scope, c]) for c in columns)
+        else:
+            g10, g50, g90 = (float(scope_hosts[c].sum()) for c in columns)
+        sampled_hosts = int(rows["host"].nunique())
+        totals.append(ScopeTotals(scope, len(rows), sampled_hosts, len(scope_hosts), n_eff, g10, g50, g90))
+        grouped = rows.groupby(["new_process_name", "parent_process_name"]).agg(
+            events=("weight", "size"), weight=("weight", "sum"), hosts=("host", "nunique"))
+        scoped = []
+        for (image, parent), g in grouped.iterrows():
+            share = float(g["weight"]) / total_w
+            low, high = wilson(share, n_eff)
+            scoped.append(PairShare(scope, str(image), str(parent), int(g["events"]), int(g["hosts"]), share, low,
+                                    high, share * g50, low * g10, high * g90))
+        scoped.sort(key=lambda p: (-p.gb_day_p50, p.new_process_name.lower(), p.parent_process_name.lower()))
+        pairs.extend(scoped)
+    return pairs, totals
+
+
+@dataclass(frozen=True)
+class NoiseRanking:
+    """The ranked pairs of a store's sampled 4688s against one projection."""
+
+    pairs: tuple[PairShare, ...]
+    totals: tuple[ScopeTotals, ...]
+    siem: str  # the projection's SIEM profile
+    cost_per_gb_day: float | None  # money a month for 1 GB/day (None: no price)
+    currency: str
+    events: int  # sampled 4688s used
+    unweighted: int  # sampled 4688s of hosts without projected volume, left out
+
+    def scope(self, name: str) -> list[PairShare]:
+        return [p for p in self.pairs if p.scope == name]
+
+    def totals_of(self, name: str) -> ScopeTotals | None:
+        return next((t for t in self.totals if t.scope == name), None)
+
+
+def noise_ranking(events: pd.DataFrame, projection: Projection, where: str) -> NoiseRanking:
+    """Rank the sampled 4688s of `events` against `projection`; ModelError naming `where` (the store)
+    when there is no sampled 4688 to rank."""
+    if len(events) and "event_id" in events:
+        events = events[events["event_id"] == 4688]
+    if not len(events):
+        raise ModelError(f"{where}: no sampled 4688 events to rank; survey hosts with Process Creation auditing "
+                         "on, or ingest their Security.evtx")
+    hosts = projection.hosts.reset_index(drop=True)
+    groups = pd.concat([projection.fleet.rename(index=lambda _: FLEET), projection.by_role])
+    pairs, totals = rank_pairs(events, hosts, groups)
+    used = sum(t.sampled_events for t in totals if t.scope == FLEET)
+    if not used:
+        raise ModelError(f"{where}: none of the {len(events)} sampled 4688 events is of a host with a projected "
+                         "volume; run `auditplan estimate` first")
+    fleet = projection.fleet
+    gb = float(fleet["gb_day_p50"].iloc[0])
+    cost = float(fleet["cost_month_p50"].iloc[0])
+    ratio = cost / gb if gb > 0 and math.isfinite(cost) else None
+    return NoiseRanking(tuple(pairs), tuple(totals), projection.profile.name, ratio, projection.currency,
+                        used, len(events) - used)
