@@ -13,8 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import DEFAULT_OUT, find_plan, find_store, store_option
 from auditplan.cli.errors import usage_error_on
+from auditplan.cli.vocabulary import single_file_out
 from auditplan.emit.api import (
     DEFAULT_MP_ID,
     DEFAULT_MP_VERSION,
@@ -30,6 +32,9 @@ from auditplan.emit.api import (
 from auditplan.emit.api import export_rules as export_rule_files
 from auditplan.store import StoreError
 from auditplan.text import escaped, number
+
+# The file `detections export --format F` writes by default (and inside a folder given as --out).
+QUERY_FILES = {"splunk": "detections.spl", "kusto": "detections.kql", "elastic": "detections-elastic.txt"}
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -100,12 +105,11 @@ def _print_run(run: DetectionRun) -> None:
 
 
 @detections.command("evaluate")
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store written by `auditplan survey` / `auditplan ingest`.")
+@store_option("The store written by `auditplan survey` / `auditplan ingest`.")
 @_rules_option
 @click.option("--json", "as_json", is_flag=True,
               help='Print JSON: fleet figures, per-host and fleet secret exposure, one object per rule under "rules".')
-def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
+def evaluate_rules(db: Path | None, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Run the rules over every sampled or ingested 4688 event; project alerts/day per host and fleet.
 
     Hits are scaled by each host's projected 4688/day (the p50 of `auditplan estimate`, else the
@@ -117,6 +121,7 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
     Example:
       auditplan detections evaluate --db auditplan-out/auditplan.db --json
     """
+    db = find_store(db)
     with usage_error_on(StoreError, EmitError):
         run = evaluate_detections(db, rules_dirs)
     _warn(run.problems)
@@ -132,17 +137,21 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="sigma", show_default=True,
               help="sigma: the rule files; scom: an unsealed management pack; splunk / kusto / elastic: queries "
                    "through the pySigma backend, if installed.")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("auditplan-out/detections"),
-              show_default=True, help="Folder for the Sigma files, or the file for queries.")
+@click.option("--out", "out_path", default=None,
+              help="sigma: Folder for the rule files (default auditplan-out/detections). scom: File, the .xml "
+                   "(or a folder for <mp-id>.xml; default auditplan-out/detections/). splunk / kusto / elastic: File "
+                   "for the queries (default auditplan-out/detections.spl, .kql, -elastic.txt; an existing folder "
+                   "or a path ending in / gets that name inside it).")
 @click.option("--mp-id", default=DEFAULT_MP_ID, show_default=True,
               help="scom: the management pack ID (letters, digits, '.', '_').")
 @click.option("--mp-version", default=DEFAULT_MP_VERSION, show_default=True, help="scom: the management pack version.")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
-              help="scom: plan.json; the rules are enabled (by override) on the hosts of waves 0..--through-wave.")
+              help="scom: plan.json; the rules are enabled (by override) on the hosts of waves 0..--through-wave "
+                   "(default: the plan `auditplan plan` wrote beside the store, if any).")
 @click.option("--through-wave", type=click.IntRange(0), default=0, show_default=True,
               help="scom: the last wave already rolled out (0 = the pilot only).")
 @_rules_option
-def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_path: Path | None,
+def export_rules(fmt: str, out_path: str | None, mp_id: str, mp_version: str, plan_path: Path | None,
                  through_wave: int, rules_dirs: tuple[Path, ...]) -> None:
     """Write the rules as Sigma YAML, a SCOM management pack, or SIEM queries.
 
@@ -152,9 +161,16 @@ def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_pat
       auditplan detections export --format scom --plan auditplan-out/plan.json --through-wave 1 --out mp.xml
       auditplan detections export --format splunk --out auditplan-out/detections.spl
     """
+    if fmt == "scom":
+        plan_path = find_plan(plan_path, find_store(None, announce=False))
+    if fmt in ("sigma", "scom"):
+        out = Path(out_path) if out_path is not None else DEFAULT_OUT / "detections"
+    else:
+        name = QUERY_FILES.get(fmt, f"detections-{fmt}.txt")
+        out = single_file_out(out_path, name) if out_path is not None else DEFAULT_OUT / name
     try:
         with usage_error_on(PlanError, EmitError):
-            done = export_rule_files(fmt, out_path, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version,
+            done = export_rule_files(fmt, out, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version,
                                      plan_path=plan_path, through_wave=through_wave)
     except ManagementPackInvalid as exc:
         click.echo(f"auditplan detections export: {exc}", err=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
+from auditplan.cli.chain import find_plan, find_store, no_plan_message
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import ConfigError
 from auditplan.emit.api import FORWARDING_FORMATS, EmitError, PlanError, write_forwarding
@@ -24,11 +25,12 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
 
 
 @main.command()
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("auditplan-out/plan.json"), show_default=True, help="plan.json written by `auditplan plan`.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("auditplan-out/forwarding"), show_default=True,
-              help="Folder for wef/, splunk/, sentinel/, winlogbeat/ and README.md.")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              show_default="plan.json beside the store, else auditplan-out/plan.json",
+              help="plan.json written by `auditplan plan`.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              show_default="forwarding/ beside plan.json",
+              help="Folder: wef/, splunk/, sentinel/, winlogbeat/ and README.md go in it.")
 @click.option("--format", "formats", default=",".join(FORWARDING_FORMATS), show_default=True, callback=_formats,
               help="Comma-separated formats to write. Example: --format wef,splunk")
 @click.option("--filters", "filters_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -41,17 +43,25 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
               help="More Sigma rules (files or folders) the filters must not blind. Repeatable.")
 @click.option("--name-prefix", default="auditplan 4688", show_default=True,
               help="The --name-prefix given to `auditplan gpo` (the waves' computer groups are named from it).")
-def forwarding(plan_path: Path, out_dir: Path, formats: tuple[str, ...], filters_path: Path | None,
+def forwarding(plan_path: Path | None, out_dir: Path | None, formats: tuple[str, ...], filters_path: Path | None,
                no_filters: bool, db: Path | None, rules_dirs: tuple[Path, ...], name_prefix: str) -> None:
     """Write the collection side of each wave: a WEF subscription, a Splunk inputs app, a Sentinel
     data collection rule and a winlogbeat.yml, with the noise filters no detection rule fires on.
 
     \b
     Example:
+      auditplan forwarding             # the plan `auditplan plan` wrote; forwarding/ beside it
       auditplan forwarding --plan auditplan-out/plan.json --out auditplan-out/forwarding --format wef,splunk
     """
     if filters_path is not None and no_filters:
         raise click.UsageError("--filters and --no-filters exclude each other")
+    if plan_path is None:
+        store = find_store(db, announce=False)
+        plan_path = find_plan(None, store)
+        if plan_path is None:
+            raise click.UsageError(no_plan_message(store))
+    if out_dir is None:
+        out_dir = plan_path.parent / "forwarding"
     with usage_error_on(PlanError, StoreError, ConfigError, ModelError, EmitError):
         written = write_forwarding(plan_path, out_dir, formats=formats, filters_path=filters_path,
                                    no_filters=no_filters, db=db, rules_dirs=rules_dirs, name_prefix=name_prefix)

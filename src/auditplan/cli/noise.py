@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import find_plan, find_store, store_option
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import ConfigError
 from auditplan.emit.api import EmitError, NoiseReport, PlanError, noise_report
@@ -57,10 +58,11 @@ def table_lines(report: NoiseReport, top: int) -> list[str]:
 
 
 @main.command()
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store with sampled 4688 events and estimates.")
+@store_option("The store with sampled 4688 events and estimates.")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
-              help="plan.json: cost with the projection the plan was made with.")
+              show_default="plan.json beside the store, if there is one",
+              help="plan.json: cost with the projection the plan was made with (a plan from another store is "
+                   "costed with a fresh projection).")
 @click.option("--siem", default=None, help="SIEM profile to cost (default: the plan's, else the config default).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A TOML file overriding the defaults (e.g. the price).")
@@ -69,15 +71,18 @@ def table_lines(report: NoiseReport, top: int) -> list[str]:
 @click.option("--top", type=click.IntRange(1, 100), default=10, show_default=True, help="Pairs shown per scope.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the ranking and proposals as JSON; its \"filters\" are what `forwarding --filters` reads.")
-def noise(db: Path, plan_path: Path | None, siem: str | None, config_file: Path | None,
+def noise(db: Path | None, plan_path: Path | None, siem: str | None, config_file: Path | None,
           rules_dirs: tuple[Path, ...], top: int, as_json: bool) -> None:
     """Rank the processes that make the 4688 volume (per role and fleet-wide, with how sure each share
     is) and propose suppressions of the top benign ones, each refused if a detection rule fires on it.
 
     \b
     Example:
+      auditplan noise                  # the store in auditplan-out/ and the plan beside it
       auditplan noise --db auditplan-out/auditplan.db --json > filters.json
     """
+    db = find_store(db)
+    plan_path = find_plan(plan_path, db)
     with usage_error_on(PlanError, StoreError, ConfigError, ModelError, EmitError):
         report = noise_report(db, plan_path=plan_path, rules_dirs=rules_dirs, config_file=config_file, siem=siem)
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import find_store, store_option
 from auditplan.cli.errors import usage_error_on
+from auditplan.config import Config
 from auditplan.model.api import (
     BUDGET_EPS,
     BUDGET_GB_DAY,
@@ -21,11 +24,46 @@ from auditplan.model.api import (
     ModelError,
     PlanError,
     PlanRun,
+    project,
 )
 from auditplan.model.api import plan as make_plan
 from auditplan.records import QUANTILE_CHOICES, plan_number
 from auditplan.store import StoreError
 from auditplan.text import escaped, number
+
+
+def round_up_2sig(value: float) -> float:
+    """`value` rounded up to two significant digits (0.4712 -> 0.48, 101 -> 110): a budget people can type."""
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return round(math.ceil(value / step - 1e-9) * step, 12)
+
+
+def _budget_suggestion(db: Path, siem: str | None, config_file: Path | None) -> str:
+    """Why a budget is needed, and one to start from: the projection's whole-rollout p90 added GB/day, with a
+    step the largest host fits in (a host above the step is never placed)."""
+    head = ("plan needs the SIEM's headroom for the added load: --budget-gb-day N (GB/day) or --budget-eps N "
+            "(events/s).")
+    with usage_error_on(ConfigError, ModelError, StoreError):
+        p = project(db, siem=siem, config_file=config_file)
+        fraction = Config.load(config_file).step_fraction()
+    f = p.fleet.iloc[0]
+    p50, p90 = float(f["added_gb_day_p50"]), float(f["added_gb_day_p90"])
+    if not p90 > 0:
+        return head + f" The projection ({p.profile.name}) adds no load: any budget places every host."
+    hosts = p.hosts.sort_values("added_gb_day_p90", ascending=False)
+    largest, largest_load = str(hosts["host"].iloc[0]), float(hosts["added_gb_day_p90"].iloc[0])
+    whole = round_up_2sig(p90)
+    text = (f"{head} Turning 4688 with command line on for every host of {db} adds {number(p50, trim=True)}-"
+            f"{number(p90, trim=True)} GB/day (p50-p90, {p.profile.name}; `auditplan project` shows it by role "
+            f"and site); a budget of the p90 places every host that can be placed, in a pilot and waves")
+    command = f"auditplan plan --budget-gb-day {whole:g}"
+    if largest_load > whole * fraction:
+        step = round_up_2sig(largest_load)
+        command += f" --max-step-gb-day {step:g}"
+        text += (f", with a step (the most one wave may add; default {fraction:g} of the budget) that the largest "
+                 f"host, {escaped(largest)} at {number(largest_load, trim=True)} GB/day, fits in")
+    return (f"{text}. A smaller budget places fewer hosts and lists the rest as unplaced, to plan again once the "
+            f"pilot is measured. Suggested: {command}")
 
 
 def _print(console: Console, run: PlanRun, unit: str) -> None:
@@ -116,8 +154,7 @@ def _print_recalibration(console: Console, recal: dict[str, Any]) -> None:
 
 
 @main.command("plan")
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store with the estimates `auditplan estimate` saved.")
+@store_option("The store with the estimates `auditplan estimate` saved.")
 @click.option("--budget-gb-day", type=click.FloatRange(min=0, min_open=True), default=None,
               help="SIEM headroom for the ADDED load, GB/day in the profile's GB. Hosts already auditing 4688 "
                    "(earlier waves too) are not counted: lower it by what earlier waves added.")
@@ -141,14 +178,15 @@ def _print_recalibration(console: Console, recal: dict[str, Any]) -> None:
 @click.option("--first", "first", multiple=True, metavar="GROUP",
               help="Put these hosts in the earliest waves: role:X, site:X, group:X, os:X, host:X or a bare "
                    "name matching any of them. Repeatable, in priority order.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("auditplan-out"),
-              show_default=True, help="Folder for plan.json and plan.csv.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              show_default="the store's folder",
+              help="Folder: plan.json and plan.csv go in it (where `auditplan gpo` and `auditplan report` look).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A TOML file overriding [siem.NAME], [plan] and [local_log] defaults.")
-def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None, siem: str | None,
+def plan_command(db: Path | None, budget_gb_day: float | None, budget_eps: float | None, siem: str | None,
                  max_step_gb_day: float | None, max_step_eps: float | None, pilot_size: int | None,
                  max_waves: int | None, quantile: str | None, exclude_file: Path | None, first: tuple[str, ...],
-                 out_dir: Path, config_file: Path | None) -> None:
+                 out_dir: Path | None, config_file: Path | None) -> None:
     """Plan rollout waves: a pilot with one low-volume host per (role, OS family, site), then
     waves whose cumulative added load stays under the budget and whose increment stays under
     the step. Unreachable, excluded, unsupported and non-fitting hosts are listed with the
@@ -157,8 +195,13 @@ def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None
     The budget is headroom for the added load: on a re-plan, hosts earlier waves enabled add
     nothing, so the command prints what they carry and the budget that is left.
     """
-    if (budget_gb_day is None) == (budget_eps is None):
+    if budget_gb_day is not None and budget_eps is not None:
         raise click.UsageError("give exactly one of --budget-gb-day and --budget-eps")
+    db = find_store(db)
+    if out_dir is None:
+        out_dir = db.parent
+    if budget_gb_day is None and budget_eps is None:
+        raise click.UsageError(_budget_suggestion(db, siem, config_file))
     kind = BUDGET_GB_DAY if budget_gb_day is not None else BUDGET_EPS
     budget = float(budget_gb_day if budget_gb_day is not None else budget_eps)  # type: ignore[arg-type]
     step_given = max_step_gb_day if kind == BUDGET_GB_DAY else max_step_eps

@@ -14,7 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import find_store, store_option
 from auditplan.cli.errors import usage_error_on
 from auditplan.model.api import (
     ConfigError,
@@ -95,8 +96,7 @@ def _print_projection(console: Console, p: Projection) -> None:
 
 
 @main.command("project")
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store with the estimates `auditplan estimate` saved.")
+@store_option("The store with the estimates `auditplan estimate` saved.")
 @click.option("--siem", "siems", multiple=True, metavar="NAME",
               help="SIEM profile to project for; repeat for several. Default: every profile in the config.")
 @click.option("--price-per-gb", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -110,7 +110,7 @@ def _print_projection(console: Console, p: Projection) -> None:
               help="A TOML file overriding [siem.NAME], [plan] and [local_log] defaults.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: per SIEM the fleet, by_role, by_site and hosts.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per SIEM and host.")
-def project_command(db: Path, siems: tuple[str, ...], price_per_gb: float | None, currency: str | None,
+def project_command(db: Path | None, siems: tuple[str, ...], price_per_gb: float | None, currency: str | None,
                     retention_days: float | None, min_local_hours: float | None, config_file: Path | None,
                     as_json: bool, as_csv: bool) -> None:
     """Project the added SIEM load of 4688 with command line: events/s (mean, peak hour), GB/day,
@@ -121,6 +121,7 @@ def project_command(db: Path, siems: tuple[str, ...], price_per_gb: float | None
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    db = find_store(db)
     with usage_error_on(ConfigError, ModelError, StoreError):
         made = projections(db, siems=siems, config_file=config_file, retention_days=retention_days,
                            price_per_gb=price_per_gb, currency=currency, min_local_hours=min_local_hours)
