@@ -135,7 +135,7 @@ def test_forwarding_writes_every_format_with_the_accepted_filters(fixture: ff.Fi
 def test_forwarding_takes_a_filter_file_from_noise_json(fixture: ff.Fixture, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["noise", "--db", str(fixture.db), "--json"])
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)  # stderr names the plan found beside the store
     doc["filters"] = doc["filters"][:1]
     path = tmp_path / "filters.json"
     path.write_text(json.dumps(doc))
