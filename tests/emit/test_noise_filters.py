@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from auditplan.cli import main
-from auditplan.emit.api import detection_rules, evaluate_events, noise_report, write_forwarding
+from auditplan.emit.api import detection_rules, evaluate_events, noise_report, write_forwarding, write_report
 from auditplan.emit.forwarding.filters import NoiseFilter
 from auditplan.emit.forwarding.safety import check_filters
 from auditplan.model import api as model
@@ -195,3 +195,40 @@ def test_filter_mask_is_case_insensitive_equality() -> None:
     f = NoiseFilter.of({"NewProcessName": "c:\\a.exe", "ParentProcessName": "p"})
     assert f.mask(frame).tolist() == [True, True, False, False]
     ET.fromstring(f"<x>{f.label()}</x>".replace("\\", "/"))  # a label is plain text
+
+
+def test_project_shows_volume_with_and_without_filters(fixture: ff.Fixture, tmp_path: Path) -> None:
+    """The three accepted filters drop 11 of every host's 12 sampled events: 11/12 of the volume."""
+    path = tmp_path / "filters.json"
+    path.write_text(json.dumps(noise_report(fixture.db).document()))
+    result = CliRunner().invoke(main, ["project", "--db", str(fixture.db), "--siem", "splunk-xml",
+                                       "--filters", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)["siem"]["splunk-xml"]
+    filtered, fleet = doc["filtered"], doc["fleet"]
+    assert filtered["filters"] == 3 and math.isclose(filtered["share"], 11 / 12)
+    assert math.isclose(filtered["gb_day_without_p50"], fleet["gb_day_p50"])
+    assert math.isclose(filtered["gb_day_with_p50"], fleet["gb_day_p50"] / 12)
+    assert filtered["gb_day_with_low"] < filtered["gb_day_with_p50"] < filtered["gb_day_with_high"]
+    text = CliRunner().invoke(main, ["project", "--db", str(fixture.db), "--siem", "splunk-xml", "--filters", str(path)])
+    assert "With the 3 noise filter(s) of" in " ".join(text.output.split())
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"filters": [{"match": {"Image": "x.exe"}}]}')
+    result = CliRunner().invoke(main, ["project", "--db", str(fixture.db), "--filters", str(bad)])
+    assert result.exit_code == 2 and str(bad) in result.output and "Image" in result.output
+
+
+def test_report_shows_volume_with_the_filters_of_noise_json(tmp_path: Path) -> None:
+    fx = ff.make_store(tmp_path / "out")
+    noise = fx.plan.parent / "noise.json"
+    noise.write_text(json.dumps(noise_report(fx.db).document()))
+    written = write_report(fx.db, tmp_path / "r.html", plan_path=fx.plan)
+    html = written.html.read_text(encoding="utf-8")
+    line = html.split('<p id="noise-filters">', 1)[1].split("</p>", 1)[0]
+    assert "With the 3 noise filter(s) of noise.json" in line and "drop 92%" in line
+    # An edited file whose filter blinds a rule is not shown; the terminal is told why.
+    noise.write_text(json.dumps({"filters": [{"match": {"NewProcessName": ff.POWERSHELL,
+                                                        "ParentProcessName": ff.EXPLORER}}]}))
+    written = write_report(fx.db, tmp_path / "r2.html", plan_path=fx.plan)
+    assert 'id="noise-filters"' not in written.html.read_text(encoding="utf-8")
+    assert any("noise filters not shown" in w for w in written.warnings)

@@ -147,6 +147,8 @@ def _demo_noise_and_forwarding(out: Path, stdout: str) -> None:
         assert (forwarding / relative).is_file(), relative
     inputs = (forwarding / "splunk" / "inputs.conf").read_text(encoding="utf-8")
     assert sum(line.startswith("blacklist") for line in inputs.splitlines()) == len(noise["filters"])
+    # The report shows the volume with the filters of noise.json beside the plan.
+    assert 'id="noise-filters"' in (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_demo_budget_rounds_up_to_two_significant_digits() -> None:

@@ -86,7 +86,7 @@ __all__ = [
     "export_rules", "gather_report", "write_gpo", "write_report", "write_report_files", "write_scom_pack",
 ]
 __all__ += ["FORWARDING_FORMATS", "FilterFileError", "ForwardingWritten", "NoiseReport", "noise_report",
-            "write_forwarding"]
+            "read_filter_file", "write_forwarding"]
 
 DEFAULT_MP_ID: Final = "Auditplan.ProcessCreation.Detections"
 DEFAULT_MP_VERSION: Final = "1.0.0.0"
@@ -390,3 +390,11 @@ def write_forwarding(plan_path: Path, out: Path, *, formats: Sequence[str] = FOR
     files = render(plan, waves, list(formats), filters, source)
     written = write_files(out, files)
     return ForwardingWritten(out, written, tuple(waves), tuple(filters), source)
+
+
+def read_filter_file(path: Path) -> list[dict[str, str]]:
+    """The filters of a filter file (`noise --json`'s "filters"), each a 4688 field name -> value map;
+    FilterFileError naming the file and filter when one is not usable."""
+    from auditplan.emit.forwarding.filters import read_filters
+
+    return [f.fields for f in read_filters(path)]

@@ -24,8 +24,10 @@ from auditplan.model.errors import ModelError
 from auditplan.model.estimate import estimate_hosts
 from auditplan.model.local_log import LocalLogSettings
 from auditplan.model.noise import EMPTY as NOISE_EMPTY
+from auditplan.model.noise import FILTER_FIELDS as FILTER_FIELDS
 from auditplan.model.noise import FLEET as NOISE_FLEET
-from auditplan.model.noise import NoiseRanking, PairShare, ScopeTotals, noise_ranking
+from auditplan.model.noise import FilteredVolume, NoiseRanking, PairShare, ScopeTotals, noise_ranking
+from auditplan.model.noise import filtered_volume as filtered_volume_of
 from auditplan.model.output import (
     FLEET_ROW,
     LocalHistory,
@@ -346,4 +348,13 @@ def noise(source: Store | Path, *, plan: Plan | None = None, siem: str | None = 
         return noise_ranking(events, projection, str(store.path))
 
 
-__all__ += ["NOISE_EMPTY", "NOISE_FLEET", "NoiseRanking", "PairShare", "ScopeTotals", "noise"]
+def filtered_volume(source: Store | Path, projection: Projection, filters: Sequence[dict[str, str]]
+                    ) -> FilteredVolume:
+    """The fleet's 4688 GB/day of `projection` with and without `filters` (each: 4688 field name ->
+    value, FILTER_FIELDS), from the store's sampled events; ModelError when there are none."""
+    with opened(source, MAKES_ESTIMATES) as store:
+        return filtered_volume_of(store.events_frame(), projection, filters, str(store.path))
+
+
+__all__ += ["FILTER_FIELDS", "NOISE_EMPTY", "NOISE_FLEET", "FilteredVolume", "NoiseRanking", "PairShare",
+            "ScopeTotals", "filtered_volume", "filtered_volume_of", "noise"]

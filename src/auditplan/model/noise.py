@@ -18,6 +18,7 @@ p90. Wilson (1927), "Probable inference, the law of succession, and statistical 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -26,6 +27,13 @@ import pandas as pd
 from auditplan.model.errors import ModelError
 from auditplan.model.project import Projection
 
+# The 4688 EventData fields a noise filter may name, and the sampled column each is in, in the order the
+# event carries them (emit/forwarding's Splunk regexes rely on the order).
+FILTER_FIELDS: Final = {
+    "SubjectUserName": "subject_user_name",
+    "NewProcessName": "new_process_name",
+    "ParentProcessName": "parent_process_name",
+}
 Z90: Final = 1.6448536269514722  # the standard normal's 95th percentile: a two-sided 90 % interval
 FLEET: Final = "(fleet)"
 EMPTY: Final = "(empty)"  # a 4688 without the field (v1 events, or early-boot processes)
@@ -76,6 +84,22 @@ def _name(value: object) -> str:
     return str(value)
 
 
+def _weighted(events: pd.DataFrame, hosts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sampled events of hosts with projected volume, each with its weight (gb_day_h / n_h) and role;
+    and the hosts' volume frame indexed by host."""
+    volume = hosts.set_index("host")[["role", "gb_day_p10", "gb_day_p50", "gb_day_p90"]].copy()
+    volume["role"] = volume["role"].map(_name)
+    columns = ["host", *[c for c in FILTER_FIELDS.values() if c in events]]
+    sample = events[columns].copy()
+    sample = sample[sample["host"].isin(volume.index)]
+    per_host = sample.groupby("host").size()
+    gb = volume["gb_day_p50"].astype(float).fillna(0.0)
+    sample["weight"] = sample["host"].map(gb) / sample["host"].map(per_host)
+    sample = sample[sample["weight"] > 0].copy()
+    sample["role"] = sample["host"].map(volume["role"])
+    return sample, volume
+
+
 def rank_pairs(events: pd.DataFrame, hosts: pd.DataFrame, groups: pd.DataFrame | None = None
                ) -> tuple[list[PairShare], list[ScopeTotals]]:
     """Pairs ranked by GB/day per scope (FLEET first, then roles by name), and each scope's totals.
@@ -84,17 +108,9 @@ def rank_pairs(events: pd.DataFrame, hosts: pd.DataFrame, groups: pd.DataFrame |
     per-host frame (host, role, gb_day_p10/p50/p90); `groups`: its fleet and by-role totals (indexed by
     FLEET or the role), whose p10/p50/p90 `project` shows (a sum of host quantiles is not the fleet's);
     a scope missing there sums its hosts. Hosts with no projected volume weigh nothing."""
-    volume = hosts.set_index("host")[["role", "gb_day_p10", "gb_day_p50", "gb_day_p90"]].copy()
-    volume["role"] = volume["role"].map(_name)
-    sample = events[["host", "new_process_name", "parent_process_name"]].copy()
+    sample, volume = _weighted(events, hosts)
     sample["new_process_name"] = sample["new_process_name"].map(_name)
     sample["parent_process_name"] = sample["parent_process_name"].map(_name)
-    sample = sample[sample["host"].isin(volume.index)]
-    per_host = sample.groupby("host").size()
-    gb = volume["gb_day_p50"].astype(float).fillna(0.0)
-    sample["weight"] = sample["host"].map(gb) / sample["host"].map(per_host)
-    sample = sample[sample["weight"] > 0].copy()
-    sample["role"] = sample["host"].map(volume["role"])
     pairs: list[PairShare] = []
     totals: list[ScopeTotals] = []
     scopes = [(FLEET, sample, volume)] + [
@@ -165,3 +181,60 @@ def noise_ranking(events: pd.DataFrame, projection: Projection, where: str) -> N
     ratio = cost / gb if gb > 0 and math.isfinite(cost) else None
     return NoiseRanking(tuple(pairs), tuple(totals), projection.profile.name, ratio, projection.currency,
                         used, len(events) - used)
+
+
+@dataclass(frozen=True)
+class FilteredVolume:
+    """The fleet's whole 4688 stream with and without a set of noise filters (GB/day, 90 % ranges)."""
+
+    filters: int
+    share: float  # weighted share of the sampled volume the filters drop
+    share_low: float
+    share_high: float
+    gb_day_p10: float  # without the filters: the projection's fleet
+    gb_day_p50: float
+    gb_day_p90: float
+    saved_gb_day_p50: float
+    saved_gb_day_low: float
+    saved_gb_day_high: float
+
+    @property
+    def with_gb_day(self) -> tuple[float, float, float]:
+        """With the filters: p50, and the range from the most the filters may drop at p10 to the least at p90."""
+        return (self.gb_day_p50 - self.saved_gb_day_p50, self.gb_day_p10 * (1 - self.share_high),
+                self.gb_day_p90 * (1 - self.share_low))
+
+    def document(self) -> dict[str, float | int]:
+        mid, low, high = self.with_gb_day
+        return {"filters": self.filters, "share": self.share, "share_low": self.share_low,
+                "share_high": self.share_high, "gb_day_without_p50": self.gb_day_p50,
+                "gb_day_with_p50": mid, "gb_day_with_low": low, "gb_day_with_high": high,
+                "saved_gb_day_p50": self.saved_gb_day_p50, "saved_gb_day_low": self.saved_gb_day_low,
+                "saved_gb_day_high": self.saved_gb_day_high}
+
+
+def filtered_volume(events: pd.DataFrame, projection: Projection, filters: Sequence[Mapping[str, str]],
+                    where: str) -> FilteredVolume:
+    """What `filters` (Windows field name -> value, compared without regard to ASCII case) drop of the
+    fleet's projected 4688 volume, weighted as the ranking is; ModelError naming `where` without a sample."""
+    if len(events) and "event_id" in events:
+        events = events[events["event_id"] == 4688]
+    sample, _ = _weighted(events, projection.hosts.reset_index(drop=True)) if len(events) else (events, None)
+    if not len(sample):
+        raise ModelError(f"{where}: no sampled 4688 events of a host with a projected volume; the filters' "
+                         "saving cannot be measured")
+    dropped = pd.Series(False, index=sample.index)
+    for f in filters:
+        hit = pd.Series(True, index=sample.index)
+        for name, value in f.items():
+            column = FILTER_FIELDS[name]
+            values = sample[column] if column in sample else pd.Series("", index=sample.index)
+            hit &= values.fillna("").astype(str).str.lower() == value.lower()
+        dropped |= hit
+    weights = sample["weight"]
+    share = float(weights[dropped].sum() / weights.sum())
+    n_eff = float(weights.sum()) ** 2 / float((weights ** 2).sum())
+    low, high = wilson(share, n_eff)
+    fleet = projection.fleet.iloc[0]
+    g10, g50, g90 = (float(fleet[c]) for c in ("gb_day_p10", "gb_day_p50", "gb_day_p90"))
+    return FilteredVolume(len(filters), share, low, high, g10, g50, g90, share * g50, low * g10, high * g90)

@@ -26,14 +26,8 @@ from typing import Any, Final
 import pandas as pd
 
 from auditplan.emit.errors import EmitError
+from auditplan.model.api import FILTER_FIELDS  # the fields, their sampled columns, in the event's order
 
-# The 4688 EventData fields a filter may name, and the sampled column each is in, in the order the
-# event carries them (the Splunk regexes below rely on it).
-FILTER_FIELDS: Final = {
-    "SubjectUserName": "subject_user_name",
-    "NewProcessName": "new_process_name",
-    "ParentProcessName": "parent_process_name",
-}
 MAX_VALUE: Final = 1024  # longest value a filter may hold (a path is at most 32,767 chars; none is this long)
 MAX_FILTERS: Final = 200
 

@@ -21,7 +21,8 @@ import pandas as pd
 import yaml
 
 from auditplan.emit.detections import Rule, evaluate
-from auditplan.emit.forwarding.filters import FILTER_FIELDS, NoiseFilter
+from auditplan.emit.forwarding.filters import NoiseFilter
+from auditplan.model.api import FILTER_FIELDS
 
 MAX_PROBE_EVENTS: Final = 5000  # distinct sampled events each filter is probed with
 # Parents tried when a filter names no ParentProcessName (family 2 keys on ftp.exe as the parent).
