@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import DEFAULT_OUT, find_plan, find_store, store_option
+from auditplan.cli.console import echo_block, stdout_console
 from auditplan.cli.errors import usage_error_on
 from auditplan.cli.vocabulary import single_file_out
 from auditplan.emit.api import (
@@ -75,23 +74,30 @@ def list_rules(rules_dirs: tuple[Path, ...]) -> None:
     """
     ruleset = detection_rules(rules_dirs)
     _warn(ruleset.problems)
-    table = Table("family", "id", "level", "title", "fields")
-    for rule in ruleset.rules:
-        table.add_row(*(_shown(cell) for cell in (rule.family or "-", rule.id, rule.level or "", rule.title,
-                                                   ", ".join(sorted(rule.fields)))))
-    Console().print(table)
+    # One block per rule, not a table: the ids share their first 16 characters and titles are long, so
+    # a five-column table cut or wrapped them at 80 columns.
+    for n, rule in enumerate(ruleset.rules):
+        if n:
+            click.echo()
+        family = f"family {rule.family}" if rule.family else "your rule"
+        echo_block(escaped(f"{rule.title} ({family}, {rule.level or 'no level'})"),
+                   [f"id {escaped(rule.id)}", "reads " + ", ".join(escaped(f) for f in sorted(rule.fields))])
 
 
 def _print_run(run: DetectionRun) -> None:
     result, exposed = run.evaluation, run.exposure
-    table = Table("family", "title", "hits", "alerts/day (fleet)", "hosts", "top processes", "notes")
+    # One block per rule (readable at 80 columns; a seven-column table took ~25 lines a rule there).
     for r in result.results:
         # number(): the alerts/day figure as the report shows it (None is "n/a").
-        top = ", ".join(f"{n} ({c})" for n, c in r.top_processes[:3])
-        table.add_row(*(_shown(cell) for cell in (r.family or "-", r.title, r.hits, number(r.alerts_per_day),
-                                                   len(r.hosts), top, "; ".join(r.notes))))
-    console = Console()
-    console.print(table)
+        family = f"family {r.family}" if r.family else "your rule"
+        details = [f"alerts/day (fleet): {number(r.alerts_per_day)} on {len(r.hosts)} host(s); "
+                   f"{r.hits} hit(s) in the sample"]
+        if r.top_processes:
+            details.append("top processes: " + ", ".join(escaped(f"{n} ({c})") for n, c in r.top_processes[:3]))
+        details += [f"note: {escaped(note)}" for note in r.notes]
+        echo_block(escaped(f"{r.title} ({family})"), details)
+        click.echo()
+    console = stdout_console()
     console.print(_shown(f"{result.events} sampled 4688 events from {result.hosts} hosts; "
                          f"{exposed.events_with_secrets} command line(s) exposed a credential "
                          f"(redacted in the store) on {len(exposed.by_host)} host(s)."))

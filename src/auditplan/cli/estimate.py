@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import find_store, store_option
+from auditplan.cli.console import stdout_console
 from auditplan.cli.errors import usage_error_on
 from auditplan.model.api import FLEET_ROW, ConfigError, ModelError
 from auditplan.model.api import estimate as estimate_hosts
@@ -74,8 +74,7 @@ def _table(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> Table:
 
 
 def _print_text(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> None:
-    console = Console()
-    console.width = max(console.width, TABLE_WIDTH)  # not squeezed to 80 columns when piped
+    console = stdout_console()  # never squeezed or cut when piped
     console.print(_table(rows, fleet))
     console.print(Text(f"fleet range: seeded Monte Carlo as in `auditplan project`, {fleet['draws']} draws, "
                        f"seed {fleet['seed']}; {fleet['shared_error']}"))

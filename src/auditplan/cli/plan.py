@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import find_store, store_option
+from auditplan.cli.console import stdout_console
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import Config
 from auditplan.model.api import (
@@ -28,8 +30,13 @@ from auditplan.model.api import (
 )
 from auditplan.model.api import plan as make_plan
 from auditplan.records import QUANTILE_CHOICES, plan_number
+from auditplan.records.plan import REASON_WORDS
 from auditplan.store import StoreError
-from auditplan.text import escaped, number
+from auditplan.text import escaped, gb_for_people, number, percent
+
+# The CLI's wave dates: one wave a week from a week after today, the report's assumption too.
+WAVE_INTERVAL_DAYS = 7
+FIRST_HOSTS = 3  # host names a wave's row shows; plan.csv has them all
 
 
 def round_up_2sig(value: float) -> float:
@@ -66,24 +73,41 @@ def _budget_suggestion(db: Path, siem: str | None, config_file: Path | None) -> 
             f"pilot is measured. Suggested: {command}")
 
 
+def _amount(value: float | None, unit: str) -> str:
+    """A load in people's units: GB/day below 1 GB as MB/day, events/s as they are."""
+    if value is None:
+        return "n/a"
+    if unit == "GB/day":
+        scaled, size = gb_for_people(plan_number(value))
+        return f"{number(scaled, trim=True)} {size}/day"
+    return f"{number(plan_number(value), trim=True)} {unit}"
+
+
 def _print(console: Console, run: PlanRun, unit: str) -> None:
     p, o = run.plan, run.options
-    table = Table(title=escape(f"Waves for {p.siem}: budget {o.budget:g} {unit} ({o.quantile}), step {o.max_step:g}"))
-    for name in ("wave", "hosts", f"added {unit} ({o.quantile})", "cumulative", "GB/day p50", "GB/day p90",
-                 "EPS peak p90"):
-        table.add_column(name, justify="left" if name == "wave" else "right")
-    for w in p.waves:
-        # Six significant digits first, as plan.json holds them: the table shows the file's numbers.
+    start = datetime.now(UTC).date() + timedelta(days=WAVE_INTERVAL_DAYS)
+    table = Table(title=escape(f"Waves for {p.siem}: budget {_amount(o.budget, unit)} at {o.quantile}, "
+                               f"at most {_amount(o.max_step, unit)} per wave"))
+    for name in ("wave", "hosts", f"adds ({o.quantile})", "in total", "share of budget", "adds (p50)",
+                 "peak events/s p90", "from", "first hosts"):
+        table.add_column(name, justify="left" if name in ("wave", "from", "first hosts") else "right")
+    for i, w in enumerate(p.waves):
         load, cum = w.load, w.cumulative
         assert load is not None and cum is not None  # the planner's waves always carry both
-        table.add_row(w.name, str(len(w.hosts)), *(number(plan_number(v), trim=True) for v in (
-            load.budget, cum.budget, load.gb_day_p50, load.gb_day_p90, load.eps_peak_p90)))
+        names = [h.host for h in w.hosts]
+        shown = ", ".join(names[:FIRST_HOSTS]) + (f" +{len(names) - FIRST_HOSTS}" if len(names) > FIRST_HOSTS else "")
+        table.add_row(Text(escaped(w.name)), str(len(w.hosts)), _amount(load.budget, unit), _amount(cum.budget, unit),
+                      percent(plan_number(cum.budget or 0.0), o.budget),
+                      _amount(load.gb_day_p50, "GB/day"), number(plan_number(load.eps_peak_p90), trim=True),
+                      (start + timedelta(days=WAVE_INTERVAL_DAYS * i)).isoformat(), Text(escaped(shown)))
     console.print(table)
-    strata = p.pilot.strata if p.pilot else 0
-    console.print(f"pilot covers {strata} stratum/strata of (role, OS family, site) ({p.pilot_coverage} cover)")
+    console.print(f"Dates assume one wave a week, each after the previous one is verified; plan.csv lists every "
+                  f"host. The pilot covers {p.pilot.strata if p.pilot else 0} (role, OS family, site) group(s) "
+                  f"({p.pilot_coverage} cover).")
     reasons = Counter(h.reason_code for h in p.unplaced)
     if reasons:
-        console.print("unplaced: " + ", ".join(f"{code} {n}" for code, n in sorted(reasons.items())))
+        console.print(Text("Not in a wave: " + "; ".join(
+            f"{n} {REASON_WORDS.get(code, code.replace('_', ' '))}" for code, n in sorted(reasons.items()))))
     for warning in p.warnings:
         console.print(Text(f"warning: {escaped(warning)}", style="yellow"))
 
@@ -214,7 +238,7 @@ def plan_command(db: Path | None, budget_gb_day: float | None, budget_eps: float
                         out_dir=out_dir, config_file=config_file)
     for note in run.warnings:
         click.echo(f"warning: {note}", err=True)
-    console = Console()
+    console = stdout_console()
     unit = "GB/day" if kind == BUDGET_GB_DAY else "EPS"
     _print(console, run, unit)
     flag = "--budget-gb-day" if kind == BUDGET_GB_DAY else "--budget-eps"
