@@ -178,6 +178,7 @@ def test_empty_sample_names_the_store(tmp_path: Path) -> None:
     out = tmp_path / "fwd"
     result = CliRunner().invoke(main, ["forwarding", "--plan", str(empty.plan), "--out", str(out)])
     assert result.exit_code == 2 and "no sampled 4688 events" in result.output and not out.exists()
+    assert "--no-filters writes the configs" in result.output
 
 
 def test_noise_table_names_the_top_contributors(fixture: ff.Fixture) -> None:
@@ -232,3 +233,16 @@ def test_report_shows_volume_with_the_filters_of_noise_json(tmp_path: Path) -> N
     written = write_report(fx.db, tmp_path / "r2.html", plan_path=fx.plan)
     assert 'id="noise-filters"' not in written.html.read_text(encoding="utf-8")
     assert any("noise filters not shown" in w for w in written.warnings)
+
+
+def test_a_format_that_cannot_be_written_leaves_nothing_half_written(fixture: ff.Fixture, tmp_path: Path) -> None:
+    """Ten filters (safe: no rule fires on them) render as WEF but not as Splunk (blacklist1..9):
+    the run stops before writing anything, WEF included."""
+    path = tmp_path / "filters.json"
+    path.write_text(json.dumps({"filters": [{"match": {"NewProcessName": f"C:\\Windows\\System32\\tool{i}.exe",
+                                                       "ParentProcessName": ff.SERVICES}} for i in range(10)]}))
+    out = tmp_path / "fwd"
+    result = CliRunner().invoke(main, ["forwarding", "--plan", str(fixture.plan), "--out", str(out),
+                                       "--filters", str(path), "--format", "wef,splunk"])
+    assert result.exit_code == 2 and "at most 9 blacklists" in result.output, result.output
+    assert not out.exists()
