@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from auditplan.records.input_limits import InputLimitError, load_toml
+
 
 class ConfigError(ValueError):
     """A config file could not be read; the message names the file and what is wrong."""
@@ -46,16 +48,10 @@ def load_defaults() -> dict[str, Any]:
 
 def _read_user_file(user_file: Path) -> dict[str, Any]:
     try:
-        raw = user_file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{user_file}: cannot read: {exc.strerror or exc}") from None
-    try:
-        user = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{user_file}: not UTF-8 (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{user_file}: {exc}") from None
-    return user
+        # Bounded: size, nesting, nan/inf refused (records/input_limits.py).
+        return load_toml(user_file, what="config file")
+    except InputLimitError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 SOURCE_DEFAULT: Final = "default"

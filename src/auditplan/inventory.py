@@ -22,14 +22,17 @@ from __future__ import annotations
 import codecs
 import csv
 import ipaddress
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from io import BufferedReader, BytesIO
+from io import BufferedReader, BytesIO, FileIO, RawIOBase
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from auditplan.records import Host
+from auditplan.records.input_limits import HOSTS_MAX_BYTES
 from auditplan.text import CONTROL_EXCEPT_TAB, escaped, quoted
 
 # A host entry plus a full CSV row fits easily; anything longer is hostile or a wrong file.
@@ -417,7 +420,7 @@ def _choice(value: str | None, column: str, allowed: tuple[str, ...]) -> str | N
     return value.casefold()
 
 
-def _lines_of(stream: BufferedReader, builder: _Builder) -> Iterator[tuple[int, bytes | None]]:
+def _lines_of(stream: BufferedReader[Any], builder: _Builder) -> Iterator[tuple[int, bytes | None]]:
     # peek, not seek: the hosts file may be a pipe, e.g. bash's <(grep ... hosts.txt).
     head = stream.peek(4)[:4]
     if head.startswith(_UTF16_BOMS):
@@ -438,18 +441,50 @@ def _lines_of(stream: BufferedReader, builder: _Builder) -> Iterator[tuple[int, 
     yield from _read_lines(stream)
 
 
+class _Capped(RawIOBase):
+    """A raw stream that stops with an InventoryError once more than `limit` bytes were read."""
+
+    def __init__(self, raw: FileIO, limit: int, file: str) -> None:
+        self._raw, self._limit, self._file, self._total = raw, limit, file, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer) or 0
+        self._total += n
+        if self._total > self._limit:
+            raise InventoryError(self._file, None, f"over the {self._limit >> 20} MB limit for a hosts file")
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def load_inventory(path: Path) -> Inventory:
     """Read a hosts file or CSV. Raises InventoryError only when the file cannot be opened."""
     file = str(path)
     builder = _Builder(file)
     try:
-        stream = path.open("rb")
+        source = path.open("rb", buffering=0)
     except IsADirectoryError:
         raise InventoryError(file, None, "is a directory, not a hosts file") from None
     except FileNotFoundError:
         raise InventoryError(file, None, "no such file") from None
     except OSError as exc:
         raise InventoryError(file, None, f"cannot read: {exc.strerror or exc}") from None
+    # A device (`survey /dev/zero`) would be read forever: refused. A pipe (bash's <(...)) is read,
+    # but no further than a file may be long; 64 MB holds over a million hosts.
+    info = os.fstat(source.fileno())
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+        source.close()
+        raise InventoryError(file, None, "a device, not a hosts file")
+    if info.st_size > HOSTS_MAX_BYTES:
+        source.close()
+        raise InventoryError(file, None, f"{info.st_size >> 20} MB is over the {HOSTS_MAX_BYTES >> 20} MB limit "
+                                         "for a hosts file")
+    stream: BufferedReader[Any] = BufferedReader(_Capped(source, HOSTS_MAX_BYTES, file))
     csv_reader: _CsvReader | None = None
     seen_content = False
     # A first entry with a separator but no host cell: (line, entry, separator) until the next

@@ -23,6 +23,7 @@ from auditplan.collect import api as collect
 from auditplan.emit import api as emit
 from auditplan.inventory import load_inventory
 from auditplan.model import api as model
+from auditplan.safe_write import UnsafePathError, write_text
 from auditplan.simulator.runner import AUTH_MODES, RunningFleet, run_fleet
 from auditplan.text import number
 
@@ -104,13 +105,21 @@ def demo_ingest(ctx: DemoContext) -> None:
     )
 
 
+def _write(path: Path, text: str) -> None:
+    """Every file the demo writes itself goes through safe_write: a link planted there is refused (exit 2)."""
+    try:
+        write_text(path, text)
+    except UnsafePathError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def demo_estimate(ctx: DemoContext) -> None:
     run = model.estimate(ctx.db, config_file=ctx.config)
     ctx.warnings.extend(run.warnings)
     if run.fleet is None:
         raise click.ClickException(f"{ctx.db}: no host to estimate")
     path = ctx.out / "estimates.csv"
-    path.write_text(run.csv_text(), encoding="utf-8", newline="")
+    _write(path, run.csv_text())
     ctx.messages.append(
         f"estimate: {len(run.estimates)} hosts, fleet {number(run.fleet.p10)}..{number(run.fleet.p90)} x 4688/day "
         f"(p10..p90, median {number(run.fleet.p50)}) -> {path}"
@@ -144,7 +153,7 @@ def demo_detections(ctx: DemoContext) -> None:
     ctx.warnings.extend(run.problems)
     ctx.warnings.extend(run.evaluation.warnings)
     path = ctx.out / "detections.json"
-    path.write_text(json.dumps(run.document(), indent=2) + "\n", encoding="utf-8")
+    _write(path, json.dumps(run.document(), indent=2) + "\n")
     mp = emit.write_scom_pack(ctx.out / "scom" / "Auditplan.ProcessCreation.Detections.xml",
                               plan_path=ctx.out / "plan.json", through_wave=0)
     ctx.warnings.extend(mp.skipped)
@@ -170,10 +179,10 @@ OFFLINE_STEPS: list[DemoStep] = [demo_ingest, demo_estimate, demo_plan, demo_gpo
 def write_demo_config(out: Path) -> Path:
     """The demo's own --config file: the illustrative price of the default SIEM profile."""
     path = out / DEMO_CONFIG
-    path.write_text(
+    _write(
+        path,
         "# auditplan demo: an illustrative SIEM price (no public price list is in the reference).\n"
         f'[siem.splunk-xml]\nprice_per_gb = {DEMO_PRICE_PER_GB}  # assumption: illustrative only\ncurrency = "USD"\n',
-        encoding="utf-8",
     )
     return path
 

@@ -12,7 +12,6 @@ not installed) and ManagementPackInvalid (a bug). Warnings come back in the resu
 from __future__ import annotations
 
 import importlib
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from auditplan.emit.errors import (
     ReportError,
     ScomOptionError,
     cannot_write,
+    unsafe_output,
 )
 
 # GPO block imports (emit/gpo/backups.py); names re-exported for cli/gpo.py are written `X as X`.
@@ -42,6 +42,7 @@ from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.records import LOG_MAX_SIZE_MB_MAX as LOG_MAX_SIZE_MB_MAX
 from auditplan.records import LOG_MAX_SIZE_MB_MIN as LOG_MAX_SIZE_MB_MIN
 from auditplan.records import Plan, PlanError, read_plan
+from auditplan.safe_write import UnsafePathError, write_bytes, write_text
 
 # The report, the detections and the SCOM pack need pandas, matplotlib and pySigma: they are
 # imported where they are used (and these names on first use, below), so that importing the front
@@ -272,7 +273,9 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
     queries, query_problems = export_queries(files, fmt)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(f"# {name}\n{query}\n\n" for name, query in queries), encoding="utf-8")
+        write_text(out, "".join(f"# {name}\n{query}\n\n" for name, query in queries))
+    except UnsafePathError as exc:
+        raise unsafe_output(out, exc) from None
     except OSError as exc:
         raise cannot_write(out, exc) from None
     return RulesExported(fmt, out, len(queries), tuple(problems + query_problems))
@@ -284,13 +287,18 @@ def _copy_rules(files: Sequence[Path], out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise cannot_write(out, exc, folder=True) from None
+    if out.is_symlink():
+        raise OutputError(f"{out}: the output folder is a symbolic link; refusing to write through it")
     for file in files:
+        target = out / file.name
         try:
-            shutil.copyfile(file, out / file.name)
-        except shutil.SameFileError:
-            continue  # --out is a --rules folder: the rule is already there
+            if target.exists() and not target.is_symlink() and target.samefile(file):
+                continue  # --out is a --rules folder: the rule is already there
+            write_bytes(target, file.read_bytes())  # never through a link planted at the rule's name
+        except UnsafePathError as exc:
+            raise unsafe_output(target, exc) from None
         except OSError as exc:
-            raise cannot_write(out / file.name, exc) from None
+            raise cannot_write(target, exc) from None
 
 
 # -- GPO backups (emit/gpo/backups.py) ------------------------------------------------------------------

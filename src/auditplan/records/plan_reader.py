@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final, TypeGuard, TypeVar
 
 from auditplan.records.gc_pause import gc_paused
+from auditplan.records.input_limits import InputLimitError, load_json
 from auditplan.records.plan import (
     DIGEST_HEX,
     LOAD_KEYS,
@@ -138,13 +138,10 @@ def _choice(value: object, choices: type[E], where: object, key: str = "", *, nu
 def read_plan(path: Path) -> Plan:
     """Read plan.json (docs/plan-json.md, schema version 1) with errors that name the file and key."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise PlanError(f"{path}: not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"{path}: not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        # Bounded: size, nesting (a RecursionError traceback otherwise), NaN/Infinity refused.
+        raw = load_json(path, what="plan.json")
+    except InputLimitError as exc:
+        raise PlanError(str(exc)) from None
     return parse_plan(raw, str(path))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from auditplan.safe_write import UnsafePathError, write_text
 from auditplan.store.rows import utc
 from auditplan.text import csv_cell
 
@@ -97,8 +98,8 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     else:
         raise ExportError(f"{path}: unknown export format {suffix or '(no suffix)'}; use .csv or .json")
     try:
-        # newline="" keeps the CSV's CRLF exactly as written.
-        with path.open("w", encoding="utf-8", newline="") as out:
-            out.write(text)
+        write_text(path, text)  # the CSV's CRLF exactly as written; never through a planted link
+    except UnsafePathError as exc:
+        raise ExportError(str(exc)) from None
     except OSError as exc:
         raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -45,7 +45,8 @@ from sigma.types import (
 )
 
 from auditplan.emit.detections import canonicalize_field_names, string_pattern
-from auditplan.emit.errors import ManagementPackInvalid, ScomOptionError, cannot_write
+from auditplan.emit.errors import ManagementPackInvalid, ScomOptionError, cannot_write, unsafe_output
+from auditplan.safe_write import UnsafePathError, write_bytes
 from auditplan.text import NOT_XML_CHAR, error_line, xml_chars
 
 # Event 4688 EventData order (reference §A5); SCOM's Params/Param[N] is 1-based.
@@ -400,7 +401,9 @@ def write_management_pack(rule_files: Sequence[Path], out: Path, *, mp_id: str, 
                                     "nothing was written") from None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+        write_bytes(out, data)  # beside, then renamed over: never through a planted link
+    except UnsafePathError as exc:
+        raise unsafe_output(out, exc) from None
     except OSError as exc:
         raise cannot_write(out, exc) from None
     return messages

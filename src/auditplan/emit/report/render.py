@@ -9,10 +9,11 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from auditplan.emit.errors import cannot_write
+from auditplan.emit.errors import cannot_write, unsafe_output
 from auditplan.emit.report.context import build_context
 from auditplan.emit.report.inputs import ReportInputs
 from auditplan.emit.report.readiness import one_row_per_host
+from auditplan.safe_write import UnsafePathError, write_text
 from auditplan.store.export import frame_to_csv
 from auditplan.text import number, percent
 
@@ -68,7 +69,9 @@ def write_report(inputs: ReportInputs, out: Path) -> tuple[Path, Path, dict[str,
     for path, text in ((out, html), (csv_path, table)):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8", newline="" if path == csv_path else None)
+            write_text(path, text)  # beside, then renamed over: never through a planted link
+        except UnsafePathError as exc:
+            raise unsafe_output(path, exc) from None
         except OSError as exc:
             raise cannot_write(path, exc) from None
     return out, csv_path, ctx
