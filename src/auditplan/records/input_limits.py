@@ -50,7 +50,7 @@ def read_bytes_limited(path: Path, max_bytes: int, *, what: str = "file") -> byt
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise InputLimitError(f"{path}: is a folder, not a {what}")
+            raise InputLimitError(f"{path}: cannot read: Is a directory")
         if not stat.S_ISREG(info.st_mode):
             raise InputLimitError(f"{path}: not a regular file (a device, FIFO or socket); give a {what}")
         if info.st_size > max_bytes:
