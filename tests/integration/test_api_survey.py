@@ -25,24 +25,28 @@ def test_survey_saves_every_host_and_returns_them_in_inventory_order(tmp_path: P
     db = tmp_path / "out" / "a.db"
     started: list[tuple[int, int]] = []
     with serving([on, bad]) as server:
-        hosts = [inventory_host(server, "badcreds"), inventory_host(server, "web01")]
+        hosts = [inventory_host(server, "web01"), inventory_host(server, "badcreds")]
         results = api.survey(hosts, db, settings_for("basic", None), concurrency=2,
                              on_start=lambda to_run, skipped: started.append((to_run, skipped)))
         assert started == [(2, 0)]
-        assert [r.host.name for r in results.results] == ["badcreds", "web01"]  # inventory order
-        assert [r.status for r in results.results] == [HostStatus.AUTH_FAILED, HostStatus.OK]
-        web01 = results.results[1]
+        assert [r.host.name for r in results.results] == ["web01", "badcreds"]  # inventory order
+        assert [r.status for r in results.results] == [HostStatus.OK, HostStatus.AUTH_FAILED]
+        web01 = results.results[0]
         assert web01.audit is not None and web01.audit.process_creation is AuditSetting.SUCCESS
         assert results.counts == {"auth_failed": 1, "ok": 1} and not results.all_ok
+        assert results.stopped is None  # one failure is below the guard's limit
         with Store(db) as store:
             assert store.finished_hosts() == {"badcreds": HostStatus.AUTH_FAILED, "web01": HostStatus.OK}
 
-        # A re-run resumes: nothing is sent, and the results are the stored ones.
+        # A re-run resumes: the ok host is not contacted; the auth_failed one is tried again without
+        # --refresh (the password may have been fixed), and being the only host left it is the canary.
         server.reset_stats()
         again = api.survey(hosts, db, settings_for("basic", None))
-        assert sorted(again.outcome.skipped) == ["badcreds", "web01"] and again.outcome.results == []
+        assert again.outcome.skipped == ["web01"] and again.outcome.retried_auth_failed == ["badcreds"]
+        assert [r.host.name for r in again.outcome.results] == ["badcreds"]
+        assert again.stopped is not None and "badcreds" in again.stopped
         assert [(r.host.name, r.status) for r in again.results] == [(r.host.name, r.status) for r in results.results]
-        assert server.stats("web01").requests == server.stats("badcreds").requests == 0
+        assert server.stats("web01").requests == 0 and server.stats("badcreds").requests > 0
 
 
 def test_connection_options_take_the_password_from_the_caller_last(

@@ -54,15 +54,21 @@ def test_every_host_classified_saved_once_and_resumable(tmp_path: Path) -> None:
         assert ok_stats.conversation == ("Create", "Command", "Receive", "Delete")
         assert ok.cost is not None and ok.cost.requests == ok_stats.requests == 4 + ok_stats.timed_out_receives
 
-        # Resume: nothing left to do, nothing sent.
+        # Resume: nothing sent to hosts already saved, except the one that failed authentication,
+        # which is retried (alone, as the canary, so the run stops when it fails again).
         server.reset_stats()
         again = run_survey(hosts, settings, store, concurrency=3)
-        assert again.results == [] and sorted(again.skipped) == sorted(EXPECTED)
-        assert all(server.stats(name).requests == 0 for name in EXPECTED)
+        assert [r.host.name for r in again.results] == ["badcreds"] and again.retried_auth_failed == ["badcreds"]
+        assert sorted(again.skipped) == sorted(set(EXPECTED) - {"badcreds"})
+        assert again.stopped_reason is not None and "badcreds" in again.stopped_reason
+        assert all(server.stats(name).requests == 0 for name in EXPECTED if name != "badcreds")
 
         # --retry-failed: only the hosts that did not end ok talk to the server again.
         retried = run_survey(hosts, settings, store, concurrency=3, retry_failed=True)
-        assert sorted(r.host.name for r in retried.results) == ["badcreds", "hang", "reset"]
+        # The host that failed authentication goes last: hang and reset say nothing about the
+        # credentials, so each is a canary in turn, and badcreds, the last canary, stops the run.
+        assert [r.host.name for r in retried.results] == ["hang", "reset", "badcreds"]
+        assert retried.stopped_reason is not None and "badcreds" in retried.stopped_reason
         assert all(server.stats(name).requests == 0 for name in ("ok1", "ok2", "ok3"))
 
         # --refresh: everyone again, still one saved result per host.
@@ -147,7 +153,9 @@ def test_a_hanging_host_holds_only_its_own_worker(tmp_path: Path) -> None:
         hosts = [inventory_host(server, n) for n in names]
         order: list[str] = []
         settings = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=1.5)
-        run_survey(hosts, settings, store, concurrency=2, on_progress=lambda p: order.append(p.result.host.name))
+        # Guard off: with a canary, "hang" (the first host) would run alone until its deadline.
+        run_survey(hosts, settings, store, concurrency=2, on_progress=lambda p: order.append(p.result.host.name),
+                   max_auth_failures=0)
     assert order[-1] == "hang"
     assert sorted(order[:-1]) == ["a", "b", "c", "d"]
 

@@ -22,6 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.console import stdout_console
+from auditplan.cli.vocabulary import MB
 from auditplan.collect import api
 from auditplan.inventory import InventoryError, load_inventory
 from auditplan.store import StoreError
@@ -109,7 +111,7 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
     return table
 
 
-@main.command()
+@main.command(renamed={"--max-output": "--max-output-mb"})
 @click.argument("hosts", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
               help="SQLite store the results go to (created if missing; re-runs resume from it).")
@@ -141,9 +143,10 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
               show_default=True, help="Hosts surveyed at the same time.")
 @click.option("--timeout", type=click.FloatRange(2.0, 3600.0), default=api.DEFAULT_TIMEOUT, show_default=True,
               help="Per-host deadline in seconds for the whole conversation, from connect to the shell's deletion.")
-@click.option("--max-output", "max_output_mb", type=click.FloatRange(0.01, 1024.0),
-              default=api.DEFAULT_MAX_OUTPUT_BYTES / 1024**2,
-              show_default=True, help="Stop reading a host's output after this many MiB (marked truncated).")
+@click.option("--max-output-mb", "max_output_mb", type=click.FloatRange(0.01, 1024.0),
+              default=api.DEFAULT_MAX_OUTPUT_BYTES / MB,
+              show_default=True, help="Stop reading a host's output after this many MB (1 MB = 1,048,576 bytes; "
+                                      "the host is marked truncated).")
 @click.option("--window-hours", type=click.IntRange(1, 168), default=24, show_default=True,
               help="Count 4688s (and Sysmon EID 1) per hour over this many whole UTC hours before now "
                    "(e.g. --window-hours 72 for three days). Longer windows need fewer peak-day guesses "
@@ -161,6 +164,11 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
               help="Opt-in: count live process starts for this many seconds with PowerShell + "
                    "Win32_ProcessStartTrace (for hosts where 4688 is off); 0 = off. Adds the same time "
                    f"plus {api.TRACE_DEADLINE_MARGIN:g} s to each host's deadline (e.g. --trace-seconds 60).")
+@click.option("--max-auth-failures", type=click.IntRange(0, 1_000_000), default=api.DEFAULT_MAX_AUTH_FAILURES,
+              show_default=True,
+              help="Lockout guard: survey one canary host first and stop if it rejects the credentials; "
+                   "later, start no new host after this many authentication failures in a row (exit 2). "
+                   "0 = off (no canary, every host tried).")
 @click.option("--refresh", is_flag=True, help="Survey every host again, even those already in the store.")
 @click.option("--retry-failed", is_flag=True,
               help="Survey again only the hosts whose saved result is not ok.")
@@ -191,6 +199,7 @@ def survey(
     sample_events: int,
     max_events: int,
     trace_seconds: int,
+    max_auth_failures: int,
     refresh: bool,
     retry_failed: bool,
     as_json: bool,
@@ -202,7 +211,9 @@ def survey(
 
     HOSTS is a hosts file (one name, name:port or address per line) or a CSV with a `host`
     column (and optional address, port, role, site, group, transport, scheme, tags).
-    Results go to --db as each host finishes; running again skips hosts already saved.
+    Results go to --db as each host finishes; running again skips hosts already saved, except
+    those whose last survey failed authentication. One canary host is surveyed first: if it
+    rejects the credentials nothing else is tried (see --max-auth-failures).
 
     \b
     Examples:
@@ -214,7 +225,8 @@ def survey(
     Exit status:
       0  every host ended ok
       1  some hosts failed (auth, unreachable, timeout, ...) or inventory lines were skipped
-      2  usage or input error (bad option, unreadable hosts file, no valid hosts)
+      2  usage or input error (bad option, unreadable hosts file, no valid hosts), or the
+         lockout guard stopped the survey (the canary or N hosts in a row rejected the credentials)
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -241,7 +253,7 @@ def survey(
         transport=api.AuthTransport(transport) if transport else None, https=https, port=port,
         ca_bundle=ca_bundle, insecure=insecure, allow_basic_over_http=allow_basic_over_http,
         client_cert=client_cert, client_key=client_key, timeout=timeout,
-        max_output_bytes=int(max_output_mb * 1024 * 1024),
+        max_output_bytes=int(max_output_mb * MB),
     )
     err = Console(stderr=True)
     with _progress_bar(err, not no_progress) as bar:
@@ -266,11 +278,15 @@ def survey(
                 concurrency=concurrency, refresh=refresh, retry_failed=retry_failed,
                 ask_password=_ask_password if _terminal_available() else None,
                 on_warning=lambda line: click.echo(f"warning: {line}", err=True),
-                on_start=on_start, on_progress=on_progress,
+                on_start=on_start, on_progress=on_progress, max_auth_failures=max_auth_failures,
             )
         except (api.CollectError, StoreError) as exc:
             raise click.UsageError(str(exc)) from None
     code = _print_results(results, db, as_json=as_json, as_csv=as_csv)
+    if results.stopped:
+        click.echo(f"survey stopped: {terminal(results.stopped)}; "
+                   f"{len(results.outcome.not_started)} host(s) not started", err=True)
+        sys.exit(EXIT_USAGE)
     sys.exit(code if not inventory.errors else max(code, EXIT_HOSTS_FAILED))
 
 
@@ -283,11 +299,15 @@ def _print_results(results: api.SurveyResults, db: Path, *, as_json: bool, as_cs
     elif as_csv:
         click.echo(frame_to_csv(frame), nl=False)
     else:
-        out = Console()
-        if not out.is_terminal:
-            out = Console(width=200)  # piped to a file: no terminal width to fit, keep rows on one line
+        out = stdout_console()  # piped to a file: no terminal width to fit, every value whole
         out.print(_summary_table(frame_records(frame), results.counts))
     click.echo(f"results in {db}", err=True)
+    ran = {r.host.name for r in results.outcome.results}
+    retried = [name for name in results.outcome.retried_auth_failed if name in ran]
+    if retried:
+        names = ", ".join(terminal(name) for name in retried[:10]) + (", ..." if len(retried) > 10 else "")
+        click.echo(f"retried {len(retried)} host(s) whose last survey failed authentication (no --refresh "
+                   f"needed): {names}", err=True)
     if results.unverified_certificates:
         # requests verifies against certifi's public bundle, not the OS store (an AD CS root installed
         # there does not count), and pywinrm stops it reading REQUESTS_CA_BUNDLE.

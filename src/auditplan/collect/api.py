@@ -45,6 +45,7 @@ from auditplan.collect.evtx import (
 from auditplan.collect.evtx import ingest_file as read_evtx
 from auditplan.collect.evtx.file import EVTX_HEADER_SIZE
 from auditplan.collect.redact import redact
+from auditplan.collect.winrm.lockout import DEFAULT_MAX_AUTH_FAILURES, LockoutGuard
 from auditplan.collect.winrm.probe import (
     DEFAULT_SAMPLE_EVENTS,
     MAX_TRACE_SECONDS,
@@ -74,6 +75,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_AUTH_FAILURES",
     "DEFAULT_MAX_FILE_BYTES",
     "DEFAULT_MAX_OUTPUT_BYTES",
     "DEFAULT_SAMPLE_EVENTS",
@@ -94,6 +96,7 @@ __all__ = [
     "HostIngest",
     "IngestOutcome",
     "IngestResults",
+    "LockoutGuard",
     "ProbeCommand",
     "ProbeOptions",
     "ProbeOptionsError",
@@ -131,9 +134,14 @@ class SurveyResults:
         return Counter(str(r.status) for r in self.results)
 
     @property
+    def stopped(self) -> str | None:
+        """Why the lockout guard stopped the run (one line), or None."""
+        return self.outcome.stopped_reason
+
+    @property
     def all_ok(self) -> bool:
-        """Every inventory host has a result and it is ok (and the run was not interrupted)."""
-        return (not self.outcome.interrupted and len(self.results) == self.hosts
+        """Every inventory host has a result and it is ok (and the run was neither interrupted nor stopped)."""
+        return (not self.outcome.interrupted and not self.stopped and len(self.results) == self.hosts
                 and all(r.status is HostStatus.OK for r in self.results))
 
 
@@ -159,13 +167,17 @@ def survey(
     on_warning: Callable[[str], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
 ) -> SurveyResults:
     """Survey `hosts` over WinRM into the store at `db`, at most `concurrency` at a time.
 
     `connection` is either finished TransportSettings or a user's ConnectionOptions (credentials
     file, password source; `ask_password(username)` is asked only when no other source has one).
     A re-run skips hosts already stored, unless `refresh` (all again) or `retry_failed` (those not
-    ok). `on_start(to_run, skipped)` is called once before work, `on_progress` after each host;
+    ok); hosts stored as auth_failed are always tried again (`outcome.retried_auth_failed`).
+    The lockout guard surveys one canary host first and starts no new host after
+    `max_auth_failures` authentication failures in a row (0 = off); `stopped` then says why.
+    `on_start(to_run, skipped)` is called once before work, `on_progress` after each host;
     `on_warning` gets one line per warning about the inputs (a credentials file others can read).
     On KeyboardInterrupt the hosts in flight finish and the results say `interrupted`.
     """
@@ -173,6 +185,8 @@ def survey(
         raise CollectError("no hosts to survey")
     if concurrency < 1:
         raise CollectError("concurrency must be at least 1")
+    if max_auth_failures < 0:
+        raise CollectError("max_auth_failures must be 0 (off) or more")
     options = probe or ProbeOptions()
     if isinstance(connection, ConnectionOptions):
         settings = connection_settings(connection, hosts, trace_seconds=options.trace_seconds,
@@ -188,7 +202,8 @@ def survey(
         from auditplan.collect.winrm.survey import run_survey
 
         outcome = run_survey(hosts, settings, store, concurrency=concurrency, probe_options=options,
-                             refresh=refresh, retry_failed=retry_failed, on_progress=on_progress, on_start=on_start)
+                             refresh=refresh, retry_failed=retry_failed, on_progress=on_progress, on_start=on_start,
+                             max_auth_failures=max_auth_failures)
         results = _results_for_inventory(hosts, outcome, store)
     finally:
         store.close()

@@ -2,7 +2,10 @@
 
 Each worker thread owns the whole conversation with one host (its own pywinrm Protocol, see
 transport.py), parses the output and saves the HostResult before taking the next host, so a
-killed survey loses at most the hosts in flight. Re-running skips hosts already saved.
+killed survey loses at most the hosts in flight. Re-running skips hosts already saved, except
+those whose last survey failed authentication (a fixed password should reach them without
+--refresh). The lockout guard (lockout.py) decides how many hosts may be in flight: one canary
+first, none after too many authentication failures in a row.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from auditplan.collect.winrm import interpret, probe
+from auditplan.collect.winrm.lockout import DEFAULT_MAX_AUTH_FAILURES, LockoutGuard
 from auditplan.collect.winrm.settings import CODEPAGE_UTF8, TransportSettings
 from auditplan.collect.winrm.transport import run_command_line
 from auditplan.records import Host, HostResult, HostStatus
@@ -45,8 +49,12 @@ class SurveyOutcome:
 
     results: list[HostResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already in the store, not re-surveyed
-    not_started: list[str] = field(default_factory=list)  # left when interrupted
+    not_started: list[str] = field(default_factory=list)  # left when interrupted or stopped
     interrupted: bool = False
+    # Hosts surveyed again because their saved result was auth_failed (no --refresh needed).
+    retried_auth_failed: list[str] = field(default_factory=list)
+    # Why the lockout guard stopped the run (one line), or None.
+    stopped_reason: str | None = None
 
     @property
     def counts(self) -> Counter[HostStatus]:
@@ -56,19 +64,35 @@ class SurveyOutcome:
 def select_hosts(
     hosts: Iterable[Host], finished: dict[str, HostStatus], *, refresh: bool, retry_failed: bool
 ) -> tuple[list[Host], list[str]]:
-    """(hosts to survey, names skipped). Resume skips saved hosts; `retry_failed` re-runs only
-    the saved hosts that did not end ok; `refresh` re-runs everything."""
+    """(hosts to survey, names skipped). Resume skips saved hosts, but not those saved as
+    auth_failed (the password may have been fixed since); `retry_failed` re-runs only the saved
+    hosts that did not end ok; `refresh` re-runs everything."""
     to_run: list[Host] = []
     skipped: list[str] = []
     # The store compares names case-insensitively, as Windows does.
     saved = {name.casefold(): status for name, status in finished.items()}
     for host in hosts:
         status = saved.get(host.name.casefold())
-        if refresh or status is None or (retry_failed and status is not HostStatus.OK):
+        if (refresh or status is None or status is HostStatus.AUTH_FAILED
+                or (retry_failed and status is not HostStatus.OK)):
             to_run.append(host)
         else:
             skipped.append(host.name)
     return to_run, skipped
+
+
+def auth_retries(to_run: Iterable[Host], finished: dict[str, HostStatus]) -> list[str]:
+    """The names in `to_run` whose saved result is auth_failed (retried without --refresh)."""
+    saved = {name.casefold(): status for name, status in finished.items()}
+    return [h.name for h in to_run if saved.get(h.name.casefold()) is HostStatus.AUTH_FAILED]
+
+
+def auth_retries_last(to_run: list[Host], finished: dict[str, HostStatus]) -> list[Host]:
+    """`to_run` with the hosts saved as auth_failed moved to the end, so the canary is a host that
+    did not reject the account last time (those are the likeliest to reject it for their own reasons)."""
+    retried = {name.casefold() for name in auth_retries(to_run, finished)}
+    return [h for h in to_run if h.name.casefold() not in retried] + [
+        h for h in to_run if h.name.casefold() in retried]
 
 
 def survey_host(host: Host, settings: TransportSettings, command: probe.ProbeCommand) -> HostResult:
@@ -142,17 +166,24 @@ def run_survey(
     retry_failed: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
+    max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
 ) -> SurveyOutcome:
     """Survey `hosts` with at most `concurrency` conversations at a time.
 
     Results are saved as each host ends. On KeyboardInterrupt no more hosts start, hosts in
     flight finish (each bounded by its own deadline) and are saved, and the outcome is
     returned with `interrupted` set. `on_start(to_run, skipped)` is called once before work.
+    The lockout guard (`max_auth_failures`, 0 = off) runs a canary first and stops starting hosts
+    after that many authentication failures in a row; `stopped_reason` then says why.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    to_run, skipped = select_hosts(hosts, store.finished_hosts(), refresh=refresh, retry_failed=retry_failed)
-    outcome = SurveyOutcome(skipped=skipped)
+    finished_before = store.finished_hosts()
+    to_run, skipped = select_hosts(hosts, finished_before, refresh=refresh, retry_failed=retry_failed)
+    to_run = auth_retries_last(to_run, finished_before)
+    retried = [] if refresh else auth_retries(to_run, finished_before)
+    outcome = SurveyOutcome(skipped=skipped, retried_auth_failed=retried)
+    guard = LockoutGuard(max_auth_failures)
     if on_start is not None:
         on_start(len(to_run), len(skipped))
     if not to_run:
@@ -175,8 +206,9 @@ def run_survey(
     in_flight: dict[Future[HostResult], Host] = {}
 
     def submit_more() -> None:
-        # Keep only `concurrency` hosts queued, so an interrupt leaves the rest unstarted.
-        while len(in_flight) < concurrency:
+        # Keep only `concurrency` hosts queued, so an interrupt leaves the rest unstarted; the
+        # guard narrows that to one canary, or to none once it has stopped the run.
+        while len(in_flight) < guard.allowed_in_flight(concurrency):
             host = next(pending, None)
             if host is None:
                 return
@@ -194,9 +226,13 @@ def run_survey(
                     outcome.results.append(result)
                     if result.status is not HostStatus.OK:
                         failed += 1
+                guard.record(result)
                 if on_progress is not None:
                     on_progress(Progress(result, len(outcome.results), failed, total))
             submit_more()
+        if guard.stopped:
+            outcome.stopped_reason = guard.reason
+            outcome.not_started = [h.name for h in pending]
     except KeyboardInterrupt:
         outcome.interrupted = True
         outcome.not_started = [h.name for h in pending]
