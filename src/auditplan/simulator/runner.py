@@ -17,7 +17,7 @@ from pathlib import Path
 
 from auditplan.simulator.certs import TlsMaterial, generate_tls_material
 from auditplan.simulator.fleet import sim_host
-from auditplan.simulator.interface import Credentials, SimHost
+from auditplan.simulator.interface import Credentials
 from auditplan.simulator.profile import HostProfile
 from auditplan.simulator.server import FleetServer
 
@@ -96,10 +96,12 @@ def run_fleet(
     credentials_out: Path | None = None,
     password: str | None = None,
     operation_timeout_cap: float | None = None,
+    replay_answers: bool = False,
 ) -> Iterator[RunningFleet]:
     """Start `profiles` on loopback, write the hosts and credentials files, stop on exit.
 
-    Basic over HTTP is served with AllowUnencrypted on (the survey still refuses it unless told
+    `replay_answers` (benchmarks) answers each command once and replays it to every host
+    (simulator/replay.py). Basic over HTTP is served with AllowUnencrypted on (the survey still refuses it unless told
     to); NTLM and CredSSP over HTTP must encrypt the message, as on a default Windows listener.
     """
     if auth not in AUTH_MODES:
@@ -113,7 +115,12 @@ def run_fleet(
         if https
         else None
     )
-    sim_hosts = [_sim_host(p) for p in profiles]
+    sim_hosts = [sim_host(p) for p in profiles]
+    if replay_answers:  # benchmarks only: see simulator/replay.py
+        from auditplan.simulator.replay import replaying
+
+        sim_hosts = [replace(h, backend=b) for h, b in zip(sim_hosts, replaying([h.backend for h in sim_hosts]),
+                                                            strict=True)]
     server = FleetServer(
         sim_hosts,
         users=[credentials],
@@ -140,11 +147,3 @@ def run_fleet(
         write_private(files.credentials, json.dumps(credentials_document(fleet), indent=2) + "\n")
         yield fleet
 
-
-def _sim_host(profile: HostProfile) -> SimHost:
-    host = sim_host(profile)
-    if profile.credentials is not None:
-        # The server has one account list for every host; a host with its own account
-        # therefore refuses the fleet's, which is what the survey should see.
-        host = replace(host, faults=replace(host.faults, reject_credentials=True))
-    return host
