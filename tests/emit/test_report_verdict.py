@@ -12,6 +12,7 @@ import base64
 import csv
 import os
 import re
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,7 @@ PROBE = """(() => {
 BADGE_CSS = "reports/report.css"
 
 
-def _luminance(rgb: list[float]) -> float:
+def _luminance(rgb: Sequence[float]) -> float:
     def channel(c: float) -> float:
         c /= 255
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
@@ -184,7 +185,7 @@ def _luminance(rgb: list[float]) -> float:
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def contrast(a: list[float], b: list[float]) -> float:
+def contrast(a: Sequence[float], b: Sequence[float]) -> float:
     hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
 
