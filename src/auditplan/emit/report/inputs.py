@@ -11,7 +11,7 @@ import pandas as pd
 
 from auditplan.emit.detections import Evaluation, Exposure
 from auditplan.emit.report import DEFAULT_TITLE
-from auditplan.model.api import Projection
+from auditplan.model.api import FilteredVolume, Projection
 from auditplan.records import HostEstimate, Plan
 
 
@@ -70,3 +70,6 @@ class ReportInputs:
     # recalibration.json beside plan.json (`auditplan plan` against the store's previous plan), when it is
     # this plan's: the comparison section. None: no earlier plan.
     recalibration: Mapping[str, Any] | None = None
+    # The fleet's 4688 volume with the noise filters of noise.json beside plan.json (`auditplan noise`),
+    # and that file; None when there is none.
+    noise_filters: tuple[FilteredVolume, str] | None = None
