@@ -28,6 +28,7 @@ CAPTURE = DATA / "mdec__ID4688-Clear_event_log_attempt_native.evtx"  # 28 x 4688
 def _times(path: Path) -> list[str]:
     out = []
     for record in evtx.PyEvtxParser(str(path)).records():
+        assert record is not None  # evtx's stub types the iterator as Optional
         xml = record["data"]
         i = xml.find('SystemTime="')
         out.append(xml[i + 12:i + 31])
