@@ -113,17 +113,23 @@ def survey_on_worker(host: Host, sealed: _SealedSettings, command: probe.ProbeCo
                      stop: str | None = None) -> HostResult | None:
     """The task each worker runs: one host's conversation. A host the worker cannot reach names the
     worker, so a site's routing mistake is visible in the result. None, without contacting the host,
-    once the client has set the Dask Event `stop` (the lockout guard stopped the run, or Ctrl-C):
-    a host queued on a worker is not started after that, as with the threaded engine."""
-    if stop is not None:
-        from distributed import Event
-
-        if Event(stop).is_set():  # type: ignore[no-untyped-call]
-            return None
+    once the client has stopped the run `stop` on this worker (stop_run: the lockout guard stopped
+    it, or Ctrl-C): a host queued on a worker is not started after that, as with the threaded engine."""
+    if stop is not None and stop in _STOPPED_RUNS:
+        return None
     result = survey_host(host, sealed.open(), command)
     if result.status in (HostStatus.UNREACHABLE, HostStatus.TIMEOUT):
         result = replace(result, reason=f"{result.reason} (from Dask worker {_worker_label()})")
     return result
+
+
+# Runs stopped by their client, in this worker process (a set read by every task: no round trip).
+_STOPPED_RUNS: set[str] = set()
+
+
+def stop_run(run: str) -> None:
+    """Run on every worker when the client stops run `run`: its queued hosts return unstarted."""
+    _STOPPED_RUNS.add(run)
 
 
 def worker_facts(paths: list[str]) -> tuple[str, list[str]]:
@@ -258,7 +264,14 @@ def run_survey_dask(
     sink = ResultSink(store, outcome, guard, len(to_run), on_progress)
 
     run_token, serial = uuid.uuid4().hex[:12], itertools.count()
-    stop_event = distributed.Event(f"auditplan-survey-stop-{run_token}", client=client)
+    stopping = False
+
+    def stop() -> None:
+        # Once, on every worker at once (client.run), so hosts queued there start no conversation.
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            client.run(stop_run, run_token, wait=False)
     pending = iter(to_run)
     in_flight: dict[Any, Host] = {}
     # Results are fetched by Dask's event loop as they finish (with_results): a blocking
@@ -285,7 +298,7 @@ def run_survey_dask(
         for resource, batch in groups.items():
             # One message to the scheduler per batch; each key names its host (dashboards,
             # `client.processing()`), the run token keeps re-runs apart.
-            futures = client.map(survey_on_worker, batch, sealed=sealed, command=command, stop=stop_event.name,
+            futures = client.map(survey_on_worker, batch, sealed=sealed, command=command, stop=run_token,
                                  resources=None if resource is None else {resource: 1},
                                  key=[f"auditplan-survey-{run_token}-{next(serial)}-{h.name}" for h in batch])
             in_flight.update(zip(futures, batch, strict=True))
@@ -312,7 +325,7 @@ def run_survey_dask(
                     reason=f"internal error: {type(exc).__name__}: {error_line(exc, 200, empty='')}"))
         sink.take(results, unsaved=unsaved)
         if guard.stopped:
-            stop_event.set()
+            stop()
 
     try:
         submit_more()
@@ -324,7 +337,7 @@ def run_survey_dask(
             outcome.not_started += [h.name for h in pending]
     except KeyboardInterrupt:
         outcome.interrupted = True
-        stop_event.set()
+        stop()
         outcome.not_started += [h.name for h in pending]
         sink.retry_unsaved()  # a batch the interrupt cut off mid-transaction was rolled back
         try:  # the hosts handed out finish (each within its deadline) and are saved
