@@ -271,7 +271,10 @@ def run_survey_dask(
         nonlocal stopping
         if not stopping:
             stopping = True
-            client.run(stop_run, run_token, wait=False)
+            try:
+                client.run(stop_run, run_token, on_error="ignore")  # a worker that died has nothing queued
+            except Exception:  # noqa: S110 - the scheduler went away: nothing is queued anywhere either
+                pass
     pending = iter(to_run)
     in_flight: dict[Any, Host] = {}
     # Results are fetched by Dask's event loop as they finish (with_results): a blocking
