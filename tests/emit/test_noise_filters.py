@@ -178,6 +178,7 @@ def test_empty_sample_names_the_store(tmp_path: Path) -> None:
     out = tmp_path / "fwd"
     result = CliRunner().invoke(main, ["forwarding", "--plan", str(empty.plan), "--out", str(out)])
     assert result.exit_code == 2 and "no sampled 4688 events" in result.output and not out.exists()
+    assert "--no-filters writes the configs" in result.output
 
 
 def test_noise_table_names_the_top_contributors(fixture: ff.Fixture) -> None:
@@ -232,3 +233,38 @@ def test_report_shows_volume_with_the_filters_of_noise_json(tmp_path: Path) -> N
     written = write_report(fx.db, tmp_path / "r2.html", plan_path=fx.plan)
     assert 'id="noise-filters"' not in written.html.read_text(encoding="utf-8")
     assert any("noise filters not shown" in w for w in written.warnings)
+
+
+def test_a_format_that_cannot_be_written_leaves_nothing_half_written(fixture: ff.Fixture, tmp_path: Path) -> None:
+    """Ten filters (safe: no rule fires on them) render as WEF but not as Splunk (blacklist1..9):
+    the run stops before writing anything, WEF included."""
+    path = tmp_path / "filters.json"
+    path.write_text(json.dumps({"filters": [{"match": {"NewProcessName": f"C:\\Windows\\System32\\tool{i}.exe",
+                                                       "ParentProcessName": ff.SERVICES}} for i in range(10)]}))
+    out = tmp_path / "fwd"
+    result = CliRunner().invoke(main, ["forwarding", "--plan", str(fixture.plan), "--out", str(out),
+                                       "--filters", str(path), "--format", "wef,splunk"])
+    assert result.exit_code == 2 and "at most 9 blacklists" in result.output, result.output
+    assert not out.exists()
+
+
+def test_a_hostile_process_name_is_ranked_but_never_proposed(tmp_path: Path) -> None:
+    """A host's event whose NewProcessName carries a line break (a .conf injection, invalid XML) is shown
+    in the ranking but no filter is made of it, and every config still writes."""
+    from auditplan.records import Host, HostResult, HostStatus, SampledEvent
+    from auditplan.store import Store
+
+    fx = ff.make_store(tmp_path / "out")
+    hostile = "C:\\x.exe\n[WinEventLog://Security]\ndisabled = 1"
+    events = tuple(SampledEvent(time=ff.NOW, event_id=4688, version=2, new_process_name=hostile,
+                                parent_process_name=ff.SERVICES, subject_user_name="svc", command_line="x",
+                                size_bytes=1500) for _ in range(12))
+    with Store(fx.db) as store:
+        store.save_result(HostResult(host=Host(name="app02", address="app02", role="member_server", site="lon"),
+                                     status=HostStatus.OK, reason="", collected_at=ff.NOW, events=events))
+    report = noise_report(fx.db)
+    assert any(p.new_process_name == hostile for p in report.ranking.scope(model.NOISE_FLEET))
+    assert all(p.pair.new_process_name != hostile for p in report.proposals)
+    written = write_forwarding(fx.plan, tmp_path / "fwd")
+    inputs = (tmp_path / "fwd" / "splunk" / "inputs.conf").read_text()
+    assert "disabled = 1" not in inputs and written.filters

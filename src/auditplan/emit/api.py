@@ -364,6 +364,7 @@ def write_forwarding(plan_path: Path, out: Path, *, formats: Sequence[str] = FOR
     from auditplan.emit.forwarding.writer import ForwardingWritten, render, write_files
     from auditplan.emit.gpo.backups import _group_name
     from auditplan.model import api as model
+    from auditplan.model.api import ModelError
 
     plan = read_plan(plan_path)
     filters: tuple[Any, ...] = ()
@@ -384,7 +385,10 @@ def write_forwarding(plan_path: Path, out: Path, *, formats: Sequence[str] = FOR
                 raise FilterFileError(f"{filters_path}: " + "; ".join(refused))
             filters, source = asked, f"{filters_path}"
         else:
-            report = noise_report(db, plan_path=plan_path, rules_dirs=rules_dirs, attack_events=attack_events)
+            try:
+                report = noise_report(db, plan_path=plan_path, rules_dirs=rules_dirs, attack_events=attack_events)
+            except ModelError as exc:
+                raise EmitError(f"{exc}; --no-filters writes the configs without noise filters") from None
             filters, source = report.accepted, f"the proposals of `auditplan noise --db {db}`"
     waves = wave_sets(plan, lambda n: _group_name(name_prefix, n))
     files = render(plan, waves, list(formats), filters, source)
