@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditplan.records import AuditSetting
+from auditplan.simulator.audit_source import documented_default
 from auditplan.simulator.cmd_shell import CRLF, ToolContext, codec_for
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
@@ -231,8 +232,17 @@ USAGE = (
 
 
 def effective_settings(profile: HostProfile) -> dict[str, AuditSetting]:
-    """Every subcategory's setting on the host: defaults, local overrides, then Process Creation."""
-    settings = {s.guid: s.default for s in SUBCATEGORIES}
+    """Every subcategory's setting on the host: defaults, local overrides, then Process Creation.
+    The defaults depend on `audit.source` (simulator/audit_source.py): the built-in table, Windows'
+    documented default ("default"), or nothing at all ("gpo": the GPO's policy replaced the host's)."""
+    source = profile.audit.source
+    if source == "default":
+        documented = documented_default(profile.os.build, profile.os.product_type)
+        settings = {s.guid: documented.get(s.guid, AuditSetting.NONE) for s in SUBCATEGORIES}
+    elif source == "gpo":
+        settings = dict.fromkeys((s.guid for s in SUBCATEGORIES), AuditSetting.NONE)
+    else:
+        settings = {s.guid: s.default for s in SUBCATEGORIES}
     for guid, value in profile.audit.subcategories:
         key = guid.upper()
         if key in settings:
