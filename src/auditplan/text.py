@@ -130,3 +130,12 @@ def percent(part: object, whole: object = 1, digits: int = 0) -> str:
     if not (math.isfinite(x) and math.isfinite(of)) or of == 0:
         return "n/a"
     return f"{100 * x / of:.{digits}f}%"
+
+
+def gb_for_people(value: object, *, mb_per_gb: float = 1000.0) -> tuple[float, str]:
+    """`value` GB as the figure and unit people read: MB below 1 GB (0.00548 GB -> 5.48 MB), else GB.
+    `mb_per_gb` is 1024 for profiles that count GiB. Returns (scaled value, "MB" | "GB")."""
+    x = _as_float(value)
+    if math.isfinite(x) and abs(x) < 1:
+        return x * mb_per_gb, "MB"
+    return x, "GB"

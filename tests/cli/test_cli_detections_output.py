@@ -84,8 +84,9 @@ def test_alerts_per_day_as_the_report_shows_them(tmp_path: Path) -> None:
         _save(store, "web01", [(PS, "powershell -w hidden -c x", 0)] * 3 + [(PS, "svc", 0)] * 7)
     result = CliRunner().invoke(main, ["detections", "evaluate", "--db", str(db)], env=WIDE)
     assert result.exit_code == 0, result.output
-    row = next(line for line in result.stdout.splitlines() if "PowerShell" in line and "│ 3 " in line)
-    cells = [c.strip() for c in row.split("│")]
-    assert number(720.0) == "720" and cells[4] == "720", row
-    no_rate = next(line for line in result.stdout.splitlines() if "│ 0 " in line)
-    assert [c.strip() for c in no_rate.split("│")][4] == "0"
+    # One block per rule: its title line, then its figures indented under it.
+    blocks = {b.splitlines()[0]: b for b in result.stdout.split("\n\n") if b.strip()}
+    hidden = next(b for title, b in blocks.items() if "PowerShell" in title and "(family 3)" in title)
+    assert number(720.0) == "720" and "alerts/day (fleet): 720 on 1 host(s); 3 hit(s)" in hidden, hidden
+    no_rate = next(b for title, b in blocks.items() if "(family 5)" in title)
+    assert "alerts/day (fleet): 0 on 0 host(s); 0 hit(s)" in no_rate

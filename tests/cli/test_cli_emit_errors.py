@@ -102,8 +102,14 @@ def test_export_sigma_out_is_a_file(a_file: Path) -> None:
 
 @pytest.mark.skipif(not HAS_SPLUNK, reason="pysigma-backend-splunk is not installed")
 def test_export_queries_out_is_a_folder(tmp_path: Path) -> None:
+    # A single-file output given a folder writes its default name inside it (issue 19); a folder at that
+    # name is still refused.
     result = CliRunner().invoke(main, ["detections", "export", "--format", "splunk", "--out", str(tmp_path)])
-    _refused(result, f"{tmp_path}: cannot write: a folder is in the way")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "detections.spl").is_file()
+    (tmp_path / "inner" / "detections.spl").mkdir(parents=True)
+    result = CliRunner().invoke(main, ["detections", "export", "--format", "splunk", "--out", str(tmp_path / "inner")])
+    _refused(result, f"{tmp_path / 'inner' / 'detections.spl'}: cannot write: a folder is in the way")
 
 
 def test_export_sigma_into_the_rules_folder_keeps_the_rules(tmp_path: Path) -> None:

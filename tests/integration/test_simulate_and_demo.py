@@ -117,7 +117,7 @@ def test_demo_surveys_the_demo_fleet(tmp_path: Path) -> None:
 
 
 def test_demo_budget_rounds_up_to_two_significant_digits() -> None:
-    from auditplan.cli.demo import _round_up_2sig
+    from auditplan.cli.plan import round_up_2sig as _round_up_2sig
 
     # Worked by hand; 101 and 99.01 used to loop forever with string rounding.
     assert [_round_up_2sig(v) for v in (0.4712, 0.5, 0.0333, 99.01, 101.0, 12345.0)] == [

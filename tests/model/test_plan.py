@@ -409,7 +409,7 @@ def test_project_command_json_and_table(store_db: Path) -> None:
     assert sentinel["fleet"]["added_cost_month_p50"] == pytest.approx(expected * 365.25 / 12 * 2, rel=1e-4)
     assert [r["group"] for r in sentinel["by_role"]] == ["sql", "web"]
     assert len(sentinel["hosts"]) == 4
-    table = runner.invoke(main, ["project", "--db", str(store_db)])
+    table = runner.invoke(main, ["project", "--db", str(store_db), "--all-profiles"])
     assert table.exit_code == 0, table.output
     for name in ("splunk-classic", "sentinel", "scom", "Fleet added load by SIEM"):
         assert name in table.output

@@ -8,7 +8,6 @@ survey does: every later step reads the store.
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
+from auditplan.cli.plan import round_up_2sig
 from auditplan.cli.simulate import load_profiles
 from auditplan.collect import api as collect
 from auditplan.emit import api as emit
@@ -117,17 +117,11 @@ def demo_estimate(ctx: DemoContext) -> None:
     )
 
 
-def _round_up_2sig(value: float) -> float:
-    """`value` rounded up to two significant digits (0.4712 -> 0.48, 101 -> 110)."""
-    step = 10.0 ** (math.floor(math.log10(value)) - 1)
-    return round(math.ceil(value / step - 1e-9) * step, 12)
-
-
 def demo_plan(ctx: DemoContext) -> None:
     projection = model.project(ctx.db, config_file=ctx.config)
     need = float(projection.fleet["added_gb_day_p90"].iloc[0])
     # The demo SIEM has 50 % headroom over the whole rollout's p90, rounded up to two significant digits.
-    budget = _round_up_2sig(need * 1.5) if need > 0 else 1.0
+    budget = round_up_2sig(need * 1.5) if need > 0 else 1.0
     run = model.plan(ctx.db, budget_kind=model.BUDGET_GB_DAY, budget=budget, out_dir=ctx.out, config_file=ctx.config)
     ctx.warnings.extend(run.warnings)
     placed = sum(len(w.hosts) for w in run.plan.waves)
@@ -184,18 +178,19 @@ def write_demo_config(out: Path) -> Path:
     return path
 
 
-@main.command()
+@main.command(renamed={"--auth": "--transport"})
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("auditplan-out/demo"),
-              show_default=True, help="Folder for the store and everything later stages produce.")
-@click.option("--auth", type=click.Choice(AUTH_MODES), default="ntlm", show_default=True,
-              help="Authentication of the demo fleet (HTTPS with a generated CA in every case).")
+              show_default=True, help="Folder: the store and everything later stages produce go in it.")
+@click.option("--transport", "auth", type=click.Choice(AUTH_MODES), default="ntlm", show_default=True,
+              help="Authentication of the demo fleet, as `survey --transport` (HTTPS with a generated CA in "
+                   "every case).")
 def demo(out: Path, auth: str) -> None:
     """Start the built-in demo fleet in this process, survey it, ingest a shipped Security.evtx as an
     offline-collected host, and run every later stage, saying where the results are.
 
     \b
     Example:
-      auditplan demo --out demo/ --auth credssp
+      auditplan demo --out demo/ --transport credssp
     """
     profiles = load_profiles(None)
     out.mkdir(parents=True, exist_ok=True)

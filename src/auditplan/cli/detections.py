@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import DEFAULT_OUT, find_plan, find_store, store_option
+from auditplan.cli.console import echo_block, stdout_console
 from auditplan.cli.errors import usage_error_on
+from auditplan.cli.vocabulary import single_file_out
 from auditplan.emit.api import (
     DEFAULT_MP_ID,
     DEFAULT_MP_VERSION,
@@ -30,6 +31,9 @@ from auditplan.emit.api import (
 from auditplan.emit.api import export_rules as export_rule_files
 from auditplan.store import StoreError
 from auditplan.text import escaped, number
+
+# The file `detections export --format F` writes by default (and inside a folder given as --out).
+QUERY_FILES = {"splunk": "detections.spl", "kusto": "detections.kql", "elastic": "detections-elastic.txt"}
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,23 +74,30 @@ def list_rules(rules_dirs: tuple[Path, ...]) -> None:
     """
     ruleset = detection_rules(rules_dirs)
     _warn(ruleset.problems)
-    table = Table("family", "id", "level", "title", "fields")
-    for rule in ruleset.rules:
-        table.add_row(*(_shown(cell) for cell in (rule.family or "-", rule.id, rule.level or "", rule.title,
-                                                   ", ".join(sorted(rule.fields)))))
-    Console().print(table)
+    # One block per rule, not a table: the ids share their first 16 characters and titles are long, so
+    # a five-column table cut or wrapped them at 80 columns.
+    for n, rule in enumerate(ruleset.rules):
+        if n:
+            click.echo()
+        family = f"family {rule.family}" if rule.family else "your rule"
+        echo_block(escaped(f"{rule.title} ({family}, {rule.level or 'no level'})"),
+                   [f"id {escaped(rule.id)}", "reads " + ", ".join(escaped(f) for f in sorted(rule.fields))])
 
 
 def _print_run(run: DetectionRun) -> None:
     result, exposed = run.evaluation, run.exposure
-    table = Table("family", "title", "hits", "alerts/day (fleet)", "hosts", "top processes", "notes")
+    # One block per rule (readable at 80 columns; a seven-column table took ~25 lines a rule there).
     for r in result.results:
         # number(): the alerts/day figure as the report shows it (None is "n/a").
-        top = ", ".join(f"{n} ({c})" for n, c in r.top_processes[:3])
-        table.add_row(*(_shown(cell) for cell in (r.family or "-", r.title, r.hits, number(r.alerts_per_day),
-                                                   len(r.hosts), top, "; ".join(r.notes))))
-    console = Console()
-    console.print(table)
+        family = f"family {r.family}" if r.family else "your rule"
+        details = [f"alerts/day (fleet): {number(r.alerts_per_day)} on {len(r.hosts)} host(s); "
+                   f"{r.hits} hit(s) in the sample"]
+        if r.top_processes:
+            details.append("top processes: " + ", ".join(escaped(f"{n} ({c})") for n, c in r.top_processes[:3]))
+        details += [f"note: {escaped(note)}" for note in r.notes]
+        echo_block(escaped(f"{r.title} ({family})"), details)
+        click.echo()
+    console = stdout_console()
     console.print(_shown(f"{result.events} sampled 4688 events from {result.hosts} hosts; "
                          f"{exposed.events_with_secrets} command line(s) exposed a credential "
                          f"(redacted in the store) on {len(exposed.by_host)} host(s)."))
@@ -100,12 +111,11 @@ def _print_run(run: DetectionRun) -> None:
 
 
 @detections.command("evaluate")
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store written by `auditplan survey` / `auditplan ingest`.")
+@store_option("The store written by `auditplan survey` / `auditplan ingest`.")
 @_rules_option
 @click.option("--json", "as_json", is_flag=True,
               help='Print JSON: fleet figures, per-host and fleet secret exposure, one object per rule under "rules".')
-def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
+def evaluate_rules(db: Path | None, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Run the rules over every sampled or ingested 4688 event; project alerts/day per host and fleet.
 
     Hits are scaled by each host's projected 4688/day (the p50 of `auditplan estimate`, else the
@@ -117,6 +127,7 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
     Example:
       auditplan detections evaluate --db auditplan-out/auditplan.db --json
     """
+    db = find_store(db)
     with usage_error_on(StoreError, EmitError):
         run = evaluate_detections(db, rules_dirs)
     _warn(run.problems)
@@ -132,17 +143,21 @@ def evaluate_rules(db: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> Non
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="sigma", show_default=True,
               help="sigma: the rule files; scom: an unsealed management pack; splunk / kusto / elastic: queries "
                    "through the pySigma backend, if installed.")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("auditplan-out/detections"),
-              show_default=True, help="Folder for the Sigma files, or the file for queries.")
+@click.option("--out", "out_path", default=None,
+              help="sigma: Folder for the rule files (default auditplan-out/detections). scom: File, the .xml "
+                   "(or a folder for <mp-id>.xml; default auditplan-out/detections/). splunk / kusto / elastic: File "
+                   "for the queries (default auditplan-out/detections.spl, .kql, -elastic.txt; an existing folder "
+                   "or a path ending in / gets that name inside it).")
 @click.option("--mp-id", default=DEFAULT_MP_ID, show_default=True,
               help="scom: the management pack ID (letters, digits, '.', '_').")
 @click.option("--mp-version", default=DEFAULT_MP_VERSION, show_default=True, help="scom: the management pack version.")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
-              help="scom: plan.json; the rules are enabled (by override) on the hosts of waves 0..--through-wave.")
+              help="scom: plan.json; the rules are enabled (by override) on the hosts of waves 0..--through-wave "
+                   "(default: the plan `auditplan plan` wrote beside the store, if any).")
 @click.option("--through-wave", type=click.IntRange(0), default=0, show_default=True,
               help="scom: the last wave already rolled out (0 = the pilot only).")
 @_rules_option
-def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_path: Path | None,
+def export_rules(fmt: str, out_path: str | None, mp_id: str, mp_version: str, plan_path: Path | None,
                  through_wave: int, rules_dirs: tuple[Path, ...]) -> None:
     """Write the rules as Sigma YAML, a SCOM management pack, or SIEM queries.
 
@@ -152,9 +167,16 @@ def export_rules(fmt: str, out_path: Path, mp_id: str, mp_version: str, plan_pat
       auditplan detections export --format scom --plan auditplan-out/plan.json --through-wave 1 --out mp.xml
       auditplan detections export --format splunk --out auditplan-out/detections.spl
     """
+    if fmt == "scom":
+        plan_path = find_plan(plan_path, find_store(None, announce=False))
+    if fmt in ("sigma", "scom"):
+        out = Path(out_path) if out_path is not None else DEFAULT_OUT / "detections"
+    else:
+        name = QUERY_FILES.get(fmt, f"detections-{fmt}.txt")
+        out = single_file_out(out_path, name) if out_path is not None else DEFAULT_OUT / name
     try:
         with usage_error_on(PlanError, EmitError):
-            done = export_rule_files(fmt, out_path, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version,
+            done = export_rule_files(fmt, out, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version,
                                      plan_path=plan_path, through_wave=through_wave)
     except ManagementPackInvalid as exc:
         click.echo(f"auditplan detections export: {exc}", err=True)

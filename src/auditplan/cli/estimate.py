@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import find_store, store_option
+from auditplan.cli.console import stdout_console
 from auditplan.cli.errors import usage_error_on
 from auditplan.model.api import FLEET_ROW, ConfigError, ModelError
 from auditplan.model.api import estimate as estimate_hosts
@@ -23,13 +24,12 @@ TABLE_WIDTH = 110
 
 
 @main.command()
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store holding surveyed and ingested hosts; estimates are saved back as 'latest'.")
+@store_option("The store holding surveyed and ingested hosts; estimates are saved back as 'latest'.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A TOML file overriding [priors] / [event_size] (and other) defaults.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {hosts: [...], fleet: {...}}.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per host, then a fleet-total row.")
-def estimate(db: Path, config_file: Path | None, as_json: bool, as_csv: bool) -> None:
+def estimate(db: Path | None, config_file: Path | None, as_json: bool, as_csv: bool) -> None:
     """Estimate 4688 events/day per host (p10/p50/p90) and name the source of each estimate.
 
     Sources, best first: measured_4688, sysmon_eid1, process_trace, role_peers, role_prior.
@@ -38,6 +38,7 @@ def estimate(db: Path, config_file: Path | None, as_json: bool, as_csv: bool) ->
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    db = find_store(db)
     with usage_error_on(ConfigError, ModelError, StoreError):
         run = estimate_hosts(db, config_file=config_file)
     for warning in run.warnings:
@@ -73,8 +74,7 @@ def _table(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> Table:
 
 
 def _print_text(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> None:
-    console = Console()
-    console.width = max(console.width, TABLE_WIDTH)  # not squeezed to 80 columns when piped
+    console = stdout_console()  # never squeezed or cut when piped
     console.print(_table(rows, fleet))
     console.print(Text(f"fleet range: seeded Monte Carlo as in `auditplan project`, {fleet['draws']} draws, "
                        f"seed {fleet['seed']}; {fleet['shared_error']}"))

@@ -8,14 +8,17 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
+from auditplan.cli.chain import find_plan, find_store, no_plan_message
 from auditplan.emit.api import LOG_MAX_SIZE_MB_MAX, LOG_MAX_SIZE_MB_MIN, EmitError, GpoOptions, PlanError, write_gpo
 
 
 @main.command()
-@click.option("--plan", "plan_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--plan", "plan_path", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              show_default="plan.json beside the store, else auditplan-out/plan.json",
               help="plan.json written by `auditplan plan`. Example: --plan auditplan-out/plan.json")
-@click.option("--out", "out_dir", default=Path("auditplan-out/gpo"), show_default=True,
-              type=click.Path(path_type=Path, file_okay=False), help="Folder for backups/, wave-NN/ and README.md.")
+@click.option("--out", "out_dir", default=None, show_default="gpo/ beside plan.json",
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Folder: backups/, wave-NN/ and README.md go in it (where `auditplan report` looks for them).")
 @click.option("--domain", default="example.com", show_default=True,
               help="DNS name of the AD domain the GPOs are imported into (letters, digits, hyphens and dots).")
 @click.option("--name-prefix", default="auditplan 4688", show_default=True,
@@ -36,7 +39,7 @@ from auditplan.emit.api import LOG_MAX_SIZE_MB_MAX, LOG_MAX_SIZE_MB_MIN, EmitErr
                    "recorded digest. It never writes through a symbolic link, and does not replace a folder, a "
                    "non-regular file, or an existing backup folder with one of this run's backup IDs that auditplan "
                    "did not write. Example: --out auditplan-out/gpo --force")
-def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_size_mb: int | None,
+def gpo(plan_path: Path | None, out_dir: Path | None, domain: str, name_prefix: str, log_max_size_mb: int | None,
         recommended_log_size: bool, include_failure: bool, preserve_local: bool, force: bool) -> None:
     """Write one Import-GPO-ready GPO backup per wave, with rollout, verify and rollback scripts.
 
@@ -50,8 +53,17 @@ def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_s
 
     \b
     Example:
+      auditplan gpo --domain corp.example.com      # the plan `auditplan plan` wrote; gpo/ beside it
       auditplan gpo --plan auditplan-out/plan.json --domain corp.example.com --out auditplan-out/gpo
     """
+    if plan_path is None:
+        store = find_store(None, announce=False)
+        plan_path = find_plan(None, store)
+        if plan_path is None:
+            click.echo(f"auditplan gpo: {no_plan_message(store)}", err=True)
+            sys.exit(2)
+    if out_dir is None:
+        out_dir = plan_path.parent / "gpo"
     options = GpoOptions(domain=domain, name_prefix=name_prefix, include_failure=include_failure,
                          preserve_local=preserve_local, log_max_size_mb=log_max_size_mb,
                          use_plan_log_size=recommended_log_size)
@@ -64,6 +76,7 @@ def gpo(plan_path: Path, out_dir: Path, domain: str, name_prefix: str, log_max_s
     for o in outputs:
         extra = ""
         if o.hosts_losing_local_settings:
-            extra = f"; {len(o.hosts_losing_local_settings)} host(s) would lose local audit settings"
+            extra = (f"; {len(o.hosts_losing_local_settings)} host(s) would lose local audit settings"
+                     + ("" if preserve_local else " (--preserve-local keeps them)"))
         click.echo(f"wave {o.wave:>2}: {len(o.hosts):>4} hosts  {o.display_name}  backups/{o.backup_guid}{extra}")
     click.echo(f"Wrote {len(outputs)} GPO backup(s) and scripts to {out_dir} (see {out_dir / 'README.md'})")

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.vocabulary import MB
 from auditplan.collect import api
 from auditplan.store import StoreError
 from auditplan.text import escaped
@@ -33,7 +34,7 @@ def _line(s: api.FileSummary) -> str:
             f"{s.sysmon_eid1} x Sysmon EID 1{span}; {state}")
 
 
-@main.command()
+@main.command(renamed={"--sample": "--sample-events"})
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--host", "host_name", default=None,
               help="Host name to file every given .evtx under, merged into one result "
@@ -42,11 +43,11 @@ def _line(s: api.FileSummary) -> str:
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
               help="The store (SQLite) that ingested hosts join.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
-@click.option("--sample", "sample_size", type=click.IntRange(0, 100_000), default=api.DEFAULT_SAMPLE_SIZE,
+@click.option("--sample-events", "sample_size", type=click.IntRange(0, 100_000), default=api.DEFAULT_SAMPLE_SIZE,
               show_default=True, help="4688 events kept per host (random sample) with redacted command lines.")
 @click.option("--max-size-mb", type=click.FloatRange(min=0, min_open=True),
-              default=api.DEFAULT_MAX_FILE_BYTES / 1024**2, show_default=True,
-              help="Refuse files larger than this.")
+              default=api.DEFAULT_MAX_FILE_BYTES / MB, show_default=True,
+              help="Refuse files larger than this many MB (1 MB = 1,048,576 bytes).")
 def ingest(files: tuple[Path, ...], host_name: str | None, role: str | None, db: Path, as_json: bool,
            sample_size: int, max_size_mb: float) -> None:
     """Read exported .evtx files, such as Security.evtx, into the store as host results.
@@ -71,7 +72,7 @@ def ingest(files: tuple[Path, ...], host_name: str | None, role: str | None, db:
 
     try:
         results = api.ingest(list(files), db, host_name=host_name, role=role, sample_size=sample_size,
-                             max_file_bytes=int(max_size_mb * 1024**2), on_file=on_file)
+                             max_file_bytes=int(max_size_mb * MB), on_file=on_file)
     except StoreError as exc:
         raise click.UsageError(str(exc)) from None
     for host in results.hosts:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import find_store, store_option
+from auditplan.cli.console import stdout_console
 from auditplan.cli.errors import usage_error_on
+from auditplan.config import Config
 from auditplan.model.api import (
     BUDGET_EPS,
     BUDGET_GB_DAY,
@@ -21,31 +26,88 @@ from auditplan.model.api import (
     ModelError,
     PlanError,
     PlanRun,
+    project,
 )
 from auditplan.model.api import plan as make_plan
 from auditplan.records import QUANTILE_CHOICES, plan_number
+from auditplan.records.plan import REASON_WORDS
 from auditplan.store import StoreError
-from auditplan.text import escaped, number
+from auditplan.text import escaped, gb_for_people, number, percent
+
+# The CLI's wave dates: one wave a week from a week after today, the report's assumption too.
+WAVE_INTERVAL_DAYS = 7
+FIRST_HOSTS = 3  # host names a wave's row shows; plan.csv has them all
+
+
+def round_up_2sig(value: float) -> float:
+    """`value` rounded up to two significant digits (0.4712 -> 0.48, 101 -> 110): a budget people can type."""
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return round(math.ceil(value / step - 1e-9) * step, 12)
+
+
+def _budget_suggestion(db: Path, siem: str | None, config_file: Path | None) -> str:
+    """Why a budget is needed, and one to start from: the projection's whole-rollout p90 added GB/day, with a
+    step the largest host fits in (a host above the step is never placed)."""
+    head = ("plan needs the SIEM's headroom for the added load: --budget-gb-day N (GB/day) or --budget-eps N "
+            "(events/s).")
+    with usage_error_on(ConfigError, ModelError, StoreError):
+        p = project(db, siem=siem, config_file=config_file)
+        fraction = Config.load(config_file).step_fraction()
+    f = p.fleet.iloc[0]
+    p50, p90 = float(f["added_gb_day_p50"]), float(f["added_gb_day_p90"])
+    if not p90 > 0:
+        return head + f" The projection ({p.profile.name}) adds no load: any budget places every host."
+    hosts = p.hosts.sort_values("added_gb_day_p90", ascending=False)
+    largest, largest_load = str(hosts["host"].iloc[0]), float(hosts["added_gb_day_p90"].iloc[0])
+    whole = round_up_2sig(p90)
+    text = (f"{head} Turning 4688 with command line on for every host of {db} adds {number(p50, trim=True)}-"
+            f"{number(p90, trim=True)} GB/day (p50-p90, {p.profile.name}; `auditplan project` shows it by role "
+            f"and site); a budget of the p90 places every host that can be placed, in a pilot and waves")
+    command = f"auditplan plan --budget-gb-day {whole:g}"
+    if largest_load > whole * fraction:
+        step = round_up_2sig(largest_load)
+        command += f" --max-step-gb-day {step:g}"
+        text += (f", with a step (the most one wave may add; default {fraction:g} of the budget) that the largest "
+                 f"host, {escaped(largest)} at {number(largest_load, trim=True)} GB/day, fits in")
+    return (f"{text}. A smaller budget places fewer hosts and lists the rest as unplaced, to plan again once the "
+            f"pilot is measured. Suggested: {command}")
+
+
+def _amount(value: float | None, unit: str) -> str:
+    """A load in people's units: GB/day below 1 GB as MB/day, events/s as they are."""
+    if value is None:
+        return "n/a"
+    if unit == "GB/day":
+        scaled, size = gb_for_people(plan_number(value))
+        return f"{number(scaled, trim=True)} {size}/day"
+    return f"{number(plan_number(value), trim=True)} {unit}"
 
 
 def _print(console: Console, run: PlanRun, unit: str) -> None:
     p, o = run.plan, run.options
-    table = Table(title=escape(f"Waves for {p.siem}: budget {o.budget:g} {unit} ({o.quantile}), step {o.max_step:g}"))
-    for name in ("wave", "hosts", f"added {unit} ({o.quantile})", "cumulative", "GB/day p50", "GB/day p90",
-                 "EPS peak p90"):
-        table.add_column(name, justify="left" if name == "wave" else "right")
-    for w in p.waves:
-        # Six significant digits first, as plan.json holds them: the table shows the file's numbers.
+    start = datetime.now(UTC).date() + timedelta(days=WAVE_INTERVAL_DAYS)
+    table = Table(title=escape(f"Waves for {p.siem}: budget {_amount(o.budget, unit)} at {o.quantile}, "
+                               f"at most {_amount(o.max_step, unit)} per wave"))
+    for name in ("wave", "hosts", f"adds ({o.quantile})", "in total", "share of budget", "adds (p50)",
+                 "peak events/s p90", "from", "first hosts"):
+        table.add_column(name, justify="left" if name in ("wave", "from", "first hosts") else "right")
+    for i, w in enumerate(p.waves):
         load, cum = w.load, w.cumulative
         assert load is not None and cum is not None  # the planner's waves always carry both
-        table.add_row(w.name, str(len(w.hosts)), *(number(plan_number(v), trim=True) for v in (
-            load.budget, cum.budget, load.gb_day_p50, load.gb_day_p90, load.eps_peak_p90)))
+        names = [h.host for h in w.hosts]
+        shown = ", ".join(names[:FIRST_HOSTS]) + (f" +{len(names) - FIRST_HOSTS}" if len(names) > FIRST_HOSTS else "")
+        table.add_row(Text(escaped(w.name)), str(len(w.hosts)), _amount(load.budget, unit), _amount(cum.budget, unit),
+                      percent(plan_number(cum.budget or 0.0), o.budget),
+                      _amount(load.gb_day_p50, "GB/day"), number(plan_number(load.eps_peak_p90), trim=True),
+                      (start + timedelta(days=WAVE_INTERVAL_DAYS * i)).isoformat(), Text(escaped(shown)))
     console.print(table)
-    strata = p.pilot.strata if p.pilot else 0
-    console.print(f"pilot covers {strata} stratum/strata of (role, OS family, site) ({p.pilot_coverage} cover)")
+    console.print(f"Dates assume one wave a week, each after the previous one is verified; plan.csv lists every "
+                  f"host. The pilot covers {p.pilot.strata if p.pilot else 0} (role, OS family, site) group(s) "
+                  f"({p.pilot_coverage} cover).")
     reasons = Counter(h.reason_code for h in p.unplaced)
     if reasons:
-        console.print("unplaced: " + ", ".join(f"{code} {n}" for code, n in sorted(reasons.items())))
+        console.print(Text("Not in a wave: " + "; ".join(
+            f"{n} {REASON_WORDS.get(code, code.replace('_', ' '))}" for code, n in sorted(reasons.items()))))
     for warning in p.warnings:
         console.print(Text(f"warning: {escaped(warning)}", style="yellow"))
 
@@ -116,8 +178,7 @@ def _print_recalibration(console: Console, recal: dict[str, Any]) -> None:
 
 
 @main.command("plan")
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store with the estimates `auditplan estimate` saved.")
+@store_option("The store with the estimates `auditplan estimate` saved.")
 @click.option("--budget-gb-day", type=click.FloatRange(min=0, min_open=True), default=None,
               help="SIEM headroom for the ADDED load, GB/day in the profile's GB. Hosts already auditing 4688 "
                    "(earlier waves too) are not counted: lower it by what earlier waves added.")
@@ -141,14 +202,15 @@ def _print_recalibration(console: Console, recal: dict[str, Any]) -> None:
 @click.option("--first", "first", multiple=True, metavar="GROUP",
               help="Put these hosts in the earliest waves: role:X, site:X, group:X, os:X, host:X or a bare "
                    "name matching any of them. Repeatable, in priority order.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("auditplan-out"),
-              show_default=True, help="Folder for plan.json and plan.csv.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              show_default="the store's folder",
+              help="Folder: plan.json and plan.csv go in it (where `auditplan gpo` and `auditplan report` look).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A TOML file overriding [siem.NAME], [plan] and [local_log] defaults.")
-def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None, siem: str | None,
+def plan_command(db: Path | None, budget_gb_day: float | None, budget_eps: float | None, siem: str | None,
                  max_step_gb_day: float | None, max_step_eps: float | None, pilot_size: int | None,
                  max_waves: int | None, quantile: str | None, exclude_file: Path | None, first: tuple[str, ...],
-                 out_dir: Path, config_file: Path | None) -> None:
+                 out_dir: Path | None, config_file: Path | None) -> None:
     """Plan rollout waves: a pilot with one low-volume host per (role, OS family, site), then
     waves whose cumulative added load stays under the budget and whose increment stays under
     the step. Unreachable, excluded, unsupported and non-fitting hosts are listed with the
@@ -157,8 +219,13 @@ def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None
     The budget is headroom for the added load: on a re-plan, hosts earlier waves enabled add
     nothing, so the command prints what they carry and the budget that is left.
     """
-    if (budget_gb_day is None) == (budget_eps is None):
+    if budget_gb_day is not None and budget_eps is not None:
         raise click.UsageError("give exactly one of --budget-gb-day and --budget-eps")
+    db = find_store(db)
+    if out_dir is None:
+        out_dir = db.parent
+    if budget_gb_day is None and budget_eps is None:
+        raise click.UsageError(_budget_suggestion(db, siem, config_file))
     kind = BUDGET_GB_DAY if budget_gb_day is not None else BUDGET_EPS
     budget = float(budget_gb_day if budget_gb_day is not None else budget_eps)  # type: ignore[arg-type]
     step_given = max_step_gb_day if kind == BUDGET_GB_DAY else max_step_eps
@@ -171,7 +238,7 @@ def plan_command(db: Path, budget_gb_day: float | None, budget_eps: float | None
                         out_dir=out_dir, config_file=config_file)
     for note in run.warnings:
         click.echo(f"warning: {note}", err=True)
-    console = Console()
+    console = stdout_console()
     unit = "GB/day" if kind == BUDGET_GB_DAY else "EPS"
     _print(console, run, unit)
     flag = "--budget-gb-day" if kind == BUDGET_GB_DAY else "--budget-eps"

@@ -14,8 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import find_store, store_option
+from auditplan.cli.console import stdout_console
 from auditplan.cli.errors import usage_error_on
+from auditplan.config import Config
 from auditplan.model.api import (
     ConfigError,
     ModelError,
@@ -28,51 +31,79 @@ from auditplan.model.api import (
     projections_document,
 )
 from auditplan.store import StoreError
-from auditplan.text import escaped, number
+from auditplan.text import escaped, gb_for_people, number
+
+DEFAULT_SIEM_NAME = "splunk-xml"  # as model/siem.py's DEFAULT_SIEM, when the config names none
 
 
-def _interval(row: pd.Series, metric: str) -> Text:
+def _interval(row: pd.Series, metric: str, mb_per_gb: float | None = None) -> Text:
+    """p50 [p10–p90], rounded for people; with `mb_per_gb` a GB figure, in MB when the p90 is below 1 GB."""
     # Text, not str: "[a–b]" would otherwise be read as rich markup.
     if math.isnan(row[f"{metric}_p50"]):
         return Text("n/a")
-    p50, p10, p90 = (number(row[f"{metric}_{q}"], trim=True) for q in ("p50", "p10", "p90"))
-    return Text(f"{p50} [{p10}–{p90}]")
+    scale, unit = 1.0, ""
+    if mb_per_gb is not None:
+        _, unit = gb_for_people(row[f"{metric}_p90"], mb_per_gb=mb_per_gb)
+        scale = mb_per_gb if unit == "MB" else 1.0
+        unit = " " + unit
+    p50, p10, p90 = (number(row[f"{metric}_{q}"] * scale, trim=True) for q in ("p50", "p10", "p90"))
+    return Text(f"{p50} [{p10}–{p90}]{unit}")
 
 
-def _group_table(title: str, frame: pd.DataFrame, currency: str) -> Table:
+def _size(value: float, mb_per_gb: float) -> str:
+    scaled, unit = gb_for_people(value, mb_per_gb=mb_per_gb)
+    return f"{number(scaled, trim=True)} {unit}"
+
+
+def _group_table(title: str, frame: pd.DataFrame, currency: str, mb_per_gb: float) -> Table:
     table = Table(title=escape(title))
-    for name in ("group", "hosts", "events/day p50", "EPS mean p50 [p10–p90]", "EPS peak p90",
-                 "GB/day p50 [p10–p90]", "GB held p90", f"{currency}/month p50 [p10–p90]"):
+    for name in ("group", "hosts", "events/day p50", "events/s mean p50 [p10–p90]", "events/s peak p90",
+                 "per day p50 [p10–p90]", "held p90", f"{currency}/month p50 [p10–p90]"):
         table.add_column(escape(name), justify="left" if name == "group" else "right")
     for group, row in frame.iterrows():
         table.add_row(
             Text(escaped(str(group))), str(int(row["hosts"])), number(row["added_events_day_p50"], trim=True),
             _interval(row, "added_eps_mean"), number(row["added_eps_peak_p90"], trim=True),
-            _interval(row, "added_gb_day"), number(row["added_gb_held_p90"], trim=True),
+            _interval(row, "added_gb_day", mb_per_gb), _size(row["added_gb_held_p90"], mb_per_gb),
             _interval(row, "added_cost_month"),
         )
     return table
 
 
-def _print_projection(console: Console, p: Projection) -> None:
+# The short summary (one profile, no --siem) lists at most this many sites and hosts below target.
+SHORT_ROWS = 10
+
+
+def _default_siem(config_file: Path | None) -> str:
+    """[plan] default_siem of the config (what `plan` and `report` use), splunk-xml by default."""
+    with usage_error_on(ConfigError):
+        return str(Config.load(config_file).plan_setting("default_siem", DEFAULT_SIEM_NAME))
+
+
+def _print_projection(console: Console, p: Projection, *, short: bool) -> None:
     prof = p.profile
+    mb_per_gb = 1024.0 if prof.gb_bytes == 2**30 else 1000.0
     price = f"{p.price_per_gb:g} {p.currency}/GB" if p.price_per_gb else "price unknown (--price-per-gb)"
     unit = "GiB (2^30 B)" if prof.gb_bytes == 2**30 else "GB (10^9 B)"
     console.print(Text(f"{prof.name}: {prof.description}; {unit}; retention {p.retention_days:g} days; {price}; "
                        f"Monte Carlo {p.draws} draws, seed {p.seed}", style="bold"))
-    console.print(_group_table(f"{prof.name}: added load, fleet", p.fleet, p.currency))
-    console.print(_group_table(f"{prof.name}: added load by role", p.by_role, p.currency))
-    console.print(_group_table(f"{prof.name}: added load by site", p.by_site, p.currency))
+    console.print(_group_table(f"{prof.name}: added load, fleet", p.fleet, p.currency, mb_per_gb))
+    console.print(_group_table(f"{prof.name}: added load by role", p.by_role, p.currency, mb_per_gb))
+    if not short or len(p.by_site) <= SHORT_ROWS:
+        console.print(_group_table(f"{prof.name}: added load by site", p.by_site, p.currency, mb_per_gb))
+    else:
+        console.print(f"({len(p.by_site)} sites: --siem {prof.name} shows the load by site)")
     changes = change_summary(p)
-    console.print("By change (sums of per-host p50 / p90 added GB/day): " + "; ".join(
-        f"{name} {c['hosts']:.0f} host(s) +{number(c['added_gb_day_p50'], trim=True)} / "
-        f"+{number(c['added_gb_day_p90'], trim=True)}"
+    console.print("By change (sums of per-host p50 / p90 added per day): " + "; ".join(
+        f"{name} {c['hosts']:.0f} host(s) +{_size(c['added_gb_day_p50'], mb_per_gb)} / "
+        f"+{_size(c['added_gb_day_p90'], mb_per_gb)}"
         for name, c in changes.items()
     ) + ("  (cmdline_only = the command line alone, on hosts already auditing 4688)" if "cmdline_only" in changes
          else ""))
     f = p.fleet.iloc[0]
-    console.print(f"After enablement the fleet's whole 4688 stream is {number(f['gb_day_p50'], trim=True)} GB/day "
-                  f"p50 ({number(f['eps_mean_p50'], trim=True)} EPS mean); the table shows the increment over today.")
+    console.print(f"After enablement the fleet's whole 4688 stream is {_size(f['gb_day_p50'], mb_per_gb)}/day "
+                  f"p50 ({number(f['eps_mean_p50'], trim=True)} events/s mean); the tables show the increment over "
+                  "today.")
     units = capacity_units(p)
     if units is not None:
         console.print(f"Capacity: {number(units, trim=True)} unit(s) of {prof.eps_capacity:g} EPS "
@@ -84,21 +115,24 @@ def _print_projection(console: Console, p: Projection) -> None:
         table = Table(title="Hosts below the local history target (p90)")
         for name in ("host", "MaxSize MB", "hours after (p90)", "recommended MaxSize MB"):
             table.add_column(name, justify="left" if name == "host" else "right")
-        for _, row in history.short.head(20).iterrows():
+        shown = SHORT_ROWS if short else 20
+        for _, row in history.short.head(shown).iterrows():
             table.add_row(Text(escaped(str(row["host"]))), number(row["log_max_size_bytes"] / 2**20, trim=True),
                           number(row["local_hours_p90"], trim=True),
                           number(row["recommended_log_max_size_mb"], trim=True)
                           + (" (cap)" if row["log_size_capped"] else ""))
         console.print(table)
+        if len(history.short) > shown:
+            console.print(f"... and {len(history.short) - shown} more host(s): --csv lists every host")
     for warning in p.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
 
 
 @main.command("project")
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store with the estimates `auditplan estimate` saved.")
+@store_option("The store with the estimates `auditplan estimate` saved.")
 @click.option("--siem", "siems", multiple=True, metavar="NAME",
-              help="SIEM profile to project for; repeat for several. Default: every profile in the config.")
+              help="SIEM profile to project for; repeat for several. Default: [plan] default_siem (splunk-xml).")
+@click.option("--all-profiles", is_flag=True, help="Project for every SIEM profile of the config, with a comparison.")
 @click.option("--price-per-gb", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Price of one GB in the profile's unit (overrides the profile; default: unknown, cost n/a).")
 @click.option("--currency", default=None, help="Currency label for costs (default: the profile's, USD).")
@@ -110,7 +144,8 @@ def _print_projection(console: Console, p: Projection) -> None:
               help="A TOML file overriding [siem.NAME], [plan] and [local_log] defaults.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: per SIEM the fleet, by_role, by_site and hosts.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per SIEM and host.")
-def project_command(db: Path, siems: tuple[str, ...], price_per_gb: float | None, currency: str | None,
+def project_command(db: Path | None, siems: tuple[str, ...], all_profiles: bool, price_per_gb: float | None,
+                    currency: str | None,
                     retention_days: float | None, min_local_hours: float | None, config_file: Path | None,
                     as_json: bool, as_csv: bool) -> None:
     """Project the added SIEM load of 4688 with command line: events/s (mean, peak hour), GB/day,
@@ -121,6 +156,12 @@ def project_command(db: Path, siems: tuple[str, ...], price_per_gb: float | None
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    if all_profiles and siems:
+        raise click.UsageError("--all-profiles already projects every profile; drop --siem")
+    db = find_store(db)
+    explicit = bool(siems)
+    if not siems and not all_profiles:
+        siems = (_default_siem(config_file),)
     with usage_error_on(ConfigError, ModelError, StoreError):
         made = projections(db, siems=siems, config_file=config_file, retention_days=retention_days,
                            price_per_gb=price_per_gb, currency=currency, min_local_hours=min_local_hours)
@@ -129,15 +170,20 @@ def project_command(db: Path, siems: tuple[str, ...], price_per_gb: float | None
     elif as_csv:
         sys.stdout.write(projections_csv_text(made))
     else:
-        console = Console()
+        console = stdout_console()
         for p in made:
-            _print_projection(console, p)
+            _print_projection(console, p, short=len(made) == 1 and not all_profiles)
         if len(made) > 1:
             table = Table(title=escape("Fleet added load by SIEM (p50 [p10–p90])"))
-            for name in ("siem", "GB/day", "EPS peak p90", "GB held p90", "cost/month"):
+            for name in ("siem", "per day", "events/s peak p90", "held p90", "cost/month"):
                 table.add_column(name, justify="left" if name == "siem" else "right")
             for p in made:
                 f = p.fleet.iloc[0]
-                table.add_row(p.profile.name, _interval(f, "added_gb_day"), number(f["added_eps_peak_p90"], trim=True),
-                              number(f["added_gb_held_p90"], trim=True), _interval(f, "added_cost_month"))
+                mb = 1024.0 if p.profile.gb_bytes == 2**30 else 1000.0
+                table.add_row(p.profile.name, _interval(f, "added_gb_day", mb),
+                              number(f["added_eps_peak_p90"], trim=True),
+                              _size(f["added_gb_held_p90"], mb), _interval(f, "added_cost_month"))
             console.print(table)
+        if not all_profiles and not explicit:
+            click.echo(f"Projected for {made[0].profile.name}, the default profile: --siem NAME for another, "
+                       "--all-profiles for all, --json or --csv for every figure at full precision.", err=True)

@@ -6,26 +6,30 @@ from pathlib import Path
 
 import click
 
-from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli import main
+from auditplan.cli.chain import find_plan, find_store, store_option
 from auditplan.cli.errors import usage_error_on
+from auditplan.cli.vocabulary import single_file_out
 from auditplan.config import ConfigError
 from auditplan.emit.api import DEFAULT_TITLE, EmitError, PlanError, write_report
 from auditplan.model.api import ModelError
 from auditplan.store import StoreError
 from auditplan.text import escaped
 
+REPORT_NAME = "report.html"
+
 
 @main.command()
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
-              help="The store written by survey/ingest and `auditplan estimate`.")
+@store_option("The store written by survey/ingest and `auditplan estimate`.")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              show_default="plan.json beside the store, else auditplan-out/plan.json",
               help="plan.json from `auditplan plan`, for the waves, the budget and the timeline; the report shows "
                    "the projection `auditplan plan` stored with it.")
 @click.option("--siem", default=None, help="SIEM profile to cost (default: the plan's, else the config default). "
                                            "Example: --siem sentinel")
-@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("auditplan-out/report.html"), show_default=True,
-              help="The HTML file; the per-host CSV is written beside it as <name>-hosts.csv.")
+@click.option("--out", "out_path", default=None, show_default="report.html beside the plan, else beside the store",
+              help="File: the HTML report; the per-host CSV is written beside it as <name>-hosts.csv. An existing "
+                   "folder, or a path ending in /, gets report.html inside it. Example: --out reports/")
 @click.option("--title", default=DEFAULT_TITLE, show_default=True, help="Title on the first page.")
 @click.option("--org", default=None, help="Organisation name shown under the title.")
 @click.option("--price-per-gb", type=click.FloatRange(min=0), default=None,
@@ -38,7 +42,7 @@ from auditplan.text import escaped
               help="The --out folder of `auditplan gpo` for this plan: the waves show the GPO names written there "
                    "(default: a gpo/ folder beside plan.json if there is one, else the default-prefix names). "
                    "Example: --gpo-dir auditplan-out/gpo")
-def report(db: Path, plan_path: Path | None, siem: str | None, out_path: Path, title: str, org: str | None,
+def report(db: Path | None, plan_path: Path | None, siem: str | None, out_path: str | None, title: str, org: str | None,
            price_per_gb: float | None, currency: str | None, config_file: Path | None,
            gpo_dir: Path | None) -> None:
     """Write the one-file HTML capacity report: the verdict first, then the evidence.
@@ -48,10 +52,21 @@ def report(db: Path, plan_path: Path | None, siem: str | None, out_path: Path, t
 
     \b
     Example:
+      auditplan report                      # the store, plan.json and gpo/ in auditplan-out/
       auditplan report --plan auditplan-out/plan.json --siem splunk-xml --org "Example Corp"
     """
+    db = find_store(db)
+    plan_path = find_plan(plan_path, db)
+    if plan_path is None:
+        click.echo("auditplan report: no plan.json beside the store or in auditplan-out/: the report shows no waves "
+                   "(run `auditplan plan --budget-gb-day N` first, or give --plan FILE)", err=True)
+    if out_path is not None:
+        out = single_file_out(out_path, REPORT_NAME)
+    else:
+        out = (plan_path.parent if plan_path is not None else db.parent) / REPORT_NAME
+    click.echo(f"auditplan report: writing {out} ...", err=True)
     with usage_error_on(PlanError, StoreError, ConfigError, ModelError, EmitError):
-        written = write_report(db, out_path, plan_path=plan_path, siem=siem, title=title, org=org,
+        written = write_report(db, out, plan_path=plan_path, siem=siem, title=title, org=org,
                                config_file=config_file, price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir)
     for warning in written.warnings:
         click.echo(f"auditplan report: warning: {escaped(warning)}", err=True)

@@ -31,7 +31,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-@main.command()
+@main.command(renamed={"--auth": "--transport"})
 @click.option("--fleet", "fleet_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Fleet TOML (docs/fleet-toml.md). Default: the built-in demo fleet.")
 @click.option("--hosts-out", type=click.Path(path_type=Path, dir_okay=False),
@@ -41,8 +41,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
               default=Path("auditplan-out/sim-credentials.json"), show_default=True,
               help="Where to write the JSON with username, password, transport, scheme, ca_bundle (mode 0600); "
                    "pass it to `survey --credentials`.")
-@click.option("--auth", type=click.Choice(AUTH_MODES), default="ntlm", show_default=True,
-              help="Authentication the simulated hosts accept.")
+@click.option("--transport", "auth", type=click.Choice(AUTH_MODES), default="ntlm", show_default=True,
+              help="Authentication the simulated hosts accept (as `survey --transport`).")
 @click.option("--http", "http", is_flag=True,
               help="Serve plain HTTP instead of HTTPS (Basic then needs `survey --allow-basic-over-http`).")
 @click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False),

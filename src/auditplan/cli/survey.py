@@ -22,6 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from auditplan.cli import DEFAULT_DB, main
+from auditplan.cli.console import stdout_console
+from auditplan.cli.vocabulary import MB
 from auditplan.collect import api
 from auditplan.inventory import InventoryError, load_inventory
 from auditplan.store import StoreError
@@ -109,7 +111,7 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
     return table
 
 
-@main.command()
+@main.command(renamed={"--max-output": "--max-output-mb"})
 @click.argument("hosts", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_DB, show_default=True,
               help="SQLite store the results go to (created if missing; re-runs resume from it).")
@@ -141,9 +143,10 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
               show_default=True, help="Hosts surveyed at the same time.")
 @click.option("--timeout", type=click.FloatRange(2.0, 3600.0), default=api.DEFAULT_TIMEOUT, show_default=True,
               help="Per-host deadline in seconds for the whole conversation, from connect to the shell's deletion.")
-@click.option("--max-output", "max_output_mb", type=click.FloatRange(0.01, 1024.0),
-              default=api.DEFAULT_MAX_OUTPUT_BYTES / 1024**2,
-              show_default=True, help="Stop reading a host's output after this many MiB (marked truncated).")
+@click.option("--max-output-mb", "max_output_mb", type=click.FloatRange(0.01, 1024.0),
+              default=api.DEFAULT_MAX_OUTPUT_BYTES / MB,
+              show_default=True, help="Stop reading a host's output after this many MB (1 MB = 1,048,576 bytes; "
+                                      "the host is marked truncated).")
 @click.option("--window-hours", type=click.IntRange(1, 168), default=24, show_default=True,
               help="Count 4688s (and Sysmon EID 1) per hour over this many whole UTC hours before now "
                    "(e.g. --window-hours 72 for three days). Longer windows need fewer peak-day guesses "
@@ -250,7 +253,7 @@ def survey(
         transport=api.AuthTransport(transport) if transport else None, https=https, port=port,
         ca_bundle=ca_bundle, insecure=insecure, allow_basic_over_http=allow_basic_over_http,
         client_cert=client_cert, client_key=client_key, timeout=timeout,
-        max_output_bytes=int(max_output_mb * 1024 * 1024),
+        max_output_bytes=int(max_output_mb * MB),
     )
     err = Console(stderr=True)
     with _progress_bar(err, not no_progress) as bar:
@@ -296,9 +299,7 @@ def _print_results(results: api.SurveyResults, db: Path, *, as_json: bool, as_cs
     elif as_csv:
         click.echo(frame_to_csv(frame), nl=False)
     else:
-        out = Console()
-        if not out.is_terminal:
-            out = Console(width=200)  # piped to a file: no terminal width to fit, keep rows on one line
+        out = stdout_console()  # piped to a file: no terminal width to fit, every value whole
         out.print(_summary_table(frame_records(frame), results.counts))
     click.echo(f"results in {db}", err=True)
     ran = {r.host.name for r in results.outcome.results}

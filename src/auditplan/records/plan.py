@@ -67,6 +67,19 @@ class Reason(enum.StrEnum):
     MAX_WAVES = "max_waves"
 
 
+# Each reason in words for people (the CLI's plan summary, the report's tables): "N host(s) <words>".
+REASON_WORDS: dict[str, str] = {
+    Reason.EXCLUDED: "excluded by --exclude",
+    Reason.UNREACHABLE: "could not be surveyed",
+    Reason.NO_ESTIMATE: "have no estimate (run auditplan estimate)",
+    Reason.CMDLINE_UNSUPPORTED: "run an OS that cannot log the command line",
+    Reason.ALREADY_ENABLED: "already audit 4688 with its command line",
+    Reason.EXCEEDS_STEP: "alone add more than one wave may (a larger --max-step-gb-day / --max-step-eps)",
+    Reason.EXCEEDS_BUDGET: "did not fit the budget left (a larger --budget-gb-day / --budget-eps)",
+    Reason.MAX_WAVES: "did not fit in --max-waves",
+}
+
+
 class PilotCoverage(enum.StrEnum):
     STRATUM = "stratum"  # one host per (role, OS family, site) stratum
     MARGINAL = "marginal"  # --pilot-size was smaller: each role, OS family and site, not each stratum
