@@ -49,6 +49,9 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
               help="Where the generated CA and certificates go. Default: a temporary directory.")
 @click.option("--password-env", metavar="VAR",
               help="Use the password in this environment variable for the fleet account instead of a random one.")
+# Benchmarks only (bench/survey_overhead.py): every host replays the first answer to a command, so
+# the simulator's CPU does not hide the client's. Hidden: the hosts then all answer as the first one.
+@click.option("--replay-answers", is_flag=True, hidden=True)
 def simulate(
     fleet_file: Path | None,
     hosts_out: Path,
@@ -57,6 +60,7 @@ def simulate(
     http: bool,
     work_dir: Path | None,
     password_env: str | None,
+    replay_answers: bool,
 ) -> None:
     """Run a simulated Windows fleet on loopback until Ctrl-C (or SIGTERM).
 
@@ -78,7 +82,7 @@ def simulate(
         try:
             with run_fleet(
                 profiles, work_dir or Path(tmp), auth=auth, https=not http, hosts_out=hosts_out,
-                credentials_out=credentials_out, password=password,
+                credentials_out=credentials_out, password=password, replay_answers=replay_answers,
             ) as fleet:
                 click.echo(
                     f"serving {len(fleet.profiles)} simulated hosts ({auth} over {fleet.scheme}); "

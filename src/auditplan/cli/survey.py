@@ -164,6 +164,12 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
               help="Opt-in: count live process starts for this many seconds with PowerShell + "
                    "Win32_ProcessStartTrace (for hosts where 4688 is off); 0 = off. Adds the same time "
                    f"plus {api.TRACE_DEADLINE_MARGIN:g} s to each host's deadline (e.g. --trace-seconds 60).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the hosts on the workers of this Dask scheduler (tcp:// or tls://; needs "
+                   "pip install 'auditplan[dask]' here and on the workers); results come back to --db here.")
+@click.option("--processes", type=click.IntRange(1, 256), default=None,
+              help="Start a local Dask cluster of this many worker processes (when one process's CPU is "
+                   "the limit); --concurrency is shared between them.")
 @click.option("--max-auth-failures", type=click.IntRange(0, 1_000_000), default=api.DEFAULT_MAX_AUTH_FAILURES,
               show_default=True,
               help="Lockout guard: survey one canary host first and stop if it rejects the credentials; "
@@ -199,6 +205,8 @@ def survey(
     sample_events: int,
     max_events: int,
     trace_seconds: int,
+    scheduler: str | None,
+    processes: int | None,
     max_auth_failures: int,
     refresh: bool,
     retry_failed: bool,
@@ -230,6 +238,8 @@ def survey(
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    if scheduler and processes:
+        raise click.UsageError("choose one of --scheduler and --processes")
     if refresh and retry_failed:
         raise click.UsageError("--refresh already re-surveys every host; drop --retry-failed")
     try:
@@ -279,6 +289,7 @@ def survey(
                 ask_password=_ask_password if _terminal_available() else None,
                 on_warning=lambda line: click.echo(f"warning: {line}", err=True),
                 on_start=on_start, on_progress=on_progress, max_auth_failures=max_auth_failures,
+                scheduler=scheduler, processes=processes,
             )
         except (api.CollectError, StoreError) as exc:
             raise click.UsageError(str(exc)) from None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +168,8 @@ def survey(
     on_warning: Callable[[str], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    scheduler: str | None = None,
+    processes: int | None = None,
     max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
 ) -> SurveyResults:
     """Survey `hosts` over WinRM into the store at `db`, at most `concurrency` at a time.
@@ -180,11 +183,19 @@ def survey(
     `on_start(to_run, skipped)` is called once before work, `on_progress` after each host;
     `on_warning` gets one line per warning about the inputs (a credentials file others can read).
     On KeyboardInterrupt the hosts in flight finish and the results say `interrupted`.
+    `scheduler` (a Dask address, tcp:// or tls://) runs the hosts on that cluster's workers, `processes`
+    on a new local cluster of that many worker processes (the extra auditplan[dask]); either way the
+    results come back to the one store here (collect/winrm/dask_engine.py). A scheduler that cannot be
+    reached or workers of another auditplan version raise CollectError before any host is tried.
     """
     if not hosts:
         raise CollectError("no hosts to survey")
     if concurrency < 1:
         raise CollectError("concurrency must be at least 1")
+    if scheduler is not None and processes is not None:
+        raise CollectError("choose one of a Dask scheduler and local worker processes")
+    if processes is not None and processes < 1:
+        raise CollectError("processes must be at least 1")
     if max_auth_failures < 0:
         raise CollectError("max_auth_failures must be 0 (off) or more")
     options = probe or ProbeOptions()
@@ -197,16 +208,28 @@ def survey(
     # The same line every host gets: refuse it here if cmd.exe would (ProbeOptionsError).
     build_probe(replace(options, max_bytes=settings.max_output_bytes, deadline_seconds=settings.deadline),
                 datetime.now(UTC))
-    store = _open_store(db)
-    try:
-        from auditplan.collect.winrm.survey import run_survey
+    with ExitStack() as stack:
+        client = None
+        if scheduler is not None or processes is not None:
+            from auditplan.collect.winrm.dask_engine import dask_cluster
 
-        outcome = run_survey(hosts, settings, store, concurrency=concurrency, probe_options=options,
-                             refresh=refresh, retry_failed=retry_failed, on_progress=on_progress, on_start=on_start,
-                             max_auth_failures=max_auth_failures)
+            # Connected and checked (or refused) before the store is created or any host is tried.
+            client = stack.enter_context(dask_cluster(scheduler, processes, -(-concurrency // (processes or 1)),
+                                                      settings))
+        store = stack.enter_context(_open_store(db))
+        if client is None:
+            from auditplan.collect.winrm.survey import run_survey
+
+            outcome = run_survey(hosts, settings, store, concurrency=concurrency, probe_options=options,
+                                 refresh=refresh, retry_failed=retry_failed, on_progress=on_progress,
+                                 on_start=on_start, max_auth_failures=max_auth_failures)
+        else:
+            from auditplan.collect.winrm.dask_engine import run_survey_dask
+
+            outcome = run_survey_dask(hosts, settings, store, client, concurrency=concurrency, probe_options=options,
+                                      refresh=refresh, retry_failed=retry_failed, on_progress=on_progress,
+                                      on_start=on_start, max_auth_failures=max_auth_failures)
         results = _results_for_inventory(hosts, outcome, store)
-    finally:
-        store.close()
     unverified = 0
     if settings.ca_bundle is None and not settings.insecure:
         from auditplan.collect.winrm.faults import CERT_VERIFY_FAILED

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from statistics import NormalDist
 from typing import Any
 
@@ -276,6 +277,8 @@ def _monte_carlo_cells(
     group_z = rng.standard_normal((n_groups, draws), dtype=np.float32)
     n_coeffs = coeffs.shape[1]
     mu32, sigma32, coeffs32 = mu.astype(np.float32), sigma.astype(np.float32), coeffs.astype(np.float32)
+    # Each coefficient's weights contiguous, so its product is the same BLAS call for every caller.
+    coeffs_by_k = np.ascontiguousarray(coeffs32.T)
     out = np.zeros((n_cells, n_coeffs, draws))
     for start in range(0, len(mu), _CHUNK):
         stop = min(start + _CHUNK, len(mu))
@@ -286,10 +289,17 @@ def _monte_carlo_cells(
         z[~own] = group_z[shared_group[start:stop][~own]]
         x = np.exp(mu32[start:stop, None] + sigma32[start:stop, None] * z)  # exp(-inf) = 0 for zero hosts
         chunk_cells = cell[start:stop]
-        starts = np.flatnonzero(np.r_[True, chunk_cells[1:] != chunk_cells[:-1]])
-        ids = chunk_cells[starts]
-        for k in range(n_coeffs):
-            out[ids, k, :] += np.add.reduceat(coeffs32[start:stop, k, None] * x, starts, axis=0)
+        bounds = np.flatnonzero(np.r_[True, chunk_cells[1:] != chunk_cells[:-1], True])
+        chunk_coeffs = coeffs_by_k[:, start:stop]
+        # Per cell and coefficient, (hosts) @ (hosts x draws): a BLAS product over a cell's rows, which
+        # stay in cache, where a weighted np.add.reduceat per coefficient made and summed a full copy of
+        # the chunk each time. One product per coefficient, so a coefficient's sums do not depend on
+        # which others are asked for (fleet_events_day and project must print the same range).
+        for lo, hi in pairwise(bounds):
+            rows = x[lo:hi]
+            target = out[chunk_cells[lo]]
+            for k in range(n_coeffs):
+                target[k] += chunk_coeffs[k, lo:hi] @ rows
     return out
 
 

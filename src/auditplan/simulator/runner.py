@@ -96,10 +96,12 @@ def run_fleet(
     credentials_out: Path | None = None,
     password: str | None = None,
     operation_timeout_cap: float | None = None,
+    replay_answers: bool = False,
 ) -> Iterator[RunningFleet]:
     """Start `profiles` on loopback, write the hosts and credentials files, stop on exit.
 
-    Basic over HTTP is served with AllowUnencrypted on (the survey still refuses it unless told
+    `replay_answers` (benchmarks) answers each command once and replays it to every host
+    (simulator/replay.py). Basic over HTTP is served with AllowUnencrypted on (the survey still refuses it unless told
     to); NTLM and CredSSP over HTTP must encrypt the message, as on a default Windows listener.
     """
     if auth not in AUTH_MODES:
@@ -114,6 +116,11 @@ def run_fleet(
         else None
     )
     sim_hosts = [_sim_host(p) for p in profiles]
+    if replay_answers:  # benchmarks only: see simulator/replay.py
+        from auditplan.simulator.replay import replaying
+
+        sim_hosts = [replace(h, backend=b) for h, b in zip(sim_hosts, replaying([h.backend for h in sim_hosts]),
+                                                            strict=True)]
     server = FleetServer(
         sim_hosts,
         users=[credentials],
