@@ -6,6 +6,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis on a busy machine: no per-example deadline and no "too slow" health check (both are
+# wall-clock thresholds that a loaded machine trips: a flaky test is a bug), and no example database
+# written into the checkout (the README's command runs with -p no:cacheprovider for the same reason).
+# A test's own @settings still narrows max_examples; a failure prints the blob that reproduces it.
+settings.register_profile(
+    "auditplan",
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("auditplan")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # CI clones the repo into another folder with a copy of shared/ beside it; developers have

@@ -14,8 +14,11 @@ done
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Another apt (unattended-upgrades, a second set-up) may hold the lock: wait for it, bounded.
+    source tests/apt_wait.sh
+    apt_wait apt-get update -qq
+    apt_wait apt-get install -y -qq --no-install-recommends -o "DPkg::Lock::Timeout=${APT_LOCK_WAIT:-600}" \
+      "${missing[@]}" >/dev/null
   else
     echo "tests/setup.sh: missing Debian packages (${missing[*]}); run as root to install them," \
          "or the tests that need them skip" >&2

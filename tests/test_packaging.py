@@ -20,7 +20,7 @@ def test_wheel_ships_templates_rules_and_data(tmp_path: Path) -> None:
     # runs in one checkout would otherwise share (and break) them.
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, source / name)
     for name in ("src", "gpo_templates", "reports"):
         shutil.copytree(REPO / name, source / name, ignore=CACHES)
@@ -54,3 +54,8 @@ def test_wheel_ships_templates_rules_and_data(tmp_path: Path) -> None:
     modules = {f"auditplan/{p.relative_to(REPO / 'src/auditplan').as_posix()}"
                for p in (REPO / "src/auditplan").rglob("*.py")}
     assert modules <= names, sorted(modules - names)
+    # The wheel's version is the one `auditplan --version` prints, and it carries the licence file.
+    from auditplan import __version__
+
+    assert wheel.name.startswith(f"auditplan-{__version__}-")
+    assert f"auditplan-{__version__}.dist-info/licenses/LICENSE" in names

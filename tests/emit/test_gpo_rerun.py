@@ -485,12 +485,18 @@ def _start_together(tmp_path: Path, runs: list[list[str]]) -> list[subprocess.Co
     go = tmp_path / "go"
     code = ("import sys, time, pathlib\n"
             "from auditplan.cli import main\n"
+            "import auditplan.cli.gpo, auditplan.emit.api\n"
             "go = pathlib.Path(sys.argv[1])\n"
+            "pathlib.Path(sys.argv[2]).write_text('')\n"
             "while not go.exists(): time.sleep(0.001)\n"
-            "main(sys.argv[2:])\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(go), *args], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for args in runs]
-    time.sleep(1.0)  # both have imported auditplan and are polling
+            "main(sys.argv[3:])\n")
+    ready = [tmp_path / f"ready{i}" for i in range(len(runs))]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(go), str(flag), *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for flag, args in zip(ready, runs, strict=True)]
+    # Released only once every process has imported auditplan and is polling (each says so by a file).
+    while not all(flag.exists() for flag in ready):
+        assert all(p.poll() is None for p in procs), [p.communicate()[0] for p in procs if p.poll() is not None]
+        time.sleep(0.01)
     go.write_text("", encoding="utf-8")
     done = []
     for p in procs:

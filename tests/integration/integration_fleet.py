@@ -8,7 +8,7 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from auditplan.collect.api import AuthTransport, Secret, TransportSettings
@@ -75,9 +75,13 @@ def settings_for(
         ca_bundle=tls.ca_cert if tls else None,
         client_cert=tls.client_cert if tls else None,
         client_key=tls.client_key if tls else None,
+        # Short long-polls keep a slow command cheap; the read timeout and the deadline are generous
+        # because a host that must end ok has to, however busy the machine is (a flaky test is a
+        # bug). Tests of the timeout faults pass their own short values: there the timeout always
+        # fires, whatever the load.
         operation_timeout=1,
-        read_timeout=3,
-        deadline=8.0,
+        read_timeout=30,
+        deadline=60.0,
     )
     return replace(base, **kw)  # type: ignore[arg-type]
 
@@ -102,3 +106,13 @@ def settled_stats(server: FleetServer, name: str) -> HostStats:
             return current
         previous = current
     return previous
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One `auditplan demo` run: what it printed and the folder it wrote. Tests only read it."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    out: Path

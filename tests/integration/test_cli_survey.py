@@ -48,7 +48,7 @@ def test_json_output_exit_codes_and_inventory_errors(tmp_path: Path, tls: TlsMat
         db = tmp_path / "out" / "a.db"
         result = _run(
             ["survey", str(hosts), "--db", str(db), "--username", USERNAME, "--password-env", "AP_PW",
-             "--ca-bundle", str(tls.ca_cert), "--timeout", "5", "--json", "--no-progress"],
+             "--ca-bundle", str(tls.ca_cert), "--timeout", "60", "--json", "--no-progress"],
             env={"AP_PW": PASSWORD},
         )
     assert result.exit_code == 1, _all_output(result)
@@ -235,7 +235,7 @@ def test_window_sample_and_cap_options_reach_the_probe(tmp_path: Path) -> None:
         db = tmp_path / "a.db"
         result = _run(
             ["survey", str(hosts), "--db", str(db), "--username", USERNAME, "--password-env", "AP_PW",
-             "--transport", "basic", "--http", "--allow-basic-over-http", "--timeout", "20", "--no-progress",
+             "--transport", "basic", "--http", "--allow-basic-over-http", "--timeout", "60", "--no-progress",
              "--json", "--window-hours", "6", "--sample-events", "5", "--max-events", "1000",
              "--trace-seconds", "30"],
             env={"AP_PW": PASSWORD},
@@ -246,7 +246,7 @@ def test_window_sample_and_cap_options_reach_the_probe(tmp_path: Path) -> None:
     assert saved.volume is not None and len(saved.volume.hourly_4688) == 6
     assert len(saved.events) == 5
     assert saved.caps is not None and saved.caps.max_events == 1000
-    assert saved.caps.deadline_seconds == 20 + 30 + 30  # --timeout + --trace-seconds + start-up margin
+    assert saved.caps.deadline_seconds == 60 + 30 + 30  # --timeout + --trace-seconds + start-up margin
     assert not any("trace" in w for w in saved.warnings)
 
 

@@ -13,12 +13,10 @@ import hashlib
 import json
 import re
 from importlib import resources
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from integration_fleet import DemoRun
 
-from auditplan.cli import main
 from auditplan.records import EstimateSource, HostStatus
 from auditplan.store import Store
 
@@ -38,10 +36,10 @@ def test_evtx_ships_as_package_data_with_its_licence() -> None:
 
 
 @pytest.mark.slow
-def test_demo_ingests_an_offline_host(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("demo")
+def test_demo_ingests_an_offline_host(demo_run: DemoRun) -> None:
     assert DNS_NAME.match(HOST)
-    out = tmp_path / "demo"
-    result = CliRunner().invoke(main, ["demo", "--out", str(out)], catch_exceptions=False)
+    out, result = demo_run.out, demo_run
     assert result.exit_code == 0, result.stdout + result.stderr
 
     stages = [line.split(":", 1)[0] for line in result.stdout.splitlines()

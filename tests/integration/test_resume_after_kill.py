@@ -36,7 +36,7 @@ def _survey(hosts: Path, db: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "auditplan", "survey", str(hosts), "--db", str(db), "--username", USERNAME,
          "--password-env", "AP_PW", "--transport", "basic", "--http", "--allow-basic-over-http",
-         "--concurrency", "2", "--timeout", "20", "--no-progress", "--json"],
+         "--concurrency", "2", "--timeout", "60", "--no-progress", "--json"],
         env={**os.environ, "AP_PW": PASSWORD},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -9,11 +9,11 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from integration_fleet import DemoRun
 
 from auditplan.cli import main
 
@@ -31,12 +31,16 @@ faults = { reject_credentials = true }
 """
 
 
-def _wait_for(path: Path, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists() and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        time.sleep(0.05)
-    assert path.exists()
+def _wait_ready(proc: subprocess.Popen[bytes]) -> bytes:
+    """Read the simulator's stderr up to its "ready" line: it says so only after both files are
+    written (cli/simulate.py), so no clock decides when they can be read. Returns what it read."""
+    assert proc.stderr is not None
+    seen = b""
+    for line in proc.stderr:
+        seen += line
+        if line.strip() == b"ready":
+            return seen
+    raise AssertionError(f"simulate ended before it was ready (exit {proc.wait()}): {seen.decode(errors='replace')}")
 
 
 @pytest.mark.slow
@@ -50,8 +54,7 @@ def test_simulate_writes_files_survey_accepts(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(creds, sim)
-        time.sleep(0.2)  # both files are written before the server reports ready; give the write a moment
+        _wait_ready(sim)
         assert stat.S_IMODE(creds.stat().st_mode) == 0o600
         document = json.loads(creds.read_text(encoding="utf-8"))
         assert document["transport"] == "ntlm" and document["scheme"] == "https"
@@ -62,7 +65,7 @@ def test_simulate_writes_files_survey_accepts(tmp_path: Path) -> None:
         result = CliRunner().invoke(
             main,
             ["survey", str(hosts), "--credentials", str(creds), "--db", str(tmp_path / "a.db"), "--json",
-             "--no-progress", "--timeout", "10"],
+             "--no-progress", "--timeout", "60"],
             catch_exceptions=False,
         )
     finally:
@@ -79,9 +82,9 @@ def test_simulate_writes_files_survey_accepts(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_surveys_the_demo_fleet(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    result = CliRunner().invoke(main, ["demo", "--out", str(out)], catch_exceptions=False)
+@pytest.mark.xdist_group("demo")
+def test_demo_surveys_the_demo_fleet(demo_run: DemoRun) -> None:
+    out, result = demo_run.out, demo_run
     assert result.exit_code == 0, result.stdout + result.stderr
     assert str(out / "auditplan.db") in result.stdout
     # The demo fleet (simulator/demo_fleet.toml) has one host per transport fault; each ends

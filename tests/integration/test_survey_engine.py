@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +35,11 @@ def _profiles() -> list:  # type: ignore[type-arg]
 
 
 def test_every_host_classified_saved_once_and_resumable(tmp_path: Path) -> None:
-    settings = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=1.2)
+    # The hanging host always ends at the deadline; the others must end ok before it, however busy
+    # the machine, so the deadline is wide (the hang costs 15 s of waiting, no CPU). The later runs
+    # only check which hosts are contacted, so they use a short one.
+    settings = settings_for("basic", None, operation_timeout=1, read_timeout=14, deadline=15.0)
+    short = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=1.2)
     progress: list[Progress] = []
     with serving(_profiles()) as server, Store(tmp_path / "s.db") as store:
         hosts = [inventory_host(server, name) for name in EXPECTED]
@@ -57,14 +60,14 @@ def test_every_host_classified_saved_once_and_resumable(tmp_path: Path) -> None:
         # Resume: nothing sent to hosts already saved, except the one that failed authentication,
         # which is retried (alone, as the canary, so the run stops when it fails again).
         server.reset_stats()
-        again = run_survey(hosts, settings, store, concurrency=3)
+        again = run_survey(hosts, short, store, concurrency=3)
         assert [r.host.name for r in again.results] == ["badcreds"] and again.retried_auth_failed == ["badcreds"]
         assert sorted(again.skipped) == sorted(set(EXPECTED) - {"badcreds"})
         assert again.stopped_reason is not None and "badcreds" in again.stopped_reason
         assert all(server.stats(name).requests == 0 for name in EXPECTED if name != "badcreds")
 
         # --retry-failed: only the hosts that did not end ok talk to the server again.
-        retried = run_survey(hosts, settings, store, concurrency=3, retry_failed=True)
+        retried = run_survey(hosts, short, store, concurrency=3, retry_failed=True)
         # The host that failed authentication goes last: hang and reset say nothing about the
         # credentials, so each is a canary in turn, and badcreds, the last canary, stops the run.
         assert [r.host.name for r in retried.results] == ["hang", "reset", "badcreds"]
@@ -72,7 +75,7 @@ def test_every_host_classified_saved_once_and_resumable(tmp_path: Path) -> None:
         assert all(server.stats(name).requests == 0 for name in ("ok1", "ok2", "ok3"))
 
         # --refresh: everyone again, still one saved result per host.
-        refreshed = run_survey(hosts, settings, store, concurrency=6, refresh=True)
+        refreshed = run_survey(hosts, short, store, concurrency=6, refresh=True)
         assert len(refreshed.results) == len(EXPECTED)
         assert len(store.load_results()) == len(EXPECTED)
     saved_text = (tmp_path / "s.db").read_bytes()
@@ -80,20 +83,29 @@ def test_every_host_classified_saved_once_and_resumable(tmp_path: Path) -> None:
 
 
 class _SlowCounting:
-    """A CommandBackend that takes a while and records how many run at once (a real backend,
-    served by the real server; it stands in for a host that is slow to answer)."""
+    """A CommandBackend that records how many run at once (a real backend, served by the real server).
+    The first three to start wait for each other (a barrier, not a clock), so a survey allowed three
+    hosts at once really has three in flight; a survey that allowed fewer would break the barrier."""
 
-    def __init__(self, inner: object, gauge: dict[str, int], lock: threading.Lock) -> None:
+    def __init__(self, inner: object, gauge: dict[str, int], lock: threading.Lock,
+                 barrier: threading.Barrier) -> None:
         self.inner = inner
         self.gauge = gauge
         self.lock = lock
+        self.barrier = barrier
 
     def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
         with self.lock:
             self.gauge["now"] += 1
+            self.gauge["started"] += 1
             self.gauge["max"] = max(self.gauge["max"], self.gauge["now"])
+            first = self.gauge["started"] <= self.barrier.parties
         try:
-            time.sleep(0.15)
+            if first:
+                try:
+                    self.barrier.wait()
+                except threading.BrokenBarrierError:
+                    self.gauge["broken"] = 1
             return self.inner.run(command, arguments)  # type: ignore[attr-defined,no-any-return]
         finally:
             with self.lock:
@@ -101,19 +113,23 @@ class _SlowCounting:
 
 
 def test_concurrency_is_bounded(tmp_path: Path) -> None:
-    gauge = {"now": 0, "max": 0}
+    gauge = {"now": 0, "max": 0, "started": 0, "broken": 0}
     lock = threading.Lock()
+    barrier = threading.Barrier(3, timeout=60)
     sims: list[SimHost] = []
     for i in range(8):
         base = sim_host(profile(f"h{i}"))
-        sims.append(SimHost(base.name, base.address, 0, _SlowCounting(base.backend, gauge, lock)))
+        sims.append(SimHost(base.name, base.address, 0, _SlowCounting(base.backend, gauge, lock, barrier)))
     server = FleetServer(sims, users=[Credentials(USERNAME, PASSWORD)], auth={"basic"}, tls=None,
                          allow_unencrypted=True)
     with server, Store(tmp_path / "s.db") as store:
         hosts = [inventory_host(server, s.name) for s in sims]
-        outcome = run_survey(hosts, settings_for("basic", None), store, concurrency=3)
+        # Guard off: a canary would run the first host alone, before the others could reach the barrier.
+        outcome = run_survey(hosts, settings_for("basic", None, deadline=120.0), store,
+                             concurrency=3, max_auth_failures=0)
     assert all(r.status is HostStatus.OK for r in outcome.results)
-    assert 2 <= gauge["max"] <= 3
+    assert gauge["broken"] == 0  # three hosts were in flight at once
+    assert gauge["max"] == 3  # and never more
 
 
 def test_interrupt_stops_starting_hosts_and_keeps_what_was_saved(tmp_path: Path) -> None:
@@ -144,20 +160,44 @@ def test_bad_concurrency_is_refused(tmp_path: Path) -> None:
         run_survey([], settings_for("basic", None), store, concurrency=0)
 
 
-def test_a_hanging_host_holds_only_its_own_worker(tmp_path: Path) -> None:
-    # Two workers, one stuck on a host that never answers: the other worker surveys every
-    # other host meanwhile, so the hanging host is the last to finish, after its deadline.
-    names = ["hang", "a", "b", "c", "d"]
-    with serving([profile("hang", FaultSpec(hang=True)), *(profile(n) for n in names[1:])]) as server, \
-            Store(tmp_path / "s.db") as store:
+class HeldBackend:
+    """A host whose command runs until the test lets it finish (a stuck host, released on cue)."""
+
+    def __init__(self, inner: object, release: threading.Event) -> None:
+        self.inner, self.release = inner, release
+
+    def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
+        self.release.wait(120)
+        return self.inner.run(command, arguments, codepage)  # type: ignore[attr-defined, no-any-return]
+
+
+def test_a_stuck_host_holds_only_its_own_worker(tmp_path: Path) -> None:
+    # Two workers, one stuck on a host whose command does not finish: the other worker surveys every
+    # other host meanwhile. The stuck host is released only once the other four are saved, so with a
+    # worker held by it the run could not get there (it would end at the 60 s deadline instead, with
+    # the stuck host timed out and not last). No clock decides the order: the release does.
+    names = ["stuck", "a", "b", "c", "d"]
+    release = threading.Event()
+    sims = [sim_host(profile(n)) for n in names]
+    sims[0] = SimHost(sims[0].name, sims[0].address, sims[0].port, HeldBackend(sims[0].backend, release))
+    server = FleetServer(sims, users=[Credentials(USERNAME, PASSWORD)], auth={"basic"}, tls=None,
+                         allow_unencrypted=True, operation_timeout_cap=1.0)
+    order: list[str] = []
+
+    def progress(p: Progress) -> None:
+        order.append(p.result.host.name)
+        if set(order) >= set(names[1:]):
+            release.set()
+
+    with server, Store(tmp_path / "s.db") as store:
         hosts = [inventory_host(server, n) for n in names]
-        order: list[str] = []
-        settings = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=1.5)
-        # Guard off: with a canary, "hang" (the first host) would run alone until its deadline.
-        run_survey(hosts, settings, store, concurrency=2, on_progress=lambda p: order.append(p.result.host.name),
-                   max_auth_failures=0)
-    assert order[-1] == "hang"
+        settings = settings_for("basic", None, operation_timeout=1, read_timeout=5, deadline=60.0)
+        # Guard off: with a canary, "stuck" (the first host) would run alone, and it is released
+        # only once the others are done.
+        outcome = run_survey(hosts, settings, store, concurrency=2, on_progress=progress, max_auth_failures=0)
+    assert order[-1] == "stuck"
     assert sorted(order[:-1]) == ["a", "b", "c", "d"]
+    assert outcome.counts == {HostStatus.OK: 5}
 
 
 def test_trace_reaches_the_host_result_over_winrm(tmp_path: Path) -> None:
