@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: Samba's Python modules are the independent parser of the emitted GPO files
 # (GPL-3.0, used as a test oracle only, never vendored); Chromium renders the HTML report.
+# Go with github.com/masterzen/winrm is the independent non-Python WinRM client the simulator is
+# checked against (tests/clients/test_go_winrm.py builds its small wrapper at test time).
 APT_PACKAGES=(python3-samba chromium chromium-driver)
+APT_PACKAGES+=(golang-go golang-github-masterzen-winrm-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-for dir in tests tests/cli tests/collect tests/emit tests/integration tests/model tests/simulator bench tools; do
+for dir in tests tests/cli tests/clients tests/collect tests/emit tests/integration tests/model tests/simulator bench tools; do
   path="src:$dir:tests"
   # bench/report.py and bench/redaction.py put these on sys.path themselves, for shared test data
   if [ "$dir" = bench ]; then path="$path:tests/emit:tests/collect"; fi

@@ -295,8 +295,8 @@ class _LongTempHost:
         from auditplan.simulator.profile import HostProfile
 
         class LongTemp(SimulatedHost):
-            def environment(self) -> dict[str, str]:
-                env = super().environment()
+            def environment(self, principal: str | None = None) -> dict[str, str]:
+                env = super().environment(principal)
                 env["TEMP"] = env["TMP"] = LONG_TEMP
                 return env
 

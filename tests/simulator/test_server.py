@@ -85,7 +85,8 @@ def serve(**kw: Any) -> FleetServer:
     kw.setdefault("users", [USER, OTHER])
     kw.setdefault("tls", None)
     kw.setdefault("operation_timeout_cap", 0.5)
-    return FleetServer([SimHost("web01", ADDRESS, 0, EchoBackend())], **kw)
+    # A member of the LAB domain, so OTHER (LAB\\operator) is one of its domain's accounts.
+    return FleetServer([SimHost("web01", ADDRESS, 0, EchoBackend(), computer_name="web01.lab.example")], **kw)
 
 
 @pytest.fixture
@@ -206,14 +207,14 @@ def test_ntlm_channel_binding_is_enforced_when_asked(tls: TlsMaterial) -> None:
             bad.open_shell()
 
 
-def test_ntlm_user_file_is_private_and_removed_on_stop() -> None:
+def test_ntlm_user_file_is_private_empty_and_removed_on_stop() -> None:
     before = os.environ.get(NTLM_USER_FILE_ENV)
     server = serve(auth={"ntlm"})
     server.start()
     try:
-        user_file = server._users._file
+        user_file = server._acceptor_file._file
         assert user_file is not None and user_file.is_file()
-        assert USER.password not in user_file.read_text(encoding="utf-8")  # NT hashes only
+        assert user_file.read_bytes() == b""  # accounts live in memory: no name, no hash on disk
         assert stat.S_IMODE(user_file.stat().st_mode) == 0o600
         assert stat.S_IMODE(user_file.parent.stat().st_mode) == 0o700
         run_once(protocol(server.url("web01"), "ntlm"), "echo", ("a",))
@@ -231,7 +232,9 @@ def test_ntlm_password_with_colons_and_non_ascii() -> None:
 
 def test_two_ntlm_servers_with_different_users_coexist() -> None:
     first = FleetServer([SimHost("a", "127.0.0.22", 0, EchoBackend())], users=[USER], auth={"ntlm"}, tls=None)
-    second = FleetServer([SimHost("b", "127.0.0.23", 0, EchoBackend())], users=[OTHER], auth={"ntlm"}, tls=None)
+    second = FleetServer(
+        [SimHost("b", "127.0.0.23", 0, EchoBackend(), computer_name="b.lab.example")], users=[OTHER], auth={"ntlm"}, tls=None
+    )
     with first, second:
         assert run_once(protocol(first.url("a"), "ntlm", USER), "echo", ("1",))[0] == b"1\r\n"
         assert run_once(protocol(second.url("b"), "ntlm", OTHER), "echo", ("2",))[0] == b"2\r\n"

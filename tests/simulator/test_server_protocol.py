@@ -148,7 +148,7 @@ def test_create_and_command_responses_look_like_windows(server: FleetServer, bac
     assert root.findtext("s:Body/rsp:Shell/rsp:ShellId", namespaces=NS) == shell_id
     assert root.findtext("s:Body/rsp:Shell/rsp:Owner", namespaces=NS) == "vagrant"
     [record] = server.shells("srv")
-    assert (record.shell_id, record.owner, record.codepage, record.noprofile) == (shell_id, "vagrant", 65001, True)
+    assert (record.shell_id, record.owner, record.codepage, record.noprofile) == (shell_id, "SRV\\vagrant", 65001, True)
 
     # pypsrp sends one rsp:Arguments per argument (recording test_winrs_bad_cmd_id.yml).
     command = post(

@@ -192,7 +192,10 @@ def crlf(text: str) -> bytes:
 
 
 def test_auditpol_backup_file_is_the_captured_file_byte_for_byte() -> None:
-    profile = profile_from_capture(BIRDSOFPRAY_BACKUP, 3, 4, name="birdsofpray", computer_name="BIRDSOFPRAY")
+    # BIRDSOFPRAY predates Server 2022's Access Rights subcategory (tools_auditpol.py): an older build.
+    profile = profile_from_capture(
+        BIRDSOFPRAY_BACKUP, 3, 4, name="birdsofpray", computer_name="BIRDSOFPRAY", os=OSProfile(build=17763)
+    )
     h = host(profile)
     out = h.run("auditpol /backup /file:%TEMP%\\ap.csv")
     assert out.exit_code == 0
@@ -239,7 +242,7 @@ def test_german_backup_rows_match_the_real_german_capture() -> None:
         return {(r.split(b",")[3], r.split(b",")[6]) for r in rows[1:] if r.count(b",") == 6 and b"{" in r}
 
     assert guid_value(lines) == guid_value(en_lines)
-    assert len(guid_value(lines)) == 59
+    assert len(guid_value(lines)) == 60  # Server 2022: 59 + Access Rights
 
 
 # --- auditpol /get (§2, gpo-backup-format.md §A1) -------------------------------------------------
@@ -269,12 +272,12 @@ def test_get_category_all_r_rows_follow_the_get_order() -> None:
     assert lines[0] == captured[0]
     assert lines[1] == ""  # the blank second line (§2.1)
     rows = [r for r in lines[2:] if r]
-    # The fixture lacks Credential Validation (a full list has it, §2.3) and anonymised the
-    # machine name; everything else must be identical, in order.
-    ours = [r.split(",", 1)[1] for r in rows if "Credential Validation" not in r]
+    # The fixture lacks Credential Validation (a full list has it, §2.3) and Server 2022's Access
+    # Rights, and anonymised the machine name; everything else must be identical, in order.
+    ours = [r.split(",", 1)[1] for r in rows if "Credential Validation" not in r and "Access Rights" not in r]
     assert ours == [r.split(",", 1)[1] for r in captured[1:]]
     assert rows[0].startswith("TEST,System,")
-    assert len(rows) == 59
+    assert len(rows) == 60
 
 
 def test_german_get_r_texts_and_code_page() -> None:
@@ -668,7 +671,7 @@ def test_one_host_serves_concurrent_command_lines() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(probe, range(32)))
     assert len(set(results)) == 1
-    assert results[0].count(b"\r\n") == 1 + 1 + 59 + 4 + 2  # success line, header, rows, options, SACLs
+    assert results[0].count(b"\r\n") == 1 + 1 + 60 + 4 + 2  # success line, header, rows (Server 2022), options, SACLs
     assert h.fs.paths() == []
 
 

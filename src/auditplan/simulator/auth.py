@@ -1,15 +1,15 @@
 """HTTP authentication and MS-WSMV message encryption for the simulator, one context per TCP connection.
 
-Schemes (reference/winrm-protocol.md §2): Basic, Negotiate/NTLM (pyspnego acceptor; raw NTLM from
-pywinrm and SPNEGO from pypsrp), CredSSP (pyspnego acceptor, NTLM inside), and TLS client
-certificates. Encrypted bodies use the multipart framing of MS-WSMV 2.2.9.1 (§2.2 of the reference).
+Schemes (reference/winrm-protocol.md §2): Basic, Negotiate/NTLM (raw NTLM from pywinrm and SPNEGO
+from pypsrp), CredSSP (NTLM inside), and TLS client certificates. Every scheme reaches the same
+accounts by the same rules: the host's AccountBook (accounts.py). NTLM is pyspnego's acceptor with
+the host's own CHALLENGE names and account lookup (ntlm.py), wrapped in pyspnego's SPNEGO and CredSSP
+acceptors. Encrypted bodies use the multipart framing of MS-WSMV 2.2.9.1 (§2.2 of the reference).
 
-pyspnego's NTLM acceptor reads its users from the file named by the process-global env var
-NTLM_USER_FILE (§2.3). Each UserStore writes its own 0600 file (NT hashes, smbpasswd format) in a
-private 0700 temp dir, removed on close; the env
-var is pointed at it only for the duration of an acceptor step, under a process-wide lock, so
-several FleetServers with different users can run in one process. Passwords are compared, never
-logged or put in exception messages.
+pyspnego's NTLM acceptor refuses to start unless the process-global env var NTLM_USER_FILE names a
+file; it is pointed at an empty private file (NtlmAcceptorFile) only while an acceptor is built or
+stepped, under a process-wide lock, so several FleetServers can run in one process. Passwords are
+compared, never logged or put in exception messages.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import os
 import shutil
 import struct
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +31,10 @@ from typing import Any
 import spnego
 import spnego.channel_bindings
 import spnego.exceptions
-from spnego._ntlm_raw.crypto import ntowfv1  # MD4 of UTF-16LE; hashlib's md4 is gone in OpenSSL 3
+from spnego._context import GSSMech
 
-from auditplan.simulator.interface import Credentials
+from auditplan.simulator.accounts import AccountBook
+from auditplan.simulator.ntlm import HostNtlmAcceptor
 
 SCHEME_BASIC = "basic"
 SCHEME_NTLM = "ntlm"
@@ -65,65 +65,34 @@ class EncryptionError(Exception):
     """An encrypted body could not be unframed or unsealed."""
 
 
-class UserStore:
-    """The simulated hosts' local accounts. Owns a private NTLM_USER_FILE while open."""
+class NtlmAcceptorFile:
+    """The empty NTLM_USER_FILE pyspnego's NTLM acceptor insists on at construction.
 
-    def __init__(self, users: Sequence[Credentials]) -> None:
-        for user in users:
-            for text in (user.username, user.domain):
-                if any(ch in text for ch in ":\r\n\\@"):
-                    raise ValueError(f"account name {text!r} may not contain ':', '\\', '@' or line breaks")
-        self._users = list(users)
+    Accounts live in each host's AccountBook (accounts.py) and the acceptor (ntlm.py) never reads
+    this file, so it holds no name and no hash; it exists while the server runs, in a 0700 dir.
+    """
+
+    def __init__(self) -> None:
         self._dir: Path | None = None
         self._file: Path | None = None
 
     def open(self, *, ntlm: bool = True) -> None:
-        """Write the NTLM user file (only when an NTLM-based scheme is served)."""
         self._dir = Path(tempfile.mkdtemp(prefix="auditplan-sim-"))  # mkdtemp: mode 0700
         if not ntlm:
             return
         self._file = self._dir / "ntlm-users"
-        fd = os.open(self._file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for user in self._users:
-                handle.write(_smbpasswd_line(user))
+        os.close(os.open(self._file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
     def close(self) -> None:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
         self._dir = self._file = None
 
-    def _find(self, account: str) -> Credentials | None:
-        """Match `user`, `DOMAIN\\user`, `.\\user` or `user@domain` case-insensitively, as Windows does."""
-        domain, name = "", account
-        if "\\" in account:
-            domain, name = account.split("\\", 1)
-        elif "@" in account:
-            name, domain = account.split("@", 1)
-        for user in self._users:
-            if user.username.lower() != name.lower():
-                continue
-            if domain in ("", ".") or not user.domain or user.domain.lower() == domain.lower():
-                return user
-        return None
-
-    def check_password(self, account: str, password: str) -> str | None:
-        user = self._find(account)
-        if user is None:
-            return None
-        if hmac.compare_digest(user.password.encode("utf-8"), password.encode("utf-8")):
-            return user.username
-        return None
-
-    def known_user(self, account: str) -> str | None:
-        user = self._find(account)
-        return user.username if user else None
-
     @contextmanager
     def ntlm_env(self) -> Iterator[None]:
-        """Point NTLM_USER_FILE at this store while an acceptor reads it."""
+        """Point NTLM_USER_FILE at this file while an acceptor is built and stepped."""
         if self._file is None:
-            raise RuntimeError("UserStore is not open")
+            raise RuntimeError("NtlmAcceptorFile is not open")
         with _NTLM_ENV_LOCK:
             previous = os.environ.get(NTLM_USER_FILE_ENV)
             os.environ[NTLM_USER_FILE_ENV] = str(self._file)
@@ -136,20 +105,13 @@ class UserStore:
                     os.environ[NTLM_USER_FILE_ENV] = previous
 
 
-def _smbpasswd_line(user: Credentials) -> str:
-    """smbpasswd format (pyspnego accepts it): the NT hash instead of the password, so neither the
-    plaintext nor a ':' inside it ever reaches the file. The LM hash is unused by NTLMv2: zeros."""
-    account = f"{user.domain}\\{user.username}" if user.domain else user.username
-    nt_hash = ntowfv1(user.password).hex().upper()
-    return f"{account}:1000:{'0' * 32}:{nt_hash}:[U]:LCT-00000000\n"
-
-
 @dataclass(frozen=True)
 class AuthPolicy:
     """What one listener accepts."""
 
     schemes: frozenset[str]
-    users: UserStore
+    accounts: AccountBook
+    acceptor_file: NtlmAcceptorFile
     tls: bool
     allow_unencrypted: bool
     channel_bindings: spnego.channel_bindings.GssChannelBindings | None = None
@@ -232,7 +194,10 @@ class ConnectionAuth:
         except (binascii.Error, UnicodeDecodeError):
             return None
         account, sep, password = decoded.partition(":")
-        return self._policy.users.check_password(account, password) if sep else None
+        if not sep:
+            return None
+        principal = self._policy.accounts.check_password(account, password)
+        return str(principal) if principal else None
 
     def _certificate_user(self) -> str | None:
         """Map the verified client certificate to a local user by its CN (the ssl layer checked the chain)."""
@@ -241,7 +206,8 @@ class ConnectionAuth:
         for rdn in self._peer_cert.get("subject", ()):
             for key, value in rdn:
                 if key == "commonName":
-                    return self._policy.users.known_user(str(value))
+                    principal = self._policy.accounts.local_user(str(value))
+                    return str(principal) if principal else None
         return None
 
     def _step(self, kind: str, token: str, scheme: str, reject_all: bool) -> AuthResult:
@@ -251,18 +217,11 @@ class ConnectionAuth:
             self._ctx = None
             return self._reject()
         try:
-            with self._policy.users.ntlm_env():
+            with self._policy.acceptor_file.ntlm_env():
                 if self._ctx is None or self._ctx.complete or self._ctx_scheme != scheme:
                     self._session_user = None
                     self._ctx_scheme = scheme
-                    if scheme == SCHEME_CREDSSP:
-                        self._ctx = spnego.server(protocol="credssp")
-                    else:
-                        self._ctx = spnego.server(
-                            protocol="negotiate",
-                            options=spnego.NegotiateOptions.use_negotiate,
-                            channel_bindings=self._policy.channel_bindings,
-                        )
+                    self._ctx = self._new_context(scheme)
                 out_token = self._ctx.step(in_token)
         except (spnego.exceptions.SpnegoError, ValueError, struct.error):
             # Wrong password, unknown user, missing or wrong channel binding: 401 like Windows.
@@ -279,6 +238,21 @@ class ConnectionAuth:
             # SPNEGO's accept-completed token (mechListMIC) must reach the client (reference §2.3).
             self.final_token_header = f"{kind} {base64.b64encode(out_token).decode('ascii')}"
         return AuthResult(self._session_user, scheme=scheme)
+
+    def _new_context(self, scheme: str) -> Any:
+        """SPNEGO (which passes raw NTLM through) over this host's NTLM acceptor; CredSSP around it."""
+        bindings = None if scheme == SCHEME_CREDSSP else self._policy.channel_bindings
+        ntlm = HostNtlmAcceptor(self._policy.accounts, channel_bindings=bindings)
+        ntlm._is_wrapped = True  # as pyspnego marks the mechanisms it builds itself
+        negotiate = spnego.server(
+            protocol="negotiate",
+            options=spnego.NegotiateOptions.use_negotiate,
+            channel_bindings=bindings,
+            _negotiate_contexts={GSSMech.ntlm: ntlm},
+        )
+        if scheme == SCHEME_CREDSSP:
+            return spnego.server(protocol="credssp", credssp_negotiate_context=negotiate)
+        return negotiate
 
     # --- MS-WSMV 2.2.9.1 message encryption -----------------------------------------------------
 

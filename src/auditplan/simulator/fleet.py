@@ -225,7 +225,15 @@ def sim_host(profile: HostProfile, *, now: datetime | None = None) -> SimHost:
         port=profile.port,
         backend=SimulatedHost(profile, now=now),
         faults=profile.faults,
+        computer_name=profile.computer_name or profile.host_name,
+        os_version=_os_version(profile),
+        accounts=(profile.credentials,) if profile.credentials is not None else None,
     )
+
+
+def _os_version(profile: HostProfile) -> tuple[int, int, int]:
+    major, minor = profile.os.version.split(".")
+    return int(major), int(minor), profile.os.build
 
 
 def load_fleet(path: Path) -> Fleet:

@@ -88,11 +88,20 @@ class SimulatedHost:
             return SimEventLog.for_sysmon(self.profile, self._clock())
         return None
 
-    def environment(self) -> dict[str, str]:
-        user = self.username.split("\\")[-1]
+    def environment(self, principal: str | None = None) -> dict[str, str]:
+        """cmd.exe's environment for a logon; `principal` is `DOMAIN\\user` as the server resolved it.
+
+        A domain logon sets USERDOMAIN to the domain's NetBIOS name and USERDNSDOMAIN to its DNS name;
+        a local logon sets USERDOMAIN to the computer name and no USERDNSDOMAIN.
+        """
+        logon_domain, _, user = (principal or self.username).rpartition("\\")
         profile_dir = WINRS_START_DIRECTORY.format(user=user)
         domain = self.profile.computer_name.split(".", 1)[1] if "." in self.profile.computer_name else ""
-        return {
+        netbios_domain = domain.split(".")[0].upper() if domain else ""
+        if not logon_domain:  # no session (direct calls): the host's own account
+            logon_domain = self.profile.netbios_name
+        domain_logon = bool(netbios_domain) and logon_domain.upper() == netbios_domain
+        env = {
             "ALLUSERSPROFILE": "C:\\ProgramData",
             "APPDATA": profile_dir + "\\AppData\\Roaming",
             "COMPUTERNAME": self.profile.netbios_name,
@@ -112,17 +121,19 @@ class SimulatedHost:
             "SystemRoot": "C:\\Windows",
             "TEMP": profile_dir + "\\AppData\\Local\\Temp",
             "TMP": profile_dir + "\\AppData\\Local\\Temp",
-            "USERDNSDOMAIN": domain.upper(),
-            "USERDOMAIN": (domain.split(".")[0].upper() if domain else self.profile.netbios_name),
+            "USERDOMAIN": logon_domain,
             "USERNAME": user,
             "USERPROFILE": profile_dir,
             "windir": "C:\\Windows",
         }
+        if domain_logon:
+            env["USERDNSDOMAIN"] = domain.upper()
+        return env
 
-    def shell(self, codepage: int | None = None) -> Shell:
-        user = self.username.split("\\")[-1]
+    def shell(self, codepage: int | None = None, principal: str | None = None) -> Shell:
+        user = (principal or self.username).split("\\")[-1]
         return Shell(
-            env=self.environment(),
+            env=self.environment(principal),
             fs=self.fs,
             tools=self.tools,
             codepage=codepage if codepage is not None else self.profile.oem_codepage,
@@ -131,5 +142,11 @@ class SimulatedHost:
 
     def run(self, command: str, arguments: tuple[str, ...] = (), codepage: int | None = None) -> CommandOutput:
         """`cmd.exe /c` of the WinRS CommandLine: Command and Arguments joined by spaces."""
+        return self.run_as("", command, arguments, codepage)
+
+    def run_as(
+        self, principal: str, command: str, arguments: tuple[str, ...] = (), codepage: int | None = None
+    ) -> CommandOutput:
+        """`run` in the logon session of `principal` (`DOMAIN\\user`; "" = the host's own account)."""
         line = " ".join([command, *arguments]) if arguments else command
-        return self.shell(codepage).run_line(line)
+        return self.shell(codepage, principal or None).run_line(line)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,16 @@ class CommandBackend(Protocol):
     def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
         """`codepage` is the shell's WINRS_CODEPAGE (65001 = UTF-8); None = the host's console code page."""
         ...
+
+
+@runtime_checkable
+class SessionBackend(CommandBackend, Protocol):
+    """A backend that also knows who logged on (the server passes its `DOMAIN\\user`): `whoami`,
+    %USERNAME% and %USERDOMAIN% then name that account. The server uses `run_as` when present."""
+
+    def run_as(
+        self, principal: str, command: str, arguments: tuple[str, ...], codepage: int | None = None
+    ) -> CommandOutput: ...
 
 
 class EventLogView(Protocol):
@@ -85,6 +95,12 @@ class SimHost:
     port: int  # 0 = ephemeral; the server records the bound port
     backend: CommandBackend
     faults: FaultSpec = field(default_factory=FaultSpec)
+    # The names the host gives itself (NTLM CHALLENGE, account rules): its FQDN, or "" = a
+    # workgroup host called `name`; and the OS version its NTLM Version field reports.
+    computer_name: str = ""
+    os_version: tuple[int, int, int] = (10, 0, 20348)
+    # The accounts this host accepts; None = the server's (the fleet's) accounts.
+    accounts: tuple[Credentials, ...] | None = field(default=None, repr=False)
 
 
 def chunks(data: bytes, size: int) -> Iterator[bytes]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from auditplan.simulator.certs import TlsMaterial, generate_tls_material
 from auditplan.simulator.fleet import sim_host
-from auditplan.simulator.interface import Credentials, SimHost
+from auditplan.simulator.interface import Credentials
 from auditplan.simulator.profile import HostProfile
 from auditplan.simulator.server import FleetServer
 
@@ -115,7 +115,7 @@ def run_fleet(
         if https
         else None
     )
-    sim_hosts = [_sim_host(p) for p in profiles]
+    sim_hosts = [sim_host(p) for p in profiles]
     if replay_answers:  # benchmarks only: see simulator/replay.py
         from auditplan.simulator.replay import replaying
 
@@ -147,11 +147,3 @@ def run_fleet(
         write_private(files.credentials, json.dumps(credentials_document(fleet), indent=2) + "\n")
         yield fleet
 
-
-def _sim_host(profile: HostProfile) -> SimHost:
-    host = sim_host(profile)
-    if profile.credentials is not None:
-        # The server has one account list for every host; a host with its own account
-        # therefore refuses the fleet's, which is what the survey should see.
-        host = replace(host, faults=replace(host.faults, reject_credentials=True))
-    return host

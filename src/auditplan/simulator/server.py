@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
+from auditplan.simulator.accounts import AccountBook, HostIdentity
 from auditplan.simulator.auth import (
     ALL_SCHEMES,
     SCHEME_CERTIFICATE,
@@ -33,7 +34,7 @@ from auditplan.simulator.auth import (
     SCHEME_NTLM,
     AuthPolicy,
     ConnectionAuth,
-    UserStore,
+    NtlmAcceptorFile,
     cbt_for_certificate,
 )
 from auditplan.simulator.certs import TlsMaterial
@@ -65,7 +66,9 @@ FAULT_SYMPTOMS: dict[str, str] = {
 class FleetServer:
     """Serves every SimHost on its own loopback address and port until stop().
 
-    users: the local accounts every host accepts. auth: enabled schemes, a subset of
+    users: the accounts every host accepts unless its SimHost names its own (SimHost.accounts);
+    empty domain = a local account of each host, else an account of the domain it names.
+    auth: enabled schemes, a subset of
     {"basic", "ntlm", "credssp", "certificate"}. tls: HTTPS material (None = plain HTTP).
     allow_unencrypted: WinRM's AllowUnencrypted (Basic and plaintext bodies over HTTP).
     enforce_cbt: CbtHardeningLevel=Strict for NTLM over HTTPS. operation_timeout_cap: hold
@@ -103,7 +106,9 @@ class FleetServer:
         if duplicates:
             raise ValueError(f"duplicate host name(s): {', '.join(sorted(duplicates))}")
         self._sims = list(hosts)
-        self._users = UserStore(users)
+        self._users = list(users)
+        self._books = {sim.name: _account_book(sim, self._users) for sim in hosts}  # bad names fail here
+        self._acceptor_file = NtlmAcceptorFile()
         self._schemes = frozenset(auth)
         self._tls = tls
         self._allow_unencrypted = allow_unencrypted
@@ -138,7 +143,7 @@ class FleetServer:
         if self._acceptor is not None:
             raise RuntimeError("FleetServer already started")
         self._stopping.clear()
-        self._users.open(ntlm=bool(self._schemes & {SCHEME_NTLM, SCHEME_CREDSSP}))
+        self._acceptor_file.open(ntlm=bool(self._schemes & {SCHEME_NTLM, SCHEME_CREDSSP}))
         try:
             trusted, untrusted = self._tls_contexts()
             selector = selectors.DefaultSelector()
@@ -164,7 +169,7 @@ class FleetServer:
                 selector.register(listener, selectors.EVENT_READ, host)
         except BaseException:
             self._close_listeners()
-            self._users.close()
+            self._acceptor_file.close()
             raise
         self._acceptor = threading.Thread(target=self._accept_loop, name="wsman-acceptor", daemon=True)
         self._acceptor.start()
@@ -193,7 +198,7 @@ class FleetServer:
             thread.join(max(0.0, deadline - time.monotonic()))
         for worker in self._winrs.workers():  # backends are the caller's code: wait briefly, never forever
             worker.join(max(0.0, deadline - time.monotonic()))
-        self._users.close()
+        self._acceptor_file.close()
 
     def _close_listeners(self) -> None:
         if self._selector is not None:
@@ -233,7 +238,8 @@ class FleetServer:
             bindings = cbt_for_certificate(ssl.PEM_cert_to_DER_cert(cert.read_text(encoding="ascii")))
         return AuthPolicy(
             schemes=self._schemes,
-            users=self._users,
+            accounts=self._books[sim.name],
+            acceptor_file=self._acceptor_file,
             tls=self._tls is not None,
             allow_unencrypted=self._allow_unencrypted,
             channel_bindings=bindings,
@@ -336,3 +342,9 @@ class FleetServer:
                 self._connections.pop(raw, None)
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def _account_book(sim: SimHost, fleet_accounts: Sequence[Credentials]) -> AccountBook:
+    major, minor, build = sim.os_version
+    identity = HostIdentity(sim.computer_name or sim.name, os_major=major, os_minor=minor, os_build=build)
+    return AccountBook(identity, sim.accounts if sim.accounts is not None else fleet_accounts)

@@ -14,8 +14,8 @@ import socket
 import threading
 import time
 
-from auditplan.simulator import wsman
-from auditplan.simulator.interface import CommandOutput
+from auditplan.simulator import catalog, wsman
+from auditplan.simulator.interface import CommandOutput, SessionBackend
 from auditplan.simulator.server_state import WSMAN_PATH, CommandState, HostState, ShellState
 
 DEFAULT_OPERATION_TIMEOUT = 60.0  # WinRM's MaxTimeoutms default when a request names none; UNVERIFIED
@@ -61,6 +61,10 @@ class WinRS:
                 return 500, wsman.fault_response(mid, wsman.KNOWN_FAULTS[wsman.SUBCODE_ACCESS_DENIED], machine)
             if faults.http_500_fault:
                 return 500, wsman.fault_response(mid, wsman.fault_for_subcode(faults.http_500_fault), machine)
+            if not catalog.serves(request.resource_uri):
+                # A PSRP RunspacePool (or any shell but cmd) faults here, not one step later.
+                fault = catalog.invalid_resource_uri_fault(request.resource_uri or "")
+                return 500, wsman.fault_response(mid, fault, machine)
             return self._create(host, sock, user, request)
         if action not in (
             wsman.ACTION_COMMAND,
@@ -129,7 +133,8 @@ class WinRS:
         address = f"{host.scheme}://{host.sim.address}:{host.port}{WSMAN_PATH}"
         info = wsman.ShellInfo(
             shell_id=shell.shell_id,
-            owner=user,
+            # The Create answer a real host gave (reference §1.3) names the bare user ("vagrant").
+            owner=user.rsplit("\\", 1)[-1],
             client_ip=str(sock.getpeername()[0]) if sock.fileno() >= 0 else "",
             input_streams=shell.input_streams,
             output_streams=shell.output_streams,
@@ -167,7 +172,11 @@ class WinRS:
     def _run_backend(self, host: HostState, cmd: CommandState, body: wsman.RunCommand, codepage: int) -> None:
         try:
             # The client chose the output code page when it created the shell (WINRS_CODEPAGE).
-            output = host.sim.backend.run(body.command, body.arguments, codepage)
+            backend = host.sim.backend
+            if isinstance(backend, SessionBackend):
+                output = backend.run_as(cmd.owner, body.command, body.arguments, codepage)
+            else:
+                output = backend.run(body.command, body.arguments, codepage)
         except Exception as exc:  # a broken backend must look like a failed command, not a dead server
             output = CommandOutput(b"", f"simulator backend failed: {type(exc).__name__}\r\n".encode(), 1)
         finally:

@@ -56,6 +56,16 @@ def hostname_tool(profile: HostProfile) -> Tool:
     return run
 
 
+def whoami_tool(ctx: ToolContext) -> CommandOutput:
+    """`whoami`: the logon's `domain\\user`, lower case as Windows prints it (switches: UNVERIFIED, refused)."""
+    if ctx.argv:
+        return ctx.err(
+            f"ERROR: Invalid argument/option - '{ctx.argv[0]}'.{CRLF}Type \"WHOAMI /?\" for usage.{CRLF}", exit_code=1
+        )
+    user = f"{ctx.shell.env.get('USERDOMAIN', '')}\\{ctx.shell.env.get('USERNAME', '')}"
+    return ctx.out(user.lower() + CRLF)
+
+
 def ver_tool(profile: HostProfile) -> Tool:
     def run(ctx: ToolContext) -> CommandOutput:
         return ctx.out(ver_text(profile))
@@ -140,6 +150,7 @@ def build_tools(profile: HostProfile, logs: LogProvider, now: Callable[[], datet
     tools: dict[str, Tool] = {
         "hostname": hostname_tool(profile),
         "ver": ver_tool(profile),
+        "whoami": whoami_tool,
         "find": find_tool,
         "sc": sc_tool(profile),
         "auditpol": Auditpol(profile),

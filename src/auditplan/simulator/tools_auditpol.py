@@ -7,8 +7,17 @@ Sources for the tables below:
 - German names, inclusion texts, header, `/backup` row order: the real WS2022 German captures that
   §A1 cites (mondoohq/mql testdata auditpol-backup-ws2022-de.csv and auditpol-get-ws2022-de.csv,
   commit 8a8772d9). That backup has no FileGlobalSacl/RegistryGlobalSacl rows, and it spells
-  "Plug &amp; Play-Ereignisse" with a literal `&amp;`; both are kept. The German capture also lists
-  {0CCE924B-...} ("Zugriffsrechte"), which no English reference names: left out in both locales.
+  "Plug &amp; Play-Ereignisse" with a literal `&amp;`; both are kept.
+- {0CCE924B-...} "Access Rights" / "Zugriffsrechte": in every Server 2022 and 2025 capture (mondoohq/mql
+  testdata auditpol-backup-ws2022-cis.csv, auditpol-backup-ws2025.csv, auditpol-get-ws2022-cis.csv, and
+  the German pair above, commit 8a8772d9), in none of the older ones (BIRDSOFPRAY, §2.3): present from
+  build 20348 on. The English Server 2022/2025 `/backup` order is those captures' (it also orders the
+  DS Access rows differently from BIRDSOFPRAY's); older builds keep BIRDSOFPRAY's. German hosts use the
+  WS2022 German order on every build, without 924B before 20348 (no older German capture: UNVERIFIED).
+- Usage text: a bad parameter prints the usage on stdout and the 0x57 error on stderr (the Chef capture
+  in §2.4, jpboyce/cb_cis_windows_2016#9, an unknown subcategory name); the usage lines are that
+  capture's, with its relative indentation. German hosts print the same English usage (no German
+  capture: UNVERIFIED).
 - Default settings (what a host has before any policy): the §2.3 fixture's values, Credential
   Validation = Success from the German capture. An assumption for every role.
 
@@ -84,6 +93,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
     _sub("0CCE9243", "logon", "Network Policy Server", "Netzwerkrichtlinienserver", _SF),
     _sub("0CCE9247", "logon", "User / Device Claims", "Benutzer-/Geräteansprüche", _N),
     _sub("0CCE9249", "logon", "Group Membership", "Gruppenmitgliedschaft", _N),
+    _sub("0CCE924B", "logon", "Access Rights", "Zugriffsrechte", _N),
     _sub("0CCE921D", "object", "File System", "Dateisystem", _N),
     _sub("0CCE921E", "object", "Registry", "Registrierung", _N),
     _sub("0CCE921F", "object", "Kernel Object", "Kernelobjekt", _N),
@@ -136,8 +146,13 @@ _BACKUP_ORDER_EN = (
     "9227 9226 9225 9224 9222 9221 9220 921F 921E 921D 922A 9229 9228 922E 924A 922B 922C 9248 922D 9234 "
     "9230 922F 9233 9231 9232 923A 9239 9238 9237 9236 9235 923D 923B 923E 923C 9241 9240 923F 9242"
 )
+_BACKUP_ORDER_EN_20348 = (
+    "9213 9212 9211 9210 9214 924B 9249 9247 9243 921C 921B 921A 9219 9218 9217 9216 9215 9223 9246 9245 "
+    "9244 9227 9226 9225 9224 9222 9221 9220 921F 921E 921D 922A 9229 9228 922E 924A 922B 922C 9248 922D "
+    "9234 9230 922F 9233 9231 9232 923A 9239 9238 9237 9236 9235 923E 923C 923B 923D 9241 9240 923F 9242"
+)
 _BACKUP_ORDER_DE = (
-    "9214 9211 9212 9213 9210 921A 921B 921C 9219 9247 9249 9218 9217 9216 9243 9215 9220 921F 921E 921D "
+    "9214 9211 9212 9213 9210 921A 921B 921C 9219 9247 9249 924B 9218 9217 9216 9243 9215 9220 921F 921E 921D "
     "9222 9223 9224 9225 9246 9245 9244 9227 9226 9221 922A 9229 9228 922B 924A 9248 922E 922D 922C 9230 "
     "9234 9233 9232 922F 9231 9236 9235 9239 923A 9237 9238 923C 923D 923E 923B 9241 9240 9242 923F"
 )
@@ -154,7 +169,7 @@ class AuditpolTexts:
     settings: dict[AuditSetting, str]
     option_disabled: str
     option_enabled: str
-    backup_order: tuple[Subcategory, ...]
+    backup_order: tuple[Subcategory, ...]  # before build 20348 (see subcategories_for)
     backup_sacl_rows: bool
     title: str
     column_left: str
@@ -212,10 +227,10 @@ ERROR_FILE_EXISTS = 0x50
 OPTIONS = ("CrashOnAuditFail", "FullPrivilegeAuditing", "AuditBaseObjects", "AuditBaseDirectories")
 SETTING_COLUMN = 42
 
-# The first lines are VERBATIM (§2.1, §2.4 Chef capture); the rest follows auditpol /? (UNVERIFIED).
+# The lines of the Chef capture (§2.4, jpboyce/cb_cis_windows_2016#9), its relative indentation kept;
+# leading spaces and blank lines Chef's log may have dropped are UNVERIFIED.
 USAGE = (
     "Usage: AuditPol command [<sub-command><options>]\r\n"
-    "\r\n"
     "Commands (only one command permitted per execution)\r\n"
     "  /?               Help (context-sensitive)\r\n"
     "  /get             Displays the current audit policy.\r\n"
@@ -225,10 +240,26 @@ USAGE = (
     "  /restore         Restores the audit policy from a file.\r\n"
     "  /clear           Clears the audit policy.\r\n"
     "  /remove          Removes the per-user audit policy for a user account.\r\n"
-    "  /resourceSACL    Set/Get a resource SACL.\r\n"
-    "\r\n"
+    "  /resourceSACL    Configure global resource SACLs\r\n"
     "Use AuditPol <command> /? for details on each command\r\n"
 )
+ACCESS_RIGHTS = _g("0CCE924B")
+ACCESS_RIGHTS_SINCE_BUILD = 20348  # see the module docstring
+
+
+def subcategories_for(profile: HostProfile) -> tuple[Subcategory, ...]:
+    """The subcategories the host's build knows, in `/get` order."""
+    if profile.os.build >= ACCESS_RIGHTS_SINCE_BUILD:
+        return SUBCATEGORIES
+    return tuple(s for s in SUBCATEGORIES if s.guid != ACCESS_RIGHTS)
+
+
+def backup_order(profile: HostProfile) -> tuple[Subcategory, ...]:
+    """`/backup` row order for the host's UI language and build."""
+    if profile.locale != "de-DE" and profile.os.build >= ACCESS_RIGHTS_SINCE_BUILD:
+        return _order(_BACKUP_ORDER_EN_20348)
+    known = set(subcategories_for(profile))
+    return tuple(s for s in TEXTS.get(profile.locale, TEXTS["en-US"]).backup_order if s in known)
 
 
 def effective_settings(profile: HostProfile) -> dict[str, AuditSetting]:
@@ -236,13 +267,14 @@ def effective_settings(profile: HostProfile) -> dict[str, AuditSetting]:
     The defaults depend on `audit.source` (simulator/audit_source.py): the built-in table, Windows'
     documented default ("default"), or nothing at all ("gpo": the GPO's policy replaced the host's)."""
     source = profile.audit.source
+    known = subcategories_for(profile)
     if source == "default":
         documented = documented_default(profile.os.build, profile.os.product_type)
-        settings = {s.guid: documented.get(s.guid, AuditSetting.NONE) for s in SUBCATEGORIES}
+        settings = {s.guid: documented.get(s.guid, AuditSetting.NONE) for s in known}
     elif source == "gpo":
-        settings = dict.fromkeys((s.guid for s in SUBCATEGORIES), AuditSetting.NONE)
+        settings = dict.fromkeys((s.guid for s in known), AuditSetting.NONE)
     else:
-        settings = {s.guid: s.default for s in SUBCATEGORIES}
+        settings = {s.guid: s.default for s in known}
     for guid, value in profile.audit.subcategories:
         key = guid.upper()
         if key in settings:
@@ -271,7 +303,7 @@ def backup_csv(profile: HostProfile) -> bytes:
     machine = profile.netbios_name
     settings = effective_settings(profile)
     rows = [texts.header_backup]
-    for sub in texts.backup_order:
+    for sub in backup_order(profile):
         value = settings[sub.guid]
         rows.append(_subcategory_row(machine, sub, profile.locale, texts.settings[value]) + f",,{value.setting_value}")
     rows.extend(f"{machine},,Option:{opt},,{texts.option_disabled},,0" for opt in OPTIONS)
@@ -291,9 +323,10 @@ class Auditpol:
     def _name(self, sub: Subcategory) -> str:
         return _subcategory_name(sub, self.profile.locale)
 
-    def _error(self, ctx: ToolContext, code: int, msg: str, *, usage: bool = False) -> CommandOutput:
+    def _error(self, ctx: ToolContext, code: int, msg: str) -> CommandOutput:
+        """The error on stderr; a bad parameter also prints the usage on stdout (§2.4 Chef capture)."""
         text = self.texts.error_prefix.format(code=code, msg=msg)
-        return ctx.err(text, exit_code=code, stdout=USAGE if usage else "")
+        return ctx.err(text, exit_code=code, stdout=USAGE if code == ERROR_INVALID_PARAMETER else "")
 
     def __call__(self, ctx: ToolContext) -> CommandOutput:
         args = list(ctx.argv)
@@ -303,7 +336,7 @@ class Auditpol:
         if command in ("/?", "-?"):
             return ctx.out(USAGE)
         if command not in ("/get", "/backup", "/list"):
-            return self._error(ctx, ERROR_INVALID_PARAMETER, self.texts.msg_param, usage=True)
+            return self._error(ctx, ERROR_INVALID_PARAMETER, self.texts.msg_param)
         if not self.profile.admin:
             return self._error(ctx, ERROR_PRIVILEGE_NOT_HELD, self.texts.msg_privilege)
         options: dict[str, str] = {}
@@ -343,19 +376,21 @@ class Auditpol:
             for item in options["/category"].split(","):
                 item = item.strip()
                 if item == "*":
-                    return list(SUBCATEGORIES)
+                    return list(subcategories_for(self.profile))
                 cat = self._lookup_category(item)
                 if cat is None:
                     return None
-                wanted.extend(s for s in SUBCATEGORIES if s.category == cat)
+                wanted.extend(s for s in subcategories_for(self.profile) if s.category == cat)
             return wanted
         return None
 
     def _lookup_sub(self, item: str) -> Subcategory | None:
+        known = subcategories_for(self.profile)
         if item.startswith("{"):
-            return BY_GUID.get(item.upper())
+            sub = BY_GUID.get(item.upper())
+            return sub if sub in known else None
         # Names are accepted only in the host's UI language (gpo-backup-format.md §A1).
-        for sub in SUBCATEGORIES:
+        for sub in known:
             if self._name(sub).lower() == item.lower():
                 return sub
         return None
