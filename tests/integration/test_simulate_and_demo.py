@@ -117,6 +117,41 @@ def test_demo_surveys_the_demo_fleet(demo_run: DemoRun) -> None:
     # the report shows the projection stored with the plan and names the file as the price's source.
     assert f"Projection as planned: plan {plan.plan_id}" in html
     assert "demo-config.toml" in html
+    _demo_noise_and_forwarding(out, result.stdout)
+
+
+def _demo_noise_and_forwarding(out: Path, stdout: str) -> None:
+    """The noise table names the top contributors; no accepted filter drops an event a rule fires on."""
+    import json
+
+    import pandas as pd
+
+    from auditplan.emit.api import evaluate_events
+    from auditplan.store import Store
+
+    noise = json.loads((out / "noise.json").read_text(encoding="utf-8"))
+    fleet = noise["scopes"][0]
+    assert fleet["scope"] == "(fleet)" and len(fleet["pairs"]) >= 5
+    top = fleet["pairs"][0]
+    table = (out / "noise.txt").read_text(encoding="utf-8")
+    assert top["NewProcessName"] in table and "noise: top 4688 contributor" in stdout
+    assert noise["filters"] and all(p["accepted"] == (p["reason"][:8] != "refused:") for p in noise["proposals"])
+    with Store(out / "auditplan.db") as store:
+        events = store.events_frame()
+    events = events[events["event_id"] == 4688]
+    for f in noise["filters"]:
+        drop = pd.Series(True, index=events.index)
+        for field, column in (("NewProcessName", "new_process_name"), ("ParentProcessName", "parent_process_name")):
+            drop &= events[column].fillna("").str.lower() == f["match"][field].lower()
+        assert drop.any() and all(r.hits == 0 for r in evaluate_events(events[drop], {}).results), f
+    forwarding = out / "forwarding"
+    for relative in ("wef/auditplan-4688-wave-00.xml", "splunk/inputs.conf", "sentinel/dcr.json",
+                     "winlogbeat/winlogbeat.yml", "README.md"):
+        assert (forwarding / relative).is_file(), relative
+    inputs = (forwarding / "splunk" / "inputs.conf").read_text(encoding="utf-8")
+    assert sum(line.startswith("blacklist") for line in inputs.splitlines()) == len(noise["filters"])
+    # The report shows the volume with the filters of noise.json beside the plan.
+    assert 'id="noise-filters"' in (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_demo_budget_rounds_up_to_two_significant_digits() -> None:

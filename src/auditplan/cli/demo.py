@@ -17,14 +17,16 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
+from auditplan.cli.noise import table_lines
 from auditplan.cli.plan import round_up_2sig
 from auditplan.cli.simulate import load_profiles
 from auditplan.collect import api as collect
 from auditplan.emit import api as emit
 from auditplan.inventory import load_inventory
 from auditplan.model import api as model
+from auditplan.safe_write import write_text
 from auditplan.simulator.runner import AUTH_MODES, RunningFleet, run_fleet
-from auditplan.text import number
+from auditplan.text import number, percent, terminal
 
 # The demo's offline-collected host: a whole Security.evtx of a Windows Server 2022 VM shipped as
 # package data (MIT; simulator/data/SOURCES.md). Its name fits the inventory's DNS-label rules and
@@ -156,6 +158,32 @@ def demo_detections(ctx: DemoContext) -> None:
     )
 
 
+def demo_noise(ctx: DemoContext) -> None:
+    """The noise table (noise.txt) and its JSON (noise.json, whose "filters" forwarding reads)."""
+    report = emit.noise_report(ctx.db, plan_path=ctx.out / "plan.json")
+    write_text(ctx.out / "noise.json", json.dumps(report.document(), indent=2) + "\n")
+    write_text(ctx.out / "noise.txt", "\n".join(table_lines(report, 10)) + "\n")
+    top = report.ranking.scope(model.NOISE_FLEET)[0]
+    mid, low, high = report.saving()
+    refused = sum(not p.verdict.accepted for p in report.proposals)
+    ctx.messages.append(
+        f"noise: top 4688 contributor {terminal(top.new_process_name)} <- {terminal(top.parent_process_name)} "
+        f"({percent(top.share, digits=1)}, {percent(top.share_low, digits=1)}..{percent(top.share_high, digits=1)}); "
+        f"{len(report.accepted)} suppression(s) accepted, {refused} refused by the detection rules, saving "
+        f"{number(mid)} GB/day ({number(low)}..{number(high)}) -> {ctx.out / 'noise.txt'}, {ctx.out / 'noise.json'}"
+    )
+
+
+def demo_forwarding(ctx: DemoContext) -> None:
+    written = emit.write_forwarding(ctx.out / "plan.json", ctx.out / "forwarding", filters_path=ctx.out / "noise.json")
+    last = written.waves[-1]
+    ctx.messages.append(
+        f"forwarding: WEF, Splunk, Sentinel and Winlogbeat configs for {len(written.waves)} wave(s) with "
+        f"{len(written.filters)} noise filter(s); {last.collectors} WEC collector(s) for the whole rollout "
+        f"-> {ctx.out / 'forwarding'}"
+    )
+
+
 def demo_report(ctx: DemoContext) -> None:
     written = emit.write_report(ctx.db, ctx.out / "report.html", plan_path=ctx.out / "plan.json",
                                 org=DEMO_ORG, config_file=ctx.config, gpo_dir=ctx.out / "gpo")
@@ -164,7 +192,8 @@ def demo_report(ctx: DemoContext) -> None:
 
 # The demo is these steps in order: collect, model, emit.
 DEMO_STEPS: list[DemoStep] = [demo_survey]
-OFFLINE_STEPS: list[DemoStep] = [demo_ingest, demo_estimate, demo_plan, demo_gpo, demo_detections, demo_report]
+OFFLINE_STEPS: list[DemoStep] = [demo_ingest, demo_estimate, demo_plan, demo_gpo, demo_detections, demo_noise,
+                                  demo_forwarding, demo_report]
 
 
 def write_demo_config(out: Path) -> Path:

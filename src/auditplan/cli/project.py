@@ -19,12 +19,15 @@ from auditplan.cli.chain import find_store, store_option
 from auditplan.cli.console import stdout_console
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import Config
+from auditplan.emit.api import EmitError, read_filter_file
 from auditplan.model.api import (
     ConfigError,
+    FilteredVolume,
     ModelError,
     Projection,
     capacity_units,
     change_summary,
+    filtered_volume,
     local_history,
     projections,
     projections_csv_text,
@@ -128,6 +131,15 @@ def _print_projection(console: Console, p: Projection, *, short: bool) -> None:
         console.print(Text(f"warning: {warning}", style="yellow"))
 
 
+def _filtered_line(v: FilteredVolume, path: Path | None) -> str:
+    mid, low, high = v.with_gb_day
+    return (f"With the {v.filters} noise filter(s) of {path}: the whole 4688 stream is {number(mid, trim=True)} "
+            f"GB/day p50 [{number(low, trim=True)}–{number(high, trim=True)}] instead of "
+            f"{number(v.gb_day_p50, trim=True)} [{number(v.gb_day_p10, trim=True)}–{number(v.gb_day_p90, trim=True)}]; "
+            f"the filters drop {number(v.share * 100, trim=True)}% "
+            f"[{number(v.share_low * 100, trim=True)}–{number(v.share_high * 100, trim=True)}] of the sampled volume.")
+
+
 @main.command("project")
 @store_option("The store with the estimates `auditplan estimate` saved.")
 @click.option("--siem", "siems", multiple=True, metavar="NAME",
@@ -142,12 +154,14 @@ def _print_projection(console: Console, p: Projection, *, short: bool) -> None:
               help="Hours of local Security log history each host should keep (default: [local_log], 168 = 7 days).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A TOML file overriding [siem.NAME], [plan] and [local_log] defaults.")
+@click.option("--filters", "filters_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A noise filter file (`auditplan noise --json` writes one): also show the fleet's 4688 volume "
+                   "with its filters, measured on the sampled events. Example: --filters noise.json")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: per SIEM the fleet, by_role, by_site and hosts.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per SIEM and host.")
 def project_command(db: Path | None, siems: tuple[str, ...], all_profiles: bool, price_per_gb: float | None,
-                    currency: str | None,
-                    retention_days: float | None, min_local_hours: float | None, config_file: Path | None,
-                    as_json: bool, as_csv: bool) -> None:
+                    currency: str | None, retention_days: float | None, min_local_hours: float | None,
+                    config_file: Path | None, filters_path: Path | None, as_json: bool, as_csv: bool) -> None:
     """Project the added SIEM load of 4688 with command line: events/s (mean, peak hour), GB/day,
     GB held over retention and cost/month as p10/p50/p90, per role, site and fleet; and each
     host's local Security log history after enablement against --min-local-hours.
@@ -165,14 +179,24 @@ def project_command(db: Path | None, siems: tuple[str, ...], all_profiles: bool,
     with usage_error_on(ConfigError, ModelError, StoreError):
         made = projections(db, siems=siems, config_file=config_file, retention_days=retention_days,
                            price_per_gb=price_per_gb, currency=currency, min_local_hours=min_local_hours)
+    filtered: dict[str, FilteredVolume] = {}
+    if filters_path is not None:
+        with usage_error_on(ConfigError, ModelError, StoreError, EmitError):
+            filters = read_filter_file(filters_path)
+            filtered = {p.profile.name: filtered_volume(db, p, filters) for p in made}
     if as_json:
-        click.echo(json.dumps(projections_document(made), indent=2, sort_keys=True, allow_nan=False))
+        doc = projections_document(made)
+        for name, volume in filtered.items():
+            doc["siem"][name]["filtered"] = volume.document()
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False))
     elif as_csv:
         sys.stdout.write(projections_csv_text(made))
     else:
         console = stdout_console()
         for p in made:
             _print_projection(console, p, short=len(made) == 1 and not all_profiles)
+            if p.profile.name in filtered:
+                console.print(Text(_filtered_line(filtered[p.profile.name], filters_path)))
         if len(made) > 1:
             table = Table(title=escape("Fleet added load by SIEM (p50 [p10–p90])"))
             for name in ("siem", "per day", "events/s peak p90", "held p90", "cost/month"):

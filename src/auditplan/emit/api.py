@@ -55,6 +55,9 @@ if TYPE_CHECKING:
     from auditplan.emit.detections import Exposure as Exposure
     from auditplan.emit.detections import Rule as Rule
     from auditplan.emit.detections import RuleResult as RuleResult
+    from auditplan.emit.forwarding.filters import FilterFileError as FilterFileError
+    from auditplan.emit.forwarding.proposals import NoiseReport as NoiseReport
+    from auditplan.emit.forwarding.writer import ForwardingWritten as ForwardingWritten
     from auditplan.emit.report.inputs import ProjectionNote as ProjectionNote
     from auditplan.emit.report.inputs import ReportInputs as ReportInputs
 
@@ -63,6 +66,8 @@ _LAZY: Final = {
     "Exposure": "auditplan.emit.detections", "Rule": "auditplan.emit.detections",
     "RuleResult": "auditplan.emit.detections", "ProjectionNote": "auditplan.emit.report.inputs",
     "ReportInputs": "auditplan.emit.report.inputs", "EXPORT_FORMATS": "auditplan.emit.detections",
+    "NoiseReport": "auditplan.emit.forwarding.proposals", "ForwardingWritten": "auditplan.emit.forwarding.writer",
+    "FilterFileError": "auditplan.emit.forwarding.filters",
 }
 
 
@@ -80,6 +85,8 @@ __all__ = [
     "RuleSet", "RulesExported", "ScomOptionError", "detection_rules", "evaluate_detections", "evaluate_events",
     "export_rules", "gather_report", "write_gpo", "write_report", "write_report_files", "write_scom_pack",
 ]
+__all__ += ["FORWARDING_FORMATS", "FilterFileError", "ForwardingWritten", "NoiseReport", "noise_report",
+            "read_filter_file", "write_forwarding"]
 
 DEFAULT_MP_ID: Final = "Auditplan.ProcessCreation.Detections"
 DEFAULT_MP_VERSION: Final = "1.0.0.0"
@@ -307,3 +314,91 @@ def write_gpo(plan: Plan | Path, out_dir: Path, options: GpoOptions | None = Non
         return write_backups(plan, out_dir, options or GpoOptions(), force=force, warn=warn)
     except OSError as exc:
         raise cannot_write(out_dir, exc, folder=True) from None
+
+
+# -- forwarding and noise filters (emit/forwarding/) -------------------------------------------------
+
+
+FORWARDING_FORMATS: Final = ("wef", "splunk", "sentinel", "winlogbeat")
+
+
+def _sampled_4688(db: Path) -> pd.DataFrame:
+    from auditplan.store import Store
+
+    if not db.is_file():
+        raise NoStore(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
+    with Store(db) as store:
+        events = store.events_frame()
+    return events[events["event_id"] == 4688] if len(events) else events
+
+
+def noise_report(db: Path, *, plan_path: Path | None = None, rules_dirs: Sequence[Path] = (),
+                 config_file: Path | None = None, siem: str | None = None, top: int = 10,
+                 attack_events: pd.DataFrame | None = None) -> NoiseReport:
+    """(NewProcessName, ParentProcessName) pairs of the store's sampled 4688s ranked by share and GB/day,
+    per role and fleet-wide, and suppressions of the top ones, each checked against the enabled rules
+    (the built-in five and `rules_dirs`) on the sampled events, `attack_events` and canary attacks.
+    Errors: NoStore, PlanError, ModelError (no sampled 4688, no estimates), ConfigError."""
+    from auditplan.emit.forwarding.proposals import propose
+    from auditplan.model import api as model
+
+    plan = read_plan(plan_path) if plan_path is not None else None
+    events = _sampled_4688(db)
+    ranking = model.noise(db, plan=plan, siem=siem, config_file=config_file)
+    return propose(ranking, detection_rules(rules_dirs).rules, events, attack_events, top=top)
+
+
+def write_forwarding(plan_path: Path, out: Path, *, formats: Sequence[str] = FORWARDING_FORMATS,
+                     filters_path: Path | None = None, no_filters: bool = False, db: Path | None = None,
+                     rules_dirs: Sequence[Path] = (), name_prefix: str = GpoOptions.name_prefix,
+                     attack_events: pd.DataFrame | None = None) -> ForwardingWritten:
+    """The collection configs of every wave of plan.json into `out` (wef/, splunk/, sentinel/,
+    winlogbeat/, README.md). Filters: none with `no_filters`; those of `filters_path`, each checked
+    against the enabled rules on the store's sampled events (refused: EmitError naming the file and
+    filter); else the store's own accepted proposals (noise_report). The store (`db`, default
+    auditplan.db beside the plan) must hold the plan's projection: a plan from another store is
+    refused. Everything is rendered before anything is written."""
+    from auditplan.emit.forwarding.filters import FilterFileError, read_filters
+    from auditplan.emit.forwarding.safety import check_filters
+    from auditplan.emit.forwarding.wave_set import wave_sets
+    from auditplan.emit.forwarding.writer import ForwardingWritten, render, write_files
+    from auditplan.emit.gpo.backups import _group_name
+    from auditplan.model import api as model
+    from auditplan.model.api import ModelError
+
+    plan = read_plan(plan_path)
+    filters: tuple[Any, ...] = ()
+    source = "--no-filters"
+    if not no_filters:
+        db = db or plan_path.parent / "auditplan.db"
+        if not db.is_file():
+            raise NoStore(f"{db}: no store beside the plan; give --db, or --no-filters")
+        if model.load_plan_projection(db, plan) is None:
+            raise EmitError(f"{plan_path}: plan {plan.plan_id} is not in the store {db} (made from another store?); "
+                            "give its --db, or --no-filters")
+        if filters_path is not None:
+            asked = read_filters(filters_path)
+            verdicts = check_filters(asked, detection_rules(rules_dirs).rules, _sampled_4688(db), attack_events)
+            refused = [f"filter {i} ({v.filter.label()}): {v.reason}" for i, v in enumerate(verdicts, 1)
+                       if not v.accepted]
+            if refused:
+                raise FilterFileError(f"{filters_path}: " + "; ".join(refused))
+            filters, source = asked, f"{filters_path}"
+        else:
+            try:
+                report = noise_report(db, plan_path=plan_path, rules_dirs=rules_dirs, attack_events=attack_events)
+            except ModelError as exc:
+                raise EmitError(f"{exc}; --no-filters writes the configs without noise filters") from None
+            filters, source = report.accepted, f"the proposals of `auditplan noise --db {db}`"
+    waves = wave_sets(plan, lambda n: _group_name(name_prefix, n))
+    files = render(plan, waves, list(formats), filters, source)
+    written = write_files(out, files)
+    return ForwardingWritten(out, written, tuple(waves), tuple(filters), source)
+
+
+def read_filter_file(path: Path) -> list[dict[str, str]]:
+    """The filters of a filter file (`noise --json`'s "filters"), each a 4688 field name -> value map;
+    FilterFileError naming the file and filter when one is not usable."""
+    from auditplan.emit.forwarding.filters import read_filters
+
+    return [f.fields for f in read_filters(path)]

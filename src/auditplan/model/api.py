@@ -23,6 +23,11 @@ from auditplan.inventory import InventoryError, read_exclude
 from auditplan.model.errors import ModelError
 from auditplan.model.estimate import estimate_hosts
 from auditplan.model.local_log import LocalLogSettings
+from auditplan.model.noise import EMPTY as NOISE_EMPTY
+from auditplan.model.noise import FILTER_FIELDS as FILTER_FIELDS
+from auditplan.model.noise import FLEET as NOISE_FLEET
+from auditplan.model.noise import FilteredVolume, NoiseRanking, PairShare, ScopeTotals, noise_ranking
+from auditplan.model.noise import filtered_volume as filtered_volume_of
 from auditplan.model.output import (
     FLEET_ROW,
     LocalHistory,
@@ -328,3 +333,28 @@ def load_plan_projection(source: Store | Path, plan: Plan | str, projection_id: 
     with opened(source, MAKES_ESTIMATES) as store:
         return _load_plan_projection(store, plan_id, named)
 
+
+
+def noise(source: Store | Path, *, plan: Plan | None = None, siem: str | None = None,
+          config_file: Path | None = None) -> NoiseRanking:
+    """(NewProcessName, ParentProcessName) pairs ranked by their share of the sampled 4688 volume and
+    GB/day, per role and fleet-wide (model/noise.py), against the plan's stored projection when `plan`
+    is given and the store holds it, else a projection for `siem`. ModelError when the store has no
+    sampled 4688 (or no estimates)."""
+    with opened(source, MAKES_ESTIMATES) as store:
+        events = store.events_frame()
+        stored = _load_plan_projection(store, plan.plan_id, plan.projection_id) if plan is not None else None
+        projection = stored if stored is not None else project(store, siem=siem, config_file=config_file)
+        return noise_ranking(events, projection, str(store.path))
+
+
+def filtered_volume(source: Store | Path, projection: Projection, filters: Sequence[dict[str, str]]
+                    ) -> FilteredVolume:
+    """The fleet's 4688 GB/day of `projection` with and without `filters` (each: 4688 field name ->
+    value, FILTER_FIELDS), from the store's sampled events; ModelError when there are none."""
+    with opened(source, MAKES_ESTIMATES) as store:
+        return filtered_volume_of(store.events_frame(), projection, filters, str(store.path))
+
+
+__all__ += ["FILTER_FIELDS", "NOISE_EMPTY", "NOISE_FLEET", "FilteredVolume", "NoiseRanking", "PairShare",
+            "ScopeTotals", "filtered_volume", "filtered_volume_of", "noise"]

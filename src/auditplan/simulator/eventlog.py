@@ -28,16 +28,19 @@ from typing import Protocol
 import numpy as np
 
 from auditplan.records import AuditSetting
+from auditplan.simulator.eventlog_identity import EventIdentity
 from auditplan.simulator.eventlog_qe import (
     ERROR_EVT_INVALID_QUERY,
     GROUP_ALL,
     GROUP_PER_EVENT,
     MSG_INVALID_QUERY,
     MSG_OPEN_QUERY_FAILED,
+    HostLayout,
     Match,
     codec,
     conditions,
     error,
+    host_layouts,
     parse_args,
     render,
 )
@@ -170,6 +173,8 @@ class SimEventLog:
             raise ValueError(f"retention {retention!r}: expected one of {', '.join(RETENTION_MODES)}")
         self._log_name = log_name
         self.computer = computer
+        self.identity = EventIdentity.for_computer(computer)
+        self._layouts: list[HostLayout] | None = None  # built on the first query
         self.seed = seed
         self.now = now.astimezone(UTC)
         self.now_ticks = int(self.now.timestamp()) * TICKS_PER_SECOND + self.now.microsecond * 10
@@ -451,8 +456,10 @@ class SimEventLog:
         except XPathError:
             return error(ERROR_EVT_INVALID_QUERY, MSG_INVALID_QUERY, MSG_OPEN_QUERY_FAILED)
         selected = self._select(flt, parsed.count, parsed.reverse)
+        if self._layouts is None:
+            self._layouts = host_layouts(self.templates, self.identity)
         text = render(self.templates, selected, parsed, computer=self.computer,
-                      text_header_colon=self.text_header_colon)
+                      text_header_colon=self.text_header_colon, layouts=self._layouts)
         try:
             data = text.encode("ascii")  # the common case, and much faster than a charmap codec
         except UnicodeEncodeError:

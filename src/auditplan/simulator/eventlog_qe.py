@@ -4,8 +4,8 @@ Output as windows-tool-outputs.md §4: event XML as wevtutil prints it, events b
 `/e:root`, zero matches = no output (§4.1); `/f:text` layout (§4.2); errors and exit codes
 (§3.4, §4.3). UNVERIFIED (coded defensively): the CRLF placement of `/f:xml` output (one CRLF
 after the last event); the exact text of `qe` errors other than those quoted in §4.3; v0/v1 4688
-message text for `/f:text` and the description of non-4688 events (abridged: first sentence, then
-the event's fields).
+message text for `/f:text`; the descriptions of 4672/4798/4799/5379 (eventlog_messages.py) and the
+abridged ones of 4624/4625/4648 (first sentence, then the event's fields).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from functools import cache
 
 import numpy as np
 
+from auditplan.simulator.eventlog_identity import EventIdentity
+from auditplan.simulator.eventlog_messages import security_message
 from auditplan.simulator.eventlog_templates import PROCESS_CREATION, SYSMON_PROCESS_CREATE, Prepared, xml_text
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.xpath import TICK_MAX, TICK_MIN, TICKS_PER_SECOND, EventFilter, TimeSet, format_system_time
@@ -182,32 +184,61 @@ def conditions(flt: EventFilter, templates: list[Prepared]) -> Match | None:
 
 # ------------------------------------------------------------------ rendering
 
+@dataclass(frozen=True)
+class HostLayout:
+    """A template with one host's names filled in (eventlog_identity.py): what is left to fill per
+    event is time, record id and computer, so the common case keeps the plain-concatenation path."""
+
+    pieces: tuple[str, ...]
+    slots: tuple[str, ...]
+    data: dict[str, str]  # the event's fields with the host's names, for rendered messages
+
+
+def host_layouts(templates: list[Prepared], identity: EventIdentity) -> list[HostLayout]:
+    """Each template's layout for the host `identity` names (built once per log)."""
+    names_xml = {k: xml_text(v) for k, v in identity.slots().items()}
+    layouts = []
+    for p in templates:
+        pieces, slots = [p.pieces[0]], []
+        for i, slot in enumerate(p.slots):
+            if slot in names_xml:
+                pieces[-1] += names_xml[slot] + p.pieces[i + 1]
+            else:
+                slots.append(slot)
+                pieces.append(p.pieces[i + 1])
+        layouts.append(HostLayout(tuple(pieces), tuple(slots), {k: identity.resolve(v) for k, v in p.data}))
+    return layouts
+
+
 def render(
     templates: list[Prepared], events: list[tuple[int, int, int]], args: QueryArgs, *, computer: str,
-    text_header_colon: bool,
+    text_header_colon: bool, layouts: list[HostLayout] | None = None,
 ) -> str:
     """The output for the selected events, each (template index, ticks, EventRecordID), in order."""
+    if layouts is None:
+        layouts = host_layouts(templates, EventIdentity.for_computer(computer))
     if args.fmt == "text":
-        return "".join(_render_text(n, templates[tpl], t, computer, text_header_colon)
+        return "".join(_render_text(n, templates[tpl], t, computer, text_header_colon, layouts[tpl])
                        for n, (tpl, t, _rid) in enumerate(events))
     rendered = args.fmt == "renderedxml"
     computer_xml = xml_text(computer)
-    body = "".join(_render_xml(templates[tpl], t, rid, computer_xml, rendered=rendered) for tpl, t, rid in events)
+    body = "".join(_render_xml(templates[tpl], layouts[tpl], t, rid, computer_xml, rendered=rendered)
+                   for tpl, t, rid in events)
     if args.root is not None:
         return f"<{args.root}>{CRLF}{body}</{args.root}>{CRLF}"
     return body + CRLF if body else ""
 
 
-def _render_xml(p: Prepared, t: int, rid: int, computer_xml: str, *, rendered: bool) -> str:
+def _render_xml(p: Prepared, lay: HostLayout, t: int, rid: int, computer_xml: str, *, rendered: bool) -> str:
     st = _system_time(t)
-    if p.slots == ("t", "r", "c"):  # every Security event: plain concatenation is the fast path
-        xml = p.pieces[0] + st + p.pieces[1] + str(rid) + p.pieces[2] + computer_xml + p.pieces[3]
+    if lay.slots == ("t", "r", "c"):  # every Security event: plain concatenation is the fast path
+        xml = lay.pieces[0] + st + lay.pieces[1] + str(rid) + lay.pieces[2] + computer_xml + lay.pieces[3]
     else:
         values = {"t": st, "r": str(rid), "c": computer_xml, "u": st[:10] + " " + st[11:23]}
-        xml = p.pieces[0] + "".join(values[k] + p.pieces[i + 1] for i, k in enumerate(p.slots))
+        xml = lay.pieces[0] + "".join(values[k] + lay.pieces[i + 1] for i, k in enumerate(lay.slots))
     if rendered:
         info = _text_info(p)
-        message = xml_text(_message(p, st).replace(CRLF, "\n"))
+        message = xml_text(_message(p, st, lay.data).replace(CRLF, "\n"))
         xml = xml[: -len("</Event>")] + (
             f"<RenderingInfo Culture='en-US'><Message>{message}</Message><Level>Information</Level>"
             f"<Task>{xml_text(info[0])}</Task><Opcode>Info</Opcode><Channel>{xml_text(p.channel)}</Channel>"
@@ -216,18 +247,21 @@ def _render_xml(p: Prepared, t: int, rid: int, computer_xml: str, *, rendered: b
     return xml
 
 
-def _message(p: Prepared, st: str) -> str:
-    d = dict(p.data)
+def _message(p: Prepared, st: str, data: dict[str, str]) -> str:
+    d = dict(data)
     if p.event_id == PROCESS_CREATION and p.provider == "Microsoft-Windows-Security-Auditing":
         return _message_4688(d, p.version)
     if p.event_id == SYSMON_PROCESS_CREATE:
         d["UtcTime"] = st[:10] + " " + st[11:23]
         return "Process Create:" + CRLF + CRLF.join(f"{k}: {v}" for k, v in d.items())
+    known = security_message(p.event_id, d) if p.provider == "Microsoft-Windows-Security-Auditing" else None
+    if known is not None:
+        return known
     first = _text_info(p)[2]
     return first + CRLF + CRLF + CRLF.join(f"\t{k}:\t{v}" for k, v in d.items())
 
 
-def _render_text(n: int, p: Prepared, t: int, computer: str, text_header_colon: bool) -> str:
+def _render_text(n: int, p: Prepared, t: int, computer: str, text_header_colon: bool, lay: HostLayout) -> str:
     task, keyword, _ = _text_info(p)
     st = format_system_time(t)
     user = "S-1-5-18" if p.provider == "Microsoft-Windows-Sysmon" else "N/A"
@@ -246,7 +280,7 @@ def _render_text(n: int, p: Prepared, t: int, computer: str, text_header_colon: 
         f"  User Name: {user_name}",
         f"  Computer: {computer}",
         "  Description: ",
-        _message(p, st),
+        _message(p, st, lay.data),
     ]
     return CRLF.join(lines) + CRLF + CRLF
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from auditplan.simulator.eventlog_identity import SLOT_LETTERS, slotted
 from auditplan.simulator.xpath import DYN_COMPUTER, DYN_RID, DYN_TIME, DYN_UTC, EvNode
 
 EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
@@ -78,7 +79,10 @@ class Prepared:
     provider: str
     channel: str
     pieces: tuple[str, ...]  # literal XML between the slots
-    slots: tuple[str, ...]  # "t" SystemTime, "r" EventRecordID, "c" Computer, "u" Sysmon UtcTime
+    # "t" SystemTime, "r" EventRecordID, "c" Computer, "u" Sysmon UtcTime; the host's names in subject
+    # and target fields: "m" machine account, "d" logon domain, "h" computer, "s" DNS domain
+    # (eventlog_identity.py). `data` holds the same slots; render() fills both per host.
+    slots: tuple[str, ...]
     root: EvNode
     record_size: int
     data: tuple[tuple[str, str], ...]
@@ -112,6 +116,9 @@ def _prepare(t: dict[str, Any], kind: int, version: int | None, cmdline: bool) -
         ver = min(ver, version) if version is not None else ver
         data, removed = _adapt_4688(data, ver, cmdline)
         size = max(64, size - removed)
+    captured = data  # XPath sees the captured values (eventlog_identity.py)
+    source_computer = str(t.get("source", {}).get("computer", ""))
+    data = [(n, slotted(n, v, source_computer)) for n, v in data]
     guid = f" Guid='{s['provider_guid']}'" if s.get("provider_guid") else ""
     corr = f"<Correlation ActivityID='{s['activity_id']}'/>" if s.get("activity_id") else "<Correlation/>"
     sec = f"<Security UserID='{s['user_id']}'/>" if s.get("user_id") else "<Security/>"
@@ -131,7 +138,7 @@ def _prepare(t: dict[str, Any], kind: int, version: int | None, cmdline: bool) -
         text = _SLOT_UTC if (kind == KIND_PROCESS and name == "UtcTime" and s["event_id"] == 1) else xml_text(value)
         parts.append(f"<Data Name='{xml_attr(name)}'>{text}</Data>")
     parts.append("</EventData></Event>")
-    split = re.split("(\x00[TRUC]\x00)", "".join(parts))
+    split = re.split(f"(\x00[TRUC{SLOT_LETTERS}]\x00)", "".join(parts))
     pieces = tuple(split[0::2])
     slots = tuple(x[1].lower() for x in split[1::2])
 
@@ -151,7 +158,7 @@ def _prepare(t: dict[str, Any], kind: int, version: int | None, cmdline: bool) -
     ])
     event_data = EvNode("EventData", children=[
         EvNode("Data", attrs={"Name": n}, text=DYN_UTC if (s["event_id"] == 1 and n == "UtcTime") else v)
-        for n, v in data
+        for n, v in captured
     ])
     return Prepared(
         kind=kind, event_id=int(s["event_id"]), version=ver, provider=s["provider_name"],

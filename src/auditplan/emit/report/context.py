@@ -12,6 +12,7 @@ from auditplan.emit.gpo.backups import GpoOptions
 from auditplan.emit.report.assumptions import assumption_rows
 from auditplan.emit.report.figures import charts_of
 from auditplan.emit.report.inputs import ReportInputs
+from auditplan.emit.report.noise_filters import noise_filters_line
 from auditplan.emit.report.readiness import readiness
 from auditplan.emit.report.risks import CAPACITY_LIMITS, CAPACITY_REASONS, risks
 from auditplan.emit.report.waves import budget_summary, counted_basis, fleet_value, timeline
@@ -87,6 +88,7 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["defaults"] = assumption_rows(inputs.defaults_text, inputs.config, inputs.config_sources)
     ctx["detections"] = inputs.detections
     ctx["exposure"] = inputs.exposure
+    ctx["noise_filters"] = noise_filters_line(inputs.noise_filters)
     ctx["by_role"], ctx["by_role_more"] = group_rows(projection.by_role if projection else None)
     ctx["by_site"], ctx["by_site_more"] = group_rows(projection.by_site if projection else None)
     ctx["top_hosts"] = top_hosts(projection)

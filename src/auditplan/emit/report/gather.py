@@ -21,6 +21,7 @@ from auditplan.emit.errors import NoStore, ReportError
 from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.emit.report.gpo_names import plan_gpo_names
 from auditplan.emit.report.inputs import ProjectionNote, ReportInputs, projected_rates
+from auditplan.emit.report.noise_filters import noise_filters_volume
 from auditplan.model.api import (
     Estimates,
     ModelError,
@@ -143,6 +144,7 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
         events = store.events_frame()
     events = events[events["event_id"] == 4688] if len(events) else events
     rules, _ = load_rules([builtin_rules_dir()])
+    filtered = noise_filters_volume(plan_path, events, projection, rules, warnings)
     rates = {e.host: e.events_per_day.p50 for e in estimates} | projected_rates(projection)
     detections = evaluate(rules, events, rates) if len(events) else None
     return ReportInputs(
@@ -150,6 +152,6 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
         exposure=exposure(events), defaults_text=defaults_text(), title=title, org=org,
         generated_at=now or datetime.now(UTC), gpo_names=gpo_names, config=chosen.config,
         config_sources=chosen.sources, projection_note=note, warnings=tuple(warnings),
-        plan_eps_basis=chosen.plan_eps_basis,
+        plan_eps_basis=chosen.plan_eps_basis, noise_filters=filtered,
     )
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from auditplan.emit.detections import Evaluation, Exposure
 from auditplan.emit.report import DEFAULT_TITLE
-from auditplan.model.api import Projection
+from auditplan.model.api import FilteredVolume, Projection
 from auditplan.records import HostEstimate, Plan
 
 
@@ -67,3 +67,6 @@ class ReportInputs:
     # The events/s basis ("mean" or "peak") of the SIEM profile of the projection stored with the plan:
     # the rate the planner held under an events/s budget. None when no projection is stored with it.
     plan_eps_basis: str | None = None
+    # The fleet's 4688 volume with the noise filters of noise.json beside plan.json (`auditplan noise`),
+    # and that file; None when there is none.
+    noise_filters: tuple[FilteredVolume, str] | None = None
