@@ -85,7 +85,7 @@ def _default_siem(config_file: Path | None) -> str:
 
 def _print_projection(console: Console, p: Projection, *, short: bool) -> None:
     prof = p.profile
-    mb_per_gb = 1024.0 if prof.gb_bytes == 2**30 else 1000.0
+    mb_per_gb = 1000.0  # MB as a thousandth of the profile's GB (what --budget-gb-day counts)
     price = f"{p.price_per_gb:g} {p.currency}/GB" if p.price_per_gb else "price unknown (--price-per-gb)"
     unit = "GiB (2^30 B)" if prof.gb_bytes == 2**30 else "GB (10^9 B)"
     console.print(Text(f"{prof.name}: {prof.description}; {unit}; retention {p.retention_days:g} days; {price}; "
@@ -203,7 +203,7 @@ def project_command(db: Path | None, siems: tuple[str, ...], all_profiles: bool,
                 table.add_column(name, justify="left" if name == "siem" else "right")
             for p in made:
                 f = p.fleet.iloc[0]
-                mb = 1024.0 if p.profile.gb_bytes == 2**30 else 1000.0
+                mb = 1000.0
                 table.add_row(p.profile.name, _interval(f, "added_gb_day", mb),
                               number(f["added_eps_peak_p90"], trim=True),
                               _size(f["added_gb_held_p90"], mb), _interval(f, "added_cost_month"))
