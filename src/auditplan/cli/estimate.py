@@ -81,3 +81,10 @@ def _print_text(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> None:
     for r in rows:
         if r["notes"]:
             console.print(Text(escaped(f"{r['host']}: {r['notes']}")))
+    limited = [r for r in rows if r.get("flags")]
+    if limited:
+        # Issue 15: which hosts are capped / partial / bursty / peers / prior-only, and what would narrow them.
+        console.print(Text("what limits each range, and what would narrow it:"))
+        for r in limited:
+            console.print(Text(escaped(f"  {r['host']}: {r['flags']}" + (f" -> {r['narrow_by']}" if r["narrow_by"]
+                                                                          else ""))))

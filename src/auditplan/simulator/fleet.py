@@ -156,6 +156,8 @@ SECTION_SCHEMAS: dict[str, dict[str, Checker]] = {
         "hourly_shape": _shape,
         "other_security_events_per_day": _float,
         "boots_per_day": _float,
+        "day_to_day_sd": _float,
+        "burstiness": _float,
     },
     "credentials": {"username": _str, "password": _str, "domain": _str},
     # Mirrors simulator.interface.FaultSpec field by field (a test keeps them in step).

@@ -179,6 +179,11 @@ class RateProfile:
     hourly_shape: tuple[float, ...] = HOURLY_SHAPES["flat"]
     other_security_events_per_day: float = 20000.0
     boots_per_day: float = 1.0 / 30.0
+    # Day-to-day variation (simulator/variation.py): each UTC day's rate is multiplied by a log-normal
+    # factor of mean 1 and this log-sd, and with `burstiness` > 0 each hour's by a gamma factor of mean 1
+    # and that coefficient of variation. 0 keeps the rates stationary (the default).
+    day_to_day_sd: float = 0.0
+    burstiness: float = 0.0
 
 
 @dataclass(frozen=True)

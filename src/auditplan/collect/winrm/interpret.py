@@ -29,7 +29,6 @@ from auditplan.collect.parse.tools import (
     cmdline_supported,
     parse_auditpol_backup,
     parse_auditpol_report,
-    parse_find_counts,
     parse_hostname,
     parse_kb_present,
     parse_product_type,
@@ -41,6 +40,7 @@ from auditplan.collect.parse.tools import (
     reg_value,
     registry_retention,
 )
+from auditplan.collect.winrm.hour_counts import parse_hour_counts
 from auditplan.collect.winrm.probe import (
     BUILD_KB_CHECK,
     S_AUDIT_CSV_APPLIED,
@@ -369,21 +369,23 @@ def _sysmon(r: _Reader) -> tuple[SysmonInfo | None, bool | None]:
 def _volume(r: _Reader, security_log: SecurityLog | None, sysmon_log: bool | None, log_denied: bool) -> VolumeSample:
     probe = r.probe
     hourly: tuple[int, ...] = ()
+    seconds: tuple[float, ...] = ()
     capped = False
     if (sec := r.get(S_COUNT_4688)) is not None:
         if log_denied:
             # The counting pipe hides wevtutil's error; zeros would be a lie.
             r.warn(f"{S_COUNT_4688}: Security log not readable, hourly counts dropped")
         else:
-            counts = r.take(parse_find_counts(sec.text, probe.window_hours, S_COUNT_4688))
+            counts = r.take(parse_hour_counts(sec.text, probe.hour_starts, probe.hour_cap, S_COUNT_4688))
             if counts is not None:
-                hourly = counts
-                capped = sum(counts) >= probe.caps.max_events
+                hourly, seconds, capped = counts.counts, counts.seconds, counts.capped_hours > 0
     sysmon_hourly: tuple[int, ...] | None = None
+    sysmon_seconds: tuple[float, ...] = ()
     if sysmon_log and (sec := r.get(S_COUNT_SYSMON)) is not None:
-        sysmon_hourly = r.take(parse_find_counts(sec.text, probe.window_hours, S_COUNT_SYSMON))
-        if sysmon_hourly is not None:
-            capped = capped or sum(sysmon_hourly) >= probe.caps.max_events
+        sysmon = r.take(parse_hour_counts(sec.text, probe.hour_starts, probe.hour_cap, S_COUNT_SYSMON))
+        if sysmon is not None:
+            sysmon_hourly, sysmon_seconds = sysmon.counts, sysmon.seconds
+            capped = capped or sysmon.capped_hours > 0
     rate: float | None = None
     if security_log is not None and security_log.record_count is not None:
         hours = security_log.history_hours
@@ -396,6 +398,9 @@ def _volume(r: _Reader, security_log: SecurityLog | None, sysmon_log: bool | Non
         hourly_sysmon_eid1=sysmon_hourly,
         security_events_per_hour=rate,
         capped=capped,
+        seconds_4688=seconds,
+        seconds_sysmon_eid1=sysmon_seconds,
+        hour_cap=probe.hour_cap,
     )
 
 
