@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from io import BufferedReader, BytesIO, FileIO, RawIOBase
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 from auditplan.records import Host
 from auditplan.records.input_limits import HOSTS_MAX_BYTES
@@ -183,6 +183,26 @@ def _refuse_url(text: str, *, column: bool = False) -> None:
     else:
         hint = f"write {host} and {port} in the port column" if column else f"write {host}:{port}"
     raise _LineError(f"{quoted(text)} is a URL, not a host: {hint} (the survey builds the WinRM URL itself)")
+
+
+def host_name_problem(text: str) -> str | None:
+    """Why `text` is not a host name a hosts file would accept (a DNS name or IPv4 address), or None."""
+    try:
+        _check_name(text)
+    except _LineError as exc:
+        return str(exc)
+    return None
+
+
+ROLE_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+
+
+def role_problem(text: str) -> str | None:
+    """Why `text` is not a role name (letters, digits, '_', '.', '-', at most 64), or None."""
+    if ROLE_PATTERN.match(text):
+        return None
+    return (f"{quoted(text)} is not a role name: letters, digits, '_', '.' and '-', starting with a letter or "
+            "digit, at most 64 characters")
 
 
 def _check_address(text: str) -> str:

@@ -39,8 +39,8 @@ def test_without_a_file_every_value_is_a_default() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("[plan]\ndraws = 5\n", "plan.draws: expected a number >= 10, got 5"),
-    ("[plan]\nseed = true\n", "plan.seed: expected a number >= 0, got True"),
+    ("[plan]\ndraws = 5\n", "plan.draws: expected a number from 10 to 100,000, got 5"),
+    ("[plan]\nseed = true\n", "plan.seed: expected a number from 0 to 9,223,372,036,854,775,808, got True"),
 ])
 def test_plan_numbers_are_checked(tmp_path: Path, text: str, message: str) -> None:
     user = tmp_path / "bad.toml"

@@ -465,7 +465,7 @@ def test_bad_plan_config_is_named(store_db: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[plan]\ndraws = "many"\n', encoding="utf-8")
     res = CliRunner().invoke(main, ["project", "--db", str(store_db), "--config", str(bad)])
-    assert res.exit_code == 2 and "plan.draws: expected a number >= 10, got 'many'" in res.output
+    assert res.exit_code == 2 and "plan.draws: expected a number from 10 to 100,000, got 'many'" in res.output
     bad.write_text("[local_log]\nmin_local_hours = 0\n", encoding="utf-8")
     res = CliRunner().invoke(main, ["project", "--db", str(store_db), "--config", str(bad)])
     assert res.exit_code == 2 and "local_log.min_local_hours: expected a number > 0" in res.output

@@ -15,6 +15,7 @@ import click
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.vocabulary import MB
 from auditplan.collect import api
+from auditplan.inventory import host_name_problem, role_problem
 from auditplan.store import StoreError
 from auditplan.text import escaped
 
@@ -61,6 +62,13 @@ def ingest(files: tuple[Path, ...], host_name: str | None, role: str | None, db:
     short after its header (a copy of a log still being written, a partial download) ingests its
     complete chunks, with a warning saying where it was cut and what was kept and lost.
     """
+    # Names that reach the store, tables, CSV and a terminal: the rules of a hosts file, so quotes,
+    # `../../evil`, `<script>` and escape characters are refused here, not carried into every output.
+    if host_name is not None and (problem := host_name_problem(host_name)):
+        raise click.BadParameter(problem, param_hint="--host")
+    if role is not None and (problem := role_problem(role)):
+        raise click.BadParameter(problem, param_hint="--role")
+
     def on_file(summary: api.FileSummary) -> None:
         if not as_json:
             click.echo(_line(summary))

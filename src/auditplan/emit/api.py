@@ -238,6 +238,9 @@ def _plan_hosts(plan_path: Path | None, through_wave: int) -> list[str]:
     return [h.host for w in plan.waves if w.number <= through_wave for h in w.hosts]
 
 
+MAX_MP_ID: Final = 256  # SCOM's ID columns are nvarchar(256)
+
+
 def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = DEFAULT_MP_ID,
                     mp_version: str = DEFAULT_MP_VERSION, plan_path: Path | None = None,
                     through_wave: int = 0) -> RulesExported:
@@ -246,6 +249,10 @@ def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = 
     from auditplan.emit.detections import builtin_rules_dir, rule_files
     from auditplan.emit.detections.scom import mp_identifier, write_management_pack
 
+    if mp_identifier(mp_id) != mp_id or len(mp_id) > MAX_MP_ID:
+        # Refused, not rewritten: `../../x` used to become `_._x` silently, an ID nobody asked for.
+        raise ScomOptionError(f"--mp-id {mp_id!r}: not a management pack ID (letters, digits and '_' in "
+                              f"dot-separated parts, none starting with a digit, at most {MAX_MP_ID} characters)")
     files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
     hosts = _plan_hosts(plan_path, through_wave)
     # The file name uses the sanitised ID (as the XML does), so mp_id cannot point outside `out`.

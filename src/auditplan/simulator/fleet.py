@@ -288,8 +288,8 @@ class _Builder:
             self.error("top level", "domain", f"expected a string, got {_tname(domain)}")
             domain = DEFAULT_DOMAIN
         fleet_seed = doc.get("seed", 0)
-        if isinstance(fleet_seed, bool) or not isinstance(fleet_seed, int):
-            self.error("top level", "seed", f"expected an integer, got {_tname(fleet_seed)}")
+        if isinstance(fleet_seed, bool) or not isinstance(fleet_seed, int) or not 0 <= fleet_seed < 2**63:
+            self.error("top level", "seed", f"expected an integer from 0 to 2**63 - 1, got {fleet_seed!r}"[:200])
             fleet_seed = 0
         defaults = self._table(doc.get("defaults", {}), "defaults")
         self._check_host_table(defaults, "defaults", allow_name=False)
