@@ -173,6 +173,9 @@ class _MeteredTransport(winrm.transport.Transport):  # type: ignore[misc]
             adapter = _MeteredAdapter(self.meter)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+            # Environment proxies are already off (proxy=None: pywinrm sets no_proxy=*), but with
+            # trust_env requests still reads every *_proxy variable on each send to find that out.
+            session.trust_env = False
         return super()._send_message_request(session, prepared_request)  # type: ignore[no-any-return]
 
 
