@@ -45,8 +45,8 @@ def test_command_line_fits_cmd_limit(hours: int) -> None:
         ProbeOptions(window_hours=hours, max_events=10_000_000, sample_events=10_000, trace_seconds=900),
     ):
         line = build_probe(options, NOW).command_line
-        assert line.count("%TEMP%") == 1
-        assert len(line.replace("%TEMP%", longest_temp)) <= CMD_LINE_LIMIT
+        assert line.count("%TEMP%") == 1 and line.count("%windir%") == 1
+        assert len(line.replace("%TEMP%", longest_temp).replace("%windir%", longest_temp)) <= CMD_LINE_LIMIT
 
 
 def test_expanded_length_does_not_grow_with_the_window() -> None:
@@ -143,7 +143,8 @@ def test_xpath_operators_are_quoted_from_cmd() -> None:
     """`<`, `>` in XPath would be redirections and `[`/`'` harmless; only our own redirections and
     pipes may appear outside quotes."""
     bare = _outside_quotes(build_probe(ProbeOptions(nonce=NONCE), NOW).command_line)
-    assert "<" not in bare
+    # The one `<` is wmic's stdin from NUL: wmic waits on an open stdin under WinRS.
+    assert bare.count("<") == 1 and 'HotFixID <nul 2>&1|find' in bare
     redirections = re.findall(r"\S*>\S*", bare)
     # 2>&1 per tool and per hourly find /c, 2>nul after cd and around del, and `find "Date: ">file` in each
     # hour loop (quotes blanked to '"').
@@ -241,6 +242,13 @@ def composed_output() -> bytes:
         b"Machine Name,Policy Target,Subcategory,Subcategory GUID,Inclusion Setting,Exclusion Setting\r\n\r\n"
         b"BIRDSOFPRAY,System,Process Creation,{0CCE922B-69AE-11D9-BED3-505054503030},Success and Failure,\r\n",
         rc0,
+        # No GPO delivers advanced audit policy: neither audit.csv exists (cmd's "cannot find", exit 1).
+        f"{M}audit_csv_applied\r\n".encode(),
+        b"The system cannot find the file specified.\r\n",
+        f"{M}rc:1\r\n".encode(),
+        f"{M}audit_csv_local_gpo\r\n".encode(),
+        b"The system cannot find the file specified.\r\n",
+        f"{M}rc:1\r\n".encode(),
         f"{M}wevtutil_gl\r\n".encode(),
         cap("wevtutil-gl-security.txt"),
         rc0,
@@ -302,6 +310,9 @@ def test_interpret_composed_output() -> None:
     assert it.audit.cmdline_enabled is True  # REG_DWORD 0x1
     assert it.audit.sce_no_apply_legacy is False  # value absent
     assert len(it.audit.subcategories) == 59
+    # No audit.csv anywhere, and BIRDSOFPRAY audits far more than Windows' documented default
+    # (Microsoft "Audit Policy Recommendations": e.g. File System is No Auditing by default).
+    assert it.audit_policy_source == "local"
     log = it.security_log
     assert log is not None
     assert (log.max_size_bytes, log.retention, log.file_size_bytes, log.record_count) == (

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import find_store, store_option
-from auditplan.cli.console import stdout_console
+from auditplan.cli.console import stdout_console, working
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import Config
 from auditplan.model.api import (
@@ -232,7 +232,7 @@ def plan_command(db: Path | None, budget_gb_day: float | None, budget_eps: float
     wrong_step = max_step_eps if kind == BUDGET_GB_DAY else max_step_gb_day
     if wrong_step is not None:
         raise click.UsageError("--max-step-gb-day goes with --budget-gb-day, --max-step-eps with --budget-eps")
-    with usage_error_on(ConfigError, ModelError, PlanError, StoreError):
+    with usage_error_on(ConfigError, ModelError, PlanError, StoreError), working("plan: projecting and placing hosts"):
         run = make_plan(db, budget_kind=kind, budget=budget, max_step=step_given, siem=siem, quantile=quantile,
                         pilot_size=pilot_size, max_waves=max_waves, first=first, exclude_file=exclude_file,
                         out_dir=out_dir, config_file=config_file)

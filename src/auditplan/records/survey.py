@@ -207,6 +207,9 @@ class HostResult:
     caps: ProbeCaps | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)  # per-section parse problems
     trace: ProcessTrace | None = None  # only with --trace-seconds
+    # Where the advanced audit policy comes from: "gpo" (a domain GPO), "local" (auditpol or the local
+    # GPO), "default" (nothing set), None (unknown). collect/parse/audit_source.py; docs/audit-policy-source.md.
+    audit_policy_source: str | None = None
 
 
 # The GUID of Process Creation (auditpol subcategory). Lower case, braces, as stored.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from auditplan.records import AuditSetting, ProductType
+from auditplan.simulator.audit_source import SOURCES as AUDIT_SOURCES
 from auditplan.simulator.host import SimulatedHost
 from auditplan.simulator.interface import Credentials, FaultSpec, SimHost
 from auditplan.simulator.profile import (
@@ -146,6 +147,7 @@ SECTION_SCHEMAS: dict[str, dict[str, Checker]] = {
         "cmdline": _bool,
         "force_subcategory": _bool,
         "subcategories": _subcategories,
+        "source": _choice(*AUDIT_SOURCES),
     },
     "security_log": {"max_size_bytes": _int(65536), "retention": _choice(*RETENTION_MODES)},
     "sysmon": {"installed": _bool, "service_name": _choice("Sysmon64", "Sysmon"), "running": _bool},
@@ -454,6 +456,7 @@ def _profile(name: str, address: str, merged: dict[str, Any], domain: str, fleet
         cmdline_enabled=audit_t.get("cmdline", False),
         force_subcategory=audit_t.get("force_subcategory"),
         subcategories=audit_t.get("subcategories", ()),
+        source=audit_t.get("source"),
     )
     creds_t = _section(merged, "credentials")
     credentials = None

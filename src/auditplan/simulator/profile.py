@@ -152,6 +152,9 @@ class AuditProfile:
     force_subcategory: bool | None = None
     # Other subcategories set locally, by upper-case braced GUID (override the defaults table).
     subcategories: tuple[tuple[str, AuditSetting], ...] = ()
+    # Where the policy comes from (simulator/audit_source.py): None (the built-in table, no audit.csv),
+    # "default", "local", "local_gpo" or "gpo".
+    source: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ def _plain(value: Any) -> Any:
         return None
     if isinstance(value, tuple | list):
         return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
     return value
 
 
@@ -57,6 +60,8 @@ def _cell(value: Any) -> str:
         return "true" if plain else "false"
     if isinstance(plain, list):
         plain = ";".join("" if item is None else str(item) for item in plain)
+    if isinstance(plain, dict):  # audit_subcategories: "{guid}=setting;..."
+        plain = ";".join(f"{key}={item}" for key, item in plain.items())
     if isinstance(plain, int | float):
         return repr(plain) if isinstance(plain, float) else str(plain)
     return csv_cell(str(plain))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from auditplan.collect.parse.audit_source import audit_policy_source, parse_audit_csv_file
 from auditplan.collect.parse.boot import is_boot_only
 from auditplan.collect.parse.events import (
     SampledEvents,
@@ -42,6 +43,8 @@ from auditplan.collect.parse.tools import (
 from auditplan.collect.winrm.hour_counts import parse_hour_counts
 from auditplan.collect.winrm.probe import (
     BUILD_KB_CHECK,
+    S_AUDIT_CSV_APPLIED,
+    S_AUDIT_CSV_LOCAL_GPO,
     S_AUDITPOL_BACKUP,
     S_AUDITPOL_CSV,
     S_AUDITPOL_GET,
@@ -105,6 +108,7 @@ class Interpretation:
     access_denied: bool = False  # auditpol and the Security log both refused: the account is not an admin
     trace: ProcessTrace | None = None
     own_events_dropped: int = 0  # sampled events that were the probe's own processes
+    audit_policy_source: str | None = None  # gpo | local | default | None (collect/parse/audit_source.py)
 
 
 class _Reader:
@@ -265,6 +269,21 @@ def _audit(r: _Reader) -> tuple[AuditPolicy | None, bool]:
     if policy == AuditPolicy(None, None, None):
         return None, denied
     return policy, denied
+
+
+def _audit_source(r: _Reader, audit: AuditPolicy | None, os_info: OSInfo | None) -> str | None:
+    """Where the host's audit policy comes from (collect/parse/audit_source.py); None when unknown."""
+    files = []
+    for name in (S_AUDIT_CSV_APPLIED, S_AUDIT_CSV_LOCAL_GPO):
+        sec = r.get(name)
+        parsed = parse_audit_csv_file(sec.text, sec.exit_code) if sec is not None else None
+        if sec is not None and parsed is None:
+            r.warn(f"{name}: not readable (access denied): the audit policy's source is unknown")
+        files.append(parsed)
+    effective = audit.subcategories if audit is not None and audit.subcategories else None
+    build = os_info.current_build if os_info is not None else None
+    product_type = os_info.product_type if os_info is not None else None
+    return audit_policy_source(files[0], files[1], effective, build, product_type)
 
 
 def _security_log(r: _Reader) -> tuple[SecurityLog | None, bool]:
@@ -454,4 +473,5 @@ def interpret(sections: dict[str, Section], probe: ProbeCommand) -> Interpretati
         access_denied=access_denied,
         trace=trace,
         own_events_dropped=sample.own_dropped if sample is not None else 0,
+        audit_policy_source=_audit_source(r, audit, os_info),
     )

@@ -31,11 +31,12 @@ from /work/shared/reference/windows-tool-outputs.md (cited as "tool-outputs §n"
 - Line length: cmd.exe's 8191-character limit (winrm-protocol.md §1.5/§3.3) also covers "all environment
   variable expansions" (Microsoft KB 830473), i.e. the line after %VAR% expansion. The line therefore
   names %TEMP% exactly once, in a leading `cd /d "%TEMP%"`, and uses relative temp-file names after it,
-  so its expanded length is the raw length + len(TEMP) - 6 whatever the window; the raw line is held
-  to PROBE_LINE_BUDGET, which leaves room for a TEMP of MAX_PATH. UNVERIFIED (not in the reference):
-  the text, stream and exit code of cmd's answer to an over-long expanded line ("The input line is too
-  long."), and that `auditpol /backup /file:` resolves a relative name against the working directory
-  (standard Win32 file-name resolution).
+  and %windir% once, in a `pushd` before the two audit.csv sections (relative names, then `popd`), so
+  its expanded length is the raw length + len(TEMP) - 6 + len(windir) - 8 whatever the window; the raw
+  line is held to PROBE_LINE_BUDGET, which leaves room for a TEMP and a windir of MAX_PATH each.
+  UNVERIFIED (not in the reference): the text, stream and exit code of cmd's answer to an over-long
+  expanded line ("The input line is too long."), and that `auditpol /backup /file:` resolves a
+  relative name against the working directory (standard Win32 file-name resolution).
 - Markers carry a random per-run nonce (`##AP3f9c2a:name`): sampled events hold command lines that an
   attacker on the host controls, and a fixed marker inside one could split the output. The first marker
   is written by our own `echo` before any tool runs, so `split_sections` learns the nonce from it.
@@ -81,10 +82,16 @@ MARKER_PREFIX = "##AP"
 RC_NAME = "rc"
 END_SECTION = "end"
 CMD_LINE_LIMIT = 8191  # cmd.exe's maximum command line (winrm-protocol.md §3.3)
-TEMP_REF = "%TEMP%"  # the only variable the line expands, once, in its leading `cd /d`
-MAX_PATH = 260  # a directory cmd can `cd` into is shorter than this, so %TEMP% is too
-# KB 830473: the limit holds after %VAR% expansion, so the raw line leaves room for the longest %TEMP%.
-PROBE_LINE_BUDGET = CMD_LINE_LIMIT - (MAX_PATH - len(TEMP_REF))
+TEMP_REF = "%TEMP%"  # expanded once, in the line's leading `cd /d`
+WINDIR_REF = "%windir%"  # expanded once, in the `pushd` before the audit.csv sections
+MAX_PATH = 260  # a directory cmd can `cd` into is shorter than this, so %TEMP% and %windir% are too
+# KB 830473: the limit holds after %VAR% expansion, so the raw line leaves room for the longest
+# %TEMP% and %windir%.
+PROBE_LINE_BUDGET = CMD_LINE_LIMIT - (MAX_PATH - len(TEMP_REF)) - (MAX_PATH - len(WINDIR_REF))
+# Where the Group Policy client keeps the advanced audit policy it applied, and the local GPO's own
+# (relative to %windir%; collect/parse/audit_source.py says where these paths come from).
+AUDIT_CSV_APPLIED = r"security\audit\audit.csv"
+AUDIT_CSV_LOCAL_GPO = r"System32\GroupPolicy\Machine\Microsoft\Windows NT\Audit\audit.csv"
 FOR_VARIABLE = "%h"  # command-line (not batch) mode: one percent sign
 
 SECURITY_LOG = "Security"
@@ -118,6 +125,8 @@ S_KB3004375 = "kb3004375"
 S_AUDITPOL_BACKUP = "auditpol_backup"
 S_AUDITPOL_CSV = "auditpol_csv"
 S_AUDITPOL_GET = "auditpol_get"
+S_AUDIT_CSV_APPLIED = "audit_csv_applied"
+S_AUDIT_CSV_LOCAL_GPO = "audit_csv_local_gpo"
 S_WEVTUTIL_GL = "wevtutil_gl"
 S_WEVTUTIL_GLI = "wevtutil_gli"
 S_SC_SYSMON64 = "sc_sysmon64"
@@ -145,6 +154,8 @@ SECTION_ORDER: tuple[str, ...] = (
     S_AUDITPOL_BACKUP,
     S_AUDITPOL_CSV,
     S_AUDITPOL_GET,
+    S_AUDIT_CSV_APPLIED,
+    S_AUDIT_CSV_LOCAL_GPO,
     S_WEVTUTIL_GL,
     S_WEVTUTIL_GLI,
     S_SC_SYSMON64,
@@ -254,11 +265,15 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
         (S_REG_SCE, f'reg query "{KEY_LSA}" /v {VALUE_SCE_NO_APPLY_LEGACY}{rc}'),
         (S_REG_EVENTLOG, f'reg query "{KEY_EVENTLOG_SECURITY}"{rc}'),
         # wmic is absent on the newest builds (9009, filtered away by find); it only matters on 7601/9200.
-        (S_KB3004375, f'wmic qfe get HotFixID 2>&1|find "{KB_CMDLINE}"'),
+        # `<nul`: wmic reads stdin and is known to wait on it forever under WinRS, which keeps stdin open.
+        (S_KB3004375, f'wmic qfe get HotFixID <nul 2>&1|find "{KB_CMDLINE}"'),
         # auditpol will not overwrite an existing backup file (tool-outputs §1.2), so delete first.
         (S_AUDITPOL_BACKUP, f"del {csv_file} 2>nul&auditpol /backup /file:{csv_file}{rc}"),
         (S_AUDITPOL_CSV, f"type {csv_file}{rc}&del {csv_file} 2>nul"),
         (S_AUDITPOL_GET, f"auditpol /get /subcategory:{PROCESS_CREATION_GUID.upper()} /r{rc}"),
+        # pushd/popd: back to the temp folder afterwards without naming %TEMP% a second time.
+        (S_AUDIT_CSV_APPLIED, f'pushd "{WINDIR_REF}"&type {AUDIT_CSV_APPLIED}{rc}'),
+        (S_AUDIT_CSV_LOCAL_GPO, f'type "{AUDIT_CSV_LOCAL_GPO}"{rc}&popd'),
         (S_WEVTUTIL_GL, f"wevtutil gl {SECURITY_LOG}{rc}"),
         (S_WEVTUTIL_GLI, f"wevtutil gli {SECURITY_LOG}{rc}"),
         (S_SC_SYSMON64, f"sc query {SYSMON_SERVICES[0]}{rc}"),
@@ -293,8 +308,8 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
     if len(line) > PROBE_LINE_BUDGET:
         # cmd.exe would refuse the whole line ("The input line is too long."): say which options to shrink.
         raise ProbeOptionsError(
-            f"the probe command line would be {len(line)} characters; with {TEMP_REF} expanded (up to "
-            f"{MAX_PATH - 1} characters) that is over cmd.exe's {CMD_LINE_LIMIT}: "
+            f"the probe command line would be {len(line)} characters; with {TEMP_REF} and {WINDIR_REF} "
+            f"expanded (up to {MAX_PATH - 1} characters each) that is over cmd.exe's {CMD_LINE_LIMIT}: "
             f"use a shorter --window-hours (now {options.window_hours})"
             + (f" or no --trace-seconds (adds {len(pieces[-2 if options.sample_events else -1])} characters)"
                if options.trace_seconds else "")

@@ -156,6 +156,7 @@ def survey_host(host: Host, settings: TransportSettings, command: probe.ProbeCom
         caps=caps,
         warnings=warnings,
         trace=parsed.trace,
+        audit_policy_source=parsed.audit_policy_source,
     )
 
 
