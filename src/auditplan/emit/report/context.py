@@ -97,7 +97,10 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["unplaced_groups"] = list(groups.items())  # by reason, capacity reasons first
     codes = {u.reason_code for u in capacity}
     ctx["capacity_limits"] = " and ".join(words for code, words in CAPACITY_LIMITS.items() if code in codes)
-    ctx["local_settings_hosts"] = sum(1 for w in plan.waves for h in w.hosts if h.local_subcategories) if plan else 0
+    ctx["local_settings_hosts"] = sum(1 for w in plan.waves for h in w.hosts
+                                      if h.local_subcategories and h.audit_policy_source != "gpo") if plan else 0
+    ctx["gpo_managed_hosts"] = (sum(1 for w in plan.waves for h in w.hosts if h.audit_policy_source == "gpo")
+                                if plan else 0)
     ctx["risks"] = risks(ctx, inputs.exposure, inputs.detections)
     # The estimate sources of the hosts the projection counts (a plan's stored projection may
     # predate the store's latest estimates).
