@@ -23,6 +23,7 @@ import codecs
 import csv
 import ipaddress
 import re
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from io import BufferedReader, BytesIO
@@ -156,13 +157,34 @@ def _check_name(text: str) -> str:
                 raise _LineError(f"label {quoted(label)} starts or ends with a hyphen")
             bad = next(c for c in label if not (c.isascii() and (c.isalnum() or c == "-")))
             raise _LineError(
-                f"{quoted(text)} has the character {bad!r}; names allow letters, digits, hyphens"
+                f"{quoted(text)} has the character {bad!r}; DNS host names allow letters, digits, hyphens "
+                "and dots between labels (give the DNS name or the IP address)"
             )
     return name
 
 
+def _refuse_url(text: str, *, column: bool = False) -> None:
+    """A URL where a host belongs (a pasted WinRM endpoint): say so, with the host to write instead
+    (`column`: a CSV address cell, whose port goes in the port column)."""
+    if "://" not in text and "/" not in text:
+        return
+    parsed = urllib.parse.urlsplit(text if "://" in text else f"//{text}")
+    try:
+        host, port = parsed.hostname or "", parsed.port
+    except ValueError:
+        host, port = "", None
+    if not host:
+        hint = "write the host name alone"
+    elif port is None:
+        hint = f"write {host}"
+    else:
+        hint = f"write {host} and {port} in the port column" if column else f"write {host}:{port}"
+    raise _LineError(f"{quoted(text)} is a URL, not a host: {hint} (the survey builds the WinRM URL itself)")
+
+
 def _check_address(text: str) -> str:
     """A connectable address without a port: a name, IPv4, bare or bracketed IPv6."""
+    _refuse_url(text, column=True)
     if _SPACE.search(text):
         raise _LineError(f"{quoted(text)} has spaces inside")
     bracketed = _BRACKETED.match(text)
@@ -194,6 +216,7 @@ def _split_bare_ipv6(text: str) -> str:
 
 def _parse_plain_entry(entry: str) -> tuple[str, int | None]:
     """`name`, `name:port`, IPv4[:port], `[IPv6]`, `[IPv6]:port` or an unambiguous bare IPv6."""
+    _refuse_url(entry)
     if _SPACE.search(entry):
         raise _LineError(f"{quoted(entry)} has spaces inside; one host per line")
     bracketed = _BRACKETED.match(entry)

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import DEFAULT_OUT, find_plan, find_store, store_option
-from auditplan.cli.console import echo_block, stdout_console
+from auditplan.cli.console import echo_block, stdout_console, working
 from auditplan.cli.errors import usage_error_on
 from auditplan.cli.vocabulary import single_file_out
 from auditplan.emit.api import (
@@ -128,7 +128,7 @@ def evaluate_rules(db: Path | None, rules_dirs: tuple[Path, ...], as_json: bool)
       auditplan detections evaluate --db auditplan-out/auditplan.db --json
     """
     db = find_store(db)
-    with usage_error_on(StoreError, EmitError):
+    with usage_error_on(StoreError, EmitError), working("detections: evaluating the rules on the sample"):
         run = evaluate_detections(db, rules_dirs)
     _warn(run.problems)
     for warning in run.evaluation.warnings:

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import find_store, store_option
-from auditplan.cli.console import stdout_console
+from auditplan.cli.console import stdout_console, working
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import Config
 from auditplan.emit.api import EmitError, read_filter_file
@@ -176,7 +176,7 @@ def project_command(db: Path | None, siems: tuple[str, ...], all_profiles: bool,
     explicit = bool(siems)
     if not siems and not all_profiles:
         siems = (_default_siem(config_file),)
-    with usage_error_on(ConfigError, ModelError, StoreError):
+    with usage_error_on(ConfigError, ModelError, StoreError), working("project: simulating the fleet's load"):
         made = projections(db, siems=siems, config_file=config_file, retention_days=retention_days,
                            price_per_gb=price_per_gb, currency=currency, min_local_hours=min_local_hours)
     filtered: dict[str, FilteredVolume] = {}
