@@ -5,18 +5,15 @@ Creation only."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from samba_gpo import audit_settings
 
 from auditplan.cli import main
 from auditplan.records import read_plan
 from auditplan.store import Store
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "emit"))
-from samba_gpo import audit_settings
 
 BITS = {"none": 0, "success": 1, "failure": 2, "success_and_failure": 3}
 PC = "{0cce922b-69ae-11d9-bed3-505054503030}"
@@ -25,8 +22,8 @@ PC = "{0cce922b-69ae-11d9-bed3-505054503030}"
 @pytest.mark.slow
 def test_demo_wave_gpos_keep_every_local_and_default_hosts_subcategories(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = CliRunner().invoke(main, ["demo", "--out", str(out)], catch_exceptions=False)
-    assert result.exit_code == 0, result.stdout + result.stderr
+    run = CliRunner().invoke(main, ["demo", "--out", str(out)], catch_exceptions=False)
+    assert run.exit_code == 0, run.stdout + run.stderr
     with Store(out / "auditplan.db") as store:
         surveyed = {r.host.name: r for r in store.load_results(source="winrm")}
     plan = read_plan(out / "plan.json")
