@@ -158,8 +158,9 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
                    "the default keeps a host under 64 KB (e.g. --sample-events 0 on slow links).")
 @click.option("--max-events", type=click.IntRange(1, 10_000_000), default=api.ProbeOptions().max_events,
               show_default=True,
-              help="Cap on events each counting query reads on the host; a capped count is marked and "
-                   "its oldest hour dropped from the rate (e.g. --max-events 100000 for busy DCs).")
+              help="Events each log's counting may read on the host, spread over the window's hours (one "
+                   "query per hour); a capped hour is measured over the minutes its newest events span "
+                   "(e.g. --max-events 100000 to count busy hosts' hours whole).")
 @click.option("--trace-seconds", type=click.IntRange(0, api.MAX_TRACE_SECONDS), default=0, show_default=True,
               help="Opt-in: count live process starts for this many seconds with PowerShell + "
                    "Win32_ProcessStartTrace (for hosts where 4688 is off); 0 = off. Adds the same time "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditplan.model.calibrate import PeerFit, lognormal_range, shrink_to_peers
-from auditplan.model.hours import BURSTY_K2, DayRate, day_rate, own_shape
+from auditplan.model.hours import BURSTY_K2, DayRate, choose_shape, day_rate, own_shape
 from auditplan.model.measure import Series, auditing_on, host_series
 from auditplan.model.priors import Priors, load_priors
 from auditplan.model.trace_rate import trace_posterior
@@ -59,6 +59,7 @@ class _RoleShapes:
     shape: dict[str, tuple[float, ...]]
     peak: dict[str, float]  # median peak-hour factor of those hosts
     hosts: dict[str, int]
+    each: dict[str, list[tuple[float, ...]]]  # every such host's own shape
 
 
 def os_family(os: OSInfo | None) -> str | None:
@@ -94,7 +95,7 @@ def _role_shapes(chosen: Sequence[HostResult], series: dict[str, Series], priors
             shapes[_role_key(r, priors)].append(own)
     mean = {k: tuple(sum(col) / len(v) for col in zip(*v, strict=True)) for k, v in shapes.items()}
     peak = {k: float(statistics.median(HOURS_PER_DAY * max(sh) for sh in v)) for k, v in shapes.items()}
-    return _RoleShapes(mean, peak, {k: len(v) for k, v in shapes.items()})
+    return _RoleShapes(mean, peak, {k: len(v) for k, v in shapes.items()}, dict(shapes))
 
 
 def _reference(key: str, shapes: _RoleShapes, priors: Priors) -> tuple[tuple[float, ...], float, str]:
@@ -106,8 +107,12 @@ def _reference(key: str, shapes: _RoleShapes, priors: Priors) -> tuple[tuple[flo
 
 def _measure(r: HostResult, s: Series, shapes: _RoleShapes, priors: Priors) -> _Measured:
     key = _role_key(r, priors)
-    reference, shape_sd, named = _reference(key, shapes, priors)
-    dr: DayRate = day_rate(s.hours, reference, shape_sd=shape_sd, day_sd=priors.day_to_day_sigma, cap=s.cap)
+    _mean, shape_sd, named = _reference(key, shapes, priors)
+    # Candidates for a partial window: the role's whole-day hosts' own shapes and the configured shapes.
+    configured = list(dict.fromkeys([priors.roles[key].shape, *(p.shape for p in priors.roles.values())]))
+    reference, shape_var = choose_shape(s.hours, [*shapes.each.get(key, []), *configured])
+    dr: DayRate = day_rate(s.hours, reference, shape_sd=shape_sd, day_sd=priors.day_to_day_sigma, cap=s.cap,
+                           shape_var=shape_var)
     rate = Range(dr.rate.p10 * s.scale, dr.rate.p50 * s.scale, dr.rate.p90 * s.scale)
     notes = list(s.notes)
     flags: list[str] = []
@@ -115,8 +120,8 @@ def _measure(r: HostResult, s: Series, shapes: _RoleShapes, priors: Priors) -> _
     n = len(s.hours)
     if dr.coverage < FULL_COVERAGE:
         flags.append("partial_day")
-        notes.append(f"measured over {n} h covering {dr.coverage:.0%} of the day by {named}: extrapolated "
-                     "with it, range widened for the hours not seen")
+        notes.append(f"measured over {n} h covering {dr.coverage:.0%} of the day: extrapolated with the shapes "
+                     f"({named} and the configured ones) that fit its hours, range widened for the hours not seen")
         held = r.security_log.history_hours if r.security_log is not None else None
         if held is not None and held < HOURS_PER_DAY:
             narrow.append(f"a larger Security log (it holds {held:.0f} h): a whole day measured")

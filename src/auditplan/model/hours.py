@@ -46,6 +46,8 @@ CENSORED_HOUR_SD = 0.5
 # the office shape's steepest step (07:00 -> 08:00) is about this. Assumption.
 SMOOTH_STEP = 0.5
 BURSTY_K2 = 0.25  # hour-to-hour over-dispersion (CV^2) from which a host is called bursty: CV 0.5
+# choose_shape: no candidate fits a host's hours better than a log-sd of 0.05 (assumption).
+SHAPE_FIT_FLOOR = 0.05**2
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def burst_k2(values: Sequence[float]) -> float:
 
 
 def day_rate(hours: Sequence[Hour], reference: Sequence[float], *, shape_sd: float, day_sd: float,
-             cap: int | None) -> DayRate:
+             cap: int | None, shape_var: float = 0.0) -> DayRate:
     """The host's expected 4688/day from its usable hours (method in the module docstring)."""
     if not hours:
         raise ValueError("no hourly counts")
@@ -145,13 +147,51 @@ def day_rate(hours: Sequence[Hour], reference: Sequence[float], *, shape_sd: flo
     series = [hr.count * HOUR_SECONDS / hr.seconds if hr.seconds > 0 else d * w[hr.hour_of_day] for hr in hours]
     k2 = burst_k2(series)
     var_burst = k2 * sum(w[hr.hour_of_day] ** 2 for hr in hours) / big_w**2
-    var_unseen = (shape_sd * (1.0 - coverage)) ** 2
+    var_unseen = (shape_sd * (1.0 - coverage)) ** 2 + (shape_var if own is None else 0.0)
     var_capped = sum((CAPPED_HOUR_SD * x / total) ** 2 for x in capped)
     var_censored = sum((CENSORED_HOUR_SD * x / total) ** 2 for x in x_censored)
     sigma = math.sqrt(var_poisson + var_day + var_burst + var_unseen + var_capped + var_censored)
     shape = _filled_shape(hours, series, w, d)
     rate = Range(d * math.exp(-Z90 * sigma), d, d * math.exp(Z90 * sigma))
     return DayRate(rate, shape, coverage, big_w, len(capped), len(censored), k2, sigma)
+
+
+def choose_shape(hours: Sequence[Hour], candidates: Sequence[Sequence[float]]) -> tuple[tuple[float, ...], float]:
+    """The shape a partial window is extrapolated with, and the log-variance of its share of the day seen.
+
+    Each candidate (the role's measured peers' own shapes, the configured shapes) is weighted by how well it
+    fits the hours the host did show: log residuals r_i = ln((x_i + 1) / (D_j w_j(h_i) + 1)), D_j scaling the
+    candidate to the host, and weight ~ (RSS_j / n + floor)^(-n/2), the profile likelihood of a log-normal
+    error of unknown spread (floor: Poisson's 1/x and SHAPE_FIT_FLOOR, so no shape is certain). A flat host
+    seen only at night thus takes its flat peers' shape, not the office peers' the role's mean would give.
+    The mixture's shape is the weighted mean; the log-variance is the weighted spread of ln W_j (W_j: the
+    day's share the window saw by candidate j), which the caller adds to the unseen-hours term.
+    """
+    known = [hr for hr in hours if hr.seconds > 0]
+    xs = [hr.count * HOUR_SECONDS / hr.seconds for hr in known]
+    n = len(known)
+    shapes = [tuple(c) for c in candidates]
+    logs: list[float] = []
+    for w in shapes:
+        seen = sum(w[hr.hour_of_day] for hr in known)
+        if n < 3 or seen <= 0 or sum(xs) <= 0:
+            logs.append(0.0)
+            continue
+        d = sum(xs) / seen
+        rss = sum(math.log((x + 1) / (d * w[hr.hour_of_day] + 1)) ** 2 for hr, x in zip(known, xs, strict=True))
+        floor = SHAPE_FIT_FLOOR + sum(1 / (x + 1) for x in xs) / n
+        logs.append(-n / 2 * math.log(rss / n + floor))
+    top = max(logs)
+    weights = [math.exp(v - top) for v in logs]
+    total = sum(weights)
+    weights = [v / total for v in weights]
+    mixed = tuple(sum(p * w[h] for p, w in zip(weights, shapes, strict=True)) for h in range(HOURS_PER_DAY))
+    seen_all = [sum(w[hr.hour_of_day] for hr in hours) for w in shapes]
+    seen_mixed = sum(mixed[hr.hour_of_day] for hr in hours)
+    if seen_mixed <= 0 or min(seen_all) <= 0:
+        return mixed, 0.0
+    spread = sum(p * math.log(s / seen_mixed) ** 2 for p, s in zip(weights, seen_all, strict=True))
+    return mixed, spread
 
 
 def _filled_shape(hours: Sequence[Hour], series: Sequence[float], w: Sequence[float], d: float) -> tuple[float, ...]:
