@@ -400,7 +400,7 @@ def test_top_three_risks_in_plain_words(rendered: Rendered, browser: BrowserRun)
     text = browser.pages["/report.html"].dom["text"]
     # The others are in the Risks section: unreachable hosts and local settings a GPO would wipe.
     assert f"{rf.SURVEYED - rf.REACHABLE} host(s) could not be surveyed (1 auth failed, 2 timeout)" in text
-    assert f"{len(rf.LOCAL_SETTINGS)} host(s) have audit subcategories set locally" in text
+    assert f"{len(rf.LOCAL_SETTINGS)} host(s) audit other subcategories that a GPO with advanced audit policy clears" in text
 
 
 def test_sections_and_charts(browser: BrowserRun) -> None:

@@ -697,7 +697,7 @@ def test_prior_state_comes_from_the_live_survey_and_leaves_the_plan_id_alone() -
     del stripped["plan_id"]
     for w in stripped["waves"]:
         for h in w["hosts"]:
-            del h["prior_process_creation"], h["prior_cmdline_registry"]
+            del h["prior_process_creation"], h["prior_cmdline_registry"], h["audit_policy_source"]
     canonical = json.dumps(stripped, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32] == doc["plan_id"]
 

@@ -37,7 +37,7 @@ from auditplan.records.plan import (
     WaveLoad,
     plan_id_of,
 )
-from auditplan.records.survey import AuditSetting
+from auditplan.records.survey import AUDIT_POLICY_SOURCES, AuditSetting
 
 
 def _shown(value: object) -> str:
@@ -213,6 +213,10 @@ def _wave_host(h: object, wave_at: str, index: int, wave: int) -> PlannedHost:
     prior_cmdline = h.get("prior_cmdline_registry")
     if prior_cmdline is not None and (isinstance(prior_cmdline, bool) or prior_cmdline not in (0, 1)):
         raise PlanError(f"{hat}: prior_cmdline_registry: expected 0, 1 or null, got {_shown(prior_cmdline)}")
+    audit_source = h.get("audit_policy_source")
+    if audit_source is not None and audit_source not in AUDIT_POLICY_SOURCES:
+        raise PlanError(f"{hat}: audit_policy_source: expected one of {', '.join(AUDIT_POLICY_SOURCES)} or null, "
+                        f"got {_shown(audit_source)}")
     return PlannedHost.bulk((
         ("host", name), ("wave", wave),
         ("role", _optional_text(h.get("role"), hat, "role")),
@@ -230,6 +234,7 @@ def _wave_host(h: object, wave_at: str, index: int, wave: int) -> PlannedHost:
         ("local_subcategories", subs),
         ("prior_process_creation", prior_pc),
         ("prior_cmdline_registry", None if prior_cmdline is None else int(prior_cmdline)),
+        ("audit_policy_source", audit_source),
     ))
 
 

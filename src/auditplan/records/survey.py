@@ -212,6 +212,10 @@ class HostResult:
     audit_policy_source: str | None = None
 
 
+# HostResult.audit_policy_source values (docs/audit-policy-source.md); None is "unknown".
+AUDIT_POLICY_SOURCES = ("gpo", "local", "default")
+
+
 # The GUID of Process Creation (auditpol subcategory). Lower case, braces, as stored.
 PROCESS_CREATION_GUID = "{0cce922b-69ae-11d9-bed3-505054503030}"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from auditplan.emit.report.risks import CAPACITY_LIMITS, CAPACITY_REASONS, risks
 from auditplan.emit.report.verdict import verdict
 from auditplan.emit.report.waves import budget_summary, counted_basis, fleet_value, timeline
 from auditplan.model.api import Projection
+from auditplan.records import HostEstimate
 
 GROUP_LIMIT = 15  # roles/sites drawn and tabled; the rest are in the CSV
 TOP_HOSTS = 10
@@ -97,13 +98,17 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["unplaced_groups"] = list(groups.items())  # by reason, capacity reasons first
     codes = {u.reason_code for u in capacity}
     ctx["capacity_limits"] = " and ".join(words for code, words in CAPACITY_LIMITS.items() if code in codes)
-    ctx["local_settings_hosts"] = sum(1 for w in plan.waves for h in w.hosts if h.local_subcategories) if plan else 0
+    ctx["local_settings_hosts"] = sum(1 for w in plan.waves for h in w.hosts
+                                      if h.local_subcategories and h.audit_policy_source != "gpo") if plan else 0
+    ctx["gpo_managed_hosts"] = (sum(1 for w in plan.waves for h in w.hosts if h.audit_policy_source == "gpo")
+                                if plan else 0)
     ctx["risks"] = risks(ctx, inputs.exposure, inputs.detections)
     # The estimate sources of the hosts the projection counts (a plan's stored projection may
     # predate the store's latest estimates).
     projected = projection.hosts.get("source") if projection is not None else None
     ctx["sources"] = Counter(str(s) for s in projected) if projected is not None else Counter(
         str(e.source) for e in inputs.estimates)
+    ctx["range_limits"] = range_limits(inputs.estimates)
     ctx["defaults"] = assumption_rows(inputs.defaults_text, inputs.config, inputs.config_sources)
     ctx["key_defaults"] = key_rows(ctx["defaults"], ctx["siem"])
     ctx["detections"] = inputs.detections
@@ -117,3 +122,29 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     ctx["previous"] = previous_plan(inputs.recalibration)
     ctx["severity_counts"] = Counter(f["severity"] for f in ctx["risks"])
     return ctx
+
+
+# Issue 15: what limits the hosts' ranges (HostEstimate.flags), in words, most common first.
+RANGE_LIMIT_WORDS = {
+    "capped": "capped (hours over the per-hour cap, measured over part of the hour)",
+    "censored": "censored (capped hours of unknown span)",
+    "partial_day": "partial day (the window missed hours of the day)",
+    "bursty": "bursty",
+    "peers": "role peers only",
+    "prior_only": "role prior only",
+    "trace": "live trace only",
+}
+
+
+def range_limits(estimates: Sequence[HostEstimate]) -> dict[str, Any]:
+    """How many hosts each limit applies to, and per limit the first host (by name) with what would narrow it."""
+    counts: Counter[str] = Counter()
+    example: dict[str, tuple[str, str]] = {}
+    for e in sorted(estimates, key=lambda x: x.host.lower()):
+        for flag in e.flags:
+            counts[flag] += 1
+            if e.narrow_by:
+                example.setdefault(flag, (e.host, e.narrow_by))
+    rows = [{"words": RANGE_LIMIT_WORDS.get(flag, flag), "hosts": n, "example": example.get(flag)}
+            for flag, n in counts.most_common()]
+    return {"rows": rows, "hosts": sum(1 for e in estimates if e.flags)}

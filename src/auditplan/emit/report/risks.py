@@ -68,10 +68,16 @@ def risks(ctx: Mapping[str, Any], exposure: Exposure | None, detections: Evaluat
         found.append({"weight": 70, "text": f"{failed} host(s) could not be surveyed ({kinds}): their load is a "
                       "guess from role priors.",
                       "fix": "Fix access (credentials, WinRM, firewall) and re-run auditplan survey --retry-failed."})
+    if ctx.get("gpo_managed_hosts"):
+        found.append({"weight": 55, "text": f"{ctx['gpo_managed_hosts']} wave host(s) get their audit policy from a "
+                      "domain GPO; their wave GPO carries Process Creation only.",
+                      "fix": "Add Process Creation and the command-line policy to the GPO that already delivers "
+                             "their audit policy, rather than linking a second one (gpo/README.md)."})
     if ctx["local_settings_hosts"]:
-        found.append({"weight": 60, "text": f"{ctx['local_settings_hosts']} host(s) have audit subcategories set "
-                      "locally; a GPO with advanced audit policy would wipe them (use gpo --preserve-local).",
-                      "fix": "Write the GPOs with auditplan gpo --preserve-local."})
+        found.append({"weight": 60, "text": f"{ctx['local_settings_hosts']} host(s) audit other subcategories that "
+                      "a GPO with advanced audit policy clears; each wave GPO carries them (the union).",
+                      "fix": "Keep the default auditplan gpo (not --process-creation-only), and check gpo/README.md "
+                             "for hosts that gain subcategories."})
     if exposure and exposure.events_with_secrets:
         found.append({"weight": 85, "text": f"{exposure.events_with_secrets} of {exposure.events} sampled command "
                       f"lines carried a credential on {len(exposure.by_host)} host(s); with command-line auditing "
