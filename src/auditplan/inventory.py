@@ -28,12 +28,12 @@ import stat
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from io import BufferedReader, BytesIO, FileIO, RawIOBase
+from io import BufferedReader, BytesIO
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO
 
 from auditplan.records import Host
-from auditplan.records.input_limits import HOSTS_MAX_BYTES
+from auditplan.records.input_limits import HOSTS_MAX_BYTES, CappedReader
 from auditplan.text import CONTROL_EXCEPT_TAB, escaped, quoted
 
 # A host entry plus a full CSV row fits easily; anything longer is hostile or a wrong file.
@@ -192,17 +192,6 @@ def host_name_problem(text: str) -> str | None:
     except _LineError as exc:
         return str(exc)
     return None
-
-
-ROLE_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
-
-
-def role_problem(text: str) -> str | None:
-    """Why `text` is not a role name (letters, digits, '_', '.', '-', at most 64), or None."""
-    if ROLE_PATTERN.match(text):
-        return None
-    return (f"{quoted(text)} is not a role name: letters, digits, '_', '.' and '-', starting with a letter or "
-            "digit, at most 64 characters")
 
 
 def _check_address(text: str) -> str:
@@ -484,27 +473,6 @@ def _lines_of(stream: BufferedReader[Any], builder: _Builder) -> Iterator[tuple[
     yield from _read_lines(stream)
 
 
-class _Capped(RawIOBase):
-    """A raw stream that stops with an InventoryError once more than `limit` bytes were read."""
-
-    def __init__(self, raw: FileIO, limit: int, file: str) -> None:
-        self._raw, self._limit, self._file, self._total = raw, limit, file, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self._raw.readinto(buffer) or 0
-        self._total += n
-        if self._total > self._limit:
-            raise InventoryError(self._file, None, f"over the {self._limit >> 20} MB limit for a hosts file")
-        return n
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
 def load_inventory(path: Path) -> Inventory:
     """Read a hosts file or CSV. Raises InventoryError only when the file cannot be opened."""
     file = str(path)
@@ -527,7 +495,8 @@ def load_inventory(path: Path) -> Inventory:
         source.close()
         raise InventoryError(file, None, f"{info.st_size >> 20} MB is over the {HOSTS_MAX_BYTES >> 20} MB limit "
                                          "for a hosts file")
-    stream: BufferedReader[Any] = BufferedReader(_Capped(source, HOSTS_MAX_BYTES, file))
+    over = InventoryError(file, None, f"over the {HOSTS_MAX_BYTES >> 20} MB limit for a hosts file")
+    stream: BufferedReader[Any] = BufferedReader(CappedReader(source, HOSTS_MAX_BYTES, over))
     csv_reader: _CsvReader | None = None
     seen_content = False
     # A first entry with a separator but no host cell: (line, entry, separator) until the next

@@ -7,17 +7,19 @@ as it is read, and the hosts' merges and failures after.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+from typing import Final
 
 import click
 
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.vocabulary import MB
 from auditplan.collect import api
-from auditplan.inventory import host_name_problem, role_problem
+from auditplan.inventory import host_name_problem
 from auditplan.store import StoreError
-from auditplan.text import escaped
+from auditplan.text import escaped, quoted
 
 EXIT_OK = 0
 EXIT_FILES_FAILED = 1
@@ -33,6 +35,18 @@ def _line(s: api.FileSummary) -> str:
         "command line populated" if s.cmdline_populated else "no command line")
     return (f"{escaped(s.file)}: host {escaped(s.host)}, {s.events_total} events, {s.events_4688} x 4688, "
             f"{s.sysmon_eid1} x Sysmon EID 1{span}; {state}")
+
+
+# Roles key the priors and peers and appear in every table: a plain word, as the shipped roles are.
+ROLE_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+
+
+def role_problem(text: str) -> str | None:
+    """Why `text` is not a role name (letters, digits, '_', '.', '-', at most 64), or None."""
+    if ROLE_PATTERN.match(text):
+        return None
+    return (f"{quoted(text)} is not a role name: letters, digits, '_', '.' and '-', starting with a letter or "
+            "digit, at most 64 characters")
 
 
 @main.command(renamed={"--sample": "--sample-events"})

@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import tomllib
+from io import FileIO, RawIOBase
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Final
@@ -34,6 +35,27 @@ _NOT_BRACKET: Final = re.compile(r"[^\[\]{}]+")
 class InputLimitError(ValueError):
     """A user's file is too large, nested too deeply, not a regular file, not parseable, or holds a
     number that is not finite. The message is one line and names the file (and the key, if any)."""
+
+
+class CappedReader(RawIOBase):
+    """A raw stream (a pipe, say) that raises `error` once more than `limit` bytes were read from it."""
+
+    def __init__(self, raw: FileIO, limit: int, error: Exception) -> None:
+        self._raw, self._limit, self._error, self._total = raw, limit, error, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer) or 0
+        self._total += n
+        if self._total > self._limit:
+            raise self._error
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _size_text(n: int) -> str:
