@@ -184,6 +184,7 @@ class DetectionRun:
             "hosts": result.hosts,
             "cmdline_share": result.cmdline_share,
             "hosts_without_command_line": list(result.hosts_without_command_line),
+            "hosts_without_parent_process": list(result.hosts_without_parent_process),
             "warnings": list(result.warnings),
             "exposure": {"events_with_secrets": exposed.events_with_secrets, "events": exposed.events,
                          "by_host": exposed.by_host},

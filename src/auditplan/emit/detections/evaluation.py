@@ -50,6 +50,9 @@ class Evaluation:
     cmdline_share: float | None  # share of events with a non-empty CommandLine
     warnings: tuple[str, ...] = field(default_factory=tuple)
     hosts_without_command_line: tuple[str, ...] = ()  # sampled hosts none of whose events has a CommandLine
+    # Sampled hosts none of whose events has a ParentProcessName: 4688 carries it from event version 2
+    # (Windows 10 / Server 2016; gpo-backup-format.md §A5), so on 2012 R2 and older it is absent.
+    hosts_without_parent_process: tuple[str, ...] = ()
 
 
 
@@ -128,7 +131,19 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
     share = populated / len(events) if len(events) else None
     with_cmdline = set(events.loc[has_cmdline, "host"].tolist()) if len(events) else set()
     blind = tuple(sorted((str(h) for h in per_host if h not in with_cmdline), key=str.lower))
+    # Event version 2 (Windows 10 / Server 2016) added ParentProcessName to 4688: a host whose sampled
+    # events are all version 0/1 cannot log it. Only when the frame says the version (the store does).
+    orphans: tuple[str, ...] = ()
+    if len(events) and "version" in events:
+        newest = pd.to_numeric(events["version"], errors="coerce").groupby(events["host"]).max()
+        orphans = tuple(sorted((str(h) for h, v in newest.items() if v == v and v < 2), key=str.lower))
     warnings: list[str] = []
+    if orphans:
+        warnings.append(
+            f"{len(orphans)} host(s) have no ParentProcessName in any sampled 4688 event (event version 0/1: "
+            "Windows before 10 / Server 2016): " + ", ".join(orphans) + ". Rules that read ParentProcessName "
+            "(Sigma ParentImage) never match there."
+        )
     if blind:
         volume = sum(rates.get(h, 0.0) for h in blind)
         warnings.append(
@@ -152,6 +167,9 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
             notes.append("uses 4688 fields auditplan does not sample: " + ", ".join(sorted(rule.not_sampled)))
         if rule.uses_command_line and share is not None and share < MIN_CMDLINE_SHARE:
             notes.append("reads CommandLine, which is empty in most of the sample")
+        if "ParentProcessName" in rule.fields and orphans:
+            shown = ", ".join(orphans[:5]) + (f" and {len(orphans) - 5} more" if len(orphans) > 5 else "")
+            notes.append(f"reads ParentProcessName, which {len(orphans)} host(s) do not log ({shown}): blind there")
         skipped = blind if rule.uses_command_line else ()
         if skipped:
             shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
@@ -183,4 +201,4 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
             )
         )
     con.close()
-    return Evaluation(tuple(results), len(events), len(per_host), share, tuple(warnings), blind)
+    return Evaluation(tuple(results), len(events), len(per_host), share, tuple(warnings), blind, orphans)
