@@ -96,6 +96,12 @@ def test_hash_without_whitespace_is_not_a_comment(tmp_path: Path) -> None:
         ("a" * 64 + ".example.com", "longer than 63"),
         (".".join(["a" * 60] * 5), "longer than 253"),
         ("dc_01", "'_'"),
+        ("dc_01", "letters, digits, hyphens and dots"),
+        # A pasted WinRM endpoint is named a URL, with the host to write instead (issue 19: it was
+        # "is not a valid IPv6 address").
+        ("https://web01.corp.example.com:5986/wsman", "is a URL, not a host: write web01.corp.example.com:5986"),
+        ("http://10.0.0.5/wsman", "is a URL, not a host: write 10.0.0.5 ("),
+        ("web01/wsman", "is a URL, not a host: write web01 ("),
         ("300.1.1.1", "not a valid IPv4"),
         ("10.1.1", "not a valid IPv4"),
         ("sérveur", "non-ASCII"),
@@ -411,3 +417,8 @@ def test_reads_from_a_pipe(tmp_path: Path) -> None:
     inv = load_inventory(fifo)
     writer.join()
     assert [(h.name, h.port) for h in inv.hosts] == [("dc01", None), ("web01", 5986)]
+
+
+def test_a_url_in_the_csv_address_column_says_where_the_port_goes(tmp_path: Path) -> None:
+    inv = _load(tmp_path, "host,address\nweb01,http://10.0.0.5:5985/wsman\n", name="hosts.csv")
+    assert "is a URL, not a host: write 10.0.0.5 and 5985 in the port column" in _reasons(inv)[2]

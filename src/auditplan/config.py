@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from auditplan.records.input_limits import InputLimitError, load_toml
+
 
 class ConfigError(ValueError):
     """A config file could not be read; the message names the file and what is wrong."""
@@ -46,21 +48,16 @@ def load_defaults() -> dict[str, Any]:
 
 def _read_user_file(user_file: Path) -> dict[str, Any]:
     try:
-        raw = user_file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{user_file}: cannot read: {exc.strerror or exc}") from None
-    try:
-        user = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{user_file}: not UTF-8 (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{user_file}: {exc}") from None
-    return user
+        # Bounded: size, nesting, nan/inf refused (records/input_limits.py).
+        return load_toml(user_file, what="config file")
+    except InputLimitError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 SOURCE_DEFAULT: Final = "default"
 DEFAULT_SEED: Final = 4688  # [plan] seed when a config has none
 DEFAULT_DRAWS: Final = 1000  # [plan] draws when a config has none
+MAX_DRAWS: Final = 100_000  # [plan] draws above this need more memory than a planning run should take
 
 
 def leaves(table: Mapping[str, Any], path: str = "") -> dict[str, Any]:
@@ -98,16 +95,22 @@ class Config:
         section = self.values.get("plan", {})
         return section.get(key, default) if isinstance(section, dict) else default
 
-    def plan_number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
-        """A number of the [plan] section, or a ConfigError naming `plan.KEY`."""
+    def plan_number(self, key: str, default: float, *, minimum: float = 0.0, maximum: float = math.inf) -> float:
+        """A number of the [plan] section, or a ConfigError naming the file it came from and `plan.KEY`."""
         value = self.plan_setting(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < minimum:
-            raise ConfigError(f"plan.{key}: expected a number >= {minimum:g}, got {value!r}")
+        if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+                or not minimum <= value <= maximum):
+            source = self.sources.get(f"plan.{key}", SOURCE_DEFAULT)
+            where = f"{source}: " if source != SOURCE_DEFAULT else ""
+            bound = f"from {minimum:g} to {maximum:,.0f}" if math.isfinite(maximum) else f">= {minimum:g}"
+            raise ConfigError(f"{where}plan.{key}: expected a number {bound}, got {value!r}")
         return float(value)
 
     def monte_carlo(self) -> tuple[int, int]:
         """(draws, seed) of the fleet Monte Carlo, [plan] draws and seed: `project` and `estimate` share them."""
-        return int(self.plan_number("draws", DEFAULT_DRAWS, minimum=10)), int(self.plan_number("seed", DEFAULT_SEED))
+        # At most MAX_DRAWS: 10^15 draws used to end in a MemoryError instead of a message.
+        return (int(self.plan_number("draws", DEFAULT_DRAWS, minimum=10, maximum=MAX_DRAWS)),
+                int(self.plan_number("seed", DEFAULT_SEED, maximum=2**63)))
 
     def step_fraction(self) -> float:
         """[plan] default_step_fraction: the share of the budget one wave may add without --max-step."""

@@ -22,14 +22,18 @@ from __future__ import annotations
 import codecs
 import csv
 import ipaddress
+import os
 import re
+import stat
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from io import BufferedReader, BytesIO
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from auditplan.records import Host
+from auditplan.records.input_limits import HOSTS_MAX_BYTES, CappedReader
 from auditplan.text import CONTROL_EXCEPT_TAB, escaped, quoted
 
 # A host entry plus a full CSV row fits easily; anything longer is hostile or a wrong file.
@@ -156,13 +160,43 @@ def _check_name(text: str) -> str:
                 raise _LineError(f"label {quoted(label)} starts or ends with a hyphen")
             bad = next(c for c in label if not (c.isascii() and (c.isalnum() or c == "-")))
             raise _LineError(
-                f"{quoted(text)} has the character {bad!r}; names allow letters, digits, hyphens"
+                f"{quoted(text)} has the character {bad!r}; DNS host names allow letters, digits, hyphens "
+                "and dots between labels (give the DNS name or the IP address)"
             )
     return name
 
 
+def _refuse_url(text: str, *, column: bool = False) -> None:
+    """A URL where a host belongs (a pasted WinRM endpoint): say so, with the host to write instead
+    (`column`: a CSV address cell, whose port goes in the port column)."""
+    if "://" not in text and "/" not in text:
+        return
+    parsed = urllib.parse.urlsplit(text if "://" in text else f"//{text}")
+    try:
+        host, port = parsed.hostname or "", parsed.port
+    except ValueError:
+        host, port = "", None
+    if not host:
+        hint = "write the host name alone"
+    elif port is None:
+        hint = f"write {host}"
+    else:
+        hint = f"write {host} and {port} in the port column" if column else f"write {host}:{port}"
+    raise _LineError(f"{quoted(text)} is a URL, not a host: {hint} (the survey builds the WinRM URL itself)")
+
+
+def host_name_problem(text: str) -> str | None:
+    """Why `text` is not a host name a hosts file would accept (a DNS name or IPv4 address), or None."""
+    try:
+        _check_name(text)
+    except _LineError as exc:
+        return str(exc)
+    return None
+
+
 def _check_address(text: str) -> str:
     """A connectable address without a port: a name, IPv4, bare or bracketed IPv6."""
+    _refuse_url(text, column=True)
     if _SPACE.search(text):
         raise _LineError(f"{quoted(text)} has spaces inside")
     bracketed = _BRACKETED.match(text)
@@ -194,6 +228,7 @@ def _split_bare_ipv6(text: str) -> str:
 
 def _parse_plain_entry(entry: str) -> tuple[str, int | None]:
     """`name`, `name:port`, IPv4[:port], `[IPv6]`, `[IPv6]:port` or an unambiguous bare IPv6."""
+    _refuse_url(entry)
     if _SPACE.search(entry):
         raise _LineError(f"{quoted(entry)} has spaces inside; one host per line")
     bracketed = _BRACKETED.match(entry)
@@ -417,7 +452,7 @@ def _choice(value: str | None, column: str, allowed: tuple[str, ...]) -> str | N
     return value.casefold()
 
 
-def _lines_of(stream: BufferedReader, builder: _Builder) -> Iterator[tuple[int, bytes | None]]:
+def _lines_of(stream: BufferedReader[Any], builder: _Builder) -> Iterator[tuple[int, bytes | None]]:
     # peek, not seek: the hosts file may be a pipe, e.g. bash's <(grep ... hosts.txt).
     head = stream.peek(4)[:4]
     if head.startswith(_UTF16_BOMS):
@@ -443,13 +478,25 @@ def load_inventory(path: Path) -> Inventory:
     file = str(path)
     builder = _Builder(file)
     try:
-        stream = path.open("rb")
+        source = path.open("rb", buffering=0)
     except IsADirectoryError:
         raise InventoryError(file, None, "is a directory, not a hosts file") from None
     except FileNotFoundError:
         raise InventoryError(file, None, "no such file") from None
     except OSError as exc:
         raise InventoryError(file, None, f"cannot read: {exc.strerror or exc}") from None
+    # A device (`survey /dev/zero`) would be read forever: refused. A pipe (bash's <(...)) is read,
+    # but no further than a file may be long; 64 MB holds over a million hosts.
+    info = os.fstat(source.fileno())
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+        source.close()
+        raise InventoryError(file, None, "a device, not a hosts file")
+    if info.st_size > HOSTS_MAX_BYTES:
+        source.close()
+        raise InventoryError(file, None, f"{info.st_size >> 20} MB is over the {HOSTS_MAX_BYTES >> 20} MB limit "
+                                         "for a hosts file")
+    over = InventoryError(file, None, f"over the {HOSTS_MAX_BYTES >> 20} MB limit for a hosts file")
+    stream: BufferedReader[Any] = BufferedReader(CappedReader(source, HOSTS_MAX_BYTES, over))
     csv_reader: _CsvReader | None = None
     seen_content = False
     # A first entry with a separator but no host cell: (line, entry, separator) until the next

@@ -65,9 +65,16 @@ def escaped(text: str | None) -> str:
 
 def excerpt(text: str, limit: int = 80) -> str:
     """A short, single-line, control-free excerpt of untrusted text for a message."""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text.strip())
-    cleaned = _SPACES.sub(" ", cleaned)
-    return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
+    text = text.strip()
+    # Clean a prefix first: a parser's error path may hold a whole tool's output, and only `limit`
+    # characters are kept. Cleaning never lengthens text, so once the cleaned prefix is longer than
+    # `limit` its first `limit` characters are those of the whole text cleaned (a run of spaces cut at
+    # the prefix's end collapses to the same one space).
+    for size in (4 * limit + 16, len(text)):
+        cleaned = _SPACES.sub(" ", "".join(ch if ch.isprintable() else " " for ch in text[:size]))
+        if len(cleaned) > limit or size >= len(text):
+            return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
+    return ""  # not reached: the second size is the whole text
 
 
 def error_line(exc: BaseException, limit: int = 300, *, empty: str | None = None) -> str:

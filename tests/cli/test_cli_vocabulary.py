@@ -110,3 +110,13 @@ def test_top_level_help_lists_every_command_without_importing_any() -> None:
     for name in COMMAND_MODULES:
         assert f"\n  {name} " in listed
     assert set(COMMAND_HELP) <= set(COMMAND_MODULES)
+
+
+@pytest.mark.parametrize("command", ["report", "plan", "gpo"])
+def test_the_chain_commands_help_loads_no_pandas(command: str) -> None:
+    """`--help` of the commands a user types after `survey` stays fast: the stage loads only when it runs."""
+    probe = ("import sys\nfrom click.testing import CliRunner\nfrom auditplan.cli import main\n"
+             f"r = CliRunner().invoke(main, [{command!r}, '--help'])\nassert r.exit_code == 0, r.output\n"
+             "print('pandas' in sys.modules, 'auditplan.model.api' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"]

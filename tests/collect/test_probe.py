@@ -45,8 +45,8 @@ def test_command_line_fits_cmd_limit(hours: int) -> None:
         ProbeOptions(window_hours=hours, max_events=10_000_000, sample_events=10_000, trace_seconds=900),
     ):
         line = build_probe(options, NOW).command_line
-        assert line.count("%TEMP%") == 1
-        assert len(line.replace("%TEMP%", longest_temp)) <= CMD_LINE_LIMIT
+        assert line.count("%TEMP%") == 1 and line.count("%windir%") == 1
+        assert len(line.replace("%TEMP%", longest_temp).replace("%windir%", longest_temp)) <= CMD_LINE_LIMIT
 
 
 def test_expanded_length_does_not_grow_with_the_window() -> None:
@@ -57,18 +57,37 @@ def test_expanded_length_does_not_grow_with_the_window() -> None:
     assert lines[1].count("%TEMP%") == 1
 
 
+def _hour_loop(log: str, head: str, days: str, hours: str, cap: int, path: str) -> str:
+    """One counting loop as issue 15 specifies it, written out by hand (not with the code under test)."""
+    day = days if " " not in days else "%d"
+    loop = (f'for %h in ({hours}) do @wevtutil qe {log} /q:"*[System[{head} and TimeCreated['
+            f"@SystemTime>='{day}T%h:00:00.000Z' and @SystemTime<='{day}T%h:59:59.999Z']]]\" /c:{cap} /rd:true /f:text"
+            f'|find "Date: ">{path}&find /c "Date: " {path} 2>&1&find /n "Date: " {path}|find "[{cap}]"')
+    return f"(for %d in ({days}) do @{loop})" if " " in days else f"({loop})"
+
+
 def test_hourly_counts_loop_once_per_utc_day() -> None:
     line = build_probe(ProbeOptions(nonce=NONCE), NOW).command_line
     assert line.startswith('cd /d "%TEMP%" 2>nul&echo ##APabcdef:hostname&')
-    # NOW is 2026-11-28 07:03 UTC: the window is 11-27 07:00 .. 11-28 07:00, written by hand here.
+    # NOW is 2026-11-28 07:03 UTC: the window is 11-27 07:00 .. 11-28 07:00, written by hand here; the
+    # default 20,000 events per log spread over 24 hours: 833 per hour's query.
     day1 = " ".join(f"{h:02d}" for h in range(7, 24))
     day2 = "00 01 02 03 04 05 06"
+    head = "Provider[@Name='Microsoft-Windows-Security-Auditing'] and EventID=4688"
     assert (
-        '|find "Date: ">apabcdefs'
-        f'&(for %h in ({day1}) do @find /c ": 2026-11-27T%h" apabcdefs 2>&1)'
-        f'&(for %h in ({day2}) do @find /c ": 2026-11-28T%h" apabcdefs 2>&1)'
-        "&del apabcdefs&"
+        f"##APabcdef:count_4688&{_hour_loop('Security', head, '2026-11-27', day1, 833, 'apabcdefs')}"
+        f"&{_hour_loop('Security', head, '2026-11-28', day2, 833, 'apabcdefs')}&del apabcdefs&"
     ) in line
+    sysmon = "Microsoft-Windows-Sysmon/Operational"
+    assert f"&{_hour_loop(sysmon, 'EventID=1', '2026-11-27', day1, 833, 'apabcdefy')}&" in line
+
+
+def test_whole_days_share_one_nested_loop() -> None:
+    # 72 h from 11-25 07:00: 11-25 07..23, then 11-26 and 11-27 whole (one nested loop), then 11-28 00..06.
+    line = build_probe(ProbeOptions(nonce=NONCE, window_hours=72, max_events=7200), NOW).command_line
+    head = "Provider[@Name='Microsoft-Windows-Security-Auditing'] and EventID=4688"
+    all_hours = " ".join(f"{h:02d}" for h in range(24))
+    assert f"&{_hour_loop('Security', head, '2026-11-26 2026-11-27', all_hours, 100, 'apabcdefs')}&" in line
 
 
 def test_window_is_whole_utc_hours_before_now() -> None:
@@ -84,10 +103,10 @@ def test_counting_query_matches_4688_provider_and_absolute_utc_bounds() -> None:
     line = build_probe(ProbeOptions(nonce=NONCE, max_events=5000), NOW).command_line
     assert (
         "wevtutil qe Security /q:\"*[System[Provider[@Name='Microsoft-Windows-Security-Auditing'] and EventID=4688"
-        " and TimeCreated[@SystemTime>='2026-11-27T07:00:00.000Z' and @SystemTime<'2026-11-28T07:00:00.000Z']]]\""
-        " /c:5000 /rd:true /f:text" in line
+        " and TimeCreated[@SystemTime>='2026-11-27T%h:00:00.000Z' and @SystemTime<='2026-11-27T%h:59:59.999Z']]]\""
+        " /c:208 /rd:true /f:text" in line
     )
-    loops = re.findall(r'for %h in \(([0-9 ]+)\) do @find /c ": (\d{4}-\d\d-\d\d)T%h" apabcdefs 2>&1\)', line)
+    loops = re.findall(r"for %h in \(([0-9 ]+)\) do @wevtutil qe Security /q:\"[^\"]*'(\d{4}-\d\d-\d\d)T%h:00", line)
     hours = [f"{day}T{hour}" for hour_list, day in loops for hour in hour_list.split()]
     assert hours[0] == "2026-11-27T07" and hours[-1] == "2026-11-28T06" and len(hours) == 24
     # The newest sample_events, as XML, from before the window's end only: the probe's own processes
@@ -124,15 +143,16 @@ def test_xpath_operators_are_quoted_from_cmd() -> None:
     """`<`, `>` in XPath would be redirections and `[`/`'` harmless; only our own redirections and
     pipes may appear outside quotes."""
     bare = _outside_quotes(build_probe(ProbeOptions(nonce=NONCE), NOW).command_line)
-    assert "<" not in bare
+    # The one `<` is wmic's stdin from NUL: wmic waits on an open stdin under WinRS.
+    assert bare.count("<") == 1 and 'HotFixID <nul 2>&1|find' in bare
     redirections = re.findall(r"\S*>\S*", bare)
-    # 2>&1 per tool and per hourly find (closing its loop), 2>nul after cd and around del, and
-    # `find "Date: ">file` (quotes blanked to '"').
+    # 2>&1 per tool and per hourly find /c, 2>nul after cd and around del, and `find "Date: ">file` in each
+    # hour loop (quotes blanked to '"').
     assert set(redirections) == {
-        "2>&1", "2>&1|find", "2>nul&auditpol", "2>nul&echo", '">apabcdefs&(for', '">apabcdefy&(for',
-        "2>&1)&(for", "2>&1)&del",
+        "2>&1", "2>&1|find", "2>nul&auditpol", "2>nul&echo", '">apabcdefs&find', '">apabcdefy&find', "2>&1&find",
     }
-    assert bare.count("|") == len(re.findall(r"\|\|", bare)) * 2 + 3  # 3 pipes: wmic, two count pipes
+    # Pipes: wmic's, and three in each of the 4 hour loops (2 UTC days x 2 logs): wevtutil|find, find /n|find.
+    assert bare.count("|") == len(re.findall(r"\|\|", bare)) * 2 + 1 + 4 * 2
 
 
 def test_nonce_is_random_when_not_given() -> None:
@@ -222,6 +242,13 @@ def composed_output() -> bytes:
         b"Machine Name,Policy Target,Subcategory,Subcategory GUID,Inclusion Setting,Exclusion Setting\r\n\r\n"
         b"BIRDSOFPRAY,System,Process Creation,{0CCE922B-69AE-11D9-BED3-505054503030},Success and Failure,\r\n",
         rc0,
+        # No GPO delivers advanced audit policy: neither audit.csv exists (cmd's "cannot find", exit 1).
+        f"{M}audit_csv_applied\r\n".encode(),
+        b"The system cannot find the file specified.\r\n",
+        f"{M}rc:1\r\n".encode(),
+        f"{M}audit_csv_local_gpo\r\n".encode(),
+        b"The system cannot find the file specified.\r\n",
+        f"{M}rc:1\r\n".encode(),
         f"{M}wevtutil_gl\r\n".encode(),
         cap("wevtutil-gl-security.txt"),
         rc0,
@@ -283,6 +310,9 @@ def test_interpret_composed_output() -> None:
     assert it.audit.cmdline_enabled is True  # REG_DWORD 0x1
     assert it.audit.sce_no_apply_legacy is False  # value absent
     assert len(it.audit.subcategories) == 59
+    # No audit.csv anywhere, and BIRDSOFPRAY audits far more than Windows' documented default
+    # (Microsoft "Audit Policy Recommendations": e.g. File System is No Auditing by default).
+    assert it.audit_policy_source == "local"
     log = it.security_log
     assert log is not None
     assert (log.max_size_bytes, log.retention, log.file_size_bytes, log.record_count) == (

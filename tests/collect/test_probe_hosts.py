@@ -40,13 +40,16 @@ def test_probe_through_simulated_host_matches_its_event_log_truth(demo: object, 
     assert it.warnings == ()
     truth_log = backend.event_log("Security")  # type: ignore[attr-defined]
     truth = dict(truth_log.true_hourly_counts(4688))
-    expected = tuple(truth.get(probe.window_start + timedelta(hours=i), 0) for i in range(24))
+    # Each hour's query reads at most the per-hour cap (20,000 / 24 = 833): below it, the exact count.
+    expected = tuple(min(833, truth.get(probe.window_start + timedelta(hours=i), 0)) for i in range(24))
     assert it.volume is not None
+    assert it.volume.hour_cap == 833
     assert it.volume.hourly_4688 == expected
+    assert [s < 3600 for s in it.volume.seconds_4688] == [c >= 833 for c in expected]
     if profile.sysmon.installed:
         sysmon = backend.event_log("Microsoft-Windows-Sysmon/Operational")  # type: ignore[attr-defined]
         truth_s = dict(sysmon.true_hourly_counts(1))
-        expected_s = tuple(truth_s.get(probe.window_start + timedelta(hours=i), 0) for i in range(24))
+        expected_s = tuple(min(833, truth_s.get(probe.window_start + timedelta(hours=i), 0)) for i in range(24))
         assert it.volume.hourly_sysmon_eid1 == expected_s
         assert it.sysmon is not None and it.sysmon.installed
     else:
@@ -55,27 +58,44 @@ def test_probe_through_simulated_host_matches_its_event_log_truth(demo: object, 
     assert it.audit is not None and it.audit.process_creation == profile.audit.process_creation
 
 
-def test_capped_count_through_simulated_host(demo: object) -> None:
-    """With /c:N smaller than the window's events, /rd:true keeps the newest N: the sum equals the cap,
-    the flag is set, and the newest hours still match the truth."""
+def test_capped_hours_through_simulated_host(demo: object) -> None:
+    """Each hour's query has its own cap (1,500 / 24 = 62): an hour above it reads 62, and the seconds its
+    newest 62 events span measure the hour (events are spread evenly over a simulated hour, so 62 of the
+    hour's N events span about 62/N of it); hours below the cap are exact and whole."""
     from auditplan.simulator.fleet import sim_host
 
     now = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
     backend = sim_host(demo.profile("rds01"), now=now).backend  # type: ignore[attr-defined]
     probe = build_probe(ProbeOptions(nonce=NONCE, max_events=1500), now)
     it = interpret(split_sections(backend.run(probe.command_line, ()).stdout, 65001), probe)
-    assert it.volume is not None and it.volume.capped
-    assert sum(it.volume.hourly_4688) == 1500
+    volume = it.volume
+    assert volume is not None and volume.capped and volume.hour_cap == 62
+    truth = _uncapped_truth(backend, probe)
+    capped = [i for i, n in enumerate(truth) if n >= 62]
+    assert capped and len(capped) < 24  # the demo's terminal server is busy by day, quiet at night
+    for i, n in enumerate(truth):
+        if n >= 62:
+            assert volume.hourly_4688[i] == 62
+            covered = volume.seconds_4688[i] / 3600
+            assert 0 < covered < 1
+            assert 0.6 < (62 / covered) / n < 1.6  # 62 events: a Poisson spread of about 13 %
+        else:
+            assert (volume.hourly_4688[i], volume.seconds_4688[i]) == (n, 3600)
+    ratios = [62 / (volume.seconds_4688[i] / 3600) / truth[i] for i in capped]
+    assert 0.85 < sum(ratios) / len(ratios) < 1.15
+
+
+def _uncapped_truth(backend: object, probe: object) -> tuple[int, ...]:
     truth = dict(backend.event_log("Security").true_hourly_counts(4688))  # type: ignore[attr-defined]
-    newest_hour = probe.window_end - timedelta(hours=1)
-    assert truth[newest_hour] < 1500  # so the newest hour is complete
-    assert it.volume.hourly_4688[-1] == truth[newest_hour]
+    start = probe.window_start  # type: ignore[attr-defined]
+    return tuple(truth.get(start + timedelta(hours=i), 0) for i in range(probe.window_hours))  # type: ignore[attr-defined]
 
 
 def _truth_4688(backend: object, probe: object) -> tuple[int, ...]:
     truth = dict(backend.event_log("Security").true_hourly_counts(4688))  # type: ignore[attr-defined]
-    start = probe.window_start  # type: ignore[attr-defined]
-    return tuple(truth.get(start + timedelta(hours=i), 0) for i in range(probe.window_hours))  # type: ignore[attr-defined]
+    start, cap = probe.window_start, probe.hour_cap  # type: ignore[attr-defined]
+    # An hour's query reads at most the per-hour cap.
+    return tuple(min(cap, truth.get(start + timedelta(hours=i), 0)) for i in range(probe.window_hours))  # type: ignore[attr-defined]
 
 
 def test_missing_temp_folder_counts_in_the_winrs_start_folder(demo: object) -> None:
@@ -112,7 +132,7 @@ def test_unwritable_temp_and_start_folder_name_the_cause(demo: object) -> None:
     probe = build_probe(ProbeOptions(nonce=NONCE), now)
     it = interpret(split_sections(backend.run(probe.command_line).stdout, 65001), probe)
     message = next(w for w in it.warnings if w.startswith("count_4688:"))
-    assert "expected 24 find /c counts, found 0" in message
+    assert "expected 24 hourly counts, found 0" in message
     assert "File not found - APABCDEFS" in message and "writable" in message and "%TEMP%" in message
 
 

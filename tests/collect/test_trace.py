@@ -19,6 +19,7 @@ import tree_sitter
 import tree_sitter_powershell
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from winrm.exceptions import WinRMOperationTimeoutError
 from winrm.protocol import Protocol
 
 from auditplan.collect.parse.tools import ParseError
@@ -302,7 +303,10 @@ def run_over_winrm(servers: list[FleetServer], profile: HostProfile, line: str) 
     rc = -1
     done = False
     while not done:
-        chunk, _err, rc, done = p.get_command_output_raw(shell, command_id)
+        try:
+            chunk, _err, rc, done = p.get_command_output_raw(shell, command_id)
+        except WinRMOperationTimeoutError:
+            continue  # the Receive long-poll ended with no output yet: ask again, as pywinrm's own loop does
         out += chunk
     p.close_shell(shell)
     return out, rc

@@ -254,7 +254,8 @@ def _walk(node: Node) -> list[Node]:
 def test_local_settings_are_listed_or_preserved(tmp_path: Path) -> None:
     local = [{"guid": "{0cce9215-69ae-11d9-bed3-505054503030}", "setting": "success", "name": "Logon"},
              {"guid": "{0CCE9217-69AE-11D9-BED3-505054503030}", "setting": "failure", "name": "Account Lockout"}]
-    (o, _) = _write(tmp_path / "plain", _plan(local_subcategories=local))
+    # --process-creation-only (the old default) lists the host that loses them; the default keeps them.
+    (o, _) = _write(tmp_path / "plain", _plan(local_subcategories=local), process_creation_only=True)
     assert o.hosts_losing_local_settings == ("dc01.corp.example",)
     assert "dc01.corp.example" in (tmp_path / "plain" / "README.md").read_text()
     (p, _) = _write(tmp_path / "kept", _plan(local_subcategories=local), preserve_local=True)

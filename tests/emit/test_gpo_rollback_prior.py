@@ -187,7 +187,9 @@ def test_one_prior_field_alone_is_used_and_the_other_falls_back(tmp_path: Path) 
 
 def test_prior_fields_do_not_change_the_gpo(tmp_path: Path) -> None:
     bare = [{"host": "web01", "change": "enable_4688"}]
-    full = [{**bare[0], "prior_process_creation": "failure", "prior_cmdline_registry": 1}]
+    # "success" adds no flag to the wave's Process Creation (a prior Failure flag would be kept in the GPO:
+    # the wave GPO never lowers a host's setting, tests/emit/test_gpo_union.py).
+    full = [{**bare[0], "prior_process_creation": "success", "prior_cmdline_registry": 1}]
     (a,) = write(tmp_path / "a", plan_doc(bare))
     (b,) = write(tmp_path / "b", plan_doc(full))
     assert (a.backup_guid, a.gpo_guid) == (b.backup_guid, b.gpo_guid)

@@ -246,3 +246,25 @@ def test_a_format_that_cannot_be_written_leaves_nothing_half_written(fixture: ff
                                        "--filters", str(path), "--format", "wef,splunk"])
     assert result.exit_code == 2 and "at most 9 blacklists" in result.output, result.output
     assert not out.exists()
+
+
+def test_a_hostile_process_name_is_ranked_but_never_proposed(tmp_path: Path) -> None:
+    """A host's event whose NewProcessName carries a line break (a .conf injection, invalid XML) is shown
+    in the ranking but no filter is made of it, and every config still writes."""
+    from auditplan.records import Host, HostResult, HostStatus, SampledEvent
+    from auditplan.store import Store
+
+    fx = ff.make_store(tmp_path / "out")
+    hostile = "C:\\x.exe\n[WinEventLog://Security]\ndisabled = 1"
+    events = tuple(SampledEvent(time=ff.NOW, event_id=4688, version=2, new_process_name=hostile,
+                                parent_process_name=ff.SERVICES, subject_user_name="svc", command_line="x",
+                                size_bytes=1500) for _ in range(12))
+    with Store(fx.db) as store:
+        store.save_result(HostResult(host=Host(name="app02", address="app02", role="member_server", site="lon"),
+                                     status=HostStatus.OK, reason="", collected_at=ff.NOW, events=events))
+    report = noise_report(fx.db)
+    assert any(p.new_process_name == hostile for p in report.ranking.scope(model.NOISE_FLEET))
+    assert all(p.pair.new_process_name != hostile for p in report.proposals)
+    written = write_forwarding(fx.plan, tmp_path / "fwd")
+    inputs = (tmp_path / "fwd" / "splunk" / "inputs.conf").read_text()
+    assert "disabled = 1" not in inputs and written.filters

@@ -463,10 +463,10 @@ def test_cli_scom_mp_id_cannot_escape_the_out_folder(tmp_path: Path) -> None:
     folder = tmp_path / "a" / "b"
     result = CliRunner().invoke(main, ["detections", "export", "--format", "scom", "--mp-id",
                                        "9 lives/../../tmp/x/evil", "--out", str(folder)])
-    assert result.exit_code == 0, result.output
-    written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert len(written) == 1 and written[0].parent == folder, written
-    ET.parse(written[0])
+    # Refused, not rewritten into another ID (issue 20): exit 2 and nothing written anywhere.
+    assert result.exit_code == 2, result.output
+    assert "not a management pack ID" in result.output
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_cli_scom_exports_yaml_suffix_rules(tmp_path: Path) -> None:

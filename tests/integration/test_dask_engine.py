@@ -62,7 +62,8 @@ def _statuses(store: Store) -> dict[str, HostStatus]:
 
 
 def test_same_statuses_as_threads_each_host_once_and_no_password_outside_memory(tmp_path: Path, cluster: Any) -> None:
-    settings = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=3.0)
+    # A deadline far above a loopback conversation's time, so only "hang" can time out, even on a busy machine.
+    settings = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=8.0)
     with serving([profile(n, FAULTS.get(n)) for n in NAMES]) as server:
         hosts = [inventory_host(server, n) for n in NAMES]
         with Store(tmp_path / "threads.db") as store:
@@ -92,35 +93,35 @@ def test_same_statuses_as_threads_each_host_once_and_no_password_outside_memory(
 
 
 def test_a_worker_killed_mid_host_loses_nothing(tmp_path: Path, cluster: Any) -> None:
-    # "hang" keeps its worker busy until the deadline, so it is certainly in flight when its worker is
-    # killed; the scheduler runs it again on the other (or the restarted) worker.
-    names = ["hang", *(f"w{i}" for i in range(6))]
-    settings = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=4.0)
+    # "slow" answers each request after 1.5 s, so it is certainly in flight when its worker is killed;
+    # the scheduler runs it again on the other (or the restarted) worker, and it ends ok.
+    names = ["slow", *(f"w{i}" for i in range(6))]
+    settings = settings_for("basic", None, deadline=120.0)
     pids: dict[str, int] = cluster.run(os.getpid)
     killed: list[int] = []
 
-    def kill_hangs_worker() -> None:
+    def kill_slow_hosts_worker() -> None:
         for _ in range(600):  # until the host is on a worker (a wait, not a timing assertion)
             for worker, keys in cluster.processing().items():
-                if any(str(k).endswith("-hang") for k in keys):
+                if any(str(k).endswith("-slow") for k in keys):
                     killed.append(pids[worker])
                     os.kill(pids[worker], signal.SIGKILL)
                     return
             time.sleep(0.05)
 
-    with serving([profile(n, FAULTS.get(n)) for n in names]) as server, Store(tmp_path / "s.db") as store:
+    slow = {"slow": FaultSpec(latency_ms=1500)}
+    with serving([profile(n, slow.get(n)) for n in names]) as server, Store(tmp_path / "s.db") as store:
         hosts = [inventory_host(server, n) for n in names]
-        killer = threading.Thread(target=kill_hangs_worker)
+        killer = threading.Thread(target=kill_slow_hosts_worker)
         killer.start()
         outcome = run_survey_dask(hosts, settings, store, DaskCluster(cluster, {}), concurrency=8)
         killer.join()
         saved = store.load_results()
-    assert killed, "the hang host never reached a worker"
+    assert killed, "the slow host never reached a worker"
     assert sorted(r.host.name for r in saved) == sorted(names)  # nothing lost, nothing twice
     assert sorted(r.host.name for r in outcome.results) == sorted(names)
-    statuses = {r.host.name: r.status for r in saved}
-    assert statuses.pop("hang") is HostStatus.TIMEOUT  # surveyed again elsewhere, not given up
-    assert set(statuses.values()) == {HostStatus.OK}
+    # surveyed again elsewhere, not given up (a host given up would be protocol_error)
+    assert {r.host.name: r.status for r in saved} == dict.fromkeys(names, HostStatus.OK)
     cluster.wait_for_workers(2, timeout=120)  # the nanny restarts it, for the tests after this one
 
 

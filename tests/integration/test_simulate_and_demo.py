@@ -124,6 +124,28 @@ def test_demo_surveys_the_demo_fleet(demo_run: DemoRun) -> None:
     exposure = exposure[:exposure.index("</table>")]
     assert "web02" in exposure and "Authenticated Users (S-1-5-11)" in exposure
     assert "web01" not in exposure
+    # The verdict in one sentence with its machine-readable kind, and every count the CSV's (issue 19).
+    import csv
+    import re
+
+    kind = re.search(r'id="verdict" data-verdict="([a-z-]+)"', html)
+    assert kind and kind.group(1) in ("go", "go-with-conditions", "no-go")
+    with (out / "report-hosts.csv").open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["readiness"]]
+    shown = re.findall(r'data-count="([^"]+)">([0-9,]+)<', html)
+    assert len(shown) >= 8
+    for key, value in shown:
+        if key == "surveyed":
+            expected = len(rows)
+        elif key == "reachable":
+            expected = sum(r["readiness"] != "not reachable / failed" for r in rows)
+        elif key.startswith("unplaced:"):
+            expected = sum(r["unplaced_reason"].split(":")[0] == key[9:] for r in rows)
+        else:
+            expected = sum(r["readiness"] == key for r in rows)
+        assert int(value.replace(",", "")) == expected, (key, value)
+    # legacy-erp01 is the demo's Server 2008 R2 host: never counted as logging the command line.
+    assert next(r for r in rows if r["host"] == "legacy-erp01")["readiness"] == "OS cannot log the command line"
     _demo_noise_and_forwarding(out, result.stdout)
 
 

@@ -8,19 +8,21 @@ from pathlib import Path
 import pytest
 
 from auditplan.config import SOURCE_DEFAULT, Config, ConfigError, leaves, load_config, load_defaults
+from auditplan.records import input_limits
 
 
 def test_values_and_sources_come_from_one_read_of_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     user = tmp_path / "my.toml"
     user.write_text('[plan]\ndraws = 200\n[siem.splunk-xml]\nprice_per_gb = 2.5\n', encoding="utf-8")
     reads: list[Path] = []
-    read_bytes = Path.read_bytes
+    read_bytes = input_limits.read_bytes_limited
 
-    def counted(self: Path) -> bytes:
-        reads.append(self)
-        return read_bytes(self)
+    def counted(path: Path, max_bytes: int, *, what: str = "file") -> bytes:
+        reads.append(path)
+        return read_bytes(path, max_bytes, what=what)
 
-    monkeypatch.setattr(Path, "read_bytes", counted)
+    # Every user file is read through the one bounded reader (records/input_limits.py).
+    monkeypatch.setattr(input_limits, "read_bytes_limited", counted)
     config = Config.load(user)
     assert reads.count(user) == 1
     assert config.values["plan"]["draws"] == 200 and config.values["siem"]["splunk-xml"]["price_per_gb"] == 2.5
@@ -37,8 +39,8 @@ def test_without_a_file_every_value_is_a_default() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("[plan]\ndraws = 5\n", "plan.draws: expected a number >= 10, got 5"),
-    ("[plan]\nseed = true\n", "plan.seed: expected a number >= 0, got True"),
+    ("[plan]\ndraws = 5\n", "plan.draws: expected a number from 10 to 100,000, got 5"),
+    ("[plan]\nseed = true\n", "plan.seed: expected a number from 0 to 9,223,372,036,854,775,808, got True"),
 ])
 def test_plan_numbers_are_checked(tmp_path: Path, text: str, message: str) -> None:
     user = tmp_path / "bad.toml"

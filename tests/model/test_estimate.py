@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from auditplan.cli import main
 from auditplan.config import load_config
-from auditplan.model.calibrate import measured_range, shrink_to_peers
+from auditplan.model.calibrate import shrink_to_peers
 from auditplan.model.estimate import estimate_hosts
 from auditplan.model.project import fleet_events_day
 from auditplan.records import (
@@ -68,37 +68,47 @@ def _by_host(estimates: list[HostEstimate]) -> dict[str, HostEstimate]:
     return {e.host: e for e in estimates}
 
 
+DAY_SD = 0.10  # [priors] day_to_day_sigma in defaults.toml
+PRIOR_SHAPE_SD = 0.6  # [priors] prior_shape_sigma
+
+
+def _office() -> list[float]:
+    """The office shape's shares, from the config's weights (hour 0 = 00:00 UTC)."""
+    weights = load_config()["priors"]["shapes"]["office"]
+    return [w / sum(weights) for w in weights]
+
+
 def test_measured_hourly_counts_hand_computed() -> None:
-    # 12 hours of 10, then 12 hours of 30. By hand:
-    #   m = 20; sample variance = 24 * 10^2 / 23 = 104.3478 (> m, so over-dispersed)
-    #   E[day] = 24 * 20 = 480; Var[day] = 24 * 104.3478 + 24^2 * 104.3478 / 24 = 5008.696
-    #   log-normal by moments: p50 = 480 / sqrt(1 + 5008.696 / 480^2) = 474.87
+    # 12 hours of 10, then 12 hours of 30, over one whole UTC day (docs/estimation.md, "Measured hosts").
+    # By hand: the window covers the day, so the host's own shape is used and D = 480 (the day's count).
+    # Log-variance: Poisson sum(x^2/c)/X^2 = 480/480^2; day-to-day 0.1^2 (one UTC day); bursts: successive
+    # differences 0 between equal hours and one step 10 -> 30 (400 - 40 - (0.5 * 20)^2 = 260) against
+    # 11 * (-20 - 25) + 11 * (-60 - 225) < 0: k^2 = 0; no unseen, capped or censored hours.
     hourly = (10,) * 12 + (30,) * 12
-    var_day = 24 * 2400 / 23 + 24 * 2400 / 23
-    p50 = 480 / math.sqrt(1 + var_day / 480**2)
-    assert p50 == pytest.approx(474.87, abs=0.01)
-    sigma = math.sqrt(math.log(1 + var_day / 480**2))
+    sigma = math.sqrt(1 / 480 + DAY_SD**2)
     est = _by_host(estimate_hosts([_result("ws1", hourly=hourly)], load_config()))["ws1"]
     assert est.source is EstimateSource.MEASURED_4688
-    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-9)
-    assert est.events_per_day.p10 == pytest.approx(p50 * math.exp(-Z90 * sigma), rel=1e-9)
-    assert est.events_per_day.p90 == pytest.approx(p50 * math.exp(Z90 * sigma), rel=1e-9)
+    assert est.events_per_day.p50 == pytest.approx(480.0, rel=1e-9)
+    assert est.events_per_day.p10 == pytest.approx(480 * math.exp(-Z90 * sigma), rel=1e-9)
+    assert est.events_per_day.p90 == pytest.approx(480 * math.exp(Z90 * sigma), rel=1e-9)
     # Shape: hours 12..23 hold 30/480 each, so the peak hour is 24 * 30 / 480 = 1.5x the mean hour.
     assert est.peak_hour_factor == pytest.approx(1.5)
     assert sum(est.hourly_shape) == pytest.approx(1.0)
     assert est.hourly_shape[13] == pytest.approx(30 / 480)
     assert est.already_on
+    assert est.flags == ()
 
 
-def test_poisson_floor_and_zero_counts() -> None:
-    # Constant counts have sample variance 0 < m: the Poisson floor v = m applies.
-    # m = 5, E[day] = 120, Var[day] = 24*5 + 576*5/48 = 180, p50 = 120 / sqrt(1 + 180/14400).
-    r = measured_range((5,) * 48)
-    assert r.p50 == pytest.approx(120 / math.sqrt(1.0125))
-    # Auditing on, nothing in 48 h: 90 % upper bound of a Poisson mean is ln(10)/48 per hour.
-    zero = measured_range((0,) * 48)
+def test_two_days_and_zero_counts() -> None:
+    # 48 hours of 5 over two UTC days: D = 240 / 2 = 120; day-to-day 0.1^2 * (0.5^2 + 0.5^2).
+    est = _by_host(estimate_hosts([_result("ws1", hourly=(5,) * 48)], load_config()))["ws1"]
+    sigma = math.sqrt(1 / 240 + DAY_SD**2 * 0.5)
+    assert est.events_per_day.p50 == pytest.approx(120.0)
+    assert est.events_per_day.p90 == pytest.approx(120 * math.exp(Z90 * sigma))
+    # Auditing on, nothing in 48 h: 90 % upper bound of a Poisson mean is ln(10) over the 2 days seen.
+    zero = _by_host(estimate_hosts([_result("ws1", hourly=(0,) * 48)], load_config()))["ws1"].events_per_day
     assert (zero.p10, zero.p50) == (0.0, 0.0)
-    assert zero.p90 == pytest.approx(24 * math.log(10) / 48)
+    assert zero.p90 == pytest.approx(math.log(10) / 2)
 
 
 def test_calibration_worked_example_from_docs() -> None:
@@ -129,8 +139,8 @@ def test_sources_named_best_first() -> None:
     est = _by_host(estimate_hosts(results, load_config()))
     assert est["measured"].source is EstimateSource.MEASURED_4688
     assert est["sysmon-only"].source is EstimateSource.SYSMON_EID1
-    # Sysmon: same arithmetic as 4688 counts (ratio 1.0): m = 3 -> E[day] = 72.
-    assert est["sysmon-only"].events_per_day.p50 == pytest.approx(measured_range((3,) * 24).p50)
+    # Sysmon: same arithmetic as 4688 counts (ratio 1.0): a whole day of 3 an hour -> 72.
+    assert est["sysmon-only"].events_per_day.p50 == pytest.approx(72.0)
     assert not est["sysmon-only"].already_on
     # file_server has no measured peer: the role prior (median 1,000/day, sigma 1.2 in defaults.toml).
     assert est["boot-only"].source is EstimateSource.ROLE_PRIOR
@@ -232,17 +242,19 @@ def test_cli_estimate_json_csv_and_store(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     hosts = {h["host"]: h for h in out["hosts"]}
-    # facts.csv: 28 4688s between 19:07:25 and 19:07:26 -> one hour-aligned hour of 28.
+    # facts.csv: 28 4688s between 19:07:25 and 19:07:26 -> one hour-aligned hour of 28, extrapolated with the
+    # configured shapes (one hour cannot tell them apart: equal weights): between the flat shape's
+    # 28 * 24 = 672 and the office shape's 28 * 29.5 / 0.8 (19:00 holds 0.8 of its 29.5) = 1,032.5.
     assert hosts["fs02.offsec.lan"]["source"] == "measured_4688"
-    assert hosts["fs02.offsec.lan"]["events_per_day_p50"] == pytest.approx(
-        round(24 * 28 / math.sqrt(1 + (24 * 28 + 576 * 28) / (24 * 28) ** 2), 1))
-    # The audit-off baseline does not take its role from that 1-second capture (one usable hour,
-    # < MIN_USABLE_HOURS): it keeps the member_server prior (median 1,500/day in defaults.toml) and says why.
+    assert 672.0 < hosts["fs02.offsec.lan"]["events_per_day_p50"] < 1032.5
+    assert "partial_day" in hosts["fs02.offsec.lan"]["flags"]
+    # The audit-off baseline does not take its role from that 1-second capture (one usable hour of an
+    # ingested file, < 12): it keeps the member_server prior (median 1,500/day in defaults.toml) and says why.
     baseline = hosts["WIN-FUDU2CKJOE8"]
     assert baseline["source"] == "role_prior"
     assert baseline["events_per_day_p50"] == pytest.approx(1500.0)
-    assert "1 measured host(s) of role 'member_server' left out of its calibration: < 12 usable h" in baseline[
-        "notes"]
+    assert ("1 measured host(s) of role 'member_server' left out of its calibration: ingested over < 12 usable h"
+            in baseline["notes"])
     assert out["fleet"]["method"] == "monte_carlo" and out["fleet"]["hosts"] == 2
     assert out["fleet"]["events_per_day_p10"] <= out["fleet"]["events_per_day_p50"] <= out["fleet"][
         "events_per_day_p90"]
@@ -275,16 +287,10 @@ def test_survey_and_ingest_of_one_host_use_the_measurement() -> None:
     estimates = estimate_hosts([surveyed, ingested], load_config())
     assert len(estimates) == 1
     assert estimates[0].source is EstimateSource.MEASURED_4688
-    assert estimates[0].events_per_day.p50 == pytest.approx(measured_range((2,) * 24).p50)
+    assert estimates[0].events_per_day.p50 == pytest.approx(48.0)
 
 
 # --- task T12: only hours the log really covers -----------------------------------------------------
-
-
-def _lognormal_by_moments(mean_day: float, var_day: float) -> tuple[float, float]:
-    """(median, log-sd) of the log-normal with this mean and variance (docs/estimation.md)."""
-    sigma2 = math.log(1 + var_day / mean_day**2)
-    return mean_day * math.exp(-sigma2 / 2), math.sqrt(sigma2)
 
 
 def _surveyed(hourly: tuple[int, ...], oldest: datetime | None = None, capped: bool = False,
@@ -299,45 +305,87 @@ def _surveyed(hourly: tuple[int, ...], oldest: datetime | None = None, capped: b
                    caps=ProbeCaps(max_events=max_events, max_bytes=1 << 22, deadline_seconds=120.0))
 
 
+def _office_counts(hours: range, per_weight: int) -> list[int]:
+    """Counts that follow the office shape exactly (its weights x `per_weight`): the office candidate fits
+    them perfectly and the flat one does not, so the mixture is the office shape (docs: choose_shape)."""
+    weights = load_config()["priors"]["shapes"]["office"]
+    return [round(weights[h] * per_weight) for h in hours]
+
+
+def _partial(hours: range, counts: list[int]) -> tuple[float, float]:
+    """(p50, log-sd) by hand for whole hours `hours` of one UTC day holding `counts`, extrapolated with the
+    office shape (log-sd 0.6 on the unseen share: no measured peer; docs/estimation.md)."""
+    office = _office()
+    w = sum(office[h] for h in hours)
+    total = sum(counts)
+    return total / w, math.sqrt(1 / total + DAY_SD**2 + (PRIOR_SHAPE_SD * (1 - w)) ** 2)
+
+
 def test_hours_before_the_logs_oldest_event_are_left_out() -> None:
     # 24 h window from T0; the log wrapped and its oldest event is at T0 + 6 h 30 min. Hours 0-5 read 0
-    # (not held), hour 6 holds 5 events (partial), hours 7-23 hold 20 each. Usable: 17 hours of 20.
-    # By hand: m = 20, sample variance 0 -> v = m = 20; E = 480; Var = 24*20 + 24^2*20/17 = 1157.647.
-    hourly = (0,) * 6 + (5,) + (20,) * 17
-    p50, _ = _lognormal_by_moments(480.0, 24 * 20 + 24**2 * 20 / 17)
-    assert p50 == pytest.approx(478.80, abs=0.01)
+    # (not held), hour 6 holds 5 events (partial), hours 7-23 follow the office shape. Usable: 17 hours,
+    # scaled up by the office shape's share of hours 7-23.
+    counts = _office_counts(range(7, 24), 100)
+    hourly = (0,) * 6 + (5,) + tuple(counts)
+    p50, sigma = _partial(range(7, 24), counts)
     est = _by_host(estimate_hosts([_surveyed(hourly, oldest=T0 + timedelta(hours=6, minutes=30))],
                                   load_config()))["ws1"]
     assert est.source is EstimateSource.MEASURED_4688
-    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-9)
+    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-3)
+    assert est.events_per_day.p90 == pytest.approx(p50 * math.exp(Z90 * sigma), rel=1e-2)
     assert any("7 h of the window precede the Security log's oldest event" in n for n in est.notes)
+    assert "partial_day" in est.flags
 
 
 def test_capped_count_drops_its_partial_oldest_hour() -> None:
-    # The cap (1,000) kept the newest events: hours 0-2 read 0, hour 3 holds the 40 left (partial),
-    # hours 4-23 hold 48 each (20 * 48 + 40 = 1000). Usable: 20 hours of 48.
-    # By hand: m = 48, v = 48; E = 1152; Var = 24*48 + 24^2*48/20 = 2534.4.
-    hourly = (0, 0, 0, 40) + (48,) * 20
-    assert sum(hourly) == 1000
-    p50, _ = _lognormal_by_moments(1152.0, 24 * 48 + 24**2 * 48 / 20)
-    est = _by_host(estimate_hosts([_surveyed(hourly, capped=True, max_events=1000)], load_config()))["ws1"]
-    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-9)
+    # A whole-window cap (a survey from before per-hour caps) kept the newest events: hours 0-2 read 0, hour 3
+    # holds the 40 left (partial), hours 4-23 follow the office shape (1,132 events). Usable: 20 hours.
+    counts = _office_counts(range(4, 24), 40)
+    hourly = (0, 0, 0, 40, *counts)
+    p50, _ = _partial(range(4, 24), counts)
+    est = _by_host(estimate_hosts([_surveyed(hourly, capped=True, max_events=sum(hourly))], load_config()))["ws1"]
+    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-3)
     assert any("event cap: its oldest 4 h" in n for n in est.notes)
+
+
+def test_per_hour_cap_measures_each_capped_hour_over_its_span() -> None:
+    # Per-hour cap 100 (issue 15): hours 0-11 read 50 (whole), hours 12-23 hit the cap and their newest 100
+    # events spanned 900 s, so each is 100 * 3600 / 900 = 400. The day: 12 * 50 + 12 * 400 = 5,400.
+    # Log-variance: Poisson sum(x^2/c)/X^2 = (12 * 50 + 12 * 400^2/100) / 5400^2; day 0.1^2; the capped hours
+    # 12 * (0.25 * 400 / 5400)^2 (CAPPED_HOUR_SD); bursts: one step 50 -> 400 (m = 225): 350^2 - 450 -
+    # 112.5^2 = 109,393.75 against 11 * (-100 - 625) + 11 * (-800 - 40,000): k^2 = 0.
+    base = _result("ws1", hourly=(50,) * 12 + (100,) * 12)
+    assert base.volume is not None
+    volume = replace(base.volume, capped=True, hour_cap=100, seconds_4688=(3600.0,) * 12 + (900.0,) * 12)
+    est = _by_host(estimate_hosts([replace(base, volume=volume)], load_config()))["ws1"]
+    var = (12 * 50 + 12 * 400**2 / 100) / 5400**2 + DAY_SD**2 + 12 * (0.25 * 400 / 5400) ** 2
+    assert est.events_per_day.p50 == pytest.approx(5400.0)
+    assert est.events_per_day.p90 == pytest.approx(5400 * math.exp(Z90 * math.sqrt(var)))
+    assert est.flags == ("capped",) and "higher --max-events" in est.narrow_by
+    assert est.hourly_shape[20] == pytest.approx(400 / 5400)
+    # A capped hour of unknown span (23:00) counts as at least the cap, filled from the shape; at most what
+    # its capped neighbours say.
+    seconds = (3600.0,) * 12 + (900.0,) * 11 + (0.0,)
+    censored = _by_host(estimate_hosts([replace(base, volume=replace(volume, seconds_4688=seconds))],
+                                       load_config()))["ws1"]
+    assert "censored" in censored.flags
+    assert 12 * 50 + 11 * 400 + 100 <= censored.events_per_day.p50 <= 12 * 50 + 12 * 400
 
 
 def test_few_usable_hours_widen_the_range() -> None:
     # Only the last 4 hours are held (oldest event at T0 + 19 h 10 min, so hours 0-19 go): 4 hours of 10.
-    # By hand: m = 10, v = 10; E = 240; Var = 24*10 + 24^2*10/4 = 1680 -> (p50, s) by moments; fewer
-    # than 12 usable hours adds ln(2)/z90 in quadrature (docs: short-window widening), p50 unchanged.
+    # Both configured shapes fit 4 flat night hours: the estimate lies between the flat extrapolation
+    # (40 * 24 / 4 = 240) and the office one (hours 20-23 hold 1.4 of its 29.5: 40 * 29.5 / 1.4 = 843), and
+    # its range is wider than the unseen-hours term of either alone.
     hourly = (0,) * 19 + (3,) + (10,) * 4
-    p50, s = _lognormal_by_moments(240.0, 24 * 10 + 24**2 * 10 / 4)
-    widened = math.sqrt(s**2 + (math.log(2) / Z90) ** 2)
     est = _by_host(estimate_hosts([_surveyed(hourly, oldest=T0 + timedelta(hours=19, minutes=10))],
                                   load_config()))["ws1"]
-    assert est.events_per_day.p50 == pytest.approx(p50, rel=1e-9)
-    assert est.events_per_day.p90 == pytest.approx(p50 * math.exp(Z90 * widened), rel=1e-9)
-    assert est.events_per_day.p10 == pytest.approx(p50 * math.exp(-Z90 * widened), rel=1e-9)
-    assert any("4 usable h only" in n for n in est.notes)
+    r = est.events_per_day
+    assert 240 < r.p50 < 843
+    assert math.log(r.p90 / r.p50) / Z90 > PRIOR_SHAPE_SD * (1 - 4 / 24)
+    assert r.p10 == pytest.approx(r.p50**2 / r.p90)
+    assert "partial_day" in est.flags and "24 h" in est.narrow_by
+    assert any("measured over 4 h covering" in n for n in est.notes)
 
 
 def test_window_entirely_before_the_log_gives_no_measured_rate() -> None:
@@ -347,51 +395,82 @@ def test_window_entirely_before_the_log_gives_no_measured_rate() -> None:
     assert any("no hour of the window is fully held" in n for n in est.notes)
 
 
-def _gamma_quantile(q: float, k: int) -> float:
-    """Independent of model/trace_rate.py: P(Gamma(k, 1) <= x) = P(Poisson(x) >= k), by bisection."""
-    def cdf(x: float) -> float:
-        return 1 - sum(math.exp(-x) * x**i / math.factorial(i) for i in range(k))
-    lo, hi = 0.0, 10.0 * k + 10
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
-    return (lo + hi) / 2
+def _posterior_by_sampling(n: int, exposure: float, mu: float, sigma: float, noise: float) -> tuple[float, ...]:
+    """p10/p50/p90 of ln D ~ N(mu, sigma^2) given n ~ Poisson(D x exposure x eps), ln eps ~ N(0, noise^2),
+    by importance sampling from the prior: another route than model/trace_rate.py's grid."""
+    rng = np.random.default_rng(15)
+    x = rng.normal(mu, sigma, 400_000)
+    mean = np.exp(x + rng.normal(0.0, noise, x.size)) * exposure
+    logw = n * np.log(mean) - mean
+    w = np.exp(logw - logw.max())
+    order = np.argsort(x)
+    cum = np.cumsum(w[order]) / w.sum()
+    return tuple(float(np.exp(x[order][np.searchsorted(cum, q)])) for q in (0.1, 0.5, 0.9))
 
 
-def test_process_trace_scaled_to_a_day_hand_computed() -> None:
+def test_process_trace_combines_the_count_with_its_role() -> None:
     from auditplan.records import ProcessTrace
 
-    # 12 starts in 60 s on a flat-shaped role: one day = 1440 such windows. p50 = 12 * 1440 = 17280;
-    # p90 before widening = G(0.90; 13) * 1440 (Garwood); then ln(2)/z90 is added in quadrature to the
-    # log-sd, since a minute says nothing about the day's cycle (the sub-12-hour rule).
+    # 12 starts in 60 s on a flat-shaped role (prior median 1,000, sigma 1.0): the trace saw 60/86400 of the
+    # day; the posterior of the role's log-normal given the count (noise 0.35, [priors] trace_noise_sigma).
     r = replace(_result("ws1", role="flatrole", audit=AuditSetting.NONE), trace=ProcessTrace(60.0, 12, T0))
     est = _by_host(estimate_hosts([r], _config(flatrole=(1000.0, 1.0))))["ws1"]
-    assert est.source is EstimateSource.PROCESS_TRACE
-    assert est.events_per_day.p50 == pytest.approx(17280.0, rel=1e-9)
-    raw_sigma = math.log(_gamma_quantile(0.90, 13) * 1440 / 17280) / Z90
-    sigma = math.sqrt(raw_sigma**2 + (math.log(2) / Z90) ** 2)
-    assert est.events_per_day.p90 == pytest.approx(17280 * math.exp(Z90 * sigma), rel=1e-6)
+    assert est.source is EstimateSource.PROCESS_TRACE and est.flags == ("trace",)
+    want = _posterior_by_sampling(12, 60 / 86400, math.log(1000), 1.0, 0.35)
+    got = est.events_per_day
+    for g, w in zip((got.p10, got.p50, got.p90), want, strict=True):
+        assert g == pytest.approx(w, rel=0.03)
+    assert 1000 < got.p50 < 12 * 1440  # between the role and the raw count scaled to a day
     assert any("live process-start trace: 12 starts in 60 s" in n for n in est.notes)
+    # Zero starts: below the role, but p50 and p90 are not 0 (issue 15: a DC at 11,145/day was costed at 0).
+    zero = replace(r, trace=ProcessTrace(60.0, 0, T0))
+    z = _by_host(estimate_hosts([zero], _config(flatrole=(1000.0, 1.0))))["ws1"].events_per_day
+    assert 0 < z.p10 < z.p50 < 1000 < z.p90
+    for g, w in zip((z.p10, z.p50, z.p90), _posterior_by_sampling(0, 60 / 86400, math.log(1000), 1.0, 0.35),
+                    strict=True):
+        assert g == pytest.approx(w, rel=0.03)
+
+
+def test_trace_is_placed_in_the_day_by_its_own_hour() -> None:
+    from auditplan.records import ProcessTrace
+
+    # The workstation role's office shape: a trace at 03:00 (night, share 0.3/29.5) says more per start about
+    # the day than one at 09:00 (2.6/29.5), so the same count reads higher at night.
+    night = replace(_result("ws1", audit=AuditSetting.NONE), trace=ProcessTrace(300.0, 20, T0 + timedelta(hours=3)))
+    day = replace(night, trace=ProcessTrace(300.0, 20, T0 + timedelta(hours=9)))
+    at_night = _by_host(estimate_hosts([night], load_config()))["ws1"].events_per_day.p50
+    by_day = _by_host(estimate_hosts([day], load_config()))["ws1"].events_per_day.p50
+    assert at_night > 3 * by_day
 
 
 def test_short_capture_does_not_calibrate_its_role() -> None:
-    """A one-hour window (a seconds-long EVTX capture with one 4688) is not a peer; 12 hours is."""
-    one_event = _result("capture", hourly=(1,))
+    """An ingested one-hour window (a seconds-long EVTX capture with one 4688) is not a peer; 12 hours is.
+    A survey's short window (a Security log that holds few hours) is."""
+    one_event = replace(_result("capture", hourly=(1,)), source="evtx")
     unmeasured = _result("ws-other", audit=AuditSetting.NONE)
     est = _by_host(estimate_hosts([one_event, unmeasured], load_config()))
     assert est["capture"].source is EstimateSource.MEASURED_4688  # its own figure stays, widened
     assert est["ws-other"].source is EstimateSource.ROLE_PRIOR
     assert est["ws-other"].events_per_day.p50 == pytest.approx(2000.0)  # [priors.roles.workstation]
     assert any("left out of its calibration" in n for n in est["ws-other"].notes)
-    # Eleven busy hours are still too short; twelve count. With one peer (k = 1, s_w = sigma0) the
-    # posterior log-median is the mean of the prior's and the peer's: p50 = sqrt(2000 * peer p50).
-    eleven = _by_host(estimate_hosts([_result("busy", hourly=(200,) * 11), unmeasured], load_config()))
+    eleven = _by_host(estimate_hosts([replace(_result("busy", hourly=(200,) * 11), source="evtx"), unmeasured],
+                                     load_config()))
     assert eleven["ws-other"].source is EstimateSource.ROLE_PRIOR
-    twelve = _by_host(estimate_hosts([_result("busy", hourly=(200,) * 12), unmeasured], load_config()))
+    surveyed = _by_host(estimate_hosts([_result("busy", hourly=(200,) * 11), unmeasured], load_config()))
+    assert surveyed["ws-other"].source is EstimateSource.ROLE_PEERS
+    twelve = _by_host(estimate_hosts([replace(_result("busy", hourly=(200,) * 12), source="evtx"), unmeasured],
+                                     load_config()))
     assert twelve["ws-other"].source is EstimateSource.ROLE_PEERS
-    # m = 200, v = 200 (Poisson floor), E = 4,800, Var = 24*200 + 576*200/12 = 14,400.
-    peer_p50 = 4800 / math.sqrt(1 + 14400 / 4800**2)
-    assert twelve["ws-other"].events_per_day.p50 == pytest.approx(math.sqrt(2000 * peer_p50), rel=1e-9)
+    # One peer (k = 1: s_w = sigma0 = 1.2) with its own p50 and log-variance v (from its own range); the
+    # posterior weighs the prior by 1/1.44 and the peer by 1/(1.44 + v).
+    peer = twelve["busy"].events_per_day
+    mu0, y, v = math.log(2000), math.log(peer.p50), (math.log(peer.p90 / peer.p50) / Z90) ** 2
+    prior_var = max(1.44, (y - mu0) ** 2 - 1.44)
+    precision = 1 / prior_var + 1 / (1.44 + v)
+    mu = (mu0 / prior_var + y / (1.44 + v)) / precision
+    got = twelve["ws-other"].events_per_day
+    assert got.p50 == pytest.approx(math.exp(mu), rel=1e-9)
+    assert got.p90 == pytest.approx(math.exp(mu + Z90 * math.sqrt(1.44 + 1 / precision)), rel=1e-9)
 
 
 def test_zero_rate_peer_lowers_its_role() -> None:
@@ -403,16 +482,18 @@ def test_zero_rate_peer_lowers_its_role() -> None:
     with_zero = _by_host(estimate_hosts([*busy, quiet, unmeasured], load_config()))["ws-other"]
     assert any("3 measured peer(s)" in n for n in with_zero.notes)
     assert with_zero.events_per_day.p50 < without.events_per_day.p50
-    # By hand (docs/estimation.md "Role peers"): busy peers at m = 100, v = 100:
-    # E = 2,400, Var = 2,400 + 576*100/24 = 4,800; the quiet one at ln(24 * 0.5 / 24) = ln 0.5.
-    busy_log = math.log(2400 / math.sqrt(1 + 4800 / 2400**2))
-    ys = [busy_log, busy_log, math.log(0.5)]
+    # By hand (docs/estimation.md "Role peers"): busy peers at 2,400 (a whole day) with log-variance
+    # 1/2,400 + 0.1^2; the quiet one at ln(0.5 / 1 day) with variance 1.
+    ys = [math.log(2400), math.log(2400), math.log(0.5)]
+    vs = [1 / 2400 + DAY_SD**2] * 2 + [1.0]
     ybar = sum(ys) / 3
     s2 = sum((y - ybar) ** 2 for y in ys) / 2
     mu0, s0 = math.log(2000), 1.2
-    sw2 = (s0**2 + 2 * s2) / 3
-    precision = 1 / s0**2 + 3 / sw2
-    mu = (mu0 / s0**2 + 3 * ybar / sw2) / precision
+    sw2 = (s0**2 + 2 * max(0.0, s2 - sum(vs) / 3)) / 3
+    prior_var = max(s0**2, (ybar - mu0) ** 2 - sw2 / 3)
+    weights = [1 / (sw2 + v) for v in vs]
+    precision = 1 / prior_var + sum(weights)
+    mu = (mu0 / prior_var + sum(w * y for w, y in zip(weights, ys, strict=True))) / precision
     assert with_zero.events_per_day.p50 == pytest.approx(math.exp(mu), rel=1e-9)
     assert with_zero.events_per_day.p90 == pytest.approx(math.exp(mu + Z90 * math.sqrt(sw2 + 1 / precision)),
                                                          rel=1e-9)

@@ -133,7 +133,7 @@ def test_library_errors_not_click_errors(db: Path, tmp_path: Path) -> None:
         api.project(db, siem="nope")
     bad = tmp_path / "bad.toml"
     bad.write_text('[plan]\ndraws = "many"\n', encoding="utf-8")
-    with pytest.raises(api.ConfigError, match=re.escape("plan.draws: expected a number >= 10, got 'many'")):
+    with pytest.raises(api.ConfigError, match=re.escape("plan.draws: expected a number from 10 to 100,000, got 'many'")):
         api.projections(db, config_file=bad)
     with pytest.raises(api.PlanError, match="quantile must be one of"):
         api.plan(db, budget_kind=api.BUDGET_GB_DAY, budget=1.0, quantile="p99", out_dir=tmp_path)

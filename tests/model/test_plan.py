@@ -465,7 +465,7 @@ def test_bad_plan_config_is_named(store_db: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[plan]\ndraws = "many"\n', encoding="utf-8")
     res = CliRunner().invoke(main, ["project", "--db", str(store_db), "--config", str(bad)])
-    assert res.exit_code == 2 and "plan.draws: expected a number >= 10, got 'many'" in res.output
+    assert res.exit_code == 2 and "plan.draws: expected a number from 10 to 100,000, got 'many'" in res.output
     bad.write_text("[local_log]\nmin_local_hours = 0\n", encoding="utf-8")
     res = CliRunner().invoke(main, ["project", "--db", str(store_db), "--config", str(bad)])
     assert res.exit_code == 2 and "local_log.min_local_hours: expected a number > 0" in res.output
@@ -697,7 +697,7 @@ def test_prior_state_comes_from_the_live_survey_and_leaves_the_plan_id_alone() -
     del stripped["plan_id"]
     for w in stripped["waves"]:
         for h in w["hosts"]:
-            del h["prior_process_creation"], h["prior_cmdline_registry"]
+            del h["prior_process_creation"], h["prior_cmdline_registry"], h["audit_policy_source"]
     canonical = json.dumps(stripped, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32] == doc["plan_id"]
 

@@ -11,7 +11,8 @@ import os
 import shutil
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import click
 from rich.console import Console
@@ -52,3 +53,15 @@ def echo_block(first: str, details: Iterable[str], indent: int = 4) -> None:
     click.echo(fill(first, "", pad))
     for line in details:
         click.echo(fill(line, pad, pad + "  "))
+
+
+@contextmanager
+def working(message: str) -> Iterator[None]:
+    """A spinner on stderr while a step that can take seconds runs (only at a terminal: a pipe or a log
+    gets nothing), so a long `report` or `plan` is not mistaken for a hang."""
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        yield
+        return
+    with err.status(message):
+        yield

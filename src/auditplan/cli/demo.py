@@ -24,7 +24,7 @@ from auditplan.collect import api as collect
 from auditplan.emit import api as emit
 from auditplan.inventory import load_inventory
 from auditplan.model import api as model
-from auditplan.safe_write import write_text
+from auditplan.safe_write import UnsafePathError, write_text
 from auditplan.simulator.runner import AUTH_MODES, RunningFleet, run_fleet
 from auditplan.text import number, percent, terminal
 
@@ -106,13 +106,21 @@ def demo_ingest(ctx: DemoContext) -> None:
     )
 
 
+def _write(path: Path, text: str) -> None:
+    """Every file the demo writes itself goes through safe_write: a link planted there is refused (exit 2)."""
+    try:
+        write_text(path, text)
+    except UnsafePathError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def demo_estimate(ctx: DemoContext) -> None:
     run = model.estimate(ctx.db, config_file=ctx.config)
     ctx.warnings.extend(run.warnings)
     if run.fleet is None:
         raise click.ClickException(f"{ctx.db}: no host to estimate")
     path = ctx.out / "estimates.csv"
-    path.write_text(run.csv_text(), encoding="utf-8", newline="")
+    _write(path, run.csv_text())
     ctx.messages.append(
         f"estimate: {len(run.estimates)} hosts, fleet {number(run.fleet.p10)}..{number(run.fleet.p90)} x 4688/day "
         f"(p10..p90, median {number(run.fleet.p50)}) -> {path}"
@@ -146,7 +154,7 @@ def demo_detections(ctx: DemoContext) -> None:
     ctx.warnings.extend(run.problems)
     ctx.warnings.extend(run.evaluation.warnings)
     path = ctx.out / "detections.json"
-    path.write_text(json.dumps(run.document(), indent=2) + "\n", encoding="utf-8")
+    _write(path, json.dumps(run.document(), indent=2) + "\n")
     rules = emit.export_rules("sigma", ctx.out / "detections")  # the rules, each with its triage runbook
     ctx.warnings.extend(rules.skipped)
     mp = emit.write_scom_pack(ctx.out / "scom" / "Auditplan.ProcessCreation.Detections.xml",
@@ -163,8 +171,8 @@ def demo_detections(ctx: DemoContext) -> None:
 def demo_noise(ctx: DemoContext) -> None:
     """The noise table (noise.txt) and its JSON (noise.json, whose "filters" forwarding reads)."""
     report = emit.noise_report(ctx.db, plan_path=ctx.out / "plan.json")
-    write_text(ctx.out / "noise.json", json.dumps(report.document(), indent=2) + "\n")
-    write_text(ctx.out / "noise.txt", "\n".join(table_lines(report, 10)) + "\n")
+    _write(ctx.out / "noise.json", json.dumps(report.document(), indent=2) + "\n")
+    _write(ctx.out / "noise.txt", "\n".join(table_lines(report, 10)) + "\n")
     top = report.ranking.scope(model.NOISE_FLEET)[0]
     mid, low, high = report.saving()
     refused = sum(not p.verdict.accepted for p in report.proposals)
@@ -201,10 +209,10 @@ OFFLINE_STEPS: list[DemoStep] = [demo_ingest, demo_estimate, demo_plan, demo_gpo
 def write_demo_config(out: Path) -> Path:
     """The demo's own --config file: the illustrative price of the default SIEM profile."""
     path = out / DEMO_CONFIG
-    path.write_text(
+    _write(
+        path,
         "# auditplan demo: an illustrative SIEM price (no public price list is in the reference).\n"
         f'[siem.splunk-xml]\nprice_per_gb = {DEMO_PRICE_PER_GB}  # assumption: illustrative only\ncurrency = "USD"\n',
-        encoding="utf-8",
     )
     return path
 

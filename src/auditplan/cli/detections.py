@@ -13,7 +13,7 @@ from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import DEFAULT_OUT, find_plan, find_store, store_option
-from auditplan.cli.console import echo_block, stdout_console
+from auditplan.cli.console import echo_block, stdout_console, working
 from auditplan.cli.errors import usage_error_on
 from auditplan.cli.vocabulary import single_file_out
 from auditplan.config import ConfigError
@@ -157,7 +157,8 @@ def evaluate_rules(db: Path | None, rules_dirs: tuple[Path, ...], minutes_per_al
       auditplan detections evaluate --db auditplan-out/auditplan.db --plan auditplan-out/plan.json --json
     """
     db = find_store(db)
-    with usage_error_on(StoreError, EmitError, PlanError, ConfigError):
+    with usage_error_on(StoreError, EmitError, PlanError, ConfigError), \
+            working("detections: evaluating the rules on the sample"):
         run = evaluate_detections(db, rules_dirs, minutes_per_alert=minutes_per_alert, config_file=config_file,
                                   plan_path=plan_path)
     _warn(run.problems)

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import find_store, store_option
-from auditplan.cli.console import stdout_console
+from auditplan.cli.console import stdout_console, working
 from auditplan.cli.errors import usage_error_on
 from auditplan.model.api import FLEET_ROW, ConfigError, ModelError
 from auditplan.model.api import estimate as estimate_hosts
@@ -39,7 +39,7 @@ def estimate(db: Path | None, config_file: Path | None, as_json: bool, as_csv: b
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     db = find_store(db)
-    with usage_error_on(ConfigError, ModelError, StoreError):
+    with usage_error_on(ConfigError, ModelError, StoreError), working("estimate: per-host 4688/day"):
         run = estimate_hosts(db, config_file=config_file)
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -81,3 +81,10 @@ def _print_text(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> None:
     for r in rows:
         if r["notes"]:
             console.print(Text(escaped(f"{r['host']}: {r['notes']}")))
+    limited = [r for r in rows if r.get("flags")]
+    if limited:
+        # Issue 15: which hosts are capped / partial / bursty / peers / prior-only, and what would narrow them.
+        console.print(Text("what limits each range, and what would narrow it:"))
+        for r in limited:
+            console.print(Text(escaped(f"  {r['host']}: {r['flags']}" + (f" -> {r['narrow_by']}" if r["narrow_by"]
+                                                                          else ""))))

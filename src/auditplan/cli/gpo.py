@@ -10,6 +10,7 @@ import click
 from auditplan.cli import main
 from auditplan.cli.chain import find_plan, find_store, no_plan_message
 from auditplan.emit.api import LOG_MAX_SIZE_MB_MAX, LOG_MAX_SIZE_MB_MIN, EmitError, GpoOptions, PlanError, write_gpo
+from auditplan.text import terminal
 
 
 @main.command()
@@ -30,9 +31,14 @@ from auditplan.emit.api import LOG_MAX_SIZE_MB_MAX, LOG_MAX_SIZE_MB_MIN, EmitErr
 @click.option("--include-failure", is_flag=True,
               help="Audit Process Creation Success and Failure (3) instead of Success (1). "
                    "The subcategory has no failure events, so this only matters for audits that check the value.")
-@click.option("--preserve-local", is_flag=True,
-              help="Carry subcategories that the survey found set locally into each wave's audit.csv "
-                   "(a GPO with advanced audit policy replaces them otherwise).")
+@click.option("--process-creation-only", is_flag=True,
+              help="Each wave's GPO carries Process Creation only, as before the union: a GPO with advanced "
+                   "audit policy clears the host's own, so hosts whose policy is local or Windows' default lose "
+                   "their other subcategories (printed per host). Default: the wave GPO carries the union of its "
+                   "hosts' subcategories, and hosts whose policy comes from a domain GPO get a Process-Creation-"
+                   "only GPO of their own.")
+@click.option("--preserve-local", is_flag=True, hidden=True,
+              help="Deprecated: carrying each host's subcategories is the default now.")
 @click.option("--force", is_flag=True,
               help="Overwrite files at the paths this run writes even if auditplan did not write them, they were "
                    "edited since, or no digest of them was recorded; also delete stale earlier files that have no "
@@ -40,7 +46,8 @@ from auditplan.emit.api import LOG_MAX_SIZE_MB_MAX, LOG_MAX_SIZE_MB_MIN, EmitErr
                    "non-regular file, or an existing backup folder with one of this run's backup IDs that auditplan "
                    "did not write. Example: --out auditplan-out/gpo --force")
 def gpo(plan_path: Path | None, out_dir: Path | None, domain: str, name_prefix: str, log_max_size_mb: int | None,
-        recommended_log_size: bool, include_failure: bool, preserve_local: bool, force: bool) -> None:
+        recommended_log_size: bool, include_failure: bool, process_creation_only: bool, preserve_local: bool,
+        force: bool) -> None:
     """Write one Import-GPO-ready GPO backup per wave, with rollout, verify and rollback scripts.
 
     Re-running into the same --out replaces the backups and scripts an earlier run wrote there
@@ -64,8 +71,12 @@ def gpo(plan_path: Path | None, out_dir: Path | None, domain: str, name_prefix: 
             sys.exit(2)
     if out_dir is None:
         out_dir = plan_path.parent / "gpo"
+    if preserve_local:
+        click.echo("auditplan gpo: --preserve-local is the default now (and has no effect); "
+                   "--process-creation-only is the opposite", err=True)
     options = GpoOptions(domain=domain, name_prefix=name_prefix, include_failure=include_failure,
-                         preserve_local=preserve_local, log_max_size_mb=log_max_size_mb,
+                         preserve_local=preserve_local, process_creation_only=process_creation_only,
+                         log_max_size_mb=log_max_size_mb,
                          use_plan_log_size=recommended_log_size)
     try:
         outputs = write_gpo(plan_path, out_dir, options, force=force,
@@ -75,8 +86,16 @@ def gpo(plan_path: Path | None, out_dir: Path | None, domain: str, name_prefix: 
         sys.exit(2)
     for o in outputs:
         extra = ""
-        if o.hosts_losing_local_settings:
-            extra = (f"; {len(o.hosts_losing_local_settings)} host(s) would lose local audit settings"
-                     + ("" if preserve_local else " (--preserve-local keeps them)"))
-        click.echo(f"wave {o.wave:>2}: {len(o.hosts):>4} hosts  {o.display_name}  backups/{o.backup_guid}{extra}")
+        if o.losses:
+            extra = f"; {len(o.losses)} host(s) lose audit subcategories"
+        elif o.gains:
+            extra = f"; {len(o.gains)} host(s) gain subcategories from the union (README.md)"
+        elif o.kind:
+            extra = "; their audit policy comes from a domain GPO: Process Creation only (README.md)"
+        click.echo(f"wave {o.wave:>2}: {len(o.hosts):>4} hosts  {terminal(o.display_name)}  "
+                   f"backups/{o.backup_guid}{extra}")
+        for host, names in o.losses:
+            # What --process-creation-only switches off, host by host (a GPO with advanced audit policy
+            # clears the host's own first).
+            click.echo(f"  {terminal(host)}: switches off " + ", ".join(terminal(n) for n in names))
     click.echo(f"Wrote {len(outputs)} GPO backup(s) and scripts to {out_dir} (see {out_dir / 'README.md'})")

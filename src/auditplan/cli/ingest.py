@@ -7,16 +7,19 @@ as it is read, and the hosts' merges and failures after.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+from typing import Final
 
 import click
 
 from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.vocabulary import MB
 from auditplan.collect import api
+from auditplan.inventory import host_name_problem
 from auditplan.store import StoreError
-from auditplan.text import escaped
+from auditplan.text import escaped, quoted
 
 EXIT_OK = 0
 EXIT_FILES_FAILED = 1
@@ -32,6 +35,18 @@ def _line(s: api.FileSummary) -> str:
         "command line populated" if s.cmdline_populated else "no command line")
     return (f"{escaped(s.file)}: host {escaped(s.host)}, {s.events_total} events, {s.events_4688} x 4688, "
             f"{s.sysmon_eid1} x Sysmon EID 1{span}; {state}")
+
+
+# Roles key the priors and peers and appear in every table: a plain word, as the shipped roles are.
+ROLE_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+
+
+def role_problem(text: str) -> str | None:
+    """Why `text` is not a role name (letters, digits, '_', '.', '-', at most 64), or None."""
+    if ROLE_PATTERN.match(text):
+        return None
+    return (f"{quoted(text)} is not a role name: letters, digits, '_', '.' and '-', starting with a letter or "
+            "digit, at most 64 characters")
 
 
 @main.command(renamed={"--sample": "--sample-events"})
@@ -61,6 +76,13 @@ def ingest(files: tuple[Path, ...], host_name: str | None, role: str | None, db:
     short after its header (a copy of a log still being written, a partial download) ingests its
     complete chunks, with a warning saying where it was cut and what was kept and lost.
     """
+    # Names that reach the store, tables, CSV and a terminal: the rules of a hosts file, so quotes,
+    # `../../evil`, `<script>` and escape characters are refused here, not carried into every output.
+    if host_name is not None and (problem := host_name_problem(host_name)):
+        raise click.BadParameter(problem, param_hint="--host")
+    if role is not None and (problem := role_problem(role)):
+        raise click.BadParameter(problem, param_hint="--role")
+
     def on_file(summary: api.FileSummary) -> None:
         if not as_json:
             click.echo(_line(summary))

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -16,22 +16,14 @@ from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import find_store, store_option
-from auditplan.cli.console import stdout_console
+from auditplan.cli.console import stdout_console, working
 from auditplan.cli.errors import usage_error_on
-from auditplan.config import Config
-from auditplan.model.api import (
-    BUDGET_EPS,
-    BUDGET_GB_DAY,
-    ConfigError,
-    ModelError,
-    PlanError,
-    PlanRun,
-    project,
-)
-from auditplan.model.api import plan as make_plan
-from auditplan.records import QUANTILE_CHOICES, plan_number
+from auditplan.config import Config, ConfigError
+from auditplan.records import QUANTILE_CHOICES, BudgetKind, plan_number
 from auditplan.records.plan import REASON_WORDS
-from auditplan.store import StoreError
+
+if TYPE_CHECKING:
+    from auditplan.model.api import PlanRun
 from auditplan.text import escaped, gb_for_people, number, percent
 
 # The CLI's wave dates: one wave a week from a week after today, the report's assumption too.
@@ -50,6 +42,9 @@ def _budget_suggestion(db: Path, siem: str | None, config_file: Path | None) -> 
     step the largest host fits in (a host above the step is never placed)."""
     head = ("plan needs the SIEM's headroom for the added load: --budget-gb-day N (GB/day) or --budget-eps N "
             "(events/s).")
+    from auditplan.model.api import ModelError, project
+    from auditplan.store import StoreError
+
     with usage_error_on(ConfigError, ModelError, StoreError):
         p = project(db, siem=siem, config_file=config_file)
         fraction = Config.load(config_file).step_fraction()
@@ -226,22 +221,27 @@ def plan_command(db: Path | None, budget_gb_day: float | None, budget_eps: float
         out_dir = db.parent
     if budget_gb_day is None and budget_eps is None:
         raise click.UsageError(_budget_suggestion(db, siem, config_file))
-    kind = BUDGET_GB_DAY if budget_gb_day is not None else BUDGET_EPS
+    kind = BudgetKind.GB_DAY if budget_gb_day is not None else BudgetKind.EPS
     budget = float(budget_gb_day if budget_gb_day is not None else budget_eps)  # type: ignore[arg-type]
-    step_given = max_step_gb_day if kind == BUDGET_GB_DAY else max_step_eps
-    wrong_step = max_step_eps if kind == BUDGET_GB_DAY else max_step_gb_day
+    step_given = max_step_gb_day if kind == BudgetKind.GB_DAY else max_step_eps
+    wrong_step = max_step_eps if kind == BudgetKind.GB_DAY else max_step_gb_day
     if wrong_step is not None:
         raise click.UsageError("--max-step-gb-day goes with --budget-gb-day, --max-step-eps with --budget-eps")
-    with usage_error_on(ConfigError, ModelError, PlanError, StoreError):
+    # Imported here, not at the top: `auditplan plan --help` should not load pandas and the model.
+    from auditplan.model.api import ModelError, PlanError
+    from auditplan.model.api import plan as make_plan
+    from auditplan.store import StoreError
+
+    with usage_error_on(ConfigError, ModelError, PlanError, StoreError), working("plan: projecting and placing hosts"):
         run = make_plan(db, budget_kind=kind, budget=budget, max_step=step_given, siem=siem, quantile=quantile,
                         pilot_size=pilot_size, max_waves=max_waves, first=first, exclude_file=exclude_file,
                         out_dir=out_dir, config_file=config_file)
     for note in run.warnings:
         click.echo(f"warning: {note}", err=True)
     console = stdout_console()
-    unit = "GB/day" if kind == BUDGET_GB_DAY else "EPS"
+    unit = "GB/day" if kind == BudgetKind.GB_DAY else "EPS"
     _print(console, run, unit)
-    flag = "--budget-gb-day" if kind == BUDGET_GB_DAY else "--budget-eps"
+    flag = "--budget-gb-day" if kind == BudgetKind.GB_DAY else "--budget-eps"
     _print_enabled(console, run, flag, unit)
     if run.recalibration is not None:
         _print_recalibration(console, run.recalibration)

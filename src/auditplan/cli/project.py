@@ -16,7 +16,7 @@ from rich.text import Text
 
 from auditplan.cli import main
 from auditplan.cli.chain import find_store, store_option
-from auditplan.cli.console import stdout_console
+from auditplan.cli.console import stdout_console, working
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import Config
 from auditplan.emit.api import EmitError, read_filter_file
@@ -85,7 +85,7 @@ def _default_siem(config_file: Path | None) -> str:
 
 def _print_projection(console: Console, p: Projection, *, short: bool) -> None:
     prof = p.profile
-    mb_per_gb = 1024.0 if prof.gb_bytes == 2**30 else 1000.0
+    mb_per_gb = 1000.0  # MB as a thousandth of the profile's GB (what --budget-gb-day counts)
     price = f"{p.price_per_gb:g} {p.currency}/GB" if p.price_per_gb else "price unknown (--price-per-gb)"
     unit = "GiB (2^30 B)" if prof.gb_bytes == 2**30 else "GB (10^9 B)"
     console.print(Text(f"{prof.name}: {prof.description}; {unit}; retention {p.retention_days:g} days; {price}; "
@@ -176,7 +176,7 @@ def project_command(db: Path | None, siems: tuple[str, ...], all_profiles: bool,
     explicit = bool(siems)
     if not siems and not all_profiles:
         siems = (_default_siem(config_file),)
-    with usage_error_on(ConfigError, ModelError, StoreError):
+    with usage_error_on(ConfigError, ModelError, StoreError), working("project: simulating the fleet's load"):
         made = projections(db, siems=siems, config_file=config_file, retention_days=retention_days,
                            price_per_gb=price_per_gb, currency=currency, min_local_hours=min_local_hours)
     filtered: dict[str, FilteredVolume] = {}
@@ -203,7 +203,7 @@ def project_command(db: Path | None, siems: tuple[str, ...], all_profiles: bool,
                 table.add_column(name, justify="left" if name == "siem" else "right")
             for p in made:
                 f = p.fleet.iloc[0]
-                mb = 1024.0 if p.profile.gb_bytes == 2**30 else 1000.0
+                mb = 1000.0
                 table.add_row(p.profile.name, _interval(f, "added_gb_day", mb),
                               number(f["added_eps_peak_p90"], trim=True),
                               _size(f["added_gb_held_p90"], mb), _interval(f, "added_cost_month"))

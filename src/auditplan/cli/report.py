@@ -8,12 +8,10 @@ import click
 
 from auditplan.cli import main
 from auditplan.cli.chain import find_plan, find_store, store_option
+from auditplan.cli.console import working
 from auditplan.cli.errors import usage_error_on
 from auditplan.cli.vocabulary import single_file_out
-from auditplan.config import ConfigError
-from auditplan.emit.api import DEFAULT_TITLE, EmitError, PlanError, write_report
-from auditplan.model.api import ModelError
-from auditplan.store import StoreError
+from auditplan.emit.api import DEFAULT_TITLE
 from auditplan.text import escaped
 
 REPORT_NAME = "report.html"
@@ -65,7 +63,14 @@ def report(db: Path | None, plan_path: Path | None, siem: str | None, out_path: 
     else:
         out = (plan_path.parent if plan_path is not None else db.parent) / REPORT_NAME
     click.echo(f"auditplan report: writing {out} ...", err=True)
-    with usage_error_on(PlanError, StoreError, ConfigError, ModelError, EmitError):
+    # Imported here, not at the top: `auditplan report --help` should not load pandas and the model.
+    from auditplan.config import ConfigError
+    from auditplan.emit.api import EmitError, PlanError, write_report
+    from auditplan.model.api import ModelError
+    from auditplan.store import StoreError
+
+    with usage_error_on(PlanError, StoreError, ConfigError, ModelError, EmitError), \
+            working("report: reading the store, projecting, evaluating detections, drawing charts"):
         written = write_report(db, out, plan_path=plan_path, siem=siem, title=title, org=org,
                                config_file=config_file, price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir)
     for warning in written.warnings:

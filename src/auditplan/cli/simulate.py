@@ -13,6 +13,7 @@ from types import FrameType
 import click
 
 from auditplan.cli import main
+from auditplan.safe_write import UnsafePathError
 from auditplan.simulator.profile import HostProfile
 from auditplan.simulator.runner import AUTH_MODES, run_fleet
 
@@ -93,3 +94,5 @@ def simulate(
                 threading.Event().wait()
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
+        except UnsafePathError as exc:  # --hosts-out/--credentials-out/--work-dir: a planted link
+            raise click.UsageError(str(exc)) from None

@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,12 @@ from auditplan.cli import DEFAULT_DB, main
 from auditplan.cli.console import stdout_console
 from auditplan.cli.vocabulary import MB
 from auditplan.collect import api
-from auditplan.inventory import InventoryError, load_inventory
+from auditplan.inventory import Inventory, InventoryError, load_inventory
+from auditplan.records import Host
 from auditplan.store import StoreError
 from auditplan.store.export import frame_records, frame_to_csv, frame_to_json
 from auditplan.store.rows import hosts_frame
-from auditplan.text import terminal
+from auditplan.text import escaped, terminal
 
 EXIT_OK = 0
 EXIT_HOSTS_FAILED = 1
@@ -142,7 +144,8 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
 @click.option("--concurrency", "-c", type=click.IntRange(1, 1024), default=api.DEFAULT_CONCURRENCY,
               show_default=True, help="Hosts surveyed at the same time.")
 @click.option("--timeout", type=click.FloatRange(2.0, 3600.0), default=api.DEFAULT_TIMEOUT, show_default=True,
-              help="Per-host deadline in seconds for the whole conversation, from connect to the shell's deletion.")
+              help="Per-host deadline in seconds, from connect to the last answer read. A host that failed "
+                   f"then gets up to {api.CLEANUP_GRACE_SECONDS:g} s more to delete its shell (so it frees it).")
 @click.option("--max-output-mb", "max_output_mb", type=click.FloatRange(0.01, 1024.0),
               default=api.DEFAULT_MAX_OUTPUT_BYTES / MB,
               show_default=True, help="Stop reading a host's output after this many MB (1 MB = 1,048,576 bytes; "
@@ -158,8 +161,9 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
                    "the default keeps a host under 64 KB (e.g. --sample-events 0 on slow links).")
 @click.option("--max-events", type=click.IntRange(1, 10_000_000), default=api.ProbeOptions().max_events,
               show_default=True,
-              help="Cap on events each counting query reads on the host; a capped count is marked and "
-                   "its oldest hour dropped from the rate (e.g. --max-events 100000 for busy DCs).")
+              help="Events each log's counting may read on the host, spread over the window's hours (one "
+                   "query per hour); a capped hour is measured over the minutes its newest events span "
+                   "(e.g. --max-events 100000 to count busy hosts' hours whole).")
 @click.option("--trace-seconds", type=click.IntRange(0, api.MAX_TRACE_SECONDS), default=0, show_default=True,
               help="Opt-in: count live process starts for this many seconds with PowerShell + "
                    "Win32_ProcessStartTrace (for hosts where 4688 is off); 0 = off. Adds the same time "
@@ -250,8 +254,17 @@ def survey(
         click.echo(str(error), err=True)
     for warning in inventory.warnings:
         click.echo(f"warning: {warning}", err=True)
+    inventory, refused = _refuse_basic_over_http(inventory, transport, https, allow_basic_over_http)
+    for error in refused:
+        click.echo(str(error), err=True)
     if not inventory.hosts:
         raise click.UsageError(f"{hosts}: no valid hosts to survey")
+    if allow_basic_over_http:
+        click.secho(
+            "WARNING: --allow-basic-over-http: hosts reached with Basic over plain HTTP get the password in "
+            "clear text (base64 is not encryption); anyone able to watch the network can read it.",
+            fg="red", bold=True, err=True,
+        )
     if insecure:
         click.secho(
             "WARNING: --insecure: HTTPS certificates are NOT verified; anyone able to intercept the "
@@ -299,6 +312,30 @@ def survey(
                    f"{len(results.outcome.not_started)} host(s) not started", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(code if not inventory.errors else max(code, EXIT_HOSTS_FAILED))
+
+
+def _refuse_basic_over_http(inventory: Inventory, transport: str | None, https: bool | None,
+                            allowed: bool) -> tuple[Inventory, list[InventoryError]]:
+    """A hosts-file row that asks for Basic over plain HTTP (its own transport/scheme columns, or
+    with --transport basic / --http) without --allow-basic-over-http is an error of that row, named
+    file:line, like any bad row: not a host that fails later as a protocol error."""
+    if allowed:
+        return inventory, []
+    kept: list[Host] = []
+    refused: list[InventoryError] = []
+    for host in inventory.hosts:
+        basic = (host.transport or transport or "").lower() == "basic"
+        http = (host.scheme or ("http" if https is False else "")).lower() == "http"
+        if basic and http and (host.transport or host.scheme):
+            file, _, line = (host.source or host.name).rpartition(":")
+            refused.append(InventoryError(file or host.name, int(line) if line.isdigit() else None,
+                                          f"host {escaped(host.name)}: Basic over plain HTTP sends the password in "
+                                          "clear text; refused (use https, or pass --allow-basic-over-http)"))
+        else:
+            kept.append(host)
+    if not refused:
+        return inventory, []
+    return replace(inventory, hosts=tuple(kept), errors=inventory.errors + tuple(refused)), refused
 
 
 def _print_results(results: api.SurveyResults, db: Path, *, as_json: bool, as_csv: bool) -> int:

@@ -54,7 +54,7 @@ from auditplan.collect.winrm.probe import (
     ProbeOptions,
     build_probe,
 )
-from auditplan.collect.winrm.settings import AuthTransport, Secret, TransportSettings
+from auditplan.collect.winrm.settings import CLEANUP_GRACE_SECONDS, AuthTransport, Secret, TransportSettings
 from auditplan.records import Host, HostResult, HostStatus
 from auditplan.store import Store, StoreError
 
@@ -75,6 +75,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "CLEANUP_GRACE_SECONDS",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_AUTH_FAILURES",
     "DEFAULT_MAX_FILE_BYTES",

@@ -8,7 +8,6 @@ never from argv, and never written anywhere (DESIGN.md "Security defaults").
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from auditplan.collect.errors import CredentialsError
 from auditplan.collect.winrm.settings import AuthTransport, Secret, TransportSettings
 from auditplan.records import Host
+from auditplan.records.input_limits import SMALL_MAX_BYTES, InputLimitError, load_json
 
 PASSWORD_ENV_DEFAULT = "AUDITPLAN_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 USERNAME_ENV = "AUDITPLAN_USERNAME"
@@ -50,11 +50,11 @@ def read_credentials_file(path: Path) -> CredentialsFile:
     """Parse a credentials JSON; raises CredentialsError naming the file and the problem.
     Relative certificate paths are relative to the file, wherever the survey runs."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CredentialsError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CredentialsError(f"{path}: not a JSON credentials file ({type(exc).__name__})") from None
+        # Bounded: size, nesting (a RecursionError traceback otherwise), NaN/Infinity refused. The
+        # parser's message names only line and column, never the file's text (it holds a password).
+        data = load_json(path, max_bytes=SMALL_MAX_BYTES, what="credentials file")
+    except InputLimitError as exc:
+        raise CredentialsError(str(exc)) from None
     if not isinstance(data, dict):
         raise CredentialsError(f"{path}: expected a JSON object")
 

@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from auditplan import safe_write
 from auditplan.emit.errors import (
     EmitError,
     ExportUnavailable,
@@ -30,6 +29,7 @@ from auditplan.emit.errors import (
     ReportError,
     ScomOptionError,
     cannot_write,
+    unsafe_output,
 )
 
 # GPO block imports (emit/gpo/backups.py); names re-exported for cli/gpo.py are written `X as X`.
@@ -43,7 +43,7 @@ from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.records import LOG_MAX_SIZE_MB_MAX as LOG_MAX_SIZE_MB_MAX
 from auditplan.records import LOG_MAX_SIZE_MB_MIN as LOG_MAX_SIZE_MB_MIN
 from auditplan.records import Plan, PlanError, read_plan
-from auditplan.safe_write import UnsafePathError
+from auditplan.safe_write import UnsafePathError, write_bytes, write_text
 
 # The report, the detections and the SCOM pack need pandas, matplotlib and pySigma: they are
 # imported where they are used (and these names on first use, below), so that importing the front
@@ -198,6 +198,7 @@ class DetectionRun:
             "hosts": result.hosts,
             "cmdline_share": result.cmdline_share,
             "hosts_without_command_line": list(result.hosts_without_command_line),
+            "hosts_without_parent_process": list(result.hosts_without_parent_process),
             "warnings": list(result.warnings),
             "exposure": {"events_with_secrets": exposed.events_with_secrets, "events": exposed.events,
                          "by_host": exposed.by_host},
@@ -286,6 +287,9 @@ def _plan_hosts(plan_path: Path | None, through_wave: int) -> list[str]:
     return [h.host for w in plan.waves if w.number <= through_wave for h in w.hosts]
 
 
+MAX_MP_ID: Final = 256  # SCOM's ID columns are nvarchar(256)
+
+
 def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = DEFAULT_MP_ID,
                     mp_version: str = DEFAULT_MP_VERSION, plan_path: Path | None = None,
                     through_wave: int = 0) -> RulesExported:
@@ -294,6 +298,10 @@ def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = 
     from auditplan.emit.detections import builtin_rules_dir, rule_files
     from auditplan.emit.detections.scom import mp_identifier, write_management_pack
 
+    if mp_identifier(mp_id) != mp_id or len(mp_id) > MAX_MP_ID:
+        # Refused, not rewritten: `../../x` used to become `_._x` silently, an ID nobody asked for.
+        raise ScomOptionError(f"--mp-id {mp_id!r}: not a management pack ID (letters, digits and '_' in "
+                              f"dot-separated parts, none starting with a digit, at most {MAX_MP_ID} characters)")
     files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
     hosts = _plan_hosts(plan_path, through_wave)
     # The file name uses the sanitised ID (as the XML does), so mp_id cannot point outside `out`.
@@ -328,10 +336,10 @@ def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id:
     queries, query_problems = export_queries(files, fmt)
     target = out  # the CLI turns a folder into QUERY_FILE_NAMES[fmt] inside it (cli/vocabulary.single_file_out)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        safe_write.write_text(target, "".join(f"# {name}\n{query}\n\n" for name, query in queries))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text(out, "".join(f"# {name}\n{query}\n\n" for name, query in queries))
     except UnsafePathError as exc:
-        raise OutputError(str(exc)) from None
+        raise unsafe_output(out, exc) from None
     except OSError as exc:
         raise cannot_write(target, exc) from None
     return RulesExported(fmt, target, len(queries), tuple(problems + query_problems))
@@ -346,14 +354,16 @@ def _copy_rules(files: Sequence[Path], out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise cannot_write(out, exc, folder=True) from None
+    if out.is_symlink():
+        raise OutputError(f"{out}: the output folder is a symbolic link; refusing to write through it")
     for file in files:
         target = out / file.name
         try:
-            if not (target.exists() and target.samefile(file)):  # --out is a --rules folder: already there
-                safe_write.write_bytes(target, file.read_bytes())
-            safe_write.write_text(out / runbook_name(file), runbook_for(file))
+            if not (target.exists() and not target.is_symlink() and target.samefile(file)):
+                write_bytes(target, file.read_bytes())  # never through a link planted at the rule's name
+            write_text(out / runbook_name(file), runbook_for(file))
         except UnsafePathError as exc:
-            raise OutputError(str(exc)) from None
+            raise unsafe_output(target, exc) from None
         except OSError as exc:
             raise cannot_write(target, exc) from None
 

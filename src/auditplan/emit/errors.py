@@ -54,3 +54,11 @@ def cannot_write(path: Path, exc: OSError, *, folder: bool = False) -> OutputErr
         return OutputError(f"{path}: cannot write: a folder is in the way")
     where = f" ({exc.filename})" if exc.filename and Path(str(exc.filename)) != path else ""
     return OutputError(f"{path}: cannot write: {exc.strerror or exc}{where}")
+
+
+def unsafe_output(path: Path, exc: ValueError) -> OutputError:
+    """The OutputError for safe_write's refusal (UnsafePathError) at `path`: a folder in the way is
+    worded as cannot_write words it; a link planted there keeps safe_write's own message."""
+    if path.is_dir() and not path.is_symlink():
+        return cannot_write(path, IsADirectoryError(21, "Is a directory"))
+    return OutputError(str(exc))

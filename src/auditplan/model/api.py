@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +78,7 @@ from auditplan.records import (
     plan_json_text,
     projection_id_of,
 )
+from auditplan.safe_write import UnsafePathError, write_text
 from auditplan.store import Store
 
 # Settings of the old independent-hosts fleet total, replaced by [plan] draws / seed.
@@ -250,15 +249,12 @@ class PlanRun:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a plan."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write via a temporary file and rename (a reader never sees half a plan); a link planted at
+    the path is refused, like every output of auditplan (safe_write), not replaced."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_text(path, text)
+    except UnsafePathError as exc:
+        raise ModelError(str(exc)) from None
 
 
 def plan(source: Store | Path, *, budget_kind: str, budget: float, max_step: float | None = None,

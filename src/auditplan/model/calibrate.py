@@ -57,21 +57,30 @@ class PeerFit:
     spread: float  # within-role log-sd used (s_w)
 
 
-def shrink_to_peers(prior_mu: float, prior_sigma: float, peer_logs: Sequence[float]) -> PeerFit:
-    """Normal-normal update of a role's log-median from k measured peers' log rates y_i.
+def shrink_to_peers(prior_mu: float, prior_sigma: float, peer_logs: Sequence[float],
+                    variances: Sequence[float] | None = None) -> PeerFit:
+    """Normal-normal update of a role's log-median from k measured peers' log rates y_i, each measured
+    with log-variance v_i (0 when not given).
 
-    Within-role spread: s_w^2 = (prior_sigma^2 + (k-1) s^2) / k, s^2 the peers' sample variance
-    (the prior spread counts as one pseudo-observation; s_w = prior_sigma when k = 1).
-    Posterior: precision P = 1/prior_sigma^2 + k/s_w^2,
-    mu_post = (prior_mu/prior_sigma^2 + k*ybar/s_w^2) / P.
+    Within-role spread: s_w^2 = (prior_sigma^2 + (k-1) max(0, s^2 - mean v)) / k, s^2 the peers' sample
+    variance less what their own measurement error explains (the prior spread counts as one
+    pseudo-observation; s_w = prior_sigma when k = 1).
+    The prior's variance for the role median is prior_sigma^2, or (ybar - prior_mu)^2 - s_w^2/k when the
+    peers sit further from it than that (issue 15: a prior the data contradicts must not pull the role
+    back toward itself; with the fixed variance, five peers 5x above a sigma-1.2 prior kept ~10 % of it).
+    Posterior: precision P = 1/prior_var + sum 1/(s_w^2 + v_i),
+    mu_post = (prior_mu/prior_var + sum y_i/(s_w^2 + v_i)) / P.
     Predictive for another host of the role: N(mu_post, s_w^2 + 1/P) on the log scale.
     """
     k = len(peer_logs)
     if k == 0:
         return PeerFit(prior_mu, prior_sigma, 0, prior_sigma)
+    v = list(variances) if variances is not None else [0.0] * k
     ybar = sum(peer_logs) / k
     s2 = sum((y - ybar) ** 2 for y in peer_logs) / (k - 1) if k > 1 else 0.0
-    sw2 = (prior_sigma**2 + (k - 1) * s2) / k
-    precision = 1.0 / prior_sigma**2 + k / sw2
-    mu_post = (prior_mu / prior_sigma**2 + k * ybar / sw2) / precision
+    sw2 = (prior_sigma**2 + (k - 1) * max(0.0, s2 - sum(v) / k)) / k
+    prior_var = max(prior_sigma**2, (ybar - prior_mu) ** 2 - sw2 / k)
+    weights = [1.0 / (sw2 + vi) for vi in v]
+    precision = 1.0 / prior_var + sum(weights)
+    mu_post = (prior_mu / prior_var + sum(w * y for w, y in zip(weights, peer_logs, strict=True))) / precision
     return PeerFit(mu_post, math.sqrt(sw2 + 1.0 / precision), k, math.sqrt(sw2))

@@ -1,7 +1,8 @@
 """Per-host 4688/day estimates (p10/p50/p90) with a named source, and the fleet total.
 
 Sources, best first (DESIGN.md "Collect", "Model"): measured_4688, sysmon_eid1, process_trace,
-role_peers, role_prior. The method and a worked example are in docs/estimation.md.
+role_peers, role_prior. The method and worked examples are in docs/estimation.md: a measured host's day
+is model/hours.py, the series it comes from model/measure.py, role calibration model/calibrate.py.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from auditplan.model.calibrate import PeerFit, lognormal_range, measured_range, shrink_to_peers
-from auditplan.model.priors import Z90, Priors, load_priors, lognormal_sigma
-from auditplan.model.trace_rate import trace_range
+from auditplan.model.calibrate import PeerFit, lognormal_range, shrink_to_peers
+from auditplan.model.hours import BURSTY_K2, DayRate, choose_shape, day_rate, own_shape
+from auditplan.model.measure import Series, auditing_on, host_series
+from auditplan.model.priors import Priors, load_priors
+from auditplan.model.trace_rate import trace_posterior
 from auditplan.records import (
     EstimateSource,
     HostEstimate,
@@ -25,31 +27,39 @@ from auditplan.records import (
     OSInfo,
     ProductType,
     Range,
-    SecurityLog,
-    VolumeSample,
 )
 
 HOURS_PER_DAY = 24
-# Fewer usable hours than this do not span enough of the day for the hour-of-day cycle to average out:
-# a handful of hours may all sit in the night trough or the day peak. Half a day is the cut-off.
-MIN_USABLE_HOURS = 12
-# Extra log-sd for such short windows: day/peak vs night/trough ratios of about 2 either way (the role
-# shapes' peak-hour factors, docs/estimation.md) put the hours-to-day factor's p90 at 2x. An assumption.
-SHORT_WINDOW_LOG_SD = math.log(2.0) / Z90
-# A measured host calibrates its role (counts as a peer) only with at least MIN_USABLE_HOURS usable
-# hours: a shorter window (a seconds-long attack capture, a live trace) says little about a day and
-# would otherwise weigh as much as a week of counts. A peer measured at zero counts as this many
-# events over its window, so a quiet host pulls its role down instead of dropping out.
+# A peer measured at zero counts as this many events over its window, so a quiet host pulls its role
+# down instead of dropping out (docs/estimation.md, "Role peers"); its log-variance is ZERO_PEER_VAR.
 ZERO_PEER_EVENTS = 0.5
+ZERO_PEER_VAR = 1.0
+FULL_COVERAGE = 0.999  # a window whose hours hold (nearly) the whole day by the shape
+# An ingested file with fewer usable hours does not calibrate its role: a seconds-long attack capture is one
+# hour-aligned hour holding a burst (evtx-data.md §5.1). A survey's short window comes from a Security log
+# that holds few hours, which busy hosts have most: those count, weighted by their own (wide) variance.
+MIN_PEER_HOURS = 12
 
 
 @dataclass(frozen=True)
 class _Measured:
     rate: Range
     source: EstimateSource
-    hourly: tuple[int, ...]
-    start_hour: int  # hour of day (UTC) of hourly[0]
+    shape: tuple[float, ...]
     notes: tuple[str, ...]
+    flags: tuple[str, ...]
+    narrow_by: str
+    peer_log: tuple[float, float] | None  # (ln 4688/day, its variance) as a calibration peer of its role
+
+
+@dataclass(frozen=True)
+class _RoleShapes:
+    """Hour-of-day shapes measured on hosts of each role whose window covered the whole day."""
+
+    shape: dict[str, tuple[float, ...]]
+    peak: dict[str, float]  # median peak-hour factor of those hosts
+    hosts: dict[str, int]
+    each: dict[str, list[tuple[float, ...]]]  # every such host's own shape
 
 
 def os_family(os: OSInfo | None) -> str | None:
@@ -75,142 +85,73 @@ def os_family(os: OSInfo | None) -> str | None:
     return None
 
 
-def _auditing_on(result: HostResult) -> bool | None:
-    """Whether Process Creation (Success) was audited when the counts were taken."""
-    if result.audit is not None and result.audit.process_creation is not None:
-        return result.audit.process_creation.includes_success
-    return None
+def _role_shapes(chosen: Sequence[HostResult], series: dict[str, Series], priors: Priors) -> _RoleShapes:
+    """Per role: the mean of its whole-day hosts' own shapes, and the median of their peak-hour factors
+    (a mean shape smooths each host's own bursts away; the peak a host of the role shows is the median's)."""
+    shapes: dict[str, list[tuple[float, ...]]] = defaultdict(list)
+    for r in chosen:
+        s = series.get(r.host.name)
+        if s is not None and (own := own_shape(s.hours)) is not None:
+            shapes[_role_key(r, priors)].append(own)
+    mean = {k: tuple(sum(col) / len(v) for col in zip(*v, strict=True)) for k, v in shapes.items()}
+    peak = {k: float(statistics.median(HOURS_PER_DAY * max(sh) for sh in v)) for k, v in shapes.items()}
+    return _RoleShapes(mean, peak, {k: len(v) for k, v in shapes.items()}, dict(shapes))
 
 
-def usable_hours(
-    volume: VolumeSample,
-    counts: tuple[int, ...],
-    security_log: SecurityLog | None,
-    *,
-    capped: bool,
-    log_oldest_partial: bool,
-) -> tuple[int, tuple[str, ...]]:
-    """How many leading (oldest) hours of `counts` to leave out of the rate, and why.
-
-    - Hours that end before the log's oldest event read 0 only because the log no longer holds them
-      (collect/winrm/probe.py). With `log_oldest_partial` (a survey: the log wrapped inside the window) the
-      hour holding the oldest event is partial and goes too; an .evtx file's window starts at its first
-      event's hour on purpose (collect/evtx/ingest.py), so there it stays.
-    - With `capped`, /rd:true kept the newest events: the oldest hour with any count is partial and
-      the hours before it read 0 for the same reason, so all of them go.
-    """
-    skip = 0
-    notes: list[str] = []
-    oldest = security_log.oldest_time if security_log is not None else None
-    if oldest is not None and counts:
-        hour = timedelta(hours=1)
-        starts = [volume.window_start + i * hour for i in range(len(counts))]
-        before = sum(1 for h in starts if h + hour <= oldest or (log_oldest_partial and h < oldest))
-        if before:
-            skip = before
-            notes.append(
-                f"{before} h of the window precede the Security log's oldest event "
-                f"({oldest:%Y-%m-%d %H:%M} UTC) and read 0: left out of the rate"
-            )
-    if capped and counts:
-        first = next((i for i, c in enumerate(counts) if c > 0), len(counts))
-        if first + 1 > skip:
-            notes.append(f"count hit the event cap: its oldest {first + 1} h (the last one partial) "
-                         "left out of the rate")
-            skip = first + 1
-    return min(skip, len(counts)), tuple(notes)
+def _reference(key: str, shapes: _RoleShapes, priors: Priors) -> tuple[tuple[float, ...], float, str]:
+    """The shape a partial window of role `key` is extrapolated with, its log-sd, and its name."""
+    if key in shapes.shape:
+        return shapes.shape[key], priors.peer_shape_sigma, f"the hour shape of {shapes.hosts[key]} measured peer(s)"
+    return priors.roles[key].shape, priors.prior_shape_sigma, f"role {key!r}'s configured hour shape"
 
 
-def _series_capped(result: HostResult, counts: tuple[int, ...] | None) -> bool:
-    """Whether this series hit the cap (VolumeSample.capped covers both series; caps tell which)."""
-    if result.volume is None or not result.volume.capped or not counts:
-        return False
-    return result.caps is None or sum(counts) >= result.caps.max_events
-
-
-def _widen_short(rate: Range, hours: int) -> Range:
-    """Same median, log-sd grown by SHORT_WINDOW_LOG_SD when fewer than MIN_USABLE_HOURS hours remain."""
-    if hours >= MIN_USABLE_HOURS or rate.p50 <= 0:
-        return rate
-    sigma = math.sqrt(lognormal_sigma(rate.p50, rate.p90) ** 2 + SHORT_WINDOW_LOG_SD**2)
-    return lognormal_range(math.log(rate.p50), sigma)
-
-
-def _rate(counts: tuple[int, ...], notes: list[str]) -> tuple[Range, list[str]]:
-    rate = measured_range(counts)
-    if len(counts) < MIN_USABLE_HOURS:
-        rate = _widen_short(rate, len(counts))
-        notes.append(f"measured over {len(counts)} usable h only (< {MIN_USABLE_HOURS}): range widened")
-    elif len(counts) < HOURS_PER_DAY:
-        notes.append(f"measured over {len(counts)} h only (< 1 day)")
-    return rate, notes
-
-
-def _own_measurement(result: HostResult, priors: Priors) -> tuple[_Measured | None, tuple[str, ...]]:
-    """measured_4688, then sysmon_eid1, then process_trace from the host's own data; with no
-    measurement, the notes that say why the host's own counts were not used."""
-    if result.status is not HostStatus.OK:
-        return None, ()
-    notes: list[str] = []
-    volume = result.volume
-    if volume is None:
-        return _traced(result, priors, 0, notes), tuple(notes)
-    on = _auditing_on(result)
-    winrm = result.source == "winrm"
-    skip, skip_notes = usable_hours(volume, volume.hourly_4688, result.security_log,
-                                    capped=_series_capped(result, volume.hourly_4688), log_oldest_partial=winrm)
-    counts = volume.hourly_4688[skip:]
-    start_hour = (volume.window_start + timedelta(hours=skip)).hour
-    if counts and not volume.boot_only and (on is True or (on is None and sum(counts) > 0)):
-        notes.extend(skip_notes)
-        rate, notes = _rate(counts, notes)
-        return _Measured(rate, EstimateSource.MEASURED_4688, counts, start_hour, tuple(notes)), ()
-    if volume.hourly_4688 and not counts and on is not False:
-        notes.extend(skip_notes)
-        notes.append("no hour of the window is fully held by the Security log: no measured rate")
-    if volume.boot_only:
-        notes.append("only boot-time 4688s: process creation auditing is off")
-    sysmon = volume.hourly_sysmon_eid1 or ()
-    # The Sysmon log's own oldest event is not collected; only the cap can be accounted for.
-    skip, skip_notes = usable_hours(volume, sysmon, None, capped=_series_capped(result, sysmon),
-                                    log_oldest_partial=False)
-    sysmon = sysmon[skip:]
-    if sysmon and sum(sysmon) > 0:
-        notes.extend(skip_notes)
-        raw, notes = _rate(sysmon, notes)
-        k = priors.sysmon_eid1_per_4688
-        notes.append(f"Sysmon EID 1 as a proxy for 4688 (x{1 / k:g})")
-        return _Measured(Range(raw.p10 / k, raw.p50 / k, raw.p90 / k), EstimateSource.SYSMON_EID1,
-                         sysmon, (volume.window_start + timedelta(hours=skip)).hour, tuple(notes)), ()
-    return _traced(result, priors, start_hour, notes), tuple(notes)
-
-
-def _traced(result: HostResult, priors: Priors, start_hour: int, notes: list[str]) -> _Measured | None:
-    """process_trace: model/trace_rate.py scales the count to a day with the role's hourly shape; its
-    range leaves out day-to-day variation, so it is widened like any window under MIN_USABLE_HOURS."""
-    trace = result.trace
-    if trace is None or not trace.seconds > 0:
-        return None
-    shape = priors.roles[_role_key(result, priors)].shape
-    rate = _widen_short(trace_range(trace, shape), 0)
-    notes.append(f"live process-start trace: {trace.process_starts} starts in {trace.seconds:g} s, "
-                 "scaled to a day by the role's hourly shape (range widened for the short window)")
-    return _Measured(rate, EstimateSource.PROCESS_TRACE, (), start_hour, tuple(notes))
-
-
-def _shape_from_counts(hourly: Sequence[int], start_hour: int) -> tuple[float, ...] | None:
-    """Hour-of-day shares from a window of >= 24 hourly counts (each hour averaged over days)."""
-    if len(hourly) < HOURS_PER_DAY or sum(hourly) == 0:
-        return None
-    sums = [0.0] * HOURS_PER_DAY
-    seen = [0] * HOURS_PER_DAY
-    for i, c in enumerate(hourly):
-        h = (start_hour + i) % HOURS_PER_DAY
-        sums[h] += c
-        seen[h] += 1
-    means = [s / n for s, n in zip(sums, seen, strict=True)]
-    total = sum(means)
-    return tuple(m / total for m in means)
+def _measure(r: HostResult, s: Series, shapes: _RoleShapes, priors: Priors) -> _Measured:
+    key = _role_key(r, priors)
+    _mean, shape_sd, named = _reference(key, shapes, priors)
+    # Candidates for a partial window: the role's whole-day hosts' own shapes and the configured shapes.
+    configured = list(dict.fromkeys([priors.roles[key].shape, *(p.shape for p in priors.roles.values())]))
+    reference, shape_var = choose_shape(s.hours, [*shapes.each.get(key, []), *configured])
+    dr: DayRate = day_rate(s.hours, reference, shape_sd=shape_sd, day_sd=priors.day_to_day_sigma, cap=s.cap,
+                           shape_var=shape_var)
+    rate = Range(dr.rate.p10 * s.scale, dr.rate.p50 * s.scale, dr.rate.p90 * s.scale)
+    notes = list(s.notes)
+    flags: list[str] = []
+    narrow: list[str] = []
+    n = len(s.hours)
+    if dr.coverage < FULL_COVERAGE:
+        flags.append("partial_day")
+        notes.append(f"measured over {n} h covering {dr.coverage:.0%} of the day: extrapolated with the shapes "
+                     f"({named} and the configured ones) that fit its hours, range widened for the hours not seen")
+        held = r.security_log.history_hours if r.security_log is not None else None
+        if held is not None and held < HOURS_PER_DAY:
+            narrow.append(f"a larger Security log (it holds {held:.0f} h): a whole day measured")
+        else:
+            narrow.append("a survey window of at least 24 h")
+    elif n < HOURS_PER_DAY:
+        notes.append(f"measured over {n} h only (< 1 day)")
+    if dr.capped_hours:
+        flags.append("capped")
+        notes.append(f"{dr.capped_hours} h above the per-hour cap of {s.cap} events: each measured over the "
+                     "part of the hour its newest events span")
+    if dr.censored_hours:
+        flags.append("censored")
+        notes.append(f"{dr.censored_hours} capped h of unknown span: counted as at least {s.cap}, "
+                     "filled from the shape")
+    if dr.capped_hours or dr.censored_hours:
+        narrow.append("a higher --max-events (whole hours counted)")
+    if dr.burst_k2 >= BURSTY_K2:
+        flags.append("bursty")
+        notes.append(f"bursty: hours swing {math.sqrt(dr.burst_k2):.1f}x their mean beyond Poisson; range widened")
+        if dr.days < 2:
+            narrow.append("a longer window (--window-hours 168)")
+    peer: tuple[float, float] | None
+    if r.source != "winrm" and n < MIN_PEER_HOURS:
+        peer = None
+    elif rate.p50 > 0:
+        peer = (math.log(rate.p50), dr.log_sd**2)
+    else:
+        peer = (math.log(ZERO_PEER_EVENTS * s.scale / max(dr.days, 1 / HOURS_PER_DAY)), ZERO_PEER_VAR)
+    return _Measured(rate, s.source, dr.shape, tuple(notes), tuple(flags), "; ".join(narrow), peer)
 
 
 def _best_result(results: Sequence[HostResult]) -> HostResult:
@@ -248,82 +189,87 @@ def estimate_hosts(results: Sequence[HostResult], config: dict[str, Any]) -> lis
         by_host[r.host.name.lower()].append(r)
     chosen = [_best_result(rs) for rs in by_host.values()]
 
-    measured: dict[str, _Measured] = {}
+    series: dict[str, Series] = {}
     why_not: dict[str, tuple[str, ...]] = {}
-    peer_logs: dict[str, list[float]] = defaultdict(list)
+    for r in chosen:
+        s, unmeasured_notes = host_series(r, priors)
+        if s is None:
+            why_not[r.host.name] = unmeasured_notes
+        else:
+            series[r.host.name] = s
+    shapes = _role_shapes(chosen, series, priors)
+    measured: dict[str, _Measured] = {}
+    peers: dict[str, list[tuple[float, float]]] = defaultdict(list)
     short: dict[str, int] = defaultdict(int)
     for r in chosen:
-        m, unmeasured_notes = _own_measurement(r, priors)
-        if m is None:
-            why_not[r.host.name] = unmeasured_notes
+        if (s := series.get(r.host.name)) is None:
             continue
+        m = _measure(r, s, shapes, priors)
         measured[r.host.name] = m
-        log_rate = peer_log_rate(m.rate, len(m.hourly))
-        if log_rate is None:
-            short[_role_key(r, priors)] += 1
+        if m.peer_log is not None:
+            peers[_role_key(r, priors)].append(m.peer_log)
         else:
-            peer_logs[_role_key(r, priors)].append(log_rate)
+            short[_role_key(r, priors)] += 1
 
     fits: dict[str, PeerFit] = {}
     for key, prior in priors.roles.items():
-        fits[key] = shrink_to_peers(math.log(prior.median_per_day), prior.sigma, peer_logs.get(key, []))
-
-    estimates = [_estimate_one(r, measured.get(r.host.name), fits, priors, why_not.get(r.host.name, ()), short)
-                 for r in chosen]
+        logs = peers.get(key, [])
+        fits[key] = shrink_to_peers(math.log(prior.median_per_day), prior.sigma, [y for y, _ in logs],
+                                    [v for _, v in logs])
+    estimates = [_estimate_one(r, measured.get(r.host.name), fits, shapes, priors, why_not.get(r.host.name, ()),
+                               short.get(_role_key(r, priors), 0)) for r in chosen]
     return sorted(estimates, key=lambda e: e.host.lower())
-
-
-def peer_log_rate(rate: Range, hours: int) -> float | None:
-    """A measured host's log 4688/day as a calibration peer of its role, or None when its window
-    is too short to count (< MIN_USABLE_HOURS usable hours; a live trace has none).
-
-    A host measured at zero (auditing on, no 4688 in `hours` hours) counts as ZERO_PEER_EVENTS
-    events over its window: ln(24 * 0.5 / hours) per day (docs/estimation.md, "Role peers").
-    """
-    if hours < MIN_USABLE_HOURS:
-        return None
-    if rate.p50 > 0:
-        return math.log(rate.p50)
-    return math.log(HOURS_PER_DAY * ZERO_PEER_EVENTS / hours)
 
 
 def _role_key(r: HostResult, priors: Priors) -> str:
     return priors.role_key(r.host.role, r.os.product_type if r.os else None)
 
 
-def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], priors: Priors,
-                  unmeasured_notes: tuple[str, ...] = (), short_peers: dict[str, int] | None = None) -> HostEstimate:
+def _unmeasured(r: HostResult, fit: PeerFit, key: str, shapes: _RoleShapes, priors: Priors,
+                notes: list[str]) -> tuple[Range, EstimateSource, tuple[str, ...], str]:
+    """process_trace (the role's range updated by the trace's count), else role_peers / role_prior."""
+    shape, _sd, named = _reference(key, shapes, priors)
+    trace = r.trace
+    if trace is not None and trace.seconds > 0 and r.status is HostStatus.OK:
+        rate = trace_posterior(trace, shape, fit.mu, fit.sigma, priors.trace_noise_sigma)
+        notes.append(f"live process-start trace: {trace.process_starts} starts in {trace.seconds:g} s, placed in "
+                     f"the day by {named} at the trace's own hour, combined with role {key!r}'s range")
+        return rate, EstimateSource.PROCESS_TRACE, ("trace",), "a longer trace, or 4688 on (the pilot)"
+    rate = lognormal_range(fit.mu, fit.sigma)
+    if fit.peers:
+        notes.append(f"role {key!r} calibrated from {fit.peers} measured peer(s)")
+        return rate, EstimateSource.ROLE_PEERS, ("peers",), "measure it: 4688 on in the pilot, or --trace-seconds"
+    return rate, EstimateSource.ROLE_PRIOR, ("prior_only",), f"measure any host of role {key!r} (the pilot)"
+
+
+def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], shapes: _RoleShapes,
+                  priors: Priors, unmeasured_notes: tuple[str, ...] = (), left_out: int = 0) -> HostEstimate:
     key = _role_key(r, priors)
-    prior = priors.roles[key]
     notes: list[str] = list(unmeasured_notes)
     if r.host.role and priors.role_key(r.host.role) == priors.default_role and key == priors.default_role:
         notes.append(f"no prior for role {r.host.role!r}: default prior used")
-    shape: tuple[float, ...] | None = None
     if m is not None:
-        rate, source = m.rate, m.source
+        rate, source, flags, narrow_by = m.rate, m.source, m.flags, m.narrow_by
         notes.extend(m.notes)
-        shape = _shape_from_counts(m.hourly, m.start_hour)
+        shape = m.shape
+        peak = HOURS_PER_DAY * max(shape)
     else:
-        fit = fits[key]
-        left_out = (short_peers or {}).get(key, 0)
-        if fit.peers:
-            rate, source = lognormal_range(fit.mu, fit.sigma), EstimateSource.ROLE_PEERS
-            notes.append(f"role {key!r} calibrated from {fit.peers} measured peer(s)")
-        else:
-            rate, source = lognormal_range(fit.mu, fit.sigma), EstimateSource.ROLE_PRIOR
+        rate, source, flags, narrow_by = _unmeasured(r, fits[key], key, shapes, priors, notes)
         if left_out:
-            notes.append(f"{left_out} measured host(s) of role {key!r} left out of its calibration: "
-                         f"< {MIN_USABLE_HOURS} usable h")
+            notes.append(f"{left_out} measured host(s) of role {key!r} left out of its calibration: ingested "
+                         f"over < {MIN_PEER_HOURS} usable h")
+        shape = _reference(key, shapes, priors)[0]
+        # Peers' own peaks, not their mean shape's: bursts at different hours average away in the mean.
+        peak = shapes.peak.get(key, HOURS_PER_DAY * max(shape))
         if r.status is not HostStatus.OK:
-            used = "role peers" if source is EstimateSource.ROLE_PEERS else "the role prior"
-            notes.insert(0, f"survey {r.status.value}: {r.reason or 'no detail'}; estimate from {used}")
+            used = {EstimateSource.ROLE_PEERS: "role peers", EstimateSource.ROLE_PRIOR: "the role prior"}
+            notes.insert(0, f"survey {r.status.value}: {r.reason or 'no detail'}; estimate from "
+                            f"{used.get(source, 'the role')}")
         if r.volume is not None and r.volume.boot_only and not any("boot-time" in n for n in notes):
             notes.append("only boot-time 4688s: process creation auditing is off")
-    if shape is None:
-        shape = prior.shape
     xml, xml_no_cmd, cmd_p50, bytes_source = _sizes(r, priors)
     audit = r.audit
-    already_on = bool(audit and audit.process_creation is not None and audit.process_creation.includes_success)
+    already_on = bool(auditing_on(r))
     if r.volume is not None and r.volume.boot_only:
         already_on = False
     return HostEstimate(
@@ -333,7 +279,7 @@ def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], 
         os_family=os_family(r.os),
         events_per_day=rate,
         source=source,
-        peak_hour_factor=max(1.0, HOURS_PER_DAY * max(shape)),
+        peak_hour_factor=max(1.0, peak),
         hourly_shape=shape,
         bytes_per_event_xml=xml,
         bytes_per_event_xml_no_cmdline=xml_no_cmd,
@@ -343,4 +289,6 @@ def _estimate_one(r: HostResult, m: _Measured | None, fits: dict[str, PeerFit], 
         cmdline_already_on=bool(audit and audit.cmdline_enabled),
         cmdline_supported=r.os.cmdline_supported if r.os else None,
         notes=tuple(notes),
+        flags=flags,
+        narrow_by=narrow_by,
     )

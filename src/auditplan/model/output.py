@@ -49,6 +49,10 @@ def estimate_row(e: HostEstimate) -> dict[str, Any]:
         "cmdline_already_on": e.cmdline_already_on,
         "cmdline_supported": e.cmdline_supported,
         "notes": "; ".join(e.notes),
+        # Issue 15: what limits the range (capped, censored, partial_day, bursty, peers, prior_only, trace),
+        # space-separated, and what would narrow it.
+        "flags": " ".join(e.flags),
+        "narrow_by": e.narrow_by,
     }
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from auditplan.model.project import Projection
 from auditplan.model.siem import EPS_BASIS_PEAK
 from auditplan.records import (
+    AUDIT_POLICY_SOURCES,
     HOST_FIELDS,
     NO_GROUP,
     PILOT_NAME,
@@ -108,6 +109,7 @@ class _Candidate:
     # The host's state before its wave, from the live survey (None: unknown); rollback.ps1 restores it.
     prior_process_creation: AuditSetting | None = None
     prior_cmdline_registry: int | None = None  # ProcessCreationIncludeCmdLine_Enabled: 1, or 0 for "not 1"
+    audit_policy_source: str | None = None  # gpo | local | default (the survey's), None: unknown
 
     @property
     def stratum(self) -> tuple[str, str, str]:
@@ -166,16 +168,16 @@ LIVE_SURVEY_SOURCES = ("winrm",)
 _PRIOR_SETTINGS = frozenset(s.value for s in AuditSetting)
 
 
-def _prior_audit(survey: pd.DataFrame | None) -> dict[str, tuple[AuditSetting | None, int | None]]:
-    """Host (lower case) -> (Process Creation setting, command-line registry value) from its live
-    survey. The store keeps `cmdline_enabled` as "value == 1" (collect/winrm/interpret.py): False
+def _prior_audit(survey: pd.DataFrame | None) -> dict[str, tuple[AuditSetting | None, int | None, str | None]]:
+    """Host (lower case) -> (Process Creation setting, command-line registry value, audit policy
+    source) from its live survey. The store keeps `cmdline_enabled` as "value == 1" (collect/winrm/interpret.py): False
     covers 0, absent and any other value, which all mean off (gpo-backup-format.md §A2), so 0 stands
     for "not 1" and the store cannot tell an absent value from 0."""
     if survey is None or not len(survey) or not {"host", "process_creation", "cmdline_enabled"} <= set(survey.columns):
         return {}
-    cols = ["host", "status", "source", "process_creation", "cmdline_enabled"]
-    out: dict[str, tuple[AuditSetting | None, int | None]] = {}
-    for name, status, source, setting, cmdline in zip(
+    cols = ["host", "status", "source", "process_creation", "cmdline_enabled", "audit_policy_source"]
+    out: dict[str, tuple[AuditSetting | None, int | None, str | None]] = {}
+    for name, status, source, setting, cmdline, audit_source in zip(
         *((survey[c].astype(object).tolist() if c in survey.columns else [None] * len(survey)) for c in cols),
         strict=True,
     ):
@@ -186,6 +188,7 @@ def _prior_audit(survey: pd.DataFrame | None) -> dict[str, tuple[AuditSetting | 
         out[str(name).lower()] = (
             AuditSetting(str(setting)) if setting is not None and str(setting) in _PRIOR_SETTINGS else None,
             None if cmdline is None else int(bool(cmdline)),
+            audit_source if isinstance(audit_source, str) and audit_source in AUDIT_POLICY_SOURCES else None,
         )
     return out
 
@@ -204,7 +207,7 @@ def _build_hosts(
     options: PlanOptions,
     survey: Mapping[str, Mapping[str, Any]],
     local_subcategories: Mapping[str, Iterable[LocalSubcategory | tuple[str, str, str]]],
-    prior: Mapping[str, tuple[AuditSetting | None, int | None]] | None = None,
+    prior: Mapping[str, tuple[AuditSetting | None, int | None, str | None]] | None = None,
 ) -> list[_Candidate]:
     load_col = "added_" + _load_column(projection, options)
     f = projection.hosts
@@ -218,7 +221,7 @@ def _build_hosts(
          hours) in zip(*(f[c].tolist() for c in names), strict=True):
         name = str(name)
         subs = local_subcategories.get(name)
-        prior_pc, prior_cmdline = (prior or {}).get(name.lower(), (None, None))
+        prior_pc, prior_cmdline, audit_source = (prior or {}).get(name.lower(), (None, None, None))
         hosts.append(
             _Candidate(
                 host=name,
@@ -242,6 +245,7 @@ def _build_hosts(
                 local_subcategories=tuple(sorted(_subcategory(s) for s in subs)) if subs else (),
                 prior_process_creation=prior_pc,
                 prior_cmdline_registry=prior_cmdline,
+                audit_policy_source=audit_source,
             )
         )
     return hosts

@@ -35,6 +35,10 @@ class Priors:
     event_size: EventSizeDefaults
     min_sampled_events: int
     sysmon_eid1_per_4688: float
+    day_to_day_sigma: float = 0.10
+    peer_shape_sigma: float = 0.3
+    prior_shape_sigma: float = 0.6
+    trace_noise_sigma: float = 0.35
 
     def role_key(self, role: str | None, product_type: ProductType | None = None) -> str:
         """The [priors.roles] key for an inventory role (aliases applied); default when unknown."""
@@ -105,6 +109,10 @@ def load_priors(config: dict[str, Any]) -> Priors:
         event_size=event_size,
         min_sampled_events=int(_number(section, "min_sampled_events", "priors")),
         sysmon_eid1_per_4688=_number(section, "sysmon_eid1_per_4688", "priors"),
+        day_to_day_sigma=_number(section, "day_to_day_sigma", "priors"),
+        peer_shape_sigma=_number(section, "peer_shape_sigma", "priors"),
+        prior_shape_sigma=_number(section, "prior_shape_sigma", "priors"),
+        trace_noise_sigma=_number(section, "trace_noise_sigma", "priors"),
     )
 
 

@@ -41,6 +41,7 @@ from auditplan.records.plan import (
 from auditplan.records.plan_reader import parse_plan, read_plan
 from auditplan.records.projection import ProjectionRecord, ProjectionRecordError, document_text, projection_id_of
 from auditplan.records.survey import (
+    AUDIT_POLICY_SOURCES,
     PROCESS_CREATION_GUID,
     REDACTED,
     AuditPolicy,
@@ -63,6 +64,7 @@ from auditplan.records.survey import (
 )
 
 __all__ = [
+    "AUDIT_POLICY_SOURCES",
     "HOST_FIELDS",
     "LOG_MAX_SIZE_MB_MAX",
     "LOG_MAX_SIZE_MB_MIN",

@@ -48,3 +48,9 @@ class HostEstimate:
     cmdline_already_on: bool
     cmdline_supported: bool | None
     notes: tuple[str, ...] = ()
+    # What limits this host's range (issue 15): "capped" (hours over the per-hour cap, measured over part of
+    # the hour), "censored" (capped hours of unknown span), "partial_day" (the window missed hours of the day),
+    # "bursty" (hours swing far beyond Poisson), "peers" / "prior_only" / "trace" (nothing of its own
+    # measured over hours); and in words what would narrow it ("" when nothing would, much).
+    flags: tuple[str, ...] = ()
+    narrow_by: str = ""

@@ -32,7 +32,10 @@ MAX_NAME: Final = 200  # longest host, wave or subcategory name a plan may carry
 # EventLog.admx Security log MaxSize (gpo-backup-format.md §A4: 20480..2147483647 KB) in whole MB.
 LOG_MAX_SIZE_MB_MIN: Final = 20480 // 1024
 LOG_MAX_SIZE_MB_MAX: Final = 2147483647 // 1024
-PRIOR_FIELDS: Final = ("prior_process_creation", "prior_cmdline_registry")  # left out of plan_id
+# Left out of plan_id: the host's state before its wave, as the survey read it (rollback restores the
+# first two; `auditplan gpo` builds the audit.csv from the source), so plans written before a field
+# existed keep their id.
+PRIOR_FIELDS: Final = ("prior_process_creation", "prior_cmdline_registry", "audit_policy_source")
 # Also outside plan_id: which stored projection the plan was made with (records/projection.py), so
 # the same waves planned with another config or price keep their id and their GPO bytes.
 PROJECTION_ID: Final = "projection_id"
@@ -128,6 +131,8 @@ class PlannedHost:
     # The host's state before its wave, from the live survey (None: unknown); rollback.ps1 restores it.
     prior_process_creation: AuditSetting | None = None
     prior_cmdline_registry: int | None = None  # ProcessCreationIncludeCmdLine_Enabled: 1, or 0 for "not 1"
+    # Where the host's audit policy comes from ("gpo", "local", "default"; None: unknown), records/survey.py.
+    audit_policy_source: str | None = None
 
     @property
     def stratum(self) -> Stratum:
@@ -334,6 +339,7 @@ def _plan_document(plan: Plan) -> dict[str, Any]:
         for h, host_doc in zip(w.hosts, wave_doc["hosts"], strict=True):
             host_doc["prior_process_creation"] = h.prior_process_creation
             host_doc["prior_cmdline_registry"] = h.prior_cmdline_registry
+            host_doc["audit_policy_source"] = h.audit_policy_source
     if plan.projection_id is not None:
         doc[PROJECTION_ID] = plan.projection_id  # after the id too: it names the projection, not a plan input
     return doc

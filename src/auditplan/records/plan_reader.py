@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final, TypeGuard, TypeVar
 
 from auditplan.records.gc_pause import gc_paused
+from auditplan.records.input_limits import InputLimitError, load_json
 from auditplan.records.plan import (
     DIGEST_HEX,
     LOAD_KEYS,
@@ -37,7 +37,7 @@ from auditplan.records.plan import (
     WaveLoad,
     plan_id_of,
 )
-from auditplan.records.survey import AuditSetting
+from auditplan.records.survey import AUDIT_POLICY_SOURCES, AuditSetting
 
 
 def _shown(value: object) -> str:
@@ -138,13 +138,10 @@ def _choice(value: object, choices: type[E], where: object, key: str = "", *, nu
 def read_plan(path: Path) -> Plan:
     """Read plan.json (docs/plan-json.md, schema version 1) with errors that name the file and key."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise PlanError(f"{path}: not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"{path}: not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        # Bounded: size, nesting (a RecursionError traceback otherwise), NaN/Infinity refused.
+        raw = load_json(path, what="plan.json")
+    except InputLimitError as exc:
+        raise PlanError(str(exc)) from None
     return parse_plan(raw, str(path))
 
 
@@ -216,6 +213,10 @@ def _wave_host(h: object, wave_at: str, index: int, wave: int) -> PlannedHost:
     prior_cmdline = h.get("prior_cmdline_registry")
     if prior_cmdline is not None and (isinstance(prior_cmdline, bool) or prior_cmdline not in (0, 1)):
         raise PlanError(f"{hat}: prior_cmdline_registry: expected 0, 1 or null, got {_shown(prior_cmdline)}")
+    audit_source = h.get("audit_policy_source")
+    if audit_source is not None and audit_source not in AUDIT_POLICY_SOURCES:
+        raise PlanError(f"{hat}: audit_policy_source: expected one of {', '.join(AUDIT_POLICY_SOURCES)} or null, "
+                        f"got {_shown(audit_source)}")
     return PlannedHost.bulk((
         ("host", name), ("wave", wave),
         ("role", _optional_text(h.get("role"), hat, "role")),
@@ -233,6 +234,7 @@ def _wave_host(h: object, wave_at: str, index: int, wave: int) -> PlannedHost:
         ("local_subcategories", subs),
         ("prior_process_creation", prior_pc),
         ("prior_cmdline_registry", None if prior_cmdline is None else int(prior_cmdline)),
+        ("audit_policy_source", audit_source),
     ))
 
 

@@ -138,6 +138,12 @@ class VolumeSample:
     security_events_per_hour: float | None = None  # whole Security log rate, from record ids/times
     capped: bool = False  # a count hit the per-query event cap: the true count is higher
     boot_only: bool = False  # only the boot-time 4688s were present: auditing is effectively off
+    # Per-hour caps (collect/winrm/hour_counts.py): the seconds of each hour its count covers, 3600 for a
+    # whole hour, less for a capped hour (its newest `hour_cap` events span that much), 0 for a capped hour
+    # of unknown span. Empty: every count covers its whole hour (an .evtx ingest, or a whole-window cap).
+    seconds_4688: tuple[float, ...] = ()
+    seconds_sysmon_eid1: tuple[float, ...] = ()
+    hour_cap: int | None = None  # events per hour's query; None: one cap over the whole window
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,7 @@ class ProbeCaps:
     max_events: int
     max_bytes: int
     deadline_seconds: float
+    max_events_per_hour: int | None = None  # each hour's count query reads at most this many events
 
 
 @dataclass(frozen=True)
@@ -229,6 +236,13 @@ class HostResult:
     trace: ProcessTrace | None = None  # only with --trace-seconds
     # Who can read the Security log, from `wevtutil gl Security` channelAccess (issue 18); None: not read.
     security_channel_access: ChannelAccess | None = None
+    # Where the advanced audit policy comes from: "gpo" (a domain GPO), "local" (auditpol or the local
+    # GPO), "default" (nothing set), None (unknown). collect/parse/audit_source.py; docs/audit-policy-source.md.
+    audit_policy_source: str | None = None
+
+
+# HostResult.audit_policy_source values (docs/audit-policy-source.md); None is "unknown".
+AUDIT_POLICY_SOURCES = ("gpo", "local", "default")
 
 
 # The GUID of Process Creation (auditpol subcategory). Lower case, braces, as stored.

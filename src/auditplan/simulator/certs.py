@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from auditplan.safe_write import write_bytes
 
 # Microsoft's UPN otherName: certificate mapping on Windows keys on it (client cert auth).
 OID_MS_UPN = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
@@ -110,15 +111,13 @@ def _leaf(
 
 
 def _write_cert(path: Path, cert: x509.Certificate) -> Path:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_bytes(path, cert.public_bytes(serialization.Encoding.PEM))
     return path
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> Path:
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    write_bytes(path, pem, mode=0o600)
     return path
 
 

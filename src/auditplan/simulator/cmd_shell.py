@@ -158,6 +158,7 @@ class Shell:
         self.echo_on = echo_on
         self._errorlevel = 0
         self._level_touched = False
+        self._pushed: list[str] = []  # pushd's stack of folders
         make_start_folders(fs, cwd, self.env)
 
     @property
@@ -423,6 +424,8 @@ class Shell:
             return self._cd(rest)
         if key == "chcp":
             return self._chcp(rest)
+        if key in ("pushd", "popd"):
+            return self._pushd(rest) if key == "pushd" else self._popd()
         if key == "cmd":
             return self._cmd(rest, stdin)
         tool = self.tools.get(key)
@@ -522,6 +525,19 @@ class Shell:
             return _Result(b"", self.encode(PATH_NOT_FOUND_TEXT), 1)
         if switch_drive or target[:2].upper() == self.cwd[:2].upper():
             self.cwd = target
+        self.errorlevel = 0
+        return _Result(b"", b"", 0)
+
+    def _pushd(self, rest: str) -> _Result:
+        """`pushd path`: remember the current folder, then `cd /d path` (its errors are cd's)."""
+        before = self.cwd
+        res = self._cd("/d " + rest.strip())
+        if res.rc == 0:
+            self._pushed.append(before)
+        return res
+
+    def _popd(self) -> _Result:
+        self.cwd = self._pushed.pop() if self._pushed else self.cwd
         self.errorlevel = 0
         return _Result(b"", b"", 0)
 

@@ -54,6 +54,7 @@ from auditplan.simulator.eventlog_templates import (
     sysmon_templates,
 )
 from auditplan.simulator.interface import CommandOutput, EventLogView
+from auditplan.simulator.variation import rate_factors
 from auditplan.simulator.xpath import TICK_MAX, TICK_MIN, TICKS_PER_SECOND, EventFilter, XPathError
 
 SECURITY_LOG = "Security"
@@ -164,6 +165,7 @@ class SimEventLog:
         hourly_shape: tuple[float, ...],
         codepage: int = 437,
         text_header_colon: bool = False,
+        variation: tuple[int, float, float] = (0, 0.0, 0.0),
     ) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware (UTC)")
@@ -192,6 +194,7 @@ class SimEventLog:
         self._boot_span = (templates[self._boot_seq[-1]].boot_offset_ticks + 1) if self._boot_seq else 0
         self._cache: OrderedDict[int, _Hour] = OrderedDict()
         self._lock = threading.Lock()
+        self._variation = variation  # (host seed, day_to_day_sd, burstiness): simulator/variation.py
         self._generate_counts(process_rate, other_rate, boots_per_day, hourly_shape)
         self._apply_retention()
 
@@ -212,7 +215,7 @@ class SimEventLog:
             process_rate=profile.rates.process_starts_per_day if on else 0.0,
             other_rate=profile.rates.other_security_events_per_day, boots_per_day=profile.rates.boots_per_day,
             hourly_shape=tuple(profile.rates.hourly_shape), codepage=int(getattr(profile, "oem_codepage", 437)),
-            text_header_colon=build < BUILD_TEXT_HEADER_NO_COLON,
+            text_header_colon=build < BUILD_TEXT_HEADER_NO_COLON, variation=_variation(profile),
         )
 
     @classmethod
@@ -228,7 +231,7 @@ class SimEventLog:
             process_rate=profile.rates.process_starts_per_day if getattr(profile.sysmon, "running", True) else 0.0,
             other_rate=0.0, boots_per_day=0.0, hourly_shape=tuple(profile.rates.hourly_shape),
             codepage=int(getattr(profile, "oem_codepage", 437)),
-            text_header_colon=profile.os.build < BUILD_TEXT_HEADER_NO_COLON,
+            text_header_colon=profile.os.build < BUILD_TEXT_HEADER_NO_COLON, variation=_variation(profile),
         )
 
     def _generate_counts(self, process_rate: float, other_rate: float, boots: float,
@@ -242,7 +245,10 @@ class SimEventLog:
         frac[-1] = self._last_span / (3600 * TICKS_PER_SECOND)
         per_hour = weights[hours % 24] * frac
         rng = np.random.default_rng([self.seed & 0xFFFFFFFF, 0xE7, len(self._log_name)])
-        self.n_process = rng.poisson(process_rate * per_hour) if self._pool[KIND_PROCESS].size else np.zeros(
+        # Process starts only: the host's activity varies, the other Security events keep their rate.
+        seed, day_sd, burst = self._variation
+        process_hour = per_hour * rate_factors(seed, hours, day_sd, burst)
+        self.n_process = rng.poisson(process_rate * process_hour) if self._pool[KIND_PROCESS].size else np.zeros(
             len(hours), np.int64)
         self.n_other = rng.poisson(other_rate * per_hour) if self._pool[KIND_OTHER].size else np.zeros(
             len(hours), np.int64)
@@ -512,6 +518,11 @@ class SimEventLog:
         for j in np.flatnonzero(group == GROUP_PER_EVENT).tolist():
             keep[j] = flt.matches(self.templates[int(tpls[j])].root, int(ticks[j]), base + j)
         return keep
+
+
+def _variation(profile: HostProfileLike) -> tuple[int, float, float]:
+    rates = profile.rates
+    return (profile.seed, float(getattr(rates, "day_to_day_sd", 0.0)), float(getattr(rates, "burstiness", 0.0)))
 
 
 def as_view(log: SimEventLog) -> EventLogView:

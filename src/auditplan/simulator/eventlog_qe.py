@@ -10,6 +10,7 @@ abridged ones of 4624/4625/4648 (first sentence, then the event's fields).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,7 +23,15 @@ from auditplan.simulator.eventlog_identity import EventIdentity
 from auditplan.simulator.eventlog_messages import security_message
 from auditplan.simulator.eventlog_templates import PROCESS_CREATION, SYSMON_PROCESS_CREATE, Prepared, xml_text
 from auditplan.simulator.interface import CommandOutput
-from auditplan.simulator.xpath import TICK_MAX, TICK_MIN, TICKS_PER_SECOND, EventFilter, TimeSet, format_system_time
+from auditplan.simulator.xpath import (
+    TICK_MAX,
+    TICK_MIN,
+    TICKS_PER_SECOND,
+    EventFilter,
+    TimeSet,
+    format_system_time,
+    parse_system_time,
+)
 
 # wevtutil exit codes (windows-tool-outputs.md §3.4, §4.3).
 ERROR_INVALID_PARAMETER = 87
@@ -145,8 +154,54 @@ _CONDITIONS_MAX = 2048
 _CONDITIONS_LOCK = threading.Lock()
 
 
+# The same query moved in time: a probe counting hour by hour (collect/winrm/hour_counts.py) sends one
+# query per hour that differs only in its time literals, all moved by the same amount. Time comparisons
+# against literals are translation-invariant, so such a query's Match is the cached one with its bounds moved.
+_ISO_LITERAL = re.compile(r"'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z)'")
+_SHIFTED: OrderedDict[tuple[str, int], tuple[int, Match]] = OrderedDict()
+
+
+def _shift_key(query: str) -> tuple[str, int] | None:
+    """(the query with its time literals replaced by offsets from the first, that first literal's ticks);
+    None for a query whose verdict may not move with its literals (relative times, Computer, no literal)."""
+    if "timediff" in query or "Computer" in query:
+        return None
+    literals = _ISO_LITERAL.findall(query)
+    ticks = [parse_system_time(lit) for lit in literals]
+    if not ticks or any(t is None for t in ticks):
+        return None
+    anchor = int(ticks[0] or 0)
+    offsets = ",".join(str(int(t or 0) - anchor) for t in ticks)
+    return _ISO_LITERAL.sub("'@'", query) + "|" + offsets, anchor
+
+
+def _moved(match: Match, delta: int) -> Match:
+    def move(a: np.ndarray) -> np.ndarray:
+        return np.where((a == TICK_MIN) | (a == TICK_MAX), a, a + delta)
+
+    lo, hi = match.hull
+    return Match(match.templates, match.group_of, [(move(a), move(b)) for a, b in match.bounds],
+                 (lo if lo == TICK_MIN else lo + delta, hi if hi == TICK_MAX else hi + delta))
+
+
 def conditions(flt: EventFilter, templates: list[Prepared]) -> Match | None:
     """The query's verdict per template; None when no template can match."""
+    shift = _shift_key(flt.query)
+    if shift is not None:
+        with _CONDITIONS_LOCK:
+            moved = _SHIFTED.get((shift[0], id(templates)))
+            if moved is not None and moved[1].templates is templates:
+                return _moved(moved[1], shift[1] - moved[0])
+    match = _conditions(flt, templates)
+    if shift is not None and match is not None:
+        with _CONDITIONS_LOCK:
+            _SHIFTED[(shift[0], id(templates))] = (shift[1], match)
+            if len(_SHIFTED) > _CONDITIONS_MAX:
+                _SHIFTED.popitem(last=False)
+    return match
+
+
+def _conditions(flt: EventFilter, templates: list[Prepared]) -> Match | None:
     # A query naming Computer depends on the host; everything else only on the templates.
     key = (flt.query, flt.now, id(templates)) if "Computer" not in flt.query else None
     if key is not None:

@@ -7,8 +7,8 @@ once (FleetError.errors), so a user fixes a fleet file in one pass.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
-import tomllib
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from auditplan.records import AuditSetting, ProductType
+from auditplan.records.input_limits import SMALL_MAX_BYTES, InputLimitError, loads_toml, read_text_limited
+from auditplan.simulator.audit_source import SOURCES as AUDIT_SOURCES
 from auditplan.simulator.host import SimulatedHost
 from auditplan.simulator.interface import Credentials, FaultSpec, SimHost
 from auditplan.simulator.profile import (
@@ -72,12 +74,18 @@ def _bool(v: Any) -> bool:
     return v
 
 
-def _int(minimum: int = 0) -> Checker:
+INT_MAX = 2**31 - 1  # what a Windows DWORD-ish figure or a C int can hold; larger overflows later
+FLOAT_MAX = 1e12  # events/day, milliseconds, bytes/s: anything larger is a typo, not a host
+
+
+def _int(minimum: int = 0, maximum: int = INT_MAX) -> Checker:
     def check(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
             raise _Bad(f"expected an integer, got {_tname(v)}")
         if v < minimum:
             raise _Bad(f"must be >= {minimum}, got {v}")
+        if v > maximum:  # checked here: `port = 70000` used to load and crash the server with OverflowError
+            raise _Bad(f"must be <= {maximum}, got {v}")
         return v
 
     return check
@@ -86,8 +94,12 @@ def _int(minimum: int = 0) -> Checker:
 def _float(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise _Bad(f"expected a number, got {_tname(v)}")
+    if not math.isfinite(v):  # loads_toml refuses nan/inf already; a number built in code is checked too
+        raise _Bad(f"expected a finite number, got {v}")
     if v < 0:
         raise _Bad(f"must be >= 0, got {v}")
+    if v > FLOAT_MAX:
+        raise _Bad(f"must be <= {FLOAT_MAX:g}, got {v:g}")
     return float(v)
 
 
@@ -154,41 +166,44 @@ SECTION_SCHEMAS: dict[str, dict[str, Checker]] = {
         "cmdline": _bool,
         "force_subcategory": _bool,
         "subcategories": _subcategories,
+        "source": _choice(*AUDIT_SOURCES),
     },
-    "security_log": {"max_size_bytes": _int(65536), "retention": _choice(*RETENTION_MODES)},
+    "security_log": {"max_size_bytes": _int(65536, 2**42), "retention": _choice(*RETENTION_MODES)},
     "sysmon": {"installed": _bool, "service_name": _choice("Sysmon64", "Sysmon"), "running": _bool},
     "rates": {
         "process_starts_per_day": _float,
         "hourly_shape": _shape,
         "other_security_events_per_day": _float,
         "boots_per_day": _float,
+        "day_to_day_sd": _float,
+        "burstiness": _float,
     },
     "credentials": {"username": _str, "password": _str, "domain": _str},
     # Mirrors simulator.interface.FaultSpec field by field (a test keeps them in step).
     "faults": {
         "latency_ms": _float,
         "drip_bytes_per_second": _optional_float,
-        "receive_timeouts": _int(0),
+        "receive_timeouts": _int(0, 10_000),
         "hang": _bool,
         "reset_connection": _bool,
         "http_500_fault": _str,
         "reject_credentials": _bool,
         "access_denied": _bool,
         "malformed_xml": _bool,
-        "oversized_output_bytes": _int(0),
+        "oversized_output_bytes": _int(0, 2**30),
         "tls_broken": _bool,
     },
 }
 HOST_SCALARS: dict[str, Checker] = {
     "name": _str,
-    "count": _int(1),
+    "count": _int(1, 65_536),
     "address": _str,
-    "port": _int(0),
+    "port": _int(0, 65_535),
     "role": _str,
     "site": _str,
     "locale": _choice(*LOCALES),
     "computer_name": _str,
-    "seed": _int(0),
+    "seed": _int(0, 2**63 - 1),
     "admin": _bool,
     "security_channel_access": _sddl,
 }
@@ -245,13 +260,9 @@ def _os_version(profile: HostProfile) -> tuple[int, int, int]:
 
 def load_fleet(path: Path) -> Fleet:
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FleetError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FleetError([f"{path}: not UTF-8 (byte {exc.start})"]) from None
+        text = read_text_limited(path, SMALL_MAX_BYTES, what="fleet TOML file")
+    except InputLimitError as exc:
+        raise FleetError([str(exc)]) from None
     return parse_fleet(text, str(path))
 
 
@@ -263,9 +274,9 @@ def demo_fleet() -> Fleet:
 
 def parse_fleet(text: str, source: str) -> Fleet:
     try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise FleetError([f"{source}: TOML syntax error: {exc}"]) from None
+        doc = loads_toml(text, source)  # nesting bounded, nan/inf refused
+    except InputLimitError as exc:
+        raise FleetError([str(exc)]) from None
     return _Builder(source).build(doc)
 
 
@@ -286,8 +297,8 @@ class _Builder:
             self.error("top level", "domain", f"expected a string, got {_tname(domain)}")
             domain = DEFAULT_DOMAIN
         fleet_seed = doc.get("seed", 0)
-        if isinstance(fleet_seed, bool) or not isinstance(fleet_seed, int):
-            self.error("top level", "seed", f"expected an integer, got {_tname(fleet_seed)}")
+        if isinstance(fleet_seed, bool) or not isinstance(fleet_seed, int) or not 0 <= fleet_seed < 2**63:
+            self.error("top level", "seed", f"expected an integer from 0 to 2**63 - 1, got {fleet_seed!r}"[:200])
             fleet_seed = 0
         defaults = self._table(doc.get("defaults", {}), "defaults")
         self._check_host_table(defaults, "defaults", allow_name=False)
@@ -461,6 +472,7 @@ def _profile(name: str, address: str, merged: dict[str, Any], domain: str, fleet
         cmdline_enabled=audit_t.get("cmdline", False),
         force_subcategory=audit_t.get("force_subcategory"),
         subcategories=audit_t.get("subcategories", ()),
+        source=audit_t.get("source"),
     )
     creds_t = _section(merged, "credentials")
     credentials = None

@@ -16,11 +16,14 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from auditplan.records import AuditSetting
+from auditplan.simulator.audit_source import audit_files
 from auditplan.simulator.cmd_files import FileSystem
 from auditplan.simulator.cmd_shell import Shell
 from auditplan.simulator.interface import CommandOutput, EventLogView
 from auditplan.simulator.profile import HostProfile
 from auditplan.simulator.tools import build_tools
+from auditplan.simulator.tools_auditpol import BY_GUID, PROCESS_CREATION
 from auditplan.simulator.tools_wevtutil import SECURITY, SYSMON
 
 DEFAULT_USER = "auditor"
@@ -29,6 +32,16 @@ WINRS_START_DIRECTORY = "C:\\Users\\{user}"  # WinRS starts in the user's profil
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _gpo_rows(profile: HostProfile) -> list[tuple[str, str, AuditSetting]]:
+    """(name, GUID, setting) of what the host's GPO sets: its `subcategories`, and Process Creation
+    when it is on (a GPO that manages audit policy also delivers Process Creation where it is on)."""
+    rows = [(BY_GUID[g.upper()].en if g.upper() in BY_GUID else g, g.upper(), s)
+            for g, s in profile.audit.subcategories]
+    if profile.audit.process_creation is not AuditSetting.NONE:
+        rows.append((BY_GUID[PROCESS_CREATION].en, PROCESS_CREATION, profile.audit.process_creation))
+    return rows
 
 
 class SimulatedHost:
@@ -51,6 +64,8 @@ class SimulatedHost:
             self._clock = now
         self.username = username or (profile.credentials.username if profile.credentials else DEFAULT_USER)
         self.fs = FileSystem()
+        for path, data in audit_files(profile.audit.source, _gpo_rows(profile)).items():
+            self.fs.write(path, data)
         self._logs: dict[str, EventLogView | None] = {}
         self._logs_lock = threading.Lock()
         self.tools = build_tools(profile, self.event_log, self._clock)

@@ -153,6 +153,9 @@ class AuditProfile:
     force_subcategory: bool | None = None
     # Other subcategories set locally, by upper-case braced GUID (override the defaults table).
     subcategories: tuple[tuple[str, AuditSetting], ...] = ()
+    # Where the policy comes from (simulator/audit_source.py): None (the built-in table, no audit.csv),
+    # "default", "local", "local_gpo" or "gpo".
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,11 @@ class RateProfile:
     hourly_shape: tuple[float, ...] = HOURLY_SHAPES["flat"]
     other_security_events_per_day: float = 20000.0
     boots_per_day: float = 1.0 / 30.0
+    # Day-to-day variation (simulator/variation.py): each UTC day's rate is multiplied by a log-normal
+    # factor of mean 1 and this log-sd, and with `burstiness` > 0 each hour's by a gamma factor of mean 1
+    # and that coefficient of variation. 0 keeps the rates stationary (the default).
+    day_to_day_sd: float = 0.0
+    burstiness: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,15 @@ Used by `auditplan simulate` / `auditplan demo`, the integration tests and bench
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from auditplan.safe_write import write_text
 from auditplan.simulator.certs import TlsMaterial, generate_tls_material
 from auditplan.simulator.fleet import sim_host
 from auditplan.simulator.interface import Credentials
@@ -51,23 +52,22 @@ class RunningFleet:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write `text` to a file only the owner can read (created 0600, never widened)."""
+    """Write `text` to a file only the owner can read (created 0600 beside it, renamed over it: a
+    link planted at `path` is refused, never written through; safe_write.UnsafePathError)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    os.chmod(path, PRIVATE_FILE_MODE)
+    write_text(path, text, mode=PRIVATE_FILE_MODE)
 
 
 def write_hosts_file(path: Path, fleet: RunningFleet) -> None:
     """A CSV `auditplan survey` reads as is: host,address,port,role,site."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(HOSTS_COLUMNS)
-        for profile in fleet.profiles:
-            address, port = fleet.endpoint(profile.name)
-            writer.writerow([profile.name, address, port, profile.role, profile.site])
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle, lineterminator="\r\n")
+    writer.writerow(HOSTS_COLUMNS)
+    for profile in fleet.profiles:
+        address, port = fleet.endpoint(profile.name)
+        writer.writerow([profile.name, address, port, profile.role, profile.site])
+    write_text(path, handle.getvalue())  # never through a planted link (safe_write)
 
 
 def credentials_document(fleet: RunningFleet) -> dict[str, str | None]:

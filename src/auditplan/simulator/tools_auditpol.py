@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditplan.records import AuditSetting
+from auditplan.simulator.audit_source import documented_default
 from auditplan.simulator.cmd_shell import CRLF, ToolContext, codec_for
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
@@ -262,8 +263,18 @@ def backup_order(profile: HostProfile) -> tuple[Subcategory, ...]:
 
 
 def effective_settings(profile: HostProfile) -> dict[str, AuditSetting]:
-    """Every subcategory's setting on the host: defaults, local overrides, then Process Creation."""
-    settings = {s.guid: s.default for s in subcategories_for(profile)}
+    """Every subcategory's setting on the host: defaults, local overrides, then Process Creation.
+    The defaults depend on `audit.source` (simulator/audit_source.py): the built-in table, Windows'
+    documented default ("default"), or nothing at all ("gpo": the GPO's policy replaced the host's)."""
+    source = profile.audit.source
+    known = subcategories_for(profile)
+    if source == "default":
+        documented = documented_default(profile.os.build, profile.os.product_type)
+        settings = {s.guid: documented.get(s.guid, AuditSetting.NONE) for s in known}
+    elif source == "gpo":
+        settings = dict.fromkeys((s.guid for s in known), AuditSetting.NONE)
+    else:
+        settings = {s.guid: s.default for s in known}
     for guid, value in profile.audit.subcategories:
         key = guid.upper()
         if key in settings:

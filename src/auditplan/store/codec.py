@@ -23,10 +23,27 @@ class CodecError(ValueError):
     """Stored JSON does not fit the record type."""
 
 
+# Exact types that encode as themselves (a StrEnum is a str subclass, so exact types only).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass type, None for any other type (read once per type: the
+    survey saves every host's tree of records, and dataclasses.fields() per node was its cost)."""
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return None
+
+
 def encode(value: Any) -> Any:
     """A dataclass tree as plain JSON-ready values (dict, list, str, int, float, bool, None)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    cls = value.__class__
+    if cls in _PLAIN:
+        return value
+    names = _field_names(cls)
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):

@@ -231,6 +231,25 @@ class Store:
 
     def save_result(self, result: HostResult) -> None:
         """Replace this host's result of the same source, in one transaction."""
+        self.save_results([result])
+
+    def save_results(self, results: Sequence[HostResult]) -> None:
+        """Replace each host's result of the same source, all in one transaction (the survey saves
+        the hosts that finished together at once): every one of them is saved, or none."""
+        if not results:
+            return
+        prepared = [self._result_rows_of(result) for result in results]
+        what = (f"the result of {results[0].host.name}" if len(results) == 1
+                else f"the results of {len(results)} hosts ({results[0].host.name}, ...)")
+        with self._write(what) as conn:
+            for row, events in prepared:
+                conn.execute(_DELETE_RESULT, (row["host"], row["source"]))
+                cursor = conn.execute(_INSERT_RESULT, row)
+                for event in events:
+                    event["result_id"] = cursor.lastrowid
+                conn.executemany(_INSERT_EVENT, events)
+
+    def _result_rows_of(self, result: HostResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         row: dict[str, Any] = {
             "host": result.host.name,
             "status": str(result.status.value),
@@ -246,13 +265,7 @@ class Store:
         known = set(_RESULT_JSON_COLUMNS) | set(_RESULT_PLAIN_COLUMNS) | {"events"}
         extra = {f.name: encode(getattr(result, f.name)) for f in fields(result) if f.name not in known}
         row["extra_json"] = _dumps(extra) if extra else None
-        events = [self._event_row(i, event) for i, event in enumerate(result.events)]
-        with self._write(f"the result of {result.host.name}") as conn:
-            conn.execute(_DELETE_RESULT, (row["host"], row["source"]))
-            cursor = conn.execute(_INSERT_RESULT, row)
-            for event in events:
-                event["result_id"] = cursor.lastrowid
-            conn.executemany(_INSERT_EVENT, events)
+        return row, [self._event_row(i, event) for i, event in enumerate(result.events)]
 
     @staticmethod
     def _event_row(seq: int, event: SampledEvent) -> dict[str, Any]:

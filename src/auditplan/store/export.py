@@ -12,12 +12,14 @@ import csv
 import io
 import json
 import math
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from auditplan.safe_write import UnsafePathError, write_text
 from auditplan.store.rows import utc
 from auditplan.text import csv_cell
 
@@ -46,6 +48,8 @@ def _plain(value: Any) -> Any:
         return None
     if isinstance(value, tuple | list):
         return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
     return value
 
 
@@ -57,6 +61,8 @@ def _cell(value: Any) -> str:
         return "true" if plain else "false"
     if isinstance(plain, list):
         plain = ";".join("" if item is None else str(item) for item in plain)
+    if isinstance(plain, dict):  # audit_subcategories: "{guid}=setting;..."
+        plain = ";".join(f"{key}={item}" for key, item in plain.items())
     if isinstance(plain, int | float):
         return repr(plain) if isinstance(plain, float) else str(plain)
     return csv_cell(str(plain))
@@ -97,8 +103,8 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     else:
         raise ExportError(f"{path}: unknown export format {suffix or '(no suffix)'}; use .csv or .json")
     try:
-        # newline="" keeps the CSV's CRLF exactly as written.
-        with path.open("w", encoding="utf-8", newline="") as out:
-            out.write(text)
+        write_text(path, text)  # the CSV's CRLF exactly as written; never through a planted link
+    except UnsafePathError as exc:
+        raise ExportError(str(exc)) from None
     except OSError as exc:
         raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -9,14 +9,16 @@ SCENoApplyLegacyAuditPolicy, "force subcategory settings"). Unknown is None (NA 
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
 
-from auditplan.records import HostResult
+from auditplan.records import HostResult, SubcategorySetting
 
 HOURS_PER_DAY = 24
 
@@ -43,6 +45,8 @@ HOSTS_COLUMNS: dict[str, str] = {
     "process_creation": "object",
     "cmdline_enabled": "boolean",
     "sce_no_apply_legacy": "boolean",
+    "audit_policy_source": "object",  # gpo | local | default (records HostResult.audit_policy_source)
+    "audit_subcategories": "object",  # {"{guid}": "none|success|failure|success_and_failure"} (a mapping)
     "log_max_size_bytes": "Int64",
     "log_retention": "object",
     "log_file_size_bytes": "Int64",
@@ -103,6 +107,13 @@ def _value(value: Any) -> Any:
     return str(value.value) if hasattr(value, "value") else value
 
 
+@functools.lru_cache(maxsize=4096)
+def _subcategory_map(subcategories: tuple[SubcategorySetting, ...]) -> Mapping[str, str]:
+    """GUID (lower case, braced) -> setting, read-only and shared: most hosts have one of a few
+    tables, so a fleet of 100,000 hosts holds a few hundred mappings, not 100,000."""
+    return MappingProxyType({s.guid.lower(): str(s.setting.value) for s in subcategories})
+
+
 def host_row(result: HostResult, events_sampled: int | None = None) -> dict[str, Any]:
     """One host result as a flat row with the HOSTS_COLUMNS keys, in their order. `events_sampled`
     defaults to the events the result holds (the store passes its own count: it reads results
@@ -131,6 +142,8 @@ def host_row(result: HostResult, events_sampled: int | None = None) -> dict[str,
         "process_creation": _value(audit.process_creation) if audit and audit.process_creation else None,
         "cmdline_enabled": audit.cmdline_enabled if audit else None,
         "sce_no_apply_legacy": audit.sce_no_apply_legacy if audit else None,
+        "audit_policy_source": result.audit_policy_source,
+        "audit_subcategories": _subcategory_map(audit.subcategories) if audit and audit.subcategories else None,
         "log_max_size_bytes": log.max_size_bytes if log else None,
         "log_retention": log.retention if log else None,
         "log_file_size_bytes": log.file_size_bytes if log else None,

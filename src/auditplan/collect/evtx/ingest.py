@@ -27,6 +27,7 @@ from auditplan.collect.evtx.file import (
 )
 from auditplan.collect.evtx.scan import Scan, parse_time, scan
 from auditplan.collect.evtx.summary import FileSummary, IngestOutcome, Stats
+from auditplan.collect.evtx.timeline import check_times
 from auditplan.collect.parse.boot import is_boot_only
 from auditplan.collect.parse.events import sampled_4688_from_xml
 from auditplan.collect.parse.tools import ParseError
@@ -150,6 +151,23 @@ def _outcome(
     host = host_name or computer or path.stem
     first = parse_time(s.first) if s.first else None
     last = parse_time(s.last) if s.last else None
+    # Records dated where the log cannot have been (a damaged TimeCreated: 2029 in a 2021 log) are
+    # set aside and counted; a window the rest does not support gives no rate (timeline.py).
+    timeline = check_times(s.hours_all, datetime.now(UTC))
+    warnings.extend(timeline.warnings(str(path)))
+    events_kept = s.events_total - timeline.set_aside
+    if timeline.set_aside:
+        kept = timeline.kept_hours
+        s.hours_4688 = Counter({k: n for k, n in s.hours_4688.items() if k in kept})
+        s.hours_sysmon = Counter({k: n for k, n in s.hours_sysmon.items() if k in kept})
+        s.sysmon_eid1 = sum(s.hours_sysmon.values())
+        if timeline.first_hour is None or timeline.last_hour is None:
+            first = last = None
+        else:
+            if s.first is None or s.first[:13] not in kept:
+                first = timeline.first_hour
+            if s.last is None or s.last[:13] not in kept:
+                last = timeline.last_hour + timedelta(hours=1) - timedelta(microseconds=1)
     boot_only, boots = is_boot_only(s.process_names, s.cmdline_lengths)
     profile = [0] * 24
     for key, count in s.hours_4688.items():
@@ -179,7 +197,7 @@ def _outcome(
     )
 
     volume: VolumeSample | None = None
-    if first is not None and last is not None:
+    if first is not None and last is not None and timeline.unsupported is None:
         window_end = last.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         window_start = first.replace(minute=0, second=0, microsecond=0)
         n_hours = round((window_end - window_start).total_seconds() / 3600)
@@ -193,7 +211,7 @@ def _outcome(
             window_end=window_end,
             hourly_4688=_hourly_window(s.hours_4688, window_start, n_hours),
             hourly_sysmon_eid1=_hourly_window(s.hours_sysmon, window_start, n_hours) if s.sysmon_eid1 else None,
-            security_events_per_hour=(s.events_total / span_hours if s.first_channel == SECURITY_CHANNEL
+            security_events_per_hour=(events_kept / span_hours if s.first_channel == SECURITY_CHANNEL
                                       and last > first else None),
             boot_only=boot_only,
         )

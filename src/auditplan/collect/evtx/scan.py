@@ -57,6 +57,7 @@ class Scan:
     last: str | None = None
     hours_4688: Counter[str] = field(default_factory=Counter)  # "YYYY-MM-DDTHH" -> count
     hours_sysmon: Counter[str] = field(default_factory=Counter)
+    hours_all: Counter[str] = field(default_factory=Counter)  # every parsed record, for time sanity (timeline.py)
     versions: Counter[int] = field(default_factory=Counter)
     computers: Counter[str] = field(default_factory=Counter)
     first_computer: str | None = None
@@ -86,6 +87,7 @@ def scan(parser: evtx.PyEvtxParser, sample_size: int, rng: random.Random) -> Sca
     first = "~"  # sorts after any "YYYY-..." time
     last = ""
     hours_sysmon = s.hours_sysmon
+    hours_all = s.hours_all
     while True:
         try:
             for record in it:
@@ -111,6 +113,7 @@ def scan(parser: evtx.PyEvtxParser, sample_size: int, rng: random.Random) -> Sca
                     except ValueError:
                         s.unparsed += 1
                         continue
+                hours_all[when[:13]] += 1
                 if when < first:
                     first = when
                 if when > last:

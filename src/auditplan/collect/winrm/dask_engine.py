@@ -38,6 +38,7 @@ from auditplan.collect.winrm.lockout import DEFAULT_MAX_AUTH_FAILURES, LockoutGu
 from auditplan.collect.winrm.settings import Secret, TransportSettings
 from auditplan.collect.winrm.survey import (
     Progress,
+    ResultSink,
     ResultStore,
     SurveyOutcome,
     auth_retries,
@@ -112,17 +113,23 @@ def survey_on_worker(host: Host, sealed: _SealedSettings, command: probe.ProbeCo
                      stop: str | None = None) -> HostResult | None:
     """The task each worker runs: one host's conversation. A host the worker cannot reach names the
     worker, so a site's routing mistake is visible in the result. None, without contacting the host,
-    once the client has set the Dask Event `stop` (the lockout guard stopped the run, or Ctrl-C):
-    a host queued on a worker is not started after that, as with the threaded engine."""
-    if stop is not None:
-        from distributed import Event
-
-        if Event(stop).is_set():  # type: ignore[no-untyped-call]
-            return None
+    once the client has stopped the run `stop` on this worker (stop_run: the lockout guard stopped
+    it, or Ctrl-C): a host queued on a worker is not started after that, as with the threaded engine."""
+    if stop is not None and stop in _STOPPED_RUNS:
+        return None
     result = survey_host(host, sealed.open(), command)
     if result.status in (HostStatus.UNREACHABLE, HostStatus.TIMEOUT):
         result = replace(result, reason=f"{result.reason} (from Dask worker {_worker_label()})")
     return result
+
+
+# Runs stopped by their client, in this worker process (a set read by every task: no round trip).
+_STOPPED_RUNS: set[str] = set()
+
+
+def stop_run(run: str) -> None:
+    """Run on every worker when the client stops run `run`: its queued hosts return unstarted."""
+    _STOPPED_RUNS.add(run)
 
 
 def worker_facts(paths: list[str]) -> tuple[str, list[str]]:
@@ -232,7 +239,6 @@ def run_survey_dask(
     retry_failed: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
-    save: Callable[[HostResult], None] | None = None,
     queue_ahead: bool = True,
     max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
 ) -> SurveyOutcome:
@@ -255,25 +261,20 @@ def run_survey_dask(
     )
     command = probe.build_probe(options, datetime.now(UTC))
     sealed = _SealedSettings(settings)
-    keep = save or store.save_result
-    total = len(to_run)
-    failed = 0
-
-    def finish(result: HostResult, *, tried: bool = True) -> None:
-        nonlocal failed
-        keep(result)
-        outcome.results.append(result)
-        if result.status is not HostStatus.OK:
-            failed += 1
-        if tried:  # a host of a site no worker serves says nothing about the credentials
-            guard.record(result)
-            if guard.stopped:
-                stop_event.set()
-        if on_progress is not None:
-            on_progress(Progress(result, len(outcome.results), failed, total))
+    sink = ResultSink(store, outcome, guard, len(to_run), on_progress)
 
     run_token, serial = uuid.uuid4().hex[:12], itertools.count()
-    stop_event = distributed.Event(f"auditplan-survey-stop-{run_token}", client=client)
+    stopping = False
+
+    def stop() -> None:
+        # Once, on every worker at once (client.run), so hosts queued there start no conversation.
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            try:
+                client.run(stop_run, run_token, on_error="ignore")  # a worker that died has nothing queued
+            except Exception:  # noqa: S110 - the scheduler went away: nothing is queued anywhere either
+                pass
     pending = iter(to_run)
     in_flight: dict[Any, Host] = {}
     # Results are fetched by Dask's event loop as they finish (with_results): a blocking
@@ -293,52 +294,58 @@ def run_survey_dask(
             resource = None
             if sites and host.site:
                 resource = sites.get(host.site.casefold())
-                if resource is None:
-                    finish(_unserved_result(host), tried=False)
+                if resource is None:  # never tried: says nothing about the credentials
+                    sink.take([_unserved_result(host)], tried=False)
                     continue
             groups.setdefault(resource, []).append(host)
         for resource, batch in groups.items():
             # One message to the scheduler per batch; each key names its host (dashboards,
             # `client.processing()`), the run token keeps re-runs apart.
-            futures = client.map(survey_on_worker, batch, sealed=sealed, command=command, stop=stop_event.name,
+            futures = client.map(survey_on_worker, batch, sealed=sealed, command=command, stop=run_token,
                                  resources=None if resource is None else {resource: 1},
                                  key=[f"auditplan-survey-{run_token}-{next(serial)}-{h.name}" for h in batch])
             in_flight.update(zip(futures, batch, strict=True))
             completed.update(futures)
 
-    def collect(future: Any, value: Any) -> None:
-        host = in_flight.pop(future)
-        if future.status == "finished":
-            if value is None:  # stopped before it started
-                outcome.not_started.append(host.name)
-            else:
-                finish(value)
-            return
-        exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value  # (type, exception, traceback)
-        if isinstance(exc, distributed.KilledWorker):
-            finish(_lost_result(host, exc))
-        else:  # a bug, or the scheduler went away: reported, not saved, surveyed again on resume
-            outcome.results.append(HostResult(
-                host=host, status=HostStatus.PROTOCOL_ERROR, collected_at=datetime.now(UTC),
-                reason=f"internal error: {type(exc).__name__}: {error_line(exc, 200, empty='')}"))
+    def collect(batch: list[tuple[Any, Any]]) -> None:
+        """The hosts that came back together: saved in one transaction (ResultSink)."""
+        results: list[HostResult] = []
+        unsaved: list[HostResult] = []
+        for future, value in batch:
+            host = in_flight.pop(future)
+            if future.status == "finished":
+                if value is None:  # stopped before it started
+                    outcome.not_started.append(host.name)
+                else:
+                    results.append(value)
+                continue
+            exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value  # (type, exception, traceback)
+            if isinstance(exc, distributed.KilledWorker):
+                results.append(_lost_result(host, exc))
+            else:  # a bug, or the scheduler went away: reported, not saved, surveyed again on resume
+                unsaved.append(HostResult(
+                    host=host, status=HostStatus.PROTOCOL_ERROR, collected_at=datetime.now(UTC),
+                    reason=f"internal error: {type(exc).__name__}: {error_line(exc, 200, empty='')}"))
+        sink.take(results, unsaved=unsaved)
+        if guard.stopped:
+            stop()
 
     try:
         submit_more()
         for batch in completed.batches():
-            for future, value in batch:
-                collect(future, value)
+            collect(batch)
             submit_more()
         if guard.stopped:
             outcome.stopped_reason = guard.reason
             outcome.not_started += [h.name for h in pending]
     except KeyboardInterrupt:
         outcome.interrupted = True
-        stop_event.set()
+        stop()
         outcome.not_started += [h.name for h in pending]
+        sink.retry_unsaved()  # a batch the interrupt cut off mid-transaction was rolled back
         try:  # the hosts handed out finish (each within its deadline) and are saved
             for batch in completed.batches():
-                for future, value in batch:
-                    collect(future, value)
+                collect(batch)
         except KeyboardInterrupt:
             pass
     return outcome

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from auditplan.collect.parse.audit_source import audit_policy_source, parse_audit_csv_file
 from auditplan.collect.parse.boot import is_boot_only
 from auditplan.collect.parse.channel_access import parse_channel_access
 from auditplan.collect.parse.events import (
@@ -29,7 +30,6 @@ from auditplan.collect.parse.tools import (
     cmdline_supported,
     parse_auditpol_backup,
     parse_auditpol_report,
-    parse_find_counts,
     parse_hostname,
     parse_kb_present,
     parse_product_type,
@@ -41,8 +41,11 @@ from auditplan.collect.parse.tools import (
     reg_value,
     registry_retention,
 )
+from auditplan.collect.winrm.hour_counts import parse_hour_counts
 from auditplan.collect.winrm.probe import (
     BUILD_KB_CHECK,
+    S_AUDIT_CSV_APPLIED,
+    S_AUDIT_CSV_LOCAL_GPO,
     S_AUDITPOL_BACKUP,
     S_AUDITPOL_CSV,
     S_AUDITPOL_GET,
@@ -108,6 +111,7 @@ class Interpretation:
     trace: ProcessTrace | None = None
     own_events_dropped: int = 0  # sampled events that were the probe's own processes
     security_channel_access: ChannelAccess | None = None  # who can read the Security log (issue 18)
+    audit_policy_source: str | None = None  # gpo | local | default | None (collect/parse/audit_source.py)
 
 
 class _Reader:
@@ -281,6 +285,21 @@ def _channel_access(r: _Reader) -> ChannelAccess | None:
     return parsed
 
 
+def _audit_source(r: _Reader, audit: AuditPolicy | None, os_info: OSInfo | None) -> str | None:
+    """Where the host's audit policy comes from (collect/parse/audit_source.py); None when unknown."""
+    files = []
+    for name in (S_AUDIT_CSV_APPLIED, S_AUDIT_CSV_LOCAL_GPO):
+        sec = r.get(name)
+        parsed = parse_audit_csv_file(sec.text, sec.exit_code) if sec is not None else None
+        if sec is not None and parsed is None:
+            r.warn(f"{name}: not readable (access denied): the audit policy's source is unknown")
+        files.append(parsed)
+    effective = audit.subcategories if audit is not None and audit.subcategories else None
+    build = os_info.current_build if os_info is not None else None
+    product_type = os_info.product_type if os_info is not None else None
+    return audit_policy_source(files[0], files[1], effective, build, product_type)
+
+
 def _security_log(r: _Reader) -> tuple[SecurityLog | None, bool]:
     denied = False
     config: LogConfig | None = None
@@ -364,21 +383,23 @@ def _sysmon(r: _Reader) -> tuple[SysmonInfo | None, bool | None]:
 def _volume(r: _Reader, security_log: SecurityLog | None, sysmon_log: bool | None, log_denied: bool) -> VolumeSample:
     probe = r.probe
     hourly: tuple[int, ...] = ()
+    seconds: tuple[float, ...] = ()
     capped = False
     if (sec := r.get(S_COUNT_4688)) is not None:
         if log_denied:
             # The counting pipe hides wevtutil's error; zeros would be a lie.
             r.warn(f"{S_COUNT_4688}: Security log not readable, hourly counts dropped")
         else:
-            counts = r.take(parse_find_counts(sec.text, probe.window_hours, S_COUNT_4688))
+            counts = r.take(parse_hour_counts(sec.text, probe.hour_starts, probe.hour_cap, S_COUNT_4688))
             if counts is not None:
-                hourly = counts
-                capped = sum(counts) >= probe.caps.max_events
+                hourly, seconds, capped = counts.counts, counts.seconds, counts.capped_hours > 0
     sysmon_hourly: tuple[int, ...] | None = None
+    sysmon_seconds: tuple[float, ...] = ()
     if sysmon_log and (sec := r.get(S_COUNT_SYSMON)) is not None:
-        sysmon_hourly = r.take(parse_find_counts(sec.text, probe.window_hours, S_COUNT_SYSMON))
-        if sysmon_hourly is not None:
-            capped = capped or sum(sysmon_hourly) >= probe.caps.max_events
+        sysmon = r.take(parse_hour_counts(sec.text, probe.hour_starts, probe.hour_cap, S_COUNT_SYSMON))
+        if sysmon is not None:
+            sysmon_hourly, sysmon_seconds = sysmon.counts, sysmon.seconds
+            capped = capped or sysmon.capped_hours > 0
     rate: float | None = None
     if security_log is not None and security_log.record_count is not None:
         hours = security_log.history_hours
@@ -391,6 +412,9 @@ def _volume(r: _Reader, security_log: SecurityLog | None, sysmon_log: bool | Non
         hourly_sysmon_eid1=sysmon_hourly,
         security_events_per_hour=rate,
         capped=capped,
+        seconds_4688=seconds,
+        seconds_sysmon_eid1=sysmon_seconds,
+        hour_cap=probe.hour_cap,
     )
 
 
@@ -464,4 +488,5 @@ def interpret(sections: dict[str, Section], probe: ProbeCommand) -> Interpretati
         trace=trace,
         own_events_dropped=sample.own_dropped if sample is not None else 0,
         security_channel_access=_channel_access(r),
+        audit_policy_source=_audit_source(r, audit, os_info),
     )

@@ -20,25 +20,23 @@ from /work/shared/reference/windows-tool-outputs.md (cited as "tool-outputs §n"
   and no line breaks (tool-outputs §4.1: 3 events in 2 lines), so `| find /c "<Event "` would count
   lines, not events. `/f:text` starts every event with an `Event[N]` header and exactly one
   `  Date: <UTC ISO>Z` line (§4.2, Windows 10 / Server 2016 and later; field names are not localised).
-  One query over the whole window writes only the Date lines to a temp file (~40 bytes per event), then
-  `find /c ": YYYY-MM-DDTHH" file` runs once per hour and prints `---------- <FILE>: n` (§7, the
-  VERBATIM file form). The hours are not spelled out one `find` each: per UTC day of the window one
-  `(for %h in (07 08 ... 23) do @find /c ": 2026-11-27T%h" file 2>&1)` is ~61 characters plus 3 per hour,
-  and cmd substitutes `%h` per iteration at run time (the line's %-expansion pass leaves it alone: paired
-  with the next `%` it names no variable, as with `%^ERRORLEVEL%`), so 168 hours x 2 logs cost ~2,000 characters of
-  line instead of ~15,000. With /rd:true a capped query keeps the newest events, so when `capped` is set
-  the newest hours are exact and the oldest counted hour is partial. Hours before the log's oldest event
-  read 0 because the log no longer holds them (compare SecurityLog.oldest_time). UNVERIFIED: the
+  Each hour of the window has its own query with its own cap (collect/winrm/hour_counts.py, issue 15),
+  run by one `(for %h in (HH ...) do ...)` loop per UTC day: cmd substitutes `%h` per iteration at run
+  time (the line's %-expansion pass leaves it alone: paired with the next `%` it names no variable, as
+  with `%^ERRORLEVEL%`). A capped hour also prints its oldest kept event's time, so the hours of a busy
+  host are measured over part of each hour instead of dropped. Hours before the log's oldest event read 0
+  because the log no longer holds them (compare SecurityLog.oldest_time). UNVERIFIED: the
   2020-era capture `Date: 2020-12-14T17:09:08.940` (no `Z`) suggests older builds may print local time;
   on such hosts the hourly bins would be shifted by the UTC offset (totals stay right).
 - Line length: cmd.exe's 8191-character limit (winrm-protocol.md §1.5/§3.3) also covers "all environment
   variable expansions" (Microsoft KB 830473), i.e. the line after %VAR% expansion. The line therefore
   names %TEMP% exactly once, in a leading `cd /d "%TEMP%"`, and uses relative temp-file names after it,
-  so its expanded length is the raw length + len(TEMP) - 6 whatever the window; the raw line is held
-  to PROBE_LINE_BUDGET, which leaves room for a TEMP of MAX_PATH. UNVERIFIED (not in the reference):
-  the text, stream and exit code of cmd's answer to an over-long expanded line ("The input line is too
-  long."), and that `auditpol /backup /file:` resolves a relative name against the working directory
-  (standard Win32 file-name resolution).
+  and %windir% once, in a `pushd` before the two audit.csv sections (relative names, then `popd`), so
+  its expanded length is the raw length + len(TEMP) - 6 + len(windir) - 8 whatever the window; the raw
+  line is held to PROBE_LINE_BUDGET, which leaves room for a TEMP and a windir of MAX_PATH each.
+  UNVERIFIED (not in the reference): the text, stream and exit code of cmd's answer to an over-long
+  expanded line ("The input line is too long."), and that `auditpol /backup /file:` resolves a
+  relative name against the working directory (standard Win32 file-name resolution).
 - Markers carry a random per-run nonce (`##AP3f9c2a:name`): sampled events hold command lines that an
   attacker on the host controls, and a fixed marker inside one could split the output. The first marker
   is written by our own `echo` before any tool runs, so `split_sections` learns the nonce from it.
@@ -77,16 +75,23 @@ from auditplan.collect.parse.events import (
     SYSMON_PROCESS_CREATE_EVENT_ID,
 )
 from auditplan.collect.winrm import trace
+from auditplan.collect.winrm.hour_counts import hour_count_loops, per_hour_cap
 from auditplan.records import PROCESS_CREATION_GUID, ProbeCaps
 
 MARKER_PREFIX = "##AP"
 RC_NAME = "rc"
 END_SECTION = "end"
 CMD_LINE_LIMIT = 8191  # cmd.exe's maximum command line (winrm-protocol.md §3.3)
-TEMP_REF = "%TEMP%"  # the only variable the line expands, once, in its leading `cd /d`
-MAX_PATH = 260  # a directory cmd can `cd` into is shorter than this, so %TEMP% is too
-# KB 830473: the limit holds after %VAR% expansion, so the raw line leaves room for the longest %TEMP%.
-PROBE_LINE_BUDGET = CMD_LINE_LIMIT - (MAX_PATH - len(TEMP_REF))
+TEMP_REF = "%TEMP%"  # expanded once, in the line's leading `cd /d`
+WINDIR_REF = "%windir%"  # expanded once, in the `pushd` before the audit.csv sections
+MAX_PATH = 260  # a directory cmd can `cd` into is shorter than this, so %TEMP% and %windir% are too
+# KB 830473: the limit holds after %VAR% expansion, so the raw line leaves room for the longest
+# %TEMP% and %windir%.
+PROBE_LINE_BUDGET = CMD_LINE_LIMIT - (MAX_PATH - len(TEMP_REF)) - (MAX_PATH - len(WINDIR_REF))
+# Where the Group Policy client keeps the advanced audit policy it applied, and the local GPO's own
+# (relative to %windir%; collect/parse/audit_source.py says where these paths come from).
+AUDIT_CSV_APPLIED = r"security\audit\audit.csv"
+AUDIT_CSV_LOCAL_GPO = r"System32\GroupPolicy\Machine\Microsoft\Windows NT\Audit\audit.csv"
 FOR_VARIABLE = "%h"  # command-line (not batch) mode: one percent sign
 
 SECURITY_LOG = "Security"
@@ -120,6 +125,8 @@ S_KB3004375 = "kb3004375"
 S_AUDITPOL_BACKUP = "auditpol_backup"
 S_AUDITPOL_CSV = "auditpol_csv"
 S_AUDITPOL_GET = "auditpol_get"
+S_AUDIT_CSV_APPLIED = "audit_csv_applied"
+S_AUDIT_CSV_LOCAL_GPO = "audit_csv_local_gpo"
 S_WEVTUTIL_GL = "wevtutil_gl"
 S_WEVTUTIL_GLI = "wevtutil_gli"
 S_SC_SYSMON64 = "sc_sysmon64"
@@ -147,6 +154,8 @@ SECTION_ORDER: tuple[str, ...] = (
     S_AUDITPOL_BACKUP,
     S_AUDITPOL_CSV,
     S_AUDITPOL_GET,
+    S_AUDIT_CSV_APPLIED,
+    S_AUDIT_CSV_LOCAL_GPO,
     S_WEVTUTIL_GL,
     S_WEVTUTIL_GLI,
     S_SC_SYSMON64,
@@ -167,7 +176,7 @@ _NONCE_RE = re.compile(r"[0-9a-f]{6}")
 class ProbeOptions:
     window_hours: int = 24
     sample_events: int = DEFAULT_SAMPLE_EVENTS
-    max_events: int = 20_000  # per wevtutil query (/c:); bounds host work and the temp file
+    max_events: int = 20_000  # per log, spread over the window's hours (hour_counts.py); bounds host work
     max_bytes: int = 4 * 1024 * 1024  # enforced by the transport; recorded in ProbeCaps
     deadline_seconds: float = 120.0
     nonce: str | None = None  # 6 lower-case hex digits; random when None (tests pass one)
@@ -202,6 +211,7 @@ class ProbeCommand:
     sample_events: int = DEFAULT_SAMPLE_EVENTS
     hour_starts: tuple[datetime, ...] = field(default_factory=tuple)  # oldest first
     trace_seconds: int = 0
+    hour_cap: int = 0  # events each hour's count query reads at most (hour_counts.per_hour_cap)
 
     @property
     def marker(self) -> str:
@@ -225,26 +235,6 @@ def xpath_time(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def hourly_find_loops(hour_starts: tuple[datetime, ...], path: str) -> list[str]:
-    """One `(for %h in (HH ...) do @find /c ": YYYY-MM-DDT%h" path)` per UTC day of the window.
-
-    They print one `find /c` count per hour, oldest first, as `parse_find_counts` expects. Parentheses
-    end each loop: a FOR body otherwise runs on to the end of the line, `&` and all. `@` keeps cmd
-    (echo on under `cmd /c`) from echoing each iteration's command. `2>&1`: when the dates file could
-    not be written (neither %TEMP% nor WinRS's start folder writable), find's "File not found - <FILE>"
-    (stderr; the text is find.exe's usual message, UNVERIFIED in the reference) reaches the section, so
-    the parse error can name the cause instead of showing an empty excerpt.
-    """
-    by_day: dict[str, list[str]] = {}
-    for start in hour_starts:
-        utc = start.astimezone(UTC)
-        by_day.setdefault(utc.strftime("%Y-%m-%d"), []).append(utc.strftime("%H"))
-    return [
-        f'(for {FOR_VARIABLE} in ({" ".join(hours)}) do @find /c ": {day}T{FOR_VARIABLE}" {path} 2>&1)'
-        for day, hours in by_day.items()
-    ]
-
-
 def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
     """The single cmd.exe command line for one host, plus what is needed to read its output."""
     if now.tzinfo is None:
@@ -254,25 +244,17 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
     window_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     window_start = window_end - timedelta(hours=options.window_hours)
     hour_starts = tuple(window_start + timedelta(hours=i) for i in range(options.window_hours))
+    hour_cap = per_hour_cap(options.max_events, options.window_hours)
     rc = f" 2>&1 && echo {mark}{RC_NAME}:0|| call echo {mark}{RC_NAME}:%^ERRORLEVEL%"
     # Relative names: the line starts with `cd /d "%TEMP%"`, the one %TEMP% it expands (see the docstring).
     csv_file = f"ap{nonce}.csv"
     sec_dates = f"ap{nonce}s"
     sysmon_dates = f"ap{nonce}y"
-    bounds = f"TimeCreated[@SystemTime>='{xpath_time(window_start)}' and @SystemTime<'{xpath_time(window_end)}']"
-    q_4688_window = (
-        f"*[System[Provider[@Name='{SECURITY_AUDITING_PROVIDER}'] and EventID={PROCESS_CREATION_EVENT_ID}"
-        f" and {bounds}]]"
-    )
-    q_sysmon_window = f"*[System[EventID={SYSMON_PROCESS_CREATE_EVENT_ID} and {bounds}]]"
     # Before window_end only: the probe's own processes all start in the current, uncounted hour.
     q_4688 = (
         f"*[System[Provider[@Name='{SECURITY_AUDITING_PROVIDER}'] and EventID={PROCESS_CREATION_EVENT_ID}"
         f" and TimeCreated[@SystemTime<'{xpath_time(window_end)}']]]"
     )
-
-    def hourly_finds(path: str) -> str:
-        return "".join(f"&{loop}" for loop in hourly_find_loops(hour_starts, path))
 
     parts: list[tuple[str, str]] = [
         (S_HOSTNAME, "hostname"),
@@ -283,26 +265,28 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
         (S_REG_SCE, f'reg query "{KEY_LSA}" /v {VALUE_SCE_NO_APPLY_LEGACY}{rc}'),
         (S_REG_EVENTLOG, f'reg query "{KEY_EVENTLOG_SECURITY}"{rc}'),
         # wmic is absent on the newest builds (9009, filtered away by find); it only matters on 7601/9200.
-        (S_KB3004375, f'wmic qfe get HotFixID 2>&1|find "{KB_CMDLINE}"'),
+        # `<nul`: wmic reads stdin and is known to wait on it forever under WinRS, which keeps stdin open.
+        (S_KB3004375, f'wmic qfe get HotFixID <nul 2>&1|find "{KB_CMDLINE}"'),
         # auditpol will not overwrite an existing backup file (tool-outputs §1.2), so delete first.
         (S_AUDITPOL_BACKUP, f"del {csv_file} 2>nul&auditpol /backup /file:{csv_file}{rc}"),
         (S_AUDITPOL_CSV, f"type {csv_file}{rc}&del {csv_file} 2>nul"),
         (S_AUDITPOL_GET, f"auditpol /get /subcategory:{PROCESS_CREATION_GUID.upper()} /r{rc}"),
+        # pushd/popd: back to the temp folder afterwards without naming %TEMP% a second time.
+        (S_AUDIT_CSV_APPLIED, f'pushd "{WINDIR_REF}"&type {AUDIT_CSV_APPLIED}{rc}'),
+        (S_AUDIT_CSV_LOCAL_GPO, f'type "{AUDIT_CSV_LOCAL_GPO}"{rc}&popd'),
         (S_WEVTUTIL_GL, f"wevtutil gl {SECURITY_LOG}{rc}"),
         (S_WEVTUTIL_GLI, f"wevtutil gli {SECURITY_LOG}{rc}"),
         (S_SC_SYSMON64, f"sc query {SYSMON_SERVICES[0]}{rc}"),
         (S_SC_SYSMON, f"sc query {SYSMON_SERVICES[1]}{rc}"),
         (S_SYSMON_GLI, f"wevtutil gli {SYSMON_LOG}{rc}"),
-        (
-            S_COUNT_4688,
-            f'wevtutil qe {SECURITY_LOG} /q:"{q_4688_window}" /c:{options.max_events} /rd:true /f:text'
-            f'|find "{DATE_LINE_LABEL}">{sec_dates}{hourly_finds(sec_dates)}&del {sec_dates}',
-        ),
-        (
-            S_COUNT_SYSMON,
-            f'wevtutil qe {SYSMON_LOG} /q:"{q_sysmon_window}" /c:{options.max_events} /rd:true /f:text'
-            f'|find "{DATE_LINE_LABEL}">{sysmon_dates}{hourly_finds(sysmon_dates)}&del {sysmon_dates}',
-        ),
+        # Per-hour queries, each with its own cap (hour_counts.py): every hour of the window is counted.
+        (S_COUNT_4688, "&".join(hour_count_loops(
+            hour_starts, SECURITY_LOG,
+            f"Provider[@Name='{SECURITY_AUDITING_PROVIDER}'] and EventID={PROCESS_CREATION_EVENT_ID}",
+            hour_cap, sec_dates)) + f"&del {sec_dates}"),
+        (S_COUNT_SYSMON, "&".join(hour_count_loops(
+            hour_starts, SYSMON_LOG, f"EventID={SYSMON_PROCESS_CREATE_EVENT_ID}", hour_cap, sysmon_dates))
+         + f"&del {sysmon_dates}"),
         (S_OLDEST, f"wevtutil qe {SECURITY_LOG} /c:1 /f:xml{rc}"),
         (S_NEWEST, f"wevtutil qe {SECURITY_LOG} /c:1 /rd:true /f:xml{rc}"),
     ]
@@ -324,14 +308,15 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
     if len(line) > PROBE_LINE_BUDGET:
         # cmd.exe would refuse the whole line ("The input line is too long."): say which options to shrink.
         raise ProbeOptionsError(
-            f"the probe command line would be {len(line)} characters; with {TEMP_REF} expanded (up to "
-            f"{MAX_PATH - 1} characters) that is over cmd.exe's {CMD_LINE_LIMIT}: "
+            f"the probe command line would be {len(line)} characters; with {TEMP_REF} and {WINDIR_REF} "
+            f"expanded (up to {MAX_PATH - 1} characters each) that is over cmd.exe's {CMD_LINE_LIMIT}: "
             f"use a shorter --window-hours (now {options.window_hours})"
             + (f" or no --trace-seconds (adds {len(pieces[-2 if options.sample_events else -1])} characters)"
                if options.trace_seconds else "")
         )
     caps = ProbeCaps(
-        max_events=options.max_events, max_bytes=options.max_bytes, deadline_seconds=options.deadline_seconds
+        max_events=options.max_events, max_bytes=options.max_bytes, deadline_seconds=options.deadline_seconds,
+        max_events_per_hour=hour_cap,
     )
     return ProbeCommand(
         command_line=line,
@@ -344,6 +329,7 @@ def build_probe(options: ProbeOptions, now: datetime) -> ProbeCommand:
         sample_events=options.sample_events,
         hour_starts=hour_starts,
         trace_seconds=options.trace_seconds,
+        hour_cap=hour_cap,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from auditplan.collect.errors import SettingsError
 from auditplan.records import Host
@@ -41,6 +41,11 @@ CODEPAGE_UTF8 = 65001
 # Windows caps a WS-Man envelope at MaxEnvelopeSize (pywinrm asks for 153600 bytes, §1.2); a
 # response far bigger than that is not WinRM, so stop reading it rather than hold it in memory.
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
+# After a failure, the best-effort Delete that frees the host's shell may take this long past the
+# deadline (transport._close_quietly); `survey --timeout`'s help says so.
+CLEANUP_GRACE_SECONDS: Final = 3.0
 
 
 class AuthTransport(enum.StrEnum):

@@ -1,19 +1,22 @@
-"""Survey many hosts at once: bounded concurrent fan-out, one store transaction per host.
+"""Survey many hosts at once: bounded concurrent fan-out, results saved as hosts finish.
 
 Each worker thread owns the whole conversation with one host (its own pywinrm Protocol, see
-transport.py), parses the output and saves the HostResult before taking the next host, so a
-killed survey loses at most the hosts in flight. Re-running skips hosts already saved, except
-those whose last survey failed authentication (a fixed password should reach them without
---refresh). The lockout guard (lockout.py) decides how many hosts may be in flight: one canary
-first, none after too many authentication failures in a row.
+transport.py) and parses the output; a completion callback hands the HostResult to the one
+collecting thread, which saves the hosts that finished together in one transaction (ResultSink),
+so a killed survey loses at most the hosts in flight and those not yet committed. Re-running
+skips hosts already saved, except those whose last survey failed authentication (a fixed
+password should reach them without --refresh). The lockout guard (lockout.py) decides how many
+hosts may be in flight: one canary first, none after too many authentication failures in a row.
 """
 
 from __future__ import annotations
 
-import threading
+import functools
+import queue
+import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -27,9 +30,10 @@ from auditplan.text import error_line
 
 
 class ResultStore(Protocol):
-    """What the survey needs from store.Store (thread-safe, one transaction per save)."""
+    """What the survey needs from store.Store (one transaction per save_results call)."""
 
     def save_result(self, result: HostResult) -> None: ...
+    def save_results(self, results: Sequence[HostResult]) -> None: ...
     def finished_hosts(self) -> dict[str, HostStatus]: ...
 
 
@@ -153,6 +157,7 @@ def survey_host(host: Host, settings: TransportSettings, command: probe.ProbeCom
         warnings=warnings,
         trace=parsed.trace,
         security_channel_access=parsed.security_channel_access,
+        audit_policy_source=parsed.audit_policy_source,
     )
 
 
@@ -194,42 +199,42 @@ def run_survey(
         probe_options or probe.ProbeOptions(), max_bytes=settings.max_output_bytes, deadline_seconds=settings.deadline
     )
     command = probe.build_probe(options, datetime.now(UTC))
-    lock = threading.Lock()
-    total = len(to_run)
-
-    def work(host: Host) -> HostResult:
-        result = survey_host(host, settings, command)
-        store.save_result(result)
-        return result
-
+    sink = ResultSink(store, outcome, guard, len(to_run), on_progress)
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="survey")
+    # Completion callbacks put each finished host here; this thread takes whatever has finished,
+    # saves it in one transaction and tops the pool up (no wait() over every future per host).
+    finished: queue.SimpleQueue[tuple[Host, Future[HostResult]]] = queue.SimpleQueue()
     pending = iter(to_run)
-    in_flight: dict[Future[HostResult], Host] = {}
+    in_flight = 0
 
     def submit_more() -> None:
         # Keep only `concurrency` hosts queued, so an interrupt leaves the rest unstarted; the
         # guard narrows that to one canary, or to none once it has stopped the run.
-        while len(in_flight) < guard.allowed_in_flight(concurrency):
+        nonlocal in_flight
+        while in_flight < guard.allowed_in_flight(concurrency):
             host = next(pending, None)
             if host is None:
                 return
-            in_flight[executor.submit(work, host)] = host
+            future = executor.submit(survey_host, host, settings, command)
+            future.add_done_callback(functools.partial(_put_finished, finished, host))
+            in_flight += 1
 
-    failed = 0
+    def take_finished() -> None:
+        nonlocal in_flight
+        batch = [finished.get()]
+        while True:
+            try:
+                batch.append(finished.get_nowait())
+            except queue.Empty:
+                break
+        in_flight -= len(batch)
+        results = [(_result_of(f, h), f.exception() is None) for h, f in batch]
+        sink.take([r for r, ok in results if ok], unsaved=[r for r, ok in results if not ok])
+
     try:
         submit_more()
         while in_flight:
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
-                host = in_flight.pop(future)
-                result = _result_of(future, host)
-                with lock:
-                    outcome.results.append(result)
-                    if result.status is not HostStatus.OK:
-                        failed += 1
-                guard.record(result)
-                if on_progress is not None:
-                    on_progress(Progress(result, len(outcome.results), failed, total))
+            take_finished()
             submit_more()
         if guard.stopped:
             outcome.stopped_reason = guard.reason
@@ -237,25 +242,90 @@ def run_survey(
     except KeyboardInterrupt:
         outcome.interrupted = True
         outcome.not_started = [h.name for h in pending]
-        # Hosts in flight finish within their own deadline and save themselves.
-        for future, host in list(in_flight.items()):
-            try:
-                outcome.results.append(_result_of(future, host))
-            except KeyboardInterrupt:
-                break
+        sink.retry_unsaved()  # a batch the interrupt cut off mid-transaction was rolled back
+        # Hosts in flight finish within their own deadline and are saved.
+        try:
+            while in_flight:
+                take_finished()
+        except KeyboardInterrupt:
+            pass
     finally:
         executor.shutdown(wait=not outcome.interrupted, cancel_futures=True)
     return outcome
+
+
+class ResultSink:
+    """Where finished hosts go, in an engine's one collecting thread: the hosts that finished
+    together are saved in one transaction, then each is counted, told to the lockout guard and to
+    `on_progress`, in that order (a host is reported only once it is saved)."""
+
+    def __init__(self, store: ResultStore, outcome: SurveyOutcome, guard: LockoutGuard, total: int,
+                 on_progress: Callable[[Progress], None] | None) -> None:
+        self._store = store
+        self._outcome = outcome
+        self._guard = guard
+        self._total = total
+        self._on_progress = on_progress
+        self._failed = 0
+        self._saving: list[HostResult] = []
+
+    def take(self, results: Sequence[HostResult], *, unsaved: Sequence[HostResult] = (),
+             tried: bool = True) -> None:
+        """Save `results`, then report them and `unsaved` (hosts reported but not saved: an internal
+        error). `tried` False: hosts never contacted, which say nothing about the credentials."""
+        self._saving = list(results)
+        saved = self._save(self._saving)
+        self._saving = []
+        for result in (*saved, *unsaved):
+            self._outcome.results.append(result)
+            if result.status is not HostStatus.OK:
+                self._failed += 1
+            if tried:
+                self._guard.record(result)
+            if self._on_progress is not None:
+                self._on_progress(Progress(result, len(self._outcome.results), self._failed, self._total))
+
+    def retry_unsaved(self) -> None:
+        """Save again a batch whose transaction an interrupt rolled back."""
+        if self._saving:
+            self.take(self._saving)
+
+    def _save(self, results: list[HostResult]) -> list[HostResult]:
+        if not results:
+            return []
+        try:
+            self._store.save_results(results)
+            return results
+        except Exception:  # find the host the store refuses; save the others
+            if len(results) == 1:
+                return [_internal_error(results[0].host, sys.exc_info()[1])]
+        out = []
+        for result in results:
+            try:
+                self._store.save_results([result])
+                out.append(result)
+            except Exception as exc:  # a failing store: the host is reported, not saved
+                out.append(_internal_error(result.host, exc))
+        return out
+
+
+def _put_finished(finished: queue.SimpleQueue[tuple[Host, Future[HostResult]]], host: Host,
+                  future: Future[HostResult]) -> None:
+    finished.put((host, future))
 
 
 def _result_of(future: Future[HostResult], host: Host) -> HostResult:
     exc = future.exception()
     if exc is None:
         return future.result()
-    # Only a bug (or a failing store) gets here; the host is reported, not saved.
+    # Only a bug gets here; the host is reported, not saved.
+    return _internal_error(host, exc)
+
+
+def _internal_error(host: Host, exc: BaseException | None) -> HostResult:
     return HostResult(
         host=host,
         status=HostStatus.PROTOCOL_ERROR,
-        reason=f"internal error: {type(exc).__name__}: {error_line(exc, 200, empty='')}",
+        reason=f"internal error: {type(exc).__name__}: {error_line(exc, 200, empty='') if exc else ''}",
         collected_at=datetime.now(UTC),
     )

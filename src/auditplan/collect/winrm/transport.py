@@ -25,6 +25,7 @@ import winrm.transport
 from auditplan.collect.errors import SettingsError
 from auditplan.collect.winrm.faults import HTTP_UNAUTHORIZED, DeadlineExceeded, ResponseTooLarge, classify
 from auditplan.collect.winrm.settings import (
+    CLEANUP_GRACE_SECONDS,
     CODEPAGE_UTF8,
     MESSAGE_ENCRYPTING,
     Endpoint,
@@ -36,7 +37,6 @@ from auditplan.records import Host, HostStatus, ProbeCost
 _READ_CHUNK = 64 * 1024
 _LAST_BODY_KEEP = 64 * 1024  # enough for any fault envelope
 # Time allowed for the closing Delete after the deadline has already fired.
-_CLEANUP_GRACE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,9 @@ class _MeteredTransport(winrm.transport.Transport):  # type: ignore[misc]
             adapter = _MeteredAdapter(self.meter)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+            # Environment proxies are already off (proxy=None: pywinrm sets no_proxy=*), but with
+            # trust_env requests still reads every *_proxy variable on each send to find that out.
+            session.trust_env = False
         return super()._send_message_request(session, prepared_request)  # type: ignore[no-any-return]
 
 
@@ -249,7 +252,7 @@ def run_command_line(host: Host, settings: TransportSettings, command_line: str)
         return failed(status, reason)
 
     try:
-        meter.deadline_at = max(meter.deadline_at, time.monotonic() + _CLEANUP_GRACE_SECONDS)
+        meter.deadline_at = max(meter.deadline_at, time.monotonic() + CLEANUP_GRACE_SECONDS)
         protocol.close_shell(shell_id, close_session=True)
     except Exception as exc:
         # The output is already complete; a failed Delete only leaves a shell behind until
@@ -286,7 +289,7 @@ def _receive(
 
 def _close_quietly(protocol: winrm.protocol.Protocol, shell_id: str, meter: _Meter) -> None:
     """Best-effort Delete after a failure, so the host frees the shell; bounded by a short grace."""
-    meter.deadline_at = time.monotonic() + _CLEANUP_GRACE_SECONDS
+    meter.deadline_at = time.monotonic() + CLEANUP_GRACE_SECONDS
     try:
         protocol.close_shell(shell_id, close_session=True)
     except Exception:  # noqa: S110 - the host's status is already decided

@@ -47,12 +47,11 @@ from sigma.types import (
     SpecialChars,
 )
 
-from auditplan import safe_write
 from auditplan.emit.detections import canonicalize_field_names
 from auditplan.emit.detections import scom_regex as kb
 from auditplan.emit.detections.runbooks import MAML_NS, maml_sections, runbook_for
-from auditplan.emit.errors import ManagementPackInvalid, OutputError, ScomOptionError, cannot_write
-from auditplan.safe_write import UnsafePathError
+from auditplan.emit.errors import ManagementPackInvalid, ScomOptionError, cannot_write, unsafe_output
+from auditplan.safe_write import UnsafePathError, write_bytes
 from auditplan.text import error_line, xml_chars
 
 # Event 4688 EventData order (reference §A5); SCOM's Params/Param[N] is 1-based.
@@ -434,9 +433,9 @@ def write_management_pack(rule_files: Sequence[Path], out: Path, *, mp_id: str, 
                                     "nothing was written") from None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        safe_write.write_bytes(out, data)
+        write_bytes(out, data)  # beside, then renamed over: never through a planted link
     except UnsafePathError as exc:
-        raise OutputError(str(exc)) from None
+        raise unsafe_output(out, exc) from None
     except OSError as exc:
         raise cannot_write(out, exc) from None
     return messages

@@ -100,15 +100,24 @@ def parse_filters(raw: object, where: str) -> tuple[NoiseFilter, ...]:
             raise FilterFileError(f"{at}: names no NewProcessName; a filter without one would drop every process")
         fields: dict[str, str] = {}
         for name, value in match.items():
-            if not isinstance(value, str) or not value.strip():
-                raise FilterFileError(f"{at}: {name} must be a non-empty string")
-            if len(value) > MAX_VALUE or re.search(r"[\x00-\x1f\x7f]", value):
-                raise FilterFileError(f"{at}: {name} is longer than {MAX_VALUE} characters or holds control characters")
-            if "'" in value and '"' in value:
-                raise FilterFileError(f"{at}: {name} holds both kinds of quote; an event XPath literal cannot")
-            fields[str(name)] = value
+            problem = value_problem(value)
+            if problem:
+                raise FilterFileError(f"{at}: {name} {problem}")
+            fields[str(name)] = str(value)
         out.append(NoiseFilter.of(fields))
     return tuple(dict.fromkeys(out))  # a repeated filter is one filter
+
+
+def value_problem(value: object) -> str | None:
+    """Why `value` cannot be a filter's value in every format (None: it can). Values come from hosts'
+    events too: a control character would break the XML and the .conf line, both quotes an XPath literal."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    if len(value) > MAX_VALUE or re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", value):
+        return f"is longer than {MAX_VALUE} characters or holds control characters"
+    if "'" in value and '"' in value:
+        return "holds both kinds of quote; an event XPath literal cannot"
+    return None
 
 
 def filters_document(filters: Sequence[NoiseFilter]) -> dict[str, Any]:

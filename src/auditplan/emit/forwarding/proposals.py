@@ -16,7 +16,7 @@ from typing import Any, Final
 import pandas as pd
 
 from auditplan.emit.detections import Rule
-from auditplan.emit.forwarding.filters import NoiseFilter, filters_document
+from auditplan.emit.forwarding.filters import NoiseFilter, filters_document, value_problem
 from auditplan.emit.forwarding.safety import FilterVerdict, check_filters
 from auditplan.model.api import NOISE_EMPTY, NOISE_FLEET, NoiseRanking, PairShare
 
@@ -86,8 +86,10 @@ def _pair_doc(p: PairShare) -> dict[str, Any]:
 
 def propose(ranking: NoiseRanking, rules: Sequence[Rule], events: pd.DataFrame,
             attack_events: pd.DataFrame | None = None, *, top: int = TOP) -> NoiseReport:
+    # A name no format can carry (control characters from a hostile host, both quotes) is never proposed.
     candidates = [p for p in ranking.scope(NOISE_FLEET)
-                  if p.events >= MIN_EVENTS and NOISE_EMPTY not in (p.new_process_name, p.parent_process_name)][:top]
+                  if p.events >= MIN_EVENTS and NOISE_EMPTY not in (p.new_process_name, p.parent_process_name)
+                  and value_problem(p.new_process_name) is None and value_problem(p.parent_process_name) is None][:top]
     filters = [NoiseFilter.of({"NewProcessName": p.new_process_name, "ParentProcessName": p.parent_process_name})
                for p in candidates]
     verdicts = check_filters(filters, rules, events, attack_events)

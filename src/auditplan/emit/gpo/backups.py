@@ -16,7 +16,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -25,9 +25,9 @@ import jinja2
 from markupsafe import Markup
 
 from auditplan.emit.errors import GpoOptionError
+from auditplan.emit.gpo.audit_union import KIND_GPO_MANAGED, GpoUnit, UnitSummary, readme_sections, wave_units
 from auditplan.emit.gpo.files import (
     PROCESS_CREATION_GUID,
-    PROCESS_CREATION_NAME,
     SECURITY_LOG_MAX_SIZE_KB_MAX,
     SECURITY_LOG_MAX_SIZE_KB_MIN,
     AuditRow,
@@ -81,6 +81,8 @@ AUDIT_DIR: Final = ("DomainSysvol", "GPO", "Machine", "microsoft", "windows nt",
 SECEDIT_DIR: Final = ("DomainSysvol", "GPO", "Machine", "microsoft", "windows nt", "SecEdit")
 MACHINE_DIR: Final = ("DomainSysvol", "GPO", "Machine")
 
+# Display-name suffix of a wave's second GPO, for hosts whose audit policy a domain GPO delivers.
+MANAGED_SUFFIX: Final = " - GPO-managed audit"
 # PowerShell treats these as single quotes too (about_Quoting_Rules), so each must be doubled.
 _PS_SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
 # MS-ADA1 2.175: the displayName attribute (a GPO's name in AD) holds at most 256 Unicode characters.
@@ -98,7 +100,8 @@ class GpoOptions:
     domain: str = "example.com"
     name_prefix: str = "auditplan 4688"
     include_failure: bool = False
-    preserve_local: bool = False
+    preserve_local: bool = False  # the default since process_creation_only exists; kept for callers
+    process_creation_only: bool = False  # one Process-Creation-only GPO per wave (switches other subcategories off)
     log_max_size_mb: int | None = None  # overrides the plan's per-host recommendation
     use_plan_log_size: bool = False
 
@@ -115,6 +118,11 @@ class WaveOutput:
     hosts: tuple[str, ...]
     hosts_losing_local_settings: tuple[str, ...] = ()
     preserved_subcategories: tuple[str, ...] = ()
+    kind: str = ""  # "" the wave's GPO, "gpo-managed" the Process-Creation-only GPO of gpo-sourced hosts
+    # (host, subcategories switched off) with --process-creation-only; (host, subcategories gained) by the union.
+    losses: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    gains: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    unknown_source: tuple[str, ...] = ()
 
 
 # MS-GPAC 2.2.1.3.1 SettingValue of each audit setting: 1 success, 2 failure, 3 both, 4 none.
@@ -321,29 +329,20 @@ def _group_name(prefix: str, wave: int) -> str:
     return f"{base[:50]}-wave-{wave:02d}"
 
 
-def _audit_rows(wave: _WaveContent, options: GpoOptions) -> tuple[list[AuditRow], list[str], list[str]]:
-    """Rows of the wave's audit.csv, hosts that would lose local subcategories, and carried GUIDs.
-
-    A GPO with advanced audit policy clears the local subcategory settings before applying its own
-    (reference §A3). With preserve_local, each subcategory set locally on any of the wave's hosts
-    is carried at the union of the hosts' settings, so no host loses auditing (some may gain).
-    """
-    rows = [AuditRow(PROCESS_CREATION_NAME, PROCESS_CREATION_GUID, 3 if options.include_failure else 1)]
-    losing: list[str] = []
-    union: dict[str, tuple[str, int]] = {}
+def _units(wave: _WaveContent, options: GpoOptions) -> list[GpoUnit]:
+    """The GPO(s) of a wave (emit/gpo/audit_union.py): the union GPO of hosts whose audit policy is
+    local, default or unknown, and a Process-Creation-only GPO for hosts whose policy a domain GPO
+    delivers; or, with process_creation_only, one Process-Creation-only GPO. A GPO with advanced
+    audit policy clears the host's own policy first (gpo-backup-format.md §A3)."""
     for host, name in zip(wave.wave.hosts, wave.hosts, strict=True):
-        carried = [s for s in host.local_subcategories
-                   if s.guid != PROCESS_CREATION_GUID and s.setting != AuditSetting.NONE]
-        if carried:
-            losing.append(name)
-        for k, sub in enumerate(carried):
-            label = _clean_text(sub.name, f"wave {wave.wave.number}: host {name!r}: local_subcategories[{k}].name")
-            old = union.get(sub.guid, (label, 0))
-            union[sub.guid] = (old[0], old[1] | _SETTING_VALUES[sub.setting])
-    if options.preserve_local:
-        rows += [AuditRow(union[g][0], g, union[g][1]) for g in sorted(union)]
-        return rows, [], sorted(union)
-    return rows, losing, []
+        for k, sub in enumerate(host.local_subcategories):
+            _clean_text(sub.name, f"wave {wave.wave.number}: host {name!r}: local_subcategories[{k}].name")
+    cleaned = [
+        replace(h, local_subcategories=tuple(replace(s, name=_cleaned(s.name)) for s in h.local_subcategories))
+        for h in wave.wave.hosts
+    ]
+    return wave_units(cleaned, wave.hosts, 3 if options.include_failure else 1,
+                      process_creation_only=options.process_creation_only)
 
 
 def _rel(*parts: str) -> str:
@@ -370,23 +369,28 @@ def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool
     outputs: list[WaveOutput] = []
     instances: list[str] = []
     files: dict[str, bytes] = {}
-    for content in _contents(plan):
+    if options.process_creation_only and options.preserve_local:
+        raise GpoOptionError("--process-creation-only and --preserve-local contradict each other: the wave GPO "
+                             "keeps every host's subcategories unless --process-creation-only")
+    for content, unit in ((c, u) for c in _contents(plan) for u in _units(c, options)):
         wave = content.wave
-        display_name = gpo_display_name(wave.number, content.name, prefix)
+        managed = unit.kind == KIND_GPO_MANAGED
+        display_name = gpo_display_name(wave.number, content.name, prefix) + (MANAGED_SUFFIX if managed else "")
         if _utf16_length(display_name) > MAX_GPO_DISPLAY_NAME:
             raise PlanError(
                 f"wave {wave.number}: GPO name {quoted(display_name)} has {_utf16_length(display_name)} characters; "
                 f"Active Directory holds at most {MAX_GPO_DISPLAY_NAME} (displayName, MS-ADA1 2.175): "
                 "shorten --name-prefix or the wave's name in the plan"
             )
-        group_name = _group_name(prefix, wave.number)
-        rows, losing, preserved = _audit_rows(content, options)
+        group_name = _group_name(prefix, wave.number) + ("-gpo" if managed else "")
+        rows = list(unit.rows)
+        members = [wave.hosts[i] for i in unit.members]
         log_kb: int | None = None
         if options.log_max_size_mb is not None:
             log_kb = options.log_max_size_mb * 1024
         elif options.use_plan_log_size and wave.recommended_log_max_size_mb:
             log_kb = wave.recommended_log_max_size_mb * 1024
-        hosts = list(content.hosts)
+        hosts = [content.hosts[i] for i in unit.members]
         digest = wave_content_digest(wave.number, hosts, rows, log_kb, domain, display_name, group_name)
         backup_guid = derived_guid(digest, "backup")
         gpo_guid = derived_guid(digest, "gpo")
@@ -399,7 +403,8 @@ def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool
             "display_name": display_name,
             "group_name": group_name,
             "backup_time": backup_time,
-            "comment": f"auditplan wave {wave.number}: {len(hosts)} hosts, content {digest[:16]}",
+            "comment": f"auditplan wave {wave.number}{' (GPO-managed audit)' if managed else ''}: {len(hosts)} hosts, "
+                       f"content {digest[:16]}",
             "content_id": digest[:16],
             "machine_version": MACHINE_VERSION,
             "machine_extension_guids": MACHINE_EXTENSION_GUIDS,
@@ -411,7 +416,7 @@ def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool
             "wave_name": content.name,
             "hosts": hosts,
             "ip_hosts": [h for h in hosts if is_ip_address(h)],
-            "prior": [prior_state(h, name) for h, name in zip(wave.hosts, hosts, strict=True)],
+            "prior": [prior_state(h, name) for h, name in zip(members, hosts, strict=True)],
             "setting_value": 3 if options.include_failure else 1,
         }
         bdir = ("backups", backup_guid)
@@ -425,7 +430,7 @@ def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool
         files[_rel(*bdir, *SECEDIT_DIR, "GptTmpl.inf")] = gpt_tmpl_inf()
         instances.append(instance)
 
-        sdir = f"wave-{wave.number:02d}"
+        sdir = f"wave-{wave.number:02d}" + ("-gpo" if managed else "")
         for script in ("rollout.ps1", "verify.ps1", "rollback.ps1"):
             text = _crlf(env.get_template(script + ".j2").render(context))
             # UTF-8 with BOM: Windows PowerShell 5.1 reads BOM-less scripts in the ANSI code page.
@@ -434,14 +439,16 @@ def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool
         outputs.append(
             WaveOutput(
                 wave.number, display_name, group_name, backup_guid, gpo_guid, out_dir.joinpath(*bdir),
-                out_dir / sdir, tuple(hosts), tuple(losing), tuple(preserved),
+                out_dir / sdir, tuple(hosts), tuple(host for host, _names in unit.losses),
+                tuple(r.guid for r in rows if r.guid != PROCESS_CREATION_GUID), unit.kind, unit.losses, unit.gains,
+                unit.unknown_source,
             )
         )
     # Each instance was rendered with autoescape above, so it is already safe markup.
     safe = [Markup(i) for i in instances]  # noqa: S704
     manifest = env.get_template("manifest.xml.j2").render({"instances": safe})
     files[_rel("backups", "manifest.xml")] = manifest.encode("utf-8")
-    files["README.md"] = _index(outputs, plan, domain).encode("utf-8")
+    files["README.md"] = _index(outputs, plan, domain, options.process_creation_only).encode("utf-8")
 
     if out_dir.is_symlink() and not out_dir.exists():
         raise OutputConflict(f"{out_dir}: a symbolic link to {os.readlink(out_dir)}, which does not exist; "
@@ -466,7 +473,7 @@ def write_backups(plan: Plan, out_dir: Path, options: GpoOptions, *, force: bool
     return outputs
 
 
-def _index(outputs: Sequence[WaveOutput], plan: Plan, domain: str) -> str:
+def _index(outputs: Sequence[WaveOutput], plan: Plan, domain: str, process_creation_only: bool) -> str:
     # An example link target in the domain the GPOs are for: OU=Servers,DC=corp,DC=example,DC=com,
     # quoted as the scripts quote their strings (the domain is a checked DNS name; quoted all the same).
     dn = ps_literal("OU=Servers," + ",".join(f"DC={part}" for part in domain.split(".") if part))
@@ -475,12 +482,12 @@ def _index(outputs: Sequence[WaveOutput], plan: Plan, domain: str) -> str:
         "",
         f"Domain: {domain}. One GPO backup per wave under `backups/`; scripts per wave under `wave-NN/`.",
         "",
-        "| wave | GPO name | backup ID | hosts | hosts whose local audit settings the GPO replaces |",
+        "| wave | GPO name | backup ID | hosts | hosts that lose audit subcategories |",
         "|---|---|---|---|---|",
     ]
     for o in outputs:
         name = o.display_name.replace("|", "\\|")
-        lines.append(f"| {o.wave} | {name} | {o.backup_guid} | {len(o.hosts)} | {len(o.hosts_losing_local_settings)} |")
+        lines.append(f"| {o.wave} | {name} | {o.backup_guid} | {len(o.hosts)} | {len(o.losses)} |")
     lines += [
         "",
         "Apply a wave (RSAT on a domain-joined admin workstation); every script can be run again:",
@@ -500,18 +507,8 @@ def _index(outputs: Sequence[WaveOutput], plan: Plan, domain: str) -> str:
         f"{DEFAULT_BACKUP_TIME}: each run replaces its earlier backups here, so no two share a GPO name.",
         "",
     ]
-    losing = [o for o in outputs if o.hosts_losing_local_settings]
-    if losing:
-        lines += [
-            "## Local audit settings these GPOs would wipe",
-            "",
-            "A GPO carrying advanced audit policy clears subcategories set locally (auditpol) before",
-            "applying its own. Re-run `auditplan gpo --preserve-local` to carry them into audit.csv.",
-            "",
-        ]
-        for o in losing:
-            lines.append(f"- wave {o.wave}: " + ", ".join(o.hosts_losing_local_settings))
-        lines.append("")
+    lines += readme_sections([UnitSummary(o.wave, o.kind, o.display_name, o.gains, o.losses, o.unknown_source,
+                                          o.hosts) for o in outputs], process_creation_only)
     ip_hosts = [(o.wave, h) for o in outputs for h in o.hosts if is_ip_address(h)]
     if ip_hosts:
         lines += [

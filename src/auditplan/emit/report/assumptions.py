@@ -51,3 +51,15 @@ def assumption_rows(defaults_text: str, config: Mapping[str, Any] | None,
             basis = f"default {default['value']}: {default['source']}"
         rows.append({"name": name, "value": _shown(value), "set_by": set_by, "basis": basis or NO_SOURCE})
     return rows
+
+
+# Settings the short appendix always shows (besides the SIEM profile's own and any not left at the default).
+KEY_SETTINGS = ("plan.retention_days", "plan.quantile", "plan.draws", "plan.seed", "local_log.min_local_hours")
+
+
+def key_rows(rows: list[dict[str, str]], siem: str | None) -> list[dict[str, str]]:
+    """The rows a reader needs: what was not left at the shipped default, the SIEM profile's settings and
+    KEY_SETTINGS. The full list stays in a collapsed block."""
+    prefix = f"siem.{siem}." if siem else None
+    return [r for r in rows if r["set_by"] != SOURCE_DEFAULT or r["name"] in KEY_SETTINGS
+            or (prefix is not None and r["name"].startswith(prefix) and ".sources." not in r["name"])]

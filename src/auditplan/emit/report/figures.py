@@ -46,7 +46,7 @@ def charts_of(ctx: Mapping[str, Any], inputs: ReportInputs) -> dict[str, Markup]
         per_hour = np.nan_to_num(shapes * p50[:, None], nan=0.0, posinf=0.0, neginf=0.0).sum(axis=0)
         out["hours"] = charts.hour_of_day([float(v) for v in per_hour])
     if ctx["readiness"]["surveyed"]:
-        out["readiness"] = charts.readiness(ctx["readiness"]["categories"])
+        out["readiness"] = charts.readiness(ctx["readiness"]["categories"], ctx["readiness"]["colours"])
     if inputs.projection is not None and "local_hours_p90" in inputs.projection.hosts:
         out["local"] = charts.local_history(
             [float(h) for h in inputs.projection.hosts["local_hours_p90"].tolist() if h == h], ctx["min_local_hours"])

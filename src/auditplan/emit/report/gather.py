@@ -9,6 +9,7 @@ for another SIEM profile, price, currency or configuration. The report says whic
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from auditplan.model.api import (
     load_plan_projection,
     project,
 )
-from auditplan.records import Plan, read_plan
+from auditplan.records import Plan, plan_number, read_plan
 from auditplan.store import Store
 
 OPTION_PRICE = "option --price-per-gb"
@@ -153,5 +154,26 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
         generated_at=now or datetime.now(UTC), gpo_names=gpo_names, config=chosen.config,
         config_sources=chosen.sources, projection_note=note, warnings=tuple(warnings),
         plan_eps_basis=chosen.plan_eps_basis, noise_filters=filtered,
+        recalibration=_recalibration(plan, plan_path),
     )
+
+
+def _recalibration(plan: Plan | None, plan_path: Path | None) -> dict[str, Any] | None:
+    """recalibration.json beside plan.json if it describes this plan (its "now" loads are this plan's waves'):
+    a file left from an earlier plan run is not shown."""
+    if plan is None or plan_path is None:
+        return None
+    path = plan_path.parent / "recalibration.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("waves"), list):
+        return None
+    loads = {w.number: plan_number(w.load.gb_day_p90) if w.load else None for w in plan.waves}
+    for w in doc["waves"]:
+        now = (w.get("now") or {}).get("gb_day_p90") if isinstance(w, dict) else None
+        if w.get("wave") in loads and now != loads[w["wave"]]:
+            return None
+    return doc
 

@@ -40,20 +40,22 @@ def read_gpo_names(gpo_dir: Path, plan: Plan) -> dict[int, str]:
         raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except ET.ParseError as exc:
         raise ValueError(f"{path}: not a GPO backup manifest: {exc}") from None
-    written: dict[int, str] = {}
+    written: dict[int, list[str]] = {}
     for inst in root.iter(f"{{{MANIFEST_NS}}}BackupInst"):
         comment = inst.findtext(f"{{{MANIFEST_NS}}}Comment") or ""
         name = (inst.findtext(f"{{{MANIFEST_NS}}}GPODisplayName") or "").strip()
         found = _COMMENT_WAVE.match(comment.strip())
         if found and name:
-            written[int(found.group(1))] = name
+            written.setdefault(int(found.group(1)), []).append(name)
     names: dict[int, str] = {}
     for wave in plan.waves:
         if wave.number not in written:
             continue
-        listed = _hosts_txt(gpo_dir / f"wave-{wave.number:02d}" / "hosts.txt")
-        if listed is not None and sorted(listed) == sorted(h.host for h in wave.hosts):
-            names[wave.number] = written[wave.number]
+        # A wave may have a second GPO for its hosts whose audit policy a domain GPO delivers (wave-NN-gpo/).
+        listed = [host for folder in (f"wave-{wave.number:02d}", f"wave-{wave.number:02d}-gpo")
+                  for host in (_hosts_txt(gpo_dir / folder / "hosts.txt") or [])]
+        if listed and sorted(listed) == sorted(h.host for h in wave.hosts):
+            names[wave.number] = "; ".join(sorted(written[wave.number]))
     return names
 
 

@@ -67,6 +67,9 @@ class ReportInputs:
     # The events/s basis ("mean" or "peak") of the SIEM profile of the projection stored with the plan:
     # the rate the planner held under an events/s budget. None when no projection is stored with it.
     plan_eps_basis: str | None = None
+    # recalibration.json beside plan.json (`auditplan plan` against the store's previous plan), when it is
+    # this plan's: the comparison section. None: no earlier plan.
+    recalibration: Mapping[str, Any] | None = None
     # The fleet's 4688 volume with the noise filters of noise.json beside plan.json (`auditplan noise`),
     # and that file; None when there is none.
     noise_filters: tuple[FilteredVolume, str] | None = None

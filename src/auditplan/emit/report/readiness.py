@@ -39,27 +39,54 @@ def _column(frame: pd.DataFrame, name: str) -> list[Any]:
     return frame[name].tolist() if name in frame else [None] * len(frame)
 
 
+# The readiness categories, in the order the report draws them, each with the colour it means:
+# on = green, partly on = light green, off = amber (work to do), cannot = red, failed = grey.
+CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("4688 with command line on", "#2e7d32"),
+    ("4688 on, command line off", "#9ccc65"),
+    ("4688 off", "#f0a30a"),
+    ("OS cannot log the command line", "#c62828"),
+    ("not reachable / failed", "#8c8c8c"),
+)
+CATEGORY_LABELS = tuple(label for label, _ in CATEGORIES)
+ON, ON_NO_CMDLINE, OFF, CANNOT, FAILED = CATEGORY_LABELS
+
+
+def host_categories(hosts: pd.DataFrame) -> list[str]:
+    """Each host's readiness category (rows of one_row_per_host): the one classification the tiles, the
+    chart, the table and the CSV's `readiness` column all count. A host whose OS cannot log the command
+    line is in CANNOT whatever its registry value says (2008 R2 without KB3004375 with the value set
+    logs no command line)."""
+    out = []
+    for status, pc, cmd, supported in zip(_column(hosts, "status"), _column(hosts, "process_creation"),
+                                          _column(hosts, "cmdline_enabled"), _column(hosts, "cmdline_supported"),
+                                          strict=True):
+        if status != "ok":
+            out.append(FAILED)
+        elif _is_false(supported):
+            out.append(CANNOT)
+        elif not (isinstance(pc, str) and pc in _SUCCESS_SETTINGS):
+            out.append(OFF)
+        else:
+            out.append(ON if _truthy(cmd) else ON_NO_CMDLINE)
+    return out
+
+
 def readiness(all_rows: pd.DataFrame) -> dict[str, Any]:
-    """The readiness figures of the verdict and the Readiness section, from Store.hosts_frame()."""
+    """The readiness figures of the verdict and the Readiness section, from Store.hosts_frame(): every count
+    is a count of host_categories (what the CSV's `readiness` column holds)."""
     hosts = one_row_per_host(all_rows)
     total = len(hosts)
+    counts = Counter(host_categories(hosts))
+    reachable = total - counts[FAILED]
     ok = hosts[(hosts["status"] == "ok").fillna(False).astype(bool)] if total else hosts
-    pc_on = [isinstance(v, str) and v in _SUCCESS_SETTINGS for v in _column(ok, "process_creation")]
-    cmd_on = [_truthy(v) for v in _column(ok, "cmdline_enabled")]
-    cannot = [_is_false(v) for v in _column(ok, "cmdline_supported")]
-    on, cmd, unsupported = sum(pc_on), sum(cmd_on), sum(cannot)
-    both = sum(p and c for p, c in zip(pc_on, cmd_on, strict=True))
-    off_supported = sum(not p and not u for p, u in zip(pc_on, cannot, strict=True))
-    categories = [
-        ("4688 with command line on", both),
-        ("4688 on, command line off", on - both),
-        ("4688 off", off_supported),
-        ("4688 off, OS cannot log the command line", len(ok) - on - off_supported),
-        ("not reachable / failed", total - len(ok)),
-    ]
+    # Process Creation on, whatever the OS can log: ON, ON_NO_CMDLINE and the CANNOT hosts auditing.
+    pc_on = sum(isinstance(v, str) and v in _SUCCESS_SETTINGS for v in _column(ok, "process_creation"))
+    categories = [(label, counts[label]) for label in CATEGORY_LABELS]
     return {
-        "surveyed": total, "reachable": len(ok), "process_creation_on": on, "cmdline_on": cmd,
-        "unsupported": unsupported, "process_creation_on_share": percent(on, len(ok)),
-        "cmdline_on_share": percent(cmd, len(ok)), "categories": categories,
+        "surveyed": total, "reachable": reachable, "process_creation_on": pc_on, "cmdline_on": counts[ON],
+        "unsupported": counts[CANNOT], "process_creation_on_share": percent(pc_on, reachable),
+        "cmdline_on_share": percent(counts[ON], reachable), "categories": categories,
+        "colours": dict(CATEGORIES),
         "failures": Counter(str(s) for s in hosts["status"] if s != "ok") if total else Counter(),
     }

@@ -9,10 +9,13 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from auditplan.emit.errors import cannot_write
+from auditplan.emit.errors import cannot_write, unsafe_output
 from auditplan.emit.report.context import build_context
 from auditplan.emit.report.inputs import ReportInputs
-from auditplan.emit.report.readiness import one_row_per_host
+from auditplan.emit.report.readiness import host_categories, one_row_per_host
+from auditplan.emit.report.verdict import hours_for_people, size_for_people
+from auditplan.records.plan import REASON_WORDS
+from auditplan.safe_write import UnsafePathError, write_text
 from auditplan.store.export import frame_to_csv
 from auditplan.text import number, percent
 
@@ -30,7 +33,15 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["fmt"] = number
     env.filters["pct"] = percent
+    env.filters["size"] = size_for_people
+    env.filters["hours"] = hours_for_people
+    env.filters["reason_words"] = reason_words
     return env
+
+
+def reason_words(code: str) -> str:
+    """An unplaced host's reason code in words (records.plan.REASON_WORDS), e.g. exceeds_step."""
+    return REASON_WORDS.get(code, code.replace("_", " "))
 
 
 def render(inputs: ReportInputs) -> tuple[str, dict[str, Any]]:
@@ -45,6 +56,9 @@ def render(inputs: ReportInputs) -> tuple[str, dict[str, Any]]:
 def host_table(inputs: ReportInputs) -> pd.DataFrame:
     """The per-host CSV written beside the HTML: survey facts joined with the projection."""
     hosts = one_row_per_host(inputs.hosts)
+    if len(hosts):
+        # The one classification the report's readiness counts are made of: the CSV carries it per host.
+        hosts = hosts.assign(readiness=host_categories(hosts))
     if inputs.projection is None or not len(inputs.projection.hosts):
         return hosts.reset_index(drop=True)
     cols = [c for c in HOST_COLUMNS if c in inputs.projection.hosts.columns]
@@ -68,7 +82,9 @@ def write_report(inputs: ReportInputs, out: Path) -> tuple[Path, Path, dict[str,
     for path, text in ((out, html), (csv_path, table)):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8", newline="" if path == csv_path else None)
+            write_text(path, text)  # beside, then renamed over: never through a planted link
+        except UnsafePathError as exc:
+            raise unsafe_output(path, exc) from None
         except OSError as exc:
             raise cannot_write(path, exc) from None
     return out, csv_path, ctx
