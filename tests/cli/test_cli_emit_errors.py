@@ -109,7 +109,7 @@ def test_export_queries_out_is_a_folder(tmp_path: Path) -> None:
     assert (tmp_path / "detections.spl").is_file()
     (tmp_path / "inner" / "detections.spl").mkdir(parents=True)
     result = CliRunner().invoke(main, ["detections", "export", "--format", "splunk", "--out", str(tmp_path / "inner")])
-    _refused(result, f"{tmp_path / 'inner' / 'detections.spl'}: is a folder")  # safe_write refuses to replace it
+    _refused(result, f"{tmp_path / 'inner' / 'detections.spl'}: cannot write: a folder is in the way")
 
 
 def test_export_sigma_into_the_rules_folder_keeps_the_rules(tmp_path: Path) -> None:
