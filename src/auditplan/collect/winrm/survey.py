@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from auditplan.collect.winrm import interpret, probe
+from auditplan.collect.winrm.interrupt import interrupt_flag
 from auditplan.collect.winrm.lockout import DEFAULT_MAX_AUTH_FAILURES, LockoutGuard
 from auditplan.collect.winrm.settings import CODEPAGE_UTF8, TransportSettings
 from auditplan.collect.winrm.transport import run_command_line
@@ -232,16 +233,25 @@ def run_survey(
         sink.take([r for r, ok in results if ok], unsaved=[r for r, ok in results if not ok])
 
     try:
-        submit_more()
-        while in_flight:
-            take_finished()
+        with interrupt_flag() as interrupted:
             submit_more()
-        if guard.stopped:
-            outcome.stopped_reason = guard.reason
-            outcome.not_started = [h.name for h in pending]
-    except KeyboardInterrupt:
+            while in_flight:
+                take_finished()
+                if interrupted():
+                    break
+                submit_more()
+            if interrupted():
+                # No more hosts start; hosts in flight finish within their own deadline and are saved.
+                outcome.interrupted = True
+                outcome.not_started = [h.name for h in pending]
+                while in_flight:
+                    take_finished()
+            elif guard.stopped:
+                outcome.stopped_reason = guard.reason
+                outcome.not_started = [h.name for h in pending]
+    except KeyboardInterrupt:  # a second Ctrl-C, or a survey run outside the main thread
         outcome.interrupted = True
-        outcome.not_started = [h.name for h in pending]
+        outcome.not_started += [h.name for h in pending]
         sink.retry_unsaved()  # a batch the interrupt cut off mid-transaction was rolled back
         # Hosts in flight finish within their own deadline and are saved.
         try:
