@@ -41,9 +41,8 @@ from auditplan.collect.winrm.survey import (
     ResultSink,
     ResultStore,
     SurveyOutcome,
-    auth_retries,
-    auth_retries_last,
-    select_hosts,
+    probe_command,
+    start_run,
     survey_host,
 )
 from auditplan.records import Host, HostResult, HostStatus
@@ -246,20 +245,11 @@ def run_survey_dask(
     distributed = _distributed()
     client, sites = cluster.client, cluster.sites
     # Host selection and the lockout guard exactly as run_survey (survey.py, lockout.py).
-    finished_before = store.finished_hosts()
-    to_run, skipped = select_hosts(hosts, finished_before, refresh=refresh, retry_failed=retry_failed)
-    to_run = auth_retries_last(to_run, finished_before)
-    retried = [] if refresh else auth_retries(to_run, finished_before)
-    outcome = SurveyOutcome(skipped=skipped, retried_auth_failed=retried)
-    guard = LockoutGuard(max_auth_failures)
-    if on_start is not None:
-        on_start(len(to_run), len(skipped))
+    to_run, outcome = start_run(store, hosts, refresh=refresh, retry_failed=retry_failed, on_start=on_start)
     if not to_run:
         return outcome
-    options = replace(
-        probe_options or probe.ProbeOptions(), max_bytes=settings.max_output_bytes, deadline_seconds=settings.deadline
-    )
-    command = probe.build_probe(options, datetime.now(UTC))
+    guard = LockoutGuard(max_auth_failures)
+    command = probe_command(settings, probe_options)
     sealed = _SealedSettings(settings)
     sink = ResultSink(store, outcome, guard, len(to_run), on_progress)
 

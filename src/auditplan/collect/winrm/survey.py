@@ -100,6 +100,27 @@ def auth_retries_last(to_run: list[Host], finished: dict[str, HostStatus]) -> li
         h for h in to_run if h.name.casefold() in retried]
 
 
+
+def start_run(store: ResultStore, hosts: Iterable[Host], *, refresh: bool, retry_failed: bool,
+              on_start: Callable[[int, int], None] | None) -> tuple[list[Host], SurveyOutcome]:
+    """The hosts this run surveys, in order (auth_failed retries last), and its outcome so far;
+    shared by every engine so resume and the lockout guard's retries behave the same."""
+    finished_before = store.finished_hosts()
+    to_run, skipped = select_hosts(hosts, finished_before, refresh=refresh, retry_failed=retry_failed)
+    to_run = auth_retries_last(to_run, finished_before)
+    retried = [] if refresh else auth_retries(to_run, finished_before)
+    if on_start is not None:
+        on_start(len(to_run), len(skipped))
+    return to_run, SurveyOutcome(skipped=skipped, retried_auth_failed=retried)
+
+
+def probe_command(settings: TransportSettings, probe_options: probe.ProbeOptions | None) -> probe.ProbeCommand:
+    """The probe's command line, with the caps the transport enforces recorded in it."""
+    options = replace(
+        probe_options or probe.ProbeOptions(), max_bytes=settings.max_output_bytes, deadline_seconds=settings.deadline
+    )
+    return probe.build_probe(options, datetime.now(UTC))
+
 def survey_host(host: Host, settings: TransportSettings, command: probe.ProbeCommand) -> HostResult:
     """Run the probe on one host and turn its output into a HostResult. Never raises for
     anything the host sends."""
@@ -185,21 +206,11 @@ def run_survey(
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    finished_before = store.finished_hosts()
-    to_run, skipped = select_hosts(hosts, finished_before, refresh=refresh, retry_failed=retry_failed)
-    to_run = auth_retries_last(to_run, finished_before)
-    retried = [] if refresh else auth_retries(to_run, finished_before)
-    outcome = SurveyOutcome(skipped=skipped, retried_auth_failed=retried)
-    guard = LockoutGuard(max_auth_failures)
-    if on_start is not None:
-        on_start(len(to_run), len(skipped))
+    to_run, outcome = start_run(store, hosts, refresh=refresh, retry_failed=retry_failed, on_start=on_start)
     if not to_run:
         return outcome
-    # The caps recorded with each result are the ones the transport enforces.
-    options = replace(
-        probe_options or probe.ProbeOptions(), max_bytes=settings.max_output_bytes, deadline_seconds=settings.deadline
-    )
-    command = probe.build_probe(options, datetime.now(UTC))
+    guard = LockoutGuard(max_auth_failures)
+    command = probe_command(settings, probe_options)
     sink = ResultSink(store, outcome, guard, len(to_run), on_progress)
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="survey")
     # Completion callbacks put each finished host here; this thread takes whatever has finished,
