@@ -277,8 +277,8 @@ def run_survey(
 
 class ResultSink:
     """Where finished hosts go, in an engine's one collecting thread: the hosts that finished
-    together are saved in one transaction, then each is counted, told to the lockout guard and to
-    `on_progress`, in that order (a host is reported only once it is saved)."""
+    together are saved in one transaction, then each is counted and told to the lockout guard, then
+    each is reported to `on_progress` (a host is reported only once it is saved)."""
 
     def __init__(self, store: ResultStore, outcome: SurveyOutcome, guard: LockoutGuard, total: int,
                  on_progress: Callable[[Progress], None] | None) -> None:
@@ -297,14 +297,19 @@ class ResultSink:
         self._saving = list(results)
         saved = self._save(self._saving)
         self._saving = []
+        # Every host of the batch enters the outcome before any is reported: on_progress may raise
+        # (Ctrl-C in a callback), and a host already saved must not be missing from the outcome.
+        events = []
         for result in (*saved, *unsaved):
             self._outcome.results.append(result)
             if result.status is not HostStatus.OK:
                 self._failed += 1
             if tried:
                 self._guard.record(result)
-            if self._on_progress is not None:
-                self._on_progress(Progress(result, len(self._outcome.results), self._failed, self._total))
+            events.append(Progress(result, len(self._outcome.results), self._failed, self._total))
+        if self._on_progress is not None:
+            for event in events:
+                self._on_progress(event)
 
     def retry_unsaved(self) -> None:
         """Save again a batch whose transaction an interrupt rolled back."""
