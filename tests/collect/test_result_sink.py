@@ -25,6 +25,10 @@ class ListStore:
     def save_results(self, results: Sequence[HostResult]) -> None:
         self.saved.extend(r.host.name for r in results)
 
+    def finished_hosts(self) -> dict[str, HostStatus]:
+        # ResultStore's third member (a resumed survey's hosts); the sink itself never calls it.
+        return {}
+
 
 def _ok(name: str) -> HostResult:
     return HostResult(host=Host(name, name), status=HostStatus.OK, reason="",
