@@ -44,3 +44,10 @@ def test_every_listed_command_resolves_to_its_module() -> None:
         command = main.get_command(ctx, name)
         assert command is not None and command.name == name
         assert sys.modules[module].__name__ == module
+
+
+def test_survey_and_ingest_help_load_no_pandas() -> None:
+    # pandas alone costs over half a second to import; the store defers it to the frame methods.
+    assert "pandas" not in _loaded_by("survey").split(",")
+    assert "pandas" not in _loaded_by("ingest").split(",")
+    assert "pandas" not in _loaded_by("merge").split(",")

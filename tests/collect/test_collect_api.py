@@ -99,3 +99,22 @@ def test_credentials_file_errors_name_the_file(tmp_path: Path) -> None:
     assert creds.warnings == (f"{path} holds a password and is readable by other users; chmod 600 it",)
     path.chmod(0o600)
     assert api.read_credentials_file(path).warnings == ()
+
+
+def test_ingest_whose_every_file_fails_creates_no_store(tmp_path: Path) -> None:
+    # An empty store left behind would become the default store the later commands pick.
+    db = tmp_path / "out" / "auditplan.db"
+    results = api.ingest([tmp_path / "missing.evtx"], db)
+    assert results.failed == 1 and results.hosts == ()
+    assert not db.exists()
+    assert not db.parent.exists()
+
+
+def test_ingest_into_an_existing_store_keeps_its_hosts(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    api.ingest([CLEAR_LOG], db, host_name="srv01")
+    api.ingest([tmp_path / "missing.evtx"], db)  # a failing run leaves the store as it was
+    results = api.ingest([AUDIT_OFF], db, host_name="srv02")
+    assert [h.name for h in results.hosts] == ["srv02"]
+    with Store(db) as store:
+        assert sorted(r.host.name for r in store.load_results()) == ["srv01", "srv02"]

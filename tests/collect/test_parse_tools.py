@@ -173,6 +173,59 @@ def test_reg_missing_key_or_value_is_none() -> None:
     assert parse_reg_values(capture("reg-query-not-found.txt"), 1) is None
 
 
+def test_reg_missing_value_on_a_german_host_is_none() -> None:
+    # SOURCES.md: reg's German "not found" line (exit 1, like §5.2's English one).
+    assert parse_reg_values(capture("reg-query-not-found-de.txt"), 1) is None
+
+
+def test_reg_missing_value_on_a_french_host_is_none() -> None:
+    # SOURCES.md: "ERREUR : ... n’a pas trouvé ..." (typographic apostrophe, space before the colon).
+    assert parse_reg_values(capture("reg-query-not-found-fr.txt"), 1) is None
+
+
+@pytest.mark.parametrize("name", ["reg-query-not-found.txt", "reg-query-not-found-de.txt", "reg-query-not-found-fr.txt"])
+def test_reg_known_not_found_text_decides_without_an_exit_code(name: str) -> None:
+    # The probe's rc line can be missing (no `call`); the cited text alone still says "not found".
+    assert parse_reg_values(capture(name), None) is None
+
+
+def test_reg_not_found_text_with_a_french_ascii_apostrophe_and_other_case() -> None:
+    assert parse_reg_values("Erreur : Le système n'a pas trouvé la clé ou la valeur de Registre spécifiée.\r\n", 1) is None
+
+
+def test_reg_one_error_line_in_an_unknown_language_with_exit_1_is_missing() -> None:
+    # Structure decides: no key line, no value line, one "<word>: <message>" line, exit 1. The Italian
+    # wording here is made up on purpose: the parser must not need to know it.
+    assert parse_reg_values("ERRORE: messaggio sconosciuto.\r\n", 1) is None
+
+
+def test_reg_unknown_error_line_without_an_exit_code_is_a_parse_error() -> None:
+    got = parse_reg_values("ERRORE: messaggio sconosciuto.\r\n", None)
+    assert isinstance(got, ParseError) and got.kind == "malformed"
+
+
+def test_reg_usage_error_is_not_read_as_missing() -> None:
+    # §5.2: "ERROR: Invalid key name." + the usage line: two lines, so not a "not found".
+    got = parse_reg_values('ERROR: Invalid key name.\r\nType "REG QUERY /?" for usage.\r\n', 1)
+    assert isinstance(got, ParseError)
+
+
+@pytest.mark.parametrize("text", ["ERROR: Access is denied.\r\n", "FEHLER: Zugriff verweigert\r\n", "ERREUR : Accès refusé.\r\n"])
+def test_reg_access_denied_is_not_read_as_missing(text: str) -> None:
+    # Same shape and exit code as "not found": the (system-message) text tells them apart.
+    got = parse_reg_values(text, 1)
+    assert isinstance(got, ParseError) and got.kind == "access_denied"
+
+
+def test_reg_not_found_text_with_exit_0_is_not_missing() -> None:
+    got = parse_reg_values(capture("reg-query-not-found-de.txt"), 0)
+    assert isinstance(got, ParseError)
+
+
+def test_reg_key_without_values_is_empty_dict() -> None:
+    assert parse_reg_values("\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Empty\r\n\r\n", 0) == {}
+
+
 def test_reg_value_shapes_from_jpackage_comment() -> None:
     # §5.1 lists these real value lines; UBR "0x24f1" is lower-case hex.
     text = (
@@ -364,3 +417,24 @@ def test_hostname() -> None:
     assert parse_hostname(capture("hostname-winrs.txt")) == "WIN-HOST"
     assert isinstance(parse_hostname("two\r\nlines\r\n"), ParseError)
     assert isinstance(parse_hostname("<script>\r\n"), ParseError)
+
+
+# --- localised hosts (docs/localised-tool-output.md) -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sc-query-missing-1060-de.txt", "sc-query-missing-1060-fr.txt"])
+@pytest.mark.parametrize("exit_code", [1060, None])
+def test_sc_missing_service_in_german_and_french(name: str, exit_code: int | None) -> None:
+    # French writes "1060 :" with a space: the number alone must still say "not installed".
+    assert parse_sc_query(capture(name), exit_code) == ServiceState(present=False)
+
+
+@pytest.mark.parametrize("message", ["Der angegebene Kanal wurde nicht gefunden.", "Le canal spécifié est introuvable."])
+def test_wevtutil_missing_channel_in_german_and_french_without_an_exit_code(message: str) -> None:
+    got = parse_wevtutil_gli("x\r\n" + message + "\r\n", None)
+    assert isinstance(got, ParseError) and got.kind == "not_found"
+
+
+def test_wevtutil_access_denied_in_french() -> None:
+    got = parse_wevtutil_gl("Accès refusé.\r\nx\r\n", 5)
+    assert isinstance(got, ParseError) and got.kind == "access_denied"

@@ -219,3 +219,29 @@ def test_a_line_cmd_exe_would_refuse_is_refused_before_any_host_is_contacted(
     assert result.exit_code == 2
     assert "8191" in result.output and "--window-hours" in result.output and "--trace-seconds" in result.output
     assert not (tmp_path / "s.db").exists()  # refused before the store or any host
+
+
+@pytest.mark.parametrize("locale", ["en-US", "de-DE"])
+def test_missing_policy_values_read_as_off_on_every_ui_language(demo: object, locale: str) -> None:
+    """reg prints its "not found" line in the host's language (simulator/tool_texts.py); a missing
+    ProcessCreationIncludeCmdLine_Enabled / SCENoApplyLegacyAuditPolicy must read as off (False), not as a
+    parse error (None) with a warning."""
+    from dataclasses import replace
+
+    from auditplan.collect.winrm.probe import S_REG_CMDLINE, S_REG_SCE
+    from auditplan.simulator.fleet import sim_host
+    from auditplan.simulator.profile import AuditProfile
+    from auditplan.simulator.tool_texts import texts_for
+
+    now = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
+    base = demo.profile("fs-muc01")  # type: ignore[attr-defined]
+    profile = replace(base, locale=locale, audit=AuditProfile(process_creation=base.audit.process_creation))
+    backend = sim_host(profile, now=now).backend
+    probe = build_probe(ProbeOptions(nonce=NONCE, sample_events=0), now)
+    sections = split_sections(backend.run(probe.command_line, (), codepage=65001).stdout, 65001)  # as the survey asks
+    assert sections[S_REG_CMDLINE].text == sections[S_REG_SCE].text == texts_for(locale).reg_not_found
+    assert sections[S_REG_CMDLINE].exit_code == 1
+    it = interpret(sections, probe)
+    assert it.audit is not None
+    assert (it.audit.cmdline_enabled, it.audit.sce_no_apply_legacy) == (False, False)
+    assert not [w for w in it.warnings if w.startswith(("reg_", "reg "))]

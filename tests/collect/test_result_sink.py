@@ -26,7 +26,6 @@ class ListStore:
         self.saved.extend(r.host.name for r in results)
 
     def finished_hosts(self) -> dict[str, HostStatus]:
-        # ResultStore's third member (a resumed survey's hosts); the sink itself never calls it.
         return {}
 
 

@@ -71,6 +71,19 @@ CMDLINE_ON = 6
 UNSUPPORTED = 2
 
 
+def keep_artifact(name: str, data: bytes) -> Path | None:
+    """Copy a screenshot or PDF for a human to look at, into the folder named by
+    AUDITPLAN_TEST_ARTIFACTS; without it nothing is written outside the test's temporary folder
+    (a test run must not write into the checkout, and suites run side by side must not share a file)."""
+    folder = os.environ.get("AUDITPLAN_TEST_ARTIFACTS")
+    if not folder:
+        return None
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
 def _host_name(i: int) -> str:
     # The unreachable hosts: listed as unplaced, and their role-prior loads top the appendix.
     special = {37: HOSTILE_HOST, 38: FORMULA_HOST, 39: QUOTE_HOST}

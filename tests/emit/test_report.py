@@ -41,8 +41,6 @@ from auditplan.records import Plan, plan_document, plan_id_of
 from auditplan.store import Store
 from auditplan.text import chart_label
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO_ROOT / "auditplan-out" / "test-artifacts"
 VIEWPORT = (1280, 900)  # a laptop's first screen
 # (name, width in, height in) of the paper sizes the print CSS must handle.
 PAPERS = (("a4", 8.27, 11.69), ("letter", 8.5, 11.0))
@@ -246,11 +244,10 @@ def browser(rendered: Rendered, tmp_path_factory: pytest.TempPathFactory) -> Bro
     # absolute URL; the page's requests would too, so both lists are kept and checked below.
     run.direct = [r for r in requests if r[1].startswith("/")]
     run.proxied = [r for r in requests if not r[1].startswith("/")]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(run.screenshot, ARTIFACTS / "report.png")
+    kept = rf.keep_artifact("report.png", run.screenshot.read_bytes())
     for name, _, _ in PAPERS:
-        shutil.copy(work / f"report-{name}.pdf", ARTIFACTS / f"report-{name}.pdf")
-    print(f"\nreport screenshot: {run.screenshot} (copied to {ARTIFACTS / 'report.png'})")
+        rf.keep_artifact(f"report-{name}.pdf", run.pdfs[name])
+    print(f"\nreport screenshot: {run.screenshot}" + (f" (copied to {kept})" if kept else ""))
     return run
 
 
@@ -306,7 +303,6 @@ def test_screenshot_and_verdict_on_the_first_screen(browser: BrowserRun) -> None
     assert browser.screenshot is not None
     png = browser.screenshot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
-    assert (ARTIFACTS / "report.png").read_bytes() == png
     dom = browser.pages["/report.html"].dom
     assert dom["firstInMain"][:3] == ["h1#", "p#", "div#verdict"]
     assert dom["viewportHeight"] == VIEWPORT[1]
@@ -923,7 +919,7 @@ def test_gpo_names_of_another_plan_are_not_shown(store_and_plan: tuple[Path, Map
                                                  tmp_path: Path) -> None:
     db, doc = store_and_plan
     other = json.loads(json.dumps(doc))
-    other["waves"][0]["hosts"] = other["waves"][0]["hosts"][:-1]  # another plan: the pilot lost a host
+    other["waves"][0]["hosts"][-1]["host"] = "another-host"  # another plan: a different pilot host
     other["plan_id"] = plan_id_of(other)
     (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
     gpo = CliRunner().invoke(main, ["gpo", "--plan", str(tmp_path / "other.json"), "--out", str(tmp_path / "gpo"),

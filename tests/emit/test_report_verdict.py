@@ -24,7 +24,6 @@ import report_fixtures as rf  # tests/emit/, on sys.path under pytest's default 
 from auditplan.emit.report.render import render, write_report
 from auditplan.emit.report.verdict import verdict
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "auditplan-out" / "test-artifacts"
 PAPERS = (("a4", 8.27, 11.69), ("letter", 8.5, 11.0))
 CANNOT = "OS cannot log the command line"
 ON = "4688 with command line on"
@@ -209,14 +208,13 @@ def chromium_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             cdp.wait_for("Page.loadEventFired", after=start)
             out["dom"] = cdp.evaluate(PROBE)
             png = base64.b64decode(cdp.call("Page.captureScreenshot", format="png")["data"])
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            (ARTIFACTS / "report-1400.png").write_bytes(png)
+            rf.keep_artifact("report-1400.png", png)
             out["png"] = png
             cdp.call("Emulation.clearDeviceMetricsOverride")
             for name, width, height in PAPERS:
                 pdf = base64.b64decode(cdp.call("Page.printToPDF", paperWidth=width, paperHeight=height,
                                                 printBackground=True)["data"])
-                (ARTIFACTS / f"report-verdict-{name}.pdf").write_bytes(pdf)
+                rf.keep_artifact(f"report-verdict-{name}.pdf", pdf)
                 out["pdf_pages"][name] = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
     return out
 

@@ -145,8 +145,11 @@ def demo_plan(ctx: DemoContext) -> None:
 def demo_gpo(ctx: DemoContext) -> None:
     outputs = emit.write_gpo(ctx.out / "plan.json", ctx.out / "gpo", emit.GpoOptions(domain=DEMO_DOMAIN),
                              warn=ctx.warnings.append)
-    ctx.messages.append(f"gpo: {len(outputs)} GPO backup(s), one per wave, with rollout/verify/rollback scripts "
-                        f"-> {ctx.out / 'gpo'}")
+    # A wave gets one GPO per group of hosts whose audit policy can be kept by one audit.csv
+    # (emit/gpo/audit_union.py), so there can be more GPOs than waves.
+    waves = len({o.wave for o in outputs})
+    ctx.messages.append(f"gpo: {len(outputs)} GPO backup(s) for {waves} wave(s), each keeping its hosts' other "
+                        f"audit settings, with rollout/verify/rollback scripts -> {ctx.out / 'gpo'}")
 
 
 def demo_detections(ctx: DemoContext) -> None:

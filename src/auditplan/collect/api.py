@@ -290,10 +290,13 @@ def ingest(
     as soon as it is read. Raises StoreError if the store cannot be opened; a bad file only gets an
     `error` in its summary.
     """
-    store = _open_store(db)
+    # An existing store is opened first, so a store that cannot be opened is reported before any
+    # file is read; a new one is created only once there is a host to save (a run whose every file
+    # fails must not leave an empty store that the later commands would then pick as the default).
+    store = _open_store(db) if db.exists() else None
     summaries: list[FileSummary] = []
     by_host: dict[str, list[tuple[int, HostResult]]] = {}
-    with store:
+    try:
         for path in files:
             outcome = read_evtx(path, host_name, role=role, sample_size=sample_size, max_file_bytes=max_file_bytes)
             if outcome.result is not None:
@@ -303,6 +306,7 @@ def ingest(
                 on_file(outcome.summary)
         hosts: list[HostIngest] = []
         for group in by_host.values():
+            store = store or _open_store(db)
             merged = merge_results([r for _, r in group], sample_size=sample_size)
             try:
                 store.save_result(merged)
@@ -312,4 +316,7 @@ def ingest(
                 hosts.append(HostIngest(merged.host.name, len(group), str(exc)))
             else:
                 hosts.append(HostIngest(merged.host.name, len(group)))
+    finally:
+        if store is not None:
+            store.close()
     return IngestResults(files=tuple(summaries), hosts=tuple(hosts))

@@ -3,7 +3,8 @@
 Layout (§5.1): an empty line, the key (root expanded, the rest echoed as typed), one line per value
 `    Name    TYPE    data`, an empty line; REG_DWORD as lower-case hex `0x..` without padding. Missing
 key or value: `ERROR: The system was unable to find the specified registry key or value.` on stderr,
-exit 1 (§5.2); a bad root: `ERROR: Invalid key name.` + usage hint, exit 1.
+exit 1 (§5.2), in the host's UI language (simulator/tool_texts.py); a bad root:
+`ERROR: Invalid key name.` + usage hint, exit 1.
 
 Which values exist follows gpo-backup-format.md §A2-§A4: ProcessCreationIncludeCmdLine_Enabled is
 present (0x1) only when the policy is on; SCENoApplyLegacyAuditPolicy only when the profile sets it;
@@ -25,11 +26,10 @@ from auditplan.records import ProductType
 from auditplan.simulator.cmd_shell import CRLF, ToolContext
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
+from auditplan.simulator.tool_texts import texts_for
 
-NOT_FOUND = "ERROR: The system was unable to find the specified registry key or value.\r\n"
 INVALID_KEY = 'ERROR: Invalid key name.\r\nType "REG QUERY /?" for usage.\r\n'
 INVALID_SYNTAX = 'ERROR: Invalid syntax.\r\nType "REG QUERY /?" for usage.\r\n'
-ACCESS_DENIED = "ERROR: Access is denied.\r\n"
 REG_EXIT_ERROR = 1
 
 ROOTS = {
@@ -153,6 +153,7 @@ class Reg:
     def __init__(self, profile: HostProfile) -> None:
         self.profile = profile
         self.keys = build_registry(profile)
+        self.texts = texts_for(profile.locale)
 
     def __call__(self, ctx: ToolContext) -> CommandOutput:
         args = list(ctx.argv)
@@ -186,17 +187,17 @@ class Reg:
                 return ctx.err(INVALID_SYNTAX, exit_code=REG_EXIT_ERROR)
         lookup = shown_key.upper()
         if lookup in ADMIN_ONLY_KEYS and not self.profile.admin:
-            return ctx.err(ACCESS_DENIED, exit_code=REG_EXIT_ERROR)
+            return ctx.err(self.texts.reg_access_denied, exit_code=REG_EXIT_ERROR)
         entry = self.keys.get(lookup)
         if entry is None:
-            return ctx.err(NOT_FOUND, exit_code=REG_EXIT_ERROR)
+            return ctx.err(self.texts.reg_not_found, exit_code=REG_EXIT_ERROR)
         _, values = entry
         if search is not None:
             return self._search(ctx, lookup, search, keys_only)
         if value_name is not None:
             match = [v for v in values if v.name.lower() == value_name.lower()] if value_name else []
             if not match:
-                return ctx.err(NOT_FOUND, exit_code=REG_EXIT_ERROR)
+                return ctx.err(self.texts.reg_not_found, exit_code=REG_EXIT_ERROR)
             return ctx.out(CRLF + shown_key + CRLF + match[0].render() + CRLF + CRLF)
         lines = [shown_key, *(v.render() for v in values)]
         text = CRLF + CRLF.join(lines) + CRLF + CRLF

@@ -26,9 +26,10 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas costs ~0.6 s to import; `survey --help` and the survey itself never need it
+    import pandas as pd
 
 from auditplan.records import HostEstimate, HostResult, HostStatus, SampledEvent
 from auditplan.store.codec import CodecError, decode_as, encode

@@ -15,9 +15,10 @@ import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas costs ~0.6 s to import: deferred until a frame is written
+    import pandas as pd
 
 from auditplan.safe_write import UnsafePathError, write_text
 from auditplan.store.rows import utc
@@ -34,6 +35,8 @@ def _iso_utc(moment: datetime) -> str:
 
 def _plain(value: Any) -> Any:
     """A frame cell as a JSON value: None for every kind of missing, ISO text for times."""
+    import pandas as pd  # already loaded: the cell came from a frame
+
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):

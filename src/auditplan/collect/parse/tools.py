@@ -153,6 +153,7 @@ INCLUSION_TEXTS: dict[str, AuditSetting] = {
     "succès": AuditSetting.SUCCESS,  # fr
     "échec": AuditSetting.FAILURE,
     "succès et échec": AuditSetting.SUCCESS_AND_FAILURE,
+    "aucun audit": AuditSetting.NONE,  # fr, UNVERIFIED (docs/localised-tool-output.md "auditpol")
 }
 
 
@@ -202,15 +203,37 @@ class RegValue:
 
 # Value line: 4 spaces, name, 4 spaces, type, [4 spaces, data] (tool-outputs §5.1).
 _REG_LINE = re.compile(r"^ {4}(?P<name>.+?) {4}(?P<type>REG_[A-Z_]+)(?: {4}(?P<data>.*))?$")
-_REG_NOT_FOUND = re.compile(r"(?i)unable to find the specified registry key or value|系统找不到指定的注册表项或值")
+# reg's "not found" message (one text for a missing key and a missing value, tool-outputs §5.2) in the
+# languages a capture is cited for (docs/localised-tool-output.md "reg"): en, de, fr, zh-CN. Compared after
+# _fold (case, typographic apostrophe), so "ERREUR : le système n’a pas…" and "Erreur : … n'a pas…" match.
+REG_NOT_FOUND_TEXTS = (
+    "unable to find the specified registry key or value",  # en
+    "der angegebene registrierungsschlüssel bzw. wert wurde nicht gefunden",  # de
+    "n'a pas trouvé la clé ou la valeur de registre spécifiée",  # fr
+    "系统找不到指定的注册表项或值",  # zh-CN
+)
+# reg prints every error as one line "<localised ERROR>: <message>" ("ERROR:", "FEHLER:", "ERREUR :",
+# "错误:"); usage errors add a second line ("Type "REG QUERY /?" for usage.").
+_REG_ERROR_LINE = re.compile(r"^[^\W\d_]{2,24} ?[:：] ?\S")
+
+
+def _fold(text: str) -> str:
+    return text.replace("\u2019", "'").casefold()
 
 
 def parse_reg_values(
     text: str, exit_code: int | None = None, section: str = "reg"
 ) -> dict[str, RegValue] | ParseError | None:
-    """`reg query KEY [/v NAME]` -> {name: RegValue}. A missing key or value (the "unable to find"
-    error, exit 1 - tool-outputs §5.2) returns None; other errors and junk return ParseError. Value names
-    are matched case-insensitively by callers through `reg_value`.
+    """`reg query KEY [/v NAME]` -> {name: RegValue}. A missing key or value returns None; access denied,
+    other errors and junk return ParseError. Value names are matched case-insensitively by callers
+    through `reg_value`.
+
+    reg's messages are localised, so "missing" is decided by the output's structure first: no key line,
+    no value line, exactly one "<word>: <message>" line and exit code 1 (tool-outputs §5.2) is reg
+    reporting an error, and for the probe's fixed, well-formed queries of world-readable keys that error
+    is "not found". The text confirms it where its language is known (REG_NOT_FOUND_TEXTS) and decides
+    alone when the probe has no exit code. Access denied is told apart by its (system-message) text,
+    checked first; an access-denied text in a language _ACCESS_DENIED_TEXT lacks would read as missing.
     """
     if err := _too_large(section, text):
         return err
@@ -232,13 +255,19 @@ def parse_reg_values(
         values[m.group("name").strip()] = RegValue(m.group("name").strip(), rtype, data)
     if values:
         return values
-    if _REG_NOT_FOUND.search(text) or (exit_code == REG_NOT_FOUND_EXIT and "ERROR" in text.upper()):
-        return None
-    if looks_access_denied(text, exit_code):
+    head = text[:4096]
+    if looks_access_denied(head, exit_code):
         return ParseError(section, "access denied", "access_denied")
-    if not text.strip():
+    folded = _fold(head)
+    if any(t in folded for t in REG_NOT_FOUND_TEXTS) and exit_code in (REG_NOT_FOUND_EXIT, None):
+        return None
+    lines = [ln.strip() for ln in head.replace("\x00", "").splitlines() if ln.strip()]
+    if not lines:
         return ParseError(section, "empty output", "empty")
-    if "HKEY_" in text[:2000] and exit_code in (0, None):
+    has_key_line = any(ln.upper().startswith("HKEY_") for ln in lines)
+    if not has_key_line and exit_code == REG_NOT_FOUND_EXIT and len(lines) == 1 and _REG_ERROR_LINE.match(lines[0]):
+        return None  # one reg error line in a language without a cited text: see the docstring
+    if has_key_line and exit_code in (0, None):
         return {}  # the key exists but holds no values (only subkeys)
     return ParseError(section, f"not reg query output: {excerpt(text)}")
 
@@ -336,8 +365,14 @@ def _key_values(text: str) -> dict[str, str]:
     return out
 
 
+# System message 15007 (en, de, fr: docs/localised-tool-output.md "wevtutil"); the exit code decides first.
+_CHANNEL_NOT_FOUND_TEXT = re.compile(
+    r"(?i)channel could not be found|kanal wurde nicht gefunden|canal spécifié est introuvable"
+)
+
+
 def _wevtutil_error(section: str, text: str, exit_code: int | None) -> ParseError | None:
-    if exit_code == ERROR_EVT_CHANNEL_NOT_FOUND or re.search(r"(?i)channel could not be found", text[:4096]):
+    if exit_code == ERROR_EVT_CHANNEL_NOT_FOUND or _CHANNEL_NOT_FOUND_TEXT.search(text[:4096]):
         return ParseError(section, "log not found (15007)", "not_found")
     if looks_access_denied(text, exit_code):
         return ParseError(section, "access denied", "access_denied")
@@ -445,7 +480,8 @@ _SC_STATE = re.compile(
     r"(STOPPED|START_PENDING|STOP_PENDING|RUNNING|CONTINUE_PENDING|PAUSE_PENDING|PAUSED)\b",
     re.MULTILINE,
 )
-_SC_MISSING = re.compile(r"\b1060:")
+# French puts a space before the colon ("échec(s) 1060 :", docs/localised-tool-output.md "sc").
+_SC_MISSING = re.compile(r"\b1060 ?:")
 
 
 @dataclass(frozen=True)
