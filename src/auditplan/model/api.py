@@ -39,6 +39,7 @@ from auditplan.model.output import (
     projections_document,
 )
 from auditplan.model.plan_csv import plan_csv_text
+from auditplan.model.plan_totals import PlanTotal, plan_totals
 from auditplan.model.planner import BUDGET_EPS, BUDGET_GB_DAY, EnabledLoad, PlanOptions, enabled_load
 from auditplan.model.planner import plan as plan_waves
 from auditplan.model.priors import load_priors
@@ -101,6 +102,7 @@ __all__ = [
     "PlanError",
     "PlanOptions",
     "PlanRun",
+    "PlanTotal",
     "Projection",
     "SiemProfile",
     "capacity_units",
@@ -116,6 +118,7 @@ __all__ = [
     "local_history",
     "plan",
     "plan_csv_text",
+    "plan_totals",
     "plan_waves",
     "project",
     "project_estimates",
