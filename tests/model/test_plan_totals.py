@@ -27,12 +27,24 @@ def test_a_plan_holding_every_host_ends_on_the_projections_fleet_figures() -> No
     totals = plan_totals(p, [(0, names[:5]), (1, names[5:25]), (2, names[25:])])
     assert [t.wave for t in totals] == [0, 1, 2] and [t.hosts for t in totals] == [5, 25, 40]
     last, fleet = totals[-1], p.fleet.iloc[0]
-    for q in ("p10", "p50", "p90"):  # the same draws: equal, not close
-        assert getattr(last.added_gb_day, q) == pytest.approx(fleet[f"added_gb_day_{q}"], rel=1e-9)
-        assert getattr(last.added_events_day, q) == pytest.approx(fleet[f"added_events_day_{q}"], rel=1e-9)
+    # Waves that are slices of the projection's host order draw the very same numbers: equal up to
+    # float32 summation order.
+    for q in ("p10", "p50", "p90"):
+        assert getattr(last.added_gb_day, q) == pytest.approx(fleet[f"added_gb_day_{q}"], rel=1e-6)
+        assert getattr(last.added_events_day, q) == pytest.approx(fleet[f"added_events_day_{q}"], rel=1e-6)
     # Running totals grow wave by wave.
     for a, b in pairwise(totals):
         assert a.added_gb_day.p50 < b.added_gb_day.p50 and a.added_gb_day.p90 < b.added_gb_day.p90
+
+
+def test_waves_in_any_host_order_end_within_monte_carlo_error_of_the_fleet() -> None:
+    p = project(_fleet(), profiles()["splunk-xml"], retention_days=30, price_per_gb=None, currency=None, seed=3,
+                draws=4000)
+    names = p.hosts["host"].tolist()
+    totals = plan_totals(p, [(0, names[1::2]), (1, names[::2])])  # interleaved: other draws, same model
+    fleet = p.fleet.iloc[0]
+    for q in ("p10", "p50", "p90"):
+        assert getattr(totals[-1].added_gb_day, q) == pytest.approx(fleet[f"added_gb_day_{q}"], rel=0.03)
 
 
 def test_the_total_lies_between_the_plans_added_up_quantiles() -> None:
