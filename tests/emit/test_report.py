@@ -919,7 +919,7 @@ def test_gpo_names_of_another_plan_are_not_shown(store_and_plan: tuple[Path, Map
                                                  tmp_path: Path) -> None:
     db, doc = store_and_plan
     other = json.loads(json.dumps(doc))
-    other["waves"][0]["hosts"] = other["waves"][0]["hosts"][:-1]  # another plan: the pilot lost a host
+    other["waves"][0]["hosts"][-1]["host"] = "another-host"  # another plan: a different pilot host
     other["plan_id"] = plan_id_of(other)
     (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
     gpo = CliRunner().invoke(main, ["gpo", "--plan", str(tmp_path / "other.json"), "--out", str(tmp_path / "gpo"),

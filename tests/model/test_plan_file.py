@@ -50,9 +50,10 @@ def sample_plan() -> Plan:
         _host("dc01", 0, role="dc", local_subcategories=(LocalSubcategory(LOGON, AuditSetting.SUCCESS, "Logon"),),
               prior_process_creation=AuditSetting.FAILURE, prior_cmdline_registry=1),
         _host("web01", 0, change=Change.CMDLINE_ONLY, local_hours_p90=None, recommended_log_max_size_mb=None),
-    ), WaveLoad(0.1, 0.2, 1.2, 5.0, 0.2), WaveLoad(0.1, 0.2, None, None, 0.2))
+    ), WaveLoad(0.00246914, 0.004, 1.2, 0.1, 0.004), WaveLoad(0.00246914, 0.004, None, None, 0.004))
+    # Each load the sum of its hosts' figures, each cumulative the running total (read_plan checks).
     wave1 = Wave(1, "wave 1", (_host("sql01", 1, role="sql", events_per_day_p50=math.nan),),
-                 WaveLoad(0.3, 0.4, 2.0, 6.0, 0.4), WaveLoad(0.4, 0.6, None, None, 0.6))
+                 WaveLoad(0.00123457, 0.002, 2.0, 0.05, 0.002), WaveLoad(0.00370371, 0.006, None, None, 0.006))
     unplaced = (PlannedHost("old01", None, "cmdline_unsupported: build 7601", role="web", site="par", gb_day_p90=0.01),
                 PlannedHost("gone", None, "unreachable: survey timeout"))
     return Plan(siem="splunk-xml", waves=(pilot, wave1), unplaced=unplaced,
@@ -83,8 +84,8 @@ def test_round_trip_is_byte_identical_and_keeps_every_field(tmp_path: Path) -> N
     assert dc01.events_per_day_p50 == 1234.57 and dc01.gb_day_p50 == 0.00123457  # six significant digits
     assert web01.change == "cmdline_only" and web01.local_hours_p90 is None
     assert back.waves[0].recommended_log_max_size_mb == 512
-    assert back.waves[0].load == WaveLoad(0.1, 0.2, 1.2, 5.0, 0.2)
-    assert back.waves[0].cumulative == WaveLoad(0.1, 0.2, None, None, 0.2)  # cumulative carries no EPS
+    assert back.waves[0].load == WaveLoad(0.00246914, 0.004, 1.2, 0.1, 0.004)
+    assert back.waves[0].cumulative == WaveLoad(0.00246914, 0.004, None, None, 0.004)  # cumulative carries no EPS
     assert math.isnan(back.waves[1].hosts[0].events_per_day_p50)  # null in the file
     # What plan.json does not carry reads as "unknown".
     assert math.isnan(dc01.load) and math.isnan(dc01.eps_mean_p50)

@@ -37,6 +37,7 @@ from auditplan.records.plan import (
     WaveLoad,
     plan_id_of,
 )
+from auditplan.records.plan_sums import check_sums
 from auditplan.records.survey import AUDIT_POLICY_SOURCES, AuditSetting
 
 
@@ -103,8 +104,20 @@ def _number(value: object, where: object, key: str = "") -> float | None:
 
 
 def _estimate(value: object, where: object, key: str = "") -> float:
+    """A host's figure (events/day, GB/day, events/s, hours): a number >= 0, or null (NaN)."""
     number = _number(value, where, key)
-    return math.nan if number is None else number
+    if number is None:
+        return math.nan
+    if number < 0:
+        raise PlanError(f"{_at(where, key)}: expected a number >= 0 or null, got {_shown(number)}")
+    return number
+
+
+def _ordered(low: float, high: float, where: object, key: str) -> None:
+    """p50 <= p90: quantiles of one distribution (rounding to six digits keeps the order)."""
+    if low > high:  # False when either is NaN (unknown)
+        raise PlanError(f"{where}: {key}_p50 {_shown(low)} is above {key}_p90 {_shown(high)}; "
+                        "a median cannot exceed the 90th percentile")
 
 
 def _whole(value: object, where: str, minimum: int) -> int | None:
@@ -217,6 +230,13 @@ def _wave_host(h: object, wave_at: str, index: int, wave: int) -> PlannedHost:
     if audit_source is not None and audit_source not in AUDIT_POLICY_SOURCES:
         raise PlanError(f"{hat}: audit_policy_source: expected one of {', '.join(AUDIT_POLICY_SOURCES)} or null, "
                         f"got {_shown(audit_source)}")
+    ev50, ev90 = (_estimate(h.get(k), hat, k) for k in ("events_per_day_p50", "events_per_day_p90"))
+    gb50, gb90 = (_estimate(h.get(k), hat, k) for k in ("gb_day_p50", "gb_day_p90"))
+    _ordered(ev50, ev90, hat, "events_per_day")
+    _ordered(gb50, gb90, hat, "gb_day")
+    hours = _number(h.get("local_hours_p90"), hat, "local_hours_p90")
+    if hours is not None and hours < 0:
+        raise PlanError(f"{hat}: local_hours_p90: expected a number >= 0 or null, got {_shown(hours)}")
     return PlannedHost.bulk((
         ("host", name), ("wave", wave),
         ("role", _optional_text(h.get("role"), hat, "role")),
@@ -224,13 +244,10 @@ def _wave_host(h: object, wave_at: str, index: int, wave: int) -> PlannedHost:
         ("os_family", _optional_text(h.get("os_family"), hat, "os_family")),
         ("change", change),
         ("source", _optional_text(h.get("source"), hat, "source") or ""),
-        ("events_per_day_p50", _estimate(h.get("events_per_day_p50"), hat, "events_per_day_p50")),
-        ("events_per_day_p90", _estimate(h.get("events_per_day_p90"), hat, "events_per_day_p90")),
-        ("gb_day_p50", _estimate(h.get("gb_day_p50"), hat, "gb_day_p50")),
-        ("gb_day_p90", _estimate(h.get("gb_day_p90"), hat, "gb_day_p90")),
+        ("events_per_day_p50", ev50), ("events_per_day_p90", ev90), ("gb_day_p50", gb50), ("gb_day_p90", gb90),
         ("eps_peak_p90", _estimate(h.get("eps_peak_p90"), hat, "eps_peak_p90")),
         ("recommended_log_max_size_mb", size),
-        ("local_hours_p90", _number(h.get("local_hours_p90"), hat, "local_hours_p90")),
+        ("local_hours_p90", hours),
         ("local_subcategories", subs),
         ("prior_process_creation", prior_pc),
         ("prior_cmdline_registry", None if prior_cmdline is None else int(prior_cmdline)),
@@ -243,6 +260,9 @@ def _wave_load(wave: Mapping[str, Any], key: str, where: str) -> WaveLoad | None
         return None
     values = _object(wave[key], f"{where}.{key}")
     numbers = {name: _number(value, f"{where}.{key}.{name}") for name, value in values.items()}
+    for name, number in numbers.items():
+        if number is not None and number < 0:
+            raise PlanError(f"{where}.{key}.{name}: expected a number >= 0 or null, got {_shown(number)}")
     return WaveLoad(**{k: numbers.get(k) for k in LOAD_KEYS})
 
 
@@ -301,9 +321,11 @@ def _budget(raw: object, where: str) -> Budget | None:
     first = b.get("first", [])
     if not isinstance(first, list) or not all(isinstance(s, str) for s in first):
         raise PlanError(f"{where}: budget.first: expected a list of strings, got {_shown(first)}")
+    max_step = _number(b.get("max_step"), f"{where}: budget.max_step")
+    if max_step is not None and max_step <= 0:
+        raise PlanError(f"{where}: budget.max_step: expected a number > 0 or null, got {max_step!r}")
     return Budget(
-        kind=BudgetKind(kind), value=value,
-        max_step=_number(b.get("max_step"), f"{where}: budget.max_step"),
+        kind=BudgetKind(kind), value=value, max_step=max_step,
         quantile=quantile,
         max_waves=_whole(b.get("max_waves"), f"{where}: budget.max_waves", 1),
         pilot_size=_whole(b.get("pilot_size"), f"{where}: budget.pilot_size", 1),
@@ -334,7 +356,7 @@ def _unplaced(raw: object, where: str) -> tuple[PlannedHost, ...]:
         out.append(PlannedHost(
             host=u["host"], wave=None, reason=u["reason"],
             role=_optional_text(u.get("role"), f"{at}.role"), site=_optional_text(u.get("site"), f"{at}.site"),
-            gb_day_p90=_estimate(u.get("gb_day_p90"), f"{at}.gb_day_p90"),
+            gb_day_p90=_estimate(u.get("gb_day_p90"), at, "gb_day_p90"),
         ))
     return tuple(out)
 
@@ -392,6 +414,7 @@ def _parse_plan(raw: object, where: str) -> Plan:
         created_at=_created_at(raw.get("created_at"), where),
         projection_id=_projection_id(raw.get(PROJECTION_ID), where),
     )
+    check_sums(plan, where)
     try:
         expected = plan_id_of(raw)
     except ValueError:
