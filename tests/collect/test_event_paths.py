@@ -10,7 +10,6 @@ WinRM, None from EVTX).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import evtx
