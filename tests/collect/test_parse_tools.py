@@ -417,3 +417,24 @@ def test_hostname() -> None:
     assert parse_hostname(capture("hostname-winrs.txt")) == "WIN-HOST"
     assert isinstance(parse_hostname("two\r\nlines\r\n"), ParseError)
     assert isinstance(parse_hostname("<script>\r\n"), ParseError)
+
+
+# --- localised hosts (docs/localised-tool-output.md) -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sc-query-missing-1060-de.txt", "sc-query-missing-1060-fr.txt"])
+@pytest.mark.parametrize("exit_code", [1060, None])
+def test_sc_missing_service_in_german_and_french(name: str, exit_code: int | None) -> None:
+    # French writes "1060 :" with a space: the number alone must still say "not installed".
+    assert parse_sc_query(capture(name), exit_code) == ServiceState(present=False)
+
+
+@pytest.mark.parametrize("message", ["Der angegebene Kanal wurde nicht gefunden.", "Le canal spécifié est introuvable."])
+def test_wevtutil_missing_channel_in_german_and_french_without_an_exit_code(message: str) -> None:
+    got = parse_wevtutil_gli("x\r\n" + message + "\r\n", None)
+    assert isinstance(got, ParseError) and got.kind == "not_found"
+
+
+def test_wevtutil_access_denied_in_french() -> None:
+    got = parse_wevtutil_gl("Accès refusé.\r\nx\r\n", 5)
+    assert isinstance(got, ParseError) and got.kind == "access_denied"

@@ -150,7 +150,7 @@ def test_bad_values(tmp_path: Path) -> None:
 [[hosts]]
 name = "h1"
 address = "10.0.0.5"
-locale = "fr-FR"
+locale = "ja-JP"
 audit = { process_creation = "yes" }
 security_log = { retention = "forever" }
 rates = { hourly_shape = [1, 2, 3] }
@@ -164,14 +164,14 @@ name = "h3"
 address = "127.0.0.20"
 """
     text_errors = "\n".join(errors_of(tmp_path, text))
-    assert "host 'h1': locale: expected one of en-US, de-DE, got 'fr-FR'" in text_errors
+    assert "host 'h1': locale: expected one of en-US, de-DE, fr-FR, got 'ja-JP'" in text_errors
     assert (
         "host 'h1': audit.process_creation: expected one of none, success, failure, success_and_failure" in text_errors
     )
     assert "host 'h1': security_log.retention" in text_errors
     assert "host 'h1': rates.hourly_shape" in text_errors
     # Address problems are reported once the values themselves are valid.
-    fixed = text.replace('locale = "fr-FR"\n', "").replace('"yes"', '"success"').replace('"forever"', '"archive"')
+    fixed = text.replace('locale = "ja-JP"\n', "").replace('"yes"', '"success"').replace('"forever"', '"archive"')
     fixed = fixed.replace("[1, 2, 3]", '"flat"')
     address_errors = "\n".join(errors_of(tmp_path, fixed))
     assert "host 'h1': address: 10.0.0.5 is not a loopback address" in address_errors

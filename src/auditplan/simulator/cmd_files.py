@@ -8,11 +8,14 @@ import re
 import threading
 from collections.abc import Mapping
 
-FILE_NOT_FOUND_TEXT = "The system cannot find the file specified.\r\n"
-PATH_NOT_FOUND_TEXT = "The system cannot find the path specified.\r\n"
+from auditplan.simulator.tool_texts import CMD_ACCESS_DENIED, CMD_FILE_NOT_FOUND, CMD_PATH_NOT_FOUND
+
+# English here; a shell prints its host's language (Shell.messages, simulator/tool_texts.py).
+FILE_NOT_FOUND_TEXT = CMD_FILE_NOT_FOUND
+PATH_NOT_FOUND_TEXT = CMD_PATH_NOT_FOUND
 # Win32 error 5's text as wevtutil prints it (tool-outputs §3.4/§4.3); that cmd prints the same text
 # for a refused redirection is UNVERIFIED (not captured).
-ACCESS_DENIED_TEXT = "Access is denied.\r\n"
+ACCESS_DENIED_TEXT = CMD_ACCESS_DENIED
 NUL_DEVICE = "NUL"
 # The environment variables that name folders a real profile has: they exist when a shell starts.
 _FOLDER_VARIABLES = ("TEMP", "TMP", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "SYSTEMROOT", "WINDIR",

@@ -64,14 +64,12 @@ from auditplan.simulator.cmd_parse import (
     substitute_text,
 )
 from auditplan.simulator.interface import CommandOutput
+from auditplan.simulator.tool_texts import CMD_SYNTAX, CMD_UNKNOWN
 
 CRLF = "\r\n"
 UNKNOWN_COMMAND_EXIT = 9009
-# windows-tool-outputs.md §9.1 (VERBATIM, stderr, CRLF).
-UNKNOWN_COMMAND_TEXT = (
-    "'{name}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
-)
-SYNTAX_ERROR_TEXT = "The syntax of the command is incorrect.\r\n"
+UNKNOWN_COMMAND_TEXT = CMD_UNKNOWN  # windows-tool-outputs.md §9.1 (VERBATIM, stderr, CRLF)
+SYNTAX_ERROR_TEXT = CMD_SYNTAX
 # cd to a \\server\share path. Not in the reference captures: UNVERIFIED (cmd's well-known wording).
 UNC_CURRENT_DIRECTORY_TEXT = "CMD does not support UNC paths as current directories.\r\n"
 CMD_LINE_LIMIT = 8191  # winrm-protocol.md §1.5/§3.3; KB 830473
@@ -145,6 +143,7 @@ class Shell:
         cwd: str = "C:\\Windows\\system32",
         delayed_expansion: bool = False,
         echo_on: bool = True,
+        messages: Mapping[str, str] | None = None,  # English message -> the host's (tool_texts.py)
     ) -> None:
         self.env: dict[str, str] = {k.upper(): v for k, v in env.items()}
         self._env_case = {k.upper(): k for k in env}
@@ -156,6 +155,7 @@ class Shell:
         # `cmd /c` starts with echo on (`cmd /q` off); `echo off` / `echo on` change it for the rest
         # of the line. It decides whether FOR shows each iteration's command.
         self.echo_on = echo_on
+        self.messages = messages or {}
         self._errorlevel = 0
         self._level_touched = False
         self._pushed: list[str] = []  # pushd's stack of folders
@@ -173,6 +173,10 @@ class Shell:
     # -- encoding -------------------------------------------------------------------------
     def encode(self, text: str) -> bytes:
         return text.encode(codec_for(self.codepage), errors="replace")
+
+    def say(self, text: str, name: str = "") -> bytes:
+        """One of cmd's own messages, in the host's language (`{name}`: the command as typed)."""
+        return self.encode(self.messages.get(text, text).replace("{name}", name))
 
     def decode(self, data: bytes) -> str:
         return data.decode(codec_for(self.codepage), errors="replace")
@@ -296,14 +300,14 @@ class Shell:
                 content = self._read_redirect_source(r.target)
                 if content is None:
                     self.errorlevel = 1
-                    return _Result(b"", self.encode(FILE_NOT_FOUND_TEXT), 1)
+                    return _Result(b"", self.say(FILE_NOT_FOUND_TEXT), 1)
                 stdin = content
             elif not r.target.startswith("&") and r.target.upper() != NUL_DEVICE:
                 # cmd opens the file before it runs the command: a refused file means no command.
                 problem = self.fs.create_error(self.resolve(r.target))
                 if problem is not None:
                     self.errorlevel = 1
-                    return _Result(b"", self.encode(problem), 1)
+                    return _Result(b"", self.say(problem), 1)
         if isinstance(node, Group):
             res = self._run_sequence(node.body, stdin, piped=piped)
         elif isinstance(node, For):
@@ -432,7 +436,7 @@ class Shell:
         if tool is None:
             self.errorlevel = UNKNOWN_COMMAND_EXIT
             shown = name.strip('"')
-            return _Result(b"", self.encode(UNKNOWN_COMMAND_TEXT.format(name=shown)), UNKNOWN_COMMAND_EXIT)
+            return _Result(b"", self.say(UNKNOWN_COMMAND_TEXT, shown), UNKNOWN_COMMAND_EXIT)
         output = tool(ToolContext(name, tuple(split_args(rest)), rest, stdin, self))
         self.errorlevel = output.exit_code
         return _Result(output.stdout, output.stderr, output.exit_code)
@@ -479,11 +483,11 @@ class Shell:
         args = split_args(rest)
         if not args:
             self.errorlevel = 1
-            return _Result(b"", self.encode(SYNTAX_ERROR_TEXT), 1)
+            return _Result(b"", self.say(SYNTAX_ERROR_TEXT), 1)
         data = self.fs.read(self.resolve(args[0]))
         if data is None:
             self.errorlevel = 1
-            return _Result(b"", self.encode(FILE_NOT_FOUND_TEXT), 1)
+            return _Result(b"", self.say(FILE_NOT_FOUND_TEXT), 1)
         self.errorlevel = 0
         return _Result(data, b"", 0)  # type writes the bytes unchanged (§1.2)
 
@@ -491,7 +495,7 @@ class Shell:
         paths = [a for a in split_args(rest) if not a.startswith("/")]
         if not paths:
             self.errorlevel = 1
-            return _Result(b"", self.encode(SYNTAX_ERROR_TEXT), 1)
+            return _Result(b"", self.say(SYNTAX_ERROR_TEXT), 1)
         err = []
         for p in paths:
             full = self.resolve(p)
@@ -522,7 +526,7 @@ class Shell:
             target += "\\"
         if not self.fs.is_dir(target):
             self.errorlevel = 1
-            return _Result(b"", self.encode(PATH_NOT_FOUND_TEXT), 1)
+            return _Result(b"", self.say(PATH_NOT_FOUND_TEXT), 1)
         if switch_drive or target[:2].upper() == self.cwd[:2].upper():
             self.cwd = target
         self.errorlevel = 0

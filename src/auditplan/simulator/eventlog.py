@@ -54,6 +54,7 @@ from auditplan.simulator.eventlog_templates import (
     sysmon_templates,
 )
 from auditplan.simulator.interface import CommandOutput, EventLogView
+from auditplan.simulator.tool_texts import texts_for
 from auditplan.simulator.variation import rate_factors
 from auditplan.simulator.xpath import TICK_MAX, TICK_MIN, TICKS_PER_SECOND, EventFilter, XPathError
 
@@ -166,6 +167,7 @@ class SimEventLog:
         codepage: int = 437,
         text_header_colon: bool = False,
         variation: tuple[int, float, float] = (0, 0.0, 0.0),
+        locale: str = "en-US",
     ) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware (UTC)")
@@ -185,6 +187,7 @@ class SimEventLog:
         self.templates = templates
         self.codepage = codepage
         self.text_header_colon = text_header_colon
+        self.texts = texts_for(locale)  # `/f:text` values in the host's language
         self.process_rate = process_rate
         self.boots_per_day = boots_per_day
         self._pool = {k: np.array([i for i, t in enumerate(templates) if t.kind == k], dtype=np.int64)
@@ -216,6 +219,7 @@ class SimEventLog:
             other_rate=profile.rates.other_security_events_per_day, boots_per_day=profile.rates.boots_per_day,
             hourly_shape=tuple(profile.rates.hourly_shape), codepage=int(getattr(profile, "oem_codepage", 437)),
             text_header_colon=build < BUILD_TEXT_HEADER_NO_COLON, variation=_variation(profile),
+            locale=str(getattr(profile, "locale", "en-US")),
         )
 
     @classmethod
@@ -232,6 +236,7 @@ class SimEventLog:
             other_rate=0.0, boots_per_day=0.0, hourly_shape=tuple(profile.rates.hourly_shape),
             codepage=int(getattr(profile, "oem_codepage", 437)),
             text_header_colon=profile.os.build < BUILD_TEXT_HEADER_NO_COLON, variation=_variation(profile),
+            locale=str(getattr(profile, "locale", "en-US")),
         )
 
     def _generate_counts(self, process_rate: float, other_rate: float, boots: float,
@@ -465,7 +470,7 @@ class SimEventLog:
         if self._layouts is None:
             self._layouts = host_layouts(self.templates, self.identity)
         text = render(self.templates, selected, parsed, computer=self.computer,
-                      text_header_colon=self.text_header_colon, layouts=self._layouts)
+                      text_header_colon=self.text_header_colon, layouts=self._layouts, texts=self.texts)
         try:
             data = text.encode("ascii")  # the common case, and much faster than a charmap codec
         except UnicodeEncodeError:

@@ -23,6 +23,7 @@ from auditplan.simulator.eventlog_identity import EventIdentity
 from auditplan.simulator.eventlog_messages import security_message
 from auditplan.simulator.eventlog_templates import PROCESS_CREATION, SYSMON_PROCESS_CREATE, Prepared, xml_text
 from auditplan.simulator.interface import CommandOutput
+from auditplan.simulator.tool_texts import EN, ToolTexts
 from auditplan.simulator.xpath import (
     TICK_MAX,
     TICK_MIN,
@@ -267,13 +268,13 @@ def host_layouts(templates: list[Prepared], identity: EventIdentity) -> list[Hos
 
 def render(
     templates: list[Prepared], events: list[tuple[int, int, int]], args: QueryArgs, *, computer: str,
-    text_header_colon: bool, layouts: list[HostLayout] | None = None,
+    text_header_colon: bool, layouts: list[HostLayout] | None = None, texts: ToolTexts = EN,
 ) -> str:
     """The output for the selected events, each (template index, ticks, EventRecordID), in order."""
     if layouts is None:
         layouts = host_layouts(templates, EventIdentity.for_computer(computer))
     if args.fmt == "text":
-        return "".join(_render_text(n, templates[tpl], t, computer, text_header_colon, layouts[tpl])
+        return "".join(_render_text(n, templates[tpl], t, computer, text_header_colon, layouts[tpl], texts)
                        for n, (tpl, t, _rid) in enumerate(events))
     rendered = args.fmt == "renderedxml"
     computer_xml = xml_text(computer)
@@ -316,8 +317,12 @@ def _message(p: Prepared, st: str, data: dict[str, str]) -> str:
     return first + CRLF + CRLF + CRLF.join(f"\t{k}:\t{v}" for k, v in d.items())
 
 
-def _render_text(n: int, p: Prepared, t: int, computer: str, text_header_colon: bool, lay: HostLayout) -> str:
+def _render_text(
+    n: int, p: Prepared, t: int, computer: str, text_header_colon: bool, lay: HostLayout, texts: ToolTexts
+) -> str:
+    """One event of `/f:text`: the field names stay English, the values are the host's language (§4.2)."""
     task, keyword, _ = _text_info(p)
+    keyword = {"Audit Success": texts.keyword_success, "Audit Failure": texts.keyword_failure}.get(keyword, keyword)
     st = format_system_time(t)
     user = "S-1-5-18" if p.provider == "Microsoft-Windows-Sysmon" else "N/A"
     user_name = "NT AUTHORITY\\SYSTEM" if user != "N/A" else "N/A"
@@ -327,9 +332,9 @@ def _render_text(n: int, p: Prepared, t: int, computer: str, text_header_colon: 
         f"  Source: {p.provider}",
         f"  Date: {st}",
         f"  Event ID: {p.event_id}",
-        f"  Task: {task}",
-        "  Level: Information",
-        "  Opcode: Info",
+        f"  Task: {texts.task(task)}",
+        f"  Level: {texts.level_information}",
+        f"  Opcode: {texts.opcode_info}",
         f"  Keyword: {keyword}",
         f"  User: {user}",
         f"  User Name: {user_name}",

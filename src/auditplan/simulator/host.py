@@ -22,6 +22,7 @@ from auditplan.simulator.cmd_files import FileSystem
 from auditplan.simulator.cmd_shell import Shell
 from auditplan.simulator.interface import CommandOutput, EventLogView
 from auditplan.simulator.profile import HostProfile
+from auditplan.simulator.tool_texts import texts_for
 from auditplan.simulator.tools import build_tools
 from auditplan.simulator.tools_auditpol import BY_GUID, PROCESS_CREATION
 from auditplan.simulator.tools_wevtutil import SECURITY, SYSMON
@@ -138,6 +139,7 @@ class SimulatedHost:
             tools=self.tools,
             codepage=codepage if codepage is not None else self.profile.oem_codepage,
             cwd=WINRS_START_DIRECTORY.format(user=user),
+            messages=texts_for(self.profile.locale).cmd,
         )
 
     def run(self, command: str, arguments: tuple[str, ...] = (), codepage: int | None = None) -> CommandOutput:

@@ -16,13 +16,13 @@ from auditplan.simulator.interface import Credentials, FaultSpec
 from auditplan.simulator.sddl import DEFAULT_SECURITY_CHANNEL_ACCESS
 
 RETENTION_MODES = ("overwrite", "archive", "do_not_overwrite")
-LOCALES = ("en-US", "de-DE")
+LOCALES = ("en-US", "de-DE", "fr-FR")
 
 # Console (OEM) code page a shell gets when the client does not ask for one
 # (windows-tool-outputs.md §0.1: 437 on en-US, 850 on many Western European installs).
-OEM_CODEPAGE = {"en-US": 437, "de-DE": 850}
+OEM_CODEPAGE = {"en-US": 437, "de-DE": 850, "fr-FR": 850}
 # ANSI code page: auditpol /backup writes its CSV in it (windows-tool-outputs.md §1.2).
-ANSI_CODEPAGE = {"en-US": 1252, "de-DE": 1252}
+ANSI_CODEPAGE = {"en-US": 1252, "de-DE": 1252, "fr-FR": 1252}
 
 # Named hour-of-day shapes (24 weights, hour 0 = 00:00 UTC). Assumptions, not measurements:
 # no public source gives per-role hourly 4688 profiles (evtx-data.md §0).

@@ -19,6 +19,7 @@ from datetime import datetime
 from auditplan.simulator.cmd_shell import CRLF, Tool, ToolContext
 from auditplan.simulator.interface import CommandOutput
 from auditplan.simulator.profile import HostProfile
+from auditplan.simulator.tool_texts import texts_for
 from auditplan.simulator.tools_auditpol import Auditpol
 from auditplan.simulator.tools_find import find_tool
 from auditplan.simulator.tools_powershell import PowerShell
@@ -27,10 +28,6 @@ from auditplan.simulator.tools_wevtutil import LogProvider, Wevtutil
 
 ERROR_SERVICE_DOES_NOT_EXIST = 1060
 ERROR_INVALID_SC_USAGE = 1639  # ERROR_INVALID_COMMAND_LINE; sc's usage exit code is UNVERIFIED
-SC_MISSING = (
-    "[SC] EnumQueryServicesStatus:OpenService FAILED 1060:\r\n\r\n"
-    "The specified service does not exist as an installed service.\r\n\r\n"
-)
 SERVICE_WIN32_OWN_PROCESS = "10  WIN32_OWN_PROCESS"
 STATE_RUNNING = "4  RUNNING"
 STATE_STOPPED = "1  STOPPED"
@@ -44,7 +41,7 @@ def ver_text(profile: HostProfile) -> str:
     version = f"{os_.version}.{os_.build}"
     if os_.build >= 10240:
         version += f".{os_.ubr}"
-    return f"{CRLF}Microsoft Windows [Version {version}]{CRLF}"
+    return f"{CRLF}Microsoft Windows [{texts_for(profile.locale).ver_word} {version}]{CRLF}"
 
 
 def hostname_tool(profile: HostProfile) -> Tool:
@@ -81,6 +78,7 @@ def sc_tool(profile: HostProfile) -> Tool:
     services: dict[str, bool] = {"eventlog": True, "winrm": True}
     if profile.sysmon.installed:
         services[profile.sysmon.service_name.lower()] = profile.sysmon.running
+    missing = texts_for(profile.locale).sc_missing  # §6.2, in the host's language (tool_texts.py)
 
     def run(ctx: ToolContext) -> CommandOutput:
         args = list(ctx.argv)
@@ -93,7 +91,7 @@ def sc_tool(profile: HostProfile) -> Tool:
         typed = args[1]
         running = services.get(typed.lower())
         if running is None:
-            return ctx.out(SC_MISSING, exit_code=ERROR_SERVICE_DOES_NOT_EXIST)
+            return ctx.out(missing, exit_code=ERROR_SERVICE_DOES_NOT_EXIST)
         text = CRLF + f"SERVICE_NAME: {typed} {CRLF}"
         text += _field("TYPE", SERVICE_WIN32_OWN_PROCESS, "  ")
         if running:

@@ -1,4 +1,5 @@
-"""`auditpol` as it answers on en-US and de-DE hosts (windows-tool-outputs.md §1-2, gpo-backup-format.md §A1).
+"""`auditpol` as it answers on en-US, de-DE and fr-FR hosts (windows-tool-outputs.md §1-2, gpo-backup-format.md
+§A1; the French texts and their sources are in simulator/auditpol_fr.py).
 
 Sources for the tables below:
 - Subcategory GUIDs, English names and the `/get` order: §2.3 (cnquery fixture) plus Credential
@@ -16,8 +17,8 @@ Sources for the tables below:
   WS2022 German order on every build, without 924B before 20348 (no older German capture: UNVERIFIED).
 - Usage text: a bad parameter prints the usage on stdout and the 0x57 error on stderr (the Chef capture
   in §2.4, jpboyce/cb_cis_windows_2016#9, an unknown subcategory name); the usage lines are that
-  capture's, with its relative indentation. German hosts print the same English usage (no German
-  capture: UNVERIFIED).
+  capture's, with its relative indentation. German and French hosts print the same English usage (no
+  German or French capture found: UNVERIFIED, docs/windows-validation.md).
 - Default settings (what a host has before any policy): the §2.3 fixture's values, Credential
   Validation = Success from the German capture. An assumption for every role.
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditplan.records import AuditSetting
+from auditplan.simulator import auditpol_fr as fr
 from auditplan.simulator.audit_source import documented_default
 from auditplan.simulator.cmd_shell import CRLF, ToolContext, codec_for
 from auditplan.simulator.interface import CommandOutput
@@ -219,6 +221,23 @@ TEXTS: dict[str, AuditpolTexts] = {
         msg_privilege="Dem Client fehlt ein erforderliches Recht.",
         msg_file_exists="Die Datei ist vorhanden.",
     ),
+    "fr-FR": AuditpolTexts(
+        header_r=fr.HEADER_R,
+        header_backup=fr.HEADER_BACKUP,
+        settings={_N: fr.SETTING_NONE, _S: fr.SETTING_SUCCESS, _F: fr.SETTING_FAILURE, _SF: fr.SETTING_BOTH},
+        option_disabled=fr.OPTION_DISABLED,
+        option_enabled=fr.OPTION_ENABLED,
+        backup_order=_order(_BACKUP_ORDER_EN),  # no French /backup capture: the English order (UNVERIFIED)
+        backup_sacl_rows=True,
+        title=fr.TITLE,
+        column_left=fr.COLUMN_LEFT,
+        column_right=fr.COLUMN_RIGHT,
+        success=fr.SUCCESS,
+        error_prefix=fr.ERROR_PREFIX,
+        msg_param=fr.MSG_PARAM,
+        msg_privilege=fr.MSG_PRIVILEGE,
+        msg_file_exists=fr.MSG_FILE_EXISTS,
+    ),
 }
 
 ERROR_INVALID_PARAMETER = 0x57
@@ -289,7 +308,13 @@ def _locale_index(locale: str) -> int:
 
 
 def _subcategory_name(sub: Subcategory, locale: str) -> str:
+    if locale == "fr-FR":
+        return fr.NAMES[sub.guid[5:9]]
     return sub.de if _locale_index(locale) else sub.en
+
+
+def _category_name(key: str, locale: str) -> str:
+    return fr.CATEGORIES[key] if locale == "fr-FR" else CATEGORIES[key][_locale_index(locale)]
 
 
 def _subcategory_row(machine: str, sub: Subcategory, locale: str, setting_text: str) -> str:
@@ -396,9 +421,8 @@ class Auditpol:
         return None
 
     def _lookup_category(self, item: str) -> str | None:
-        index = _locale_index(self.profile.locale)
-        for key, names in CATEGORIES.items():
-            if names[index].lower() == item.lower():
+        for key in CATEGORIES:
+            if _category_name(key, self.profile.locale).lower() == item.lower():
                 return key
         return None
 
@@ -422,11 +446,10 @@ class Auditpol:
             return ctx.out(CRLF.join(rows) + CRLF)
         lines = [self.texts.title, self.texts.column_left.ljust(SETTING_COLUMN) + self.texts.column_right]
         current = None
-        index = _locale_index(self.profile.locale)
         for sub in selected:
             if sub.category != current:
                 current = sub.category
-                lines.append(CATEGORIES[current][index])
+                lines.append(_category_name(current, self.profile.locale))
             label = ("  " + self._name(sub)).ljust(SETTING_COLUMN - 1) + " "
             lines.append(label + self.texts.settings[settings[sub.guid]])
         return ctx.out(CRLF.join(lines) + CRLF)

@@ -5,8 +5,9 @@ every line. `owningPublisher: ` carries a trailing space: with it, the same layo
 log is exactly the 410 bytes measured on Windows 11 (§3.1), without it 409. `gli` follows §3.3
 (the Security form itself is UNVERIFIED). Only Security and (when installed)
 Microsoft-Windows-Sysmon/Operational exist on a simulated host; any other name answers as a
-missing channel: exit 15007 with the texts of §3.4 / §4.3. Without admin rights `gli` and `qe`
-of either log answer exit 5 `Access is denied.` (§4.3; the gli wording is UNVERIFIED); `gl` works.
+missing channel: exit 15007 with the texts of §3.4 / §4.3. Without admin rights `gli` and `qe` of either
+log answer exit 5 `Access is denied.` (§4.3; the gli wording is UNVERIFIED); `gl` works. Error texts are
+in the host's language (simulator/tool_texts.py).
 The Sysmon channel's access SDDL and default 64 MB maxSize are UNVERIFIED.
 `qe` is delegated to the log's EventLogView.query (simulator/eventlog.py).
 """
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from auditplan.simulator.cmd_shell import CRLF, ToolContext, codec_for
 from auditplan.simulator.interface import CommandOutput, EventLogView
 from auditplan.simulator.profile import HostProfile
+from auditplan.simulator.tool_texts import texts_for
 
 SECURITY = "Security"
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
@@ -63,6 +65,7 @@ class Wevtutil:
         self.profile = profile
         self.logs = logs
         self.now = now
+        self.texts = texts_for(profile.locale)  # error texts in the host's language (tool_texts.py)
 
     def canonical(self, typed: str) -> str | None:
         for name in self._present():
@@ -105,7 +108,7 @@ class Wevtutil:
         name = self.canonical(typed)
         if name is None:
             return ctx.err(
-                f"Failed to read configuration for log {typed}.{CRLF}{MSG_CHANNEL_NOT_FOUND}{CRLF}",
+                f"{self.texts.wevtutil_gl_failed.format(log=typed)}{CRLF}{self.texts.channel_not_found}{CRLF}",
                 exit_code=ERROR_EVT_CHANNEL_NOT_FOUND,
             )
         channel = CHANNELS[name]
@@ -163,14 +166,14 @@ class Wevtutil:
         typed = args[0]
         name = self.canonical(typed)
         if name is None:
-            return ctx.err(failure(typed, MSG_CHANNEL_NOT_FOUND), exit_code=ERROR_EVT_CHANNEL_NOT_FOUND)
+            return ctx.err(failure(typed, self.texts.channel_not_found), exit_code=ERROR_EVT_CHANNEL_NOT_FOUND)
         if not self.profile.admin:
-            return ctx.err(failure(typed, MSG_ACCESS_DENIED), exit_code=ERROR_ACCESS_DENIED)
+            return ctx.err(failure(typed, self.texts.access_denied), exit_code=ERROR_ACCESS_DENIED)
         return name
 
     def _gli(self, ctx: ToolContext, args: list[str]) -> CommandOutput:
         name = self._readable_log(
-            ctx, args, lambda typed, msg: f"Failed to read log status information for log {typed}.{CRLF}{msg}{CRLF}"
+            ctx, args, lambda typed, msg: f"{self.texts.wevtutil_gli_failed.format(log=typed)}{CRLF}{msg}{CRLF}"
         )
         if isinstance(name, CommandOutput):
             return name
@@ -199,7 +202,7 @@ class Wevtutil:
         return ctx.out(CRLF.join(lines) + CRLF)
 
     def _qe(self, ctx: ToolContext, args: list[str]) -> CommandOutput:
-        name = self._readable_log(ctx, args, lambda _typed, msg: f"{msg}{CRLF}Failed to open event query.{CRLF}")
+        name = self._readable_log(ctx, args, lambda _typed, msg: f"{msg}{CRLF}{self.texts.wevtutil_qe_failed}{CRLF}")
         if isinstance(name, CommandOutput):
             return name
         log = self.logs(name)

@@ -153,6 +153,7 @@ INCLUSION_TEXTS: dict[str, AuditSetting] = {
     "succès": AuditSetting.SUCCESS,  # fr
     "échec": AuditSetting.FAILURE,
     "succès et échec": AuditSetting.SUCCESS_AND_FAILURE,
+    "aucun audit": AuditSetting.NONE,  # fr, UNVERIFIED (docs/localised-tool-output.md "auditpol")
 }
 
 
@@ -364,8 +365,14 @@ def _key_values(text: str) -> dict[str, str]:
     return out
 
 
+# System message 15007 (en, de, fr: docs/localised-tool-output.md "wevtutil"); the exit code decides first.
+_CHANNEL_NOT_FOUND_TEXT = re.compile(
+    r"(?i)channel could not be found|kanal wurde nicht gefunden|canal spécifié est introuvable"
+)
+
+
 def _wevtutil_error(section: str, text: str, exit_code: int | None) -> ParseError | None:
-    if exit_code == ERROR_EVT_CHANNEL_NOT_FOUND or re.search(r"(?i)channel could not be found", text[:4096]):
+    if exit_code == ERROR_EVT_CHANNEL_NOT_FOUND or _CHANNEL_NOT_FOUND_TEXT.search(text[:4096]):
         return ParseError(section, "log not found (15007)", "not_found")
     if looks_access_denied(text, exit_code):
         return ParseError(section, "access denied", "access_denied")
@@ -473,7 +480,8 @@ _SC_STATE = re.compile(
     r"(STOPPED|START_PENDING|STOP_PENDING|RUNNING|CONTINUE_PENDING|PAUSE_PENDING|PAUSED)\b",
     re.MULTILINE,
 )
-_SC_MISSING = re.compile(r"\b1060:")
+# French puts a space before the colon ("échec(s) 1060 :", docs/localised-tool-output.md "sc").
+_SC_MISSING = re.compile(r"\b1060 ?:")
 
 
 @dataclass(frozen=True)
