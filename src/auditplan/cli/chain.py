@@ -17,9 +17,6 @@ from typing import Any, TypeVar
 
 import click
 
-from auditplan.cli.errors import usage_error_on
-from auditplan.text import escaped
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Where every command writes by default; the store and the plan are looked for here.
@@ -107,9 +104,12 @@ def announce_plan_edits(command: str, plan_path: Path | None, accept: bool, db: 
     command uses the plan (docs/plan-json.md). Nothing otherwise: the command's own read refuses it."""
     if not accept or plan_path is None:
         return
+    # Imported here: `auditplan --help` loads no command module but this one (test_cli_vocabulary).
+    from auditplan.cli.errors import usage_error_on
     from auditplan.emit.api import PlanError, edited_plan
     from auditplan.model.api import ModelError
     from auditplan.store import StoreError
+    from auditplan.text import escaped
 
     with usage_error_on(PlanError, StoreError, ModelError):
         edits = edited_plan(plan_path, db)
