@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from auditplan.emit.detections.rules import SAMPLED_COLUMNS, Rule
@@ -82,28 +83,119 @@ def _regexp(pattern: str | None, value: str | None) -> int:
     return 1 if compiled is not None and compiled.search(value) else 0
 
 
-def _load_events(con: sqlite3.Connection, events: pd.DataFrame, extra_fields: Iterable[str]) -> None:
-    columns = list(SAMPLED_COLUMNS)
+def _extra_columns(extra_fields: Iterable[str]) -> list[str]:
     # Fields only a rule reads get NULL columns, so its query runs (and a NULL never matches). SQLite
     # column names ignore case: one column per name whatever its spelling, or CREATE TABLE fails.
-    taken = {c.lower() for c in [*columns, "EventID", "host", "row_id"]}
+    taken = {c.lower() for c in [*SAMPLED_COLUMNS, "EventID", "host", "row_id"]}
     extras: list[str] = []
     for name in sorted(set(extra_fields)):
         if name.lower() not in taken:
             taken.add(name.lower())
             extras.append(name)
-    ddl = ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in [*columns, *extras])
-    con.execute(f'CREATE TABLE logs (row_id INTEGER PRIMARY KEY, host TEXT, EventID INTEGER, {ddl})')
+    return extras
+
+
+def _columns(events: pd.DataFrame) -> tuple[list[Any], list[int], list[list[str | None]]]:
+    """host, EventID and the sampled text columns of `events` as plain Python lists."""
     frame = events.reindex(columns=["host", "event_id", *SAMPLED_COLUMNS.values()])
-    names = ", ".join(columns)
     # Whole columns at a time, then one executemany over plain Python lists: reading a pandas frame
     # row by row (itertuples over string arrays) cost three quarters of an evaluation.
     event_ids = pd.to_numeric(frame["event_id"], errors="coerce").fillna(4688).astype("int64").tolist()
     texts = [_text_column(frame[c]) for c in SAMPLED_COLUMNS.values()]
-    con.executemany(
-        f"INSERT INTO logs (row_id, host, EventID, {names}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-        zip(range(len(frame)), frame["host"].astype(object).tolist(), event_ids, *texts, strict=True),
-    )
+    return frame["host"].astype(object).tolist(), event_ids, texts
+
+
+def _create_table(con: sqlite3.Connection, extra_fields: Iterable[str], rows: Iterable[tuple[Any, ...]]) -> None:
+    columns = list(SAMPLED_COLUMNS)
+    ddl = ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in [*columns, *_extra_columns(extra_fields)])
+    con.execute(f'CREATE TABLE logs (row_id INTEGER PRIMARY KEY, host TEXT, EventID INTEGER, {ddl})')
+    names = ", ".join(columns)
+    con.executemany(f"INSERT INTO logs (row_id, host, EventID, {names}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)  # noqa: S608
+
+
+# A rule's verdict on an event depends only on the event's fields, and sampled events repeat (the
+# same services start on every host, the same tools run again), so each distinct (EventID, fields)
+# row is judged once and the verdict counted for every event with those fields (bench/detections.py).
+# Only for a rule that is one WHERE over single rows reading neither the host nor the row number;
+# any other runs over every event as before.
+_SELECT_ALL = "SELECT * FROM logs"
+_ONE_WHERE = _SELECT_ALL + " WHERE "
+MAX_DISTINCT_SHARE: Final = 0.75
+_SQL_STRING = re.compile(r"'(?:[^']|'')*'")
+_NOT_PER_EVENT = re.compile(
+    r"\b(?:select|union|group|order|limit|having|join|window|over|host|rowid|_rowid_|oid|row_id)\b", re.IGNORECASE
+)
+
+
+def _per_event(sql: str) -> bool:
+    """Whether `sql` is one WHERE over single rows that reads neither the host nor the row number
+    (words inside string literals aside)."""
+    return sql.startswith(_ONE_WHERE) and not _NOT_PER_EVENT.search(_SQL_STRING.sub("''", sql[len(_ONE_WHERE):]))
+
+
+def _repeats_enough(event_ids: list[int], texts: list[list[str | None]]) -> bool:
+    """Whether a sample of the rows (every k-th, about 10,000) repeats enough for distinct rows to pay:
+    a sample repeats less than the whole, so this seldom skips where the whole would pay."""
+    step = max(1, len(event_ids) // 10_000)
+    sample = list(zip(event_ids[::step], *(t[::step] for t in texts), strict=True))
+    return len(set(sample)) <= MAX_DISTINCT_SHARE * len(sample)
+
+
+class _Tables:
+    """The events in SQLite: distinct rows (judged once each) for the rules that allow it, and every
+    event as its own row for the others. Both made up front, so that a table SQLite refuses fails the
+    evaluation as it always did rather than one rule."""
+
+    def __init__(self, events: pd.DataFrame, rules: Sequence[Rule]) -> None:
+        self._hosts, event_ids, texts = _columns(events)
+        extra = set().union(*(r.fields for r in rules)) if rules else set()
+        # Hosts that are not text would come back from SQLite as text from the every-event table only.
+        text_hosts = all(type(h) is str for h in self._hosts)
+        self._distinct_sql = {r.sql for r in rules if text_hosts and _per_event(r.sql)}
+        if self._distinct_sql and not _repeats_enough(event_ids, texts):
+            self._distinct_sql = set()
+        self._every: sqlite3.Connection | None = None
+        self._distinct: sqlite3.Connection | None = None
+        self._row_of = np.zeros(0, dtype=np.int64)  # event -> its distinct row
+        if self._distinct_sql:
+            index: dict[tuple[Any, ...], int] = {}
+            keys = zip(event_ids, *texts, strict=True)
+            self._row_of = np.fromiter((index.setdefault(key, len(index)) for key in keys), np.int64, len(event_ids))
+            if len(index) > MAX_DISTINCT_SHARE * len(event_ids):
+                self._distinct_sql = set()  # too few repeats: judging every event costs less
+            else:
+                self._distinct = _connect(extra, ((row, None, *key) for key, row in index.items()))
+        if not rules or any(r.sql not in self._distinct_sql for r in rules):
+            self._every = _connect(extra, zip(range(len(self._hosts)), self._hosts, event_ids, *texts, strict=True))
+
+    def matches(self, sql: str) -> list[tuple[Any, Any]]:
+        """(host, NewProcessName) of each event the rule matches, in event order; raises sqlite3.Error."""
+        if sql in self._distinct_sql and self._distinct is not None:
+            return self._distinct_matches(sql.replace(_SELECT_ALL, "SELECT row_id, NewProcessName FROM logs", 1))
+        assert self._every is not None  # made for every rule not judged on distinct rows
+        return self._every.execute(sql.replace(_SELECT_ALL, "SELECT host, NewProcessName FROM logs", 1)).fetchall()
+
+    def _distinct_matches(self, sql: str) -> list[tuple[Any, Any]]:
+        assert self._distinct is not None
+        found: dict[int, Any] = dict(self._distinct.execute(sql).fetchall())
+        if not found:
+            return []
+        # The events of the matched rows, in event order (SQLite returns a scan in row_id order).
+        events = np.flatnonzero(np.isin(self._row_of, np.fromiter(found, dtype=np.int64, count=len(found))))
+        row_of = self._row_of
+        return [(self._hosts[e], found[int(row_of[e])]) for e in events.tolist()]
+
+    def close(self) -> None:
+        for con in (self._every, self._distinct):
+            if con is not None:
+                con.close()
+
+
+def _connect(extra_fields: set[str], rows: Iterable[tuple[Any, ...]]) -> sqlite3.Connection:
+    con = sqlite3.connect(":memory:")
+    con.create_function("REGEXP", 2, _regexp, deterministic=True)
+    _create_table(con, extra_fields, rows)
+    return con
 
 
 def _text_column(values: pd.Series) -> list[str | None]:
@@ -129,10 +221,7 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
     parent_process_name, subject_user_name, command_line (and optionally event_id).
     `rates` maps host -> projected 4688 events/day (the estimate's p50).
     """
-    con = sqlite3.connect(":memory:")
-    con.create_function("REGEXP", 2, _regexp, deterministic=True)
-    extra = set().union(*(r.fields for r in rules)) if rules else set()
-    _load_events(con, events, extra)
+    tables = _Tables(events, rules)
     # tolist() first: iterating a pandas string column element by element is slow.
     per_host = Counter(events["host"].tolist()) if len(events) else Counter()
     cmdline = events["command_line"] if "command_line" in events else pd.Series(None, index=events.index, dtype=object)
@@ -185,9 +274,8 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
             shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
             notes.append(f"cannot be evaluated on {len(skipped)} host(s) without CommandLine ({shown}); "
                          "alerts/day covers the other hosts only")
-        sql = rule.sql.replace("SELECT * FROM logs", "SELECT host, NewProcessName FROM logs", 1)
         try:
-            matched = con.execute(sql).fetchall()
+            matched = tables.matches(rule.sql)
         except sqlite3.Error as exc:
             notes.append(f"could not be evaluated: {exc}")
             matched = []
@@ -216,5 +304,5 @@ def evaluate(rules: Sequence[Rule], events: pd.DataFrame, rates: Mapping[str, fl
                 events_per_day=volume,
             )
         )
-    con.close()
+    tables.close()
     return Evaluation(tuple(results), len(events), len(per_host), share, tuple(warnings), blind, orphans)
