@@ -6,10 +6,13 @@ of work whatever the machine's speed, and what each wait was granted is compared
 
 from __future__ import annotations
 
+import socket
+import threading
+
 from integration_fleet import inventory_host, profile, serving, settings_for
 
 from auditplan.collect.winrm.transport import cleanup_share, run_command_line
-from auditplan.records import HostStatus
+from auditplan.records import Host, HostStatus
 from auditplan.simulator.interface import FaultSpec
 
 
@@ -67,4 +70,59 @@ def test_a_dripping_answer_is_cut_by_the_time_left_of_each_read() -> None:
                                "hostname", clock=clock)
     assert run.status is HostStatus.TIMEOUT, run.reason
     start = 1000.0 + clock.step
+    assert max(_ends(run.waits)) <= start + 3.0
+
+
+def _header_dripper(stop: threading.Event) -> tuple[str, int]:
+    """A hostile "host" on loopback: it reads a request, then sends a status line and a header one
+    byte every 20 ms, 400 bytes in all, and closes (not the simulator: no WinRM host does this)."""
+    listener = socket.socket()
+    listener.bind(("127.0.1.97", 0))
+    listener.listen(4)
+    listener.settimeout(0.2)
+
+    def serve() -> None:
+        with listener:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    conn.settimeout(5)
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    for byte in (b"HTTP/1.1 200 OK\r\nX-Drip: " + b"a" * 400)[:400]:
+                        if stop.is_set():
+                            return
+                        try:
+                            conn.sendall(bytes([byte]))
+                        except OSError:
+                            break  # the client gave up: what the test wants
+                        stop.wait(0.02)
+
+    threading.Thread(target=serve, daemon=True).start()
+    address, port = listener.getsockname()
+    return str(address), int(port)
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_at_the_deadline() -> None:
+    # http.client reads a status line and headers in many small receives; each one waits at most the
+    # time left (before issue 20, each waited the whole request timeout, so 400 slow bytes took 8 s
+    # and ended as a protocol error).
+    stop = threading.Event()
+    address, port = _header_dripper(stop)
+    clock = SteppingClock(0.05)
+    try:
+        run = run_command_line(Host(name="dripper", address=address, port=port),
+                               settings_for("basic", None, deadline=3.0), "hostname", clock=clock)
+    finally:
+        stop.set()
+    assert run.status is HostStatus.TIMEOUT, run.reason
+    start = 1000.0 + clock.step
+    assert len(run.waits) > 10  # the header bytes' receives, each granted on its own
     assert max(_ends(run.waits)) <= start + 3.0

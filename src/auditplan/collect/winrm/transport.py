@@ -6,13 +6,16 @@ Create, Command, Receive x k, Delete - no Signal, because deleting the shell end
 (§4, MS-WSMV 3.1.4.4.1). Every HTTP request (including NTLM/CredSSP auth legs) goes through a
 metering adapter mounted on that Protocol's own requests.Session, which counts requests and
 bytes, caps each response body, and bounds every wait by the per-host deadline: each request's
-timeout and each read of a response body wait at most the time left, and the Delete that frees the
+timeout and each receive on its socket (status line and headers included) wait at most the time
+left, and the Delete that frees the
 host's shell runs inside the deadline too (the last CLEANUP_GRACE_SECONDS of it, or a quarter of a
 shorter one, are kept for it), so a conversation never outlasts `--timeout`.
 """
 
 from __future__ import annotations
 
+import contextvars
+import io
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +25,8 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
 import winrm.exceptions
 import winrm.protocol
 import winrm.transport
@@ -116,6 +121,11 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
         super().__init__(max_retries=0)
         self._meter = meter
 
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        # Connections whose sockets bound every receive by the deadline (_DeadlineSocket).
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
     def send(  # type: ignore[override]
         self,
         request: requests.PreparedRequest,
@@ -140,7 +150,12 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
             + _header_bytes(request.headers)
             + len(body)
         )
-        response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        sending = _SENDING.set(meter)  # for the connection urllib3 may open now (_DeadlineSocket)
+        try:
+            response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert,
+                                    proxies=proxies)
+        finally:
+            _SENDING.reset(sending)
         meter.bytes_received += 15 + len(response.reason or "") + _header_bytes(response.headers)
         if response.status_code == HTTP_UNAUTHORIZED:
             # requests-ntlm reads the TLS peer certificate (for channel binding) through this
@@ -154,11 +169,8 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
             meter.last_response = (HTTP_UNAUTHORIZED, b"")
             return response
         content = bytearray()
-        sock = _socket_of(response)
         try:
             while True:
-                if sock is not None:  # each read waits at most the time left, not the request's whole timeout
-                    sock.settimeout(meter.granted(timeout))
                 try:
                     chunk = response.raw.read1(_READ_CHUNK, decode_content=True)
                 except Exception:
@@ -188,12 +200,73 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
         return response
 
 
-def _socket_of(response: requests.Response) -> socket.socket | None:
-    """The socket a streamed response is read from (where requests-ntlm finds the TLS peer
-    certificate too), or None if this urllib3 keeps it elsewhere (reads then keep the request's
-    timeout, and the loop still stops at the deadline between reads)."""
-    sock = getattr(getattr(getattr(getattr(response.raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
+# The meter of the conversation whose request is being sent: set by _MeteredAdapter.send around
+# urllib3's work, read by the connection urllib3 opens for it (same thread, same context).
+_SENDING: contextvars.ContextVar[_Meter] = contextvars.ContextVar("auditplan_meter")
+
+
+class _DeadlineSocket:
+    """A connection's socket whose every receive waits at most the time left to the host's deadline,
+    not the whole timeout urllib3 set for the request: http.client reads a status line and headers
+    in many small receives, so a host sending them a byte at a time would otherwise hold a request
+    for as many timeouts as it sends bytes. Everything else is the socket's own (requests-ntlm reads
+    the TLS peer certificate through it)."""
+
+    def __init__(self, sock: socket.socket, meter: _Meter) -> None:
+        self._sock, self._meter = sock, meter
+        self._timeout = sock.gettimeout()
+
+    def settimeout(self, value: float | None) -> None:
+        self._timeout = value
+        self._sock.settimeout(value)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def recv_into(self, *args: Any) -> int:
+        self._sock.settimeout(self._meter.granted(self._timeout))
+        return self._sock.recv_into(*args)
+
+    def recv(self, *args: Any) -> bytes:
+        self._sock.settimeout(self._meter.granted(self._timeout))
+        return self._sock.recv(*args)
+
+    def makefile(self, mode: str = "rb", buffering: int | None = None, **_: Any) -> io.BufferedReader:
+        # What http.client reads a response through: socket.SocketIO calls recv_into on this object.
+        if mode != "rb":
+            raise ValueError(f"only binary reading is supported, not {mode!r}")
+        raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]
+        return io.BufferedReader(raw, buffering if buffering and buffering > 0 else io.DEFAULT_BUFFER_SIZE)
+
+    def _decref_socketios(self) -> None:
+        """socket.SocketIO's close calls this; the real socket never counted this reader."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        meter = _SENDING.get(None)
+        if meter is not None and self.sock is not None:
+            self.sock = _DeadlineSocket(self.sock, meter)  # type: ignore[assignment]
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        meter = _SENDING.get(None)
+        if meter is not None and self.sock is not None:
+            self.sock = _DeadlineSocket(self.sock, meter)  # type: ignore[assignment]
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
 
 
 class _MeteredTransport(winrm.transport.Transport):  # type: ignore[misc]
