@@ -66,3 +66,13 @@ def test_without_a_projection_holding_the_planned_hosts_no_simulated_total_is_sh
     assert 'id="v-total"' not in page
     # The verdict falls back to the plan's own figures, labelled as the plan's p50 to p90.
     assert "added to the SIEM by the plan (p50 to p90)" in text
+
+
+def test_the_union_gpo_finding_says_gained_subcategories_are_not_costed() -> None:
+    # The wave GPO keeps each host's other subcategories by carrying their union: a host can gain
+    # one, and its events (other IDs than 4688) are in none of the report's figures.
+    inputs = rf.report_inputs(with_detections=False)
+    text = _text(render(inputs)[0])
+    assert (f"{len(rf.LOCAL_SETTINGS)} host(s) audit other subcategories that a GPO with advanced audit policy "
+            "clears") in text
+    assert "which this report's volume and log-history figures do not include" in text
