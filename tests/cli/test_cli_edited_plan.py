@@ -116,6 +116,10 @@ def test_accept_edited_plan_says_what_changed_then_uses_it(command: str, planned
     assert "  host 'ws-added01': added to wave 1 (not in the plan as written)" in output
     if command == "scom":  # the edited plan is what is used: the added host's wave 1 is not rolled out
         assert "ws-added01" not in (folder / "mp.xml").read_text(encoding="utf-8")
+    if command == "report":  # the report itself says so, not only the terminal
+        html = " ".join((folder / "r.html").read_text(encoding="utf-8").split())
+        assert f"edited by hand after `auditplan plan` wrote plan {doc['plan_id']}" in html
+        assert "the waves shown are the edited ones" in html
     if command == "gpo":
         written = "".join(p.read_text(encoding="utf-8", errors="replace") for p in (folder / "gpo").rglob("*.ps1"))
         assert "ws-added01" in written and old not in written

@@ -9,6 +9,7 @@ for another SIEM profile, price, currency or configuration. The report says whic
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -140,6 +141,8 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
             inputs = None  # no estimates: project() says so, after checking the options it was given
         chosen = choose_projection(store, plan, asked, inputs)
         projection, note = chosen.projection, chosen.note
+        if plan is not None and plan.edited_id is not None:  # read with --accept-edited-plan: the report says so
+            note = dataclasses.replace(note, edited_id=plan.edited_id)
         # No estimates (inputs None) gets this far only with a plan's stored projection.
         estimates, survey = (inputs.estimates, inputs.survey) if inputs else ([], store.hosts_frame())
         events = store.events_frame()
