@@ -27,6 +27,7 @@ from auditplan.model.api import (
     PlanOptions,
     load_siem_profiles,
     plan_csv_text,
+    plan_totals,
     plan_waves,
     project_estimates,
     projection_record,
@@ -102,13 +103,17 @@ def run(n: int, trace: bool = False) -> dict[str, float]:
     stored = document_text(projection_record(projection, "bench").to_document())
     projection_id_of(stored)
     t4 = time.perf_counter()
+    # What `auditplan plan` adds for its "simulated total" column (model/plan_totals.py).
+    c4 = time.process_time()
+    plan_totals(projection, [(w.number, [h.host for h in w.hosts]) for w in result.waves])
+    totals_cpu = time.process_time() - c4
     peak = 0
     if trace:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     return {"project": t1 - t0, "plan": t2 - t1, "write": t3 - t2, "cpu": c2 - c0, "peak_mb": peak / 2**20,
             "bytes": len(text) + len(csv_text), "waves": len(result.waves), "store": t4 - t3,
-            "store_mb": len(stored.encode("utf-8")) / 2**20, "rss_plan_mb": rss_plan_mb}
+            "store_mb": len(stored.encode("utf-8")) / 2**20, "totals_cpu": totals_cpu, "rss_plan_mb": rss_plan_mb}
 
 
 def main() -> None:
@@ -132,7 +137,8 @@ def main() -> None:
         base = base or per10k
         print(f"{n:>8} {r['project']:>10.2f} {r['plan']:>8.2f} {total:>8.2f} {r['cpu']:>7.2f} {per10k:>9.3f} "
               f"{r['write']:>8.2f} {r['store']:>8.2f} {r['store_mb']:>9.1f} "
-              f"{int(r['waves']):>6}   CPU s/10k ratio vs {sizes[0]}: {per10k / base:.2f}")
+              f"{int(r['waves']):>6}   CPU s/10k ratio vs {sizes[0]}: {per10k / base:.2f}; "
+              f"plan totals (simulated) {r['totals_cpu']:.2f} s CPU, {r['totals_cpu'] / r['cpu']:.2f}x project + plan")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     traced = "not traced (--no-trace)" if args.no_trace else f"{run(sizes[-1], trace=True)['peak_mb']:.0f} MB"
     print(f"{sizes[-1]} hosts: peak traced memory of project + plan + files {traced}; peak RSS of this "

@@ -30,6 +30,7 @@ from clients_fleet import (
     WORKGROUP_ADDRESS,
     assert_probe_read,
     interpret_probe,
+    member_profile,
     probe_command,
     serving_member,
 )
@@ -169,3 +170,19 @@ def test_go_client_runs_the_probes_tools(go_client: Path, member: tuple[FleetSer
     run = run_go(go_client, server, "web01", auth, "CORP\\svc-audit", DOMAIN.password, tls, command.command_line)
     assert run.exit_code == 0, run.stderr
     assert_probe_read(interpret_probe(run.stdout, command))
+
+
+@pytest.mark.parametrize("locale", ["de-DE", "fr-FR"])
+def test_go_client_reads_a_german_and_a_french_host(go_client: Path, tls: TlsMaterial, locale: str) -> None:
+    """The host answers in German or French (docs/localised-tool-output.md) through a client nobody here
+    wrote; every section reads as on an English host, and the absent policy values read as off."""
+    command = probe_command()
+    with serving_member({"ntlm"}, tls, profile=member_profile(locale=locale)) as server:
+        run = run_go(go_client, server, "web01", "ntlm", "CORP\\svc-audit", DOMAIN.password, tls, command.command_line)
+    assert run.exit_code == 0, run.stderr
+    # masterzen/winrm opens its shell with WINRS_CODEPAGE 65001 (request.go), so its bytes are UTF-8.
+    result = interpret_probe(run.stdout, command, codepage=65001)
+    assert_probe_read(result)
+    assert result.warnings == ()
+    assert result.audit is not None
+    assert (result.audit.cmdline_enabled, result.audit.sce_no_apply_legacy) == (False, False)

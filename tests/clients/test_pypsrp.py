@@ -18,6 +18,7 @@ from clients_fleet import (
     Form,
     assert_probe_read,
     interpret_probe,
+    member_profile,
     probe_command,
     serving_member,
 )
@@ -97,6 +98,25 @@ def test_pypsrp_runs_the_probes_tools(auth: str, scheme: str, https: bool, tls: 
         )
     assert rc == 0
     assert_probe_read(interpret_probe(stdout.encode("cp437"), command))
+
+
+@pytest.mark.parametrize("locale", ["de-DE", "fr-FR"])
+def test_pypsrp_reads_a_german_and_a_french_host(locale: str, tls: TlsMaterial) -> None:
+    """pypsrp's shell asks for code page 437, not the survey's 65001: the host's German or French answers
+    (docs/localised-tool-output.md) come in another encoding, and every section still reads as on an
+    English host; the command-line and SCENoApplyLegacyAuditPolicy values are absent, so they read as off."""
+    command = probe_command()
+    with serving_member({"ntlm"}, tls, profile=member_profile(locale=locale)) as server:
+        stdout, _stderr, rc = client(server, tls, "ntlm", ACCEPTED[0].typed, ACCEPTED[0].password).execute_cmd(
+            command.command_line, encoding="437"
+        )
+    assert rc == 0
+    result = interpret_probe(stdout.encode("cp437"), command)
+    assert_probe_read(result)
+    assert result.warnings == ()
+    assert result.audit is not None
+    assert (result.audit.cmdline_enabled, result.audit.sce_no_apply_legacy) == (False, False)
+    assert result.sysmon is not None and result.sysmon.installed is False
 
 
 def test_certificate_auth_maps_to_the_local_account(tls: TlsMaterial, tmp_path: Path) -> None:

@@ -78,13 +78,26 @@ def _amount(value: float | None, unit: str) -> str:
     return f"{number(plan_number(value), trim=True)} {unit}"
 
 
+def _simulated(run: PlanRun, i: int) -> str:
+    """The simulated total after wave `i` in GB/day: p50 (p10-p90)."""
+    if i >= len(run.totals):
+        return "n/a"
+    r = run.totals[i].added_gb_day
+    _, size = gb_for_people(r.p90)  # one unit for the three figures: the p90's
+    scale = 1000.0 if size == "MB" else 1.0
+    p10, p50, p90 = (number(x * scale, trim=True) for x in (r.p10, r.p50, r.p90))
+    return f"{p50} ({p10}-{p90}) {size}/day"
+
+
 def _print(console: Console, run: PlanRun, unit: str) -> None:
     p, o = run.plan, run.options
     start = datetime.now(UTC).date() + timedelta(days=WAVE_INTERVAL_DAYS)
     table = Table(title=escape(f"Waves for {p.siem}: budget {_amount(o.budget, unit)} at {o.quantile}, "
                                f"at most {_amount(o.max_step, unit)} per wave"))
-    for name in ("wave", "hosts", f"adds ({o.quantile})", "in total", "share of budget", "adds (p50)",
-                 "peak events/s p90", "from", "first hosts"):
+    # "in total" and its share are the planner's ceiling (each host's quantile added up); the
+    # simulated column is the range to expect (docs/projection.md "Plan totals").
+    for name in ("wave", "hosts", f"adds ({o.quantile})", "in total", "share of budget",
+                 "in total, simulated p50 (p10-p90)", "peak events/s p90", "from", "first hosts"):
         table.add_column(name, justify="left" if name in ("wave", "from", "first hosts") else "right")
     for i, w in enumerate(p.waves):
         load, cum = w.load, w.cumulative
@@ -93,9 +106,11 @@ def _print(console: Console, run: PlanRun, unit: str) -> None:
         shown = ", ".join(names[:FIRST_HOSTS]) + (f" +{len(names) - FIRST_HOSTS}" if len(names) > FIRST_HOSTS else "")
         table.add_row(Text(escaped(w.name)), str(len(w.hosts)), _amount(load.budget, unit), _amount(cum.budget, unit),
                       percent(plan_number(cum.budget or 0.0), o.budget),
-                      _amount(load.gb_day_p50, "GB/day"), number(plan_number(load.eps_peak_p90), trim=True),
+                      _simulated(run, i), number(plan_number(load.eps_peak_p90), trim=True),
                       (start + timedelta(days=WAVE_INTERVAL_DAYS * i)).isoformat(), Text(escaped(shown)))
     console.print(table)
+    console.print("\"in total\" adds up each host's own " + o.quantile + " (a ceiling, held under the budget); the "
+                  "simulated column is the range to expect for the same hosts (docs/projection.md \"Plan totals\").")
     console.print(f"Dates assume one wave a week, each after the previous one is verified; plan.csv lists every "
                   f"host. The pilot covers {p.pilot.strata if p.pilot else 0} (role, OS family, site) group(s) "
                   f"({p.pilot_coverage} cover).")

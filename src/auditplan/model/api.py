@@ -39,6 +39,7 @@ from auditplan.model.output import (
     projections_document,
 )
 from auditplan.model.plan_csv import plan_csv_text
+from auditplan.model.plan_totals import PlanTotal, plan_totals
 from auditplan.model.planner import BUDGET_EPS, BUDGET_GB_DAY, EnabledLoad, PlanOptions, enabled_load
 from auditplan.model.planner import plan as plan_waves
 from auditplan.model.priors import load_priors
@@ -101,6 +102,7 @@ __all__ = [
     "PlanError",
     "PlanOptions",
     "PlanRun",
+    "PlanTotal",
     "Projection",
     "SiemProfile",
     "capacity_units",
@@ -116,6 +118,7 @@ __all__ = [
     "local_history",
     "plan",
     "plan_csv_text",
+    "plan_totals",
     "plan_waves",
     "project",
     "project_estimates",
@@ -225,6 +228,9 @@ class PlanRun:
     recalibration: dict[str, Any] | None  # against the store's previous plan, when it differs
     files: tuple[Path, ...]  # plan.json, plan.csv (and recalibration.json)
     warnings: tuple[str, ...] = ()  # --exclude lines skipped, stored plans that could not be read
+    # The simulated total after each wave (model/plan_totals.py): the range to expect, where the
+    # waves' own figures add up each host's quantile.
+    totals: tuple[PlanTotal, ...] = ()
 
     @property
     def headroom_left(self) -> float | None:
@@ -307,7 +313,9 @@ def plan(source: Store | Path, *, budget_kind: str, budget: float, max_step: flo
                 raise ModelError(f"{out_dir}: cannot write the plan: {exc.strerror or exc}") from None
         save_plan(store, document, stored_projection)
     added = sum(w.load.budget for w in planned.waves if w.load is not None and w.load.budget is not None)
-    return PlanRun(planned, projection, options, enabled, float(added), recal, tuple(files), tuple(warnings))
+    totals = plan_totals(projection, [(w.number, [h.host for h in w.hosts]) for w in planned.waves])
+    return PlanRun(planned, projection, options, enabled, float(added), recal, tuple(files), tuple(warnings),
+                   tuple(totals))
 
 
 def _exclude(path: Path | None) -> tuple[dict[str, str], list[str]]:

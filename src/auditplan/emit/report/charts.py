@@ -52,14 +52,20 @@ def _svg(fig: Figure, title: str, description: str = "") -> str:
 
 
 def cumulative_by_wave(
-    labels: Sequence[str], p50: Sequence[float], p90: Sequence[float], capacity: float | None, unit: str
+    labels: Sequence[str], held: Sequence[float], capacity: float | None, unit: str, *, held_label: str,
+    total: tuple[Sequence[float], Sequence[float], Sequence[float]] | None = None,
 ) -> str:
+    """The running load after each wave: what the plan holds against the budget (`held`) and, when
+    known, the simulated total's p10-p90 band and p50 (`total`)."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
     x = list(range(len(labels)))
-    ax.fill_between(x, p50, p90, color=COLOURS[1], alpha=0.45, label="p50 to p90", step="post" if len(x) == 1 else None)
-    # Element ids (SVG <g id=...>) let a reader, or a test, find the lines the verdict quotes.
-    ax.plot(x, p50, marker="o", color=COLOURS[0], label="p50", gid="cumulative-p50")
-    ax.plot(x, p90, marker="o", linestyle="--", color=COLOURS[0], label="p90", gid="cumulative-p90")
+    if total is not None:
+        p10, p50, p90 = total
+        ax.fill_between(x, p10, p90, color=COLOURS[1], alpha=0.45, label="simulated total, p10 to p90",
+                        step="post" if len(x) == 1 else None)
+        # Element ids (SVG <g id=...>) let a reader, or a test, find the lines the verdict quotes.
+        ax.plot(x, p50, marker="o", color=COLOURS[0], label="simulated total, p50", gid="cumulative-p50")
+    ax.plot(x, held, marker="o", linestyle="--", color=COLOURS[0], label=held_label, gid="cumulative-p90")
     if capacity is not None and math.isfinite(capacity):
         ax.axhline(capacity, color=COLOURS[2], linewidth=1.5, label="capacity (budget)", gid="capacity")
     ax.set_xticks(x, [chart_label(lbl, 16) for lbl in labels])
@@ -68,7 +74,8 @@ def cumulative_by_wave(
     # Outside the axes: inside it sat on the budget line.
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("Cumulative added load by wave")
-    return _svg(fig, "Cumulative added load by wave", f"p50 and p90 in {unit} after each wave"
+    shown = f"{held_label}" + (", and the simulated total's p10 to p90 and p50" if total is not None else "")
+    return _svg(fig, "Cumulative added load by wave", f"{shown}, in {unit} after each wave"
                 + (f", against the budget of {capacity:g} {unit}" if capacity is not None else ""))
 
 

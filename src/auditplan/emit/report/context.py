@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -18,7 +19,7 @@ from auditplan.emit.report.readiness import readiness
 from auditplan.emit.report.review import detection_rows, log_readers, minutes_per_alert
 from auditplan.emit.report.risks import CAPACITY_LIMITS, CAPACITY_REASONS, risks
 from auditplan.emit.report.verdict import verdict
-from auditplan.emit.report.waves import budget_summary, counted_basis, fleet_value, timeline
+from auditplan.emit.report.waves import budget_summary, counted_basis, fleet_value, simulated_totals, timeline
 from auditplan.model.api import Projection
 from auditplan.records import HostEstimate
 
@@ -84,7 +85,9 @@ def build_context(inputs: ReportInputs) -> dict[str, Any]:
     start = inputs.first_wave_date or inputs.generated_at + timedelta(days=7)
     # The same rate the planner counts: the plan's profile's eps basis (model/planner.py _load_column).
     basis = counted_basis(plan, projection, inputs.plan_eps_basis)
-    ctx["waves"] = timeline(plan, start, inputs.wave_interval_days, inputs.gpo_names, basis)
+    ctx["waves"] = timeline(plan, start, inputs.wave_interval_days, inputs.gpo_names, basis,
+                            simulated_totals(plan, projection))
+    ctx["simulated_totals"] = bool(ctx["waves"]) and all(math.isfinite(w["total_p50"]) for w in ctx["waves"])
     ctx["gpo_names_read"] = sum(1 for w in ctx["waves"] if not w["gpo_default"])
     ctx["gpo_default_prefix"] = GpoOptions.name_prefix
     ctx["budget"] = budget_summary(plan, ctx["waves"], projection, basis)

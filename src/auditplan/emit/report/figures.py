@@ -23,11 +23,16 @@ def charts_of(ctx: Mapping[str, Any], inputs: ReportInputs) -> dict[str, Markup]
         labels = [f"wave {w['wave']}" for w in waves]
         if budget and budget["kind"] != BudgetKind.GB_DAY:
             held = [as_float(w["cumulative_budget"]) for w in waves]
-            out["cumulative"] = charts.cumulative_by_wave(labels, held, held, budget["value"], budget["unit_basis"])
-        else:
             out["cumulative"] = charts.cumulative_by_wave(
-                labels, [as_float(w["cumulative_p50"]) for w in waves],
-                [as_float(w["cumulative_gb_day_p90"]) for w in waves], budget["value"] if budget else None, "GB/day")
+                labels, held, budget["value"], budget["unit_basis"],
+                held_label=f"held against the budget ({budget['quantile']})")
+        else:
+            # The simulated total is in GB/day, the unit of this chart only.
+            t10, t50, t90 = ([as_float(w[f"total_{q}"]) for w in waves] for q in ("p10", "p50", "p90"))
+            out["cumulative"] = charts.cumulative_by_wave(
+                labels, [as_float(w["cumulative_gb_day_p90"]) for w in waves], budget["value"] if budget else None,
+                "GB/day", held_label="budget check: each host's p90 added up",
+                total=(t10, t50, t90) if ctx["simulated_totals"] else None)
     for key, what in (("by_role", "role"), ("by_site", "site")):
         rows, more = ctx[key], ctx[f"{key}_more"]
         title = f"Added load by {what}" + (f" (top {len(rows)} of {len(rows) + more})" if more else "")

@@ -75,9 +75,12 @@ def risks(ctx: Mapping[str, Any], exposure: Exposure | None, detections: Evaluat
                              "their audit policy, rather than linking a second one (gpo/README.md)."})
     if ctx["local_settings_hosts"]:
         found.append({"weight": 60, "text": f"{ctx['local_settings_hosts']} host(s) audit other subcategories that "
-                      "a GPO with advanced audit policy clears; each wave GPO carries them (the union).",
+                      "a GPO with advanced audit policy clears; each wave GPO carries them (the union). A host "
+                      "that gains a subcategory from the union logs more events of other IDs, which this "
+                      "report's volume and log-history figures do not include.",
                       "fix": "Keep the default auditplan gpo (not --process-creation-only), and check gpo/README.md "
-                             "for hosts that gain subcategories."})
+                             "for hosts that gain subcategories; size their Security log for the added events, or "
+                             "give them the subcategories in their own policy first."})
     if exposure and exposure.events_with_secrets:
         found.append({"weight": 85, "text": f"{exposure.events_with_secrets} of {exposure.events} sampled command "
                       f"lines carried a credential on {len(exposure.by_host)} host(s); with command-line auditing "

@@ -74,7 +74,11 @@ def _load(ctx: Mapping[str, Any], b: Mapping[str, Any], waves: list[dict[str, An
     mb = ctx["mb_per_gb"]
     price = ctx["price_per_gb"]
     if b["kind"] == "gb_day":
-        low, high = float(last["cumulative_p50"]), float(last["cumulative_gb_day_p90"])
+        # The simulated total's p50 and p90 (the plan's own figures add up each host's quantile: a
+        # sum of p50s lies below the total's median, a sum of p90s above its p90).
+        simulated = ctx.get("simulated_totals", False)
+        low = float(last["total_p50"] if simulated else last["cumulative_p50"])
+        high = float(last["total_p90"] if simulated else last["cumulative_gb_day_p90"])
         amount = f"{size_for_people(low, mb)} to {size_for_people(high, mb)} a day"
         budget = f"{size_for_people(b['value'], mb)} a day"
         money = (f"{number(low * price * DAYS_PER_MONTH, trim=True)} to "

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from auditplan.emit.gpo.backups import gpo_display_name
-from auditplan.model.api import EPS_BASIS_MEAN, EPS_BASIS_PEAK, Projection
+from auditplan.model.api import EPS_BASIS_MEAN, EPS_BASIS_PEAK, PlanTotal, Projection, plan_totals
 from auditplan.records import BudgetKind, Plan, WaveLoad
 
 UNKNOWN_BASIS = "mean or peak, as the plan's SIEM profile counts"  # neither plan.json nor the profile says
@@ -66,9 +66,23 @@ def _wave_budget(load: WaveLoad | None, kind: str | None, quantile: str, basis: 
     return value
 
 
+def simulated_totals(plan: Plan | None, projection: Projection | None) -> list[PlanTotal] | None:
+    """The added GB/day after each wave as the projection's Monte Carlo sums it (model/plan_totals.py):
+    the quantiles of the total, where the plan's own figures add up each host's quantile. None when
+    the projection does not hold every planned host (a plan made from other estimates)."""
+    if plan is None or projection is None or not plan.waves:
+        return None
+    try:
+        return plan_totals(projection, [(w.number, [h.host for h in w.hosts]) for w in plan.waves])
+    except KeyError:
+        return None
+
+
 def timeline(plan: Plan | None, start: datetime, interval: int,
-             gpo_names: Mapping[int, str] | None = None, basis: str | None = None) -> list[dict[str, Any]]:
-    """One row per wave: its load, the running load in the budget's unit, date and GPO name."""
+             gpo_names: Mapping[int, str] | None = None, basis: str | None = None,
+             totals: Sequence[PlanTotal] | None = None) -> list[dict[str, Any]]:
+    """One row per wave: its load, the running load in the budget's unit, the simulated running
+    total (`totals`, GB/day p10/p50/p90; NaN without), date and GPO name."""
     if not plan:
         return []
     budget = plan.budget
@@ -89,6 +103,7 @@ def timeline(plan: Plan | None, start: datetime, interval: int,
             "gb_day_p50": load.gb_day_p50, "gb_day_p90": load.gb_day_p90,
             "eps_peak_p90": load.eps_peak_p90, "cumulative_gb_day_p90": cumulative.gb_day_p90,
             "cumulative_p50": cumulative.gb_day_p50, "load_budget": own, "cumulative_budget": held,
+            **_total_columns(totals[i] if totals is not None and i < len(totals) else None),
             "cumulative_share": held / value if math.isfinite(held) and value > 0 else None,
             "date": (start + timedelta(days=interval * i)).date().isoformat(),
             "gpo": real_name or gpo_display_name(wave.number, wave.name),
@@ -97,6 +112,12 @@ def timeline(plan: Plan | None, start: datetime, interval: int,
             "more_hosts": max(0, len(wave.hosts) - HOST_NAMES_SHOWN),
         })
     return out
+
+
+def _total_columns(total: PlanTotal | None) -> dict[str, float]:
+    r = total.added_gb_day if total is not None else None
+    return {"total_p10": r.p10 if r else math.nan, "total_p50": r.p50 if r else math.nan,
+            "total_p90": r.p90 if r else math.nan}
 
 
 def fleet_value(projection: Projection | None, column: str) -> float:
