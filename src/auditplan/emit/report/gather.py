@@ -119,13 +119,13 @@ def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest,
 
 def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest = ProjectionRequest(),
            title: str = DEFAULT_TITLE, org: str | None = None, gpo_dir: Path | None = None,
-           now: datetime | None = None) -> ReportInputs:
+           now: datetime | None = None, accept_edited_plan: bool = False) -> ReportInputs:
     """Everything the report shows; PlanError, StoreError, ConfigError, NoStore or ReportError on bad input,
     ModelError when a projection cannot be made (e.g. no estimates)."""
     if gpo_dir is not None and plan_path is None:
         raise ReportError("--gpo-dir needs --plan: the GPO names are matched to the plan's waves")
     # The plan first: a malformed one fails before the store is read and the fleet simulated.
-    plan = read_plan(plan_path) if plan_path else None
+    plan = read_plan(plan_path, accept_edited=accept_edited_plan) if plan_path else None
     warnings: list[str] = []
     gpo_names: dict[int, str] = {}
     if plan and plan_path:
