@@ -5,7 +5,9 @@ busy machine), time per 10,000 hosts (near-linear growth expected) and peak trac
 (tracemalloc, Python + numpy allocations) and the process's peak RSS (resource.getrusage); also
 what `auditplan plan` adds to save the projection beside the plan in the store (the document,
 its JSON text as the store keeps it, its projection_id digest, and its size). Calls auditplan.model.api only.
-Targets from the brief: 100,000 hosts in under 5 s and 1 GB on a 2-core machine.
+Targets: 100,000 hosts in under 3 s (issue 17; the first brief said 5 s and 1 GB), memory under
+4 GB at 1,000,000 hosts. Peak RSS is shown twice: up to the end of project + plan (the synthetic fleet
+included), and for the whole run with the plan files and the stored projection document.
 Run: .venv/bin/python bench/plan.py [--sizes 10000,30000,100000]
 """
 
@@ -91,6 +93,8 @@ def run(n: int, trace: bool = False) -> dict[str, float]:
     result = plan_waves(projection, options, survey=survey)
     t2 = time.perf_counter()
     c2 = time.process_time()
+    # The high-water mark so far: the synthetic fleet, project and plan (larger sizes run last).
+    rss_plan_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     text = plan_json_text(plan_document(result))
     csv_text = plan_csv_text(result)
     t3 = time.perf_counter()
@@ -109,19 +113,25 @@ def run(n: int, trace: bool = False) -> dict[str, float]:
         tracemalloc.stop()
     return {"project": t1 - t0, "plan": t2 - t1, "write": t3 - t2, "cpu": c2 - c0, "peak_mb": peak / 2**20,
             "bytes": len(text) + len(csv_text), "waves": len(result.waves), "store": t4 - t3,
-            "store_mb": len(stored.encode("utf-8")) / 2**20, "totals_cpu": totals_cpu}
+            "store_mb": len(stored.encode("utf-8")) / 2**20, "totals_cpu": totals_cpu, "rss_plan_mb": rss_plan_mb}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,30000,100000", help="comma-separated fleet sizes")
-    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    parser.add_argument("--no-trace", action="store_true",
+                        help="skip the tracemalloc run of the largest size (slow at 1,000,000 hosts)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
     # tracemalloc slows allocation-heavy code 2-5x: time without it, then trace memory separately.
     print(f"{'hosts':>8} {'project s':>10} {'plan s':>8} {'total s':>8} {'CPU s':>7} {'CPU s/10k':>9} {'files s':>8} "
           f"{'store s':>8} {'store MB':>9} {'waves':>6}")
     base = None
+    rss_plan_mb = 0.0
+    print("load average at the start:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     for n in sizes:
         r = run(n)
+        rss_plan_mb = r["rss_plan_mb"]
         total = r["project"] + r["plan"]
         per10k = r["cpu"] / (n / 10_000)  # CPU: other jobs on a shared machine do not inflate it
         base = base or per10k
@@ -130,9 +140,11 @@ def main() -> None:
               f"{int(r['waves']):>6}   CPU s/10k ratio vs {sizes[0]}: {per10k / base:.2f}; "
               f"plan totals (simulated) {r['totals_cpu']:.2f} s CPU, {r['totals_cpu'] / r['cpu']:.2f}x project + plan")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    traced = run(sizes[-1], trace=True)["peak_mb"]
-    print(f"{sizes[-1]} hosts: peak traced memory of project + plan + files {traced:.0f} MB; peak RSS of this "
-          f"process (incl. the synthetic fleet) {rss_mb:.0f} MB. Targets at 100,000: total < 5 s, < 1024 MB.")
+    traced = "not traced (--no-trace)" if args.no_trace else f"{run(sizes[-1], trace=True)['peak_mb']:.0f} MB"
+    print(f"{sizes[-1]} hosts: peak traced memory of project + plan + files {traced}; peak RSS of this "
+          f"process (incl. the synthetic fleet) {rss_plan_mb:.0f} MB up to the end of project + plan, "
+          f"{rss_mb:.0f} MB with plan.json/csv and the stored projection document. "
+          "Targets: 100,000 hosts < 3 s CPU; < 4 GB at 1,000,000.")
     print("load average now:", " ".join(f"{x:.1f}" for x in os.getloadavg()), "(other work on the machine "
           "inflates the times)")
 

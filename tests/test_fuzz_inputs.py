@@ -6,17 +6,18 @@ each) so that the suite stays fast; the corpus in tests/data/hostile holds the c
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 from click.testing import CliRunner, Result
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from auditplan.cli import main
-from auditplan.cli.simulate import load_profiles
+from auditplan.cli.simulate import load_profiles, serve_fleet
 from auditplan.simulator.fleet import SECTION_SCHEMAS
 
 CAPTURE = Path(__file__).resolve().parent / "data" / "mdec__ID4688-Clear_event_log_attempt_native.evtx"
@@ -78,13 +79,40 @@ def _toml_value(depth: int = 0) -> st.SearchStrategy[str]:
 
 _KEYS = ["name", "count", "address", "port", "role", "site", "seed", "admin"]
 _SECTIONS = sorted(SECTION_SCHEMAS)
+# Values a fleet file would plausibly hold, typed per host key, beside the arbitrary ones: without
+# them nearly every generated fleet is refused by the loader, and the serving half would rarely run.
+_HOST_VALUES = {
+    "name": st.just('"srv01"'),
+    "count": st.integers(min_value=-1, max_value=3).map(str),
+    "address": st.sampled_from(["127.0.0.50", "127.0.3.7", "10.0.0.1", "127.0.0.300", "::1", ""]).map(json.dumps),
+    "port": st.integers(min_value=-1, max_value=70_000).map(str),
+    "role": st.text(st.characters(exclude_categories=["Cs"]), max_size=12).map(json.dumps),
+    "site": st.text(st.characters(exclude_categories=["Cs"]), max_size=12).map(json.dumps),
+    "seed": st.integers(min_value=-1, max_value=2**64).map(str),
+    "admin": st.booleans().map(lambda b: "true" if b else "false"),
+}
+_SECTION_VALUES = st.one_of(
+    st.booleans().map(lambda b: "true" if b else "false"),
+    st.integers(min_value=0, max_value=100_000).map(str),
+    st.floats(min_value=0, max_value=1e6).map(repr),
+    _toml_value(),
+)
+# Three plausible values to one arbitrary one (st.one_of picks a branch uniformly).
+_HOST_ENTRY = st.sampled_from(_KEYS).flatmap(
+    lambda k: st.tuples(st.just(k), st.one_of(_HOST_VALUES[k], _HOST_VALUES[k], _HOST_VALUES[k], _toml_value())))
 
 
-@FUZZ
-@given(st.lists(st.tuples(st.sampled_from(_KEYS), _toml_value()), max_size=4),
+@settings(max_examples=100)
+@given(st.lists(_HOST_ENTRY, max_size=4),
        st.lists(st.tuples(st.sampled_from(_SECTIONS), st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", max_size=24),
-                          _toml_value()), max_size=3))
-def test_simulate_loads_any_fleet_toml(host: list[tuple[str, str]], sections: list[tuple[str, str, str]]) -> None:
+                          _SECTION_VALUES), max_size=3))
+# Fleets that load, with a fixed address and port among them, always run (random draws rarely load).
+# A section key is picked by the length of its text: "late" -> faults.latency_ms, "proce" ->
+# rates.process_starts_per_day, "build___" -> os.build.
+@example([("address", '"127.0.3.7"'), ("port", "0"), ("admin", "false")], [("faults", "late", "250.0")])
+@example([("port", "65535"), ("role", '"dc"'), ("seed", "7")], [("rates", "proce", "0.0")])
+@example([("address", '"127.0.3.8"'), ("site", '"lon"')], [("os", "build___", "17763")])
+def test_simulate_serves_any_fleet_toml_it_loads(host: list[tuple[str, str]], sections: list[tuple[str, str, str]]) -> None:
     lines = ["[[hosts]]", 'name = "srv01"'] + [f"{k} = {v}" for k, v in dict(host).items() if k != "name"]
     for section, key, value in sections:
         known = sorted(SECTION_SCHEMAS[section])
@@ -92,16 +120,32 @@ def test_simulate_loads_any_fleet_toml(host: list[tuple[str, str]], sections: li
     with tempfile.TemporaryDirectory() as tmp:
         fleet = Path(tmp) / "fleet.toml"
         fleet.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        # The loader `simulate` uses: a bad fleet is a UsageError (exit 2), anything else loads into
-        # profiles whose numbers are in range (no port the OS refuses, no nan/inf).
         try:
             profiles = load_profiles(fleet)
-        except click.UsageError as exc:
-            assert "\n" not in str(exc) or str(fleet) in str(exc)
+        except click.UsageError:
+            # What `simulate` makes of a fleet that does not load: exit 2 and a one-line error naming it.
+            result = CliRunner().invoke(main, ["simulate", "--fleet", str(fleet), "--transport", "basic", "--http",
+                                               "--work-dir", tmp])
+            _clean(result, (2,))
+            # One line per problem (FleetError), each naming the file.
+            lines = result.output.splitlines()
+            errors = lines[next(i for i, line in enumerate(lines) if line.startswith("Error:")):]
+            assert errors and all(str(fleet) in line for line in errors if line.strip()), result.output
             return
-    for profile in profiles:
-        assert 0 <= profile.port <= 65535
-        assert profile.rates.process_starts_per_day == profile.rates.process_starts_per_day  # not nan
+        for profile in profiles:  # in range: no port the OS refuses, no nan/inf
+            assert 0 <= profile.port <= 65535
+            assert math.isfinite(profile.rates.process_starts_per_day)
+        # A fleet that loads serves: `simulate` starts it on loopback (the same code path, waiting for
+        # nothing instead of Ctrl-C) and stops it, without a crash. Only the system may still refuse a
+        # fixed port another process holds: a one-line UsageError naming the fleet, never a traceback.
+        try:
+            serve_fleet(profiles, Path(tmp), source=str(fleet), auth="basic", http=True,
+                        hosts_out=Path(tmp) / "hosts.csv", credentials_out=Path(tmp) / "creds.json", until=lambda: None)
+        except click.UsageError as exc:
+            assert any(p.port for p in profiles) and "cannot listen on" in str(exc), str(exc)
+            assert "\n" not in str(exc) and str(fleet) in str(exc)
+            return
+        assert (Path(tmp) / "hosts.csv").read_text(encoding="utf-8").startswith("host,address,port,role,site")
 
 
 @FUZZ

@@ -111,3 +111,22 @@ def test_hosts_that_are_not_text_run_over_every_event(rules: list[Rule], monkeyp
     assert distinct == every
     assert inserted == [3, 3]  # no distinct table: SQLite would hand host 7 back as "7" from the other table
     assert next(r for r in every.results if r.family == 3).hosts == {"7": 2, "8": 1}
+
+
+def test_fields_no_rule_reads_do_not_keep_rows_apart(rules: list[Rule], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each host's own account (HOST$) starts the same processes: the builtin rules do not read
+    SubjectUserName, so those events share distinct rows; a rule that reads it keeps them apart."""
+    hidden = (r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", None, "powershell -w hidden -c x")
+    plain = (r"C:\Windows\System32\svchost.exe", r"C:\Windows\System32\services.exe", "svchost.exe -k netsvcs")
+    rows = [(f"h{i}", n, p, f"H{i}$", c) for i in range(20) for n, p, c in (hidden, plain, plain)]
+    events = _frame(rows)
+    assert all(not ev._reads(r.sql, "SubjectUserName") for r in rules)
+    distinct, every, inserted = _both(rules, events, {}, monkeypatch)
+    assert distinct == every
+    assert inserted == [2, len(events)]  # two distinct rows: the account left out
+    by_user = _rule("SubjectUserName = 'H3$' AND NewProcessName LIKE '%svchost.exe'", "reads-user",
+                    frozenset({"SubjectUserName", "NewProcessName"}))
+    distinct, every, inserted = _both([*rules, by_user], events, {}, monkeypatch)
+    assert distinct == every
+    assert inserted == [40, len(events)]  # the account read: 2 rows per host
+    assert next(r for r in every.results if r.id == "reads-user").hosts == {"h3": 2}

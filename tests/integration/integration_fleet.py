@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -18,7 +17,6 @@ from auditplan.simulator.fleet import sim_host
 from auditplan.simulator.interface import Credentials, FaultSpec
 from auditplan.simulator.profile import HostProfile
 from auditplan.simulator.server import FleetServer
-from auditplan.simulator.server_state import HostStats
 
 USERNAME = "auditor"
 # One unique random password per test session: any appearance in an output is a leak.
@@ -93,19 +91,6 @@ def write_hosts_csv(path: Path, server: FleetServer, names: Sequence[str]) -> Pa
         lines.append(f"{name},{address},{port},member")
     path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
     return path
-
-
-def settled_stats(server: FleetServer, name: str) -> HostStats:
-    """The host's server-side counters once they stop moving: the server counts a response's
-    bytes after writing it, so the client can hold the answer a moment before the count lands."""
-    previous = server.stats(name)
-    for _ in range(40):
-        time.sleep(0.02)
-        current = server.stats(name)
-        if current == previous:
-            return current
-        previous = current
-    return previous
 
 
 @dataclass(frozen=True)

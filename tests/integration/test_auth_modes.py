@@ -10,7 +10,7 @@ requests, then the operations, so 10 without Signal).
 from __future__ import annotations
 
 import pytest
-from integration_fleet import PASSWORD, inventory_host, profile, serving, settings_for, settled_stats
+from integration_fleet import PASSWORD, inventory_host, profile, serving, settings_for
 
 from auditplan.collect.winrm.settings import SettingsError
 from auditplan.collect.winrm.transport import run_command_line
@@ -36,7 +36,7 @@ def test_auth_mode_end_to_end(auth: str, https: bool, requests: int, actions: tu
     material = tls if https else None
     with serving([profile("web01")], auth=auth, tls=material) as server:
         run = run_command_line(inventory_host(server, "web01"), settings_for(auth, material), COMMAND)
-        stats = settled_stats(server, "web01")
+        stats = server.stats("web01")
     assert run.status is HostStatus.OK, run.reason
     assert run.stdout == b"web01\r\n"
     assert run.exit_code == 0

@@ -62,8 +62,10 @@ def _statuses(store: Store) -> dict[str, HostStatus]:
 
 
 def test_same_statuses_as_threads_each_host_once_and_no_password_outside_memory(tmp_path: Path, cluster: Any) -> None:
-    # A deadline far above a loopback conversation's time, so only "hang" can time out, even on a busy machine.
-    settings = settings_for("basic", None, operation_timeout=1, read_timeout=2, deadline=8.0)
+    # A deadline far above a loopback conversation's time, so only "hang" can time out, even on a busy
+    # machine; each request may use all of it (a 2 s read timeout made a slow answer a timeout in one
+    # of the two runs, and the statuses then differed).
+    settings = settings_for("basic", None, operation_timeout=1, read_timeout=8, deadline=8.0)
     with serving([profile(n, FAULTS.get(n)) for n in NAMES]) as server:
         hosts = [inventory_host(server, n) for n in NAMES]
         with Store(tmp_path / "threads.db") as store:

@@ -103,7 +103,7 @@ def test_cli_exits_2_after_the_canary_and_a_rerun_retries_auth_failed_hosts(tmp_
         hosts = write_hosts_csv(tmp_path / "hosts.csv", server, names)
         db = tmp_path / "a.db"
         args = ["survey", str(hosts), "--db", str(db), "--username", USERNAME, "--password-env", "AP_PW",
-                "--transport", "basic", "--http", "--allow-basic-over-http", "--timeout", "8", "--json",
+                "--transport", "basic", "--http", "--allow-basic-over-http", "--timeout", "60", "--json",
                 "--no-progress"]
         wrong = CliRunner().invoke(main, args, env={"AP_PW": "wrong-" + PASSWORD}, catch_exceptions=False)
         assert wrong.exit_code == 2, wrong.stdout + wrong.stderr

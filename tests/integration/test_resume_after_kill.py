@@ -9,17 +9,47 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from integration_fleet import PASSWORD, USERNAME, profile, serving, write_hosts_csv
+from integration_fleet import PASSWORD, USERNAME, profile, write_hosts_csv
 
 from auditplan.records import HostStatus
-from auditplan.simulator.interface import FaultSpec
+from auditplan.simulator.fleet import sim_host
+from auditplan.simulator.interface import CommandOutput, Credentials, FaultSpec
+from auditplan.simulator.server import FleetServer
 from auditplan.store import Store
 
 NAMES = [f"h{i:02}" for i in range(12)]
+HELD_FROM = 6  # hosts from this one on answer only once the test opens the gate
+
+
+class GatedBackend:
+    """A host whose command runs only once `gate` is set: the survey cannot finish before the test
+    has killed or interrupted it, however fast or slow the machine (no race with a poll interval)."""
+
+    def __init__(self, inner: object, gate: threading.Event) -> None:
+        self.inner, self.gate = inner, gate
+
+    def run(self, command: str, arguments: tuple[str, ...], codepage: int | None = None) -> CommandOutput:
+        self.gate.wait(120)
+        return self.inner.run(command, arguments, codepage)  # type: ignore[attr-defined, no-any-return]
+
+
+@contextmanager
+def gated_fleet(gate: threading.Event) -> Iterator[FleetServer]:
+    """NAMES on loopback over Basic/HTTP, 100 ms per response, hosts HELD_FROM.. behind `gate`."""
+    sims = [sim_host(profile(name, FaultSpec(latency_ms=100))) for name in NAMES]
+    sims = [replace(s, backend=GatedBackend(s.backend, gate)) if i >= HELD_FROM else s for i, s in enumerate(sims)]
+    server = FleetServer(sims, users=[Credentials(USERNAME, PASSWORD)], auth={"basic"}, tls=None,
+                         allow_unencrypted=True, operation_timeout_cap=1.0)
+    with server:
+        yield server
 
 
 def _saved(db: Path) -> int:
@@ -61,9 +91,9 @@ def _start_until_saved(hosts: Path, db: Path, saved: int) -> subprocess.Popen[by
 
 @pytest.mark.slow
 def test_resume_after_sigkill(tmp_path: Path) -> None:
-    # 100 ms per response: a host takes about 0.4 s, so the kill lands mid-run.
-    slow = FaultSpec(latency_ms=100)
-    with serving([profile(n, slow) for n in NAMES]) as server:
+    # The held hosts cannot finish before the kill, so it lands mid-run on any machine.
+    gate = threading.Event()
+    with gated_fleet(gate) as server:
         hosts = write_hosts_csv(tmp_path / "hosts.csv", server, NAMES)
         db = tmp_path / "survey.db"
         first = _start_until_saved(hosts, db, 3)
@@ -71,8 +101,9 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
         first.wait(timeout=10)
         assert first.returncode == -signal.SIGKILL
         saved_before = _saved(db)
-        assert 3 <= saved_before < len(NAMES), "the kill should land mid-run"
+        assert 3 <= saved_before <= HELD_FROM, "the kill should land mid-run"
 
+        gate.set()
         second = _survey(hosts, db)
         out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err.decode(errors="replace")
@@ -90,12 +121,14 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path: Path) -> None:
-    slow = FaultSpec(latency_ms=100)
-    with serving([profile(n, slow) for n in NAMES]) as server:
+    gate = threading.Event()
+    with gated_fleet(gate) as server:
         hosts = write_hosts_csv(tmp_path / "hosts.csv", server, NAMES)
         db = tmp_path / "survey.db"
         proc = _start_until_saved(hosts, db, 2)
         proc.send_signal(signal.SIGINT)
+        # Pending in the survey process from here on, so the held hosts in flight finish after it.
+        gate.set()
         out, err = proc.communicate(timeout=60)
         started = {n for n in NAMES if server.stats(n).requests}
     assert proc.returncode == 1, err.decode(errors="replace")

@@ -30,7 +30,7 @@ def test_survey_json_names_the_readers_and_flags_grants_beyond_the_default(tmp_p
         db = tmp_path / "a.db"
         result = CliRunner().invoke(
             main, ["survey", str(inventory), "--db", str(db), "--username", USERNAME, "--password-env", "AP_PW",
-                   "--ca-bundle", str(tls.ca_cert), "--timeout", "5", "--json", "--no-progress"],
+                   "--ca-bundle", str(tls.ca_cert), "--timeout", "60", "--json", "--no-progress"],
             env={"AP_PW": PASSWORD}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     rows = {row["host"]: row for row in json.loads(result.stdout)}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
-from integration_fleet import PASSWORD, USERNAME, inventory_host, new_address, settings_for, settled_stats
+from integration_fleet import PASSWORD, USERNAME, inventory_host, new_address, settings_for
 
 from auditplan.collect.winrm.probe import ProbeOptions
 from auditplan.collect.winrm.survey import run_survey
@@ -81,7 +81,7 @@ def test_sampled_rate_recovers_the_true_rate_and_caps_hold(tmp_path: Path) -> No
         settings = settings_for("basic", None, deadline=60.0, read_timeout=20)
         outcome = run_survey(hosts, settings, store, concurrency=3, probe_options=options)
         results = {r.host.name: r for r in store.load_results()}
-        stats = {p.name: settled_stats(server, p.name) for p in profiles}
+        stats = {p.name: server.stats(p.name) for p in profiles}
     assert outcome.counts == {HostStatus.OK: 3}
     estimates = {e.host: e for e in estimate_hosts(list(results.values()), load_config())}
     for name, rate in RATES.items():
@@ -121,7 +121,7 @@ def test_event_and_byte_caps_are_enforced_and_recorded(tmp_path: Path) -> None:
         settings = settings_for("basic", None, deadline=60.0, read_timeout=20, max_output_bytes=64 * 1024)
         run_survey([host], settings, store, concurrency=1, probe_options=options)
         (result,) = store.load_results()
-        stats = settled_stats(server, "busy")
+        stats = server.stats("busy")
     assert result.caps is not None
     assert (result.caps.max_events, result.caps.max_bytes) == (5000, 64 * 1024)
     volume = result.volume

@@ -249,3 +249,34 @@ def test_vectorised_lognormal_fit_matches_the_scalar_one() -> None:
     for i, case in enumerate(cases):
         want_mu, want_sigma = lognormal_params(*case)
         assert mu[i] == pytest.approx(want_mu) and sigma[i] == pytest.approx(want_sigma), case
+
+
+def test_group_peak_factors_sum_each_group_hour_by_hour() -> None:
+    """The per-hour sums against a plain loop over the hosts (the peak of a group's summed shape)."""
+    import numpy as np
+
+    from auditplan.model.project import _group_peak_factors
+
+    rng = np.random.default_rng(17)
+    n, groups = 500, 7
+    group = rng.integers(0, groups - 1, n)  # the last group has no host
+    weights = rng.uniform(0.0, 100.0, n)
+    shapes = rng.uniform(0.0, 1.0, (n, 24))
+    shapes /= shapes.sum(axis=1, keepdims=True)
+    shape_ok = rng.random(n) < 0.8
+    factors = rng.uniform(1.0, 3.0, n)
+    got = _group_peak_factors(group, groups, weights, shapes, shape_ok, factors)
+    for g in range(groups):
+        hourly = [0.0] * 24
+        total = unshaped = 0.0
+        for i in range(n):
+            if group[i] != g:
+                continue
+            total += weights[i]
+            if shape_ok[i]:
+                for h in range(24):
+                    hourly[h] += weights[i] * shapes[i, h]
+            else:
+                unshaped += weights[i] * factors[i]
+        want = max(1.0, (max(hourly) * 24 + unshaped) / total) if total > 0 else 1.0
+        assert got[g] == pytest.approx(want, rel=1e-12), g

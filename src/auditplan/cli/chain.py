@@ -88,3 +88,30 @@ def store_option(help_text: str) -> Callable[[F], F]:
     """The `--db` option of a command that reads the store: default None, found by `find_store`."""
     return click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=None,
                         show_default=f"{DEFAULT_DB}, else the newest {DEFAULT_OUT}/*/{STORE_NAME}", help=help_text)
+
+
+def accept_edited_plan_option(f: F) -> F:
+    """`--accept-edited-plan`, the same in every command that reads plan.json."""
+    return click.option(
+        "--accept-edited-plan", is_flag=True,
+        help="Use a plan.json edited by hand (its content no longer matches its plan_id) instead of refusing "
+             "it; first prints what the edit changed, against the copy `auditplan plan` saved in the store "
+             "beside the plan (hosts added, removed or moved, figures, wave loads, budget).")(f)
+
+
+def announce_plan_edits(command: str, plan_path: Path | None, accept: bool, db: Path | None = None) -> None:
+    """With --accept-edited-plan and an edited plan.json: what the edit changed, on stderr, before the
+    command uses the plan (docs/plan-json.md). Nothing otherwise: the command's own read refuses it."""
+    if not accept or plan_path is None:
+        return
+    # Imported here: `auditplan --help` loads no command module but this one (test_cli_vocabulary).
+    from auditplan.cli.errors import usage_error_on
+    from auditplan.emit.api import PlanError, edited_plan
+    from auditplan.model.api import ModelError
+    from auditplan.store import StoreError
+    from auditplan.text import escaped
+
+    with usage_error_on(PlanError, StoreError, ModelError):
+        edits = edited_plan(plan_path, db)
+    for line in edits.lines() if edits is not None else []:
+        click.echo(f"auditplan {command}: warning: {escaped(line)}", err=True)

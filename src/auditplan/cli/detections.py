@@ -12,7 +12,14 @@ import click
 from rich.text import Text
 
 from auditplan.cli import main
-from auditplan.cli.chain import DEFAULT_OUT, find_plan, find_store, store_option
+from auditplan.cli.chain import (
+    DEFAULT_OUT,
+    accept_edited_plan_option,
+    announce_plan_edits,
+    find_plan,
+    find_store,
+    store_option,
+)
 from auditplan.cli.console import echo_block, stdout_console, working
 from auditplan.cli.errors import usage_error_on
 from auditplan.cli.vocabulary import single_file_out
@@ -141,8 +148,9 @@ def _print_run(run: DetectionRun) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help='Print JSON: fleet figures, per-host and fleet secret exposure, one object per rule under "rules", '
                    'alerts/day and analyst hours/day as {p10, p50, p90}, and "waves" with --plan.')
+@accept_edited_plan_option
 def evaluate_rules(db: Path | None, rules_dirs: tuple[Path, ...], minutes_per_alert: float | None,
-                   config_file: Path | None, plan_path: Path | None, as_json: bool) -> None:
+                   config_file: Path | None, plan_path: Path | None, as_json: bool, accept_edited_plan: bool) -> None:
     """Run the rules over every sampled or ingested 4688 event; project alerts/day per host and fleet.
 
     Hits are scaled by each host's projected 4688/day (the p50 of `auditplan estimate`, else the
@@ -157,10 +165,11 @@ def evaluate_rules(db: Path | None, rules_dirs: tuple[Path, ...], minutes_per_al
       auditplan detections evaluate --db auditplan-out/auditplan.db --plan auditplan-out/plan.json --json
     """
     db = find_store(db)
+    announce_plan_edits("detections evaluate", plan_path, accept_edited_plan, db)
     with usage_error_on(StoreError, EmitError, PlanError, ConfigError), \
             working("detections: evaluating the rules on the sample"):
         run = evaluate_detections(db, rules_dirs, minutes_per_alert=minutes_per_alert, config_file=config_file,
-                                  plan_path=plan_path)
+                                  plan_path=plan_path, accept_edited_plan=accept_edited_plan)
     _warn(run.problems)
     for warning in run.evaluation.warnings:
         click.echo(f"WARNING: {escaped(warning)}", err=True)
@@ -188,8 +197,9 @@ def evaluate_rules(db: Path | None, rules_dirs: tuple[Path, ...], minutes_per_al
 @click.option("--through-wave", type=click.IntRange(0), default=0, show_default=True,
               help="scom: the last wave already rolled out (0 = the pilot only).")
 @_rules_option
+@accept_edited_plan_option
 def export_rules(fmt: str, out_path: str | None, mp_id: str, mp_version: str, plan_path: Path | None,
-                 through_wave: int, rules_dirs: tuple[Path, ...]) -> None:
+                 through_wave: int, rules_dirs: tuple[Path, ...], accept_edited_plan: bool) -> None:
     """Write the rules as Sigma YAML, a SCOM management pack, or SIEM queries.
 
     \b
@@ -200,6 +210,7 @@ def export_rules(fmt: str, out_path: str | None, mp_id: str, mp_version: str, pl
     """
     if fmt == "scom":
         plan_path = find_plan(plan_path, find_store(None, announce=False))
+        announce_plan_edits("detections export", plan_path, accept_edited_plan)
     if fmt in ("sigma", "scom"):
         out = Path(out_path) if out_path is not None else DEFAULT_OUT / "detections"
     else:
@@ -208,7 +219,8 @@ def export_rules(fmt: str, out_path: str | None, mp_id: str, mp_version: str, pl
     try:
         with usage_error_on(PlanError, EmitError):
             done = export_rule_files(fmt, out, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version,
-                                     plan_path=plan_path, through_wave=through_wave)
+                                     plan_path=plan_path, through_wave=through_wave,
+                                     accept_edited_plan=accept_edited_plan)
     except ManagementPackInvalid as exc:
         click.echo(f"auditplan detections export: {exc}", err=True)
         sys.exit(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
-from auditplan.cli.chain import find_plan, find_store, no_plan_message
+from auditplan.cli.chain import accept_edited_plan_option, announce_plan_edits, find_plan, find_store, no_plan_message
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import ConfigError
 from auditplan.emit.api import FORWARDING_FORMATS, EmitError, PlanError, write_forwarding
@@ -43,8 +43,10 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
               help="More Sigma rules (files or folders) the filters must not blind. Repeatable.")
 @click.option("--name-prefix", default="auditplan 4688", show_default=True,
               help="The --name-prefix given to `auditplan gpo` (the waves' computer groups are named from it).")
+@accept_edited_plan_option
 def forwarding(plan_path: Path | None, out_dir: Path | None, formats: tuple[str, ...], filters_path: Path | None,
-               no_filters: bool, db: Path | None, rules_dirs: tuple[Path, ...], name_prefix: str) -> None:
+               no_filters: bool, db: Path | None, rules_dirs: tuple[Path, ...], name_prefix: str,
+               accept_edited_plan: bool) -> None:
     """Write the collection side of each wave: a WEF subscription, a Splunk inputs app, a Sentinel
     data collection rule and a winlogbeat.yml, with the noise filters no detection rule fires on.
 
@@ -60,11 +62,13 @@ def forwarding(plan_path: Path | None, out_dir: Path | None, formats: tuple[str,
         plan_path = find_plan(None, store)
         if plan_path is None:
             raise click.UsageError(no_plan_message(store))
+    announce_plan_edits("forwarding", plan_path, accept_edited_plan, db)
     if out_dir is None:
         out_dir = plan_path.parent / "forwarding"
     with usage_error_on(PlanError, StoreError, ConfigError, ModelError, EmitError):
         written = write_forwarding(plan_path, out_dir, formats=formats, filters_path=filters_path,
-                                   no_filters=no_filters, db=db, rules_dirs=rules_dirs, name_prefix=name_prefix)
+                                   no_filters=no_filters, db=db, rules_dirs=rules_dirs, name_prefix=name_prefix,
+                                   accept_edited_plan=accept_edited_plan)
     for line in written.sizing_lines():
         click.echo(line)
     shown = "; ".join(terminal(f.label()) for f in written.filters) or "none"

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
-from auditplan.cli.chain import find_plan, find_store, no_plan_message
+from auditplan.cli.chain import accept_edited_plan_option, announce_plan_edits, find_plan, find_store, no_plan_message
 from auditplan.emit.api import LOG_MAX_SIZE_MB_MAX, LOG_MAX_SIZE_MB_MIN, EmitError, GpoOptions, PlanError, write_gpo
 from auditplan.text import terminal
 
@@ -45,9 +45,10 @@ from auditplan.text import terminal
                    "recorded digest. It never writes through a symbolic link, and does not replace a folder, a "
                    "non-regular file, or an existing backup folder with one of this run's backup IDs that auditplan "
                    "did not write. Example: --out auditplan-out/gpo --force")
+@accept_edited_plan_option
 def gpo(plan_path: Path | None, out_dir: Path | None, domain: str, name_prefix: str, log_max_size_mb: int | None,
         recommended_log_size: bool, include_failure: bool, process_creation_only: bool, preserve_local: bool,
-        force: bool) -> None:
+        force: bool, accept_edited_plan: bool) -> None:
     """Write one Import-GPO-ready GPO backup per wave, with rollout, verify and rollback scripts.
 
     Re-running into the same --out replaces the backups and scripts an earlier run wrote there
@@ -69,6 +70,7 @@ def gpo(plan_path: Path | None, out_dir: Path | None, domain: str, name_prefix: 
         if plan_path is None:
             click.echo(f"auditplan gpo: {no_plan_message(store)}", err=True)
             sys.exit(2)
+    announce_plan_edits("gpo", plan_path, accept_edited_plan)
     if out_dir is None:
         out_dir = plan_path.parent / "gpo"
     if preserve_local:
@@ -79,7 +81,7 @@ def gpo(plan_path: Path | None, out_dir: Path | None, domain: str, name_prefix: 
                          log_max_size_mb=log_max_size_mb,
                          use_plan_log_size=recommended_log_size)
     try:
-        outputs = write_gpo(plan_path, out_dir, options, force=force,
+        outputs = write_gpo(plan_path, out_dir, options, force=force, accept_edited_plan=accept_edited_plan,
                             warn=lambda message: click.echo(f"auditplan gpo: warning: {message}", err=True))
     except (PlanError, EmitError) as exc:
         click.echo(f"auditplan gpo: {exc}", err=True)

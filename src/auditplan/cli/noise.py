@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
-from auditplan.cli.chain import find_plan, find_store, store_option
+from auditplan.cli.chain import accept_edited_plan_option, announce_plan_edits, find_plan, find_store, store_option
 from auditplan.cli.errors import usage_error_on
 from auditplan.config import ConfigError
 from auditplan.emit.api import EmitError, NoiseReport, PlanError, noise_report
@@ -71,8 +71,9 @@ def table_lines(report: NoiseReport, top: int) -> list[str]:
 @click.option("--top", type=click.IntRange(1, 100), default=10, show_default=True, help="Pairs shown per scope.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the ranking and proposals as JSON; its \"filters\" are what `forwarding --filters` reads.")
+@accept_edited_plan_option
 def noise(db: Path | None, plan_path: Path | None, siem: str | None, config_file: Path | None,
-          rules_dirs: tuple[Path, ...], top: int, as_json: bool) -> None:
+          rules_dirs: tuple[Path, ...], top: int, as_json: bool, accept_edited_plan: bool) -> None:
     """Rank the processes that make the 4688 volume (per role and fleet-wide, with how sure each share
     is) and propose suppressions of the top benign ones, each refused if a detection rule fires on it.
 
@@ -83,8 +84,10 @@ def noise(db: Path | None, plan_path: Path | None, siem: str | None, config_file
     """
     db = find_store(db)
     plan_path = find_plan(plan_path, db)
+    announce_plan_edits("noise", plan_path, accept_edited_plan, db)
     with usage_error_on(PlanError, StoreError, ConfigError, ModelError, EmitError):
-        report = noise_report(db, plan_path=plan_path, rules_dirs=rules_dirs, config_file=config_file, siem=siem)
+        report = noise_report(db, plan_path=plan_path, rules_dirs=rules_dirs, config_file=config_file, siem=siem,
+                              accept_edited_plan=accept_edited_plan)
     if as_json:
         click.echo(json.dumps(report.document(top), indent=2))
         return

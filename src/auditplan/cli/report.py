@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from auditplan.cli import main
-from auditplan.cli.chain import find_plan, find_store, store_option
+from auditplan.cli.chain import accept_edited_plan_option, announce_plan_edits, find_plan, find_store, store_option
 from auditplan.cli.console import working
 from auditplan.cli.errors import usage_error_on
 from auditplan.cli.vocabulary import single_file_out
@@ -40,9 +40,10 @@ REPORT_NAME = "report.html"
               help="The --out folder of `auditplan gpo` for this plan: the waves show the GPO names written there "
                    "(default: a gpo/ folder beside plan.json if there is one, else the default-prefix names). "
                    "Example: --gpo-dir auditplan-out/gpo")
+@accept_edited_plan_option
 def report(db: Path | None, plan_path: Path | None, siem: str | None, out_path: str | None, title: str, org: str | None,
            price_per_gb: float | None, currency: str | None, config_file: Path | None,
-           gpo_dir: Path | None) -> None:
+           gpo_dir: Path | None, accept_edited_plan: bool) -> None:
     """Write the one-file HTML capacity report: the verdict first, then the evidence.
 
     With --plan, the report shows the projection the plan was made with; --siem, --price-per-gb,
@@ -62,6 +63,7 @@ def report(db: Path | None, plan_path: Path | None, siem: str | None, out_path: 
         out = single_file_out(out_path, REPORT_NAME)
     else:
         out = (plan_path.parent if plan_path is not None else db.parent) / REPORT_NAME
+    announce_plan_edits("report", plan_path, accept_edited_plan, db)
     click.echo(f"auditplan report: writing {out} ...", err=True)
     # Imported here, not at the top: `auditplan report --help` should not load pandas and the model.
     from auditplan.config import ConfigError
@@ -72,7 +74,8 @@ def report(db: Path | None, plan_path: Path | None, siem: str | None, out_path: 
     with usage_error_on(PlanError, StoreError, ConfigError, ModelError, EmitError), \
             working("report: reading the store, projecting, evaluating detections, drawing charts"):
         written = write_report(db, out, plan_path=plan_path, siem=siem, title=title, org=org,
-                               config_file=config_file, price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir)
+                               config_file=config_file, price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir,
+                               accept_edited_plan=accept_edited_plan)
     for warning in written.warnings:
         click.echo(f"auditplan report: warning: {escaped(warning)}", err=True)
     click.echo(f"Wrote {written.html} and {written.csv}")

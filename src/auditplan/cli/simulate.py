@@ -7,6 +7,7 @@ import os
 import signal
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -30,6 +31,30 @@ def load_profiles(fleet_file: Path | None) -> list[HostProfile]:
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def serve_fleet(profiles: Sequence[HostProfile], work_dir: Path, *, source: str, auth: str, http: bool,
+                hosts_out: Path, credentials_out: Path, password: str | None = None, replay_answers: bool = False,
+                until: Callable[[], object] | None = None) -> None:
+    """Serve `profiles` on loopback, say so on stderr, wait in `until()` (`simulate`: until Ctrl-C or
+    SIGTERM), stop. What the loader accepts must serve; what the system still refuses (an address or
+    port in use, a planted link at an output path) is a UsageError naming `source` (exit 2, one line)."""
+    try:
+        with run_fleet(
+            profiles, work_dir, auth=auth, https=not http, hosts_out=hosts_out,
+            credentials_out=credentials_out, password=password, replay_answers=replay_answers,
+        ) as fleet:
+            click.echo(
+                f"serving {len(fleet.profiles)} simulated hosts ({auth} over {fleet.scheme}); "
+                f"hosts: {hosts_out}; credentials: {credentials_out}",
+                err=True,
+            )
+            click.echo("ready", err=True)
+            (until or threading.Event().wait)()
+    except UnsafePathError as exc:  # --hosts-out/--credentials-out/--work-dir: a planted link
+        raise click.UsageError(str(exc)) from None
+    except OSError as exc:  # FleetServer names the host, address and port it could not listen on
+        raise click.UsageError(f"{source}: cannot serve the fleet: {' '.join(str(exc).split())}") from None
 
 
 @main.command(renamed={"--auth": "--transport"})
@@ -81,18 +106,8 @@ def simulate(
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with tempfile.TemporaryDirectory(prefix="auditplan-sim-") as tmp:
         try:
-            with run_fleet(
-                profiles, work_dir or Path(tmp), auth=auth, https=not http, hosts_out=hosts_out,
-                credentials_out=credentials_out, password=password, replay_answers=replay_answers,
-            ) as fleet:
-                click.echo(
-                    f"serving {len(fleet.profiles)} simulated hosts ({auth} over {fleet.scheme}); "
-                    f"hosts: {hosts_out}; credentials: {credentials_out}",
-                    err=True,
-                )
-                click.echo("ready", err=True)
-                threading.Event().wait()
+            serve_fleet(profiles, work_dir or Path(tmp), source=str(fleet_file or "the demo fleet"), auth=auth,
+                        http=http, hosts_out=hosts_out, credentials_out=credentials_out, password=password,
+                        replay_answers=replay_answers)
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
-        except UnsafePathError as exc:  # --hosts-out/--credentials-out/--work-dir: a planted link
-            raise click.UsageError(str(exc)) from None

@@ -144,8 +144,9 @@ def _summary_table(rows: Sequence[dict[str, Any]], counts: Counter[str]) -> Tabl
 @click.option("--concurrency", "-c", type=click.IntRange(1, 1024), default=api.DEFAULT_CONCURRENCY,
               show_default=True, help="Hosts surveyed at the same time.")
 @click.option("--timeout", type=click.FloatRange(2.0, 3600.0), default=api.DEFAULT_TIMEOUT, show_default=True,
-              help="Per-host deadline in seconds, from connect to the last answer read. A host that failed "
-                   f"then gets up to {api.CLEANUP_GRACE_SECONDS:g} s more to delete its shell (so it frees it).")
+              help="Per-host deadline in seconds: the whole conversation, from connect to the Delete that frees "
+                   f"the host's shell. Its last {api.CLEANUP_GRACE_SECONDS:g} s (a quarter, if shorter) are kept "
+                   "for that Delete; every request and every read of an answer waits at most the time left.")
 @click.option("--max-output-mb", "max_output_mb", type=click.FloatRange(0.01, 1024.0),
               default=api.DEFAULT_MAX_OUTPUT_BYTES / MB,
               show_default=True, help="Stop reading a host's output after this many MB (1 MB = 1,048,576 bytes; "

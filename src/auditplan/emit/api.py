@@ -39,6 +39,8 @@ from auditplan.emit.gpo.backups import WaveOutput as WaveOutput
 from auditplan.emit.gpo.backups import validate_domain as validate_domain
 from auditplan.emit.gpo.backups import write_backups
 from auditplan.emit.gpo.outdir import OutputConflict as OutputConflict
+from auditplan.emit.plan_input import PlanEdits as PlanEdits
+from auditplan.emit.plan_input import edited_plan as edited_plan
 from auditplan.emit.report import DEFAULT_TITLE
 from auditplan.records import LOG_MAX_SIZE_MB_MAX as LOG_MAX_SIZE_MB_MAX
 from auditplan.records import LOG_MAX_SIZE_MB_MIN as LOG_MAX_SIZE_MB_MIN
@@ -91,6 +93,7 @@ __all__ = [
     "detection_rules", "evaluate_detections", "evaluate_events", "export_rules", "gather_report", "write_gpo",
     "write_report", "write_report_files", "write_scom_pack",
 ]
+__all__ += ["PlanEdits", "edited_plan"]
 __all__ += ["FORWARDING_FORMATS", "FilterFileError", "ForwardingWritten", "NoiseReport", "noise_report",
             "read_filter_file", "write_forwarding"]
 
@@ -113,7 +116,7 @@ class ReportWritten:
 def gather_report(db: Path, *, plan_path: Path | None = None, siem: str | None = None, title: str = DEFAULT_TITLE,
                   org: str | None = None, config_file: Path | None = None, price_per_gb: float | None = None,
                   currency: str | None = None, gpo_dir: Path | None = None,
-                  now: datetime | None = None) -> ReportInputs:
+                  now: datetime | None = None, accept_edited_plan: bool = False) -> ReportInputs:
     """Everything the report shows, read from the store `db`, plan.json and `auditplan gpo`'s folder.
 
     The projection is the one `auditplan plan` stored with the plan, unless there is no plan, none is
@@ -123,7 +126,8 @@ def gather_report(db: Path, *, plan_path: Path | None = None, siem: str | None =
     from auditplan.emit.report.gather import ProjectionRequest, gather
 
     asked = ProjectionRequest(siem=siem, config_file=config_file, price_per_gb=price_per_gb, currency=currency)
-    return gather(db, plan_path=plan_path, asked=asked, title=title, org=org, gpo_dir=gpo_dir, now=now)
+    return gather(db, plan_path=plan_path, asked=asked, title=title, org=org, gpo_dir=gpo_dir, now=now,
+                  accept_edited_plan=accept_edited_plan)
 
 
 def write_report_files(inputs: ReportInputs, out: Path) -> ReportWritten:
@@ -139,11 +143,12 @@ def write_report_files(inputs: ReportInputs, out: Path) -> ReportWritten:
 def write_report(db: Path, out: Path, *, plan_path: Path | None = None, siem: str | None = None,
                  title: str = DEFAULT_TITLE, org: str | None = None, config_file: Path | None = None,
                  price_per_gb: float | None = None, currency: str | None = None, gpo_dir: Path | None = None,
-                 now: datetime | None = None) -> ReportWritten:
+                 now: datetime | None = None, accept_edited_plan: bool = False) -> ReportWritten:
     """The one-file HTML capacity report of the store `db` (and plan.json), written to `out`. Errors:
     gather_report's (among them ModelError when the store holds no estimates) and OutputError."""
     inputs = gather_report(db, plan_path=plan_path, siem=siem, title=title, org=org, config_file=config_file,
-                           price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir, now=now)
+                           price_per_gb=price_per_gb, currency=currency, gpo_dir=gpo_dir, now=now,
+                           accept_edited_plan=accept_edited_plan)
     return write_report_files(inputs, out)
 
 
@@ -219,7 +224,8 @@ class DetectionRun:
 
 
 def evaluate_detections(db: Path, rules_dirs: Sequence[Path] = (), *, minutes_per_alert: float | None = None,
-                        config_file: Path | None = None, plan_path: Path | None = None) -> DetectionRun:
+                        config_file: Path | None = None, plan_path: Path | None = None,
+                        accept_edited_plan: bool = False) -> DetectionRun:
     """Run the rules over every sampled or ingested 4688 event of the store `db`; alerts/day per rule
     scale each host's hits by its 4688/day (the estimate's p50, else the sampled rate), with a p10-p90
     range from the number of hits. Analyst hours/day at `minutes_per_alert` (else [detections]
@@ -230,7 +236,7 @@ def evaluate_detections(db: Path, rules_dirs: Sequence[Path] = (), *, minutes_pe
     from auditplan.model.api import ESTIMATE_RUN
     from auditplan.store import Store
 
-    plan = read_plan(plan_path) if plan_path else None
+    plan = read_plan(plan_path, accept_edited=accept_edited_plan) if plan_path else None
     minutes, basis = _minutes_per_alert(minutes_per_alert, config_file)
     if not db.is_file():
         raise NoStore(f"{db}: no store here; run `auditplan survey` or `auditplan ingest` first")
@@ -280,10 +286,10 @@ class RulesExported:
     enabled_hosts: tuple[str, ...] = ()  # scom: the hosts the rules are enabled on
 
 
-def _plan_hosts(plan_path: Path | None, through_wave: int) -> list[str]:
+def _plan_hosts(plan_path: Path | None, through_wave: int, accept_edited: bool) -> list[str]:
     if plan_path is None:
         return []
-    plan = read_plan(plan_path)
+    plan = read_plan(plan_path, accept_edited=accept_edited)
     return [h.host for w in plan.waves if w.number <= through_wave for h in w.hosts]
 
 
@@ -292,7 +298,7 @@ MAX_MP_ID: Final = 256  # SCOM's ID columns are nvarchar(256)
 
 def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = DEFAULT_MP_ID,
                     mp_version: str = DEFAULT_MP_VERSION, plan_path: Path | None = None,
-                    through_wave: int = 0) -> RulesExported:
+                    through_wave: int = 0, accept_edited_plan: bool = False) -> RulesExported:
     """An unsealed SCOM management pack of the rules, disabled except (by override) on the hosts of
     waves 0..`through_wave` of plan.json. `out` is the .xml file, or a folder for <mp-id>.xml."""
     from auditplan.emit.detections import builtin_rules_dir, rule_files
@@ -303,7 +309,7 @@ def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = 
         raise ScomOptionError(f"--mp-id {mp_id!r}: not a management pack ID (letters, digits and '_' in "
                               f"dot-separated parts, none starting with a digit, at most {MAX_MP_ID} characters)")
     files, problems = rule_files([builtin_rules_dir(), *rules_dirs])
-    hosts = _plan_hosts(plan_path, through_wave)
+    hosts = _plan_hosts(plan_path, through_wave, accept_edited_plan)
     # The file name uses the sanitised ID (as the XML does), so mp_id cannot point outside `out`.
     target = out if out.suffix.lower() == ".xml" else out / f"{mp_identifier(mp_id)}.xml"
     notes = write_management_pack(files, target, mp_id=mp_id, mp_version=mp_version, enabled_hosts=hosts)
@@ -312,13 +318,13 @@ def write_scom_pack(out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = 
 
 def export_rules(fmt: str, out: Path, *, rules_dirs: Sequence[Path] = (), mp_id: str = DEFAULT_MP_ID,
                  mp_version: str = DEFAULT_MP_VERSION, plan_path: Path | None = None,
-                 through_wave: int = 0) -> RulesExported:
+                 through_wave: int = 0, accept_edited_plan: bool = False) -> RulesExported:
     """Write the rules as Sigma files (`fmt` "sigma", into the folder `out`), a SCOM pack ("scom"), or
     queries of a pySigma backend (splunk, kusto, elastic) into the file `out`. Errors: EmitError (an
     unknown `fmt`), OutputError (`out` cannot be written), PlanError, ScomOptionError, ExportUnavailable."""
     if fmt == "scom":
         return write_scom_pack(out, rules_dirs=rules_dirs, mp_id=mp_id, mp_version=mp_version, plan_path=plan_path,
-                               through_wave=through_wave)
+                               through_wave=through_wave, accept_edited_plan=accept_edited_plan)
     from auditplan.emit.detections import EXPORT_FORMATS, builtin_rules_dir, export_queries, load_rules, rule_files
 
     if fmt not in EXPORT_FORMATS:
@@ -372,12 +378,12 @@ def _copy_rules(files: Sequence[Path], out: Path) -> None:
 
 
 def write_gpo(plan: Plan | Path, out_dir: Path, options: GpoOptions | None = None, *, force: bool = False,
-              warn: Callable[[str], None] | None = None) -> list[WaveOutput]:
+              warn: Callable[[str], None] | None = None, accept_edited_plan: bool = False) -> list[WaveOutput]:
     """One Import-GPO-ready backup per wave of `plan` (a Plan, or the path of its plan.json) with
     rollout, verify and rollback scripts, into `out_dir` (emit/gpo/backups.py write_backups). Errors:
     PlanError (the plan), GpoOptionError (an option, e.g. the domain), OutputConflict (what is in
     `out_dir`), OutputError (`out_dir` cannot be written); all but PlanError are EmitError."""
-    plan = read_plan(plan) if isinstance(plan, Path) else plan
+    plan = read_plan(plan, accept_edited=accept_edited_plan) if isinstance(plan, Path) else plan
     try:
         return write_backups(plan, out_dir, options or GpoOptions(), force=force, warn=warn)
     except OSError as exc:
@@ -402,7 +408,7 @@ def _sampled_4688(db: Path) -> pd.DataFrame:
 
 def noise_report(db: Path, *, plan_path: Path | None = None, rules_dirs: Sequence[Path] = (),
                  config_file: Path | None = None, siem: str | None = None, top: int = 10,
-                 attack_events: pd.DataFrame | None = None) -> NoiseReport:
+                 attack_events: pd.DataFrame | None = None, accept_edited_plan: bool = False) -> NoiseReport:
     """(NewProcessName, ParentProcessName) pairs of the store's sampled 4688s ranked by share and GB/day,
     per role and fleet-wide, and suppressions of the top ones, each checked against the enabled rules
     (the built-in five and `rules_dirs`) on the sampled events, `attack_events` and canary attacks.
@@ -410,7 +416,7 @@ def noise_report(db: Path, *, plan_path: Path | None = None, rules_dirs: Sequenc
     from auditplan.emit.forwarding.proposals import propose
     from auditplan.model import api as model
 
-    plan = read_plan(plan_path) if plan_path is not None else None
+    plan = read_plan(plan_path, accept_edited=accept_edited_plan) if plan_path is not None else None
     events = _sampled_4688(db)
     ranking = model.noise(db, plan=plan, siem=siem, config_file=config_file)
     return propose(ranking, detection_rules(rules_dirs).rules, events, attack_events, top=top)
@@ -419,7 +425,8 @@ def noise_report(db: Path, *, plan_path: Path | None = None, rules_dirs: Sequenc
 def write_forwarding(plan_path: Path, out: Path, *, formats: Sequence[str] = FORWARDING_FORMATS,
                      filters_path: Path | None = None, no_filters: bool = False, db: Path | None = None,
                      rules_dirs: Sequence[Path] = (), name_prefix: str = GpoOptions.name_prefix,
-                     attack_events: pd.DataFrame | None = None) -> ForwardingWritten:
+                     attack_events: pd.DataFrame | None = None,
+                     accept_edited_plan: bool = False) -> ForwardingWritten:
     """The collection configs of every wave of plan.json into `out` (wef/, splunk/, sentinel/,
     winlogbeat/, README.md). Filters: none with `no_filters`; those of `filters_path`, each checked
     against the enabled rules on the store's sampled events (refused: EmitError naming the file and
@@ -434,7 +441,7 @@ def write_forwarding(plan_path: Path, out: Path, *, formats: Sequence[str] = FOR
     from auditplan.model import api as model
     from auditplan.model.api import ModelError
 
-    plan = read_plan(plan_path)
+    plan = read_plan(plan_path, accept_edited=accept_edited_plan)
     filters: tuple[Any, ...] = ()
     source = "--no-filters"
     if not no_filters:

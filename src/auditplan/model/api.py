@@ -66,7 +66,7 @@ from auditplan.model.store_inputs import (
     load_local_subcategories,
     opened,
 )
-from auditplan.model.stored import earlier_plans, latest_plan, projection_record, save_plan
+from auditplan.model.stored import PLAN_KIND, PLAN_LATEST, earlier_plans, latest_plan, projection_record, save_plan
 from auditplan.model.stored import load_plan_projection as _load_plan_projection
 from auditplan.records import (
     PROJECTION_ID,
@@ -93,6 +93,7 @@ __all__ = [
     "EPS_BASIS_PEAK",
     "ESTIMATE_RUN",
     "FLEET_ROW",
+    "PLAN_LATEST",
     "ConfigError",
     "EnabledLoad",
     "EstimateRun",
@@ -127,6 +128,7 @@ __all__ = [
     "projections_csv_text",
     "projections_document",
     "recalibration",
+    "stored_plan_document",
 ]
 
 
@@ -337,6 +339,14 @@ def load_plan_projection(source: Store | Path, plan: Plan | str, projection_id: 
     with opened(source, MAKES_ESTIMATES) as store:
         return _load_plan_projection(store, plan_id, named)
 
+
+
+def stored_plan_document(source: Store | Path, plan_id: str) -> dict[str, Any] | None:
+    """The plan.json document `auditplan plan` saved in the store under `plan_id` (or PLAN_LATEST: the
+    last one it saved), as it wrote it (what `--accept-edited-plan` compares an edited plan.json
+    with); None when the store holds none."""
+    with opened(source, MAKES_ESTIMATES) as store:
+        return store.load_document(PLAN_KIND, plan_id)
 
 
 def noise(source: Store | Path, *, plan: Plan | None = None, siem: str | None = None,

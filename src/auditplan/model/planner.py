@@ -417,7 +417,8 @@ def _plan(
 ) -> Plan:
     facts = _survey_facts(survey)
     hosts = _build_hosts(projection, options, facts, local_subcategories or {}, _prior_audit(survey))
-    supported = dict(zip(projection.hosts["host"].astype(str), projection.hosts["cmdline_supported"], strict=True))
+    supported = dict(zip(projection.hosts["host"].astype(str).tolist(), projection.hosts["cmdline_supported"].tolist(),
+                         strict=True))
     unplaced: list[_Candidate] = []
     eligible: list[_Candidate] = []
     for h in sorted(hosts, key=lambda h: h.host.lower()):
@@ -470,7 +471,8 @@ def _plan(
     number = 1
     increment = 0.0
     waves.append([])
-    for h in sorted(rest, key=order):
+    # Without --first every rank is the same: the order is by load and name alone.
+    for h in sorted(rest, key=order if first else lambda h: (h.load, h.host.lower())):
         if h.load > step:
             unplaced.append(_with(h, None, f"{Reason.EXCEEDS_STEP}: load {_fmt(h.load)} > step {_fmt(step)}"))
             continue

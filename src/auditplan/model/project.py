@@ -245,8 +245,9 @@ def _group_peak_factors(
     Hosts without a valid shape are assumed to peak in the group's peak hour (conservative)."""
     total = np.bincount(group, weights=weights, minlength=n_groups)
     shaped = np.where(shape_ok, weights, 0.0)
-    hourly = np.zeros((n_groups, 24))
-    np.add.at(hourly, group, shaped[:, None] * shapes)
+    weighted = shaped[:, None] * shapes
+    # A bincount per hour adds the hosts in the same order np.add.at did (the same sums), far faster.
+    hourly = np.stack([np.bincount(group, weights=weighted[:, h], minlength=n_groups) for h in range(24)], axis=1)
     unshaped = np.bincount(group, weights=np.where(shape_ok, 0.0, weights * factors), minlength=n_groups)
     peak = (hourly.max(axis=1) + unshaped / HOURS_PER_DAY) * HOURS_PER_DAY
     with np.errstate(invalid="ignore", divide="ignore"):

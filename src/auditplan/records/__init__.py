@@ -38,7 +38,7 @@ from auditplan.records.plan import (
     plan_json_text,
     plan_number,
 )
-from auditplan.records.plan_reader import parse_plan, read_plan
+from auditplan.records.plan_reader import PlanEditedError, parse_plan, read_plan, read_plan_document
 from auditplan.records.projection import ProjectionRecord, ProjectionRecordError, document_text, projection_id_of
 from auditplan.records.survey import (
     AUDIT_POLICY_SOURCES,
@@ -93,6 +93,7 @@ __all__ = [
     "Pilot",
     "PilotCoverage",
     "Plan",
+    "PlanEditedError",
     "PlanError",
     "PlannedHost",
     "ProbeCaps",
@@ -119,4 +120,5 @@ __all__ = [
     "plan_number",
     "projection_id_of",
     "read_plan",
+    "read_plan_document",
 ]

@@ -226,6 +226,9 @@ class Plan:
     # The planner's strata with a host already auditing 4688 with its command line; plan.json keeps
     # only their count (pilot.strata_already_enabled), so a plan read back has ().
     done_strata: tuple[Stratum, ...] = ()
+    # Read with accept_edited from a plan.json whose content no longer matches its plan_id: the id the
+    # content has now (plan_id stays the one written, the plan it was edited from). None: not edited.
+    edited_id: str | None = None
 
     @property
     def pilot_coverage(self) -> PilotCoverage | None:

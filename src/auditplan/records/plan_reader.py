@@ -4,6 +4,7 @@ the key), and the plan_id recomputed from the document (a plan edited by hand is
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import math
@@ -37,7 +38,7 @@ from auditplan.records.plan import (
     WaveLoad,
     plan_id_of,
 )
-from auditplan.records.plan_sums import check_sums
+from auditplan.records.plan_sums import sum_problems
 from auditplan.records.survey import AUDIT_POLICY_SOURCES, AuditSetting
 
 
@@ -148,14 +149,20 @@ def _choice(value: object, choices: type[E], where: object, key: str = "", *, nu
     return members[value]  # type: ignore[return-value]
 
 
-def read_plan(path: Path) -> Plan:
-    """Read plan.json (docs/plan-json.md, schema version 1) with errors that name the file and key."""
+def read_plan_document(path: Path) -> Any:
+    """plan.json's JSON value, read bounded (size, nesting: a RecursionError traceback otherwise;
+    NaN/Infinity refused); PlanError naming the file."""
     try:
-        # Bounded: size, nesting (a RecursionError traceback otherwise), NaN/Infinity refused.
-        raw = load_json(path, what="plan.json")
+        return load_json(path, what="plan.json")
     except InputLimitError as exc:
         raise PlanError(str(exc)) from None
-    return parse_plan(raw, str(path))
+
+
+def read_plan(path: Path, *, accept_edited: bool = False) -> Plan:
+    """Read plan.json (docs/plan-json.md, schema version 1) with errors that name the file and key.
+    `accept_edited`: a plan whose content no longer matches its plan_id is read (Plan.edited_id set)
+    instead of refused; every other check still holds."""
+    return parse_plan(read_plan_document(path), str(path), accept_edited=accept_edited)
 
 
 def _subcategory(sub: object, at: str) -> LocalSubcategory:
@@ -389,14 +396,19 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def parse_plan(raw: object, where: str = "plan.json") -> Plan:
+def parse_plan(raw: object, where: str = "plan.json", *, accept_edited: bool = False) -> Plan:
     """A plan.json document as a Plan; PlanError naming `where` (the file), the wave, the host and
-    the field. The plan_id is checked last, against the document it came with."""
+    the field. The plan_id is checked last, against the document it came with (see read_plan for
+    `accept_edited`)."""
     with gc_paused():  # a record per host: no cycles, but full collections would walk them all
-        return _parse_plan(raw, where)
+        return _parse_plan(raw, where, accept_edited)
 
 
-def _parse_plan(raw: object, where: str) -> Plan:
+class PlanEditedError(PlanError):
+    """plan.json's content does not match its plan_id: edited by hand (or copied in part)."""
+
+
+def _parse_plan(raw: object, where: str, accept_edited: bool) -> Plan:
     if not isinstance(raw, Mapping):
         raise PlanError(f"{where}: expected a JSON object")
     if raw.get("schema_version") != PLAN_SCHEMA_VERSION:
@@ -414,15 +426,22 @@ def _parse_plan(raw: object, where: str) -> Plan:
         created_at=_created_at(raw.get("created_at"), where),
         projection_id=_projection_id(raw.get(PROJECTION_ID), where),
     )
-    check_sums(plan, where)
     try:
         expected = plan_id_of(raw)
     except ValueError:
         raise PlanError(f"{where}: holds NaN or Infinity, which JSON does not allow") from None
-    if plan_id != expected:
-        raise PlanError(
-            f"{where}: plan_id {_shown(plan_id)} does not match its content (edited by hand?): "
-            "plan.json is written by `auditplan plan`; re-run it rather than edit the file"
-        )
-    return plan
+    # Figures that do not add up are an edit too, even under a recomputed plan_id (plan_sums.py).
+    problems = sum_problems(plan) if plan_id == expected else []
+    if plan_id == expected and not problems:
+        return plan
+    if accept_edited:
+        return dataclasses.replace(plan, edited_id=expected)
+    if problems:
+        raise PlanEditedError(f"{where}: {problems[0]}; edited by hand? re-run `auditplan plan`, or pass "
+                              "--accept-edited-plan to use it as edited and see what changed")
+    raise PlanEditedError(
+        f"{where}: plan_id {_shown(plan_id)} does not match its content (edited by hand?): "
+        "plan.json is written by `auditplan plan`; re-run it rather than edit the file, "
+        "or pass --accept-edited-plan to use it as edited and see what changed"
+    )
 

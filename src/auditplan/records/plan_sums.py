@@ -3,9 +3,10 @@
 `auditplan plan` writes each wave's `load` as the sum of its hosts' figures, each `cumulative` as
 the running total of the loads, and keeps every wave's load in the budget's unit under
 `budget.max_step` and the running total under `budget.value` (model/planner.py). A plan whose
-numbers break those rules was not written by `auditplan plan` as it stands: a wave load of
-987,654 GB/day over hosts adding 0.5 GB/day would otherwise reach the report and the GPO scripts'
-comments as if it had been planned. Errors name the file, the wave and the figure.
+numbers break those rules was edited after `auditplan plan` wrote it, even when whoever edited it
+recomputed its plan_id: a wave load of 987,654 GB/day over hosts adding 0.5 GB/day would otherwise
+reach the report as if it had been planned. The reader refuses such a plan as edited (unless
+--accept-edited-plan, which lists these lines among what changed).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Final
 
-from auditplan.records.plan import Plan, PlanError, Wave, WaveLoad
+from auditplan.records.plan import Plan, Wave, WaveLoad
 
 # plan.json writes every number with six significant digits (plan_number): a sum of rounded
 # figures and the rounded sum may differ by half a unit in the sixth digit of each term.
@@ -35,29 +36,29 @@ def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _load_sum(wave: Wave, key: str, where: str) -> None:
+def _load_sum(wave: Wave, key: str) -> str | None:
     written = getattr(wave.load, key, None) if wave.load is not None else None
     if written is None:
-        return
+        return None
     figures = [getattr(h, key) for h in wave.hosts]
     if any(math.isnan(f) for f in figures):  # a host without the figure: nothing to add up
-        return
-    if not _agree(written, figures):
-        raise PlanError(
-            f"{where}: wave {wave.number}: load.{key} {_fmt(written)} is not the sum of its "
-            f"{len(figures)} host(s)' {key} ({_fmt(math.fsum(figures))}); plan.json edited by hand?"
-        )
+        return None
+    if _agree(written, figures):
+        return None
+    return (f"wave {wave.number}: load.{key} {_fmt(written)} is not the sum of its {len(figures)} host(s)' "
+            f"{key} ({_fmt(math.fsum(figures))})")
 
 
-def check_sums(plan: Plan, where: str) -> None:
-    """PlanError when a wave's load is not the sum of its hosts' figures, a cumulative figure not
-    the running total of the loads, or a wave (or the running total) over the plan's budget."""
+def sum_problems(plan: Plan) -> list[str]:
+    """One line per figure that `auditplan plan` could not have written (none for a plan it wrote):
+    a wave's load that is not the sum of its hosts' figures, a cumulative figure that is not the
+    running total of the loads, a wave (or the running total) over the plan's budget."""
+    problems: list[str] = []
     running: dict[str, list[float]] = {key: [] for key in _CUMULATIVE_SUMS}
     broken: set[str] = set()  # a wave without a load figure: later running totals cannot be checked
     budget = plan.budget
     for wave in plan.waves:
-        for key in _HOST_SUMS:
-            _load_sum(wave, key, where)
+        problems.extend(p for key in _HOST_SUMS if (p := _load_sum(wave, key)) is not None)
         load = wave.load or WaveLoad()
         for key in _CUMULATIVE_SUMS:
             value = getattr(load, key)
@@ -67,16 +68,15 @@ def check_sums(plan: Plan, where: str) -> None:
                 running[key].append(value)
             total = getattr(wave.cumulative, key, None) if wave.cumulative is not None else None
             if total is not None and key not in broken and not _agree(total, running[key]):
-                raise PlanError(
-                    f"{where}: wave {wave.number}: cumulative.{key} {_fmt(total)} is not the total of the "
-                    f"loads up to this wave ({_fmt(math.fsum(running[key]))}); plan.json edited by hand?"
-                )
+                problems.append(f"wave {wave.number}: cumulative.{key} {_fmt(total)} is not the total of the "
+                                f"loads up to this wave ({_fmt(math.fsum(running[key]))})")
         if budget is None:
             continue
         step, total = load.budget, (wave.cumulative.budget if wave.cumulative is not None else None)
         if step is not None and budget.max_step is not None and not step <= budget.max_step * (1 + _ROUNDING):
-            raise PlanError(f"{where}: wave {wave.number}: load.budget {_fmt(step)} is over budget.max_step "
-                            f"{_fmt(budget.max_step)}; the planner never places more in one wave")
+            problems.append(f"wave {wave.number}: load.budget {_fmt(step)} is over budget.max_step "
+                            f"{_fmt(budget.max_step)}, which the planner never exceeds")
         if total is not None and not total <= budget.value * (1 + _ROUNDING):
-            raise PlanError(f"{where}: wave {wave.number}: cumulative.budget {_fmt(total)} is over budget.value "
-                            f"{_fmt(budget.value)}; the planner never places more")
+            problems.append(f"wave {wave.number}: cumulative.budget {_fmt(total)} is over budget.value "
+                            f"{_fmt(budget.value)}, which the planner never exceeds")
+    return problems

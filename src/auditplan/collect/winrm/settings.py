@@ -43,8 +43,8 @@ CODEPAGE_UTF8 = 65001
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
-# After a failure, the best-effort Delete that frees the host's shell may take this long past the
-# deadline (transport._close_quietly); `survey --timeout`'s help says so.
+# The end of each host's deadline kept for the Delete that frees its shell, after a failure or a
+# success (transport.cleanup_share: a quarter of a deadline under 12 s); `survey --timeout`'s help says so.
 CLEANUP_GRACE_SECONDS: Final = 3.0
 
 

@@ -5,19 +5,28 @@ pywinrm is not thread-safe (reference/winrm-protocol.md §3.1). The conversation
 Create, Command, Receive x k, Delete - no Signal, because deleting the shell ends the command
 (§4, MS-WSMV 3.1.4.4.1). Every HTTP request (including NTLM/CredSSP auth legs) goes through a
 metering adapter mounted on that Protocol's own requests.Session, which counts requests and
-bytes, caps each response body, and shortens each request's timeout to the per-host deadline.
+bytes, caps each response body, and bounds every wait by the per-host deadline: each request's
+timeout and each receive on its socket (status line and headers included) wait at most the time
+left, and the Delete that frees the
+host's shell runs inside the deadline too (the last CLEANUP_GRACE_SECONDS of it, or a quarter of a
+shorter one, are kept for it), so a conversation never outlasts `--timeout`.
 """
 
 from __future__ import annotations
 
+import contextvars
+import io
+import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
 import winrm.exceptions
 import winrm.protocol
 import winrm.transport
@@ -36,7 +45,7 @@ from auditplan.records import Host, HostStatus, ProbeCost
 
 _READ_CHUNK = 64 * 1024
 _LAST_BODY_KEEP = 64 * 1024  # enough for any fault envelope
-# Time allowed for the closing Delete after the deadline has already fired.
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -50,13 +59,25 @@ class RemoteRun:
     exit_code: int | None
     cost: ProbeCost
     warnings: tuple[str, ...] = ()
+    waits: tuple[tuple[float, float], ...] = ()  # each bounded wait: (clock when granted, seconds granted)
+
+
+def cleanup_share(deadline: float) -> float:
+    """The end of a conversation kept for the Delete that frees the host's shell: CLEANUP_GRACE_SECONDS,
+    or a quarter of a deadline shorter than four times that."""
+    return min(CLEANUP_GRACE_SECONDS, deadline / 4)
 
 
 class _Meter:
-    """Per-host request accounting and limits; one per conversation, never shared."""
+    """Per-host request accounting and limits; one per conversation, never shared. `deadline_at` is
+    when the current phase must end (the work, then the Delete); `clock` is time.monotonic but in tests.
+    `waits` records each bounded wait as (clock when granted, seconds granted), so a test with an
+    injected clock can check that no wait outlasts the deadline without timing anything."""
 
-    def __init__(self, deadline_at: float, max_response_bytes: int) -> None:
+    def __init__(self, deadline_at: float, max_response_bytes: int, clock: Clock = time.monotonic) -> None:
         self.deadline_at = deadline_at
+        self.clock = clock
+        self.waits: list[tuple[float, float]] = []
         self.max_response_bytes = max_response_bytes
         self.requests = 0
         self.bytes_sent = 0
@@ -66,7 +87,18 @@ class _Meter:
         self.last_response: tuple[int, bytes] | None = None
 
     def remaining(self) -> float:
-        return self.deadline_at - time.monotonic()
+        return self.deadline_at - self.clock()
+
+    def granted(self, asked: float | None) -> float:
+        """What one wait may last: `asked` (None: no limit of its own) cut to the time left;
+        DeadlineExceeded when none is left."""
+        now = self.clock()
+        left = self.deadline_at - now
+        if left <= 0:
+            raise DeadlineExceeded()
+        given = left if asked is None else min(asked, left)
+        self.waits.append((now, given))
+        return given
 
 
 def _content_length(response: requests.Response) -> int | None:
@@ -89,6 +121,11 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
         super().__init__(max_retries=0)
         self._meter = meter
 
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        # Connections whose sockets bound every receive by the deadline (_DeadlineSocket).
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
     def send(  # type: ignore[override]
         self,
         request: requests.PreparedRequest,
@@ -99,13 +136,8 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         meter = self._meter
-        remaining = meter.remaining()
-        if remaining <= 0:
-            raise DeadlineExceeded()
-        if isinstance(timeout, int | float):
-            timeout = min(float(timeout), remaining)
-        else:
-            timeout = remaining
+        # One number for connect and read: a (connect, read) tuple from a caller is cut as a whole.
+        timeout = meter.granted(float(timeout) if isinstance(timeout, int | float) else None)
         body = request.body or b""
         meter.requests += 1
         # Request line + headers (http.client adds Host) + body: the HTTP bytes, TLS framing excluded.
@@ -118,7 +150,12 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
             + _header_bytes(request.headers)
             + len(body)
         )
-        response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        sending = _SENDING.set(meter)  # for the connection urllib3 may open now (_DeadlineSocket)
+        try:
+            response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert,
+                                    proxies=proxies)
+        finally:
+            _SENDING.reset(sending)
         meter.bytes_received += 15 + len(response.reason or "") + _header_bytes(response.headers)
         if response.status_code == HTTP_UNAUTHORIZED:
             # requests-ntlm reads the TLS peer certificate (for channel binding) through this
@@ -134,7 +171,12 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
         content = bytearray()
         try:
             while True:
-                chunk = response.raw.read1(_READ_CHUNK, decode_content=True)
+                try:
+                    chunk = response.raw.read1(_READ_CHUNK, decode_content=True)
+                except Exception:
+                    if meter.remaining() <= 0:
+                        raise DeadlineExceeded() from None  # the read was cut by our deadline
+                    raise
                 if not chunk:
                     break
                 content += chunk
@@ -156,6 +198,75 @@ class _MeteredAdapter(requests.adapters.HTTPAdapter):
         response._content = body
         response._content_consumed = True  # type: ignore[attr-defined]
         return response
+
+
+# The meter of the conversation whose request is being sent: set by _MeteredAdapter.send around
+# urllib3's work, read by the connection urllib3 opens for it (same thread, same context).
+_SENDING: contextvars.ContextVar[_Meter] = contextvars.ContextVar("auditplan_meter")
+
+
+class _DeadlineSocket:
+    """A connection's socket whose every receive waits at most the time left to the host's deadline,
+    not the whole timeout urllib3 set for the request: http.client reads a status line and headers
+    in many small receives, so a host sending them a byte at a time would otherwise hold a request
+    for as many timeouts as it sends bytes. Everything else is the socket's own (requests-ntlm reads
+    the TLS peer certificate through it)."""
+
+    def __init__(self, sock: socket.socket, meter: _Meter) -> None:
+        self._sock, self._meter = sock, meter
+        self._timeout = sock.gettimeout()
+
+    def settimeout(self, value: float | None) -> None:
+        self._timeout = value
+        self._sock.settimeout(value)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def recv_into(self, *args: Any) -> int:
+        self._sock.settimeout(self._meter.granted(self._timeout))
+        return self._sock.recv_into(*args)
+
+    def recv(self, *args: Any) -> bytes:
+        self._sock.settimeout(self._meter.granted(self._timeout))
+        return self._sock.recv(*args)
+
+    def makefile(self, mode: str = "rb", buffering: int | None = None, **_: Any) -> io.BufferedReader:
+        # What http.client reads a response through: socket.SocketIO calls recv_into on this object.
+        if mode != "rb":
+            raise ValueError(f"only binary reading is supported, not {mode!r}")
+        raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]
+        return io.BufferedReader(raw, buffering if buffering and buffering > 0 else io.DEFAULT_BUFFER_SIZE)
+
+    def _decref_socketios(self) -> None:
+        """socket.SocketIO's close calls this; the real socket never counted this reader."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        meter = _SENDING.get(None)
+        if meter is not None and self.sock is not None:
+            self.sock = _DeadlineSocket(self.sock, meter)  # type: ignore[assignment]
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        meter = _SENDING.get(None)
+        if meter is not None and self.sock is not None:
+            self.sock = _DeadlineSocket(self.sock, meter)  # type: ignore[assignment]
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
 
 
 class _MeteredTransport(winrm.transport.Transport):  # type: ignore[misc]
@@ -209,11 +320,14 @@ def _build_protocol(endpoint: Endpoint, settings: TransportSettings, meter: _Met
     return protocol
 
 
-def run_command_line(host: Host, settings: TransportSettings, command_line: str) -> RemoteRun:
+def run_command_line(host: Host, settings: TransportSettings, command_line: str, *,
+                     clock: Clock = time.monotonic) -> RemoteRun:
     """Run `command_line` through cmd.exe on `host` (one shell, one command); never raises for
-    anything the host or network does: every failure becomes a classified RemoteRun."""
-    started = time.monotonic()
-    meter = _Meter(started + settings.deadline, settings.max_response_bytes)
+    anything the host or network does: every failure becomes a classified RemoteRun. The whole
+    conversation, the closing Delete included, ends within `settings.deadline` of `clock`."""
+    started = clock()
+    end = started + settings.deadline
+    meter = _Meter(end - cleanup_share(settings.deadline), settings.max_response_bytes, clock)
     password = settings.password.reveal() if settings.password is not None else None
     warnings: list[str] = []
     truncated = False
@@ -223,12 +337,13 @@ def run_command_line(host: Host, settings: TransportSettings, command_line: str)
             requests=meter.requests,
             bytes_sent=meter.bytes_sent,
             bytes_received=meter.bytes_received,
-            seconds=round(time.monotonic() - started, 3),
+            seconds=round(clock() - started, 3),
             truncated=truncated,
         )
 
     def failed(status: HostStatus, reason: str) -> RemoteRun:
-        return RemoteRun(status, _redact(reason, password), b"", b"", None, cost(), tuple(warnings))
+        return RemoteRun(status, _redact(reason, password), b"", b"", None, cost(), tuple(warnings),
+                         tuple(meter.waits))
 
     try:
         endpoint = endpoint_for(host, settings)
@@ -246,20 +361,20 @@ def run_command_line(host: Host, settings: TransportSettings, command_line: str)
     except Exception as exc:
         status, reason = classify(exc, settings, last_response=meter.last_response)
         if shell_id is not None:
-            _close_quietly(protocol, shell_id, meter)
+            _close_quietly(protocol, shell_id, meter, end)
         else:
             protocol.transport.close_session()
         return failed(status, reason)
 
     try:
-        meter.deadline_at = max(meter.deadline_at, time.monotonic() + CLEANUP_GRACE_SECONDS)
+        meter.deadline_at = end  # the Delete gets what is left, the share kept for it included
         protocol.close_shell(shell_id, close_session=True)
     except Exception as exc:
         # The output is already complete; a failed Delete only leaves a shell behind until
         # its IdleTimeout, so note it and keep the result.
         _, reason = classify(exc, settings)
         warnings.append(_redact(f"closing the shell failed: {reason}", password))
-    return RemoteRun(HostStatus.OK, "", stdout, stderr, exit_code, cost(), tuple(warnings))
+    return RemoteRun(HostStatus.OK, "", stdout, stderr, exit_code, cost(), tuple(warnings), tuple(meter.waits))
 
 
 def _receive(
@@ -287,9 +402,10 @@ def _receive(
             raise DeadlineExceeded()
 
 
-def _close_quietly(protocol: winrm.protocol.Protocol, shell_id: str, meter: _Meter) -> None:
-    """Best-effort Delete after a failure, so the host frees the shell; bounded by a short grace."""
-    meter.deadline_at = time.monotonic() + CLEANUP_GRACE_SECONDS
+def _close_quietly(protocol: winrm.protocol.Protocol, shell_id: str, meter: _Meter, end: float) -> None:
+    """Best-effort Delete after a failure, so the host frees the shell, in the share of the deadline
+    kept for it (never past `end`)."""
+    meter.deadline_at = end
     try:
         protocol.close_shell(shell_id, close_session=True)
     except Exception:  # noqa: S110 - the host's status is already decided

@@ -133,6 +133,11 @@ def _per_event(sql: str) -> bool:
     return sql.startswith(_ONE_WHERE) and not _NOT_PER_EVENT.search(_SQL_STRING.sub("''", sql[len(_ONE_WHERE):]))
 
 
+def _reads(sql: str, column: str) -> bool:
+    """Whether `sql` names `column` outside its string literals (SQLite names ignore case)."""
+    return re.search(rf"\b{column}\b", _SQL_STRING.sub("''", sql), re.IGNORECASE) is not None
+
+
 def _repeats_enough(event_ids: list[int], texts: list[list[str | None]]) -> bool:
     """Whether a sample of the rows (every k-th, about 10,000) repeats enough for distinct rows to pay:
     a sample repeats less than the whole, so this seldom skips where the whole would pay."""
@@ -152,15 +157,23 @@ class _Tables:
         # Hosts that are not text would come back from SQLite as text from the every-event table only.
         text_hosts = all(type(h) is str for h in self._hosts)
         self._distinct_sql = {r.sql for r in rules if text_hosts and _per_event(r.sql)}
-        if self._distinct_sql and not _repeats_enough(event_ids, texts):
+        # A field none of those rules reads cannot change a verdict: it is left out of the distinct rows
+        # (NULL there), so that a field such as each host's own account name does not keep apart events
+        # the rules see alike. NewProcessName is always kept: the matches report it.
+        keys = texts
+        if self._distinct_sql:
+            unread: list[str | None] = [None] * len(event_ids)
+            keys = [t if name == "NewProcessName" or any(_reads(sql, name) for sql in self._distinct_sql) else unread
+                    for name, t in zip(SAMPLED_COLUMNS, texts, strict=True)]
+        if self._distinct_sql and not _repeats_enough(event_ids, keys):
             self._distinct_sql = set()
         self._every: sqlite3.Connection | None = None
         self._distinct: sqlite3.Connection | None = None
         self._row_of = np.zeros(0, dtype=np.int64)  # event -> its distinct row
         if self._distinct_sql:
             index: dict[tuple[Any, ...], int] = {}
-            keys = zip(event_ids, *texts, strict=True)
-            self._row_of = np.fromiter((index.setdefault(key, len(index)) for key in keys), np.int64, len(event_ids))
+            rows = zip(event_ids, *keys, strict=True)
+            self._row_of = np.fromiter((index.setdefault(key, len(index)) for key in rows), np.int64, len(event_ids))
             if len(index) > MAX_DISTINCT_SHARE * len(event_ids):
                 self._distinct_sql = set()  # too few repeats: judging every event costs less
             else:

@@ -9,6 +9,7 @@ for another SIEM profile, price, currency or configuration. The report says whic
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -119,13 +120,13 @@ def choose_projection(store: Store, plan: Plan | None, asked: ProjectionRequest,
 
 def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest = ProjectionRequest(),
            title: str = DEFAULT_TITLE, org: str | None = None, gpo_dir: Path | None = None,
-           now: datetime | None = None) -> ReportInputs:
+           now: datetime | None = None, accept_edited_plan: bool = False) -> ReportInputs:
     """Everything the report shows; PlanError, StoreError, ConfigError, NoStore or ReportError on bad input,
     ModelError when a projection cannot be made (e.g. no estimates)."""
     if gpo_dir is not None and plan_path is None:
         raise ReportError("--gpo-dir needs --plan: the GPO names are matched to the plan's waves")
     # The plan first: a malformed one fails before the store is read and the fleet simulated.
-    plan = read_plan(plan_path) if plan_path else None
+    plan = read_plan(plan_path, accept_edited=accept_edited_plan) if plan_path else None
     warnings: list[str] = []
     gpo_names: dict[int, str] = {}
     if plan and plan_path:
@@ -140,6 +141,8 @@ def gather(db: Path, *, plan_path: Path | None = None, asked: ProjectionRequest 
             inputs = None  # no estimates: project() says so, after checking the options it was given
         chosen = choose_projection(store, plan, asked, inputs)
         projection, note = chosen.projection, chosen.note
+        if plan is not None and plan.edited_id is not None:  # read with --accept-edited-plan: the report says so
+            note = dataclasses.replace(note, edited_id=plan.edited_id)
         # No estimates (inputs None) gets this far only with a plan's stored projection.
         estimates, survey = (inputs.estimates, inputs.survey) if inputs else ([], store.hosts_frame())
         events = store.events_frame()

@@ -25,14 +25,19 @@ class ProjectionNote:
     estimate_run: str | None = None
     plan_id: str | None = None
     reason: str = ""  # why it was computed for this report; empty when planned
+    # plan.json was edited by hand and read with --accept-edited-plan: the id its content has now.
+    edited_id: str | None = None
 
     @property
     def text(self) -> str:
         run = f"estimates {self.estimate_run}, " if self.estimate_run else ""
+        edited = ("" if self.edited_id is None else
+                  f" plan.json was edited by hand after `auditplan plan` wrote plan {self.plan_id} (its content is "
+                  f"now {self.edited_id}): the waves shown are the edited ones, not the ones planned.")
         if self.planned:
-            return f"Projection as planned: plan {self.plan_id}, {run}SIEM profile {self.siem}."
+            return f"Projection as planned: plan {self.plan_id}, {run}SIEM profile {self.siem}.{edited}"
         because = f" ({self.reason})" if self.reason else ""
-        return f"Projection computed for this report: {run}SIEM profile {self.siem}{because}."
+        return f"Projection computed for this report: {run}SIEM profile {self.siem}{because}.{edited}"
 
 
 def projected_rates(projection: Projection | None) -> dict[str, float]:
