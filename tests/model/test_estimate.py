@@ -413,11 +413,13 @@ def test_process_trace_combines_the_count_with_its_role() -> None:
     from auditplan.records import ProcessTrace
 
     # 12 starts in 60 s on a flat-shaped role (prior median 1,000, sigma 1.0): the trace saw 60/86400 of the
-    # day; the posterior of the role's log-normal given the count (noise 0.35, [priors] trace_noise_sigma).
+    # day; the posterior of the role's log-normal given the count. Noise: [priors] trace_noise_sigma 0.35 and,
+    # with no measured peers, the configured shape's prior_shape_sigma 0.6 for the host's share of its day.
+    noise = math.hypot(0.35, 0.6)
     r = replace(_result("ws1", role="flatrole", audit=AuditSetting.NONE), trace=ProcessTrace(60.0, 12, T0))
     est = _by_host(estimate_hosts([r], _config(flatrole=(1000.0, 1.0))))["ws1"]
     assert est.source is EstimateSource.PROCESS_TRACE and est.flags == ("trace",)
-    want = _posterior_by_sampling(12, 60 / 86400, math.log(1000), 1.0, 0.35)
+    want = _posterior_by_sampling(12, 60 / 86400, math.log(1000), 1.0, noise)
     got = est.events_per_day
     for g, w in zip((got.p10, got.p50, got.p90), want, strict=True):
         assert g == pytest.approx(w, rel=0.03)
@@ -427,7 +429,7 @@ def test_process_trace_combines_the_count_with_its_role() -> None:
     zero = replace(r, trace=ProcessTrace(60.0, 0, T0))
     z = _by_host(estimate_hosts([zero], _config(flatrole=(1000.0, 1.0))))["ws1"].events_per_day
     assert 0 < z.p10 < z.p50 < 1000 < z.p90
-    for g, w in zip((z.p10, z.p50, z.p90), _posterior_by_sampling(0, 60 / 86400, math.log(1000), 1.0, 0.35),
+    for g, w in zip((z.p10, z.p50, z.p90), _posterior_by_sampling(0, 60 / 86400, math.log(1000), 1.0, noise),
                     strict=True):
         assert g == pytest.approx(w, rel=0.03)
 
@@ -436,12 +438,36 @@ def test_trace_is_placed_in_the_day_by_its_own_hour() -> None:
     from auditplan.records import ProcessTrace
 
     # The workstation role's office shape: a trace at 03:00 (night, share 0.3/29.5) says more per start about
-    # the day than one at 09:00 (2.6/29.5), so the same count reads higher at night.
+    # the day than one at 09:00 (2.6/29.5), so the same count reads higher at night (by less than the 8.7x of
+    # the shares: the configured shape's own uncertainty, prior_shape_sigma, pulls both toward the role).
     night = replace(_result("ws1", audit=AuditSetting.NONE), trace=ProcessTrace(300.0, 20, T0 + timedelta(hours=3)))
     day = replace(night, trace=ProcessTrace(300.0, 20, T0 + timedelta(hours=9)))
     at_night = _by_host(estimate_hosts([night], load_config()))["ws1"].events_per_day.p50
     by_day = _by_host(estimate_hosts([day], load_config()))["ws1"].events_per_day.p50
-    assert at_night > 3 * by_day
+    assert at_night > 2 * by_day
+
+
+def test_trace_share_of_the_day_comes_from_the_peers_at_the_traced_hour() -> None:
+    """With 3+ whole-day peers, the traced seconds' share of the host's day is the geometric mean of the
+    peers' shares there and its log-sd their spread there (model/trace_rate.py trace_exposure), computed by
+    hand here: peers that agree at the hour add nothing; peers that differ (office vs flat at night) do."""
+    from auditplan.model.trace_rate import trace_exposure
+    from auditplan.records import ProcessTrace
+
+    flat = (1 / 24,) * 24
+    weights = (0.5,) * 7 + (1.0,) + (2.0,) * 10 + (1.0, 1.0) + (0.5,) * 4
+    office = tuple(w / sum(weights) for w in weights)
+    night = ProcessTrace(3600.0, 5, T0 + timedelta(hours=3))
+    share, spread = trace_exposure(night, flat, [flat, flat, flat], 0.3)
+    assert share == pytest.approx(1 / 24) and spread == pytest.approx(0.0, abs=1e-12)
+    share, spread = trace_exposure(night, flat, [flat, office, office], 0.3)
+    logs = [math.log(1 / 24), math.log(office[3]), math.log(office[3])]
+    mean = sum(logs) / 3
+    assert share == pytest.approx(math.exp(mean))
+    assert spread == pytest.approx(math.sqrt(sum((x - mean) ** 2 for x in logs) / 2))
+    # Fewer than 3 peers: the role shape with the configured sd.
+    share, spread = trace_exposure(night, office, [flat], 0.3)
+    assert share == pytest.approx(office[3]) and spread == 0.3
 
 
 def test_short_capture_does_not_calibrate_its_role() -> None:

@@ -18,7 +18,7 @@ from auditplan.model.calibrate import PeerFit, lognormal_range, shrink_to_peers
 from auditplan.model.hours import BURSTY_K2, DayRate, choose_shape, day_rate, own_shape
 from auditplan.model.measure import Series, auditing_on, host_series
 from auditplan.model.priors import Priors, load_priors
-from auditplan.model.trace_rate import trace_posterior
+from auditplan.model.trace_rate import trace_exposure, trace_posterior
 from auditplan.records import (
     EstimateSource,
     HostEstimate,
@@ -228,12 +228,17 @@ def _role_key(r: HostResult, priors: Priors) -> str:
 def _unmeasured(r: HostResult, fit: PeerFit, key: str, shapes: _RoleShapes, priors: Priors,
                 notes: list[str]) -> tuple[Range, EstimateSource, tuple[str, ...], str]:
     """process_trace (the role's range updated by the trace's count), else role_peers / role_prior."""
-    shape, _sd, named = _reference(key, shapes, priors)
+    shape, shape_sd, named = _reference(key, shapes, priors)
     trace = r.trace
     if trace is not None and trace.seconds > 0 and r.status is HostStatus.OK:
-        rate = trace_posterior(trace, shape, fit.mu, fit.sigma, priors.trace_noise_sigma)
+        # The host's share of its day in the traced seconds is the role's, uncertain by how much the role's
+        # hosts differ at that hour: that spread joins the trace's own noise.
+        exposure, spread = trace_exposure(trace, shape, shapes.each.get(key, []), shape_sd)
+        rate = trace_posterior(trace, shape, fit.mu, fit.sigma, math.hypot(priors.trace_noise_sigma, spread),
+                               exposure=exposure)
         notes.append(f"live process-start trace: {trace.process_starts} starts in {trace.seconds:g} s, placed in "
-                     f"the day by {named} at the trace's own hour, combined with role {key!r}'s range")
+                     f"the day by {named} at the trace's own hour (their spread there {spread:.2f} in log), "
+                     f"combined with role {key!r}'s range")
         return rate, EstimateSource.PROCESS_TRACE, ("trace",), "a longer trace, or 4688 on (the pilot)"
     rate = lognormal_range(fit.mu, fit.sigma)
     if fit.peers:

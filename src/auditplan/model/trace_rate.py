@@ -132,8 +132,29 @@ _GH_WEIGHTS = (0.0005482688559722184, 0.030757123967586396, 0.24012317860501279,
 _GRID = 600
 
 
+MIN_SHAPES_FOR_SPREAD = 3  # peers' shapes needed before their spread at the traced hour replaces the configured sd
+
+
+def trace_exposure(trace: ProcessTrace, role_shape: Sequence[float] | None, peer_shapes: Sequence[Sequence[float]],
+                   shape_sd: float) -> tuple[float, float]:
+    """(share of the host's day the traced seconds hold, log-sd of that share) for a host of unknown shape.
+
+    The host's own hour shape is not measured (that is why it was traced), so the share its traced minutes
+    hold is uncertain, most at hours where the role's hosts differ (an office host at night holds a third
+    of a flat one's share). With MIN_SHAPES_FOR_SPREAD or more whole-day peers the share is the geometric
+    mean of theirs at the traced seconds and its log-sd their spread there (measured per hour, not one
+    figure for every hour); else the role shape's share with `shape_sd` (peer_shape_sigma or
+    prior_shape_sigma, the same terms a partial window's unseen hours use)."""
+    if len(peer_shapes) >= MIN_SHAPES_FOR_SPREAD:
+        logs = [-math.log(day_factor(trace, shape)) for shape in peer_shapes]
+        mean = sum(logs) / len(logs)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
+        return math.exp(mean), sd
+    return 1.0 / day_factor(trace, role_shape), shape_sd
+
+
 def trace_posterior(trace: ProcessTrace, hourly_shape: Sequence[float] | None, prior_mu: float,
-                    prior_sigma: float, noise_sd: float) -> Range:
+                    prior_sigma: float, noise_sd: float, exposure: float | None = None) -> Range:
     """4688/day p10/p50/p90 of a traced host: its role's log-normal (peers or prior: ln D ~ N(prior_mu,
     prior_sigma^2)) updated by the trace's count (issue 15).
 
@@ -143,9 +164,10 @@ def trace_posterior(trace: ProcessTrace, hourly_shape: Sequence[float] | None, p
     The posterior of ln D is computed on a grid of 600 points over the prior's +-6 sigma (eps integrated by
     7-point Gauss-Hermite). Zero starts therefore give a range below the role's but with p50 and p90 > 0,
     and a long busy trace overrides the role. Assumption: the trace's host is a typical member of its role
-    apart from what the count says.
+    apart from what the count says. `exposure` (trace_exposure) replaces the share `hourly_shape` gives.
     """
-    exposure = 1.0 / day_factor(trace, hourly_shape)
+    if exposure is None:
+        exposure = 1.0 / day_factor(trace, hourly_shape)
     n = trace.process_starts
     lo, hi = prior_mu - 6 * prior_sigma, prior_mu + 6 * prior_sigma
     # The likelihood can sit far from the prior (a busy trace on a quiet role): widen the grid to reach it.
