@@ -60,8 +60,12 @@ def test_dev_set_counts_and_times_match_facts(evtx_dev_dir: Path) -> None:
 
 
 def test_dev_set_sizes_match_published_stats(evtx_dev_dir: Path) -> None:
-    """evtx-data.md §4: all 169 dev 4688s, XML p50 1,477 / p90 1,635 / p99 3,368 / max 3,633 B;
-    110 populated command lines, max 2,435 characters (measured independently of this code)."""
+    """evtx-data.md §4: all 169 dev 4688s, XML p50 1,477 / p90 1,635 / p99 3,368 / max 3,633 B as evtx-rs
+    renders them (indented); 110 populated command lines, max 2,435 characters (measured independently of
+    this code). The ingest sizes the same events as Windows renders them (collect/evtx/windows_xml.py;
+    checked event by event against python-evtx in tests/model/test_siem_event_sizes.py): the indentation,
+    declaration and closing tags of evtx-rs are 15-25 % of its bytes (evtx-data.md §2.1: 16.5 % from the
+    whitespace between tags alone)."""
     sizes: list[int] = []
     cmdlines = 0
     max_cmd = 0.0
@@ -74,7 +78,9 @@ def test_dev_set_sizes_match_published_stats(evtx_dev_dir: Path) -> None:
         max_cmd = max(max_cmd, outcome.summary.cmdline_length.max or 0.0)
     assert len(sizes) == 169
     q = np.percentile(sizes, [50, 90, 99])  # linear interpolation, as in §4
-    assert (round(q[0]), round(q[1]), round(q[2]), max(sizes)) == (1477, 1635, 3368, 3633)
+    published = (1477, 1635, 3368, 3633)
+    for got, indented in zip((q[0], q[1], q[2], max(sizes)), published, strict=True):
+        assert 0.75 * indented < got < 0.95 * indented  # long command lines dilute the markup at p99 and max
     assert cmdlines == 110
     assert max_cmd == 2435
 

@@ -548,7 +548,7 @@ def test_every_default_has_a_source(rendered: Rendered) -> None:
     # A comment on the line, and an entry of a [siem.X.sources] table.
     # (Keys present in defaults.toml before and after the fleet_draws/fleet_seed merge into [plan].)
     assert rows["priors.roles.default.median_per_day"]["source"].startswith("assumption")
-    assert "billed twice" in rows["siem.sentinel.cmdline_factor"]["source"]
+    assert "stored twice" in rows["siem.sentinel.cmdline_factor"]["source"]
     assert rows["plan.draws"]["source"].startswith("Monte Carlo draws for")  # the block above
     assert rows["priors.min_sampled_events"]["source"].startswith("Fewest sampled")
     table = defaults_table('[a]\n# from the manual\n# page 2\nx = 1\ny = 2  # measured\nz = 3\n# new block\n'

@@ -402,8 +402,8 @@ def test_project_command_json_and_table(store_db: Path) -> None:
     doc = json.loads(res.output)
     sentinel = doc["siem"]["sentinel"]
     # Hand: 4 hosts of 0.2/0.4/0.3/0.1 x 10^6 events/day; Sentinel bills the 1000 B without the
-    # command line once and its 73.741824 B x 1.5 (CommandLine column + EventData); GB = 10^9 B.
-    per_event = 1000.0 + 1.5 * (XML_FOR_ONE_GB_PER_MILLION - 1000.0)
+    # command line once and its 73.741824 B x 2 (CommandLine column + EventData); GB = 10^9 B.
+    per_event = 1000.0 + 2.0 * (XML_FOR_ONE_GB_PER_MILLION - 1000.0)
     expected = (0.2 + 0.4 + 0.3 + 0.1) * 1e6 * per_event / 1e9
     assert sentinel["fleet"]["added_gb_day_p50"] == pytest.approx(expected, rel=1e-4)
     assert sentinel["fleet"]["added_cost_month_p50"] == pytest.approx(expected * 365.25 / 12 * 2, rel=1e-4)

@@ -40,14 +40,16 @@ def test_byte_model_by_hand() -> None:
     xml, xml_no = 1500.0, 1420.0  # 80 bytes of CommandLine
     # XmlWinEventLog: the XML itself.
     assert profiles["splunk-xml"].event_bytes(xml, xml_no) == pytest.approx(1500.0)
-    # Classic: rendered text doubles the event without the command line; the command line once.
-    assert profiles["splunk-classic"].event_bytes(xml, xml_no) == pytest.approx(2 * 1420 + 80)
-    # Winlogbeat: x2 and the command line twice (event_data + message).
-    assert profiles["elastic"].event_bytes(xml, xml_no) == pytest.approx(2 * 1420 + 2 * 80)
+    # Classic: header + message = the XML + 692 B (tools/siem_event_sizes.py), the command line once.
+    assert profiles["splunk-classic"].event_bytes(xml, xml_no) == pytest.approx(692 + 1420 + 0.96 * 80)
+    # WEF RenderedText: the XML + RenderingInfo (1,838 B), the command line in the data and the message.
+    assert profiles["wef"].event_bytes(xml, xml_no) == pytest.approx(1838 + 1420 + 2 * 80)
+    # Winlogbeat: the document (1,687 B more than the XML), the command line twice, JSON-escaped.
+    assert profiles["elastic"].event_bytes(xml, xml_no) == pytest.approx(1687 + 1420 + 2.02 * 80)
     # ACS: a flat 0.4 KB row plus the command line string.
     assert profiles["scom"].event_bytes(xml, xml_no) == pytest.approx(409.6 + 80)
-    assert profiles["splunk-classic"].cmdline_bytes(xml, xml_no) == pytest.approx(80)
-    assert profiles["sentinel"].cmdline_bytes(xml, xml_no) == pytest.approx(1.5 * 80)
+    assert profiles["splunk-xml"].cmdline_bytes(xml, xml_no) == pytest.approx(80)
+    assert profiles["sentinel"].cmdline_bytes(xml, xml_no) == pytest.approx(2 * 80)
     # A command line larger than the whole event is nonsense input: no negative bytes.
     assert profiles["splunk-xml"].cmdline_bytes(1000.0, 1200.0) == 0.0
 

@@ -28,6 +28,7 @@ from auditplan.collect.evtx.file import (
 from auditplan.collect.evtx.scan import Scan, parse_time, scan
 from auditplan.collect.evtx.summary import FileSummary, IngestOutcome, Stats
 from auditplan.collect.evtx.timeline import check_times
+from auditplan.collect.evtx.windows_xml import windows_xml_size
 from auditplan.collect.parse.boot import is_boot_only
 from auditplan.collect.parse.events import sampled_4688_from_xml
 from auditplan.collect.parse.tools import ParseError
@@ -53,9 +54,9 @@ NO_RECORDS_ERROR = "no event records (header only, or an empty log)"
 
 
 def _sampled_events(sample: list[str]) -> tuple[SampledEvent, ...]:
-    """The sampled 4688 records, through the one builder the WinRM sample uses (each record's size
-    is evtx-rs's whole rendering of it). Real logs repeat the same command lines many times, so
-    each distinct one is redacted once per file."""
+    """The sampled 4688 records, through the one builder the WinRM sample uses (each record sized as
+    Windows renders it, windows_xml.py, as a survey reads it). Real logs repeat the same command
+    lines many times, so each distinct one is redacted once per file."""
     redacted: dict[str, tuple[str, int]] = {}
 
     def cached(command_line: str) -> tuple[str, int]:
@@ -65,7 +66,7 @@ def _sampled_events(sample: list[str]) -> tuple[SampledEvent, ...]:
 
     events = []
     for xml in sample:
-        event = sampled_4688_from_xml(xml, "evtx", size_bytes=len(xml.encode("utf-8")), redactor=cached)
+        event = sampled_4688_from_xml(xml, "evtx", size_bytes=windows_xml_size(xml), redactor=cached)
         if not isinstance(event, ParseError):
             events.append(event)
     return tuple(events)
