@@ -70,18 +70,32 @@ def tls_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FleetS
 
 
 def client(server: FleetServer, name: str, transport: WinrmTransport = "basic", **kw: Any) -> Protocol:
+    # A generous read timeout: a healthy answer must not become a timeout on a busy machine. Tests of
+    # the timing faults pass a short one, which their fault always outlasts.
     kw.setdefault("operation_timeout_sec", 1)
-    kw.setdefault("read_timeout_sec", 2)
+    kw.setdefault("read_timeout_sec", 30)
     return Protocol(
         server.url(name), transport=transport, username=USER.username, password=USER.password, proxy=None, **kw
     )
+
+
+def output(p: Protocol, shell: str, cid: str) -> tuple[tuple[bytes, bytes, int, bool], int]:
+    """The command's output, repeating the Receive while it answers w:TimedOut (the long poll ended
+    before the command did: the 0.2 s cap, or a busy machine), as every WinRM client must; and how
+    many repeats that took."""
+    for repeats in range(1000):
+        try:
+            return p.get_command_output_raw(shell, cid), repeats
+        except winrm.exceptions.WinRMOperationTimeoutError:
+            continue
+    raise AssertionError("the command never finished")
 
 
 def healthy_still_serves(server: FleetServer) -> None:
     p = client(server, "healthy")
     shell = p.open_shell()
     cid = p.run_command(shell, "echo", ("ok",))
-    assert p.get_command_output_raw(shell, cid)[:3] == (b"ok\r\n", b"", 0)
+    assert output(p, shell, cid)[0][:3] == (b"ok\r\n", b"", 0)
     p.close_shell(shell)
 
 
@@ -90,8 +104,8 @@ def test_every_faultspec_field_has_a_documented_symptom() -> None:
 
 
 def test_latency_beyond_read_timeout_is_a_read_timeout(fleet: FleetServer) -> None:
-    with pytest.raises(requests.exceptions.ReadTimeout):
-        client(fleet, "latency").open_shell()
+    with pytest.raises(requests.exceptions.ReadTimeout):  # 3 s of latency always outlasts 2 s
+        client(fleet, "latency", read_timeout_sec=2).open_shell()
     healthy_still_serves(fleet)
 
 
@@ -101,7 +115,7 @@ def test_slow_drip_still_delivers_intact_output(fleet: FleetServer) -> None:
     p = client(fleet, "drip")
     shell = p.open_shell()
     cid = p.run_command(shell, "echo", ("drip", "drop"))
-    assert p.get_command_output_raw(shell, cid)[:3] == (b"drip drop\r\n", b"", 0)
+    assert output(p, shell, cid)[0][:3] == (b"drip drop\r\n", b"", 0)
     p.close_shell(shell)
 
 
@@ -110,14 +124,15 @@ def test_receive_timeouts_then_output(fleet: FleetServer) -> None:
     p = client(fleet, "timeouts")
     shell = p.open_shell()
     cid = p.run_command(shell, "echo", ("late",))
-    for _ in range(2):
+    for _ in range(2):  # the two injected w:TimedOut answers come first, whatever the command's speed
         with pytest.raises(winrm.exceptions.WinRMOperationTimeoutError):
             p.get_command_output_raw(shell, cid)
-    assert p.get_command_output_raw(shell, cid)[:3] == (b"late\r\n", b"", 0)
+    got, repeats = output(p, shell, cid)  # a busy machine may add real long-poll repeats after them
+    assert got[:3] == (b"late\r\n", b"", 0)
     p.close_shell(shell)
     stats = fleet.stats("timeouts")
-    assert stats.actions == ("Create", "Command", "Receive", "Receive", "Receive", "Delete")
-    assert stats.timed_out_receives == 2  # the injected w:TimedOut answers are long-poll repeats too
+    assert stats.actions == ("Create", "Command") + ("Receive",) * (3 + repeats) + ("Delete",)
+    assert stats.timed_out_receives == 2 + repeats  # the injected w:TimedOut answers are long-poll repeats too
 
 
 def test_hang_needs_the_client_deadline_and_blocks_nobody_else(fleet: FleetServer) -> None:
@@ -179,7 +194,7 @@ def test_oversized_output_appends_junk(fleet: FleetServer) -> None:
     p = client(fleet, "oversized")
     shell = p.open_shell()
     cid = p.run_command(shell, "echo", ("real",))
-    out, err, rc, done = p.get_command_output_raw(shell, cid)
+    (out, err, rc, done), _ = output(p, shell, cid)
     p.close_shell(shell)
     assert out.startswith(b"real\r\n") and len(out) == len(b"real\r\n") + 1000
     assert (err, rc, done) == (b"", 0, True)
@@ -226,17 +241,15 @@ def test_stop_returns_promptly_with_hung_and_idle_connections() -> None:
     while server.stats("hang").count("Receive") < 1 or server.stats("slow").requests < 1:
         assert all(t.is_alive() for t in threads), errors
         time.sleep(0.01)
-    started = time.monotonic()
     server.stop()
-    stop_seconds = time.monotonic() - started
     for t in threads:
-        t.join(15)
-    # Held, the two requests would last 20-30 s (their timeouts and the 30 s latency); stop() must not
-    # wait for them. Its own join budget is 2 s; 15 s leaves a loaded machine room and still separates
-    # "closed them" from "waited for them".
-    assert stop_seconds < 15.0
+        t.join(60)
+    # Held, the two requests would end in a read timeout (30 s, 60 s) or after the 30 s latency; a
+    # connection error on both says stop() closed them rather than waited for them (no clock needed:
+    # requests' ReadTimeout is not a ConnectionError).
     assert not any(t.is_alive() for t in threads)
     assert len(errors) == 2 and all(isinstance(e, requests.exceptions.ConnectionError) for e in errors)
+    assert not any(isinstance(e, requests.exceptions.Timeout) for e in errors)
     for _ in range(1500):  # the server's threads end soon after stop(); wait for them, not a fixed time
         if threading.active_count() <= baseline:
             break

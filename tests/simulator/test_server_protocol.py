@@ -75,9 +75,20 @@ def server(backend: Scripted) -> Iterator[FleetServer]:
         backend.gate.set()  # release blocked backends before stop() waits for them
 
 
+def receive(p: Protocol, shell: str, cid: str) -> tuple[bytes, bytes, int, bool]:
+    """get_command_output_raw, repeated while it answers w:TimedOut: the 0.3 s long-poll cap can end
+    before a backend thread that a busy machine started late has finished (every client repeats)."""
+    for _ in range(1000):
+        try:
+            return p.get_command_output_raw(shell, cid)  # type: ignore[no-any-return]
+        except winrm.exceptions.WinRMOperationTimeoutError:
+            continue
+    raise AssertionError("the command never finished")
+
+
 def client(fleet: FleetServer, **kw: Any) -> Protocol:
     kw.setdefault("operation_timeout_sec", 1)
-    kw.setdefault("read_timeout_sec", 3)
+    kw.setdefault("read_timeout_sec", 30)  # generous: a healthy answer must not time out on a busy machine
     return Protocol(
         fleet.url("srv"), transport="basic", username=USER.username, password=USER.password, proxy=None, **kw
     )
@@ -218,12 +229,13 @@ def test_receive_long_polls_then_times_out_like_windows(server: FleetServer, bac
     with pytest.raises(winrm.exceptions.WinRMOperationTimeoutError):
         p.get_command_output_raw(shell, cid)
     backend.gate.set()
-    out, err, rc, done = p.get_command_output_raw(shell, cid)
+    out, err, rc, done = receive(p, shell, cid)
     assert (out, err, rc, done) == (b"released\r\n", b"", 0, True)
-    # The server tells the long-poll repeat apart from the read that carried the output.
+    # The server tells the long-poll repeats apart from the read that carried the output (a busy
+    # machine may add repeats after the release; the server counts each).
     stats = server.stats("srv")
-    assert stats.actions == ("Create", "Command", "Receive", "Receive")
-    assert stats.timed_out_receives == 1
+    assert stats.actions == ("Create", "Command") + ("Receive",) * (1 + stats.timed_out_receives)
+    assert stats.timed_out_receives >= 1
     assert stats.conversation == ("Create", "Command", "Receive")
 
 
@@ -239,7 +251,7 @@ def test_five_megabytes_arrive_intact_across_several_receives(server: FleetServe
     out, err = bytearray(), bytearray()
     receives = 0
     while True:
-        o, e, rc, done = p.get_command_output_raw(shell, cid)
+        o, e, rc, done = receive(p, shell, cid)
         receives += 1
         out += o
         err += e
@@ -257,11 +269,11 @@ def test_the_8191_character_limit_answers_like_cmd_exe(server: FleetServer, back
     shell = p.open_shell()
     fits = "x" * (8191 - len("echo "))
     cid = p.run_command(shell, "echo", (fits,))
-    assert p.get_command_output_raw(shell, cid)[:3] == ((f"echo {fits}\r\n").encode(), b"", 0)
+    assert receive(p, shell, cid)[:3] == ((f"echo {fits}\r\n").encode(), b"", 0)
     p.cleanup_command(shell, cid)
     cid = p.run_command(shell, "echo", (fits + "x",))
     # reference §1.5: stderr "The command line is too long." and exit code 1; nothing runs.
-    assert p.get_command_output_raw(shell, cid)[:3] == (b"", b"The command line is too long.\r\n", 1)
+    assert receive(p, shell, cid)[:3] == (b"", b"The command line is too long.\r\n", 1)
     assert len(backend.calls) == 1
 
 
@@ -290,7 +302,7 @@ def test_delete_terminates_running_commands_and_frees_the_quota(server: FleetSer
     p.close_shell(shell, close_session=False)
     shell2 = p.open_shell()
     cid = p.run_command(shell2, "echo", ("after",))
-    assert p.get_command_output_raw(shell2, cid)[0] == b"echo after\r\n"
+    assert receive(p, shell2, cid)[0] == b"echo after\r\n"
     with pytest.raises(winrm.exceptions.WSManFaultError) as info:
         p.run_command(shell, "echo")
     assert "ShellId" in (info.value.reason or "")
@@ -301,7 +313,7 @@ def test_send_is_accepted_for_a_live_command(server: FleetServer) -> None:
     shell = p.open_shell()
     cid = p.run_command(shell, "echo", ("in",))
     p.send_command_input(shell, cid, b"data\r\n", end=True)
-    assert p.get_command_output_raw(shell, cid)[0] == b"echo in\r\n"
+    assert receive(p, shell, cid)[0] == b"echo in\r\n"
 
 
 def test_non_wsman_paths_and_bad_xml_are_refused(server: FleetServer) -> None:

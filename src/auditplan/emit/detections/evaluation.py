@@ -19,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from auditplan.emit.detections.rules import SAMPLED_COLUMNS, Rule
+from auditplan.emit.detections.rules import SAMPLED_COLUMNS, SQL_STRING, Rule
 from auditplan.emit.detections.workload import AlertRange, alert_range, share_of
 from auditplan.text import number, percent
 
@@ -121,7 +121,6 @@ def _create_table(con: sqlite3.Connection, extra_fields: Iterable[str], rows: It
 _SELECT_ALL = "SELECT * FROM logs"
 _ONE_WHERE = _SELECT_ALL + " WHERE "
 MAX_DISTINCT_SHARE: Final = 0.75
-_SQL_STRING = re.compile(r"'(?:[^']|'')*'")
 _NOT_PER_EVENT = re.compile(
     r"\b(?:select|union|group|order|limit|having|join|window|over|host|rowid|_rowid_|oid|row_id)\b", re.IGNORECASE
 )
@@ -130,12 +129,12 @@ _NOT_PER_EVENT = re.compile(
 def _per_event(sql: str) -> bool:
     """Whether `sql` is one WHERE over single rows that reads neither the host nor the row number
     (words inside string literals aside)."""
-    return sql.startswith(_ONE_WHERE) and not _NOT_PER_EVENT.search(_SQL_STRING.sub("''", sql[len(_ONE_WHERE):]))
+    return sql.startswith(_ONE_WHERE) and not _NOT_PER_EVENT.search(SQL_STRING.sub("''", sql[len(_ONE_WHERE):]))
 
 
 def _reads(sql: str, column: str) -> bool:
     """Whether `sql` names `column` outside its string literals (SQLite names ignore case)."""
-    return re.search(rf"\b{column}\b", _SQL_STRING.sub("''", sql), re.IGNORECASE) is not None
+    return re.search(rf"\b{column}\b", SQL_STRING.sub("''", sql), re.IGNORECASE) is not None
 
 
 def _repeats_enough(event_ids: list[int], texts: list[list[str | None]]) -> bool:
@@ -186,7 +185,8 @@ class _Tables:
         if sql in self._distinct_sql and self._distinct is not None:
             return self._distinct_matches(sql.replace(_SELECT_ALL, "SELECT row_id, NewProcessName FROM logs", 1))
         assert self._every is not None  # made for every rule not judged on distinct rows
-        return self._every.execute(sql.replace(_SELECT_ALL, "SELECT host, NewProcessName FROM logs", 1)).fetchall()
+        # Every SELECT of the rule: a rule kept as UNION ALL (rules.one_query) has one per query.
+        return self._every.execute(sql.replace(_SELECT_ALL, "SELECT host, NewProcessName FROM logs")).fetchall()
 
     def _distinct_matches(self, sql: str) -> list[tuple[Any, Any]]:
         assert self._distinct is not None

@@ -13,7 +13,7 @@ against the Kelvin sign or long s in an event (Unicode folds them to k and s; LI
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -247,6 +247,28 @@ def rule_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
     return files, problems
 
 
+_WHERE_PREFIX = "SELECT * FROM logs WHERE "
+SQL_STRING: Final = re.compile(r"'(?:[^']|'')*'")  # a SQL string literal ('' is a quote inside it)
+_CLAUSE = re.compile(r"\b(?:select|union|group|order|limit|having|window)\b", re.IGNORECASE)
+
+
+def _plain_where(query: str) -> bool:
+    """Whether `query` is SELECT * FROM logs WHERE <condition> and nothing else (words in strings aside)."""
+    return query.startswith(_WHERE_PREFIX) and not _CLAUSE.search(SQL_STRING.sub("''", query[len(_WHERE_PREFIX):]))
+
+
+def one_query(queries: Sequence[str]) -> str:
+    """pySigma's queries for one rule (several for a rule whose condition is a list) as one query
+    that matches each event at most once: their WHEREs joined by OR. pySigma joins them with UNION,
+    which the evaluator could not rewrite (every rule of that kind was "could not be evaluated") and
+    which merges identical rows (fewer hits). A query of another shape is kept as UNION ALL."""
+    if len(queries) == 1:
+        return queries[0]
+    if all(_plain_where(q) for q in queries):
+        return _WHERE_PREFIX + " OR ".join(f"({q[len(_WHERE_PREFIX):]})" for q in queries)
+    return " UNION ALL ".join(queries)
+
+
 def load_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[str]]:
     """Load and convert every .yml/.yaml under `paths`; return the rules and one problem line per bad file."""
     backend = sqliteBackend(windows_audit_pipeline())  # type: ignore[no-untyped-call]
@@ -275,7 +297,7 @@ def load_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[str]]:
                         family=_family(sigma_rule),
                         level=str(sigma_rule.level) if sigma_rule.level else None,
                         path=str(file),
-                        sql=" UNION ".join(str(q) for q in queries),
+                        sql=one_query([str(q) for q in queries]),
                         fields=fields,
                         description=(sigma_rule.description or "").strip(),
                         missing_field_notes=field_notes,
