@@ -16,6 +16,7 @@ from typing import Any, Literal
 import pytest
 import requests
 import winrm.exceptions
+from receive_helpers import receive as output
 from requests_ntlm import HttpNtlmAuth
 from winrm.protocol import Protocol
 
@@ -50,17 +51,6 @@ class EchoBackend:
 def pattern(n: int) -> bytes:
     unit = bytes(range(256))
     return (unit * (n // 256 + 1))[:n]
-
-
-def output(p: Protocol, shell: str, cid: str) -> tuple[bytes, bytes, int, bool]:
-    """get_command_output_raw, repeated while it answers w:TimedOut (a backend thread a busy machine
-    started late; the server counts those as HostStats.timed_out_receives)."""
-    for _ in range(1000):
-        try:
-            return p.get_command_output_raw(shell, cid)  # type: ignore[no-any-return]
-        except winrm.exceptions.WinRMOperationTimeoutError:
-            continue
-    raise AssertionError("the command never finished")
 
 
 def run_once(p: Protocol, command: str, args: tuple[str, ...] = ()) -> tuple[bytes, bytes, int]:

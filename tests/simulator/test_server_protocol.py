@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 import winrm.exceptions
+from receive_helpers import receive
 from winrm.protocol import Protocol
 
 from auditplan.simulator.interface import CommandOutput, Credentials, SimHost
@@ -73,17 +74,6 @@ def server(backend: Scripted) -> Iterator[FleetServer]:
     ) as fleet:
         yield fleet
         backend.gate.set()  # release blocked backends before stop() waits for them
-
-
-def receive(p: Protocol, shell: str, cid: str) -> tuple[bytes, bytes, int, bool]:
-    """get_command_output_raw, repeated while it answers w:TimedOut: the 0.3 s long-poll cap can end
-    before a backend thread that a busy machine started late has finished (every client repeats)."""
-    for _ in range(1000):
-        try:
-            return p.get_command_output_raw(shell, cid)  # type: ignore[no-any-return]
-        except winrm.exceptions.WinRMOperationTimeoutError:
-            continue
-    raise AssertionError("the command never finished")
 
 
 def client(fleet: FleetServer, **kw: Any) -> Protocol:

@@ -253,12 +253,9 @@ class _HTTPConnection(urllib3.connection.HTTPConnection):
             self.sock = _DeadlineSocket(self.sock, meter)  # type: ignore[assignment]
 
 
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        meter = _SENDING.get(None)
-        if meter is not None and self.sock is not None:
-            self.sock = _DeadlineSocket(self.sock, meter)  # type: ignore[assignment]
+# The same connect() over TLS: the MRO puts HTTPSConnection.connect (the handshake) under it.
+class _HTTPSConnection(_HTTPConnection, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
