@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,19 +11,15 @@ import pytest
 import tree_sitter_powershell
 from click.testing import CliRunner
 from gpo_helpers import stamped, tree_digest
+from samba_gpo import AUDIT_REL, INF_REL, POL_REL, samba_parse
 from tree_sitter import Language, Node, Parser
 
 from auditplan.cli import main
 from auditplan.emit.gpo.backups import GpoOptions, write_backups
 from auditplan.records import PlanError, parse_plan
 
-SYSTEM_PYTHON = Path("/usr/bin/python3")
-ORACLE = Path(__file__).with_name("samba_oracle.py")
 BKP_NS = "http://www.microsoft.com/GroupPolicy/GPOOperations"
 MANIFEST_NS = "http://www.microsoft.com/GroupPolicy/GPOOperations/Manifest"
-AUDIT_REL = ("DomainSysvol", "GPO", "Machine", "microsoft", "windows nt", "Audit", "audit.csv")
-INF_REL = ("DomainSysvol", "GPO", "Machine", "microsoft", "windows nt", "SecEdit", "GptTmpl.inf")
-POL_REL = ("DomainSysvol", "GPO", "Machine", "registry.pol")
 
 HOSTILE = "x'; Remove-Item C:\\ -Recurse; ' <b>&amp;]]> \u2019$(calc) \"q\" \u00e9\u00df\u4e2d"
 
@@ -47,25 +41,10 @@ def _write(tmp_path: Path, plan: dict[str, object], **options: object) -> list: 
     return write_backups(parse_plan(stamped(plan)), tmp_path, GpoOptions(**options))  # type: ignore[arg-type]
 
 
-def _samba(backup_dir: Path) -> dict[str, object]:
-    if not SYSTEM_PYTHON.exists() or subprocess.run(
-        [str(SYSTEM_PYTHON), "-c", "import samba.gp_parse.gp_csv"], capture_output=True
-    ).returncode:
-        if os.environ.get("CI"):
-            pytest.fail("python3-samba is not installed: tests/setup.sh installs it; the GPO oracle must run in CI")
-        pytest.skip("Debian's python3-samba is not installed (tests/setup.sh installs it when run as root)")
-    out = subprocess.run(
-        [str(SYSTEM_PYTHON), str(ORACLE), str(backup_dir.joinpath(*POL_REL)),
-         str(backup_dir.joinpath(*AUDIT_REL)), str(backup_dir.joinpath(*INF_REL))],
-        capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"},
-    )
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
-
-
 def test_samba_reads_every_payload_file(tmp_path: Path) -> None:
     outputs = _write(tmp_path, _plan(), log_max_size_mb=1024)
     for o in outputs:
-        got = _samba(o.backup_dir)
+        got = samba_parse(o.backup_dir)
         assert got["preg_signature"] == "PReg" and got["preg_version"] == 1
         assert got["preg_roundtrip"] is True  # Samba re-encodes our bytes identically
         assert got["entries"] == [

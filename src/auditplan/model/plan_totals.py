@@ -15,16 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from auditplan.model.project import (
-    SHARED_ERROR_SOURCES,
-    Projection,
-    _lognormal_arrays,
-    _monte_carlo_cells,
-    host_coefficients,
-    unusable_hosts,
-)
+from auditplan.model.project import Projection, draws_by_cell, host_coefficients, unusable_hosts
 from auditplan.records import Range
 
 # host_coefficients' columns: events, bytes, added events, added bytes per 4688.
@@ -69,12 +61,7 @@ def plan_totals(projection: Projection, waves: Sequence[tuple[int, Sequence[str]
     bad = unusable_hosts(hosts, coeffs)
     added = coeffs[:, _ADDED]
     added[bad] = 0.0
-    mu, sigma = _lognormal_arrays(*(hosts[q].to_numpy(dtype=float) for q in ("p10", "p50", "p90")))
-    mu[bad], sigma[bad] = -np.inf, 0.0
-    shared = hosts["source"].isin(SHARED_ERROR_SOURCES).to_numpy()
-    roles, _ = pd.factorize(hosts["role"], sort=True)  # a prior wrong for a role is wrong in every wave
-    cells = _monte_carlo_cells(mu, sigma, added, cell, len(waves), projection.draws, projection.seed, shared,
-                               np.asarray(roles))
+    cells = draws_by_cell(hosts, bad, added, cell, len(waves), projection.draws, projection.seed)
     running = np.cumsum(cells, axis=0)  # (waves, 2, draws)
     qs = np.percentile(running, [10.0, 50.0, 90.0], axis=2)  # (3, waves, 2)
     gb = float(projection.profile.gb_bytes)

@@ -358,28 +358,32 @@ def _unusable(values: np.ndarray) -> np.ndarray:
     return ~ok
 
 
+def draws_by_cell(frame: pd.DataFrame, bad: np.ndarray, coeffs: np.ndarray, cell: np.ndarray, n_cells: int,
+                  draws: int, seed: int) -> np.ndarray:
+    """Monte Carlo sums of `frame`'s hosts (columns role, source, p10, p50, p90; sorted by `cell`)
+    per cell: (n_cells, n_coeffs, draws). Hosts flagged `bad` add 0; role_prior and role_peers hosts
+    share one draw per role. The draws do not depend on `coeffs`."""
+    if not len(frame):
+        return np.zeros((n_cells, coeffs.shape[1], draws))
+    mu, sigma = _lognormal_arrays(
+        frame["p10"].to_numpy(dtype=float), frame["p50"].to_numpy(dtype=float), frame["p90"].to_numpy(dtype=float)
+    )
+    mu[bad], sigma[bad] = -math.inf, 0.0
+    shared = frame["source"].isin(SHARED_ERROR_SOURCES).to_numpy()
+    role_codes, _ = pd.factorize(frame["role"], sort=True)
+    return _monte_carlo_cells(mu, sigma, coeffs, cell, n_cells, draws, seed, shared, np.asarray(role_codes))
+
+
 def _draw_cells(
     frame: pd.DataFrame, bad: np.ndarray, coeffs: np.ndarray, draws: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Monte Carlo sums per (role, site) cell of `frame` (columns role, site, source, p10, p50,
     p90; rows in unique_estimates order): (cells (n_cells, n_coeffs, draws), cell roles, cell sites).
-    Hosts flagged `bad` add 0. The draws do not depend on `coeffs`, so every caller with the same
-    hosts, draws and seed sees the same events/day sums."""
-    mu, sigma = _lognormal_arrays(
-        frame["p10"].to_numpy(dtype=float), frame["p50"].to_numpy(dtype=float), frame["p90"].to_numpy(dtype=float)
-    )
-    mu[bad], sigma[bad] = -math.inf, 0.0
+    Every caller with the same hosts, draws and seed sees the same events/day sums."""
     roles = frame["role"].to_numpy(dtype=object)
     sites = frame["site"].to_numpy(dtype=object)
     cell_codes, cell_uniques = pd.factorize(pd.MultiIndex.from_arrays([roles, sites]), sort=True)
-    if len(frame):
-        shared = frame["source"].isin(SHARED_ERROR_SOURCES).to_numpy()
-        role_codes, _ = pd.factorize(frame["role"], sort=True)
-        cells = _monte_carlo_cells(
-            mu, sigma, coeffs, cell_codes, len(cell_uniques), draws, seed, shared, np.asarray(role_codes)
-        )
-    else:
-        cells = np.zeros((0, coeffs.shape[1], draws))
+    cells = draws_by_cell(frame, bad, coeffs, cell_codes, len(cell_uniques), draws, seed)
     cell_role = np.array([c[0] for c in cell_uniques], dtype=object)
     cell_site = np.array([c[1] for c in cell_uniques], dtype=object)
     return cells, cell_role, cell_site

@@ -134,6 +134,14 @@ CLASSES = {
 BUSY = 50_000.0  # 4688/day from which a measured host counts as busy (its own error target)
 
 
+def _p50_error(r: Range, truth: float) -> float:
+    return r.p50 / truth - 1
+
+
+def _covers(r: Range, truth: float) -> bool:
+    return r.p10 <= truth <= r.p90
+
+
 @dataclass(frozen=True)
 class HostScore:
     host: str
@@ -145,11 +153,11 @@ class HostScore:
     @property
     def error(self) -> float:
         """Signed relative error of p50."""
-        return self.estimate.p50 / self.truth - 1
+        return _p50_error(self.estimate, self.truth)
 
     @property
     def covered(self) -> bool:
-        return self.estimate.p10 <= self.truth <= self.estimate.p90
+        return _covers(self.estimate, self.truth)
 
 
 @dataclass(frozen=True)
@@ -161,11 +169,11 @@ class FleetScore:
 
     @property
     def fleet_error(self) -> float:
-        return self.fleet.p50 / self.truth - 1
+        return _p50_error(self.fleet, self.truth)
 
     @property
     def fleet_covered(self) -> bool:
-        return self.fleet.p10 <= self.truth <= self.fleet.p90
+        return _covers(self.fleet, self.truth)
 
 
 def score_fleet(seed: int, truth: Sequence[TruthHost], estimates: Sequence[HostEstimate], fleet: Range) -> FleetScore:
